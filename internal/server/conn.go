@@ -1,0 +1,131 @@
+package server
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type pending struct {
+	req   *Request
+	reply Reply
+}
+
+type conn struct {
+	s       *Server
+	nc      net.Conn
+	info    *ConnInfo
+	replies chan pending
+	done    chan struct{}
+	once    sync.Once
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		s:       s,
+		nc:      nc,
+		info:    &ConnInfo{Remote: nc.RemoteAddr(), Done: make(chan struct{})},
+		replies: make(chan pending, s.cfg.MaxInFlight),
+		done:    make(chan struct{}),
+	}
+}
+
+func (c *conn) run() {
+	defer c.s.forget(c)
+	go c.writeLoop()
+	err := c.readLoop()
+	close(c.replies)
+	<-c.done
+	c.closeOnce()
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+		c.s.log.Info("connection closed", "remote", c.info.Remote.String(), "client_id", c.info.ClientID, "reason", err.Error())
+	}
+}
+
+func (c *conn) closeOnce() {
+	c.once.Do(func() {
+		close(c.info.Done)
+		c.nc.Close()
+	})
+}
+
+// readLoop reads frames, decodes them and calls the handler in arrival
+// order. Any framing or decoding error ends the connection: Kafka closes a
+// connection it cannot parse rather than guess at a response.
+func (c *conn) readLoop() error {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var sizeBuf [4]byte
+	for {
+		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+			return err
+		}
+		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
+		if size < 0 || size > c.s.cfg.MaxRequestBytes {
+			return fmt.Errorf("request size %d exceeds socket.request.max.bytes %d", size, c.s.cfg.MaxRequestBytes)
+		}
+		frame := make([]byte, size)
+		if _, err := io.ReadFull(br, frame); err != nil {
+			return fmt.Errorf("truncated request: %w", err)
+		}
+		req, body, err := parseHeader(frame)
+		if err != nil {
+			return err
+		}
+		if req.ClientID != "" {
+			c.info.ClientID = req.ClientID
+		}
+		req.Remote, req.Conn = c.info.Remote, c.info
+		if !c.s.h.Supported(req.Key, req.Version) {
+			if req.Key != 18 { // ApiVersions is answered whatever its version
+				return fmt.Errorf("unsupported request %s (key %d) version %d", kmsg.NameForKey(req.Key), req.Key, req.Version)
+			}
+		} else if err := decodeBody(req, body); err != nil {
+			return err
+		}
+		select {
+		case c.replies <- pending{req, c.s.h.Handle(req)}:
+		case <-c.done:
+			return net.ErrClosed
+		}
+	}
+}
+
+// writeLoop runs replies in order and writes them. After a write error it
+// keeps draining so handlers can release what they hold.
+func (c *conn) writeLoop() {
+	defer close(c.done)
+	var werr error
+	for p := range c.replies {
+		resp := p.reply()
+		if resp == nil {
+			continue
+		}
+		if werr == nil && !resp.None {
+			if p.req.Body != nil {
+				resp.Msg.SetVersion(p.req.Version)
+			}
+			var o *out
+			o, werr = encode(p.req, resp)
+			if werr == nil {
+				werr = writeOut(c.nc, o)
+			}
+			if werr != nil {
+				c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
+				c.closeOnce()
+			}
+		}
+		if resp.Release != nil {
+			resp.Release()
+		}
+		if resp.Close && werr == nil {
+			werr = net.ErrClosed
+			c.closeOnce()
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+)
+
+// part is one piece of an encoded response: bytes, or a file range.
+type part struct {
+	buf  []byte
+	file FilePart
+}
+
+// out is an encoded response in write order.
+type out struct{ parts []part }
+
+// encode frames resp for req: size, correlation id, the header's tagged
+// fields for flexible responses (never for ApiVersions, whose response header
+// stays v0 so a client can always parse it), the body, and the splices.
+func encode(req *Request, resp *Response) (*out, error) {
+	buf := make([]byte, 8, 256)
+	binary.BigEndian.PutUint32(buf[4:], uint32(req.CorrelationID))
+	if resp.Msg.IsFlexible() && req.Key != 18 {
+		buf = append(buf, 0)
+	}
+	buf = resp.Msg.AppendTo(buf)
+	o := &out{}
+	total := int64(len(buf) - 4)
+	flexible := resp.Msg.IsFlexible()
+	start, from := 0, 8
+	for _, s := range resp.Splices {
+		at := bytes.Index(buf[from:], s.Marker)
+		if at < 0 {
+			return nil, fmt.Errorf("splice marker not found")
+		}
+		at += from
+		var size int64
+		for _, p := range s.Parts {
+			size += p.Len
+		}
+		// The marker was encoded as bytes or compact bytes; its prefix
+		// sits right before it and is replaced by the real length.
+		var prefixLen int
+		var prefix []byte
+		if flexible {
+			prefixLen = uvarintLen(uint64(len(s.Marker) + 1))
+			prefix = binary.AppendUvarint(nil, uint64(size+1))
+		} else {
+			prefixLen = 4
+			prefix = binary.BigEndian.AppendUint32(nil, uint32(size))
+		}
+		o.parts = append(o.parts, part{buf: buf[start : at-prefixLen]}, part{buf: prefix})
+		for _, p := range s.Parts {
+			o.parts = append(o.parts, part{file: p})
+		}
+		total += int64(len(prefix)-prefixLen) + size - int64(len(s.Marker))
+		start = at + len(s.Marker)
+		from = start
+	}
+	o.parts = append(o.parts, part{buf: buf[start:]})
+	binary.BigEndian.PutUint32(buf[0:], uint32(total))
+	return o, nil
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"net"
+	"os"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Request is one decoded request.
+type Request struct {
+	Key           int16
+	Version       int16
+	CorrelationID int32
+	ClientID      string
+	// Body is nil only for an ApiVersions request whose version we do not
+	// support: the handler must still answer it (with v0 and an error).
+	Body   kmsg.Request
+	Remote net.Addr
+	Conn   *ConnInfo
+}
+
+// ConnInfo is per-connection state handlers may read.
+type ConnInfo struct {
+	Remote   net.Addr
+	ClientID string
+	// Done is closed when the connection ends, so long waits can stop early.
+	Done chan struct{}
+}
+
+// FilePart is a byte range of a file to send with sendfile.
+type FilePart struct {
+	File *os.File
+	Pos  int64
+	Len  int64
+}
+
+// Splice replaces one records field of a response with file ranges: the
+// handler puts Marker as the field's bytes (so kmsg encodes the message, with
+// a short length prefix), and the server swaps marker and prefix for the file
+// bytes and their true length prefix while writing, never copying them
+// through Go memory.
+type Splice struct {
+	Marker []byte
+	Parts  []FilePart
+}
+
+// Response is what a handler produced for one request.
+type Response struct {
+	Msg     kmsg.Response
+	Splices []Splice
+	// None means write nothing (Produce with acks=0).
+	None bool
+	// Close asks the server to close the connection after this response.
+	Close bool
+	// Release, when set, is called once the response bytes were written (or
+	// dropped), e.g. to unpin log segments.
+	Release func()
+}
+
+// Reply produces the response; it may block (durability wait, fetch
+// long-poll). Replies of one connection run one at a time in request order.
+type Reply func() *Response
+
+// Handler decodes nothing itself: the server hands it decoded requests.
+type Handler interface {
+	// Supported reports whether key at version is implemented.
+	Supported(key, version int16) bool
+	// Handle runs the synchronous part of a request in the read loop.
+	Handle(req *Request) Reply
+}
+
+// Ready wraps an immediate response as a Reply.
+func Ready(r *Response) Reply { return func() *Response { return r } }
