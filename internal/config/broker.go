@@ -1,7 +1,15 @@
-// Package config defines broker and topic configuration under Kafka's names,
-// with Kafka's defaults (except where Sluice is deliberately durable by
-// default; see FlushMessages), parsing of Kafka's properties format, and
-// validation.
+// Package config owns broker and topic configuration under Kafka's names:
+// Kafka's defaults (except where Sluice is deliberately durable by default;
+// see LogFlushIntervalMessages), parsing of Kafka's .properties format
+// (LoadProperties), typed building and validation of broker properties
+// (Build), the table of Kafka topic configs with validation, resolution and
+// description (ValidateTopicConfig, ResolveTopic, DescribeTopic).
+//
+// Invariants: a *Broker returned by Build holds only values that passed
+// their type and range checks, and Raw holds exactly the properties given
+// (unknown ones included); a topic's default for any config is derived
+// from the broker property Kafka names as its synonym. Config values are
+// immutable after Build: share a *Broker freely, never modify it.
 package config
 
 // Broker is the typed broker configuration. Every field maps to the Kafka
@@ -15,6 +23,7 @@ type Broker struct {
 	NumPartitions            int32  // num.partitions (default 1)
 	DefaultReplicationFactor int16  // default.replication.factor (default 1)
 	AutoCreateTopics         bool   // auto.create.topics.enable (default true)
+	DeleteTopicEnable        bool   // delete.topic.enable (default true)
 
 	LogRetentionMs              int64  // log.retention.ms (default 7 days; also .hours/.minutes)
 	LogRetentionBytes           int64  // log.retention.bytes (default -1)

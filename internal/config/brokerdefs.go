@@ -1,0 +1,176 @@
+package config
+
+import (
+	"strconv"
+	"strings"
+)
+
+// brokerDef describes one broker property. Typed properties have get/set
+// on a Broker field; the others (synonyms of topic configs, such as
+// compression.type) are kept only in Raw and read through value().
+type brokerDef struct {
+	name  string
+	typ   int8
+	def   string // default as text; "" for none (null in Kafka)
+	check checkFn
+	doc   string
+	get   func(b *Broker) string
+	set   func(b *Broker, v string)
+}
+
+const maxLong = "9223372036854775807"
+
+func i32Field(name, doc string, f func(*Broker) *int32, check checkFn) brokerDef {
+	return brokerDef{name: name, typ: TypeInt, check: check, doc: doc,
+		get: func(b *Broker) string { return strconv.FormatInt(int64(*f(b)), 10) },
+		set: func(b *Broker, v string) { n, _ := strconv.ParseInt(v, 10, 32); *f(b) = int32(n) }}
+}
+
+// i64Field stores an INT or LONG property in an int64 field.
+func i64Field(name string, typ int8, doc string, f func(*Broker) *int64, check checkFn) brokerDef {
+	return brokerDef{name: name, typ: typ, check: check, doc: doc,
+		get: func(b *Broker) string { return strconv.FormatInt(*f(b), 10) },
+		set: func(b *Broker, v string) { *f(b), _ = strconv.ParseInt(v, 10, 64) }}
+}
+
+func boolField(name, doc string, f func(*Broker) *bool) brokerDef {
+	return brokerDef{name: name, typ: TypeBoolean, doc: doc,
+		get: func(b *Broker) string { return strconv.FormatBool(*f(b)) },
+		set: func(b *Broker, v string) { *f(b) = strings.EqualFold(v, "true") }}
+}
+
+func strField(name, doc string, f func(*Broker) *string, check checkFn) brokerDef {
+	return brokerDef{name: name, typ: TypeString, check: check, doc: doc,
+		get: func(b *Broker) string { return *f(b) },
+		set: func(b *Broker, v string) { *f(b) = v }}
+}
+
+func rawDef(name string, typ int8, def string, check checkFn, doc string) brokerDef {
+	return brokerDef{name: name, typ: typ, def: def, check: check, doc: doc}
+}
+
+// brokerDefs lists every broker property Sluice knows, in Describe order.
+// The retention/roll families (hours/minutes/ms), log.dir and the
+// listeners are parsed specially by Build but described from here.
+var brokerDefs = []brokerDef{
+	i32Field("node.id", "The node id of this broker.", func(b *Broker) *int32 { return &b.NodeID }, atLeast(0)),
+	strField("listeners", "Comma-separated listener URIs, e.g. PLAINTEXT://127.0.0.1:9092 (only PLAINTEXT is supported).", func(b *Broker) *string { return &b.Listeners }, nil),
+	strField("advertised.listeners", "Listeners published to clients; defaults to listeners.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
+	strField("log.dirs", "Directories holding the log data (the first one is used).", func(b *Broker) *string { return &b.LogDirs }, nil),
+	rawDef("log.dir", TypeString, "", nil, "Log directory, used when log.dirs is not set."),
+	i32Field("num.partitions", "Default number of partitions per topic.", func(b *Broker) *int32 { return &b.NumPartitions }, atLeast(1)),
+	{name: "default.replication.factor", typ: TypeInt, check: between(1, 32767), doc: "Default replication factor for new topics.",
+		get: func(b *Broker) string { return strconv.Itoa(int(b.DefaultReplicationFactor)) },
+		set: func(b *Broker, v string) { n, _ := strconv.Atoi(v); b.DefaultReplicationFactor = int16(n) }},
+	boolField("auto.create.topics.enable", "Create a topic when a client asks for metadata of an unknown topic.", func(b *Broker) *bool { return &b.AutoCreateTopics }),
+	boolField("delete.topic.enable", "Allow deleting topics through the admin API.", func(b *Broker) *bool { return &b.DeleteTopicEnable }),
+
+	i64Field("log.retention.ms", TypeLong, "How long to keep a log segment before deleting it (-1: forever). Overrides log.retention.minutes and log.retention.hours.", func(b *Broker) *int64 { return &b.LogRetentionMs }, nil),
+	rawDef("log.retention.minutes", TypeInt, "", nil, "Retention in minutes; overrides log.retention.hours."),
+	rawDef("log.retention.hours", TypeInt, "168", nil, "Retention in hours."),
+	i64Field("log.retention.bytes", TypeLong, "Maximum size of a partition log before old segments are deleted (-1: unlimited).", func(b *Broker) *int64 { return &b.LogRetentionBytes }, nil),
+	i64Field("log.segment.bytes", TypeInt, "Maximum size of one log segment file.", func(b *Broker) *int64 { return &b.LogSegmentBytes }, atLeast(14)),
+	i64Field("log.roll.ms", TypeLong, "Maximum age of the active segment before a new one is rolled. Overrides log.roll.hours.", func(b *Broker) *int64 { return &b.LogRollMs }, atLeast(1)),
+	rawDef("log.roll.hours", TypeInt, "168", atLeast(1), "Maximum age of the active segment in hours."),
+	i64Field("log.retention.check.interval.ms", TypeLong, "How often the retention cleaner runs.", func(b *Broker) *int64 { return &b.LogRetentionCheckIntervalMs }, atLeast(1)),
+	i32Field("log.index.interval.bytes", "Bytes between entries of the offset index.", func(b *Broker) *int32 { return &b.LogIndexIntervalBytes }, atLeast(0)),
+	strField("log.cleanup.policy", "Default cleanup policy: delete, compact or both.", func(b *Broker) *string { return &b.LogCleanupPolicy }, listOf("compact", "delete")),
+	i64Field("log.flush.interval.messages", TypeLong, "Messages appended to a partition before it is fsynced. Sluice defaults to 1 (every acknowledged record is durable).", func(b *Broker) *int64 { return &b.LogFlushIntervalMessages }, atLeast(1)),
+	i64Field("log.flush.interval.ms", TypeLong, "Maximum time data stays unsynced (-1: unset).", func(b *Broker) *int64 { return &b.LogFlushIntervalMs }, atLeast(-1)),
+	i32Field("message.max.bytes", "Largest record batch size allowed.", func(b *Broker) *int32 { return &b.MessageMaxBytes }, atLeast(0)),
+	i32Field("socket.request.max.bytes", "Largest request size accepted.", func(b *Broker) *int32 { return &b.SocketRequestMaxBytes }, atLeast(1)),
+	strField("log.message.timestamp.type", "CreateTime or LogAppendTime.", func(b *Broker) *string { return &b.LogMessageTimestampType }, oneOf("CreateTime", "LogAppendTime")),
+	i32Field("offsets.topic.num.partitions", "Partitions of __consumer_offsets.", func(b *Broker) *int32 { return &b.OffsetsTopicNumPartitions }, atLeast(1)),
+	i64Field("offsets.retention.minutes", TypeInt, "How long committed offsets of an empty group are kept.", func(b *Broker) *int64 { return &b.OffsetsRetentionMinutes }, atLeast(1)),
+	i32Field("group.initial.rebalance.delay.ms", "Delay before the first rebalance of a new group.", func(b *Broker) *int32 { return &b.GroupInitialRebalanceDelayMs }, nil),
+	i32Field("group.min.session.timeout.ms", "Smallest session timeout a consumer may ask for.", func(b *Broker) *int32 { return &b.GroupMinSessionTimeoutMs }, nil),
+	i32Field("group.max.session.timeout.ms", "Largest session timeout a consumer may ask for.", func(b *Broker) *int32 { return &b.GroupMaxSessionTimeoutMs }, nil),
+
+	// Broker-level defaults of topic configs without a typed field.
+	rawDef("compression.type", TypeString, "producer", oneOf(compressionTypes...), "Default compression of stored batches."),
+	rawDef("compression.gzip.level", TypeInt, "-1", betweenOr(1, 9, -1), "gzip level when compression.type=gzip."),
+	rawDef("compression.lz4.level", TypeInt, "9", between(1, 17), "lz4 level when compression.type=lz4."),
+	rawDef("compression.zstd.level", TypeInt, "3", between(-131072, 22), "zstd level when compression.type=zstd."),
+	rawDef("min.insync.replicas", TypeInt, "1", atLeast(1), "Minimum in-sync replicas for acks=all."),
+	rawDef("unclean.leader.election.enable", TypeBoolean, "false", nil, "Allow out-of-sync replicas to become leader."),
+	rawDef("log.cleaner.delete.retention.ms", TypeLong, "86400000", atLeast(0), "How long delete tombstones are kept on compacted topics."),
+	rawDef("log.cleaner.min.compaction.lag.ms", TypeLong, "0", atLeast(0), "Minimum time a record stays uncompacted."),
+	rawDef("log.cleaner.max.compaction.lag.ms", TypeLong, maxLong, atLeast(1), "Maximum time a record stays ineligible for compaction."),
+	rawDef("log.cleaner.min.cleanable.ratio", TypeDouble, "0.5", ratio, "Minimum dirty ratio before a log is compacted."),
+	rawDef("log.segment.delete.delay.ms", TypeLong, "60000", atLeast(0), "Delay before a deleted segment file is removed."),
+	rawDef("log.index.size.max.bytes", TypeInt, "10485760", atLeast(4), "Maximum size of an offset index file."),
+	rawDef("log.roll.jitter.ms", TypeLong, "0", atLeast(0), "Maximum jitter subtracted from the segment roll time."),
+	rawDef("log.preallocate", TypeBoolean, "false", nil, "Preallocate segment files."),
+	rawDef("log.message.timestamp.before.max.ms", TypeLong, maxLong, atLeast(0), "Largest allowed age of a record timestamp."),
+	rawDef("log.message.timestamp.after.max.ms", TypeLong, "3600000", atLeast(0), "Largest allowed lead of a record timestamp over broker time."),
+	rawDef("log.message.timestamp.difference.max.ms", TypeLong, maxLong, atLeast(0), "Deprecated: largest allowed timestamp difference."),
+	rawDef("log.message.downconversion.enable", TypeBoolean, "true", nil, "Deprecated: down-convert batches for old fetchers."),
+	rawDef("log.local.retention.ms", TypeLong, "-2", atLeast(-2), "Local retention with tiered storage (-2: retention.ms)."),
+	rawDef("log.local.retention.bytes", TypeLong, "-2", atLeast(-2), "Local retention size with tiered storage (-2: retention.bytes)."),
+}
+
+var brokerDefsByName = func() map[string]*brokerDef {
+	m := make(map[string]*brokerDef, len(brokerDefs))
+	for i := range brokerDefs {
+		m[brokerDefs[i].name] = &brokerDefs[i]
+	}
+	return m
+}()
+
+// value returns the effective value of a broker property and whether it
+// was set explicitly (for the retention and roll families: whether any of
+// the family was set).
+func (b *Broker) value(name string) (string, bool) {
+	d, ok := brokerDefsByName[name]
+	if !ok {
+		return "", false
+	}
+	_, set := b.Raw[name]
+	switch name {
+	case "log.retention.ms":
+		set = b.anySet("log.retention.ms", "log.retention.minutes", "log.retention.hours")
+	case "log.roll.ms":
+		set = b.anySet("log.roll.ms", "log.roll.hours")
+	case "log.dirs":
+		set = b.anySet("log.dirs", "log.dir")
+	}
+	if d.get != nil {
+		return d.get(b), set
+	}
+	if v, ok := b.Raw[name]; ok {
+		return strings.TrimSpace(v), true
+	}
+	return d.def, false
+}
+
+func (b *Broker) anySet(names ...string) bool {
+	for _, n := range names {
+		if _, ok := b.Raw[n]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Describe reports every known broker property with its effective value
+// and source (STATIC_BROKER_CONFIG when given in the properties, else
+// DEFAULT_CONFIG). Broker configs cannot be changed at runtime yet, so all
+// are read-only.
+func (b *Broker) Describe() []Entry {
+	out := make([]Entry, 0, len(brokerDefs))
+	for i := range brokerDefs {
+		d := &brokerDefs[i]
+		v, set := b.value(d.name)
+		_, own := b.Raw[d.name]
+		if d.get == nil && !own && d.def == "" {
+			continue // nullable property that is not set (log.dir, log.retention.minutes)
+		}
+		e := Entry{Name: d.name, Value: v, Source: SourceDefault, ReadOnly: true, Type: d.typ, Doc: d.doc}
+		if set {
+			e.Source = SourceStaticBroker
+		}
+		e.Synonyms = []Synonym{{Name: d.name, Value: v, Source: e.Source}}
+		out = append(out, e)
+	}
+	return out
+}

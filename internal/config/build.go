@@ -1,0 +1,197 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+const (
+	msPerMinute = int64(60 * 1000)
+	msPerHour   = 60 * msPerMinute
+)
+
+// Default returns Kafka's broker defaults, except LogFlushIntervalMessages
+// (1: durable by default) and the single-node conveniences node.id=1,
+// listeners=PLAINTEXT://127.0.0.1:9092 and log.dirs=./data.
+func Default() *Broker {
+	return &Broker{
+		NodeID:                   1,
+		Listeners:                "PLAINTEXT://127.0.0.1:9092",
+		AdvertisedListeners:      "",
+		LogDirs:                  "./data",
+		NumPartitions:            1,
+		DefaultReplicationFactor: 1,
+		AutoCreateTopics:         true,
+		DeleteTopicEnable:        true,
+
+		LogRetentionMs:              168 * msPerHour,
+		LogRetentionBytes:           -1,
+		LogSegmentBytes:             1 << 30,
+		LogRollMs:                   168 * msPerHour,
+		LogRetentionCheckIntervalMs: 300000,
+		LogIndexIntervalBytes:       4096,
+		LogCleanupPolicy:            "delete",
+		LogFlushIntervalMessages:    1,
+		LogFlushIntervalMs:          -1,
+
+		MessageMaxBytes:         1048588,
+		SocketRequestMaxBytes:   104857600,
+		LogMessageTimestampType: "CreateTime",
+
+		OffsetsTopicNumPartitions:    50,
+		OffsetsRetentionMinutes:      10080,
+		GroupInitialRebalanceDelayMs: 3000,
+		GroupMinSessionTimeoutMs:     6000,
+		GroupMaxSessionTimeoutMs:     1800000,
+
+		Raw: map[string]string{},
+	}
+}
+
+// Build starts from Default and applies props by Kafka name. Values are
+// trimmed (as Kafka's ConfigDef does) and checked against their type and
+// range; the first bad value fails with an error naming the key. Unknown
+// keys are kept in Raw and otherwise ignored (Kafka only warns).
+//
+// Precedence follows Kafka: log.retention.ms > log.retention.minutes >
+// log.retention.hours, log.roll.ms > log.roll.hours, log.dirs > log.dir.
+// A negative retention time means unlimited (-1).
+func Build(props map[string]string) (*Broker, error) {
+	b := Default()
+	for k, v := range props {
+		b.Raw[k] = v
+	}
+	// Validate every known key first so the error does not depend on
+	// map order more than necessary: check in table order.
+	for i := range brokerDefs {
+		d := &brokerDefs[i]
+		raw, ok := props[d.name]
+		if !ok {
+			continue
+		}
+		v := strings.TrimSpace(raw)
+		if v == "" && (d.name == "advertised.listeners" || d.name == "log.flush.interval.ms") {
+			continue // Kafka treats an empty nullable value as unset
+		}
+		if err := parseTyped(d.name, v, d.typ, d.check); err != nil {
+			return nil, err
+		}
+		if d.set != nil {
+			d.set(b, v)
+		}
+	}
+	b.resolveFamilies(props)
+	if _, _, err := parseListener("listeners", b.Listeners); err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(b.AdvertisedListeners) != "" {
+		_, host, err := parseListener("advertised.listeners", b.AdvertisedListeners)
+		if err != nil {
+			return nil, err
+		}
+		if h, _, _ := net.SplitHostPort(host); h == "0.0.0.0" || h == "::" {
+			return nil, invalid("advertised.listeners", b.AdvertisedListeners, "cannot use the nonroutable meta-address "+h)
+		}
+	}
+	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
+		return nil, invalid("group.min.session.timeout.ms", strconv.Itoa(int(b.GroupMinSessionTimeoutMs)),
+			"must not exceed group.max.session.timeout.ms")
+	}
+	return b, nil
+}
+
+// resolveFamilies applies the hours/minutes/ms and log.dir fallbacks.
+func (b *Broker) resolveFamilies(props map[string]string) {
+	get := func(k string) (int64, bool) {
+		v, ok := props[k]
+		if !ok || strings.TrimSpace(v) == "" {
+			return 0, false
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		return n, true
+	}
+	if _, ok := get("log.retention.ms"); !ok {
+		if m, ok := get("log.retention.minutes"); ok {
+			b.LogRetentionMs = m * msPerMinute
+		} else if h, ok := get("log.retention.hours"); ok {
+			b.LogRetentionMs = h * msPerHour
+		}
+	}
+	if b.LogRetentionMs < 0 {
+		b.LogRetentionMs = -1
+	}
+	if _, ok := get("log.roll.ms"); !ok {
+		if h, ok := get("log.roll.hours"); ok {
+			b.LogRollMs = h * msPerHour
+		}
+	}
+	if _, ok := props["log.dirs"]; !ok {
+		if d := strings.TrimSpace(props["log.dir"]); d != "" {
+			b.LogDirs = d
+		}
+	}
+}
+
+// parseListener validates a listener list and returns the PLAINTEXT
+// listener's name and host:port. Only one PLAINTEXT listener is supported.
+func parseListener(key, list string) (string, string, error) {
+	var name, hostPort string
+	seen := map[string]bool{}
+	for _, item := range splitList(list) {
+		proto, rest, ok := strings.Cut(item, "://")
+		if !ok || proto == "" {
+			return "", "", invalid(key, list, fmt.Sprintf("listener %q is not of the form PLAINTEXT://host:port", item))
+		}
+		proto = strings.ToUpper(proto)
+		if seen[proto] {
+			return "", "", invalid(key, list, fmt.Sprintf("listener name %s appears more than once", proto))
+		}
+		seen[proto] = true
+		if proto != "PLAINTEXT" {
+			return "", "", invalid(key, list, fmt.Sprintf("listener %s is not supported: Sluice only supports PLAINTEXT listeners for now", proto))
+		}
+		host, port, err := net.SplitHostPort(rest)
+		if err != nil {
+			return "", "", invalid(key, list, fmt.Sprintf("listener %q: %v", item, err))
+		}
+		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+			return "", "", invalid(key, list, fmt.Sprintf("listener %q: port must be 0..65535", item))
+		}
+		name, hostPort = proto, net.JoinHostPort(host, port)
+	}
+	if name == "" {
+		return "", "", invalid(key, list, "no listener given (want PLAINTEXT://host:port)")
+	}
+	return name, hostPort, nil
+}
+
+// ListenAddr returns the host:port to listen on (from listeners). An empty
+// host listens on all interfaces. Port 0 asks the OS for a free port.
+func (b *Broker) ListenAddr() (string, error) {
+	_, hp, err := parseListener("listeners", b.Listeners)
+	return hp, err
+}
+
+// AdvertisedHostPort returns the host and port published to clients in
+// Metadata responses: advertised.listeners, else listeners. A listener on
+// all interfaces (empty host, 0.0.0.0 or ::) advertises 127.0.0.1 (Kafka
+// would use the canonical host name). A port of 0 is returned as 0: the
+// caller advertises the port it actually bound.
+func (b *Broker) AdvertisedHostPort() (string, int32, error) {
+	key, list := "advertised.listeners", b.AdvertisedListeners
+	if strings.TrimSpace(list) == "" {
+		key, list = "listeners", b.Listeners
+	}
+	_, hp, err := parseListener(key, list)
+	if err != nil {
+		return "", 0, err
+	}
+	host, port, _ := net.SplitHostPort(hp)
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	p, _ := strconv.Atoi(port)
+	return host, int32(p), nil
+}

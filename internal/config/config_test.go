@@ -1,0 +1,249 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestLoadProperties(t *testing.T) {
+	in := "# comment\n" +
+		"! bang comment \\\n" +
+		"   \n" +
+		"a=1\n" +
+		"b: 2\n" +
+		"c 3\n" +
+		"  d  =  spaced value  \n" +
+		"e = first \\\n    second \\\n  third\n" +
+		"f\\=x\\:y = v\\tw\\u0041\\\\\n" +
+		"g\r\n" +
+		"h=\\\n" +
+		"  i=crlf\r\nj=cr\rk=last\\"
+	got, err := LoadProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"a": "1", "b": "2", "c": "3", "d": "spaced value  ",
+		"e": "first second third", "f=x:y": "v\twA\\", "g": "", "h": "i=crlf", "j": "cr", "k": "last",
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d keys %q, want %d", len(got), got, len(want))
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%q = %q, want %q", k, got[k], v)
+		}
+	}
+	if _, err := LoadProperties(strings.NewReader("x=\\u12")); err == nil {
+		t.Error("malformed \\u escape accepted")
+	}
+}
+
+func TestDefaultsAndBuild(t *testing.T) {
+	b, err := Build(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.LogRetentionMs != 7*24*3600*1000 || b.LogFlushIntervalMessages != 1 || b.LogSegmentBytes != 1<<30 ||
+		b.NumPartitions != 1 || !b.AutoCreateTopics || b.MessageMaxBytes != 1048588 || b.LogFlushIntervalMs != -1 {
+		t.Errorf("unexpected defaults %+v", b)
+	}
+	b, err = Build(map[string]string{
+		"node.id": " 7 ", "num.partitions": "3", "auto.create.topics.enable": "FALSE",
+		"log.segment.bytes": "1048576", "log.cleanup.policy": "compact, delete", "some.unknown.key": "x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.NodeID != 7 || b.NumPartitions != 3 || b.AutoCreateTopics || b.LogSegmentBytes != 1048576 ||
+		b.Raw["some.unknown.key"] != "x" {
+		t.Errorf("unexpected %+v", b)
+	}
+}
+
+func TestRetentionPrecedence(t *testing.T) {
+	cases := []struct {
+		props map[string]string
+		ms    int64
+	}{
+		{map[string]string{"log.retention.hours": "1"}, 3600000},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2"}, 120000},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, 5},
+		{map[string]string{"log.retention.ms": "-5"}, -1},
+	}
+	for _, c := range cases {
+		b, err := Build(c.props)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.LogRetentionMs != c.ms {
+			t.Errorf("%v: retention %d, want %d", c.props, b.LogRetentionMs, c.ms)
+		}
+	}
+	b, _ := Build(map[string]string{"log.roll.hours": "2"})
+	if b.LogRollMs != 2*3600000 {
+		t.Errorf("roll %d", b.LogRollMs)
+	}
+	b, _ = Build(map[string]string{"log.roll.hours": "2", "log.roll.ms": "10"})
+	if b.LogRollMs != 10 {
+		t.Errorf("roll %d", b.LogRollMs)
+	}
+	b, _ = Build(map[string]string{"log.dir": "/x"})
+	if b.LogDirs != "/x" {
+		t.Errorf("log.dir fallback: %q", b.LogDirs)
+	}
+}
+
+func TestBuildErrors(t *testing.T) {
+	cases := map[string]string{
+		"log.segment.bytes":          "not an integer",
+		"auto.create.topics.enable":  "not a boolean",
+		"log.message.timestamp.type": "must be one of",
+		"num.partitions":             "must be at least 1",
+	}
+	bad := map[string]string{
+		"log.segment.bytes": "x", "auto.create.topics.enable": "yes",
+		"log.message.timestamp.type": "Now", "num.partitions": "0",
+	}
+	for k, frag := range cases {
+		_, err := Build(map[string]string{k: bad[k]})
+		if err == nil || !strings.Contains(err.Error(), k) || !strings.Contains(err.Error(), frag) {
+			t.Errorf("%s=%s: err %v, want mention of %q", k, bad[k], err, frag)
+		}
+	}
+	_, err := Build(map[string]string{"log.segment.bytes": "x"})
+	if err.Error() != `invalid value "x" for log.segment.bytes: not an integer` {
+		t.Errorf("message %q", err)
+	}
+	if _, err := Build(map[string]string{"log.segment.bytes": "10"}); err == nil {
+		t.Error("segment bytes 10 accepted")
+	}
+}
+
+func TestListeners(t *testing.T) {
+	b, err := Build(map[string]string{"listeners": "PLAINTEXT://0.0.0.0:9093"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := b.ListenAddr()
+	host, port, _ := b.AdvertisedHostPort()
+	if addr != "0.0.0.0:9093" || host != "127.0.0.1" || port != 9093 {
+		t.Errorf("addr %s advertised %s:%d", addr, host, port)
+	}
+	b, _ = Build(map[string]string{"listeners": "PLAINTEXT://:9094", "advertised.listeners": "PLAINTEXT://kafka.example:19094"})
+	addr, _ = b.ListenAddr()
+	host, port, _ = b.AdvertisedHostPort()
+	if addr != ":9094" || host != "kafka.example" || port != 19094 {
+		t.Errorf("addr %s advertised %s:%d", addr, host, port)
+	}
+	b, _ = Build(map[string]string{"listeners": "PLAINTEXT://[::1]:9095"})
+	if host, _, _ = b.AdvertisedHostPort(); host != "::1" {
+		t.Errorf("ipv6 host %q", host)
+	}
+	for _, l := range []string{"SSL://h:1", "PLAINTEXT://h", "h:9092", "PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:99999", ""} {
+		_, err := Build(map[string]string{"listeners": l})
+		if err == nil {
+			t.Errorf("listeners %q accepted", l)
+		}
+		if strings.HasPrefix(l, "SSL") && !strings.Contains(err.Error(), "only supports PLAINTEXT") {
+			t.Errorf("SSL error %v", err)
+		}
+	}
+	if _, err := Build(map[string]string{"advertised.listeners": "PLAINTEXT://0.0.0.0:9092"}); err == nil {
+		t.Error("advertised 0.0.0.0 accepted")
+	}
+}
+
+func TestDescribeBroker(t *testing.T) {
+	b, _ := Build(map[string]string{"num.partitions": "4", "log.retention.hours": "1", "compression.type": "zstd"})
+	got := map[string]Entry{}
+	for _, e := range b.Describe() {
+		got[e.Name] = e
+	}
+	check := func(name, value string, src, typ int8) {
+		t.Helper()
+		e, ok := got[name]
+		if !ok {
+			t.Fatalf("%s missing", name)
+		}
+		if e.Value != value || e.Source != src || e.Type != typ {
+			t.Errorf("%s = %+v, want %s src %d type %d", name, e, value, src, typ)
+		}
+	}
+	check("num.partitions", "4", SourceStaticBroker, TypeInt)
+	check("log.retention.ms", "3600000", SourceStaticBroker, TypeLong)
+	check("log.segment.bytes", "1073741824", SourceDefault, TypeInt)
+	check("compression.type", "zstd", SourceStaticBroker, TypeString)
+	check("auto.create.topics.enable", "true", SourceDefault, TypeBoolean)
+	check("log.flush.interval.messages", "1", SourceDefault, TypeLong)
+	for _, name := range []string{"node.id", "listeners", "advertised.listeners", "log.dirs", "default.replication.factor",
+		"log.retention.bytes", "log.roll.ms", "log.retention.check.interval.ms", "log.index.interval.bytes",
+		"log.cleanup.policy", "log.flush.interval.ms", "message.max.bytes", "socket.request.max.bytes",
+		"log.message.timestamp.type", "offsets.topic.num.partitions", "offsets.retention.minutes",
+		"group.initial.rebalance.delay.ms", "group.min.session.timeout.ms", "group.max.session.timeout.ms"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s not described", name)
+		}
+	}
+}
+
+func TestValidateTopicConfig(t *testing.T) {
+	s := func(v string) *string { return &v }
+	good := map[string]string{
+		"segment.bytes": "14", "cleanup.policy": "compact,delete", "compression.type": "zstd",
+		"message.timestamp.type": "LogAppendTime", "retention.ms": "-1", "min.cleanable.dirty.ratio": "0.1",
+		"unclean.leader.election.enable": "true", "leader.replication.throttled.replicas": "0:1,1:1",
+		"remote.storage.enable": "false", "message.format.version": "2.8",
+	}
+	for k, v := range good {
+		if err := ValidateTopicConfig(k, s(v)); err != nil {
+			t.Errorf("%s=%s: %v", k, v, err)
+		}
+	}
+	bad := map[string]string{
+		"segment.bytes": "13", "cleanup.policy": "forever", "compression.type": "brotli",
+		"message.timestamp.type": "Now", "retention.ms": "abc", "min.cleanable.dirty.ratio": "2",
+		"preallocate": "maybe", "min.insync.replicas": "0", "max.message.bytes": "99999999999",
+	}
+	for k, v := range bad {
+		err := ValidateTopicConfig(k, s(v))
+		if !errors.Is(err, ErrInvalidValue) {
+			t.Errorf("%s=%s: %v, want ErrInvalidValue", k, v, err)
+		}
+	}
+	if err := ValidateTopicConfig("no.such", s("1")); !errors.Is(err, ErrUnknownConfig) {
+		t.Errorf("unknown: %v", err)
+	}
+	if err := ValidateTopicConfig("retention.ms", nil); err != nil {
+		t.Errorf("delete: %v", err)
+	}
+}
+
+func TestResolveAndDescribeTopic(t *testing.T) {
+	b, _ := Build(map[string]string{"log.retention.ms": "1000", "log.segment.bytes": "2048", "min.insync.replicas": "2"})
+	tc := ResolveTopic(b, map[string]string{"segment.bytes": "4096", "cleanup.policy": "compact"})
+	if tc.RetentionMs != 1000 || tc.SegmentBytes != 4096 || tc.CleanupPolicy != "compact" || tc.FlushMessages != 1 ||
+		tc.MinInsyncReplicas != 2 || tc.CompressionType != "producer" || tc.FlushMs != 1<<63-1 ||
+		tc.MaxMessageBytes != 1048588 || tc.TimestampType != "CreateTime" || tc.SegmentMs != 604800000 ||
+		tc.IndexIntervalBytes != 4096 || tc.RetentionBytes != -1 {
+		t.Errorf("resolved %+v", tc)
+	}
+	got := map[string]Entry{}
+	for _, e := range DescribeTopic(b, map[string]string{"segment.bytes": "4096"}) {
+		got[e.Name] = e
+	}
+	if e := got["segment.bytes"]; e.Value != "4096" || e.Source != SourceDynamicTopic || len(e.Synonyms) != 2 ||
+		e.Synonyms[1].Name != "log.segment.bytes" || e.Synonyms[1].Source != SourceStaticBroker {
+		t.Errorf("segment.bytes %+v", e)
+	}
+	if e := got["retention.ms"]; e.Value != "1000" || e.Source != SourceStaticBroker {
+		t.Errorf("retention.ms %+v", e)
+	}
+	if e := got["cleanup.policy"]; e.Value != "delete" || e.Source != SourceDefault || e.Type != TypeList {
+		t.Errorf("cleanup.policy %+v", e)
+	}
+	if len(got) != len(TopicConfigNames()) {
+		t.Errorf("described %d of %d", len(got), len(TopicConfigNames()))
+	}
+}
