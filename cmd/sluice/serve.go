@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-io/sluice/internal/broker"
+	"github.com/sluice-io/sluice/internal/config"
+)
+
+func serveCmd() *cobra.Command {
+	var (
+		configPath string
+		overrides  []string
+		listeners  string
+		logDirs    string
+		nodeID     int32
+		logFormat  string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker (single node: embedded metadata, data in ./data by default)",
+		Long: `Run a Sluice broker.
+
+Configuration uses Kafka's names. --config reads a Kafka server.properties
+file; --override key=value (repeatable) wins over the file; the short flags
+win over both. With no configuration at all the broker listens on
+127.0.0.1:9092 and keeps its data in ./data.`,
+		Example: `  sluice serve
+  sluice serve --config server.properties --override log.retention.ms=60000`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			props := map[string]string{}
+			if configPath != "" {
+				f, err := os.Open(configPath)
+				if err != nil {
+					return err
+				}
+				props, err = config.LoadProperties(f)
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", configPath, err)
+				}
+			}
+			for _, o := range overrides {
+				k, v, ok := strings.Cut(o, "=")
+				if !ok || strings.TrimSpace(k) == "" {
+					return fmt.Errorf("--override %q: want key=value", o)
+				}
+				props[strings.TrimSpace(k)] = v
+			}
+			if cmd.Flags().Changed("listeners") {
+				props["listeners"] = listeners
+			}
+			if cmd.Flags().Changed("log-dirs") {
+				props["log.dirs"] = logDirs
+			}
+			if cmd.Flags().Changed("node-id") {
+				props["node.id"] = fmt.Sprint(nodeID)
+			}
+			cfg, err := config.Build(props)
+			if err != nil {
+				return err
+			}
+			logger, err := newLogger(logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			b := broker.New(cfg, logger)
+			if err := b.Start(); err != nil {
+				return err
+			}
+			sig := make(chan os.Signal, 1)
+			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+			s := <-sig
+			logger.Info("shutting down", "signal", s.String())
+			return b.Close()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&configPath, "config", "c", "", "Kafka-style server.properties file")
+	f.StringArrayVar(&overrides, "override", nil, "set a config key=value (repeatable), as kafka-server-start.sh --override")
+	f.StringVar(&listeners, "listeners", "", "listeners, e.g. PLAINTEXT://127.0.0.1:9092")
+	f.StringVarP(&logDirs, "log-dirs", "d", "", "log.dirs: where data is kept")
+	f.Int32Var(&nodeID, "node-id", 1, "node.id")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: %w", level, err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}

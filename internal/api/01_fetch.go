@@ -1,0 +1,202 @@
+package api
+
+import (
+	"encoding/binary"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(1, 0, 17, handleFetch) }
+
+// handleFetch runs entirely in the Reply: a long poll must not stop the read
+// loop, and the bytes are read when the response is about to be written.
+//
+// Fetch sessions (KIP-227) are answered with session id 0, "no session",
+// which every client handles by sending full requests.
+func handleFetch(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.FetchRequest)
+	return func() *server.Response {
+		img := e.Meta.Image()
+		var deadline time.Time
+		if r.MaxWaitMillis > 0 {
+			deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+		}
+		wake := make(chan struct{}, 1)
+		for {
+			resp, size, parts, errs := fetchOnce(e, img, r, wake)
+			if size >= int(r.MinBytes) || errs || deadline.IsZero() {
+				unwatch(parts, wake)
+				return resp
+			}
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				unwatch(parts, wake)
+				return resp
+			}
+			resp.Release()
+			t := time.NewTimer(wait)
+			select {
+			case <-wake:
+			case <-t.C:
+			case <-req.Conn.Done:
+			}
+			t.Stop()
+			unwatch(parts, wake)
+			select {
+			case <-req.Conn.Done:
+				return nil
+			default:
+			}
+			if !time.Now().Before(deadline) {
+				deadline = time.Now() // one last read, then answer
+			}
+		}
+	}
+}
+
+func unwatch(parts []*replica.Partition, ch chan struct{}) {
+	for _, p := range parts {
+		p.Unwatch(ch)
+	}
+}
+
+// fetchOnce reads every requested partition once. It registers wake on each
+// partition before reading it, so an append between read and wait is never
+// missed.
+func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}) (*server.Response, int, []*replica.Partition, bool) {
+	resp := kmsg.NewPtrFetchResponse()
+	out := &server.Response{Msg: resp}
+	var releases []*log.ReadResult
+	out.Release = func() {
+		for _, rr := range releases {
+			rr.Release()
+		}
+	}
+	budget := int(r.MaxBytes)
+	if r.Version < 3 || budget <= 0 {
+		budget = 1 << 30
+	}
+	size, anyErr := 0, false
+	var watched []*replica.Partition
+	for _, rt := range r.Topics {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		name := rt.Topic
+		if r.Version >= 13 {
+			if ti := img.TopicsByID[rt.TopicID]; ti != nil {
+				name = ti.Name
+			} else {
+				name = ""
+			}
+		}
+		for _, rp := range rt.Partitions {
+			fp := kmsg.NewFetchResponseTopicPartition()
+			fp.Partition = rp.Partition
+			p := e.Parts.Get(name, rp.Partition)
+			if p == nil {
+				fp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				if r.Version >= 13 {
+					fp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				anyErr = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			p.Watch(wake)
+			watched = append(watched, p)
+			fp.HighWatermark = p.HighWatermark()
+			fp.LastStableOffset = fp.HighWatermark
+			fp.LogStartOffset = p.LogStartOffset()
+			if code := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); code != 0 {
+				fp.ErrorCode, anyErr = code, true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			if r.IsolationLevel == 1 {
+				fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+			}
+			max := int(rp.PartitionMaxBytes)
+			if max > budget {
+				max = budget
+			}
+			if max <= 0 && size > 0 {
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			rr, err := p.Read(rp.FetchOffset, max)
+			switch {
+			case errors.Is(err, log.ErrOffsetOutOfRange):
+				fp.ErrorCode, anyErr = kerr.OffsetOutOfRange.Code, true
+				fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
+				if r.Version >= 5 {
+					fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = p.HighWatermark(), p.HighWatermark(), p.LogStartOffset()
+				}
+			case err != nil:
+				fp.ErrorCode, anyErr = kerr.KafkaStorageError.Code, true
+			case rr.Size > 0 && rr.Size > budget && size > 0:
+				// Only the first partition with data may exceed the
+				// response limit (KIP-74); later ones wait their turn.
+				rr.Release()
+			case rr.Size > 0:
+				releases = append(releases, rr)
+				marker := newMarker()
+				fp.RecordBatches = marker
+				parts := make([]server.FilePart, len(rr.Slices))
+				for i, s := range rr.Slices {
+					parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
+				}
+				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts})
+				size += rr.Size
+				budget -= rr.Size
+			default:
+				rr.Release()
+			}
+			t.Partitions = append(t.Partitions, fp)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return out, size, watched, anyErr
+}
+
+// checkLeaderEpoch applies KIP-320: a client ahead of us gets
+// UNKNOWN_LEADER_EPOCH, one behind gets FENCED_LEADER_EPOCH; -1 skips it.
+func checkLeaderEpoch(p *replica.Partition, epoch int32) int16 {
+	if epoch < 0 {
+		return 0
+	}
+	cur := p.LeaderEpoch()
+	switch {
+	case epoch > cur:
+		return kerr.UnknownLeaderEpoch.Code
+	case epoch < cur:
+		return kerr.FencedLeaderEpoch.Code
+	}
+	return 0
+}
+
+// Markers stand in for record bytes in the encoded response (see
+// server.Splice). A random per-process prefix makes a collision with real
+// response bytes vanishingly unlikely.
+var markerPrefix = func() uint64 {
+	var b [8]byte
+	_, _ = cryptoRead(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}()
+
+var markerSeq atomic.Uint64
+
+func newMarker() []byte {
+	m := make([]byte, 16)
+	binary.BigEndian.PutUint64(m, markerPrefix)
+	binary.BigEndian.PutUint64(m[8:], markerSeq.Add(1))
+	return m
+}

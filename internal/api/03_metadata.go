@@ -1,0 +1,99 @@
+package api
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(3, 0, 13, handleMetadata) }
+
+// internalTopics are flagged is_internal, as Kafka does.
+var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true}
+
+func handleMetadata(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.MetadataRequest)
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.ClusterID = &e.ClusterID
+	resp.ControllerID = e.NodeID
+	b := kmsg.NewMetadataResponseBroker()
+	b.NodeID, b.Host, b.Port = e.NodeID, e.Host, e.Port
+	resp.Brokers = append(resp.Brokers, b)
+
+	img := e.Meta.Image()
+	// Before v1 an empty list means all topics; from v1 a null list does.
+	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
+	if all {
+		names := make([]string, 0, len(img.Topics))
+		for name := range img.Topics {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			resp.Topics = append(resp.Topics, describeTopic(img.Topics[name]))
+		}
+		return server.Ready(&server.Response{Msg: resp})
+	}
+	autoCreate := e.Cfg.AutoCreateTopics && (r.Version < 4 || r.AllowAutoTopicCreation)
+	for _, rt := range r.Topics {
+		var t *metadata.TopicImage
+		if rt.Topic != nil {
+			t = img.Topics[*rt.Topic]
+		} else if rt.TopicID != [16]byte{} {
+			t = img.TopicsByID[rt.TopicID]
+			if t == nil {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if t == nil && rt.Topic != nil && autoCreate && !internalTopics[*rt.Topic] {
+			_, cerr := e.Ctl.CreateTopic(controller.CreateTopicRequest{Name: *rt.Topic, NumPartitions: -1, ReplicationFactor: -1})
+			if cerr == nil || cerr.Code == kerr.TopicAlreadyExists.Code {
+				img = e.Meta.Image()
+				t = img.Topics[*rt.Topic]
+			} else {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = cerr.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if t == nil {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			resp.Topics = append(resp.Topics, mt)
+			continue
+		}
+		resp.Topics = append(resp.Topics, describeTopic(t))
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}
+
+func describeTopic(t *metadata.TopicImage) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = internalTopics[t.Name]
+	for i, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = int32(i)
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		mp.OfflineReplicas = []int32{}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}

@@ -1,0 +1,28 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(18, 0, 4, apiVersions) }
+
+// apiVersions answers from the registry. A version we do not know is
+// answered with v0 and UNSUPPORTED_VERSION, which every client understands,
+// so it can retry with a version from our list.
+func apiVersions(e *Env, req *server.Request) server.Reply {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	for _, v := range Versions() {
+		k := kmsg.NewApiVersionsResponseApiKey()
+		k.ApiKey, k.MinVersion, k.MaxVersion = v.key, v.min, v.max
+		resp.ApiKeys = append(resp.ApiKeys, k)
+	}
+	if req.Body == nil {
+		resp.SetVersion(0)
+		resp.ErrorCode = kerr.UnsupportedVersion.Code
+		return server.Ready(&server.Response{Msg: resp})
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

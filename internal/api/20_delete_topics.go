@@ -1,0 +1,39 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(20, 0, 6, handleDeleteTopics) }
+
+// handleDeleteTopics deletes by name (all versions) or by topic ID (v6+).
+func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.DeleteTopicsRequest)
+	resp := kmsg.NewPtrDeleteTopicsResponse()
+	del := func(name *string, id [16]byte) {
+		t := kmsg.NewDeleteTopicsResponseTopic()
+		t.Topic, t.TopicID = name, id
+		res, cerr := e.Ctl.DeleteTopic(name, id)
+		if cerr != nil {
+			t.ErrorCode = cerr.Code
+			msg := cerr.Message
+			t.ErrorMessage = &msg
+		} else {
+			n := res.Name
+			t.Topic, t.TopicID = &n, res.ID
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	if r.Version >= 6 {
+		for _, rt := range r.Topics {
+			del(rt.Topic, rt.TopicID)
+		}
+	} else {
+		for _, name := range r.TopicNames {
+			del(&name, [16]byte{})
+		}
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

@@ -1,0 +1,43 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
+
+// handleOffsetForLeaderEpoch answers the end offset of a leader epoch. A
+// single node has had one leader epoch for the whole log (epoch 0), so any
+// epoch at or above it ends at the log end; an older one is unknown.
+func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
+	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
+	for _, rt := range r.Topics {
+		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
+		t.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			op.Partition = rp.Partition
+			op.LeaderEpoch, op.EndOffset = -1, -1
+			p := e.Parts.Get(rt.Topic, rp.Partition)
+			switch {
+			case p == nil:
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
+				op.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
+			case rp.LeaderEpoch > p.LeaderEpoch():
+				// Kafka answers an epoch newer than any it knows with
+				// no error and undefined epoch/offset.
+			default:
+				op.LeaderEpoch = p.LeaderEpoch()
+				op.EndOffset = p.Log().EndOffset()
+			}
+			t.Partitions = append(t.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(32, 0, 4, handleDescribeConfigs) }
+
+// Kafka's ConfigResource types.
+const (
+	resourceTopic  = 2
+	resourceBroker = 4
+)
+
+func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.DescribeConfigsRequest)
+	resp := kmsg.NewPtrDescribeConfigsResponse()
+	img := e.Meta.Image()
+	for _, rr := range r.Resources {
+		res := kmsg.NewDescribeConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var entries []config.Entry
+		switch rr.ResourceType {
+		case resourceTopic:
+			t := img.Topics[rr.ResourceName]
+			if t == nil {
+				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				break
+			}
+			entries = config.DescribeTopic(e.Cfg, t.Configs)
+		case resourceBroker:
+			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(e.NodeID)) {
+				res.ErrorCode = kerr.InvalidRequest.Code
+				msg := "unexpected broker id " + rr.ResourceName
+				res.ErrorMessage = &msg
+				break
+			}
+			entries = e.Cfg.Describe()
+		default:
+			res.ErrorCode = kerr.InvalidRequest.Code
+			msg := "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))
+			res.ErrorMessage = &msg
+		}
+		want := map[string]bool{}
+		for _, n := range rr.ConfigNames {
+			want[n] = true
+		}
+		for _, en := range entries {
+			if rr.ConfigNames != nil && !want[en.Name] {
+				continue
+			}
+			c := kmsg.NewDescribeConfigsResponseResourceConfig()
+			c.Name = en.Name
+			v := en.Value
+			c.Value = &v
+			if en.Sensitive {
+				c.Value = nil
+			}
+			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, en.Source
+			c.IsDefault = en.Source == 5
+			c.ConfigType = en.Type
+			if r.IncludeDocumentation && en.Doc != "" {
+				doc := en.Doc
+				c.Documentation = &doc
+			}
+			if r.IncludeSynonyms {
+				for _, s := range en.Synonyms {
+					sy := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+					sy.Name, sy.Source = s.Name, s.Source
+					sv := s.Value
+					sy.Value = &sv
+					c.ConfigSynonyms = append(c.ConfigSynonyms, sy)
+				}
+			}
+			res.Configs = append(res.Configs, c)
+		}
+		resp.Resources = append(resp.Resources, res)
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

@@ -1,0 +1,25 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(37, 0, 3, handleCreatePartitions) }
+
+func handleCreatePartitions(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.CreatePartitionsRequest)
+	resp := kmsg.NewPtrCreatePartitionsResponse()
+	for _, rt := range r.Topics {
+		t := kmsg.NewCreatePartitionsResponseTopic()
+		t.Topic = rt.Topic
+		if cerr := e.Ctl.CreatePartitions(rt.Topic, rt.Count, r.ValidateOnly); cerr != nil {
+			t.ErrorCode = cerr.Code
+			msg := cerr.Message
+			t.ErrorMessage = &msg
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

@@ -1,0 +1,82 @@
+// Package api holds one handler per Kafka API key (files named by key, e.g.
+// 00_produce.go). Each file registers its key and supported version range in
+// init(); ApiVersions answers from that registry, so what we advertise can
+// never drift from what we serve.
+//
+// Handlers read cluster state from the metadata image, change it only
+// through the controller, and reach data only through replica partitions.
+package api
+
+import (
+	"log/slog"
+	"sort"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+// Env is what handlers need from the broker.
+type Env struct {
+	Cfg       *config.Broker
+	Meta      *metadata.Store
+	Ctl       *controller.Controller
+	Parts     *replica.Manager
+	Log       *slog.Logger
+	NodeID    int32
+	Host      string
+	Port      int32
+	ClusterID string
+}
+
+type handlerFunc func(e *Env, req *server.Request) server.Reply
+
+type entry struct {
+	key, min, max int16
+	fn            handlerFunc
+}
+
+var registry = map[int16]entry{}
+
+// register is called from each handler file's init.
+func register(key, min, max int16, fn handlerFunc) {
+	if _, dup := registry[key]; dup {
+		panic("api: key registered twice")
+	}
+	registry[key] = entry{key, min, max, fn}
+}
+
+// Handler dispatches decoded requests to the registered handlers.
+type Handler struct{ env *Env }
+
+// NewHandler returns the server.Handler for env.
+func NewHandler(env *Env) *Handler { return &Handler{env: env} }
+
+// Supported implements server.Handler.
+func (h *Handler) Supported(key, version int16) bool {
+	e, ok := registry[key]
+	return ok && version >= e.min && version <= e.max
+}
+
+// Handle implements server.Handler.
+func (h *Handler) Handle(req *server.Request) server.Reply {
+	return registry[req.Key].fn(h.env, req)
+}
+
+// Versions lists the registry sorted by key (ApiVersions, tests).
+func Versions() []entry {
+	out := make([]entry, 0, len(registry))
+	for _, e := range registry {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// VersionRange reports the advertised range of key.
+func VersionRange(key int16) (min, max int16, ok bool) {
+	e, ok := registry[key]
+	return e.min, e.max, ok
+}

@@ -1,0 +1,155 @@
+// Package broker composes the pieces (metadata store, controller, partition
+// manager, Kafka listener) into a Broker with Start and Close. It holds no
+// logic of its own beyond wiring and the periodic maintenance loop.
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/api"
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+// Broker is one running Sluice node.
+type Broker struct {
+	cfg    *config.Broker
+	logger *slog.Logger
+	dir    string
+
+	meta  *metadata.Store
+	ctl   *controller.Controller
+	parts *replica.Manager
+	srv   *server.Server
+	ln    net.Listener
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New prepares a broker; nothing is opened until Start.
+func New(cfg *config.Broker, logger *slog.Logger) *Broker {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	dir := strings.Split(cfg.LogDirs, ",")[0]
+	return &Broker{cfg: cfg, logger: logger, dir: dir, stop: make(chan struct{})}
+}
+
+// Start recovers state from disk and starts listening.
+func (b *Broker) Start() error {
+	if err := os.MkdirAll(b.dir, 0o755); err != nil {
+		return fmt.Errorf("log.dirs: %w", err)
+	}
+	clusterID, err := loadMetaProperties(b.dir, b.cfg.NodeID)
+	if err != nil {
+		return err
+	}
+	addr, err := b.cfg.ListenAddr()
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	b.ln = ln
+	host, port, err := b.cfg.AdvertisedHostPort()
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if port == 0 {
+		port = int32(ln.Addr().(*net.TCPAddr).Port)
+	}
+
+	meta, err := metadata.Open(filepath.Join(b.dir, "__cluster_metadata-0"), b.logger.With("component", "metadata"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("metadata log: %w", err)
+	}
+	b.meta = meta
+	b.parts = replica.NewManager(b.dir, b.cfg, b.logger.With("component", "replica"))
+	// Partitions follow every image the store publishes; the initial
+	// apply recovers every partition log before we accept clients.
+	meta.Subscribe(func(_, img *metadata.Image) {
+		if err := b.parts.Apply(img); err != nil {
+			b.logger.Error("apply metadata", "err", err)
+		}
+	})
+	if err := b.parts.Apply(meta.Image()); err != nil {
+		b.logger.Error("open partitions", "err", err)
+	}
+	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
+	if err := b.ctl.RegisterBroker(b.cfg.NodeID, host, port); err != nil {
+		ln.Close()
+		return fmt.Errorf("register broker: %w", err)
+	}
+
+	env := &api.Env{
+		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Log: b.logger,
+		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
+	}
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes}, api.NewHandler(env), b.logger.With("component", "server"))
+	b.wg.Add(2)
+	go func() { defer b.wg.Done(); _ = b.srv.Serve(ln) }()
+	go func() { defer b.wg.Done(); b.maintain() }()
+	b.logger.Info("sluice started", "listener", ln.Addr().String(), "advertised", fmt.Sprintf("%s:%d", host, port), "log.dirs", b.dir, "node.id", b.cfg.NodeID, "cluster.id", clusterID)
+	return nil
+}
+
+// Addr is the bound listener address (useful with port 0).
+func (b *Broker) Addr() string { return b.ln.Addr().String() }
+
+// maintain rolls segments by time, applies retention and flush.ms.
+func (b *Broker) maintain() {
+	tick := time.Second
+	if ms := b.cfg.LogFlushIntervalMs; ms > 0 && time.Duration(ms)*time.Millisecond < tick {
+		tick = time.Duration(ms) * time.Millisecond
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	retentionEvery := time.Duration(b.cfg.LogRetentionCheckIntervalMs) * time.Millisecond
+	last := time.Now()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case now := <-t.C:
+			doRetention := now.Sub(last) >= retentionEvery
+			if doRetention {
+				last = now
+			}
+			b.parts.Maintain(now, doRetention)
+		}
+	}
+}
+
+// Close stops listening and closes every log cleanly.
+func (b *Broker) Close() error {
+	close(b.stop)
+	if b.srv != nil {
+		b.srv.Close()
+	}
+	b.wg.Wait()
+	var err error
+	if b.parts != nil {
+		err = b.parts.Close()
+	}
+	if b.meta != nil {
+		if cerr := b.meta.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}

@@ -1,0 +1,160 @@
+package replica
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/log"
+)
+
+// Partition is one hosted partition. On a single node it is always the
+// leader; the cluster issue adds follower state here.
+type Partition struct {
+	Topic   string
+	TopicID [16]byte
+	Index   int32
+	Dir     string
+
+	log *log.Log
+	cfg atomic.Pointer[config.Topic]
+
+	mu          sync.Mutex
+	hw          int64
+	leaderEpoch int32
+	waiters     map[chan struct{}]struct{}
+	unflushed   int64
+}
+
+// Log exposes the underlying log to admin paths (ListOffsets, DescribeLogDirs).
+func (p *Partition) Log() *log.Log { return p.log }
+
+// Config returns the effective topic config.
+func (p *Partition) Config() *config.Topic { return p.cfg.Load() }
+
+// Durable reports whether acks wait for fsync (flush.messages == 1).
+func (p *Partition) Durable() bool { return p.cfg.Load().FlushMessages <= 1 }
+
+// LeaderEpoch is the current leader epoch.
+func (p *Partition) LeaderEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leaderEpoch
+}
+
+// HighWatermark is the offset below which records are visible to consumers.
+func (p *Partition) HighWatermark() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hw
+}
+
+// LogStartOffset is the first offset still readable.
+func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
+
+// Append writes validated batches (records is their total record count).
+// In durable mode the records become visible only after Commit.
+func (p *Partition) Append(batches []byte, records int64) (log.AppendInfo, error) {
+	info, err := p.log.Append(batches, p.LeaderEpoch())
+	if err != nil {
+		return info, err
+	}
+	if !p.Durable() {
+		p.mu.Lock()
+		p.unflushed += records
+		flush := p.unflushed >= p.cfg.Load().FlushMessages
+		if flush {
+			p.unflushed = 0
+		}
+		p.mu.Unlock()
+		p.advance(info.LastOffset + 1)
+		if flush {
+			go p.log.Sync(info.LastOffset + 1)
+		}
+	}
+	return info, nil
+}
+
+// Commit waits until every offset < upTo is durable (group commit with other
+// producers of this log) and then moves the HW, waking fetchers. In
+// non-durable mode it returns at once.
+func (p *Partition) Commit(upTo int64) error {
+	if !p.Durable() {
+		return nil
+	}
+	if err := p.log.Sync(upTo); err != nil {
+		return err
+	}
+	p.advance(p.log.DurableOffset())
+	return nil
+}
+
+// Flush fsyncs everything appended so far (flush.ms and shutdown).
+func (p *Partition) Flush() error {
+	end := p.log.EndOffset()
+	if err := p.log.Sync(end); err != nil {
+		return err
+	}
+	p.advance(p.log.DurableOffset())
+	return nil
+}
+
+// advance moves the HW forward (never back) and wakes waiting fetches.
+func (p *Partition) advance(to int64) {
+	p.mu.Lock()
+	// INVARIANT: HW only grows here, and never past the log end.
+	if end := p.log.EndOffset(); to > end {
+		to = end
+	}
+	if to <= p.hw {
+		p.mu.Unlock()
+		return
+	}
+	p.hw = to
+	ws := p.waiters
+	p.waiters = nil
+	p.mu.Unlock()
+	for ch := range ws {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Watch registers ch (buffered, size 1) to be signalled at the next HW move.
+func (p *Partition) Watch(ch chan struct{}) {
+	p.mu.Lock()
+	if p.waiters == nil {
+		p.waiters = map[chan struct{}]struct{}{}
+	}
+	p.waiters[ch] = struct{}{}
+	p.mu.Unlock()
+}
+
+// Unwatch removes ch.
+func (p *Partition) Unwatch(ch chan struct{}) {
+	p.mu.Lock()
+	delete(p.waiters, ch)
+	p.mu.Unlock()
+}
+
+// Read returns whole batches from offset, bounded by the HW.
+func (p *Partition) Read(offset int64, maxBytes int) (*log.ReadResult, error) {
+	return p.log.Read(offset, maxBytes, p.HighWatermark())
+}
+
+func (p *Partition) setConfig(c config.Topic) {
+	p.cfg.Store(&c)
+	p.log.SetConfig(logConfig(c))
+}
+
+func logConfig(c config.Topic) log.Config {
+	return log.Config{
+		SegmentBytes:       c.SegmentBytes,
+		SegmentMs:          c.SegmentMs,
+		RetentionMs:        c.RetentionMs,
+		RetentionBytes:     c.RetentionBytes,
+		IndexIntervalBytes: int(c.IndexIntervalBytes),
+	}
+}
