@@ -1,0 +1,40 @@
+# Sluice make targets. `make run` starts a single-node broker on
+# 127.0.0.1:9092 with data in ./data; `make test` runs every test.
+GO ?= go
+PKGS := ./...
+
+.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke
+
+run:
+	$(GO) run ./cmd/sluice serve
+
+build:
+	$(GO) build -o bin/sluice ./cmd/sluice
+
+# Every test: unit, fuzz seed corpora (run as regression tests), integration
+# through franz-go over TCP, the kcat smoke test when kcat is installed, and
+# each benchmark once (to prove it runs; figures live in docs/BENCHMARKS.md).
+test: vet
+	$(GO) test -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+# Longer fuzzing sessions (not part of make test).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzRequest -fuzztime $(FUZZTIME) ./internal/server/
+	$(GO) test -run '^$$' -fuzz FuzzValidate -fuzztime $(FUZZTIME) ./internal/record/
+	$(GO) test -run '^$$' -fuzz FuzzRecords -fuzztime $(FUZZTIME) ./internal/record/
+	$(GO) test -run '^$$' -fuzz FuzzRecovery -fuzztime $(FUZZTIME) ./internal/log/
+
+bench:
+	$(GO) run ./cmd/sluice bench --embedded --kfake
