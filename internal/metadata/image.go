@@ -1,0 +1,289 @@
+package metadata
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Image is an immutable snapshot of the cluster metadata after applying
+// the metadata log up to Offset. Nothing reachable from an Image may be
+// modified: Apply shares unchanged topics between images.
+type Image struct {
+	// Offset is the metadata log offset of the last applied record; -1
+	// for the empty image.
+	Offset int64
+
+	TopicsByName map[string]*TopicImage
+	TopicsByID   map[UUID]*TopicImage
+	Brokers      map[int32]BrokerImage
+	// BrokerConfigs holds dynamic broker configs by resource name: "" is
+	// the cluster-wide default, otherwise a broker id in decimal.
+	BrokerConfigs map[string]map[string]string
+}
+
+// TopicImage is one topic. Partitions[i] is partition i.
+type TopicImage struct {
+	Name       string
+	ID         UUID
+	Partitions []PartitionImage
+	Configs    map[string]string // dynamic topic config overrides
+}
+
+// PartitionImage is the state of one partition.
+type PartitionImage struct {
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// BrokerImage is a registered broker.
+type BrokerImage struct {
+	ID            int32
+	Host          string
+	Port          int32
+	Rack          *string
+	IncarnationID UUID
+}
+
+// Empty returns the image of an empty metadata log.
+func Empty() *Image {
+	return &Image{
+		Offset:        -1,
+		TopicsByName:  map[string]*TopicImage{},
+		TopicsByID:    map[UUID]*TopicImage{},
+		Brokers:       map[int32]BrokerImage{},
+		BrokerConfigs: map[string]map[string]string{},
+	}
+}
+
+// Topic returns the topic named name.
+func (im *Image) Topic(name string) (*TopicImage, bool) {
+	t, ok := im.TopicsByName[name]
+	return t, ok
+}
+
+// TopicByID returns the topic with the given ID.
+func (im *Image) TopicByID(id UUID) (*TopicImage, bool) {
+	t, ok := im.TopicsByID[id]
+	return t, ok
+}
+
+// TopicNames returns all topic names, sorted.
+func (im *Image) TopicNames() []string {
+	names := slices.Collect(maps.Keys(im.TopicsByName))
+	sort.Strings(names)
+	return names
+}
+
+// BrokerIDs returns the registered broker ids, sorted.
+func (im *Image) BrokerIDs() []int32 {
+	ids := slices.Collect(maps.Keys(im.Brokers))
+	slices.Sort(ids)
+	return ids
+}
+
+// Apply returns the image after applying recs in order, or an error (and
+// no image) if any record breaks an invariant: a batch applies whole or
+// not at all. The receiver is not modified; unchanged topics are shared.
+func (im *Image) Apply(recs []Record) (*Image, error) {
+	d := &delta{base: im, next: &Image{
+		Offset:        im.Offset,
+		TopicsByName:  im.TopicsByName,
+		TopicsByID:    im.TopicsByID,
+		Brokers:       im.Brokers,
+		BrokerConfigs: im.BrokerConfigs,
+	}}
+	for i, r := range recs {
+		if err := d.apply(r); err != nil {
+			return nil, fmt.Errorf("metadata: record %d (%s) of batch at offset %d: %w", i, r.Type(), im.Offset+1, err)
+		}
+		d.next.Offset++
+	}
+	return d.next, nil
+}
+
+// delta builds the next image, copying each map and topic at most once.
+type delta struct {
+	base                                   *Image
+	next                                   *Image
+	topicsCopied, brokersCopied, bcfCopied bool
+	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
+}
+
+func (d *delta) copyTopicMaps() {
+	if !d.topicsCopied {
+		d.next.TopicsByName = maps.Clone(d.base.TopicsByName)
+		d.next.TopicsByID = maps.Clone(d.base.TopicsByID)
+		d.topicsCopied = true
+		d.ownTopics = map[UUID]bool{}
+	}
+}
+
+// mutableTopic returns a private copy of the topic with id, cloning it on
+// first use in this delta.
+func (d *delta) mutableTopic(id UUID) (*TopicImage, error) {
+	t, ok := d.next.TopicsByID[id]
+	if !ok {
+		return nil, fmt.Errorf("unknown topic id %s", id)
+	}
+	d.copyTopicMaps()
+	if d.ownTopics[id] {
+		return t, nil
+	}
+	c := &TopicImage{Name: t.Name, ID: t.ID, Partitions: slices.Clone(t.Partitions), Configs: maps.Clone(t.Configs)}
+	if c.Configs == nil {
+		c.Configs = map[string]string{}
+	}
+	d.next.TopicsByName[c.Name] = c
+	d.next.TopicsByID[id] = c
+	d.ownTopics[id] = true
+	return c, nil
+}
+
+func (d *delta) apply(r Record) error {
+	switch r := r.(type) {
+	case TopicRecord:
+		return d.topic(r)
+	case PartitionRecord:
+		return d.partition(r)
+	case PartitionChangeRecord:
+		return d.partitionChange(r)
+	case ConfigRecord:
+		return d.config(r)
+	case RemoveTopicRecord:
+		t, ok := d.next.TopicsByID[r.TopicID]
+		if !ok {
+			return fmt.Errorf("remove of unknown topic id %s", r.TopicID)
+		}
+		d.copyTopicMaps()
+		delete(d.next.TopicsByName, t.Name)
+		delete(d.next.TopicsByID, r.TopicID)
+		delete(d.ownTopics, r.TopicID)
+		return nil
+	case RegisterBrokerRecord:
+		if r.BrokerID < 0 {
+			return fmt.Errorf("invalid broker id %d", r.BrokerID)
+		}
+		if !d.brokersCopied {
+			d.next.Brokers = maps.Clone(d.base.Brokers)
+			d.brokersCopied = true
+		}
+		d.next.Brokers[r.BrokerID] = BrokerImage{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack, IncarnationID: r.IncarnationID}
+		return nil
+	}
+	return fmt.Errorf("unsupported record %T", r)
+}
+
+func (d *delta) topic(r TopicRecord) error {
+	if r.Name == "" {
+		return fmt.Errorf("empty topic name")
+	}
+	if r.ID.IsZero() {
+		return fmt.Errorf("zero topic id for %q", r.Name)
+	}
+	if _, ok := d.next.TopicsByName[r.Name]; ok {
+		return fmt.Errorf("topic %q already exists", r.Name)
+	}
+	if t, ok := d.next.TopicsByID[r.ID]; ok {
+		return fmt.Errorf("topic id %s already used by %q", r.ID, t.Name)
+	}
+	d.copyTopicMaps()
+	t := &TopicImage{Name: r.Name, ID: r.ID, Configs: map[string]string{}}
+	d.next.TopicsByName[r.Name] = t
+	d.next.TopicsByID[r.ID] = t
+	d.ownTopics[r.ID] = true
+	return nil
+}
+
+func (d *delta) partition(r PartitionRecord) error {
+	t, err := d.mutableTopic(r.TopicID)
+	if err != nil {
+		return err
+	}
+	if r.Partition < 0 || int(r.Partition) > len(t.Partitions) {
+		return fmt.Errorf("partition %d of %q would leave a gap (topic has %d)", r.Partition, t.Name, len(t.Partitions))
+	}
+	if len(r.Replicas) == 0 {
+		return fmt.Errorf("partition %d of %q has no replicas", r.Partition, t.Name)
+	}
+	p := PartitionImage{Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
+		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch}
+	if int(r.Partition) == len(t.Partitions) {
+		t.Partitions = append(t.Partitions, p)
+	} else {
+		t.Partitions[r.Partition] = p
+	}
+	return nil
+}
+
+func (d *delta) partitionChange(r PartitionChangeRecord) error {
+	t, err := d.mutableTopic(r.TopicID)
+	if err != nil {
+		return err
+	}
+	if r.Partition < 0 || int(r.Partition) >= len(t.Partitions) {
+		return fmt.Errorf("change of unknown partition %d of %q", r.Partition, t.Name)
+	}
+	p := t.Partitions[r.Partition]
+	if r.Replicas != nil {
+		if len(r.Replicas) == 0 {
+			return fmt.Errorf("partition %d of %q would have no replicas", r.Partition, t.Name)
+		}
+		p.Replicas = slices.Clone(r.Replicas)
+	}
+	if r.ISR != nil {
+		p.ISR = slices.Clone(r.ISR)
+	}
+	if r.Leader != NoLeaderChange && r.Leader != p.Leader {
+		p.Leader = r.Leader
+		p.LeaderEpoch++
+	}
+	p.PartitionEpoch++
+	t.Partitions[r.Partition] = p
+	return nil
+}
+
+func (d *delta) config(r ConfigRecord) error {
+	if r.Name == "" {
+		return fmt.Errorf("empty config name")
+	}
+	switch r.ResourceType {
+	case ResourceTopic:
+		t, ok := d.next.TopicsByName[r.ResourceName]
+		if !ok {
+			return fmt.Errorf("config %s for unknown topic %q", r.Name, r.ResourceName)
+		}
+		t, _ = d.mutableTopic(t.ID)
+		setConfig(t.Configs, r)
+		return nil
+	case ResourceBroker:
+		if !d.bcfCopied {
+			d.next.BrokerConfigs = maps.Clone(d.base.BrokerConfigs)
+			d.bcfCopied = true
+		}
+		m := maps.Clone(d.next.BrokerConfigs[r.ResourceName])
+		if m == nil {
+			m = map[string]string{}
+		}
+		setConfig(m, r)
+		if len(m) == 0 {
+			delete(d.next.BrokerConfigs, r.ResourceName)
+		} else {
+			d.next.BrokerConfigs[r.ResourceName] = m
+		}
+		return nil
+	}
+	return fmt.Errorf("unsupported config resource type %d", r.ResourceType)
+}
+
+func setConfig(m map[string]string, r ConfigRecord) {
+	if r.Value == nil {
+		delete(m, r.Name)
+	} else {
+		m[r.Name] = *r.Value
+	}
+}

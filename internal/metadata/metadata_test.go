@@ -1,0 +1,245 @@
+package metadata
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+func sp(s string) *string { return &s }
+
+func uuid(b byte) UUID { return UUID{0: b, 15: 1} }
+
+func allRecords() []Record {
+	return []Record{
+		RegisterBrokerRecord{BrokerID: 1, IncarnationID: uuid(9), Host: "127.0.0.1", Port: 9092, Rack: sp("r1")},
+		RegisterBrokerRecord{BrokerID: 2, IncarnationID: uuid(8), Host: "h", Port: 1},
+		TopicRecord{Name: "orders", ID: uuid(1)},
+		PartitionRecord{TopicID: uuid(1), Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
+		PartitionRecord{TopicID: uuid(1), Partition: 1, Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderEpoch: 3, PartitionEpoch: 4},
+		ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "retention.ms", Value: sp("1000")},
+		ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "segment.bytes", Value: sp("")},
+		ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "segment.bytes"},
+		ConfigRecord{ResourceType: ResourceBroker, ResourceName: "", Name: "x", Value: sp("y")},
+		PartitionChangeRecord{TopicID: uuid(1), Partition: 1, Leader: 1, ISR: []int32{1, 2}},
+		PartitionChangeRecord{TopicID: uuid(1), Partition: 0, Leader: NoLeaderChange, ISR: []int32{}, Replicas: []int32{1}},
+		TopicRecord{Name: "gone", ID: uuid(2)},
+		RemoveTopicRecord{TopicID: uuid(2)},
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	for _, r := range allRecords() {
+		b := Encode(r)
+		if RecordType(b[0]) != r.Type() || b[1] != r.Version() {
+			t.Errorf("%T header %v", r, b[:2])
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%T: %v", r, err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip %T:\n got %+v\nwant %+v", r, got, r)
+		}
+		// Every strict prefix must fail to decode, never panic.
+		for i := 0; i < len(b); i++ {
+			if _, err := Decode(b[:i]); err == nil {
+				t.Errorf("%T: prefix %d of %d decoded", r, i, len(b))
+			}
+		}
+		if _, err := Decode(append(b, 0)); !errors.Is(err, ErrCorruptRecord) {
+			t.Errorf("%T: trailing byte: %v", r, err)
+		}
+	}
+	if _, err := Decode([]byte{77, 0}); !errors.Is(err, ErrUnknownRecord) {
+		t.Errorf("unknown type: %v", err)
+	}
+	if _, err := Decode([]byte{byte(TypeTopic), 9, 0}); !errors.Is(err, ErrUnknownRecord) {
+		t.Errorf("unknown version: %v", err)
+	}
+}
+
+func TestImageApply(t *testing.T) {
+	im, err := Empty().Apply(allRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if im.Offset != int64(len(allRecords())-1) {
+		t.Errorf("offset %d", im.Offset)
+	}
+	top, ok := im.Topic("orders")
+	if !ok || top.ID != uuid(1) || len(top.Partitions) != 2 {
+		t.Fatalf("orders: %+v", top)
+	}
+	if byID, _ := im.TopicByID(uuid(1)); byID != top {
+		t.Error("by-id and by-name differ")
+	}
+	p1 := top.Partitions[1]
+	if p1.Leader != 1 || p1.LeaderEpoch != 4 || p1.PartitionEpoch != 5 || !reflect.DeepEqual(p1.ISR, []int32{1, 2}) {
+		t.Errorf("partition 1 %+v", p1)
+	}
+	if p0 := top.Partitions[0]; p0.LeaderEpoch != 0 || p0.PartitionEpoch != 1 || len(p0.ISR) != 0 {
+		t.Errorf("partition 0 %+v", p0)
+	}
+	if !reflect.DeepEqual(top.Configs, map[string]string{"retention.ms": "1000"}) {
+		t.Errorf("configs %v", top.Configs)
+	}
+	if _, ok := im.Topic("gone"); ok || len(im.TopicsByID) != 1 {
+		t.Error("removed topic still present")
+	}
+	if im.BrokerConfigs[""]["x"] != "y" || len(im.Brokers) != 2 || *im.Brokers[1].Rack != "r1" {
+		t.Errorf("brokers %+v configs %v", im.Brokers, im.BrokerConfigs)
+	}
+
+	// Copy-on-write: applying to im leaves im and untouched topics alone.
+	next, err := im.Apply([]Record{
+		TopicRecord{Name: "other", ID: uuid(3)},
+		PartitionRecord{TopicID: uuid(3), Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := im.Topic("other"); ok {
+		t.Error("base image modified")
+	}
+	if next.TopicsByName["orders"] != top {
+		t.Error("unchanged topic not shared")
+	}
+	next2, err := next.Apply([]Record{ConfigRecord{ResourceType: ResourceTopic, ResourceName: "orders", Name: "a", Value: sp("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := top.Configs["a"]; ok || next2.TopicsByName["orders"].Configs["a"] != "b" {
+		t.Error("config change leaked into the old image")
+	}
+}
+
+func TestImageInvariants(t *testing.T) {
+	base, _ := Empty().Apply([]Record{TopicRecord{Name: "a", ID: uuid(1)}})
+	bad := [][]Record{
+		{TopicRecord{Name: "a", ID: uuid(2)}},
+		{TopicRecord{Name: "b", ID: uuid(1)}},
+		{TopicRecord{Name: "b"}},
+		{PartitionRecord{TopicID: uuid(1), Partition: 1, Replicas: []int32{1}}},
+		{PartitionRecord{TopicID: uuid(5), Partition: 0, Replicas: []int32{1}}},
+		{PartitionRecord{TopicID: uuid(1), Partition: 0}},
+		{PartitionChangeRecord{TopicID: uuid(1), Partition: 0, Leader: NoLeaderChange}},
+		{ConfigRecord{ResourceType: ResourceTopic, ResourceName: "nope", Name: "x", Value: sp("1")}},
+		{RemoveTopicRecord{TopicID: uuid(7)}},
+		// A valid record followed by an invalid one: the whole batch fails.
+		{TopicRecord{Name: "c", ID: uuid(3)}, TopicRecord{Name: "c", ID: uuid(4)}},
+	}
+	for i, recs := range bad {
+		if _, err := base.Apply(recs); err == nil {
+			t.Errorf("case %d applied", i)
+		}
+	}
+	if _, ok := base.Topic("c"); ok {
+		t.Error("failed batch leaked")
+	}
+}
+
+func TestStoreReplayAndSubscribe(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []int64
+	s.Subscribe(func(old, new *Image) { calls = append(calls, new.Offset) })
+	recs := allRecords()
+	if err := s.Append(recs[:5]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(recs[5:]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(TopicRecord{Name: "orders", ID: uuid(6)}); err == nil {
+		t.Fatal("duplicate topic appended")
+	}
+	want := s.Image()
+	if !reflect.DeepEqual(calls, []int64{4, int64(len(recs) - 1)}) {
+		t.Errorf("subscriber calls %v", calls)
+	}
+	s.Close()
+	if err := s.Append(recs[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("append after close: %v", err)
+	}
+
+	s2, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if !reflect.DeepEqual(s2.Image(), want) {
+		t.Errorf("replayed image differs:\n got %+v\nwant %+v", s2.Image(), want)
+	}
+	if err := s2.Append(TopicRecord{Name: "after", ID: uuid(7)}); err != nil {
+		t.Fatal(err)
+	}
+	if s2.Image().Offset != want.Offset+1 {
+		t.Errorf("offset after reopen append %d", s2.Image().Offset)
+	}
+}
+
+func TestStoreTornTail(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(TopicRecord{Name: "a", ID: uuid(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Append(TopicRecord{Name: "b", ID: uuid(2)}); err != nil {
+		t.Fatal(err)
+	}
+	want := s.Image()
+	s.Close()
+	path := filepath.Join(Dir(dir), fileLogName)
+	data, _ := os.ReadFile(path)
+
+	for name, tail := range map[string][]byte{
+		"garbage":       []byte("\x00\x00\x00\x40garbage that is not a frame"),
+		"partial frame": data[:len(data)/2],
+		"random":        {1, 2, 3},
+	} {
+		if err := os.WriteFile(path, append(append([]byte{}, data...), tail...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(dir, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !reflect.DeepEqual(s.Image(), want) {
+			t.Errorf("%s: image differs", name)
+		}
+		if err := s.Append(TopicRecord{Name: "c", ID: uuid(3)}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		s.Close()
+		s, err = Open(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := s.Image().Topic("c"); !ok || s.Image().Offset != want.Offset+1 {
+			t.Errorf("%s: append after recovery lost", name)
+		}
+		s.Close()
+	}
+
+	// A torn second batch loses only that batch.
+	if err := os.WriteFile(path, data[:len(data)-3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.Image().Topic("a"); !ok || len(s.Image().TopicsByName) != 1 {
+		t.Errorf("torn batch: topics %v", s.Image().TopicNames())
+	}
+}

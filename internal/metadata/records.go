@@ -1,0 +1,175 @@
+// Package metadata owns the cluster metadata: the typed, versioned metadata
+// records (the only way metadata changes), the immutable Image they build,
+// and the Store that persists records in the metadata log
+// (<log.dirs>/__cluster_metadata-0) and publishes new images.
+//
+// The records mirror Kafka's KRaft metadata records (RegisterBrokerRecord,
+// TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
+// RemoveTopicRecord) and use Kafka's record type numbers. Today a single
+// node appends them to its own log directly (Store.Append); later a Raft
+// quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
+// Store applies what the quorum commits. Record encodings are therefore a
+// compatibility surface: never change a version's layout, add a version.
+//
+// Invariants kept by Image.Apply (a batch violating one is rejected whole):
+// topic names and topic IDs are unique and IDs are never zero; partitions
+// of a topic are dense 0..n-1; topic configs exist only for existing
+// topics; Image.Offset is the metadata log offset of the last record
+// applied (-1 for the empty image), each record taking one offset.
+package metadata
+
+import (
+	"encoding/base64"
+	"fmt"
+)
+
+// RecordType is the one-byte type tag of an encoded record; the values are
+// Kafka's metadata record api keys.
+type RecordType uint8
+
+// Record types.
+const (
+	TypeRegisterBroker  RecordType = 0
+	TypeTopic           RecordType = 2
+	TypePartition       RecordType = 3
+	TypeConfig          RecordType = 4
+	TypePartitionChange RecordType = 5
+	TypeRemoveTopic     RecordType = 9
+)
+
+func (t RecordType) String() string {
+	switch t {
+	case TypeRegisterBroker:
+		return "RegisterBrokerRecord"
+	case TypeTopic:
+		return "TopicRecord"
+	case TypePartition:
+		return "PartitionRecord"
+	case TypeConfig:
+		return "ConfigRecord"
+	case TypePartitionChange:
+		return "PartitionChangeRecord"
+	case TypeRemoveTopic:
+		return "RemoveTopicRecord"
+	}
+	return fmt.Sprintf("RecordType(%d)", uint8(t))
+}
+
+// Record is one metadata record. Implementations are the value types
+// below; Encode/Decode convert them to and from bytes.
+type Record interface {
+	Type() RecordType
+	// Version is the encoding version Encode writes.
+	Version() uint8
+	appendBody(b []byte) []byte
+}
+
+// UUID is a Kafka Uuid (topic IDs, incarnation IDs).
+type UUID [16]byte
+
+// IsZero reports the all-zero UUID, which Kafka reserves.
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// String renders the UUID as Kafka does: URL-safe base64 without padding.
+func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
+
+// Kafka's ConfigResource types used in ConfigRecord.ResourceType.
+const (
+	ResourceTopic  int8 = 2
+	ResourceBroker int8 = 4
+)
+
+// Leader values in PartitionChangeRecord.
+const (
+	NoLeader       int32 = -1 // the partition has no leader
+	NoLeaderChange int32 = -2 // the record does not change the leader
+)
+
+// RegisterBrokerRecord registers (or re-registers) a broker.
+type RegisterBrokerRecord struct {
+	BrokerID      int32
+	IncarnationID UUID // new for each registration with a changed endpoint
+	Host          string
+	Port          int32
+	Rack          *string
+}
+
+// TopicRecord creates a topic. Its partitions follow as PartitionRecords.
+type TopicRecord struct {
+	Name string
+	ID   UUID
+}
+
+// PartitionRecord creates a partition (Partition == current count) or
+// replaces the whole state of an existing one.
+type PartitionRecord struct {
+	TopicID        UUID
+	Partition      int32
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// PartitionChangeRecord changes an existing partition. Nil slices and
+// Leader == NoLeaderChange leave the field unchanged. Applying it bumps
+// PartitionEpoch, and LeaderEpoch too when the leader changes.
+type PartitionChangeRecord struct {
+	TopicID   UUID
+	Partition int32
+	Leader    int32
+	ISR       []int32
+	Replicas  []int32
+}
+
+// ConfigRecord sets (Value != nil) or deletes (Value == nil) one dynamic
+// config of a topic (ResourceTopic, ResourceName = topic name) or a broker
+// (ResourceBroker, ResourceName = broker id, or "" for the cluster default).
+type ConfigRecord struct {
+	ResourceType int8
+	ResourceName string
+	Name         string
+	Value        *string
+}
+
+// RemoveTopicRecord deletes a topic with its partitions and configs.
+type RemoveTopicRecord struct {
+	TopicID UUID
+}
+
+// Type implements Record.
+func (RegisterBrokerRecord) Type() RecordType { return TypeRegisterBroker }
+
+// Type implements Record.
+func (TopicRecord) Type() RecordType { return TypeTopic }
+
+// Type implements Record.
+func (PartitionRecord) Type() RecordType { return TypePartition }
+
+// Type implements Record.
+func (PartitionChangeRecord) Type() RecordType { return TypePartitionChange }
+
+// Type implements Record.
+func (ConfigRecord) Type() RecordType { return TypeConfig }
+
+// Type implements Record.
+func (RemoveTopicRecord) Type() RecordType { return TypeRemoveTopic }
+
+// Version implements Record.
+func (RegisterBrokerRecord) Version() uint8 { return 0 }
+
+// Version implements Record.
+func (TopicRecord) Version() uint8 { return 0 }
+
+// Version implements Record.
+func (PartitionRecord) Version() uint8 { return 0 }
+
+// Version implements Record.
+func (PartitionChangeRecord) Version() uint8 { return 0 }
+
+// Version implements Record.
+func (ConfigRecord) Version() uint8 { return 0 }
+
+// Version implements Record.
+func (RemoveTopicRecord) Version() uint8 { return 0 }
