@@ -1,0 +1,160 @@
+package controller
+
+import (
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// IncrementalAlterConfigs operation types (Kafka's AlterConfigOp.OpType).
+const (
+	OpSet      int8 = 0
+	OpDelete   int8 = 1
+	OpAppend   int8 = 2
+	OpSubtract int8 = 3
+)
+
+// ConfigOp is one entry of an IncrementalAlterConfigs request.
+type ConfigOp struct {
+	Name  string
+	Op    int8 // Op* constant
+	Value *string
+}
+
+// AlterTopicConfigs implements the legacy AlterConfigs semantics for a
+// topic: configs becomes the complete set of overrides (keys not given
+// are removed; a nil value removes the key too).
+func (c *Controller) AlterTopicConfigs(name string, configs map[string]*string, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, e := c.configTopic(name)
+	if e != nil {
+		return e
+	}
+	want := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		v := configs[k]
+		if err := config.ValidateTopicConfig(k, v); err != nil {
+			return errorf(kerr.InvalidConfig, "%s", err.Error())
+		}
+		if v != nil {
+			want[k] = *v
+		}
+	}
+	return c.writeConfigs(t, want, validateOnly)
+}
+
+// IncrementalAlterTopicConfigs applies set/delete/append/subtract
+// operations to a topic's overrides. APPEND and SUBTRACT work on LIST
+// configs only and start from the current effective value.
+func (c *Controller) IncrementalAlterTopicConfigs(name string, ops []ConfigOp, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, e := c.configTopic(name)
+	if e != nil {
+		return e
+	}
+	want := maps.Clone(t.Configs)
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if seen[op.Name] {
+			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		seen[op.Name] = true
+		if err := config.ValidateTopicConfig(op.Name, nil); err != nil {
+			return errorf(kerr.InvalidConfig, "%s", err.Error())
+		}
+		switch op.Op {
+		case OpSet:
+			if op.Value == nil {
+				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
+			}
+			want[op.Name] = *op.Value
+		case OpDelete:
+			delete(want, op.Name)
+		case OpAppend, OpSubtract:
+			if !config.IsListTopicConfig(op.Name) {
+				verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
+				return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
+			}
+			cur, _ := config.TopicValue(c.cfg, want, op.Name)
+			want[op.Name] = editList(cur, op)
+		default:
+			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
+		}
+		if v, ok := want[op.Name]; ok {
+			if err := config.ValidateTopicConfig(op.Name, &v); err != nil {
+				return errorf(kerr.InvalidConfig, "%s", err.Error())
+			}
+		}
+	}
+	return c.writeConfigs(t, want, validateOnly)
+}
+
+// editList appends op's items missing from cur, or removes op's items.
+func editList(cur string, op ConfigOp) string {
+	var items []string
+	for _, it := range strings.Split(cur, ",") {
+		if it = strings.TrimSpace(it); it != "" {
+			items = append(items, it)
+		}
+	}
+	var vals []string
+	if op.Value != nil {
+		for _, it := range strings.Split(*op.Value, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				vals = append(vals, it)
+			}
+		}
+	}
+	for _, v := range vals {
+		i := slices.Index(items, v)
+		switch {
+		case op.Op == OpAppend && i < 0:
+			items = append(items, v)
+		case op.Op == OpSubtract && i >= 0:
+			items = slices.Delete(items, i, i+1)
+		}
+	}
+	return strings.Join(items, ",")
+}
+
+func (c *Controller) configTopic(name string) (*metadata.TopicImage, *Error) {
+	if name == "" {
+		return nil, errorf(kerr.InvalidRequest, "Default topic resources are not allowed.")
+	}
+	t, ok := c.store.Image().Topic(name)
+	if !ok {
+		return nil, errorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
+	}
+	return t, nil
+}
+
+// writeConfigs appends the ConfigRecords turning t's overrides into want,
+// as one batch; nothing when they already match or validateOnly.
+func (c *Controller) writeConfigs(t *metadata.TopicImage, want map[string]string, validateOnly bool) *Error {
+	var recs []metadata.Record
+	for _, k := range slices.Sorted(maps.Keys(t.Configs)) {
+		if _, ok := want[k]; !ok {
+			recs = append(recs, metadata.ConfigRecord{ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		v := want[k]
+		if old, ok := t.Configs[k]; !ok || old != v {
+			recs = append(recs, metadata.ConfigRecord{ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k, Value: &v})
+		}
+	}
+	if validateOnly || len(recs) == 0 {
+		return nil
+	}
+	if err := c.store.Append(recs...); err != nil {
+		return storeError(err)
+	}
+	c.logger.Info("topic configs changed", "topic", t.Name, "changes", len(recs))
+	return nil
+}

@@ -1,0 +1,108 @@
+// Package controller is the single-node metadata controller: it turns
+// admin requests (broker registration, topic creation and deletion,
+// partition additions, topic config changes) into metadata records,
+// applying Kafka's validation rules and error codes.
+//
+// Invariants: the controller changes metadata only by appending records
+// through metadata.Store (so the same records can later be proposed to the
+// Raft quorum instead); every request that fails validation, and every
+// validate-only request, writes nothing; the records of one request are
+// appended as one atomic batch. Requests are serialized, so each one is
+// validated against the image it is applied to.
+package controller
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Error is a Kafka error code with a message for the response's
+// error_message field.
+type Error struct {
+	Code    int16
+	Message string
+}
+
+func (e *Error) Error() string {
+	if k := kerr.TypedErrorForCode(e.Code); k != nil {
+		return k.Message + ": " + e.Message
+	}
+	return e.Message
+}
+
+func errorf(k *kerr.Error, format string, args ...any) *Error {
+	return &Error{Code: k.Code, Message: fmt.Sprintf(format, args...)}
+}
+
+// storeError wraps a failure to append to the metadata log.
+func storeError(err error) *Error {
+	return &Error{Code: kerr.UnknownServerError.Code, Message: err.Error()}
+}
+
+// Controller validates admin requests and appends their metadata records.
+type Controller struct {
+	store  *metadata.Store
+	cfg    *config.Broker
+	logger *slog.Logger
+	rand   io.Reader // source of topic and incarnation UUIDs
+
+	mu sync.Mutex // serializes requests: validate and append atomically
+}
+
+// New returns a controller writing through store, with defaults (number
+// of partitions, replication factor, topic config defaults) from cfg.
+func New(store *metadata.Store, cfg *config.Broker, logger *slog.Logger) *Controller {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return &Controller{store: store, cfg: cfg, logger: logger, rand: rand.Reader}
+}
+
+// Image returns the current metadata image.
+func (c *Controller) Image() *metadata.Image { return c.store.Image() }
+
+// newUUID returns a random version 4 UUID, never the zero UUID (nor
+// Kafka's reserved METADATA_TOPIC_ID, which is 0...01).
+func (c *Controller) newUUID() (metadata.UUID, error) {
+	for {
+		var u metadata.UUID
+		if _, err := io.ReadFull(c.rand, u[:]); err != nil {
+			return u, err
+		}
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+		if !u.IsZero() && u != (metadata.UUID{15: 1}) {
+			return u, nil
+		}
+	}
+}
+
+// RegisterBroker records broker id's endpoint. It writes a
+// RegisterBrokerRecord (with a new incarnation ID) only when the broker is
+// new or its host or port changed.
+func (c *Controller) RegisterBroker(id int32, host string, port int32) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if id < 0 {
+		return fmt.Errorf("controller: invalid broker id %d", id)
+	}
+	if b, ok := c.store.Image().Brokers[id]; ok && b.Host == host && b.Port == port {
+		return nil
+	}
+	inc, err := c.newUUID()
+	if err != nil {
+		return err
+	}
+	if err := c.store.Append(metadata.RegisterBrokerRecord{BrokerID: id, IncarnationID: inc, Host: host, Port: port}); err != nil {
+		return err
+	}
+	c.logger.Info("broker registered", "id", id, "host", host, "port", port)
+	return nil
+}
