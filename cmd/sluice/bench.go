@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sluice-io/sluice/internal/bench"
+)
+
+func init() { extraCommands = append(extraCommands, benchCmd) }
+
+func benchCmd() *cobra.Command {
+	var (
+		brokers      []string
+		embedded     bool
+		embeddedNS   bool
+		useKFake     bool
+		kfakeModes   []string
+		size         int
+		sizes        []int
+		records      int64
+		bytesFlag    string
+		partitions   int32
+		rf           int16
+		producers    int
+		consumers    int
+		phases       []string
+		rate         int
+		duration     time.Duration
+		latencySize  int
+		linger       time.Duration
+		batchMax     string
+		inflight     int
+		compression  string
+		dataDir      string
+		baseline     string
+		phaseTimeout time.Duration
+		keepTopics   bool
+		brokerLog    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure produce/consume throughput and latency of Sluice and other Kafka-compatible brokers",
+		Long: `Measure brokers from the client side with franz-go clients in this process.
+
+Targets (several may be given; they run one after another):
+  --brokers [name=]host:port[,host:port]   a running Kafka-compatible cluster
+  --embedded                                an in-process Sluice on a temporary
+                                            data dir, default config (fsync before ack)
+  --embedded-nosync                         the same with log.flush.interval.messages
+                                            at its maximum (Kafka's default)
+  --kfake                                   franz-go's in-process kfake, in each of
+                                            --kfake-modes (sync, disk, mem)
+
+Phases: produce (acks=all, idempotence off) and consume (groupless, from the
+start) at every --sizes, then latency (--rate records/s for --duration with
+linger 0). Progress goes to stderr; a Markdown report goes to stdout, with
+ratios against --baseline (default: the first target that is not an
+embedded Sluice).`,
+		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB
+  sluice bench --brokers kafka=127.0.0.1:9092 --embedded --records 1000000 --producers 2
+  sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := bench.Config{
+				Partitions:        partitions,
+				ReplicationFactor: rf,
+				Producers:         producers,
+				Consumers:         consumers,
+				Phases:            phases,
+				Rate:              rate,
+				Duration:          duration,
+				LatencySize:       latencySize,
+				Linger:            linger,
+				MaxInflight:       inflight,
+				Compression:       compression,
+				DataDir:           dataDir,
+				Baseline:          baseline,
+				PhaseTimeout:      phaseTimeout,
+				KeepTopics:        keepTopics,
+				Command:           commandLine(),
+				Progress:          os.Stderr,
+				ProgressTTY:       isTerminal(os.Stderr),
+			}
+			if brokerLog {
+				cfg.BrokerLog = os.Stderr
+			}
+			if embedded {
+				cfg.Targets = append(cfg.Targets, bench.Target{Name: "sluice", Kind: bench.Sluice})
+			}
+			if embeddedNS {
+				cfg.Targets = append(cfg.Targets, bench.Target{Name: "sluice-nosync", Kind: bench.Sluice, NoSync: true})
+			}
+			for _, b := range brokers {
+				t, err := bench.ParseExternal(b)
+				if err != nil {
+					return err
+				}
+				cfg.Targets = append(cfg.Targets, t)
+			}
+			if useKFake {
+				for _, m := range kfakeModes {
+					m = strings.TrimSpace(m)
+					switch m {
+					case "sync", "disk", "mem":
+					default:
+						return fmt.Errorf("--kfake-modes: %q is not one of sync, disk, mem", m)
+					}
+					cfg.Targets = append(cfg.Targets, bench.Target{Name: "kfake-" + m, Kind: bench.KFake, KFakeMode: m})
+				}
+			}
+			cfg.Sizes = sizes
+			if !cmd.Flags().Changed("sizes") {
+				cfg.Sizes = []int{size}
+			}
+			if cmd.Flags().Changed("records") && cmd.Flags().Changed("bytes") {
+				return fmt.Errorf("give --records or --bytes, not both")
+			}
+			if records > 0 {
+				cfg.Records = records
+			} else {
+				n, err := bench.ParseBytes(bytesFlag)
+				if err != nil {
+					return fmt.Errorf("--bytes: %w", err)
+				}
+				cfg.Bytes = n
+			}
+			bm, err := bench.ParseBytes(batchMax)
+			if err != nil || bm <= 0 || bm > 1<<30 {
+				return fmt.Errorf("--batch-max-bytes %q: want a size such as 1MiB", batchMax)
+			}
+			cfg.BatchMaxBytes = int32(bm)
+
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			rep, err := bench.Run(ctx, cfg)
+			if rep != nil {
+				if werr := rep.WriteMarkdown(os.Stdout); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&brokers, "brokers", nil, "a running cluster to measure, `[name=]host:port[,host:port]` (repeatable)")
+	f.BoolVar(&embedded, "embedded", false, "run an in-process Sluice (fsync before ack, the default config)")
+	f.BoolVar(&embeddedNS, "embedded-nosync", false, "also run an in-process Sluice that leaves flushing to the OS")
+	f.BoolVar(&useKFake, "kfake", false, "run franz-go's in-process kfake as a peer")
+	f.StringSliceVar(&kfakeModes, "kfake-modes", bench.KFakeModes, "kfake modes: sync (data dir + fsync per batch), disk (data dir), mem")
+	f.IntVar(&size, "size", 1024, "record value size in bytes")
+	f.IntSliceVar(&sizes, "sizes", nil, "several record sizes, e.g. 1024,100 (overrides --size)")
+	f.Int64Var(&records, "records", 0, "records per size (instead of --bytes)")
+	f.StringVar(&bytesFlag, "bytes", "256MiB", "payload per size, e.g. 512MiB")
+	f.Int32Var(&partitions, "partitions", 3, "partitions of each bench topic")
+	f.Int16Var(&rf, "replication-factor", 1, "replication factor of bench topics")
+	f.IntVar(&producers, "producers", 1, "concurrent producer clients")
+	f.IntVar(&consumers, "consumers", 1, "concurrent consumer clients (at most one per partition)")
+	f.StringSliceVar(&phases, "phases", []string{bench.PhaseProduce, bench.PhaseConsume, bench.PhaseLatency}, "phases to run: produce, consume, latency")
+	f.IntVar(&rate, "rate", 5000, "latency phase: records per second")
+	f.DurationVar(&duration, "duration", 10*time.Second, "latency phase: how long to produce")
+	f.IntVar(&latencySize, "latency-size", 0, "latency phase: record size (default: the first size)")
+	f.DurationVar(&linger, "linger", 5*time.Millisecond, "throughput phase: producer linger")
+	f.StringVar(&batchMax, "batch-max-bytes", "1MiB", "producer batch size limit")
+	f.IntVar(&inflight, "max-inflight", 5, "produce requests in flight per broker")
+	f.StringVar(&compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
+	f.StringVar(&dataDir, "data-dir", "", "parent of the temporary data dirs (default: the system temp dir)")
+	f.StringVar(&baseline, "baseline", "", "target the ratios compare against (default: the first peer)")
+	f.DurationVar(&phaseTimeout, "phase-timeout", 10*time.Minute, "give up on a phase after this long")
+	f.BoolVar(&keepTopics, "keep-topics", false, "leave bench topics on external clusters")
+	f.BoolVar(&brokerLog, "broker-log", false, "show the embedded Sluice's warnings on stderr")
+	return cmd
+}
+
+// commandLine is how this run was invoked, for the report.
+func commandLine() string {
+	parts := []string{"sluice"}
+	for _, a := range os.Args[1:] {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\|&;<>*?") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// isTerminal reports whether f is a character device, as a terminal is:
+// the signal for redrawing a progress line in place. (/dev/null passes
+// too, harmlessly.)
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

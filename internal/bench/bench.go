@@ -1,0 +1,304 @@
+// Package bench measures Kafka-compatible brokers from the client side:
+// produce throughput, consume throughput and fixed-rate latency, against
+// an external cluster, an in-process Sluice and franz-go's in-process
+// kfake, and renders the figures as a Markdown comparison.
+//
+// Every target is run the same way, one at a time, by franz-go (kgo)
+// clients in this process, so in-process brokers share the CPU with the
+// clients driving them; an external broker does not.
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Phases a run can include.
+const (
+	PhaseProduce = "produce"
+	PhaseConsume = "consume"
+	PhaseLatency = "latency"
+)
+
+// Config is one benchmark invocation.
+type Config struct {
+	Targets []Target
+
+	Sizes   []int // record value sizes, bytes
+	Records int64 // records per size; 0: Bytes/size
+	Bytes   int64 // payload bytes per size when Records is 0
+
+	Partitions        int32
+	ReplicationFactor int16
+	Producers         int
+	Consumers         int
+	Phases            []string
+
+	// Latency phase.
+	Rate        int // records per second
+	Duration    time.Duration
+	LatencySize int // 0: Sizes[0]
+
+	// Producer tuning for the throughput phase.
+	Linger        time.Duration
+	BatchMaxBytes int32
+	MaxInflight   int
+	Compression   string // none, gzip, snappy, lz4, zstd
+
+	// Consumer tuning.
+	FetchMaxBytes          int32
+	FetchMaxPartitionBytes int32
+
+	DataDir      string        // parent of temporary data dirs; "" = os.TempDir
+	Baseline     string        // ratios are against this target; "" = first peer
+	PhaseTimeout time.Duration // per phase; 0 = 10m
+	KeepTopics   bool          // leave bench topics on external clusters
+
+	Command     string    // the command line, for the report
+	Progress    io.Writer // progress and per-phase lines; nil = none
+	ProgressTTY bool      // redraw a live line with carriage returns
+	BrokerLog   io.Writer // embedded Sluice warnings; nil = discard
+}
+
+func (c *Config) defaults() error {
+	if len(c.Targets) == 0 {
+		return errors.New("no targets: give --brokers, --embedded and/or --kfake")
+	}
+	seen := map[string]bool{}
+	for _, t := range c.Targets {
+		if seen[t.Name] {
+			return fmt.Errorf("target name %q used twice", t.Name)
+		}
+		seen[t.Name] = true
+	}
+	if len(c.Sizes) == 0 {
+		c.Sizes = []int{1024}
+	}
+	for _, s := range c.Sizes {
+		if s < 1 {
+			return fmt.Errorf("record size %d: must be positive", s)
+		}
+	}
+	if c.Records <= 0 && c.Bytes <= 0 {
+		c.Bytes = 256 << 20
+	}
+	if c.Partitions < 1 {
+		c.Partitions = 3
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = 1
+	}
+	c.Producers = max(c.Producers, 1)
+	c.Consumers = max(c.Consumers, 1)
+	if len(c.Phases) == 0 {
+		c.Phases = []string{PhaseProduce, PhaseConsume, PhaseLatency}
+	}
+	for _, p := range c.Phases {
+		if p != PhaseProduce && p != PhaseConsume && p != PhaseLatency {
+			return fmt.Errorf("unknown phase %q (want produce, consume, latency)", p)
+		}
+	}
+	if c.has(PhaseConsume) && !c.has(PhaseProduce) {
+		return errors.New("the consume phase reads what the produce phase wrote: include produce")
+	}
+	if c.Rate <= 0 {
+		c.Rate = 5000
+	}
+	if c.Duration <= 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.LatencySize == 0 {
+		c.LatencySize = c.Sizes[0]
+	}
+	if c.LatencySize < latencyHeader {
+		return fmt.Errorf("latency record size %d: at least %d bytes carry the timestamp", c.LatencySize, latencyHeader)
+	}
+	if c.BatchMaxBytes <= 0 {
+		c.BatchMaxBytes = 1 << 20
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = 5
+	}
+	if c.Compression == "" {
+		c.Compression = "none"
+	}
+	if _, err := codec(c.Compression); err != nil {
+		return err
+	}
+	if c.FetchMaxBytes <= 0 {
+		c.FetchMaxBytes = 64 << 20
+	}
+	if c.FetchMaxPartitionBytes <= 0 {
+		c.FetchMaxPartitionBytes = 8 << 20
+	}
+	if c.PhaseTimeout <= 0 {
+		c.PhaseTimeout = 10 * time.Minute
+	}
+	if c.Baseline == "" {
+		c.Baseline = c.Targets[0].Name
+		for _, t := range c.Targets {
+			if t.Kind != Sluice {
+				c.Baseline = t.Name
+				break
+			}
+		}
+	} else if !seen[c.Baseline] {
+		return fmt.Errorf("--baseline %q is not one of the targets", c.Baseline)
+	}
+	return nil
+}
+
+func (c *Config) has(phase string) bool { return slices.Contains(c.Phases, phase) }
+
+// recordsFor is how many records the throughput phases move at size.
+func (c *Config) recordsFor(size int) int64 {
+	if c.Records > 0 {
+		return c.Records
+	}
+	return max(c.Bytes/int64(size), 1)
+}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
+}
+
+// Run measures every target in turn, starting and stopping in-process
+// ones around their phases. A target that fails a phase gets the error in
+// its row and the run goes on; Run itself fails only on bad configuration
+// or when ctx ends.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	if err := c.defaults(); err != nil {
+		return nil, err
+	}
+	var idb [3]byte
+	_, _ = rand.Read(idb[:])
+	runID := hex.EncodeToString(idb[:])
+	rep := &Report{Started: time.Now(), Machine: probeMachine(c.DataDir), Config: c}
+	pr := newProgress(c.Progress, c.ProgressTTY)
+
+	tputTopic := func(size int) string { return fmt.Sprintf("sluice-bench-%s-%d", runID, size) }
+	latTopic := fmt.Sprintf("sluice-bench-%s-latency", runID)
+	var topics []string
+	if c.has(PhaseProduce) {
+		for _, s := range c.Sizes {
+			topics = append(topics, tputTopic(s))
+		}
+	}
+	if c.has(PhaseLatency) {
+		topics = append(topics, latTopic)
+	}
+
+	for _, t := range c.Targets {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		pr.note("%s: starting (%s)", t.Name, t.Describe())
+		rt, err := t.start(c.DataDir, topics, c.Partitions, c.BrokerLog)
+		if err != nil {
+			rep.fail(t.Name, c, fmt.Errorf("start: %w", err))
+			pr.note("%s: failed to start: %v", t.Name, err)
+			continue
+		}
+		runTarget(ctx, &c, rep, pr, t, rt.seeds, tputTopic, latTopic)
+		if t.Kind == External && !c.KeepTopics {
+			deleteTopics(ctx, rt.seeds, topics)
+		}
+		if err := rt.close(); err != nil {
+			pr.note("%s: close: %v", t.Name, err)
+		}
+	}
+	rep.Finished = time.Now()
+	return rep, ctx.Err()
+}
+
+func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, seeds []string, tputTopic func(int) string, latTopic string) {
+	phaseCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, c.PhaseTimeout) }
+	if c.has(PhaseProduce) {
+		for _, size := range c.Sizes {
+			row := ThroughputResult{Target: t.Name, Size: size}
+			topic := tputTopic(size)
+			pctx, cancel := phaseCtx()
+			err := createTopic(pctx, seeds, topic, c.Partitions, c.ReplicationFactor)
+			if err == nil {
+				row.Produce, err = runProduce(pctx, c, pr, t.Name, seeds, topic, size, c.recordsFor(size))
+			}
+			cancel()
+			if err != nil {
+				row.Err = fmt.Sprintf("produce: %v", err)
+				pr.note("%s: produce %dB: %v", t.Name, size, err)
+			} else if c.has(PhaseConsume) {
+				pctx, cancel := phaseCtx()
+				row.Consume, err = runConsume(pctx, c, pr, t.Name, seeds, topic, size)
+				cancel()
+				if err != nil {
+					row.Err = fmt.Sprintf("consume: %v", err)
+					pr.note("%s: consume %dB: %v", t.Name, size, err)
+				}
+			}
+			rep.Throughput = append(rep.Throughput, row)
+		}
+	}
+	if c.has(PhaseLatency) {
+		row := LatencyResult{Target: t.Name, Size: c.LatencySize, Rate: c.Rate, Duration: c.Duration}
+		pctx, cancel := context.WithTimeout(ctx, c.Duration+c.PhaseTimeout)
+		err := createTopic(pctx, seeds, latTopic, c.Partitions, c.ReplicationFactor)
+		if err == nil {
+			err = runLatency(pctx, c, pr, t.Name, seeds, latTopic, &row)
+		}
+		cancel()
+		if err != nil {
+			row.Err = err.Error()
+			pr.note("%s: latency: %v", t.Name, err)
+		}
+		rep.Latency = append(rep.Latency, row)
+	}
+}
+
+// ParseBytes reads a byte count such as 512MiB, 1GiB, 100MB, 64k or 4096.
+// Binary (KiB, MiB, GiB, and bare K, M, G) and decimal (KB, MB, GB) units
+// are both accepted, case-insensitively.
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.ToLower(strings.TrimSpace(t[i:]))
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("byte count %q: want e.g. 512MiB", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"k": 1 << 10, "kib": 1 << 10, "kb": 1e3,
+		"m": 1 << 20, "mib": 1 << 20, "mb": 1e6,
+		"g": 1 << 30, "gib": 1 << 30, "gb": 1e9,
+		"t": 1 << 40, "tib": 1 << 40, "tb": 1e12,
+	}[unit]
+	if mult == 0 {
+		return 0, fmt.Errorf("byte count %q: unknown unit %q", s, unit)
+	}
+	return int64(v * mult), nil
+}

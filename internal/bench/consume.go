@@ -1,0 +1,148 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// partitionRange is what one partition holds.
+type partitionRange struct {
+	partition  int32
+	start, end int64
+}
+
+// listRanges asks for the start and end offset of every partition of topic.
+func listRanges(ctx context.Context, seeds []string, topic string) ([]partitionRange, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	starts, err := adm.ListStartOffsets(ctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets: %w", err)
+	}
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets: %w", err)
+	}
+	var out []partitionRange
+	ends.Each(func(e kadm.ListedOffset) {
+		s, _ := starts.Lookup(topic, e.Partition)
+		out = append(out, partitionRange{partition: e.Partition, start: s.Offset, end: e.Offset})
+	})
+	return out, nil
+}
+
+// consumerOpts are the options every bench consumer uses: no group, and
+// fetches big enough that one request carries many batches.
+func consumerOpts(c *Config, seeds []string, topic string, parts []partitionRange) []kgo.Opt {
+	assign := map[int32]kgo.Offset{}
+	for _, p := range parts {
+		assign[p.partition] = kgo.NewOffset().At(p.start)
+	}
+	return []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
+		kgo.FetchMaxBytes(c.FetchMaxBytes),
+		kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes),
+		kgo.FetchMaxWait(500 * time.Millisecond),
+	}
+}
+
+// runConsume reads topic back from its start offsets with up to
+// c.Consumers groupless clients, each assigned partitions round robin,
+// and times from creating the clients until the last record arrives.
+func runConsume(ctx context.Context, c *Config, pr *progress, target string, seeds []string, topic string, size int) (PhaseResult, error) {
+	ranges, err := listRanges(ctx, seeds, topic)
+	if err != nil {
+		return PhaseResult{}, err
+	}
+	n := min(c.Consumers, len(ranges))
+	if n == 0 {
+		return PhaseResult{}, errors.New("topic has no partitions")
+	}
+	assigned := make([][]partitionRange, n)
+	var total int64
+	for i, r := range ranges {
+		assigned[i%n] = append(assigned[i%n], r)
+		total += r.end - r.start
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var m meter
+	fe := &firstErr{cancel: cancel}
+	setErr := fe.set
+	label := fmt.Sprintf("%s consume %dB", target, size)
+	stop := pr.track(label, &m, total)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, parts := range assigned {
+		var want int64
+		for _, p := range parts {
+			want += p.end - p.start
+		}
+		cl, err := kgo.NewClient(consumerOpts(c, seeds, topic, parts)...)
+		if err != nil {
+			setErr(err)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer cl.Close()
+			var got int64
+			for got < want {
+				fs := cl.PollFetches(ctx)
+				if ctx.Err() != nil {
+					return
+				}
+				for _, e := range fs.Errors() {
+					setErr(fmt.Errorf("fetch %s/%d: %w", e.Topic, e.Partition, e.Err))
+					return
+				}
+				fs.EachPartition(func(p kgo.FetchTopicPartition) {
+					var b int64
+					for _, r := range p.Records {
+						b += int64(len(r.Value))
+					}
+					got += int64(len(p.Records))
+					m.records.Add(int64(len(p.Records)))
+					m.bytes.Add(b)
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stop()
+
+	res := PhaseResult{Records: m.records.Load(), Bytes: m.bytes.Load(), Elapsed: elapsed}
+	if err := fe.get(); err != nil {
+		return res, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("%d of %d records read: %w", res.Records, total, err)
+	}
+	if res.Records != total {
+		return res, fmt.Errorf("read %d records, the topic holds %d", res.Records, total)
+	}
+	pr.note("%s: %d records, %.1f MiB in %v: %.1f MiB/s, %.0f rec/s",
+		label, res.Records, float64(res.Bytes)/(1<<20), elapsed.Round(time.Millisecond), res.MiBps(), res.RecPerSec())
+	return res, nil
+}

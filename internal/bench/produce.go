@@ -1,0 +1,133 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// PhaseResult is one throughput phase's totals.
+type PhaseResult struct {
+	Records int64
+	Bytes   int64 // record value bytes
+	Elapsed time.Duration
+}
+
+// MiBps is value MiB per second.
+func (r PhaseResult) MiBps() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Bytes) / (1 << 20) / r.Elapsed.Seconds()
+}
+
+// RecPerSec is records per second.
+func (r PhaseResult) RecPerSec() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Records) / r.Elapsed.Seconds()
+}
+
+// producerOpts are the options every bench producer uses.
+//
+// Idempotence is disabled because Sluice does not implement InitProducerId
+// yet; every target is measured the same way, so no target pays for
+// producer IDs and sequence checks. Without idempotence kgo may keep
+// MaxInflight produce requests in flight per broker.
+func producerOpts(c *Config, seeds []string, topic string, linger time.Duration) []kgo.Opt {
+	cc, _ := codec(c.Compression)
+	return []kgo.Opt{
+		kgo.SeedBrokers(seeds...),
+		kgo.DefaultProduceTopic(topic),
+		kgo.DisableIdempotentWrite(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(linger),
+		kgo.ProducerBatchMaxBytes(c.BatchMaxBytes),
+		kgo.ProducerBatchCompression(cc),
+		kgo.MaxProduceRequestsInflightPerBroker(c.MaxInflight),
+		kgo.MaxBufferedRecords(1 << 20),
+		kgo.MaxBufferedBytes(64 << 20),
+		kgo.ProduceRequestTimeout(30 * time.Second),
+	}
+}
+
+// payload is size bytes that do not compress, different per producer.
+func payload(size int, seed uint64) []byte {
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+// runProduce writes records values of size bytes to topic with
+// c.Producers concurrent clients, as fast as acks=all allows, and times
+// from the first Produce call until every record is acknowledged.
+func runProduce(ctx context.Context, c *Config, pr *progress, target string, seeds []string, topic string, size int, records int64) (PhaseResult, error) {
+	clients := make([]*kgo.Client, c.Producers)
+	for i := range clients {
+		cl, err := kgo.NewClient(producerOpts(c, seeds, topic, c.Linger)...)
+		if err != nil {
+			return PhaseResult{}, err
+		}
+		defer cl.Close()
+		clients[i] = cl
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var m meter
+	fe := &firstErr{cancel: cancel}
+	setErr := fe.set
+	label := fmt.Sprintf("%s produce %dB", target, size)
+	stop := pr.track(label, &m, records)
+
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i, cl := range clients {
+		share := records / int64(len(clients))
+		if int64(i) < records%int64(len(clients)) {
+			share++
+		}
+		value := payload(size, uint64(i)+1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Records share one read-only value: only the client reads it.
+			cb := func(r *kgo.Record, err error) {
+				if err != nil {
+					setErr(err)
+					return
+				}
+				m.records.Add(1)
+				m.bytes.Add(int64(len(r.Value)))
+			}
+			for j := int64(0); j < share && ctx.Err() == nil; j++ {
+				cl.Produce(ctx, &kgo.Record{Value: value}, cb)
+			}
+			if err := cl.Flush(ctx); err != nil {
+				setErr(err)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stop()
+
+	res := PhaseResult{Records: m.records.Load(), Bytes: m.bytes.Load(), Elapsed: elapsed}
+	if err := fe.get(); err != nil {
+		return res, err
+	}
+	if res.Records != records {
+		return res, fmt.Errorf("%d of %d records acknowledged", res.Records, records)
+	}
+	pr.note("%s: %d records, %.1f MiB in %v: %.1f MiB/s, %.0f rec/s",
+		label, res.Records, float64(res.Bytes)/(1<<20), elapsed.Round(time.Millisecond), res.MiBps(), res.RecPerSec())
+	return res, nil
+}
