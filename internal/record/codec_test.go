@@ -1,0 +1,231 @@
+// Codec tests: round trips, both snappy framings, decompression-bomb limits,
+// garbage input, and interoperability with franz-go's client codecs, which
+// is what real producers and consumers will send and expect.
+
+package record
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/klauspost/compress/snappy"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func payloads() map[string][]byte {
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := make([]byte, 200<<10)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	return map[string][]byte{
+		"one byte":     {'x'},
+		"random 200k":  random,
+		"repetitive":   bytes.Repeat([]byte("kafka record "), 100_000),
+		"empty string": {},
+	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	for _, codec := range allCodecs {
+		for name, p := range payloads() {
+			c, err := Compress(codec, p)
+			if err != nil {
+				t.Fatalf("%s/%s compress: %v", CodecName(codec), name, err)
+			}
+			d, err := Decompress(codec, c)
+			if err != nil {
+				t.Fatalf("%s/%s decompress: %v", CodecName(codec), name, err)
+			}
+			if !bytes.Equal(d, p) {
+				t.Fatalf("%s/%s: round trip mismatch (%d vs %d bytes)", CodecName(codec), name, len(d), len(p))
+			}
+			// Appending keeps the prefix.
+			d2, err := AppendDecompress([]byte("pre"), codec, c, len(p))
+			if err != nil || string(d2[:3]) != "pre" || !bytes.Equal(d2[3:], p) {
+				t.Fatalf("%s/%s: AppendDecompress: %v", CodecName(codec), name, err)
+			}
+		}
+	}
+}
+
+// xerialFrame frames src the way snappy-java's SnappyOutputStream does.
+func xerialFrame(src []byte, blockSize int) []byte {
+	out := append([]byte{}, xerialMagic...)
+	out = binary.BigEndian.AppendUint32(out, 1)
+	out = binary.BigEndian.AppendUint32(out, 1)
+	for len(src) > 0 {
+		n := min(blockSize, len(src))
+		blk := snappy.Encode(nil, src[:n])
+		out = binary.BigEndian.AppendUint32(out, uint32(len(blk)))
+		out = append(out, blk...)
+		src = src[n:]
+	}
+	return out
+}
+
+func TestSnappyXerial(t *testing.T) {
+	p := payloads()["repetitive"]
+	x := xerialFrame(p, 32<<10)
+	d, err := Decompress(CodecSnappy, x)
+	if err != nil || !bytes.Equal(d, p) {
+		t.Fatalf("xerial: %v", err)
+	}
+	// Two concatenated streams read as one.
+	xx := append(xerialFrame(p[:1000], 300), xerialFrame(p[1000:5000], 1024)...)
+	if d, err := Decompress(CodecSnappy, xx); err != nil || !bytes.Equal(d, p[:5000]) {
+		t.Fatalf("concatenated xerial: %v", err)
+	}
+	// Header only: an empty stream.
+	if d, err := Decompress(CodecSnappy, x[:xerialHeaderLen]); err != nil || len(d) != 0 {
+		t.Fatalf("header-only xerial: %d %v", len(d), err)
+	}
+	bad := map[string][]byte{
+		"block length past end": x[:xerialHeaderLen+4+10],
+		"partial length":        x[:xerialHeaderLen+2],
+		"corrupt block":         append(clone(x[:xerialHeaderLen]), 0, 0, 0, 2, 0xff, 0xff),
+	}
+	for name, b := range bad {
+		if _, err := Decompress(CodecSnappy, b); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+}
+
+func TestDecompressionBomb(t *testing.T) {
+	zeros := make([]byte, 16<<20)
+	bombs := map[string][]byte{"xerial": xerialFrame(zeros, 1<<20)}
+	for _, codec := range allCodecs[1:] {
+		c, err := Compress(codec, zeros)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bombs[CodecName(codec)] = c
+	}
+	for name, c := range bombs {
+		codec := CodecSnappy
+		for _, k := range allCodecs {
+			if CodecName(k) == name {
+				codec = k
+			}
+		}
+		_, err := AppendDecompress(nil, codec, c, 1<<20)
+		if !errors.Is(err, ErrTooLarge) || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s (%d bytes): got %v, want ErrTooLarge", name, len(c), err)
+		}
+		// Exactly at the limit is fine.
+		if d, err := AppendDecompress(nil, codec, c, len(zeros)); err != nil || len(d) != len(zeros) {
+			t.Errorf("%s at limit: %d %v", name, len(d), err)
+		}
+		if _, err := AppendDecompress(nil, codec, c, len(zeros)-1); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s one under: %v", name, err)
+		}
+	}
+	// The package limit applies to Validate.
+	old := MaxDecompressed
+	MaxDecompressed = 1 << 10
+	defer func() { MaxDecompressed = old }()
+	b := mustBuild(t, BatchSpec{Attributes: CodecZstd, Records: NewRecords([2][]byte{nil, make([]byte, 4096)})})
+	if _, err := Validate(b); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Validate under MaxDecompressed: %v", err)
+	}
+}
+
+func TestDecompressGarbage(t *testing.T) {
+	junk := []byte("this is not compressed data at all, not even close")
+	for _, codec := range allCodecs[1:] {
+		if _, err := Decompress(codec, junk); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s junk: %v", CodecName(codec), err)
+		}
+		if _, err := Decompress(codec, nil); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s empty: %v", CodecName(codec), err)
+		}
+		good, _ := Compress(codec, payloads()["repetitive"])
+		if _, err := Decompress(codec, good[:len(good)/2]); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s truncated: %v", CodecName(codec), err)
+		}
+		if _, err := Decompress(codec, append(clone(good), 1, 2, 3)); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s trailing junk: %v", CodecName(codec), err)
+		}
+		// A pooled decoder that just failed must still work.
+		if d, err := Decompress(codec, good); err != nil || len(d) == 0 {
+			t.Errorf("%s after failure: %v", CodecName(codec), err)
+		}
+	}
+	for _, codec := range []int{5, 6, 7, -1} {
+		if _, err := Decompress(codec, junk); !errors.Is(err, ErrInvalidCodec) {
+			t.Errorf("codec %d: %v", codec, err)
+		}
+		if _, err := Compress(codec, junk); !errors.Is(err, ErrInvalidCodec) {
+			t.Errorf("compress codec %d: %v", codec, err)
+		}
+	}
+}
+
+func TestCodecConcurrent(t *testing.T) {
+	p := payloads()["repetitive"][:300<<10]
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codec := allCodecs[1+g%4]
+			for range 20 {
+				c, err := Compress(codec, p)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				d, err := Decompress(codec, c)
+				if err != nil || !bytes.Equal(d, p) {
+					t.Errorf("%s: %v", CodecName(codec), err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestFranzGoCodecs checks both directions against the franz-go client: we
+// read what it compresses and it reads what we compress.
+func TestFranzGoCodecs(t *testing.T) {
+	kgoCodecs := map[int]kgo.CompressionCodec{
+		CodecGzip:   kgo.GzipCompression(),
+		CodecSnappy: kgo.SnappyCompression(),
+		CodecLZ4:    kgo.Lz4Compression(),
+		CodecZstd:   kgo.ZstdCompression(),
+	}
+	dec := kgo.DefaultDecompressor()
+	for codec, kc := range kgoCodecs {
+		comp, err := kgo.DefaultCompressor(kc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range payloads() {
+			if len(p) == 0 {
+				continue // franz-go never compresses an empty record set
+			}
+			c, typ := comp.Compress(new(bytes.Buffer), p)
+			if int(typ) != codec {
+				t.Fatalf("%s: franz-go used codec %d", CodecName(codec), typ)
+			}
+			d, err := Decompress(codec, c)
+			if err != nil || !bytes.Equal(d, p) {
+				t.Fatalf("%s/%s: reading franz-go output: %v", CodecName(codec), name, err)
+			}
+			ours, err := Compress(codec, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err = dec.Decompress(ours, kgo.CompressionCodecType(codec))
+			if err != nil || !bytes.Equal(d, p) {
+				t.Fatalf("%s/%s: franz-go reading ours: %v", CodecName(codec), name, err)
+			}
+		}
+	}
+}
