@@ -198,7 +198,7 @@ func TestStoreTornTail(t *testing.T) {
 	}
 	want := s.Image()
 	s.Close()
-	path := filepath.Join(Dir(dir), fileLogName)
+	path := dataFile(t, dir)
 	data, _ := os.ReadFile(path)
 
 	for name, tail := range map[string][]byte{
@@ -242,4 +242,32 @@ func TestStoreTornTail(t *testing.T) {
 	if _, ok := s.Image().Topic("a"); !ok || len(s.Image().TopicsByName) != 1 {
 		t.Errorf("torn batch: topics %v", s.Image().TopicNames())
 	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, r := range allRecords() {
+		f.Add(Encode(r))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := Decode(b)
+		if err != nil {
+			return
+		}
+		again, err := Decode(Encode(r))
+		if err != nil || !reflect.DeepEqual(again, r) {
+			t.Fatalf("re-encode of %+v: %+v, %v", r, again, err)
+		}
+	})
+}
+
+// dataFile returns the metadata log's data file (the only segment).
+func dataFile(t *testing.T, dir string) string {
+	t.Helper()
+	for _, pat := range []string{"*.log", "*.frames"} {
+		if m, _ := filepath.Glob(filepath.Join(dir, pat)); len(m) == 1 {
+			return m[0]
+		}
+	}
+	t.Fatal("no metadata log file")
+	return ""
 }

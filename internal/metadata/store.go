@@ -36,15 +36,16 @@ type Store struct {
 	img atomic.Pointer[Image]
 }
 
-// Open opens (creating if needed) the metadata log under the data
-// directory logDirs (see Dir) and replays it into an image. A torn tail
-// is truncated; a record that fails to decode or apply in an intact batch
-// is an error (the metadata log is corrupt).
-func Open(logDirs string, logger *slog.Logger) (*Store, error) {
+// Open opens (creating if needed) the metadata log in dir, the metadata
+// log directory itself (Dir(log.dirs), i.e. <log.dirs>/__cluster_metadata-0),
+// and replays it into an image. A torn tail is truncated; a record that
+// fails to decode or apply in an intact batch is an error (the metadata
+// log is corrupt).
+func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	l, err := openFileLog(Dir(logDirs), logger)
+	l, err := openFileLog(dir, logger)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: open log: %w", err)
 	}
@@ -74,7 +75,7 @@ func Open(logDirs string, logger *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("metadata: replay: %w", err)
 	}
 	s.img.Store(img)
-	logger.Info("metadata log replayed", "dir", Dir(logDirs), "offset", img.Offset,
+	logger.Info("metadata log replayed", "dir", dir, "offset", img.Offset,
 		"topics", len(img.TopicsByName), "brokers", len(img.Brokers))
 	return s, nil
 }
