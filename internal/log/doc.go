@@ -1,0 +1,148 @@
+// Package log is one partition's durable, segmented log.
+//
+// It owns the partition directory it is opened on (for example
+// data/orders-0): the segment files, their indexes and the log start offset
+// file. It stores Kafka v2 record batches exactly as the producer sent them
+// (the broker has validated them), rewriting only the base offset and
+// partition leader epoch in place, which the CRC does not cover. It assigns
+// offsets, rolls segments, serves reads as file ranges for sendfile, answers
+// timestamp lookups, enforces retention and recovers after a crash. It does
+// not validate records, track producers or know about replication beyond
+// TruncateTo.
+//
+// # Invariants
+//
+//   - Offsets are strictly monotonic: in file order, each batch's base offset
+//     is the previous batch's last offset + 1, from the segment's base offset
+//     (its file name) on, and segments follow each other without overlap.
+//   - StartOffset <= EndOffset (the LEO) and DurableOffset <= EndOffset.
+//     (DurableOffset may lag StartOffset: DeleteRecordsBefore needs no fsync
+//     of the records it drops.)
+//   - A segment file never holds bytes past its last whole, valid batch once
+//     Open returns; the in-memory size is the file size.
+//   - Index entries never point past the log: every offset index position is
+//     inside the file, at a batch whose base offset is the entry's offset.
+//     Entries are written after the batches they point to.
+//   - Every segment but the last (the active one) is fsynced, with its
+//     indexes, before the next segment's file is created.
+//
+// # Locks and goroutines
+//
+// The package starts no goroutines: the caller drives MaybeRoll and
+// EnforceRetention periodically, and Sync runs the fsync on the calling
+// goroutine. All methods are safe for concurrent use.
+//
+// Log.appendMu serializes every mutation (Append, roll, retention,
+// truncation, DeleteRecordsBefore, SetConfig, Close) and is held across the
+// file writes and fsyncs they make. Log.mu guards the state readers use (the
+// segment list, each segment's size/next offset/max timestamp and in-memory
+// indexes, the LEO, the start offset, the config); mutations hold appendMu
+// and mu while changing that state, so holding either one is enough to read
+// it. Readers (Read, OffsetForTimestamp, MaxTimestamp, the fsync leader)
+// take only mu, briefly, to snapshot a segment and its size, then pread
+// without locks, so they never wait for a write or fsync. Log.syncMu guards
+// the group-commit state; no fsync runs under it. Lock order: appendMu, then
+// syncMu, then mu.
+//
+// Segment files are reference counted (the Log's list holds one reference,
+// each ReadResult and running fsync one more); the last release closes them,
+// so a deleted segment stays readable through its open descriptors.
+//
+// # Files
+//
+// All integers are big endian. Segment files are named by the segment's base
+// offset, "%020d": 00000000000000000000.log, 00000000000000000000.index,
+// 00000000000000000000.timeindex.
+//
+// A .log file is v2 record batches back to back, exactly as produced but
+// with baseOffset and partitionLeaderEpoch rewritten (see package record for
+// the 61-byte header):
+//
+//	pos 0                     pos p1                    pos p2
+//	+-------------------------+-------------------------+----
+//	| batch base=B, last=B+k  | batch base=B+k+1 ...    | ...
+//	+-------------------------+-------------------------+----
+//	 baseOffset(8) batchLength(4) epoch(4) magic=2(1) crc(4) ... records
+//
+// A .index file is the sparse offset index: one 8-byte entry per
+// IndexIntervalBytes of log (an entry is due when at least that many bytes
+// were appended since the last one; the batch at position 0 is never
+// indexed, it is implied):
+//
+//	 0        4        8
+//	+--------+--------+
+//	| relOff | pos    |   relOff = batch baseOffset - segment base (uint32)
+//	+--------+--------+   pos    = file position of that batch (uint32)
+//
+// Entries are strictly increasing in both fields. Lookup of offset o takes
+// the last entry with relOff <= o - base (or position 0) and scans batch
+// headers forward from its position.
+//
+// A .timeindex file is the sparse time index: 12-byte entries, written
+// together with offset index entries when the largest timestamp grew, plus
+// one final entry when the segment is sealed:
+//
+//	 0                 8        12
+//	+-----------------+--------+
+//	| maxTimestamp    | relOff |   maxTimestamp = largest batch maxTimestamp
+//	+-----------------+--------+                  in the segment so far (int64)
+//	                               relOff = base offset of the first batch
+//	                                        carrying it, minus segment base
+//
+// Timestamps are strictly increasing, offsets non-decreasing. An entry
+// promises that no record up to where it was written is newer than its
+// timestamp, so a search for ts starts at the last entry older than ts. The
+// last entry of a sealed segment is its largest timestamp (retention).
+//
+// Both indexes are plain files, appended with pwrite after the log write,
+// and read whole into memory at Open; lookups use the in-memory copy.
+//
+// The log-start-offset file holds the start offset set by
+// DeleteRecordsBefore, as two text lines:
+//
+//	sluice-log-start-offset v1\n
+//	<decimal offset>\n
+//
+// It is replaced atomically: write log-start-offset.tmp, fsync it, rename it
+// over log-start-offset, fsync the directory. Without the file the start
+// offset is the first segment's base offset; with it, the larger of the two.
+//
+// # Durability and crash behaviour
+//
+// Append returns once its single write reached the page cache. Sync is a
+// group commit: it fsyncs the active segment's .log (and the directory, if a
+// segment was created or deleted since the last directory fsync) and then
+// moves DurableOffset. Sealed segments were fsynced at roll. Index files of
+// the active segment are not fsynced by Sync: Open rebuilds them. A failed
+// fsync or write fails the log (ErrFailed) until it is reopened, because the
+// page cache may have dropped the dirty pages: only recovery can tell what
+// is on disk.
+//
+// Recovery (Open):
+//
+//   - Files: leftover *.tmp files and index files without a .log are removed.
+//   - The last segment is always scanned from position 0, batch by batch: the
+//     header must parse (magic 2, batchLength >= 49), the batch must lie
+//     inside the file, its base offset must be the expected next offset, its
+//     lastOffsetDelta >= 0 and its CRC-32C must match. At the first batch
+//     that fails, the file is truncated there and fsynced, and a warning
+//     says what was dropped and why. A file of garbage becomes empty. Its
+//     indexes are rebuilt from the scan and rewritten when they differ.
+//   - Sealed segments are trusted when their indexes check out: whole
+//     entries, strictly monotonic, inside the file, the last offset entry
+//     pointing at a batch with that base offset, the batches after it
+//     reaching exactly the end of the file, time entries inside the
+//     segment's offsets and the last one holding the segment's largest
+//     timestamp (the entry written at seal). Otherwise (missing, torn or garbage indexes) the
+//     segment is scanned like the last one and its indexes rebuilt.
+//   - What recovery kept is fsynced and DurableOffset starts at EndOffset.
+//   - A persisted log start offset beyond the recovered end (DeleteRecords
+//     of offsets that never reached the disk) empties the log, which then
+//     starts at that offset, so no offset is handed out twice.
+//
+// So after power loss every batch below a DurableOffset that Sync reported
+// is intact (it was fsynced, together with the directory entries leading to
+// it), and no torn, corrupt or out-of-sequence batch is ever served: the
+// tail that Sync had not covered is kept exactly as far as it checks out.
+// After kill -9 nothing written to the page cache is lost.
+package log

@@ -1,0 +1,89 @@
+package log
+
+import (
+	"fmt"
+	"os"
+)
+
+// syncFile is f.Sync. It is a variable so tests can fail or skip fsyncs.
+var syncFile = func(f *os.File) error { return f.Sync() }
+
+// syncDir fsyncs a directory, making file creations and removals in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = syncFile(d)
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Sync blocks until every offset < upTo is fsynced (upTo is capped at the
+// LEO). It is a group commit: at most one fsync runs at a time, and callers
+// arriving meanwhile wait for it; when it ends each waiter is either covered
+// or one of them leads the next fsync, which covers everything appended up to
+// its start. A failed fsync fails the log: this and every later Sync and
+// Append return the error (wrapping ErrFailed).
+func (l *Log) Sync(upTo int64) error {
+	l.syncMu.Lock()
+	for {
+		if err := l.failure(); err != nil {
+			l.syncMu.Unlock()
+			return err
+		}
+		if l.durable.Load() >= min(upTo, l.EndOffset()) {
+			l.syncMu.Unlock()
+			return nil
+		}
+		if l.syncing {
+			l.syncCond.Wait()
+			continue
+		}
+		// Lead one fsync with syncMu released, so others can queue behind it.
+		l.syncing = true
+		l.syncMu.Unlock()
+		err := l.flush()
+		l.syncMu.Lock()
+		l.syncing = false
+		l.syncCond.Broadcast()
+		if err != nil {
+			l.syncMu.Unlock()
+			return err
+		}
+	}
+}
+
+// flush fsyncs everything appended so far: the active segment's log file
+// (sealed segments were fsynced when they were rolled) and, if files were
+// created or removed, the directory. Then it advances the durable offset to
+// the LEO seen at its start, unless TruncateTo ran meanwhile.
+func (l *Log) flush() error {
+	l.mu.Lock()
+	if err := l.usable(); err != nil {
+		l.mu.Unlock()
+		return err
+	}
+	s := l.active()
+	s.acquire()
+	target, gen := l.leo, l.truncGen
+	dirty := l.dirDirty.Swap(false)
+	l.mu.Unlock()
+	defer s.release()
+
+	err := syncFile(s.log)
+	if err == nil && dirty {
+		err = syncDir(l.dir)
+	}
+	if err != nil {
+		return l.fail(fmt.Errorf("fsync: %w", err))
+	}
+	l.mu.Lock()
+	if gen == l.truncGen && target > l.durable.Load() {
+		l.durable.Store(target)
+	}
+	l.mu.Unlock()
+	return nil
+}
