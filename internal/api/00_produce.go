@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
@@ -49,7 +50,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
 		name := rt.Topic
 		if r.Version >= 13 {
-			if ti := img.TopicsByID[rt.TopicID]; ti != nil {
+			if ti := img.TopicsByID[metadata.UUID(rt.TopicID)]; ti != nil {
 				name = ti.Name
 			}
 		}

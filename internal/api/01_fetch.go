@@ -92,7 +92,7 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
 		name := rt.Topic
 		if r.Version >= 13 {
-			if ti := img.TopicsByID[rt.TopicID]; ti != nil {
+			if ti := img.TopicsByID[metadata.UUID(rt.TopicID)]; ti != nil {
 				name = ti.Name
 			} else {
 				name = ""
@@ -101,6 +101,9 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 		for _, rp := range rt.Partitions {
 			fp := kmsg.NewFetchResponseTopicPartition()
 			fp.Partition = rp.Partition
+			// Kafka always sends an empty record set, never null:
+			// librdkafka rejects a null one as a parse failure.
+			fp.RecordBatches = []byte{}
 			p := e.Parts.Get(name, rp.Partition)
 			if p == nil {
 				fp.ErrorCode = kerr.UnknownTopicOrPartition.Code

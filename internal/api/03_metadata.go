@@ -29,13 +29,13 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 	// Before v1 an empty list means all topics; from v1 a null list does.
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 	if all {
-		names := make([]string, 0, len(img.Topics))
-		for name := range img.Topics {
+		names := make([]string, 0, len(img.TopicsByName))
+		for name := range img.TopicsByName {
 			names = append(names, name)
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, describeTopic(img.Topics[name]))
+			resp.Topics = append(resp.Topics, describeTopic(img.TopicsByName[name]))
 		}
 		return server.Ready(&server.Response{Msg: resp})
 	}
@@ -43,9 +43,9 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 	for _, rt := range r.Topics {
 		var t *metadata.TopicImage
 		if rt.Topic != nil {
-			t = img.Topics[*rt.Topic]
+			t = img.TopicsByName[*rt.Topic]
 		} else if rt.TopicID != [16]byte{} {
-			t = img.TopicsByID[rt.TopicID]
+			t = img.TopicsByID[metadata.UUID(rt.TopicID)]
 			if t == nil {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.TopicID = rt.TopicID
@@ -58,7 +58,7 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 			_, cerr := e.Ctl.CreateTopic(controller.CreateTopicRequest{Name: *rt.Topic, NumPartitions: -1, ReplicationFactor: -1})
 			if cerr == nil || cerr.Code == kerr.TopicAlreadyExists.Code {
 				img = e.Meta.Image()
-				t = img.Topics[*rt.Topic]
+				t = img.TopicsByName[*rt.Topic]
 			} else {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.Topic = rt.Topic

@@ -3,7 +3,6 @@ package api
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -55,13 +54,7 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 		t.TopicID = res.ID
 		t.NumPartitions = res.NumPartitions
 		t.ReplicationFactor = res.ReplicationFactor
-		overrides := map[string]string{}
-		for k, v := range ct.Configs {
-			if v != nil {
-				overrides[k] = *v
-			}
-		}
-		for _, d := range config.DescribeTopic(e.Cfg, overrides) {
+		for _, d := range res.Configs {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name = d.Name
 			v := d.Value

@@ -3,6 +3,8 @@ package api
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -15,14 +17,22 @@ func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 	del := func(name *string, id [16]byte) {
 		t := kmsg.NewDeleteTopicsResponseTopic()
 		t.Topic, t.TopicID = name, id
-		res, cerr := e.Ctl.DeleteTopic(name, id)
+		var cerr *controller.Error
+		if name != nil {
+			var gone metadata.UUID
+			gone, cerr = e.Ctl.DeleteTopic(*name)
+			t.TopicID = gone
+		} else {
+			var n string
+			n, cerr = e.Ctl.DeleteTopicByID(metadata.UUID(id))
+			if cerr == nil {
+				t.Topic = &n
+			}
+		}
 		if cerr != nil {
 			t.ErrorCode = cerr.Code
 			msg := cerr.Message
 			t.ErrorMessage = &msg
-		} else {
-			n := res.Name
-			t.Topic, t.TopicID = &n, res.ID
 		}
 		resp.Topics = append(resp.Topics, t)
 	}

@@ -28,7 +28,7 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 		var entries []config.Entry
 		switch rr.ResourceType {
 		case resourceTopic:
-			t := img.Topics[rr.ResourceName]
+			t := img.TopicsByName[rr.ResourceName]
 			if t == nil {
 				res.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				break
@@ -62,9 +62,9 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 			if en.Sensitive {
 				c.Value = nil
 			}
-			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, en.Source
+			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, kmsg.ConfigSource(en.Source)
 			c.IsDefault = en.Source == 5
-			c.ConfigType = en.Type
+			c.ConfigType = kmsg.ConfigType(en.Type)
 			if r.IncludeDocumentation && en.Doc != "" {
 				doc := en.Doc
 				c.Documentation = &doc
@@ -72,7 +72,7 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 			if r.IncludeSynonyms {
 				for _, s := range en.Synonyms {
 					sy := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-					sy.Name, sy.Source = s.Name, s.Source
+					sy.Name, sy.Source = s.Name, kmsg.ConfigSource(s.Source)
 					sv := s.Value
 					sy.Value = &sv
 					c.ConfigSynonyms = append(c.ConfigSynonyms, sy)

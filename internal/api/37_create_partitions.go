@@ -14,7 +14,7 @@ func handleCreatePartitions(e *Env, req *server.Request) server.Reply {
 	for _, rt := range r.Topics {
 		t := kmsg.NewCreatePartitionsResponseTopic()
 		t.Topic = rt.Topic
-		if cerr := e.Ctl.CreatePartitions(rt.Topic, rt.Count, r.ValidateOnly); cerr != nil {
+		if cerr := e.Ctl.CreatePartitions(rt.Topic, rt.Count, assignments(rt.Assignment), r.ValidateOnly); cerr != nil {
 			t.ErrorCode = cerr.Code
 			msg := cerr.Message
 			t.ErrorMessage = &msg
@@ -22,4 +22,12 @@ func handleCreatePartitions(e *Env, req *server.Request) server.Reply {
 		resp.Topics = append(resp.Topics, t)
 	}
 	return server.Ready(&server.Response{Msg: resp})
+}
+
+func assignments(in []kmsg.CreatePartitionsRequestTopicAssignment) [][]int32 {
+	var out [][]int32
+	for _, a := range in {
+		out = append(out, a.Replicas)
+	}
+	return out
 }

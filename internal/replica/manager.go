@@ -63,7 +63,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	defer m.mu.Unlock()
 	want := map[TP]bool{}
 	var firstErr error
-	for _, t := range img.Topics {
+	for _, t := range img.TopicsByName {
 		cfg := config.ResolveTopic(m.broker, t.Configs)
 		for i := range t.Partitions {
 			tp := TP{t.Name, int32(i)}
