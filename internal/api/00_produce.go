@@ -138,7 +138,7 @@ func appendRecords(p *replica.Partition, records []byte, pr *kmsg.ProduceRespons
 	if logAppend {
 		now = time.Now().UnixMilli()
 		_ = record.Split(records, func(_ record.Header, batch []byte) error {
-			record.SetMaxTimestamp(batch, now)
+			record.SetLogAppendTime(batch, now)
 			return nil
 		})
 	}

@@ -125,11 +125,14 @@ func SetPartitionLeaderEpoch(batch []byte, epoch int32) {
 	binary.BigEndian.PutUint32(batch[12:], uint32(epoch))
 }
 
-// SetMaxTimestamp rewrites maxTimestamp and refreshes the CRC; used only for
-// LogAppendTime topics, where Kafka stamps the broker time into the batch.
-func SetMaxTimestamp(batch []byte, ts int64) {
+// SetLogAppendTime marks the batch as LogAppendTime and stamps ts as its
+// max timestamp, refreshing the CRC. Kafka does this for topics with
+// message.timestamp.type=LogAppendTime; readers then take every record's
+// timestamp from maxTimestamp.
+func SetLogAppendTime(batch []byte, ts int64) {
+	attrs := binary.BigEndian.Uint16(batch[21:]) | TimestampLogAppend
+	binary.BigEndian.PutUint16(batch[21:], attrs)
 	binary.BigEndian.PutUint64(batch[35:], uint64(ts))
-	binary.BigEndian.PutUint64(batch[27:], uint64(ts))
 	binary.BigEndian.PutUint32(batch[17:], ComputeCRC(batch))
 }
 
