@@ -1,7 +1,9 @@
 // Package metadata owns the cluster metadata: the typed, versioned metadata
 // records (the only way metadata changes), the immutable Image they build,
 // and the Store that persists records in the metadata log
-// (<log.dirs>/__cluster_metadata-0) and publishes new images.
+// (<log.dirs>/__cluster_metadata-0, a partition log of package log in
+// which each Append is one Kafka v2 record batch whose record values are
+// encoded metadata records) and publishes new images.
 //
 // The records mirror Kafka's KRaft metadata records (RegisterBrokerRecord,
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,

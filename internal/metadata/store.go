@@ -45,7 +45,7 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	l, err := openFileLog(dir, logger)
+	l, err := openBatchLog(dir, logger)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: open log: %w", err)
 	}
