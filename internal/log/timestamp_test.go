@@ -107,8 +107,7 @@ func TestTimestampsCompressed(t *testing.T) {
 	defer l.Close()
 	mustAppend(t, l, gzipBatch(t, buildBatch(100, []int64{0, 9, 4}, 10)))
 	lat := buildBatch(200, []int64{0, 1}, 10)
-	binary.BigEndian.PutUint16(lat[21:], record.TimestampLogAppend)
-	record.SetMaxTimestamp(lat, 500)
+	record.SetLogAppendTime(lat, 500)
 	mustAppend(t, l, lat)
 	for _, c := range []struct{ ts, off, fts int64 }{{100, 0, 100}, {101, 1, 109}, {109, 1, 109}, {110, 3, 500}, {500, 3, 500}} {
 		if off, fts, ok := l.OffsetForTimestamp(c.ts); !ok || off != c.off || fts != c.fts {
