@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -149,7 +150,13 @@ func (p *Partition) setConfig(c config.Topic) {
 	p.log.SetConfig(logConfig(c))
 }
 
+// logConfig maps topic configs onto the log. A compact-only topic never
+// deletes by time or size (Kafka's cleanup.policy=compact); compaction
+// itself is not implemented yet, so such a log only grows.
 func logConfig(c config.Topic) log.Config {
+	if !strings.Contains(c.CleanupPolicy, "delete") {
+		c.RetentionMs, c.RetentionBytes = -1, -1
+	}
 	return log.Config{
 		SegmentBytes:       c.SegmentBytes,
 		SegmentMs:          c.SegmentMs,
