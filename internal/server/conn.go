@@ -40,9 +40,11 @@ func (c *conn) run() {
 	defer c.s.forget(c)
 	go c.writeLoop()
 	err := c.readLoop()
+	// Close first so replies still parked (a fetch long poll) see Done
+	// and return at once; nothing more can be written anyway.
+	c.closeOnce()
 	close(c.replies)
 	<-c.done
-	c.closeOnce()
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 		c.s.log.Info("connection closed", "remote", c.info.Remote.String(), "client_id", c.info.ClientID, "reason", err.Error())
 	}

@@ -79,7 +79,7 @@ func (s *Server) Close() error {
 	s.closed = true
 	ln := s.ln
 	for c := range s.conns {
-		c.nc.Close()
+		c.closeOnce()
 	}
 	s.mu.Unlock()
 	var err error
