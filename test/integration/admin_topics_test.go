@@ -145,6 +145,12 @@ func TestDeleteTopics(t *testing.T) {
 	createTopic(t, adm, byName, 2, nil)
 	created := createTopic(t, adm, byID, 2, nil)
 	createTopic(t, adm, keep, 1, nil)
+	cl := newClient(t, tb.Addr())
+	for _, topic := range []string{byName, byID} {
+		if pr := produceRawRecords(t, cl, topic, 0, "old-1", "old-2"); pr.ErrorCode != 0 {
+			t.Fatalf("produce to %q: %v", topic, kerr.ErrorForCode(pr.ErrorCode))
+		}
+	}
 
 	dr, err := adm.DeleteTopics(ctx, byName)
 	if err != nil || dr[byName].Err != nil {
@@ -206,10 +212,28 @@ func TestDeleteTopics(t *testing.T) {
 	if ok, _, _ := topicExists(t, adm, keep); !ok {
 		t.Errorf("topic %q was not deleted but is gone", keep)
 	}
-	// A deleted name can be created again, with a new ID.
+	// Deleted topics take no writes, and their ID no fetches.
+	if pr := produceRawRecords(t, cl, byName, 0, "late"); pr.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("produce to deleted %q: error %v, want UNKNOWN_TOPIC_OR_PARTITION", byName, kerr.ErrorForCode(pr.ErrorCode))
+	}
+	if p := fetchPartition(t, cl, fetchReq(byID, created.ID, 0, 0, 1<<20, 1<<20, 0, 0)); p.ErrorCode != kerr.UnknownTopicID.Code {
+		t.Errorf("fetch by deleted topic's ID: error %v, want UNKNOWN_TOPIC_ID", kerr.ErrorForCode(p.ErrorCode))
+	}
+
+	// A deleted name can be created again: new ID, no old data, and the
+	// old ID still does not resolve (to the new topic or anything else).
 	again := createTopic(t, adm, byID, 1, nil)
 	if again.ID == created.ID {
 		t.Errorf("re-created %q reuses the deleted topic's ID", byID)
+	}
+	if off, _, code := listOffset(t, cl, byID, 0, tsLatest); code != 0 || off != 0 {
+		t.Errorf("re-created %q: log end offset %d (err %v), want 0: the deleted topic's records are back", byID, off, kerr.ErrorForCode(code))
+	}
+	if p := fetchPartition(t, cl, fetchReq(byID, again.ID, 0, 0, 1<<20, 1<<20, 0, 0)); p.ErrorCode != 0 || len(p.RecordBatches) != 0 {
+		t.Errorf("fetch re-created %q: error %v, %d record bytes; want none, 0", byID, kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
+	}
+	if p := fetchPartition(t, cl, fetchReq(byID, created.ID, 0, 0, 1<<20, 1<<20, 0, 0)); p.ErrorCode != kerr.UnknownTopicID.Code {
+		t.Errorf("fetch by the old ID after re-create: error %v, want UNKNOWN_TOPIC_ID", kerr.ErrorForCode(p.ErrorCode))
 	}
 }
 

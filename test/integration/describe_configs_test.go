@@ -74,6 +74,26 @@ func TestDescribeConfigs(t *testing.T) {
 	checkConfig(t, p, "retention.ms", "86400000", kmsg.ConfigSourceStaticBrokerConfig)
 	checkConfig(t, p, "segment.bytes", "1073741824", kmsg.ConfigSourceDefaultConfig)
 
+	// Only the requested config names come back.
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, over
+	rr.ConfigNames = []string{"retention.ms", "cleanup.policy"}
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(ctx, newClient(t, tb.Addr()))
+	if err != nil {
+		t.Fatalf("describe configs by name: %v", err)
+	}
+	var names []string
+	for _, r := range resp.Resources {
+		for _, c := range r.Configs {
+			names = append(names, c.Name)
+		}
+	}
+	if len(names) != 2 || !(names[0] == "retention.ms" && names[1] == "cleanup.policy" || names[1] == "retention.ms" && names[0] == "cleanup.policy") {
+		t.Errorf("describe configs for [retention.ms cleanup.policy]: got %v", names)
+	}
+
 	missing := topicName(t, "missing")
 	rcs, err = adm.DescribeTopicConfigs(ctx, missing)
 	if err != nil {

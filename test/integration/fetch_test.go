@@ -97,6 +97,10 @@ func TestFetchOffsetOutOfRange(t *testing.T) {
 	if p.ErrorCode != kerr.OffsetOutOfRange.Code {
 		t.Errorf("fetch at -5: error %v, want OFFSET_OUT_OF_RANGE", kerr.ErrorForCode(p.ErrorCode))
 	}
+	p = fetchPartition(t, cl, fetchReq(topic, id, 3, 0, 1<<20, 1<<20, 0, 0))
+	if p.ErrorCode != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("fetch partition 3 of a 1-partition topic: error %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(p.ErrorCode))
+	}
 	p = fetchPartition(t, cl, fetchReq(topic, id, 0, 3, 1<<20, 1<<20, 0, 0))
 	if p.ErrorCode != 0 || len(p.RecordBatches) != 0 || p.HighWatermark != 3 {
 		t.Errorf("fetch at the end (3): error %v, %d bytes, HWM %d; want none, 0, 3", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches), p.HighWatermark)

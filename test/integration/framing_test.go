@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,8 +30,22 @@ func header(key, version int16, corr int32, clientID string, extra []byte) []byt
 func TestOversizedFrame(t *testing.T) {
 	tb := startBroker(t, withProp("socket.request.max.bytes", "1024"))
 
-	// Within the limit is fine.
+	// Within the limit is fine, up to exactly the limit.
 	checkServing(t, tb.Addr())
+	exact := kmsg.NewPtrMetadataRequest()
+	exact.SetVersion(4)
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr("")
+	exact.Topics = append(exact.Topics, mt)
+	pad := 1024 - (len(encodeRequest(1, exact)) - 4)
+	exact.Topics[0].Topic = kmsg.StringPtr(strings.Repeat("p", pad))
+	if n := len(encodeRequest(1, exact)) - 4; n != 1024 {
+		t.Fatalf("padded request is %d bytes, want 1024", n)
+	}
+	rc := dialRaw(t, tb.Addr())
+	if resp := rc.roundTrip(1, exact).(*kmsg.MetadataResponse); len(resp.Brokers) != 1 {
+		t.Errorf("1024-byte request (= socket.request.max.bytes): %d brokers in the answer", len(resp.Brokers))
+	}
 
 	for _, size := range []uint32{1025, 100 << 20, 0x7fffffff} {
 		rc := dialRaw(t, tb.Addr())
@@ -145,7 +160,8 @@ func TestApiVersionsUnsupportedVersion(t *testing.T) {
 	}
 }
 
-// TestPipelining: 20 requests in one write are all answered, in order.
+// TestPipelining: 20 requests in one write are all answered, in order;
+// a long poll among pipelined requests holds back the answers behind it.
 func TestPipelining(t *testing.T) {
 	tb := startBroker(t)
 	topic := topicName(t, "")
@@ -178,6 +194,28 @@ func TestPipelining(t *testing.T) {
 		case *kmsg.MetadataResponse:
 			if len(r.Brokers) != 1 || r.Brokers[0].NodeID != brokerNodeID || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 2 {
 				t.Errorf("response %d (Metadata v%d): brokers %+v, topics %+v", i, req.GetVersion(), r.Brokers, r.Topics)
+			}
+		}
+	}
+
+	// A long poll in the middle (nothing to fetch, MaxWait 300ms): the
+	// requests behind it are answered after it, as Kafka answers strictly
+	// in order.
+	fr := fetchReq(topic, topicID(t, newClient(t, tb.Addr()), topic), 0, 0, 1<<20, 1<<20, 1, 300)
+	fr.SetVersion(12)
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(12)
+	reqs = []kmsg.Request{apiVersionsReq(), fr, md, apiVersionsReq()}
+	buf = nil
+	for i, req := range reqs {
+		buf = append(buf, encodeRequest(int32(2000+i), req)...)
+	}
+	rc.write(buf)
+	for i, req := range reqs {
+		resp := rc.recv(int32(2000+i), req)
+		if f, ok := resp.(*kmsg.FetchResponse); ok {
+			if p := onlyPartition(t, f); p.ErrorCode != 0 || len(p.RecordBatches) != 0 {
+				t.Errorf("pipelined long poll: error %v, %d bytes", kerr.ErrorForCode(p.ErrorCode), len(p.RecordBatches))
 			}
 		}
 	}

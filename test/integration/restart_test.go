@@ -90,6 +90,10 @@ func TestRestart(t *testing.T) {
 	if r, err := adm.DeleteTopics(ctx, gone); err != nil || r[gone].Err != nil {
 		t.Fatalf("delete %q: %v / %v", gone, err, r[gone].Err)
 	}
+	if r, err := adm.UpdatePartitions(ctx, 2, b); err != nil || r[b].Err != nil {
+		t.Fatalf("grow %q to 2 partitions: %v / %v", b, err, r[b].Err)
+	}
+	epochBefore := leaderEpoch(t, cl, a, 0)
 	beforeA := consumeAll(t, tb.Addr(), a)
 	beforeB := consumeAll(t, tb.Addr(), b)
 
@@ -104,8 +108,8 @@ func TestRestart(t *testing.T) {
 		if d, ok := td[a]; !ok || len(d.Partitions) != 3 || d.ID != idA {
 			t.Errorf("restart %d: topic a = %+v, want 3 partitions, ID %v", restart, d, idA)
 		}
-		if d, ok := td[b]; !ok || len(d.Partitions) != 1 || d.ID != idB {
-			t.Errorf("restart %d: topic b = %+v, want 1 partition, ID %v", restart, d, idB)
+		if d, ok := td[b]; !ok || len(d.Partitions) != 2 || d.ID != idB {
+			t.Errorf("restart %d: topic b = %+v, want 2 partitions (grown from 1), ID %v", restart, d, idB)
 		}
 		if _, ok := td[gone]; ok {
 			t.Errorf("restart %d: deleted topic %q is back", restart, gone)
@@ -138,6 +142,9 @@ func TestRestart(t *testing.T) {
 
 		// New records continue at the old end offsets.
 		cl := newClient(t, tb.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if e := leaderEpoch(t, cl, a, 0); e < epochBefore {
+			t.Errorf("restart %d: leader epoch went back from %d to %d", restart, epochBefore, e)
+		}
 		rec := &kgo.Record{Topic: a, Partition: 1, Value: []byte(fmt.Sprintf("after-restart-%d", restart))}
 		produceSync(t, cl, rec)
 		if want := int64(len(afterA[1])); rec.Offset != want {
