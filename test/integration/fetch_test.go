@@ -251,6 +251,23 @@ func TestFetchTopicIDs(t *testing.T) {
 		t.Errorf("fetch v13: error %v, HWM %d, topic id %x; want none, 2, %x", kerr.ErrorForCode(p.ErrorCode), p.HighWatermark, r13.Topics[0].TopicID, id)
 	}
 
+	// And by name at v4 (pre-flexible) and v12 (last by-name version).
+	for _, v := range []int16{4, 12} {
+		byName := fetchReq(topic, [16]byte{}, 0, 0, 1<<20, 1<<20, 0, 0)
+		byName.SetVersion(v)
+		r := rc.roundTrip(int32(10+v), byName).(*kmsg.FetchResponse)
+		p := onlyPartition(t, r)
+		var vals []string
+		for _, b := range parseBatches(t, p.RecordBatches) {
+			for _, rec := range batchRecords(t, b) {
+				vals = append(vals, string(rec.Value))
+			}
+		}
+		if p.ErrorCode != 0 || r.Topics[0].Topic != topic || strings.Join(vals, ",") != "one,two" {
+			t.Errorf("fetch v%d by name: error %v, topic %q, records %v; want none, %q, [one two]", v, kerr.ErrorForCode(p.ErrorCode), r.Topics[0].Topic, vals, topic)
+		}
+	}
+
 	var unknown [16]byte
 	rand.Read(unknown[:])
 	p := fetchPartition(t, cl, fetchReq("", unknown, 0, 0, 1<<20, 1<<20, 0, 0))

@@ -200,11 +200,15 @@ func TestProduceValidation(t *testing.T) {
 		t.Errorf("produce to partition 7 of a 1-partition topic: response %+v, want UNKNOWN_TOPIC_OR_PARTITION", resp.Topics)
 	}
 
-	// The connection survived every rejection.
+	// The connection survived every rejection; the oldest Produce version
+	// that carries v2 batches (v3) works too.
 	checkServing(t, tb.Addr())
 	before = end(topic)
 	if code, base := rawProduce(t, rc, next(), topic, good); code != 0 || base != before {
 		t.Errorf("good batch after the rejections: error %v, base offset %d, want none, %d", kerr.ErrorForCode(code), base, before)
+	}
+	if code, base := rawProduceV(t, rc, next(), 3, topic, good); code != 0 || base != before+2 {
+		t.Errorf("good batch in Produce v3: error %v, base offset %d, want none, %d", kerr.ErrorForCode(code), base, before+2)
 	}
 }
 
