@@ -1,15 +1,12 @@
 package api
 
 import (
-	"errors"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/metadata"
-	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -62,12 +59,12 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 			p := e.Parts.Get(name, rp.Partition)
 			if p == nil {
 				pr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if r.Version >= 13 {
+				if r.Version >= 13 && img.TopicsByID[metadata.UUID(rt.TopicID)] == nil {
 					pr.ErrorCode = kerr.UnknownTopicID.Code
 				}
 				continue
 			}
-			upTo, code, msg := appendRecords(p, rp.Records, pr)
+			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr)
 			pr.ErrorCode = code
 			if msg != "" {
 				pr.ErrorMessage = &msg
@@ -112,62 +109,3 @@ func commitAll(waits []produced) {
 	wg.Wait()
 }
 
-// appendRecords validates a partition's record set and appends it. Nothing
-// is written unless every batch in the set is valid.
-func appendRecords(p *replica.Partition, records []byte, pr *kmsg.ProduceResponseTopicPartition) (int64, int16, string) {
-	cfg := p.Config()
-	if len(records) == 0 {
-		return 0, kerr.InvalidRecord.Code, "empty record set"
-	}
-	var count int64
-	err := record.Split(records, func(h record.Header, batch []byte) error {
-		if int64(len(batch)) > cfg.MaxMessageBytes {
-			return errTooLarge
-		}
-		if _, err := record.Validate(batch); err != nil {
-			return err
-		}
-		count += int64(h.NumRecords)
-		return nil
-	})
-	if err != nil {
-		return 0, produceErrorCode(err), err.Error()
-	}
-	logAppend := cfg.TimestampType == "LogAppendTime"
-	var now int64
-	if logAppend {
-		now = time.Now().UnixMilli()
-		_ = record.Split(records, func(_ record.Header, batch []byte) error {
-			record.SetLogAppendTime(batch, now)
-			return nil
-		})
-	}
-	info, err := p.Append(records, count)
-	if err != nil {
-		return 0, kerr.KafkaStorageError.Code, err.Error()
-	}
-	pr.BaseOffset = info.FirstOffset
-	pr.LogStartOffset = p.LogStartOffset()
-	pr.LogAppendTime = -1
-	if logAppend {
-		pr.LogAppendTime = now
-	}
-	return info.LastOffset + 1, 0, ""
-}
-
-var errTooLarge = errors.New("batch larger than max.message.bytes")
-
-func produceErrorCode(err error) int16 {
-	switch {
-	case errors.Is(err, errTooLarge):
-		return kerr.MessageTooLarge.Code
-	case errors.Is(err, record.ErrCRC):
-		return kerr.CorruptMessage.Code
-	case errors.Is(err, record.ErrMagic):
-		return kerr.UnsupportedForMessageFormat.Code
-	case errors.Is(err, record.ErrShort):
-		return kerr.CorruptMessage.Code
-	default:
-		return kerr.InvalidRecord.Code
-	}
-}

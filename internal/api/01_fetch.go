@@ -107,7 +107,7 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 			p := e.Parts.Get(name, rp.Partition)
 			if p == nil {
 				fp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if r.Version >= 13 {
+				if r.Version >= 13 && name == "" {
 					fp.ErrorCode = kerr.UnknownTopicID.Code
 				}
 				anyErr = true

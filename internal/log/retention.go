@@ -16,8 +16,9 @@ import (
 //     is not. If the active segment itself has expired and is not empty it is
 //     rolled first, so it is deleted in the same pass (as Kafka does); the new
 //     empty active segment is never deleted.
-//   - size (RetentionBytes >= 0): the oldest sealed segments while the log is
-//     larger than RetentionBytes.
+//   - size (RetentionBytes >= 0): the oldest sealed segment, as long as the
+//     log without it is still at least RetentionBytes (Kafka's rule: the
+//     limit is a floor of what is kept, not a ceiling).
 //   - log start offset: sealed segments wholly below StartOffset (after
 //     DeleteRecordsBefore).
 //
@@ -46,7 +47,7 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 		}
 	}
 	if cfg.RetentionBytes >= 0 {
-		for len(l.segs) > 1 && l.sizeLocked() > cfg.RetentionBytes {
+		for len(l.segs) > 1 && l.sizeLocked()-l.segs[0].meta.size >= cfg.RetentionBytes {
 			if err := l.deleteFirst("retention.bytes"); err != nil {
 				return n, err
 			}
