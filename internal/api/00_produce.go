@@ -108,4 +108,3 @@ func commitAll(waits []produced) {
 	}
 	wg.Wait()
 }
-
