@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"sync/atomic"
@@ -191,7 +192,7 @@ func checkLeaderEpoch(p *replica.Partition, epoch int32) int16 {
 // response bytes vanishingly unlikely.
 var markerPrefix = func() uint64 {
 	var b [8]byte
-	_, _ = cryptoRead(b[:])
+	_, _ = rand.Read(b[:])
 	return binary.BigEndian.Uint64(b[:])
 }()
 
