@@ -27,6 +27,7 @@ func benchCmd() *cobra.Command {
 		size         int
 		sizes        []int
 		records      int64
+		repeat       int
 		bytesFlag    string
 		partitions   int32
 		rf           int16
@@ -71,6 +72,7 @@ embedded Sluice).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.Config{
+				Repeat:            repeat,
 				Partitions:        partitions,
 				ReplicationFactor: rf,
 				Producers:         producers,
@@ -160,6 +162,7 @@ embedded Sluice).`,
 	f.IntSliceVar(&sizes, "sizes", nil, "several record sizes, e.g. 1024,100 (overrides --size)")
 	f.Int64Var(&records, "records", 0, "records per size (instead of --bytes)")
 	f.StringVar(&bytesFlag, "bytes", "256MiB", "payload per size, e.g. 512MiB")
+	f.IntVar(&repeat, "repeat", 1, "throughput runs per target and size; the report shows the median and the range")
 	f.Int32Var(&partitions, "partitions", 3, "partitions of each bench topic")
 	f.Int16Var(&rf, "replication-factor", 1, "replication factor of bench topics")
 	f.IntVar(&producers, "producers", 1, "concurrent producer clients")

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,7 @@ type Config struct {
 	Sizes   []int // record value sizes, bytes
 	Records int64 // records per size; 0: Bytes/size
 	Bytes   int64 // payload bytes per size when Records is 0
+	Repeat  int   // throughput runs per target and size; the median is reported
 
 	Partitions        int32
 	ReplicationFactor int16
@@ -92,6 +94,7 @@ func (c *Config) defaults() error {
 	if c.Records <= 0 && c.Bytes <= 0 {
 		c.Bytes = 256 << 20
 	}
+	c.Repeat = max(c.Repeat, 1)
 	if c.Partitions < 1 {
 		c.Partitions = 3
 	}
@@ -198,12 +201,14 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	rep := &Report{Started: time.Now(), Machine: probeMachine(c.DataDir), Config: c}
 	pr := newProgress(c.Progress, c.ProgressTTY)
 
-	tputTopic := func(size int) string { return fmt.Sprintf("sluice-bench-%s-%d", runID, size) }
+	tputTopic := func(size, rep int) string { return fmt.Sprintf("sluice-bench-%s-%d-%d", runID, size, rep) }
 	latTopic := fmt.Sprintf("sluice-bench-%s-latency", runID)
 	var topics []string
 	if c.has(PhaseProduce) {
 		for _, s := range c.Sizes {
-			topics = append(topics, tputTopic(s))
+			for r := 0; r < c.Repeat; r++ {
+				topics = append(topics, tputTopic(s, r))
+			}
 		}
 	}
 	if c.has(PhaseLatency) {
@@ -233,30 +238,44 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, seeds []string, tputTopic func(int) string, latTopic string) {
+func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, seeds []string, tputTopic func(size, rep int) string, latTopic string) {
 	phaseCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, c.PhaseTimeout) }
 	if c.has(PhaseProduce) {
 		for _, size := range c.Sizes {
 			row := ThroughputResult{Target: t.Name, Size: size}
-			topic := tputTopic(size)
-			pctx, cancel := phaseCtx()
-			err := createTopic(pctx, seeds, topic, c.Partitions, c.ReplicationFactor)
-			if err == nil {
-				row.Produce, err = runProduce(pctx, c, pr, t.Name, seeds, topic, size, c.recordsFor(size))
-			}
-			cancel()
-			if err != nil {
-				row.Err = fmt.Sprintf("produce: %v", err)
-				pr.note("%s: produce %dB: %v", t.Name, size, err)
-			} else if c.has(PhaseConsume) {
+			for rep := 0; rep < c.Repeat && row.Err == "" && ctx.Err() == nil; rep++ {
+				topic := tputTopic(size, rep)
+				var run Repetition
 				pctx, cancel := phaseCtx()
-				row.Consume, err = runConsume(pctx, c, pr, t.Name, seeds, topic, size)
+				err := createTopic(pctx, seeds, topic, c.Partitions, c.ReplicationFactor)
+				if err == nil {
+					settle()
+					run.Produce, err = runProduce(pctx, c, pr, t.Name, seeds, topic, size, c.recordsFor(size))
+				}
 				cancel()
 				if err != nil {
-					row.Err = fmt.Sprintf("consume: %v", err)
-					pr.note("%s: consume %dB: %v", t.Name, size, err)
+					row.Err = fmt.Sprintf("produce: %v", err)
+					pr.note("%s: produce %dB: %v", t.Name, size, err)
+				} else if c.has(PhaseConsume) {
+					pctx, cancel := phaseCtx()
+					settle()
+					run.Consume, err = runConsume(pctx, c, pr, t.Name, seeds, topic, size)
+					cancel()
+					if err != nil {
+						row.Err = fmt.Sprintf("consume: %v", err)
+						pr.note("%s: consume %dB: %v", t.Name, size, err)
+					}
+				}
+				if row.Err == "" {
+					row.Runs = append(row.Runs, run)
+				}
+				// Drop the data so repetitions and sizes start alike (and
+				// kfake's in-memory mode does not hold every run at once).
+				if t.Kind != External || !c.KeepTopics {
+					deleteTopics(ctx, seeds, []string{topic})
 				}
 			}
+			row.pickMedians()
 			rep.Throughput = append(rep.Throughput, row)
 		}
 	}
@@ -265,6 +284,7 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 		pctx, cancel := context.WithTimeout(ctx, c.Duration+c.PhaseTimeout)
 		err := createTopic(pctx, seeds, latTopic, c.Partitions, c.ReplicationFactor)
 		if err == nil {
+			settle()
 			err = runLatency(pctx, c, pr, t.Name, seeds, latTopic, &row)
 		}
 		cancel()
@@ -301,4 +321,11 @@ func ParseBytes(s string) (int64, error) {
 		return 0, fmt.Errorf("byte count %q: unknown unit %q", s, unit)
 	}
 	return int64(v * mult), nil
+}
+
+// settle collects garbage before a measured phase, so no phase starts with
+// the previous one's heap to clean up: clients and in-process brokers
+// share this process's garbage collector.
+func settle() {
+	debug.FreeOSMemory() // a full collection, then memory back to the OS
 }

@@ -37,6 +37,7 @@ func TestTinyBench(t *testing.T) {
 		Targets:      targets,
 		Sizes:        []int{1024, 100},
 		Records:      records,
+		Repeat:       2,
 		Producers:    2,
 		Consumers:    2,
 		Rate:         400,
@@ -60,6 +61,9 @@ func TestTinyBench(t *testing.T) {
 		if r.Err != "" {
 			t.Errorf("%s %dB: %s", r.Target, r.Size, r.Err)
 			continue
+		}
+		if len(r.Runs) != 2 {
+			t.Errorf("%s %dB: %d runs, want 2", r.Target, r.Size, len(r.Runs))
 		}
 		for name, ph := range map[string]PhaseResult{"produce": r.Produce, "consume": r.Consume} {
 			if ph.Records != records || ph.Bytes != records*int64(r.Size) || ph.Elapsed <= 0 || ph.MiBps() <= 0 || ph.RecPerSec() <= 0 {
@@ -91,7 +95,7 @@ func TestTinyBench(t *testing.T) {
 	}
 	out := md.String()
 	for _, want := range []string{"GOMAXPROCS=", "sluice bench --test", "| sluice |", "| kfake-sync |", "| ext |",
-		"vs kfake-sync", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte"} {
+		"vs kfake-sync", "median of 2 runs", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

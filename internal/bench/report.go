@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bufio"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,10 +24,48 @@ type Report struct {
 
 // ThroughputResult is one target at one record size.
 type ThroughputResult struct {
-	Target           string
-	Size             int
+	Target string
+	Size   int
+	Runs   []Repetition // every repetition that completed
+	// Produce and Consume are the median runs by MiB/s, each phase
+	// chosen on its own.
 	Produce, Consume PhaseResult
 	Err              string
+}
+
+// Repetition is one produce-then-consume run.
+type Repetition struct{ Produce, Consume PhaseResult }
+
+// pickMedians sets Produce and Consume from Runs (the lower middle when
+// the count is even).
+func (t *ThroughputResult) pickMedians() {
+	if len(t.Runs) == 0 {
+		return
+	}
+	med := func(get func(Repetition) PhaseResult) PhaseResult {
+		ps := make([]PhaseResult, len(t.Runs))
+		for i, r := range t.Runs {
+			ps[i] = get(r)
+		}
+		slices.SortFunc(ps, func(a, b PhaseResult) int { return cmp.Compare(a.MiBps(), b.MiBps()) })
+		return ps[(len(ps)-1)/2]
+	}
+	t.Produce = med(func(r Repetition) PhaseResult { return r.Produce })
+	t.Consume = med(func(r Repetition) PhaseResult { return r.Consume })
+}
+
+// spread is the lowest and highest MiB/s over the runs of one phase.
+func (t *ThroughputResult) spread(get func(Repetition) PhaseResult) (lo, hi float64) {
+	for i, r := range t.Runs {
+		v := get(r).MiBps()
+		if i == 0 || v < lo {
+			lo = v
+		}
+		if v > hi {
+			hi = v
+		}
+	}
+	return lo, hi
 }
 
 // fail records a target that could not run at all.
@@ -249,7 +289,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			continue
 		}
 		n := c.recordsFor(size)
-		p("#### Throughput, %d-byte records (%d records, %s per target)\n\n", size, n, fmtBytes(n*int64(size)))
+		p("#### Throughput, %d-byte records (%d records, %s per target", size, n, fmtBytes(n*int64(size)))
+		if c.Repeat > 1 {
+			p("; median of %d runs, lowest–highest MiB/s in brackets", c.Repeat)
+		}
+		p(")\n\n")
 		p("| target | produce MiB/s | produce rec/s | vs %s | consume MiB/s | consume rec/s | vs %s |\n", c.Baseline, c.Baseline)
 		p("|---|---:|---:|---:|---:|---:|---:|\n")
 		for _, t := range rows {
@@ -257,13 +301,21 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if base != nil {
 				bp, bc = base.Produce.MiBps(), base.Consume.MiBps()
 			}
-			cell := func(ph PhaseResult, b float64) string {
+			cell := func(get func(Repetition) PhaseResult, b float64) string {
+				ph := get(Repetition{t.Produce, t.Consume})
 				if ph.Elapsed == 0 {
 					return "— | — | —"
 				}
-				return fmt.Sprintf("%s | %s | %s", fmtMiB(ph.MiBps()), fmtRate(ph.RecPerSec()), ratio(ph.MiBps(), b))
+				mib := fmtMiB(ph.MiBps())
+				if len(t.Runs) > 1 {
+					lo, hi := t.spread(get)
+					mib += fmt.Sprintf(" (%s–%s)", fmtMiB(lo), fmtMiB(hi))
+				}
+				return fmt.Sprintf("%s | %s | %s", mib, fmtRate(ph.RecPerSec()), ratio(ph.MiBps(), b))
 			}
-			p("| %s | %s | %s |", t.Target, cell(t.Produce, bp), cell(t.Consume, bc))
+			produce := func(r Repetition) PhaseResult { return r.Produce }
+			consume := func(r Repetition) PhaseResult { return r.Consume }
+			p("| %s | %s | %s |", t.Target, cell(produce, bp), cell(consume, bc))
 			if t.Err != "" {
 				p(" error: %s", oneLine(t.Err))
 			}
@@ -281,20 +333,20 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		p("#### Latency, %d-byte records at %d records/s for %v (linger 0)\n\n", c.LatencySize, c.Rate, c.Duration)
 		p("Ack: Produce call to acks=all acknowledgement. End-to-end: Produce call to a tailing consumer holding the record.\n\n")
-		p("| target | sent rec/s | ack p50 | ack p99 | ack p99.9 | ack max | e2e p50 | e2e p99 | e2e p99.9 | e2e max | ack p99 vs %s | e2e p99 vs %s |\n", c.Baseline, c.Baseline)
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		p("| target | sent rec/s | ack p50 | ack p99 | ack p99.9 | ack max | e2e p50 | e2e p99 | e2e p99.9 | e2e max | ack p50 vs %s | ack p99 vs %s | e2e p99 vs %s |\n", c.Baseline, c.Baseline, c.Baseline)
+		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, l := range r.Latency {
 			if l.Ack.Count == 0 {
-				p("| %s | — | — | — | — | — | — | — | — | — | — | — |", l.Target)
+				p("| %s | — | — | — | — | — | — | — | — | — | — | — | — |", l.Target)
 			} else {
-				var ba, be float64
+				var b50, ba, be float64
 				if base != nil {
-					ba, be = float64(base.Ack.P99), float64(base.E2E.P99)
+					b50, ba, be = float64(base.Ack.P50), float64(base.Ack.P99), float64(base.E2E.P99)
 				}
-				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", l.Target, fmtRate(l.AchievedRate()),
+				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", l.Target, fmtRate(l.AchievedRate()),
 					fmtDur(l.Ack.P50), fmtDur(l.Ack.P99), fmtDur(l.Ack.P999), fmtDur(l.Ack.Max),
 					fmtDur(l.E2E.P50), fmtDur(l.E2E.P99), fmtDur(l.E2E.P999), fmtDur(l.E2E.Max),
-					ratio(float64(l.Ack.P99), ba), ratio(float64(l.E2E.P99), be))
+					ratio(float64(l.Ack.P50), b50), ratio(float64(l.Ack.P99), ba), ratio(float64(l.E2E.P99), be))
 			}
 			if l.Err != "" {
 				p(" error: %s", oneLine(l.Err))
