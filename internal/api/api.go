@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
@@ -24,6 +25,7 @@ type Env struct {
 	Meta      *metadata.Store
 	Ctl       *controller.Controller
 	Parts     *replica.Manager
+	Groups    *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
 	Log       *slog.Logger
 	NodeID    int32
 	Host      string

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-io/sluice/internal/api"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
@@ -30,6 +31,7 @@ type Broker struct {
 	meta  *metadata.Store
 	ctl   *controller.Controller
 	parts *replica.Manager
+	coord *coordinator.Coordinator
 	srv   *server.Server
 	ln    net.Listener
 
@@ -96,8 +98,14 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("register broker: %w", err)
 	}
 
+	// The group coordinator replays __consumer_offsets (if any) in the
+	// background; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+	b.coord = coordinator.New(coordinator.ConfigFrom(b.cfg), coordinator.NewBackend(meta, b.ctl, b.parts),
+		b.logger.With("component", "coordinator"))
+	b.coord.Start()
+
 	env := &api.Env{
-		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Log: b.logger,
+		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
 	}
 	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes}, api.NewHandler(env), b.logger.With("component", "server"))
@@ -138,6 +146,12 @@ func (b *Broker) maintain() {
 // Close stops listening and closes every log cleanly.
 func (b *Broker) Close() error {
 	close(b.stop)
+	// The coordinator goes first: it answers the JoinGroup/SyncGroup
+	// requests it parks (else connections could not drain), and it must
+	// finish its writes before the partitions close.
+	if b.coord != nil {
+		b.coord.Close()
+	}
 	if b.srv != nil {
 		b.srv.Close()
 	}

@@ -1,0 +1,14 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(8, 0, 9, handleOffsetCommit) }
+
+// handleOffsetCommit is answered by the group coordinator (answered once the commit is fsynced).
+func handleOffsetCommit(e *Env, req *server.Request) server.Reply {
+	return awaitGroup(req, e.Groups.OffsetCommit(req.Body.(*kmsg.OffsetCommitRequest)))
+}

@@ -1,0 +1,64 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(10, 0, 6, handleFindCoordinator) }
+
+// Coordinator key types.
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+	coordinatorShare       = 2
+)
+
+// handleFindCoordinator answers with this broker for group keys (the single
+// node hosts every __consumer_offsets partition, created here on first
+// need). Transaction coordinators do not exist yet, so transactional ids
+// get COORDINATOR_NOT_AVAILABLE; share groups are not supported.
+func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.FindCoordinatorRequest)
+	resp := kmsg.NewPtrFindCoordinatorResponse()
+	keys := r.CoordinatorKeys
+	if r.Version < 4 {
+		keys = []string{r.CoordinatorKey}
+	}
+	for _, key := range keys {
+		resp.Coordinators = append(resp.Coordinators, findCoordinator(e, r.CoordinatorType, key))
+	}
+	if r.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.Coordinators = nil
+		resp.ErrorCode, resp.ErrorMessage = c.ErrorCode, c.ErrorMessage
+		resp.NodeID, resp.Host, resp.Port = c.NodeID, c.Host, c.Port
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}
+
+func findCoordinator(e *Env, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key = key
+	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		c.ErrorCode, c.ErrorMessage = code, kmsg.StringPtr(msg)
+		c.NodeID, c.Host, c.Port = -1, "", -1
+		return c
+	}
+	switch keyType {
+	case coordinatorGroup:
+	case coordinatorTransaction:
+		return fail(kerr.CoordinatorNotAvailable.Code, "transactions are not supported yet")
+	case coordinatorShare:
+		return fail(kerr.InvalidRequest.Code, "share groups are not supported")
+	default:
+		return fail(kerr.InvalidRequest.Code, "unknown coordinator key type")
+	}
+	if code, err := e.Groups.Ready(); code != 0 {
+		return fail(code, err.Error())
+	}
+	c.NodeID, c.Host, c.Port = e.NodeID, e.Host, e.Port
+	return c
+}

@@ -1,0 +1,14 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(13, 0, 5, handleLeaveGroup) }
+
+// handleLeaveGroup is answered by the group coordinator (v3+ removes a batch of members).
+func handleLeaveGroup(e *Env, req *server.Request) server.Reply {
+	return awaitGroup(req, e.Groups.LeaveGroup(req.Body.(*kmsg.LeaveGroupRequest)))
+}

@@ -1,0 +1,14 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(15, 0, 5, handleDescribeGroups) }
+
+// handleDescribeGroups is answered by the group coordinator (unknown groups are reported Dead).
+func handleDescribeGroups(e *Env, req *server.Request) server.Reply {
+	return awaitGroup(req, e.Groups.DescribeGroups(req.Body.(*kmsg.DescribeGroupsRequest)))
+}

@@ -1,0 +1,14 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(42, 0, 2, handleDeleteGroups) }
+
+// handleDeleteGroups is answered by the group coordinator (only Empty groups; their offsets go too).
+func handleDeleteGroups(e *Env, req *server.Request) server.Reply {
+	return awaitGroup(req, e.Groups.DeleteGroups(req.Body.(*kmsg.DeleteGroupsRequest)))
+}

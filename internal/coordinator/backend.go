@@ -1,0 +1,141 @@
+package coordinator
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/replica"
+)
+
+// OffsetsTopic is Kafka's internal topic holding groups and offsets.
+const OffsetsTopic = controller.ConsumerOffsetsTopic
+
+// offsetsTopicSegmentBytes is Kafka's offsets.topic.segment.bytes default.
+const offsetsTopicSegmentBytes = 104857600
+
+// Log is what a shard needs from its __consumer_offsets partition.
+type Log interface {
+	// Append writes one record batch and returns the offset after it.
+	Append(batch []byte, records int64) (next int64, err error)
+	// Commit waits until every offset below upTo is durable.
+	Commit(upTo int64) error
+	// Replay calls fn with each batch from the log start to the high
+	// watermark, in order.
+	Replay(fn func(batch []byte) error) error
+}
+
+// Backend is what the coordinator needs from the rest of the broker. The
+// broker uses NewBackend; unit tests use an in-memory one.
+type Backend interface {
+	// OffsetsPartitions is the partition count of __consumer_offsets, or 0
+	// when the topic does not exist.
+	OffsetsPartitions() int32
+	// CreateOffsetsTopic creates __consumer_offsets (compacted) with n
+	// partitions. It succeeds when the topic already exists.
+	CreateOffsetsTopic(n int32) error
+	// OffsetsLog returns partition i of __consumer_offsets, or nil.
+	OffsetsLog(i int32) Log
+	// PartitionExists reports whether topic has partition p (commit
+	// validation).
+	PartitionExists(topic string, p int32) bool
+}
+
+// NewBackend wires the coordinator to the metadata store, the controller
+// and the partition manager.
+func NewBackend(meta *metadata.Store, ctl *controller.Controller, parts *replica.Manager) Backend {
+	return &brokerBackend{meta: meta, ctl: ctl, parts: parts}
+}
+
+type brokerBackend struct {
+	meta  *metadata.Store
+	ctl   *controller.Controller
+	parts *replica.Manager
+}
+
+func (b *brokerBackend) OffsetsPartitions() int32 {
+	t, ok := b.meta.Image().Topic(OffsetsTopic)
+	if !ok {
+		return 0
+	}
+	return int32(len(t.Partitions))
+}
+
+func (b *brokerBackend) CreateOffsetsTopic(n int32) error {
+	compact := "compact"
+	segment := strconv.Itoa(offsetsTopicSegmentBytes)
+	_, cerr := b.ctl.CreateTopic(controller.CreateTopicRequest{
+		Name:              OffsetsTopic,
+		NumPartitions:     n,
+		ReplicationFactor: -1,
+		Configs:           map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment},
+	})
+	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
+		return fmt.Errorf("create %s: %w", OffsetsTopic, cerr)
+	}
+	return nil
+}
+
+func (b *brokerBackend) OffsetsLog(i int32) Log {
+	p := b.parts.Get(OffsetsTopic, i)
+	if p == nil {
+		return nil
+	}
+	return partitionLog{p}
+}
+
+func (b *brokerBackend) PartitionExists(topic string, p int32) bool {
+	t, ok := b.meta.Image().Topic(topic)
+	return ok && p >= 0 && int(p) < len(t.Partitions)
+}
+
+// partitionLog adapts a replica partition to Log.
+type partitionLog struct{ p *replica.Partition }
+
+func (l partitionLog) Append(batch []byte, records int64) (int64, error) {
+	info, err := l.p.Append(batch, records)
+	if err != nil {
+		return 0, err
+	}
+	return info.LastOffset + 1, nil
+}
+
+func (l partitionLog) Commit(upTo int64) error { return l.p.Commit(upTo) }
+
+// replayChunk bounds one read while replaying (whole batches; a larger
+// batch is still returned whole).
+const replayChunk = 1 << 20
+
+func (l partitionLog) Replay(fn func(batch []byte) error) error {
+	off := l.p.LogStartOffset()
+	var buf []byte
+	for off < l.p.HighWatermark() {
+		rr, err := l.p.Read(off, replayChunk)
+		if err != nil {
+			return err
+		}
+		buf, err = rr.ReadAll(buf[:0])
+		rr.Release()
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		next := off
+		if err := splitBatches(buf, func(last int64, batch []byte) error {
+			next = last + 1
+			return fn(batch)
+		}); err != nil {
+			return err
+		}
+		if next <= off {
+			return fmt.Errorf("replay of %s-%d made no progress at offset %d", OffsetsTopic, l.p.Index, off)
+		}
+		off = next
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+package coordinator
+
+import "unicode/utf16"
+
+// javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
+// over UTF-16 code units with int32 overflow. Kafka decodes group ids from
+// UTF-8, so hashing the same code units here puts every group in the
+// partition Kafka would choose.
+func javaStringHash(s string) int32 {
+	var h int32
+	for _, r := range s {
+		if r >= 0x10000 {
+			hi, lo := utf16.EncodeRune(r)
+			h = 31*h + hi
+			h = 31*h + lo
+			continue
+		}
+		h = 31*h + r
+	}
+	return h
+}
+
+// PartitionFor is the __consumer_offsets partition of groupID among n, as
+// Kafka computes it: Utils.abs(hashCode) % n, where Utils.abs is
+// hash & 0x7fffffff (so Integer.MIN_VALUE maps to 0).
+func PartitionFor(groupID string, n int32) int32 {
+	if n <= 0 {
+		return 0
+	}
+	return (javaStringHash(groupID) & 0x7fffffff) % n
+}
