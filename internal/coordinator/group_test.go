@@ -18,7 +18,7 @@ func TestPartitionFor(t *testing.T) {
 		{"ab", 3105},
 		{"hello", 99162322},
 		{"polygenelubricants", -2147483648}, // Integer.MIN_VALUE: Utils.abs gives 0
-		{"\U0001F600", 1772899},              // a surrogate pair, hashed as two UTF-16 units
+		{"\U0001F600", 1772899},             // a surrogate pair, hashed as two UTF-16 units
 		{"é", 233},
 	} {
 		if got := javaStringHash(c.s); got != c.hash {
