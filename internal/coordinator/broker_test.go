@@ -80,6 +80,7 @@ type consumer struct {
 	mu       sync.Mutex
 	assigned map[int32]bool
 	records  int
+	stop     func()
 }
 
 func (c *consumer) partitions() []int32 {
@@ -93,10 +94,10 @@ func (c *consumer) partitions() []int32 {
 	return out
 }
 
-func startConsumer(t *testing.T, addr, group, topic string) *consumer {
+func startConsumer(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *consumer {
 	t.Helper()
 	c := &consumer{assigned: map[int32]bool{}}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(addr),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
@@ -121,7 +122,7 @@ func startConsumer(t *testing.T, addr, group, topic string) *consumer {
 				delete(c.assigned, p)
 			}
 		}),
-	)
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,11 +138,15 @@ func startConsumer(t *testing.T, addr, group, topic string) *consumer {
 			c.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		cl.Close()
-	})
+	var once sync.Once
+	c.stop = func() {
+		once.Do(func() {
+			cancel()
+			<-done
+			cl.Close()
+		})
+	}
+	t.Cleanup(c.stop)
 	return c
 }
 
@@ -224,5 +229,38 @@ func TestOffsetsSurviveRestart(t *testing.T) {
 	listed, err := adm2.ListGroups(ctx)
 	if err != nil || len(listed) != 1 || listed["pg"].State != "Empty" {
 		t.Fatalf("list groups after restart: %+v %v", listed, err)
+	}
+}
+
+// A static member (group.instance.id) that restarts gets its partition
+// back without a rebalance: the other member's generation does not move.
+func TestStaticMemberRestart(t *testing.T) {
+	b := startBroker(t, t.TempDir(), "127.0.0.1:0", func(c *config.Broker) { c.GroupInitialRebalanceDelayMs = 100 })
+	defer b.Close()
+	adm := newAdmin(t, b.Addr())
+	createTopic(t, adm, "t", 2)
+	static := func(id string) []kgo.Opt {
+		return []kgo.Opt{kgo.InstanceID(id), kgo.Balancers(kgo.RangeBalancer())}
+	}
+	a := startConsumer(t, b.Addr(), "sg", "t", static("a")...)
+	c := startConsumer(t, b.Addr(), "sg", "t", static("c")...)
+	eventually(t, 30*time.Second, "each static member owns one partition", func() bool {
+		pa, pc := a.partitions(), c.partitions()
+		return len(pa) == 1 && len(pc) == 1 && pa[0] != pc[0]
+	})
+	owned := a.partitions()[0]
+	_, gen := c.cl.GroupMetadata()
+	a.stop()
+
+	a2 := startConsumer(t, b.Addr(), "sg", "t", static("a")...)
+	eventually(t, 30*time.Second, "the restarted member owns its old partition", func() bool {
+		p := a2.partitions()
+		return len(p) == 1 && p[0] == owned
+	})
+	if _, gen2 := a2.cl.GroupMetadata(); gen2 != gen {
+		t.Errorf("restarted member is in generation %d, want %d (no rebalance)", gen2, gen)
+	}
+	if _, genC := c.cl.GroupMetadata(); genC != gen {
+		t.Errorf("other member moved to generation %d from %d", genC, gen)
 	}
 }

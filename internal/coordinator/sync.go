@@ -136,6 +136,9 @@ func (s *shard) resetAndPropagateAssignment(g *group, code int16) {
 			w := m.sync
 			m.sync = nil
 			w.reply(syncError(code))
+			// Its session runs again from here: a member that never
+			// rejoins must still expire.
+			s.rescheduleHeartbeat(g, m, m.sessionTimeout)
 		}
 	}
 }
