@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ func benchCmd() *cobra.Command {
 		phaseTimeout time.Duration
 		keepTopics   bool
 		brokerLog    bool
+		cpuProfile   string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -141,6 +143,17 @@ embedded Sluice).`,
 			}
 			cfg.BatchMaxBytes = int32(bm)
 
+			if cpuProfile != "" {
+				pf, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, cfg)
@@ -180,6 +193,7 @@ embedded Sluice).`,
 	f.DurationVar(&phaseTimeout, "phase-timeout", 10*time.Minute, "give up on a phase after this long")
 	f.BoolVar(&keepTopics, "keep-topics", false, "leave bench topics on external clusters")
 	f.BoolVar(&brokerLog, "broker-log", false, "show the embedded Sluice's warnings on stderr")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients and in-process brokers) to this file")
 	return cmd
 }
 
