@@ -5,6 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -62,7 +64,7 @@ func (s *shard) expireOffsets(now time.Time) {
 			len(g.pendingCommits) == 0 && len(gone) == len(g.offsets) {
 			// Nothing left: the group goes too.
 			recs = append(recs, record.Record{Key: groupKey(g.id)})
-			g.stopAll(0)
+			g.stopAll(kerr.CoordinatorNotAvailable.Code)
 			g.transition(s, stateDead)
 			delete(s.groups, g.id)
 			s.log.Info("removing empty group", "group", g.id)

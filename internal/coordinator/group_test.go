@@ -393,3 +393,81 @@ func TestSessionTimeoutBounds(t *testing.T) {
 		t.Fatalf("a failed join left a group behind: %+v", d)
 	}
 }
+
+// Between JoinGroup and the leader's SyncGroup: heartbeats are fine, a
+// lost JoinGroup answer can be asked for again, and a leader that leaves
+// sends the parked followers back to rejoin.
+func TestCompletingRebalance(t *testing.T) {
+	h := newHarness(t)
+	ids := stableGroup(t, h, "g", 1)
+	b, bJoin := h.joinNew("g")
+	recv(t, h.join("g", ids[0]))
+	recv(t, bJoin)
+	if st := h.describe("g").State; st != "CompletingRebalance" {
+		t.Fatalf("state %s", st)
+	}
+	if code := h.heartbeat("g", b, 2, nil); code != 0 {
+		t.Fatalf("heartbeat while completing: %d", code)
+	}
+	// The leader repeats its JoinGroup with the same metadata: same answer.
+	if j := recv(t, h.join("g", ids[0])); j.ErrorCode != 0 || j.Generation != 2 || len(j.Members) != 2 {
+		t.Fatalf("repeated join: %+v", j)
+	}
+	if code := commitCodes(h.commit("g", b, 2, commitPart{"t", 0, 1, ""})); code[0] != kerr.RebalanceInProgress.Code {
+		t.Fatalf("commit while completing: %d", code[0])
+	}
+	bSync := h.sync("g", b, 2, nil)
+	if !parked(bSync) {
+		t.Fatal("follower sync answered without the leader")
+	}
+	if code := h.leave("g", ids[0]); code != 0 {
+		t.Fatalf("leader leave: %d", code)
+	}
+	if s := recv(t, bSync); s.ErrorCode != kerr.RebalanceInProgress.Code {
+		t.Fatalf("parked sync after the leader left: %+v", s)
+	}
+	j := recv(t, h.join("g", b))
+	if j.ErrorCode != 0 || j.Generation != 3 || j.LeaderID != b {
+		t.Fatalf("rejoin: %+v", j)
+	}
+}
+
+// A second JoinGroup from the same member replaces the parked one, which
+// is answered (so its connection never hangs).
+func TestDuplicateJoinAnswered(t *testing.T) {
+	h := newHarness(t)
+	id, first := h.joinNew("g")
+	second := h.join("g", id)
+	if j := recv(t, first); j.ErrorCode != kerr.RebalanceInProgress.Code {
+		t.Fatalf("replaced join: %+v", j)
+	}
+	h.advance(3 * time.Second)
+	if j := recv(t, second); j.ErrorCode != 0 || j.Generation != 1 {
+		t.Fatalf("second join: %+v", j)
+	}
+}
+
+// A static member rejoining while the group completes a rebalance starts a
+// new one, and its old id's parked requests are fenced.
+func TestStaticRejoinWhileCompleting(t *testing.T) {
+	h := newHarness(t)
+	a, aJoin := h.joinNew("g")
+	sJoin := h.join("g", "", withInstance("i1"))
+	h.advance(3 * time.Second)
+	h.advance(3 * time.Second)
+	recv(t, aJoin)
+	s := recv(t, sJoin).MemberID
+	sSync := h.sync("g", s, 1, nil)
+	j2 := h.join("g", "", withInstance("i1"))
+	if r := recv(t, sSync); r.ErrorCode != kerr.FencedInstanceID.Code {
+		t.Fatalf("old static member's parked sync: %+v", r)
+	}
+	if st := h.describe("g").State; st != "PreparingRebalance" {
+		t.Fatalf("state %s, want PreparingRebalance", st)
+	}
+	aj := recv(t, h.join("g", a))
+	sj := recv(t, j2)
+	if aj.Generation != 2 || sj.Generation != 2 || sj.MemberID == s {
+		t.Fatalf("joins: %+v %+v", aj, sj)
+	}
+}

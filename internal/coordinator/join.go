@@ -301,6 +301,7 @@ func (s *shard) prepareRebalance(g *group, reason string) {
 		s.resetAndPropagateAssignment(g, kerr.RebalanceInProgress.Code)
 	}
 	g.syncTimer.stop()
+	clear(g.pendSync)
 	initial := g.state == stateEmpty
 	g.transition(s, statePreparingRebalance)
 	s.log.Info("preparing to rebalance group", "group", g.id, "generation", g.generation, "reason", reason)
