@@ -246,7 +246,7 @@ func (s *shard) rejoinStaticMember(g *group, r *kmsg.JoinGroupRequest, oldID, ne
 	case stateCompletingRebalance:
 		// The leader may be assigning to the old member id: start over.
 		s.prepareRebalance(g, "static member "+newID+" rejoins while completing a rebalance")
-	case statePreparingRebalance:
+	default: // PreparingRebalance (an Empty group has no static members)
 		s.maybeCompleteJoinPhase(g)
 	}
 }
