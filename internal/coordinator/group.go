@@ -178,7 +178,9 @@ func (g *group) canRebalance() bool {
 func (g *group) orderedMembers() []*member {
 	out := make([]*member, 0, len(g.order))
 	for _, id := range g.order {
-		out = append(out, g.members[id])
+		if m := g.members[id]; m != nil {
+			out = append(out, m)
+		}
 	}
 	return out
 }

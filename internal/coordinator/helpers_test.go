@@ -409,3 +409,5 @@ func (h *harness) leave(group, memberID string) int16 {
 	}
 	return resp.Members[0].ErrorCode
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

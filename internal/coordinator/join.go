@@ -117,6 +117,12 @@ func (s *shard) joinNewMember(g *group, r *kmsg.JoinGroupRequest, cl Client, w *
 
 func (s *shard) joinExistingMember(g *group, r *kmsg.JoinGroupRequest, cl Client, w *joinWaiter) {
 	if t, ok := g.pending[r.MemberID]; ok {
+		// Pending ids are handed to dynamic members only; one cannot take
+		// an instance id another member holds.
+		if r.InstanceID != nil && g.static[*r.InstanceID] != "" {
+			w.reply(joinError(r.MemberID, kerr.FencedInstanceID.Code))
+			return
+		}
 		t.stop()
 		s.addMemberAndRebalance(g, r, cl, r.MemberID, w)
 		return

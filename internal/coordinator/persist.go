@@ -271,6 +271,9 @@ func (s *shard) restoreGroup(id string, v *kmsg.GroupMetadataValue) {
 		g.leader = *v.Leader
 	}
 	for _, vm := range v.Members {
+		if g.members[vm.MemberID] != nil {
+			continue // malformed record: keep the first
+		}
 		m := &member{
 			id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, clientHost: vm.ClientHost,
 			rebalanceTimeout: time.Duration(vm.RebalanceTimeoutMillis) * time.Millisecond,

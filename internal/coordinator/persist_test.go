@@ -221,3 +221,29 @@ func TestCloseAnswersParked(t *testing.T) {
 		t.Fatal("Ready after close")
 	}
 }
+
+// FuzzReplay: no record read back from __consumer_offsets can crash the
+// shard or leave state that describing, listing or fetching trips over.
+func FuzzReplay(f *testing.F) {
+	g := newGroup("g", time.UnixMilli(1))
+	g.protocolType, g.protocolName, g.generation = "consumer", "range", 3
+	inst := "i"
+	g.add(&member{id: "m1", instanceID: &inst, protocols: []protocol{{"range", []byte{0, 1}}}, assignment: []byte{9}})
+	g.add(&member{id: "m2", protocols: []protocol{{"range", nil}}})
+	f.Add(groupKey("g"), groupValue(g, nil))
+	f.Add(offsetKey("g", tp{"t", 1}), offsetValue(offset{offset: 5, leaderEpoch: 2, metadata: "x", commitMs: 1, expireMs: -1}))
+	f.Add(offsetKey("g", tp{"t", 1}), offsetValue(offset{offset: 5, metadata: "x", commitMs: 1, expireMs: 9}))
+	f.Add(groupKey("g"), []byte(nil))
+	f.Fuzz(func(t *testing.T, key, value []byte) {
+		s := &shard{log: discardLogger(), groups: map[string]*group{}}
+		s.replay(key, value)
+		s.replay(groupKey("g"), groupValue(g, nil))
+		s.replay(key, value)
+		for id := range s.groups {
+			s.describeGroup(id, true)
+			s.fetchOffsets(id, nil, true)
+		}
+		s.listGroups(nil, nil)
+		s.replay(key, nil)
+	})
+}
