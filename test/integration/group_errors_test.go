@@ -44,14 +44,18 @@ func wantCode(t *testing.T, what string, code int16, want error) {
 }
 
 // waitCoordinator waits until FindCoordinator for group answers without
-// error (the broker creates __consumer_offsets on first need).
+// error (the broker creates __consumer_offsets on first need; a restarted
+// broker may still be loading it).
 func waitCoordinator(t *testing.T, cl *kgo.Client, group string) {
 	t.Helper()
 	waitFor(t, 15*time.Second, "coordinator of "+group, func() error {
 		req := kmsg.NewPtrFindCoordinatorRequest()
 		req.CoordinatorKey = group
 		req.CoordinatorKeys = []string{group}
-		resp := groupReq[*kmsg.FindCoordinatorResponse](t, cl, req)
+		resp, err := groupReqErr[*kmsg.FindCoordinatorResponse](cl, req)
+		if err != nil {
+			return err // e.g. the connection of a broker since restarted
+		}
 		code := resp.ErrorCode
 		if len(resp.Coordinators) > 0 {
 			code = resp.Coordinators[0].ErrorCode
