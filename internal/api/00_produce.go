@@ -2,6 +2,7 @@ package api
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -12,6 +13,12 @@ import (
 )
 
 func init() { register(0, 0, 12, handleProduce) }
+
+// DropProduceResponse is a test hook: when set, it is asked for every
+// Produce request (by client id) after the records are appended and
+// durable; true drops the response and closes the connection, as a network
+// that lost the answer would, so the client retries the same batch.
+var DropProduceResponse atomic.Pointer[func(clientID string) bool]
 
 // produced is one partition's append, waiting to be committed.
 type produced struct {
@@ -85,6 +92,9 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 	}
 	return func() *server.Response {
 		commitAll(waits)
+		if drop := DropProduceResponse.Load(); drop != nil && (*drop)(req.ClientID) {
+			return &server.Response{None: true, Close: true}
+		}
 		return &server.Response{Msg: resp}
 	}
 }

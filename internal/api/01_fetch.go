@@ -118,7 +118,8 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 			p.Watch(wake)
 			watched = append(watched, p)
 			fp.HighWatermark = p.HighWatermark()
-			fp.LastStableOffset = fp.HighWatermark
+			lso := p.LastStableOffset()
+			fp.LastStableOffset = lso
 			fp.LogStartOffset = p.LogStartOffset()
 			if code := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); code != 0 {
 				fp.ErrorCode, anyErr = code, true
@@ -126,7 +127,15 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 				continue
 			}
 			if r.IsolationLevel == 1 {
+				// read_committed: nothing at or past the LSO, and the
+				// aborted transactions whose records the client may
+				// get, so it can drop them.
 				fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+				for _, a := range p.AbortedTxns(rp.FetchOffset, lso) {
+					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+					at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+					fp.AbortedTransactions = append(fp.AbortedTransactions, at)
+				}
 			}
 			max := int(rp.PartitionMaxBytes)
 			if max > budget {
@@ -136,13 +145,17 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 				t.Partitions = append(t.Partitions, fp)
 				continue
 			}
-			rr, err := p.Read(rp.FetchOffset, max)
+			limit := fp.HighWatermark
+			if r.IsolationLevel == 1 {
+				limit = lso
+			}
+			rr, err := p.ReadUpTo(rp.FetchOffset, max, limit)
 			switch {
 			case errors.Is(err, log.ErrOffsetOutOfRange):
 				fp.ErrorCode, anyErr = kerr.OffsetOutOfRange.Code, true
 				fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
 				if r.Version >= 5 {
-					fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = p.HighWatermark(), p.HighWatermark(), p.LogStartOffset()
+					fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
 				}
 			case err != nil:
 				fp.ErrorCode, anyErr = kerr.KafkaStorageError.Code, true

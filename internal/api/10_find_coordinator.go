@@ -18,8 +18,9 @@ const (
 
 // handleFindCoordinator answers with this broker for group keys (the single
 // node hosts every __consumer_offsets partition, created here on first
-// need). Transaction coordinators do not exist yet, so transactional ids
-// get COORDINATOR_NOT_AVAILABLE; share groups are not supported.
+// need) and for transactional ids (the transaction coordinator, which
+// creates __transaction_state on first need); share groups are not
+// supported.
 func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FindCoordinatorRequest)
 	resp := kmsg.NewPtrFindCoordinatorResponse()
@@ -50,7 +51,14 @@ func findCoordinator(e *Env, keyType int8, key string) kmsg.FindCoordinatorRespo
 	switch keyType {
 	case coordinatorGroup:
 	case coordinatorTransaction:
-		return fail(kerr.CoordinatorNotAvailable.Code, "transactions are not supported yet")
+		if e.Txn == nil {
+			return fail(kerr.CoordinatorNotAvailable.Code, "no transaction coordinator")
+		}
+		if code := e.Txn.Ready(); code != 0 {
+			return fail(code, "transaction coordinator not available")
+		}
+		c.NodeID, c.Host, c.Port = e.NodeID, e.Host, e.Port
+		return c
 	case coordinatorShare:
 		return fail(kerr.InvalidRequest.Code, "share groups are not supported")
 	default:

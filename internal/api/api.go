@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
+	"github.com/sluice-io/sluice/internal/txn"
 )
 
 // Env is what handlers need from the broker.
@@ -26,6 +27,7 @@ type Env struct {
 	Ctl       *controller.Controller
 	Parts     *replica.Manager
 	Groups    *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
+	Txn       *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
 	Log       *slog.Logger
 	NodeID    int32
 	Host      string

@@ -35,9 +35,17 @@ func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg
 		now = time.Now().UnixMilli()
 		record.SetLogAppendTime(batch, now)
 	}
-	info, err := p.Append(batch, int64(h.NumRecords))
-	if err != nil {
+	info, dup, err := p.Produce(batch, h)
+	var perr *replica.ProduceError
+	switch {
+	case errors.As(err, &perr):
+		return 0, perr.Err.Code, perr.Msg
+	case err != nil:
 		return 0, kerr.KafkaStorageError.Code, err.Error()
+	case dup:
+		// A retry of a batch already appended: the original offsets,
+		// and the reply still waits until they are durable.
+		logAppend = false
 	}
 	pr.BaseOffset = info.FirstOffset
 	pr.LogStartOffset = p.LogStartOffset()

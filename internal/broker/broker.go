@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
+	"github.com/sluice-io/sluice/internal/txn"
 )
 
 // Broker is one running Sluice node.
@@ -32,6 +33,7 @@ type Broker struct {
 	ctl   *controller.Controller
 	parts *replica.Manager
 	coord *coordinator.Coordinator
+	txn   *txn.Coordinator
 	srv   *server.Server
 	ln    net.Listener
 
@@ -104,8 +106,17 @@ func (b *Broker) Start() error {
 		b.logger.With("component", "coordinator"))
 	b.coord.Start()
 
+	// The transaction coordinator completes transactions left prepared
+	// and aborts timed-out ones in the background.
+	b.txn, err = txn.New(txn.Config{Dir: b.dir}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("transaction coordinator: %w", err)
+	}
+	b.txn.Start()
+
 	env := &api.Env{
-		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Log: b.logger,
+		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
 	}
 	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes}, api.NewHandler(env), b.logger.With("component", "server"))
@@ -146,7 +157,12 @@ func (b *Broker) maintain() {
 // Close stops listening and closes every log cleanly.
 func (b *Broker) Close() error {
 	close(b.stop)
-	// The coordinator goes first: it answers the JoinGroup/SyncGroup
+	// The transaction coordinator goes first: it commits group offsets
+	// through the group coordinator and writes markers to partitions.
+	if b.txn != nil {
+		b.txn.Close()
+	}
+	// The group coordinator goes next: it answers the JoinGroup/SyncGroup
 	// requests it parks (else connections could not drain), and it must
 	// finish its writes before the partitions close.
 	if b.coord != nil {

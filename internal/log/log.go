@@ -190,6 +190,17 @@ func (l *Log) NumSegments() int {
 
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
+// ActiveBase is the base offset of the active (last) segment; a change
+// tells the caller a roll happened (producer state snapshots).
+func (l *Log) ActiveBase() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.segs) == 0 {
+		return l.leo
+	}
+	return l.active().base
+}
+
 // segmentIndex returns the index of the segment that holds offset (the last
 // one whose base is <= offset). Caller holds appendMu or mu.
 func (l *Log) segmentIndex(offset int64) int {

@@ -114,8 +114,13 @@ func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic) (
 		l.Close()
 		return nil, err
 	}
-	p := &Partition{Topic: topic, TopicID: id, Index: idx, Dir: dir, log: l}
+	p := &Partition{Topic: topic, TopicID: id, Index: idx, Dir: dir, log: l,
+		lg: m.logger.With("topic", topic, "partition", idx)}
 	p.cfg.Store(&cfg)
+	if err := p.loadProducerState(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("producer state of %s: %w", dir, err)
+	}
 	// Whatever recovery kept was on disk, so it is all visible.
 	p.hw = l.EndOffset()
 	return p, nil
@@ -131,7 +136,7 @@ func (m *Manager) removeLocked(tp TP, p *Partition) {
 // Maintain runs time-based roll, retention and flush.ms for every partition.
 func (m *Manager) Maintain(now time.Time, retention bool) {
 	for _, p := range m.All() {
-		if err := p.log.MaybeRoll(now); err != nil {
+		if err := p.maybeRoll(now); err != nil {
 			m.logger.Error("roll segment", "topic", p.Topic, "partition", p.Index, "err", err)
 		}
 		if retention {
@@ -151,7 +156,7 @@ func (m *Manager) Close() error {
 	defer m.mu.Unlock()
 	var firstErr error
 	for tp, p := range m.parts {
-		if err := p.log.Close(); err != nil && firstErr == nil {
+		if err := p.close(); err != nil && firstErr == nil {
 			firstErr = err
 		}
 		delete(m.parts, tp)

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,14 @@ type Partition struct {
 
 	log *log.Log
 	cfg atomic.Pointer[config.Topic]
+
+	// appendMu serializes appends to the log together with the producer
+	// state checks and updates (producer_append.go), so state is applied
+	// in log order. psMu guards ps for readers (LSO, aborted list).
+	appendMu sync.Mutex
+	psMu     sync.Mutex
+	ps       *producerState
+	lg       *slog.Logger
 
 	mu          sync.Mutex
 	hw          int64
@@ -53,27 +62,14 @@ func (p *Partition) HighWatermark() int64 {
 // LogStartOffset is the first offset still readable.
 func (p *Partition) LogStartOffset() int64 { return p.log.StartOffset() }
 
-// Append writes validated batches (records is their total record count).
-// In durable mode the records become visible only after Commit.
+// Append writes validated batches (records is their total record count)
+// without producer-state checks (the broker's own writes); producer ids
+// they carry are still recorded. In durable mode the records become
+// visible only after Commit.
 func (p *Partition) Append(batches []byte, records int64) (log.AppendInfo, error) {
-	info, err := p.log.Append(batches, p.LeaderEpoch())
-	if err != nil {
-		return info, err
-	}
-	if !p.Durable() {
-		p.mu.Lock()
-		p.unflushed += records
-		flush := p.unflushed >= p.cfg.Load().FlushMessages
-		if flush {
-			p.unflushed = 0
-		}
-		p.mu.Unlock()
-		p.advance(info.LastOffset + 1)
-		if flush {
-			go p.log.Sync(info.LastOffset + 1)
-		}
-	}
-	return info, nil
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	return p.appendLocked(batches, records)
 }
 
 // Commit waits until every offset < upTo is durable (group commit with other

@@ -1,0 +1,204 @@
+package replica
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/record"
+)
+
+// Produce appends one validated client batch with header h. For an
+// idempotent batch (producer id >= 0) it first checks the producer state:
+// a retry of one of the producer's last five batches is not written again
+// and is answered with the original offsets (dup is true); a gap, an old
+// epoch or an unknown producer fails with a *ProduceError.
+func (p *Partition) Produce(batch []byte, h record.Header) (info log.AppendInfo, dup bool, err error) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	p.psMu.Lock()
+	orig, err := p.ps.check(&h)
+	p.psMu.Unlock()
+	if err != nil {
+		return info, false, err
+	}
+	if orig != nil {
+		return log.AppendInfo{FirstOffset: orig.firstOff, LastOffset: orig.lastOff, MaxTimestamp: -1, OffsetOfMaxTimestamp: -1}, true, nil
+	}
+	info, err = p.appendLocked(batch, int64(h.NumRecords))
+	return info, false, err
+}
+
+// AppendMarker writes a transaction marker (a control batch ending the
+// producer's open transaction in this partition, commit or abort) through
+// the same path as data, and returns the offset after it.
+func (p *Partition) AppendMarker(producerID int64, epoch int16, commit bool, coordEpoch int32) (int64, error) {
+	key := kmsg.NewControlRecordKey()
+	key.Type = kmsg.ControlRecordKeyTypeAbort
+	if commit {
+		key.Type = kmsg.ControlRecordKeyTypeCommit
+	}
+	val := kmsg.NewEndTxnMarker()
+	val.CoordinatorEpoch = coordEpoch
+	now := time.Now().UnixMilli()
+	batch, err := record.Build(record.BatchSpec{
+		ProducerID:    producerID,
+		ProducerEpoch: epoch,
+		BaseSequence:  -1,
+		Attributes:    record.TransactionalBit | record.ControlBit,
+		BaseTimestamp: now,
+		Records:       []record.Record{{Key: key.AppendTo(nil), Value: val.AppendTo(nil)}},
+	})
+	if err != nil {
+		return 0, err
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	info, err := p.appendLocked(batch, 1)
+	if err != nil {
+		return 0, err
+	}
+	return info.LastOffset + 1, nil
+}
+
+// appendLocked appends and then records every batch in the producer
+// state. Caller holds appendMu. When the log rolled for this append, the
+// state before it is exactly the state at the new segment's base offset,
+// which is snapshotted then.
+func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo, error) {
+	base := p.log.ActiveBase()
+	info, err := p.log.Append(batches, p.LeaderEpoch())
+	if err != nil {
+		return info, err
+	}
+	if nb := p.log.ActiveBase(); nb != base && nb == info.FirstOffset {
+		p.writeSnapshot(nb)
+	}
+	p.psMu.Lock()
+	_ = record.Split(batches, func(h record.Header, b []byte) error {
+		p.ps.apply(&h, h.BaseOffset, h.LastOffset(), controlOf(&h, b))
+		return nil
+	})
+	p.psMu.Unlock()
+	if !p.Durable() {
+		p.mu.Lock()
+		p.unflushed += records
+		flush := p.unflushed >= p.cfg.Load().FlushMessages
+		if flush {
+			p.unflushed = 0
+		}
+		p.mu.Unlock()
+		p.advance(info.LastOffset + 1)
+		if flush {
+			go p.log.Sync(info.LastOffset + 1)
+		}
+	}
+	return info, nil
+}
+
+// controlOf decodes the marker of a control batch (its first record's key
+// and value). Non-control batches and unreadable markers give !valid.
+func controlOf(h *record.Header, batch []byte) controlInfo {
+	var ci controlInfo
+	if !h.IsControl() || h.Codec() != record.CodecNone {
+		return ci
+	}
+	_ = record.Records(batch, func(r *record.Record) error {
+		if ci.valid {
+			return nil
+		}
+		var k kmsg.ControlRecordKey
+		if k.ReadFrom(r.Key) != nil || k.Type > kmsg.ControlRecordKeyTypeCommit {
+			return nil
+		}
+		var v kmsg.EndTxnMarker
+		if v.ReadFrom(r.Value) != nil {
+			return nil
+		}
+		ci = controlInfo{valid: true, commit: k.Type == kmsg.ControlRecordKeyTypeCommit, coordEpoch: v.CoordinatorEpoch}
+		return nil
+	})
+	return ci
+}
+
+// LastStableOffset is the offset below which every transaction is decided
+// and its marker durable: the first offset of the oldest undecided
+// transaction, or the HW when there is none.
+//
+// INVARIANT: LSO <= HW (it is min(HW, first unstable offset)).
+func (p *Partition) LastStableOffset() int64 {
+	hw := p.HighWatermark()
+	p.psMu.Lock()
+	defer p.psMu.Unlock()
+	if f, ok := p.ps.firstUnstable(hw); ok && f < hw {
+		return f
+	}
+	return hw
+}
+
+// AbortedTxns lists the aborted transactions with records in [from, to).
+func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
+	p.psMu.Lock()
+	defer p.psMu.Unlock()
+	return p.ps.abortedIn(from, to)
+}
+
+// ReadUpTo returns whole batches from offset, bounded by maxOffset (the
+// LSO for read_committed) rather than the HW.
+func (p *Partition) ReadUpTo(offset int64, maxBytes int, maxOffset int64) (*log.ReadResult, error) {
+	return p.log.Read(offset, maxBytes, min(maxOffset, p.HighWatermark()))
+}
+
+// ProducerInfo describes one producer of this partition (DescribeProducers).
+type ProducerInfo struct {
+	ProducerID       int64
+	Epoch            int16
+	LastSequence     int32
+	LastTimestamp    int64
+	CoordinatorEpoch int32
+	TxnStartOffset   int64
+}
+
+// Producers lists the producers the partition remembers.
+func (p *Partition) Producers() []ProducerInfo {
+	p.psMu.Lock()
+	defer p.psMu.Unlock()
+	out := make([]ProducerInfo, 0, len(p.ps.producers))
+	for id, e := range p.ps.producers {
+		out = append(out, ProducerInfo{id, e.epoch, e.lastSeq(), e.lastTs, e.coordEpoch, e.txnFirst})
+	}
+	return out
+}
+
+// maybeRoll rolls the active segment by time and snapshots the producer
+// state at the new base.
+func (p *Partition) maybeRoll(now time.Time) error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	base := p.log.ActiveBase()
+	if err := p.log.MaybeRoll(now); err != nil {
+		return err
+	}
+	if nb := p.log.ActiveBase(); nb != base {
+		p.writeSnapshot(nb)
+	}
+	return nil
+}
+
+func (p *Partition) logger() *slog.Logger {
+	if p.lg == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return p.lg
+}
+
+// close snapshots the producer state at the LEO (so the next open scans
+// nothing) and closes the log.
+func (p *Partition) close() error {
+	p.appendMu.Lock()
+	p.writeSnapshot(p.log.EndOffset())
+	p.appendMu.Unlock()
+	return p.log.Close()
+}

@@ -1,0 +1,68 @@
+// Package txn is Sluice's transaction coordinator: it hands out producer
+// ids (InitProducerId), keeps each transactional id's state in the internal
+// topic __transaction_state, and drives transactions to their end
+// (AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn), writing
+// commit/abort markers to every partition of a transaction and committing
+// its group offsets through the group coordinator. It aborts transactions
+// that outlive their timeout. Per-partition producer state (sequence
+// checks, last stable offset, aborted transactions) is package replica's.
+//
+// # Producer ids
+//
+// Ids are allocated in blocks of 1000. The end of the current block is
+// persisted in <log.dirs>/producer-ids before the first id of the block is
+// handed out (two text lines, "sluice-producer-ids v1" and the decimal block
+// end; replaced atomically: write producer-ids.tmp, fsync, rename, fsync the
+// directory). At start the allocator resumes at the persisted block end, so
+// an id is never handed out twice, even after a crash (at most a block's
+// worth of ids is skipped). A file rather than a metadata record keeps the
+// single-node broker simple: when the cluster lands, the block allocation
+// moves to the controller as Kafka's ProducerIdsRecord, with the same
+// "persist the block before use" rule.
+//
+// # Transaction state
+//
+// A transactional id lives in partition
+// (javaStringHashCode(id) & 0x7fffffff) % 50 of __transaction_state (Kafka's
+// transaction.state.log.num.partitions default; the topic's real count is
+// used when it exists). Records are Kafka's: key TxnMetadataKey v0
+// (transactional id), value TxnMetadataValue v0 (producer id and epoch,
+// timeout, state, partitions, timestamps); a null value is a tombstone. One
+// record of Sluice's own holds the group offsets a transaction committed
+// with TxnOffsetCommit until it ends: key TxnMetadataKey with version 100
+// (same layout: the transactional id), value a TxnOffsetCommitRequest v3
+// body as kmsg encodes it (group and offsets; written again whole on each
+// TxnOffsetCommit), tombstoned when the transaction completes. Kafka keeps
+// these offsets in __consumer_offsets as transactional records; keeping them
+// here leaves the group coordinator's log untouched until the commit.
+//
+// # Serial per partition
+//
+// Each __transaction_state partition is a shard with one mutex. A request
+// holds it from validation to its answer, across its writes and their
+// fsyncs, so a shard's transactions change one at a time and every change
+// is durable before it is visible, as with one serial loop per partition.
+// Shards are independent.
+//
+// # Ending a transaction
+//
+// EndTxn writes PrepareCommit (or PrepareAbort) and waits for it to be
+// durable: from then on the outcome is decided. It then appends a marker to
+// each partition of the transaction (through the same append path as data,
+// so the partition's producer state sees it), waits for them to be durable,
+// commits the pending group offsets (on commit), and writes CompleteCommit
+// (CompleteAbort). Only then is EndTxn answered. A broker that stops
+// between Prepare and Complete finds the Prepare record at load and
+// completes the transaction again (markers are idempotent for the
+// partition: a marker for a producer with no open transaction only updates
+// its epoch).
+//
+// # Invariants
+//
+//   - A transactional id's epoch only grows; a request with an older epoch
+//     is fenced (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for old
+//     versions) and never changes state.
+//   - Markers of a transaction are written only after its Prepare record is
+//     durable; Complete only after every marker is durable.
+//   - In-memory state equals the replay of the shard's log.
+package txn

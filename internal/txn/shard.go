@@ -1,0 +1,255 @@
+package txn
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/replica"
+)
+
+// Key versions in __transaction_state: Kafka's TxnMetadataKey is 0; 100 is
+// Sluice's pending transactional offsets (see the package doc).
+const (
+	keyTxnMetadata    = 0
+	keyPendingOffsets = 100
+)
+
+// shard is one __transaction_state partition's transactions. mu is held
+// by a whole request (see the package doc).
+type shard struct {
+	c     *Coordinator
+	index int32
+
+	mu     sync.Mutex
+	loaded bool
+	closed bool
+	txns   map[string]*txnMeta
+}
+
+// tp is a topic partition.
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// txnMeta is one transactional id's state.
+type txnMeta struct {
+	id         string
+	pid        int64
+	epoch      int16
+	prevEpoch  int16 // epoch before a coordinator bump (timeout abort), -1 none
+	timeoutMs  int32
+	state      kmsg.TransactionState
+	parts      map[tp]bool
+	offsets    map[string][]kmsg.TxnOffsetCommitRequestTopic // pending, by group
+	startMs    int64
+	lastUpdate int64
+}
+
+// ready loads the shard on first use. Caller holds mu.
+func (s *shard) ready() int16 {
+	if s.closed {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	if s.loaded {
+		return 0
+	}
+	p := s.c.parts.Get(StateTopic, s.index)
+	if p == nil {
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	if err := s.load(p); err != nil {
+		s.c.log.Error("load transaction state partition", "partition", s.index, "err", err)
+		return kerr.CoordinatorLoadInProgress.Code
+	}
+	s.loaded = true
+	for _, m := range s.txns {
+		if m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort {
+			if err := s.complete(m); err != nil {
+				s.c.log.Warn("complete prepared transaction", "transactional_id", m.id, "err", err)
+			}
+		}
+	}
+	return 0
+}
+
+// load replays the partition into txns.
+func (s *shard) load(p *replica.Partition) error {
+	s.txns = map[string]*txnMeta{}
+	off := p.LogStartOffset()
+	var buf []byte
+	for off < p.HighWatermark() {
+		rr, err := p.Read(off, 1<<20)
+		if err != nil {
+			return err
+		}
+		buf, err = rr.ReadAll(buf[:0])
+		rr.Release()
+		if err != nil {
+			return err
+		}
+		next := off
+		_ = record.Split(buf, func(h record.Header, b []byte) error {
+			next = h.LastOffset() + 1
+			if h.IsControl() {
+				return nil
+			}
+			return record.Records(b, func(r *record.Record) error {
+				s.replay(r.Key, r.Value)
+				return nil
+			})
+		})
+		if next <= off {
+			return errors.New("txn: replay made no progress")
+		}
+		off = next
+	}
+	return nil
+}
+
+func (s *shard) replay(key, value []byte) {
+	var k kmsg.TxnMetadataKey
+	if k.ReadFrom(key) != nil {
+		return
+	}
+	switch k.Version {
+	case keyTxnMetadata:
+		if value == nil {
+			delete(s.txns, k.TransactionalID)
+			return
+		}
+		var v kmsg.TxnMetadataValue
+		if v.ReadFrom(value) != nil {
+			s.c.log.Warn("skipping bad transaction metadata", "transactional_id", k.TransactionalID)
+			return
+		}
+		m := s.txns[k.TransactionalID]
+		if m == nil {
+			m = &txnMeta{id: k.TransactionalID, prevEpoch: -1}
+			s.txns[m.id] = m
+		}
+		m.pid, m.epoch, m.timeoutMs, m.state = v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State
+		m.startMs, m.lastUpdate = v.StartTimestamp, v.LastUpdateTimestamp
+		m.parts = map[tp]bool{}
+		for _, t := range v.Topics {
+			for _, p := range t.Partitions {
+				m.parts[tp{t.Topic, p}] = true
+			}
+		}
+		if !m.open() {
+			m.offsets = nil
+		}
+	case keyPendingOffsets:
+		id, group, ok := strings.Cut(k.TransactionalID, "\x00")
+		m := s.txns[id]
+		if !ok || m == nil {
+			return
+		}
+		if value == nil {
+			delete(m.offsets, group)
+			return
+		}
+		r := kmsg.NewPtrTxnOffsetCommitRequest()
+		r.Version = 3
+		if r.ReadFrom(value) != nil {
+			return
+		}
+		if m.offsets == nil {
+			m.offsets = map[string][]kmsg.TxnOffsetCommitRequestTopic{}
+		}
+		m.offsets[group] = r.Topics
+	}
+}
+
+// open reports a transaction that has started and not completed.
+func (m *txnMeta) open() bool {
+	switch m.state {
+	case kmsg.TransactionStateOngoing, kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+		return true
+	}
+	return false
+}
+
+// metaRecord encodes m as its TxnMetadata key and value.
+func metaRecord(m *txnMeta) record.Record {
+	k := kmsg.NewTxnMetadataKey()
+	k.TransactionalID = m.id
+	v := kmsg.NewTxnMetadataValue()
+	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State = m.pid, m.epoch, m.timeoutMs, m.state
+	v.LastUpdateTimestamp, v.StartTimestamp = m.lastUpdate, m.startMs
+	byTopic := map[string][]int32{}
+	for p := range m.parts {
+		byTopic[p.topic] = append(byTopic[p.topic], p.partition)
+	}
+	names := make([]string, 0, len(byTopic))
+	for t := range byTopic {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names {
+		ps := byTopic[t]
+		sort.Slice(ps, func(i, j int) bool { return ps[i] < ps[j] })
+		vt := kmsg.NewTxnMetadataValueTopic()
+		vt.Topic, vt.Partitions = t, ps
+		v.Topics = append(v.Topics, vt)
+	}
+	return record.Record{Key: k.AppendTo(nil), Value: v.AppendTo(nil)}
+}
+
+// offsetsRecord encodes a transaction's pending offsets of one group
+// (nil topics: the tombstone).
+func offsetsRecord(m *txnMeta, group string, topics []kmsg.TxnOffsetCommitRequestTopic, tombstone bool) record.Record {
+	k := kmsg.NewTxnMetadataKey()
+	k.Version = keyPendingOffsets
+	k.TransactionalID = m.id + "\x00" + group
+	rec := record.Record{Key: k.AppendTo(nil)}
+	if !tombstone {
+		r := kmsg.NewPtrTxnOffsetCommitRequest()
+		r.Version = 3
+		r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch = m.id, group, m.pid, m.epoch
+		r.Generation, r.MemberID = -1, ""
+		r.Topics = topics
+		rec.Value = r.AppendTo(nil)
+	}
+	return rec
+}
+
+// write appends recs as one batch to the shard's partition and waits until
+// it is durable. Caller holds mu.
+func (s *shard) write(recs ...record.Record) error {
+	p := s.c.parts.Get(StateTopic, s.index)
+	if p == nil {
+		return errors.New("txn: state partition not hosted")
+	}
+	for i := range recs {
+		recs[i].OffsetDelta = int32(i)
+	}
+	batch, err := record.Build(record.BatchSpec{
+		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		BaseTimestamp: s.c.now().UnixMilli(), Records: recs,
+	})
+	if err != nil {
+		return err
+	}
+	info, err := p.Append(batch, int64(len(recs)))
+	if err != nil {
+		return err
+	}
+	return p.Commit(info.LastOffset + 1)
+}
+
+// persist writes m (plus extra records) and returns a Kafka code for the
+// client on failure.
+func (s *shard) persist(m *txnMeta, extra ...record.Record) int16 {
+	if err := s.write(append([]record.Record{metaRecord(m)}, extra...)...); err != nil {
+		s.c.log.Warn("write transaction state", "transactional_id", m.id, "err", err)
+		return kerr.CoordinatorNotAvailable.Code
+	}
+	return 0
+}
