@@ -111,6 +111,8 @@ func (s *shard) leaderSync(g *group, r *kmsg.SyncGroupRequest) {
 			s.maybePrepareRebalanceOrCompleteJoin(g, "failed to store the assignment")
 			return
 		}
+		// INVARIANT: each member of generation gen owns exactly the bytes
+		// the leader sent for its member id (empty if none), nothing else.
 		for id, m := range g.members {
 			m.assignment = assignment[id]
 		}
