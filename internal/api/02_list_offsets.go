@@ -41,6 +41,9 @@ func handleListOffsets(e *Env, req *server.Request) server.Reply {
 			}
 			op.LeaderEpoch = p.LeaderEpoch()
 			hw := p.HighWatermark()
+			if r.IsolationLevel == 1 {
+				hw = p.LastStableOffset() // read_committed sees up to the LSO
+			}
 			switch ts := rp.Timestamp; ts {
 			case tsLatest:
 				op.Offset = hw
