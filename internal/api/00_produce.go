@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
@@ -63,6 +64,14 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 			pr := &t.Partitions[i]
 			*pr = kmsg.NewProduceResponseTopicPartition()
 			pr.Partition = rp.Partition
+			if controller.IsInternalTopic(name) {
+				// Only the coordinators write their internal topics:
+				// a client record there would be replayed as state.
+				pr.ErrorCode = kerr.InvalidTopicException.Code
+				msg := "cannot append to internal topic " + name
+				pr.ErrorMessage = &msg
+				continue
+			}
 			p := e.Parts.Get(name, rp.Partition)
 			if p == nil {
 				pr.ErrorCode = kerr.UnknownTopicOrPartition.Code
