@@ -1,0 +1,179 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// errKilled ends a processor at its kill point.
+var errKilled = errors.New("processor killed")
+
+// ctpProcessor copies every record of in to out in transactions, with the
+// input offsets committed in the same transaction (GroupTransactSession).
+// It is killed (client closed without ending its transaction) when its
+// step counter reaches kill (0: never); steps are polls, produces and the
+// moments just before and after End.
+func ctpProcessor(t *testing.T, addr, in, out string, kill int, done func() bool) error {
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(addr),
+		kgo.DialTimeout(5*time.Second),
+		kgo.TransactionalID("ctp-processor"),
+		kgo.TransactionTimeout(10*time.Second),
+		kgo.ConsumerGroup("ctp-group"),
+		kgo.ConsumeTopics(in),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxPartitionBytes(2000), // small polls: many transactions
+	)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	step := 0
+	at := func() bool { step++; return kill > 0 && step == kill }
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for !done() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := sess.PollRecords(pctx, 10)
+		pcancel()
+		if at() {
+			return errKilled
+		}
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("poll: %w", err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		for _, r := range fs.Records() {
+			if at() {
+				return errKilled
+			}
+			sess.Produce(ctx, &kgo.Record{Topic: out, Key: r.Key, Value: r.Value}, nil)
+		}
+		if at() {
+			return errKilled
+		}
+		if _, err := sess.End(ctx, kgo.TryCommit); err != nil {
+			return fmt.Errorf("end: %w", err)
+		}
+		if at() {
+			return errKilled
+		}
+	}
+	return nil
+}
+
+// TestTxnConsumeTransformProduceExactlyOnce: a transactional
+// consume-transform-produce processor is killed at random points and
+// restarted (once across a broker restart); the output topic read with
+// read_committed holds every input record exactly once, and the group's
+// committed offsets reach the end of the input.
+func TestTxnConsumeTransformProduceExactlyOnce(t *testing.T) {
+	tb := startBroker(t,
+		withProp("group.initial.rebalance.delay.ms", "0"),
+		withProp("offsets.topic.num.partitions", "3"))
+	in, out := topicName(t, "in"), topicName(t, "out")
+	adm := newAdmin(t, tb.Addr())
+	createTopic(t, adm, in, 3, nil)
+	createTopic(t, adm, out, 3, nil)
+	const n = 300
+	src := newEOSClient(t, tb.Addr(), kgo.DefaultProduceTopic(in), kgo.ProducerBatchMaxBytes(1200))
+	var rs []*kgo.Record
+	// ~200 bytes a record: each poll brings a few, so there are many
+	// transactions to be killed in.
+	pad := []kgo.RecordHeader{{Key: "pad", Value: make([]byte, 200)}}
+	for i := range n {
+		rs = append(rs, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "in-%d", i), Headers: pad})
+	}
+	produceSync(t, src, rs...)
+
+	// committed is how many input offsets the group committed.
+	committed := func() int64 {
+		adm := newAdmin(t, tb.Addr())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(ctx, "ctp-group")
+		if err != nil {
+			return -1
+		}
+		total := int64(0)
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.Topic == in && o.At > 0 {
+				total += o.At
+			}
+		})
+		return total
+	}
+	done := func() bool { return committed() == n }
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	for round := 0; round < 8; round++ {
+		kill := 1 + rng.IntN(80)
+		err := ctpProcessor(t, tb.Addr(), in, out, kill, func() bool { return false })
+		if err != nil && !errors.Is(err, errKilled) {
+			t.Fatalf("round %d (kill at %d): %v", round, kill, err)
+		}
+		t.Logf("round %d: killed at step %d (%v); %d input offsets committed", round, kill, err, committed())
+		if round == 4 {
+			tb.Restart()
+		}
+	}
+	if err := ctpProcessor(t, tb.Addr(), in, out, 0, done); err != nil {
+		t.Fatalf("final run: %v", err)
+	}
+	got := eosConsume(t, tb.Addr(), out, n, true)
+	seen := map[string]int{}
+	for _, r := range got {
+		seen[string(r.Value)]++
+	}
+	for i := range n {
+		if c := seen[fmt.Sprintf("in-%d", i)]; c != 1 {
+			t.Fatalf("in-%d is in the output %d times (output %d records)", i, c, len(got))
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("output has %d records, want %d", len(got), n)
+	}
+	// Nothing more arrives after the n records: one more read_committed
+	// consumer reads to the end and finds exactly n.
+	if extra := eosConsumeAll(t, tb.Addr(), out); extra != n {
+		t.Fatalf("read_committed output holds %d records, want %d", extra, n)
+	}
+}
+
+// eosConsumeAll counts the records a read_committed consumer gets until
+// a poll of one second brings nothing more.
+func eosConsumeAll(t *testing.T, addr, topic string) int {
+	t.Helper()
+	cl := newEOSClient(t, addr, kgo.ConsumeTopics(topic), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	defer cl.Close()
+	total := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		if fs.NumRecords() == 0 && total > 0 {
+			return total
+		}
+		total += fs.NumRecords()
+	}
+	return total
+}
