@@ -10,9 +10,10 @@ import (
 )
 
 // committedOffsets returns the group's committed offsets of topic by
-// partition (partitions without a commit are left out).
+// partition (partitions without a commit are left out). The topic need
+// not exist.
 func committedOffsets(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]kadm.OffsetResponse, error) {
-	resp, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+	resp, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		return nil, err
 	}
