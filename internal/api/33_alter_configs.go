@@ -1,0 +1,44 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(33, 0, 2, handleAlterConfigs) }
+
+// handleAlterConfigs is the legacy, non-incremental AlterConfigs: the given
+// configs replace all of a topic's overrides.
+func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.AlterConfigsRequest)
+	resp := kmsg.NewPtrAlterConfigsResponse()
+	dup := duplicateResources(len(r.Resources), func(i int) (int8, string) {
+		return int8(r.Resources[i].ResourceType), r.Resources[i].ResourceName
+	})
+	for i, rr := range r.Resources {
+		res := kmsg.NewAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var cerr *controller.Error
+		switch {
+		case dup[i]:
+			cerr = duplicateResourceError(rr.ResourceName)
+		case rr.ResourceType == resourceTopic:
+			configs := make(map[string]*string, len(rr.Configs))
+			for _, c := range rr.Configs {
+				configs[c.Name] = c.Value
+			}
+			cerr = e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly)
+		default:
+			cerr = unsupportedConfigResource(e, int8(rr.ResourceType), rr.ResourceName)
+		}
+		if cerr != nil {
+			res.ErrorCode = cerr.Code
+			msg := cerr.Message
+			res.ErrorMessage = &msg
+		}
+		resp.Resources = append(resp.Resources, res)
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
+
+// handleIncrementalAlterConfigs applies set/delete/append/subtract to topic
+// configs through the controller. Broker resources are refused: dynamic
+// broker configs are not implemented (static server.properties only).
+func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
+	resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
+	dup := duplicateResources(len(r.Resources), func(i int) (int8, string) {
+		return int8(r.Resources[i].ResourceType), r.Resources[i].ResourceName
+	})
+	for i, rr := range r.Resources {
+		res := kmsg.NewIncrementalAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var cerr *controller.Error
+		switch {
+		case dup[i]:
+			cerr = duplicateResourceError(rr.ResourceName)
+		case rr.ResourceType == resourceTopic:
+			ops := make([]controller.ConfigOp, len(rr.Configs))
+			for j, c := range rr.Configs {
+				ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
+			}
+			cerr = e.Ctl.IncrementalAlterTopicConfigs(rr.ResourceName, ops, r.ValidateOnly)
+		default:
+			cerr = unsupportedConfigResource(e, int8(rr.ResourceType), rr.ResourceName)
+		}
+		if cerr != nil {
+			res.ErrorCode = cerr.Code
+			msg := cerr.Message
+			res.ErrorMessage = &msg
+		}
+		resp.Resources = append(resp.Resources, res)
+	}
+	return server.Ready(&server.Response{Msg: resp})
+}
+
+// duplicateResources marks every resource named more than once in one
+// request; Kafka answers all of them with INVALID_REQUEST.
+func duplicateResources(n int, at func(int) (int8, string)) []bool {
+	type key struct {
+		t    int8
+		name string
+	}
+	count := map[key]int{}
+	for i := range n {
+		t, name := at(i)
+		count[key{t, name}]++
+	}
+	out := make([]bool, n)
+	for i := range n {
+		t, name := at(i)
+		out[i] = count[key{t, name}] > 1
+	}
+	return out
+}
+
+func duplicateResourceError(name string) *controller.Error {
+	return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Error due to duplicate config resource: " + name}
+}
+
+// unsupportedConfigResource answers alterations of anything but topics.
+func unsupportedConfigResource(e *Env, typ int8, name string) *controller.Error {
+	if typ != resourceBroker {
+		return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unsupported resource type " + strconv.Itoa(int(typ))}
+	}
+	if name != "" && name != strconv.Itoa(int(e.NodeID)) {
+		return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unexpected broker id, expected " + strconv.Itoa(int(e.NodeID)) + " or empty string, but received " + name}
+	}
+	return &controller.Error{Code: kerr.InvalidRequest.Code,
+		Message: "Dynamic broker configs are not supported yet: set them in server.properties or with serve --override"}
+}
