@@ -42,7 +42,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 		def = env
 	}
 	f := cmd.PersistentFlags()
-	f.StringVar(&cf.brokers, "brokers", def, "seed brokers, `host:port[,host:port]` (default from $"+brokersEnv+")")
+	f.StringVar(&cf.brokers, "brokers", def, "comma-separated seed `host:port` list (else $"+brokersEnv+")")
 	f.StringVar(&cf.format, "format", "table", "output format: table or json")
 	f.DurationVar(&cf.timeout, "timeout", 15*time.Second, "give up on the brokers after this long")
 	return cf

@@ -51,7 +51,7 @@ those given with --partitions). As with Kafka, the group must have no
 active members: stop its consumers first.
 
 --to-offset is clamped to each partition's earliest..latest range.
---to-datetime takes RFC 3339 (2024-01-02T15:04:05Z) or a local-less
+--to-datetime takes RFC 3339 (2024-01-02T15:04:05Z) or a zone-less
 2024-01-02T15:04:05[.000] read as UTC; each partition moves to its first
 record at or after that time, or to its end if there is none.
 --dry-run shows the new offsets without committing them.`,
