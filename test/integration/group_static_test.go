@@ -77,3 +77,24 @@ func TestGroupStaticMembership(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupStaticMemberExpires: a static member that closes (no LeaveGroup)
+// and does not come back is removed when its session times out, and its
+// partitions go to the member that stays.
+func TestGroupStaticMemberExpires(t *testing.T) {
+	t.Parallel()
+	tb := startGroupBroker(t)
+	adm := newAdmin(t, tb.Addr())
+	topic, group := topicName(t, ""), "g-static-expiry"
+	createTopic(t, adm, topic, 2, nil)
+	topics := []string{topic}
+	a := startGroupMember(t, tb.Addr(), group, "a", topics, withKgo(kgo.InstanceID("a")))
+	b := startGroupMember(t, tb.Addr(), group, "b", topics, withKgo(kgo.InstanceID("b")))
+	waitBalanced(t, adm, group, topic, 2, a, b)
+	closed := time.Now()
+	b.Close()
+	waitBalanced(t, adm, group, topic, 2, a)
+	if took := time.Since(closed); took < groupSession-time.Second {
+		t.Errorf("static member removed %v after it closed, before its %v session timeout", took, groupSession)
+	}
+}
