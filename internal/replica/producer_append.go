@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/log"
@@ -56,6 +57,14 @@ func (p *Partition) AppendMarker(producerID int64, epoch int16, commit bool, coo
 	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
+	p.psMu.Lock()
+	e := p.ps.producers[producerID]
+	stale := e != nil && epoch < e.epoch
+	p.psMu.Unlock()
+	if stale {
+		// INVARIANT: a producer's epoch never goes back in a partition.
+		return 0, &ProduceError{kerr.InvalidProducerEpoch, "marker epoch is older than the producer's"}
+	}
 	info, err := p.appendLocked(batch, 1)
 	if err != nil {
 		return 0, err

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/replica"
 )
 
 // OffsetsTopic is the group coordinator's topic; its partitions join a
@@ -188,6 +190,13 @@ func (s *shard) endTxn(id string, pid int64, epoch int16, version int16, commit 
 	switch m.state {
 	case kmsg.TransactionStateOngoing:
 		if err := s.end(m.clone(), commit); err != nil {
+			if s.txns[id].open() && s.txns[id].state != kmsg.TransactionStateOngoing {
+				// Prepare is durable, so the outcome is decided (Kafka
+				// answers here too); completion is retried by the
+				// checker, or by the next request of this id.
+				s.c.log.Warn("complete transaction", "transactional_id", id, "err", err)
+				return 0
+			}
 			s.c.log.Warn("end transaction", "transactional_id", id, "err", err)
 			return kerr.CoordinatorNotAvailable.Code
 		}
@@ -216,8 +225,18 @@ func (s *shard) end(m *txnMeta, commit bool) error {
 		return errors.New("txn: write prepare")
 	}
 	s.txns[m.id] = m
+	if h := TestHookAfterPrepare.Load(); h != nil {
+		if err := (*h)(m.id); err != nil {
+			return err
+		}
+	}
 	return s.complete(m)
 }
+
+// TestHookAfterPrepare is a test hook: when set, it runs after a
+// transaction's Prepare record is durable and before its markers; an error
+// stops the completion there, as a crash would at that point.
+var TestHookAfterPrepare atomic.Pointer[func(transactionalID string) error]
 
 // complete writes the markers of a prepared transaction, commits its
 // group offsets (commit only) and writes Complete.
@@ -234,6 +253,13 @@ func (s *shard) complete(m *txnMeta) error {
 		upTo, err := part.AppendMarker(m.pid, m.epoch, commit, 0)
 		if err == nil {
 			err = part.Commit(upTo)
+		}
+		var perr *replica.ProduceError
+		if errors.As(err, &perr) {
+			// A newer epoch already wrote there: that producer's
+			// transactions are decided past this one.
+			s.c.log.Warn("marker refused", "topic", p.topic, "partition", p.partition, "err", err)
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("marker for %s-%d: %w", p.topic, p.partition, err)

@@ -1,0 +1,61 @@
+package api
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(27, 0, 1, handleWriteTxnMarkers) }
+
+// handleWriteTxnMarkers writes commit/abort markers to partitions of this
+// broker, as a transaction coordinator asks its partition leaders to. The
+// single-node coordinator writes its markers directly (txn package); this
+// serves other coordinators and tools. Answered once the markers are
+// durable.
+func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
+	return func() *server.Response {
+		resp := kmsg.NewPtrWriteTxnMarkersResponse()
+		for _, m := range r.Markers {
+			rm := kmsg.NewWriteTxnMarkersResponseMarker()
+			rm.ProducerID = m.ProducerID
+			for _, t := range m.Topics {
+				rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+				rt.Topic = t.Topic
+				for _, idx := range t.Partitions {
+					rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+					rp.Partition = idx
+					rp.ErrorCode = writeMarker(e, t.Topic, idx, &m)
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				rm.Topics = append(rm.Topics, rt)
+			}
+			resp.Markers = append(resp.Markers, rm)
+		}
+		return &server.Response{Msg: resp}
+	}
+}
+
+func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequestMarker) int16 {
+	p := e.Parts.Get(topic, idx)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	upTo, err := p.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)
+	if err == nil {
+		err = p.Commit(upTo)
+	}
+	var perr *replica.ProduceError
+	switch {
+	case errors.As(err, &perr):
+		return perr.Err.Code
+	case err != nil:
+		return kerr.KafkaStorageError.Code
+	}
+	return 0
+}

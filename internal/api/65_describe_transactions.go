@@ -1,0 +1,16 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(65, 0, 0, handleDescribeTransactions) }
+
+// handleDescribeTransactions describes transactional ids from the
+// transaction coordinator's state.
+func handleDescribeTransactions(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.DescribeTransactionsRequest)
+	return func() *server.Response { return &server.Response{Msg: e.Txn.DescribeTransactions(r)} }
+}

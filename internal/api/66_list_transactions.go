@@ -1,0 +1,16 @@
+package api
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+func init() { register(66, 0, 1, handleListTransactions) }
+
+// handleListTransactions lists transactional ids (state, producer id and
+// v1's minimum duration filters).
+func handleListTransactions(e *Env, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.ListTransactionsRequest)
+	return func() *server.Response { return &server.Response{Msg: e.Txn.ListTransactions(r)} }
+}
