@@ -183,4 +183,3 @@ func ints(is []int32) string {
 	}
 	return "[" + strings.Join(s, ",") + "]"
 }
-
