@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -49,6 +50,16 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		return server.Ready(&server.Response{Msg: resp})
 	}
 	img := e.Meta.Image()
+	var verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)
+	if r.TransactionID != nil && e.Txn != nil {
+		verify = func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16) {
+			start, guard := p.TxnStart(h.ProducerID)
+			if !start {
+				return nil, 0
+			}
+			return guard, e.Txn.Verify(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index)
+		}
+	}
 	var waits []produced
 	for _, rt := range r.Topics {
 		t := kmsg.NewProduceResponseTopic()
@@ -80,7 +91,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				}
 				continue
 			}
-			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr)
+			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr, verify)
 			pr.ErrorCode = code
 			if msg != "" {
 				pr.ErrorMessage = &msg

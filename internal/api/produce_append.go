@@ -16,11 +16,20 @@ import (
 // ProduceRequest.validateRecords and LogValidator do, applies the topic's
 // compression.type and message.timestamp.type, and appends it. Nothing is
 // written unless the batch is valid. It returns the offset after the batch.
-func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg.ProduceResponseTopicPartition) (int64, int16, string) {
+// verify (nil: none) confirms a transactional batch that would open a
+// transaction in p with the transaction coordinator.
+func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg.ProduceResponseTopicPartition,
+	verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)) (int64, int16, string) {
 	cfg := p.Config()
 	h, batch, code, msg := validateProduce(version, cfg.MaxMessageBytes, records)
 	if code != 0 {
 		return 0, code, msg
+	}
+	var guard *replica.TxnGuard
+	if verify != nil && h.IsTransactional() && h.ProducerID >= 0 {
+		if guard, code = verify(p, &h); code != 0 {
+			return 0, code, "the transaction coordinator does not know this partition in an ongoing transaction of this producer"
+		}
 	}
 	if codec, ok := record.CodecForName(cfg.CompressionType); ok && codec != h.Codec() {
 		out, err := record.Recompress(batch, codec)
@@ -35,7 +44,7 @@ func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg
 		now = time.Now().UnixMilli()
 		record.SetLogAppendTime(batch, now)
 	}
-	info, dup, err := p.Produce(batch, h)
+	info, dup, err := p.Produce(batch, h, guard)
 	var perr *replica.ProduceError
 	switch {
 	case errors.As(err, &perr):

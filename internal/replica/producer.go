@@ -38,6 +38,14 @@ type producerEntry struct {
 	lastTs     int64       // max timestamp of its last batch (DescribeProducers)
 	coordEpoch int32       // coordinator epoch of its last marker, -1 none
 	txnFirst   int64       // first offset of its open transaction, -1 none
+	markers    uint64      // markers applied since open (TxnGuard); not persisted
+}
+
+func (e *producerEntry) markerCount() uint64 {
+	if e == nil {
+		return 0
+	}
+	return e.markers
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -85,9 +93,16 @@ func inSequence(last, next int32) bool {
 	return next == last+1 || (next == 0 && last == math.MaxInt32)
 }
 
+// TxnGuard is what the transaction coordinator confirmed before the first
+// batch of a transaction in a partition (KIP-890 verification): the
+// producer's marker count when it was asked. A marker since then means the
+// confirmed transaction ended, and the batch must not open a new one.
+type TxnGuard struct{ markers uint64 }
+
 // check validates a client data batch against the state. It returns the
 // original batch when h is a retry of one of the producer's last batches.
-func (s *producerState) check(h *record.Header) (*batchMeta, error) {
+// guard, when set, must still hold for a batch that opens a transaction.
+func (s *producerState) check(h *record.Header, guard *TxnGuard) (*batchMeta, error) {
 	if h.ProducerID < 0 {
 		return nil, nil
 	}
@@ -95,6 +110,9 @@ func (s *producerState) check(h *record.Header) (*batchMeta, error) {
 	lastSeq := h.BaseSequence + h.LastOffsetDelta
 	if lastSeq < h.BaseSequence { // wrapped past MaxInt32
 		lastSeq = h.LastOffsetDelta - (math.MaxInt32 - h.BaseSequence) - 1
+	}
+	if guard != nil && h.IsTransactional() && (e == nil || e.txnFirst < 0) && guard.markers != e.markerCount() {
+		return nil, &ProduceError{kerr.InvalidTxnState, "the transaction ended while this batch was verified"}
 	}
 	if e == nil {
 		if h.BaseSequence != 0 {
@@ -145,6 +163,7 @@ func (s *producerState) apply(h *record.Header, first, last int64, ctl controlIn
 	}
 	e.lastTs = max(e.lastTs, h.MaxTimestamp)
 	if h.IsControl() {
+		e.markers++
 		if ctl.valid {
 			e.coordEpoch = ctl.coordEpoch
 		}

@@ -15,12 +15,14 @@ import (
 // idempotent batch (producer id >= 0) it first checks the producer state:
 // a retry of one of the producer's last five batches is not written again
 // and is answered with the original offsets (dup is true); a gap, an old
-// epoch or an unknown producer fails with a *ProduceError.
-func (p *Partition) Produce(batch []byte, h record.Header) (info log.AppendInfo, dup bool, err error) {
+// epoch or an unknown producer fails with a *ProduceError. guard (from
+// TxnStart, then confirmed by the coordinator) is checked for a batch that
+// opens a transaction; nil skips that check.
+func (p *Partition) Produce(batch []byte, h record.Header, guard *TxnGuard) (info log.AppendInfo, dup bool, err error) {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
 	p.psMu.Lock()
-	orig, err := p.ps.check(&h)
+	orig, err := p.ps.check(&h, guard)
 	p.psMu.Unlock()
 	if err != nil {
 		return info, false, err
@@ -30,6 +32,19 @@ func (p *Partition) Produce(batch []byte, h record.Header) (info log.AppendInfo,
 	}
 	info, err = p.appendLocked(batch, int64(h.NumRecords))
 	return info, false, err
+}
+
+// TxnStart reports whether a transactional batch of the producer would
+// open a transaction here (so it must be verified with the transaction
+// coordinator first), with the guard to pass to Produce.
+func (p *Partition) TxnStart(producerID int64) (bool, *TxnGuard) {
+	p.psMu.Lock()
+	defer p.psMu.Unlock()
+	e := p.ps.producers[producerID]
+	if e != nil && e.txnFirst >= 0 {
+		return false, nil
+	}
+	return true, &TxnGuard{markers: e.markerCount()}
 }
 
 // AppendMarker writes a transaction marker (a control batch ending the

@@ -152,3 +152,26 @@ func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest) *kmsg.TxnO
 	}
 	return resp
 }
+
+// Verify is KIP-890's check before the first transactional batch of a
+// transaction lands in a partition: the producer must hold the current
+// epoch of an ongoing transaction that includes the partition. A late
+// batch of an ended transaction would otherwise open a transaction in the
+// partition that nobody ends, holding its LSO back forever.
+func (c *Coordinator) Verify(id string, pid int64, epoch int16, topic string, partition int32) int16 {
+	s, code := c.shardFor(id)
+	if code != 0 {
+		return code
+	}
+	defer s.mu.Unlock()
+	m := s.txns[id]
+	switch {
+	case m == nil || m.pid != pid:
+		return kerr.InvalidProducerIDMapping.Code
+	case epoch < m.epoch:
+		return kerr.InvalidProducerEpoch.Code
+	case epoch > m.epoch || m.state != kmsg.TransactionStateOngoing || !m.parts[tp{topic, partition}]:
+		return kerr.InvalidTxnState.Code
+	}
+	return 0
+}

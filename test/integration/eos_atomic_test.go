@@ -61,6 +61,16 @@ func (x *rawTxn) addPartitions(topic string, parts ...int32) {
 
 func (x *rawTxn) produce(topic string, part int32, value string) {
 	x.t.Helper()
+	if err := kerr.ErrorForCode(x.produceCode(topic, part, value, false)); err != nil {
+		x.t.Fatalf("produce %s to %s-%d: %v", value, topic, part, err)
+	}
+}
+
+// produceCode produces one transactional record (naming the
+// transactional id in the request when withID, which asks for KIP-890
+// verification) and returns the partition's error code.
+func (x *rawTxn) produceCode(topic string, part int32, value string, withID bool) int16 {
+	x.t.Helper()
 	b, err := record.Build(record.BatchSpec{
 		ProducerID: x.pid, ProducerEpoch: x.epoch, BaseSequence: x.seq[part],
 		Attributes: record.TransactionalBit, BaseTimestamp: time.Now().UnixMilli(),
@@ -73,6 +83,9 @@ func (x *rawTxn) produce(topic string, part int32, value string) {
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(9)
 	req.Acks, req.TimeoutMillis = -1, 10000
+	if withID {
+		req.TransactionID = &x.id
+	}
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
@@ -80,9 +93,11 @@ func (x *rawTxn) produce(topic string, part int32, value string) {
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp := x.call(req).(*kmsg.ProduceResponse)
-	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); err != nil {
-		x.t.Fatalf("produce %s to %s-%d: %v", value, topic, part, err)
+	code := resp.Topics[0].Partitions[0].ErrorCode
+	if code != 0 {
+		x.seq[part]--
 	}
+	return code
 }
 
 func (x *rawTxn) commitOffset(group, topic string, part int32, offset int64) {
@@ -256,5 +271,53 @@ func TestTxnTimeoutAborts(t *testing.T) {
 	produceSync(t, plain, &kgo.Record{Value: []byte("after")})
 	if got := sortedValues(eosConsume(t, tb.Addr(), topic, 1, true)); !sameStrings(got, []string{"after"}) {
 		t.Fatalf("read_committed: %v", got)
+	}
+}
+
+// TestTxnProduceVerified: a transactional batch naming its transactional
+// id is checked with the coordinator before it opens a transaction in a
+// partition (KIP-890): a partition never added, or a late batch after the
+// transaction ended, gets INVALID_TXN_STATE and writes nothing, so no
+// hanging transaction holds the LSO back.
+func TestTxnProduceVerified(t *testing.T) {
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	adm := newAdmin(t, tb.Addr())
+	createTopic(t, adm, topic, 2, nil)
+	x := &rawTxn{t: t, rc: dialRaw(t, tb.Addr()), id: "verified-txn"}
+	if code := x.init(60000); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	x.addPartitions(topic, 0)
+	if code := x.produceCode(topic, 0, "in", true); code != 0 {
+		t.Fatalf("added partition: %v", kerr.ErrorForCode(code))
+	}
+	if code := x.produceCode(topic, 1, "not-added", true); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("partition not in the transaction: %v", kerr.ErrorForCode(code))
+	}
+	if code := x.end(true); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	if code := x.produceCode(topic, 0, "late", true); code != kerr.InvalidTxnState.Code {
+		t.Fatalf("batch after the transaction ended: %v", kerr.ErrorForCode(code))
+	}
+	ctx := testCtx(t, 10*time.Second)
+	lso, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 2; p++ {
+		l, _ := lso.Lookup(topic, p)
+		e, _ := end.Lookup(topic, p)
+		if l.Offset != e.Offset {
+			t.Fatalf("partition %d: LSO %d, end %d", p, l.Offset, e.Offset)
+		}
+	}
+	if e, _ := end.Lookup(topic, 1); e.Offset != 0 {
+		t.Fatalf("partition 1 holds %d offsets", e.Offset)
 	}
 }
