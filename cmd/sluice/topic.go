@@ -4,11 +4,13 @@ package main
 // the configs of topics on a running broker, through kadm.
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func init() { extraCommands = append(extraCommands, topicCmd) }
@@ -121,10 +123,15 @@ func topicCreateCmd(cf *clientFlags) *cobra.Command {
 	return cmd
 }
 
-// withMessage appends the broker's error message to err, when it has one.
+// withMessage appends the broker's error message to err, when it has one;
+// a Kafka error code is shown by its name only, then the message.
 func withMessage(err error, msg string) error {
 	if msg == "" || strings.Contains(err.Error(), msg) {
 		return err
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return fmt.Errorf("%s: %s", ke.Message, msg)
 	}
 	return fmt.Errorf("%w: %s", err, msg)
 }
