@@ -1,13 +1,29 @@
 // Package replica owns the partitions this broker hosts: each Partition wraps
-// one log with the high watermark, the leader epoch and the waiters of
-// long-polling fetches; the Manager opens, reconfigures and deletes
-// partitions as the metadata image changes. It knows nothing of TCP.
+// one log with the high watermark, the leader epoch, the waiters of
+// long-polling fetches and the producer state (idempotent and transactional
+// producers: sequence checks, open transactions, the last stable offset and
+// the aborted-transaction index; producer.go, with its snapshot files
+// documented in producer_snapshot.go); the Manager opens, reconfigures and
+// deletes partitions as the metadata image changes. It knows nothing of TCP.
 //
 // INVARIANT: HW <= durable offset <= LEO while flush.messages is 1 (the
 // default): a consumer never sees a record the broker could still lose, and
 // an ack is only sent for offsets below the HW. With flush.messages > 1 the
 // HW follows the LEO and fsync happens in the background.
 //
-// Lock order: Manager.mu before Partition.mu; neither is held across log I/O
-// except Partition.appendMu, which only serializes appends to one log.
+// INVARIANT: LSO <= HW: the last stable offset is min(HW, first offset of
+// the oldest transaction that is open or whose marker is not yet below the
+// HW), so read_committed never sees past what read_uncommitted may see.
+//
+// INVARIANT: producer state is applied in log order: every append (client
+// batches, the broker's own writes, transaction markers) holds
+// Partition.appendMu across the producer-state check, the log append and
+// the state update, so the state is always what replaying the log up to the
+// LEO gives, and two pipelined batches of one producer cannot both pass the
+// sequence check.
+//
+// Lock order: Manager.mu before Partition.appendMu before Partition.psMu
+// and Partition.mu (psMu and mu are never held together, and only briefly).
+// Only appendMu is held across log I/O (the append, and a producer snapshot
+// when the log rolls).
 package replica

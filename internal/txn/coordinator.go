@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -212,7 +213,13 @@ func partitionFor(id string, n int32) int32 {
 		}
 		h = 31*h + int32(r)
 	}
-	return (h & 0x7fffffff) % n
+	if h == math.MinInt32 { // Kafka's Utils.abs
+		return 0
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % n
 }
 
 // checkTimeouts aborts transactions older than their timeout and completes

@@ -23,7 +23,7 @@
 // # Transaction state
 //
 // A transactional id lives in partition
-// (javaStringHashCode(id) & 0x7fffffff) % 50 of __transaction_state (Kafka's
+// abs(javaStringHashCode(id)) % 50 of __transaction_state (Kafka's
 // transaction.state.log.num.partitions default; the topic's real count is
 // used when it exists). Records are Kafka's: key TxnMetadataKey v0
 // (transactional id), value TxnMetadataValue v0 (producer id and epoch,
