@@ -14,7 +14,6 @@ import (
 // internal topic"), so nobody can forge a commit that the coordinator
 // would replay after a restart.
 func TestGroupOffsetsTopicRejectsProduce(t *testing.T) {
-	t.Skip("broker bug: Produce to __consumer_offsets is accepted and a forged commit is replayed on restart; remove this skip with the fix")
 	tb := startGroupBroker(t)
 	adm := newAdmin(t, tb.Addr())
 	topic, group := topicName(t, ""), "g"
