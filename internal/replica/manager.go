@@ -144,6 +144,7 @@ func (m *Manager) Maintain(now time.Time, retention bool) {
 				m.logger.Error("retention", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
 		}
+		p.expireProducers(now)
 		if !p.Durable() && p.Config().FlushMs >= 0 {
 			_ = p.Flush()
 		}

@@ -39,6 +39,7 @@ type producerEntry struct {
 	coordEpoch int32       // coordinator epoch of its last marker, -1 none
 	txnFirst   int64       // first offset of its open transaction, -1 none
 	markers    uint64      // markers applied since open (TxnGuard); not persisted
+	touchedMs  int64       // wall clock of its last append (or of the load); not persisted
 }
 
 func (e *producerEntry) markerCount() uint64 {
@@ -72,6 +73,7 @@ type endedTxn struct {
 // producerState is the producer state of one partition. Mutations run
 // under Partition.appendMu; Partition.psMu guards reads from other paths.
 type producerState struct {
+	nowMs     int64 // wall clock of the current append (set by the caller)
 	producers map[int64]*producerEntry
 	ended     []endedTxn
 	aborted   []AbortedTxn // ascending LastOffset
@@ -162,6 +164,7 @@ func (s *producerState) apply(h *record.Header, first, last int64, ctl controlIn
 		e.batches = e.batches[:0]
 	}
 	e.lastTs = max(e.lastTs, h.MaxTimestamp)
+	e.touchedMs = s.nowMs
 	if h.IsControl() {
 		e.markers++
 		if ctl.valid {
@@ -237,5 +240,22 @@ func (s *producerState) pruneAborted(start int64) {
 	i := sort.Search(len(s.aborted), func(i int) bool { return s.aborted[i].LastOffset >= start })
 	if i > 0 {
 		s.aborted = append(s.aborted[:0], s.aborted[i:]...)
+	}
+}
+
+// producerExpirationMs is Kafka's producer.id.expiration.ms default: a
+// producer without an open transaction that has not appended for this long
+// is forgotten (its next batch must then start at sequence 0, or it gets
+// UNKNOWN_PRODUCER_ID and resets, as with Kafka).
+const producerExpirationMs = 86400000
+
+// expire forgets idle producers. The clock is the broker's (the append
+// time), not the batches' timestamps, so a producer writing old timestamps
+// is not forgotten at once.
+func (s *producerState) expire(nowMs int64) {
+	for id, e := range s.producers {
+		if e.txnFirst < 0 && nowMs-e.touchedMs > producerExpirationMs {
+			delete(s.producers, id)
+		}
 	}
 }

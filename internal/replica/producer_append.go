@@ -101,6 +101,7 @@ func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo,
 		p.writeSnapshot(nb)
 	}
 	p.psMu.Lock()
+	p.ps.nowMs = time.Now().UnixMilli()
 	_ = record.Split(batches, func(h record.Header, b []byte) error {
 		p.ps.apply(&h, h.BaseOffset, h.LastOffset(), controlOf(&h, b))
 		return nil
@@ -194,6 +195,13 @@ func (p *Partition) Producers() []ProducerInfo {
 		out = append(out, ProducerInfo{id, e.epoch, e.lastSeq(), e.lastTs, e.coordEpoch, e.txnFirst})
 	}
 	return out
+}
+
+// expireProducers forgets producers idle for producer.id.expiration.ms.
+func (p *Partition) expireProducers(now time.Time) {
+	p.psMu.Lock()
+	p.ps.expire(now.UnixMilli())
+	p.psMu.Unlock()
 }
 
 // maybeRoll rolls the active segment by time and snapshots the producer

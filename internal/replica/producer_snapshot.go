@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/record"
 )
@@ -246,6 +247,10 @@ func (p *Partition) loadProducerState() error {
 		break
 	}
 	p.ps.pruneAborted(start)
+	p.ps.nowMs = time.Now().UnixMilli()
+	for _, e := range p.ps.producers {
+		e.touchedMs = p.ps.nowMs
+	}
 	var buf []byte
 	for from < leo {
 		rr, err := p.log.Read(from, 1<<20, leo)

@@ -172,7 +172,7 @@ func stateOf(p *Partition) (map[int64]producerEntry, []AbortedTxn) {
 	out := map[int64]producerEntry{}
 	for id, e := range p.ps.producers {
 		c := *e
-		c.markers = 0
+		c.markers, c.touchedMs = 0, 0
 		if len(c.batches) == 0 {
 			c.batches = nil
 		}
@@ -237,4 +237,21 @@ func TestProducerStateSurvivesRestart(t *testing.T) {
 		_ = os.Remove(filepath.Join(dir, snapshotName(o)))
 	}
 	check("full scan")
+}
+
+// TestProducerStateExpiry: idle producers are forgotten after
+// producer.id.expiration.ms of broker time, unless a transaction is open.
+func TestProducerStateExpiry(t *testing.T) {
+	s := newProducerState()
+	s.nowMs = 1000
+	s.apply(hdr(1, 0, 0, 1, false), 0, 0, controlInfo{})
+	s.apply(hdr(2, 0, 0, 1, true), 1, 1, controlInfo{})
+	s.expire(1000 + producerExpirationMs)
+	if len(s.producers) != 2 {
+		t.Fatalf("expired too early: %d", len(s.producers))
+	}
+	s.expire(1001 + producerExpirationMs)
+	if s.producers[1] != nil || s.producers[2] == nil {
+		t.Fatalf("after expiry: %+v", s.producers)
+	}
 }
