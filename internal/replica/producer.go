@@ -75,12 +75,13 @@ type endedTxn struct {
 type producerState struct {
 	nowMs     int64 // wall clock of the current append (set by the caller)
 	producers map[int64]*producerEntry
+	open      map[int64]int64 // producer id -> txnFirst, for producers with an open transaction
 	ended     []endedTxn
 	aborted   []AbortedTxn // ascending LastOffset
 }
 
 func newProducerState() *producerState {
-	return &producerState{producers: map[int64]*producerEntry{}}
+	return &producerState{producers: map[int64]*producerEntry{}, open: map[int64]int64{}}
 }
 
 // ProduceError is a producer-state rejection with its Kafka error code.
@@ -176,6 +177,7 @@ func (s *producerState) apply(h *record.Header, first, last int64, ctl controlIn
 				s.aborted = append(s.aborted, AbortedTxn{h.ProducerID, e.txnFirst, first})
 			}
 			e.txnFirst = -1
+			delete(s.open, h.ProducerID)
 		}
 		return
 	}
@@ -190,6 +192,7 @@ func (s *producerState) apply(h *record.Header, first, last int64, ctl controlIn
 	e.batches = append(e.batches, batchMeta{h.BaseSequence, lastSeq, first, last})
 	if h.IsTransactional() && e.txnFirst < 0 {
 		e.txnFirst = first
+		s.open[h.ProducerID] = first
 	}
 }
 
@@ -213,10 +216,8 @@ func (s *producerState) firstUnstable(hw int64) (int64, bool) {
 	}
 	clear(s.ended[len(kept):])
 	s.ended = kept
-	for _, e := range s.producers {
-		if e.txnFirst >= 0 {
-			out, ok = min(out, e.txnFirst), true
-		}
+	for _, first := range s.open {
+		out, ok = min(out, first), true
 	}
 	return out, ok
 }

@@ -138,6 +138,9 @@ func decodeSnapshot(b []byte) (*producerState, int64, error) {
 			e.batches = append(e.batches, batchMeta{r.i32(), r.i32(), r.i64(), r.i64()})
 		}
 		s.producers[id] = e
+		if e.txnFirst >= 0 {
+			s.open[id] = e.txnFirst
+		}
 	}
 	m := r.u32()
 	for i := uint32(0); i < m && !r.bad; i++ {

@@ -19,7 +19,7 @@ import (
 )
 
 // StateTopic is Kafka's internal topic of transaction state.
-const StateTopic = "__transaction_state"
+const StateTopic = controller.TransactionStateTopic
 
 // Kafka's defaults.
 const (

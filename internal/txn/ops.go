@@ -10,13 +10,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 )
 
 // OffsetsTopic is the group coordinator's topic; its partitions join a
 // transaction through AddOffsetsToTxn but get no markers from us.
-const OffsetsTopic = "__consumer_offsets"
+const OffsetsTopic = controller.ConsumerOffsetsTopic
 
 func (m *txnMeta) clone() *txnMeta {
 	n := *m
