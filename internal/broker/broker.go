@@ -36,6 +36,7 @@ type Broker struct {
 	txn   *txn.Coordinator
 	srv   *server.Server
 	ln    net.Listener
+	obs   brokerMetrics // metrics.go
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -86,9 +87,12 @@ func (b *Broker) Start() error {
 	b.parts = replica.NewManager(b.dir, b.cfg, b.logger.With("component", "replica"))
 	// Partitions follow every image the store publishes; the initial
 	// apply recovers every partition log before we accept clients.
-	meta.Subscribe(func(_, img *metadata.Image) {
+	meta.Subscribe(func(old, img *metadata.Image) {
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
+		}
+		if b.coord != nil {
+			b.coord.OnTopicsDeleted(deletedTopics(old, img))
 		}
 	})
 	if err := b.parts.Apply(meta.Image()); err != nil {
@@ -119,7 +123,11 @@ func (b *Broker) Start() error {
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes}, api.NewHandler(env), b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe}, api.NewHandler(env), b.logger.With("component", "server"))
+	if err := b.startMetrics(); err != nil {
+		ln.Close()
+		return err
+	}
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); _ = b.srv.Serve(ln) }()
 	go func() { defer b.wg.Done(); b.maintain() }()
@@ -157,6 +165,7 @@ func (b *Broker) maintain() {
 // Close stops listening and closes every log cleanly.
 func (b *Broker) Close() error {
 	close(b.stop)
+	b.stopMetrics()
 	// The transaction coordinator goes first: it commits group offsets
 	// through the group coordinator and writes markers to partitions.
 	if b.txn != nil {
@@ -182,4 +191,16 @@ func (b *Broker) Close() error {
 		}
 	}
 	return err
+}
+
+// deletedTopics lists the topics of old that img no longer has (by ID, so
+// a topic deleted and re-created in one step still counts).
+func deletedTopics(old, img *metadata.Image) []string {
+	var gone []string
+	for id, t := range old.TopicsByID {
+		if _, ok := img.TopicsByID[id]; !ok {
+			gone = append(gone, t.Name)
+		}
+	}
+	return gone
 }

@@ -3,6 +3,9 @@ package log
 import (
 	"fmt"
 	"os"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/metrics"
 )
 
 // syncFile is f.Sync. It is a variable so tests can fail or skip fsyncs.
@@ -73,7 +76,9 @@ func (l *Log) flush() error {
 	l.mu.Unlock()
 	defer s.release()
 
+	began := time.Now()
 	err := syncFile(s.log)
+	metrics.Fsync(time.Since(began))
 	if err == nil && dirty {
 		err = syncDir(l.dir)
 	}

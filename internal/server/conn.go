@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -15,6 +16,7 @@ import (
 type pending struct {
 	req   *Request
 	reply Reply
+	start time.Time
 }
 
 type conn struct {
@@ -75,6 +77,7 @@ func (c *conn) readLoop() error {
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("truncated request: %w", err)
 		}
+		start := time.Now()
 		req, body, err := parseHeader(frame)
 		if err != nil {
 			return err
@@ -91,7 +94,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		select {
-		case c.replies <- pending{req, c.s.h.Handle(req)}:
+		case c.replies <- pending{req, c.s.h.Handle(req), start}:
 		case <-c.done:
 			return net.ErrClosed
 		}
@@ -121,6 +124,9 @@ func (c *conn) writeLoop() {
 				c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
 				c.closeOnce()
 			}
+		}
+		if obs := c.s.cfg.Observe; obs != nil {
+			obs(p.req, resp, time.Since(p.start))
 		}
 		if resp.Release != nil {
 			resp.Release()

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // Config holds the listener limits.
@@ -14,6 +15,9 @@ type Config struct {
 	MaxRequestBytes int32
 	// MaxInFlight bounds the requests read but not yet answered per connection.
 	MaxInFlight int
+	// Observe, when set, is called after each response is written (or
+	// dropped), with the time since the request was read (metrics).
+	Observe func(req *Request, resp *Response, elapsed time.Duration)
 }
 
 // Server accepts Kafka connections and serves them with a Handler.

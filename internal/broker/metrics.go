@@ -1,0 +1,205 @@
+package broker
+
+// Wiring of internal/metrics: the per-request observer handed to the
+// server, the scrape-time state, and the metrics.listener HTTP server.
+
+import (
+	"bytes"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/metrics"
+	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+// brokerMetrics is the broker's metrics state.
+type brokerMetrics struct {
+	ready atomic.Bool
+	srv   *metrics.Server
+}
+
+// MetricsAddr is the bound metrics listener address, "" when off.
+func (b *Broker) MetricsAddr() string {
+	if b.obs.srv == nil {
+		return ""
+	}
+	return b.obs.srv.Addr()
+}
+
+// startMetrics registers the scrape-time state and, when metrics.listener
+// is set, starts the HTTP listener. Call once everything else is built.
+func (b *Broker) startMetrics() error {
+	b.meta.Subscribe(func(old, img *metadata.Image) {
+		for name := range old.TopicsByName {
+			if _, ok := img.TopicsByName[name]; !ok {
+				metrics.ForgetTopic(name)
+			}
+		}
+	})
+	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true}
+	if l := b.cfg.MetricsListener(); l != "" {
+		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
+		if err != nil {
+			return err
+		}
+		b.obs.srv = srv
+		b.logger.Info("metrics listening", "metrics.listener", "http://"+srv.Addr()+"/metrics")
+	}
+	b.obs.ready.Store(true)
+	return nil
+}
+
+func (b *Broker) stopMetrics() {
+	b.obs.ready.Store(false)
+	if b.obs.srv != nil {
+		b.obs.srv.Close()
+	}
+}
+
+func (b *Broker) readyErr() error {
+	if !b.obs.ready.Load() {
+		return errors.New("starting or shutting down")
+	}
+	return nil
+}
+
+func (b *Broker) partitionStats() []metrics.PartitionStat {
+	if !b.obs.ready.Load() {
+		return nil
+	}
+	var out []metrics.PartitionStat
+	for _, p := range b.parts.All() {
+		l := p.Log()
+		out = append(out, metrics.PartitionStat{Topic: p.Topic, Partition: p.Index, Size: l.Size(),
+			StartOffset: l.StartOffset(), EndOffset: l.EndOffset(), HighWater: p.HighWatermark()})
+	}
+	return out
+}
+
+// groupLags asks the group coordinator, as a client would, for every
+// group's committed offsets; only at scrape time.
+func (b *Broker) groupLags() []metrics.GroupLag {
+	if !b.obs.ready.Load() {
+		return nil
+	}
+	timeout := time.After(2 * time.Second)
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.Version = 5
+	var groups *kmsg.ListGroupsResponse
+	select {
+	case groups = <-b.coord.ListGroups(lg):
+	case <-timeout:
+		return nil
+	}
+	var out []metrics.GroupLag
+	for _, g := range groups.Groups {
+		of := kmsg.NewPtrOffsetFetchRequest()
+		of.Version = 8
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = g.Group
+		of.Groups = append(of.Groups, rg)
+		var resp *kmsg.OffsetFetchResponse
+		select {
+		case resp = <-b.coord.OffsetFetch(of):
+		case <-timeout:
+			return out
+		}
+		for _, rg := range resp.Groups {
+			for _, t := range rg.Topics {
+				for _, p := range t.Partitions {
+					part := b.parts.Get(t.Topic, p.Partition)
+					if p.ErrorCode != 0 || p.Offset < 0 || part == nil {
+						continue
+					}
+					out = append(out, metrics.GroupLag{Group: rg.Group, Topic: t.Topic, Partition: p.Partition,
+						Committed: p.Offset, Lag: max(part.HighWatermark()-p.Offset, 0)})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// observe is the server's per-response hook: request count and latency per
+// API, and per-topic bytes and records of Produce and Fetch.
+func (b *Broker) observe(req *server.Request, resp *server.Response, d time.Duration) {
+	if req.Body == nil {
+		return
+	}
+	metrics.Request(req.Key, kmsg.NameForKey(req.Key), d)
+	switch r := req.Body.(type) {
+	case *kmsg.ProduceRequest:
+		var pr *kmsg.ProduceResponse
+		if !resp.None {
+			pr, _ = resp.Msg.(*kmsg.ProduceResponse)
+		}
+		observeProduce(r, pr)
+	case *kmsg.FetchRequest:
+		if fr, ok := resp.Msg.(*kmsg.FetchResponse); ok {
+			b.observeFetch(fr, resp.Splices)
+		}
+	}
+}
+
+// observeProduce counts each partition's batch bytes and records (one
+// header parse per batch). With acks=0 (no response) every partition counts.
+func observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) {
+	for i, t := range r.Topics {
+		var rt *kmsg.ProduceResponseTopic
+		if resp != nil && i < len(resp.Topics) && resp.Topics[i].Topic == t.Topic {
+			rt = &resp.Topics[i]
+		}
+		for j, p := range t.Partitions {
+			failed := false
+			if rt != nil && j < len(rt.Partitions) && rt.Partitions[j].Partition == p.Partition {
+				failed = rt.Partitions[j].ErrorCode != 0
+			}
+			var records int64
+			for b := p.Records; len(b) >= record.HeaderSize; {
+				h, err := record.ParseHeader(b)
+				if err != nil || h.Size() <= 0 || h.Size() > len(b) {
+					break
+				}
+				records += int64(h.NumRecords)
+				b = b[h.Size():]
+			}
+			metrics.Produced(t.Topic, int64(len(p.Records)), records, failed)
+		}
+	}
+}
+
+// observeFetch counts the record bytes of each partition, spliced from
+// files or inline.
+func (b *Broker) observeFetch(resp *kmsg.FetchResponse, splices []server.Splice) {
+	var img *metadata.Image
+	next := 0
+	for _, t := range resp.Topics {
+		name := t.Topic
+		if name == "" { // v13+: topic ids only
+			if img == nil {
+				img = b.meta.Image()
+			}
+			ti := img.TopicsByID[metadata.UUID(t.TopicID)]
+			if ti == nil {
+				continue
+			}
+			name = ti.Name
+		}
+		for _, p := range t.Partitions {
+			n := int64(len(p.RecordBatches))
+			if next < len(splices) && bytes.Equal(p.RecordBatches, splices[next].Marker) {
+				n = 0
+				for _, fp := range splices[next].Parts {
+					n += fp.Len
+				}
+				next++
+			}
+			metrics.Fetched(name, n)
+		}
+	}
+}

@@ -1,0 +1,108 @@
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// PartitionStat is one hosted partition's state at scrape time.
+type PartitionStat struct {
+	Topic       string
+	Partition   int32
+	Size        int64 // bytes of its segments
+	StartOffset int64
+	EndOffset   int64 // log end offset
+	HighWater   int64
+}
+
+// GroupLag is one committed offset of a consumer group and its lag.
+type GroupLag struct {
+	Group     string
+	Topic     string
+	Partition int32
+	Committed int64
+	Lag       int64
+}
+
+// State is read at each scrape (never on a request path).
+type State struct {
+	Partitions  func() []PartitionStat
+	Groups      func() []GroupLag // nil or returning nil: no lag series
+	Controller  bool
+	Connections func() int
+}
+
+var (
+	logSize = prometheus.NewDesc("kafka_log_log_size", "Bytes of a partition's log segments (Kafka's Log Size).",
+		[]string{"topic", "partition"}, nil)
+	logStart = prometheus.NewDesc("kafka_log_log_logstartoffset", "A partition's log start offset.",
+		[]string{"topic", "partition"}, nil)
+	logEnd = prometheus.NewDesc("kafka_log_log_logendoffset", "A partition's log end offset.",
+		[]string{"topic", "partition"}, nil)
+	highWater = prometheus.NewDesc("kafka_cluster_partition_highwatermark", "A partition's high watermark (records below it are visible).",
+		[]string{"topic", "partition"}, nil)
+	partitionCount  = prometheus.NewDesc("kafka_server_replicamanager_partitioncount", "Partitions hosted by this broker.", nil, nil)
+	leaderCount     = prometheus.NewDesc("kafka_server_replicamanager_leadercount", "Partitions this broker leads.", nil, nil)
+	underReplicated = prometheus.NewDesc("kafka_server_replicamanager_underreplicatedpartitions",
+		"Partitions whose ISR is smaller than their replica set (always 0 on a single node).", nil, nil)
+	activeController = prometheus.NewDesc("kafka_controller_kafkacontroller_activecontrollercount",
+		"1 if this broker is the active controller.", nil, nil)
+	groupOffset = prometheus.NewDesc("kafka_consumergroup_current_offset", "A consumer group's committed offset.",
+		[]string{"consumergroup", "topic", "partition"}, nil)
+	groupLag = prometheus.NewDesc("kafka_consumergroup_lag", "High watermark minus a consumer group's committed offset.",
+		[]string{"consumergroup", "topic", "partition"}, nil)
+	connections = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
+)
+
+type stateCollector struct{ s State }
+
+// gatherer is Registry plus the scrape-time state of one broker (several
+// brokers may share a process in tests; the counters are process-wide).
+func gatherer(s State) prometheus.Gatherer {
+	own := prometheus.NewRegistry()
+	own.MustRegister(&stateCollector{s})
+	return prometheus.Gatherers{Registry, own}
+}
+
+func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{logSize, logStart, logEnd, highWater, partitionCount, leaderCount,
+		underReplicated, activeController, groupOffset, groupLag, connections} {
+		ch <- d
+	}
+}
+
+func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	var parts []PartitionStat
+	if c.s.Partitions != nil {
+		parts = c.s.Partitions()
+	}
+	for _, p := range parts {
+		idx := strconv.Itoa(int(p.Partition))
+		gauge(logSize, float64(p.Size), p.Topic, idx)
+		gauge(logStart, float64(p.StartOffset), p.Topic, idx)
+		gauge(logEnd, float64(p.EndOffset), p.Topic, idx)
+		gauge(highWater, float64(p.HighWater), p.Topic, idx)
+	}
+	gauge(partitionCount, float64(len(parts)))
+	gauge(leaderCount, float64(len(parts)))
+	gauge(underReplicated, 0)
+	ctl := 0.0
+	if c.s.Controller {
+		ctl = 1
+	}
+	gauge(activeController, ctl)
+	if c.s.Connections != nil {
+		gauge(connections, float64(c.s.Connections()))
+	}
+	if c.s.Groups != nil {
+		for _, g := range c.s.Groups() {
+			idx := strconv.Itoa(int(g.Partition))
+			gauge(groupOffset, float64(g.Committed), g.Group, g.Topic, idx)
+			gauge(groupLag, float64(g.Lag), g.Group, g.Topic, idx)
+		}
+	}
+}
