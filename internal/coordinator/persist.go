@@ -304,6 +304,7 @@ func (s *shard) restoreGroup(id string, v *kmsg.GroupMetadataValue) {
 
 // afterLoad starts the session timers of loaded members.
 func (s *shard) afterLoad() {
+	s.dropMissingTopicOffsets()
 	for _, g := range s.groups {
 		for _, m := range g.orderedMembers() {
 			s.rescheduleHeartbeat(g, m, m.sessionTimeout)

@@ -12,7 +12,6 @@ import (
 // partition deletion), so a topic re-created under the same name is read
 // from its start, not from the old topic's offsets.
 func TestGroupOffsetsOfDeletedTopic(t *testing.T) {
-	t.Skip("broker bug: committed offsets of a deleted topic survive and apply to a re-created topic of the same name; remove this skip with the fix")
 	tb := startGroupBroker(t)
 	adm := newAdmin(t, tb.Addr())
 	topic, other, group := topicName(t, ""), topicName(t, "kept"), "g-deleted-topic"
