@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -179,11 +180,10 @@ func checkTopic(ctx context.Context, cf *clientFlags, cl *kgo.Client, topic stri
 		return cf.clientErr(ctx, "describe topic", err)
 	}
 	if d, ok := td[topic]; !ok || d.Err != nil {
-		reason := "does not exist"
-		if ok {
-			reason = d.Err.Error()
+		if ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
+			return fmt.Errorf("topic %q: %w", topic, d.Err)
 		}
-		return fmt.Errorf("topic %q: %s", topic, reason)
+		return fmt.Errorf("topic %q does not exist", topic)
 	}
 	return nil
 }
