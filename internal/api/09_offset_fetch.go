@@ -8,7 +8,10 @@ import (
 
 func init() { register(9, 0, 9, handleOffsetFetch) }
 
-// handleOffsetFetch is answered by the group coordinator (v8+ may ask for several groups).
+// handleOffsetFetch is answered by the group coordinator (v8+ may ask for
+// several groups); require_stable is applied with the transaction
+// coordinator (txn_offsets.go).
 func handleOffsetFetch(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.OffsetFetch(req.Body.(*kmsg.OffsetFetchRequest)))
+	r := req.Body.(*kmsg.OffsetFetchRequest)
+	return awaitGroup(req, stableOffsets(e, r, e.Groups.OffsetFetch(r)))
 }

@@ -124,6 +124,32 @@ func (x *rawTxn) commitOffset(group, topic string, part int32, offset int64) {
 	}
 }
 
+// fetchOffset is OffsetFetch of one partition at version v.
+func (x *rawTxn) fetchOffset(v int16, group, topic string, part int32, stable bool) (int16, int64) {
+	x.t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(v)
+	req.RequireStable = stable
+	if v < 8 {
+		req.Group = group
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{part}
+		req.Topics = append(req.Topics, rt)
+		resp := x.call(req).(*kmsg.OffsetFetchResponse)
+		p := resp.Topics[0].Partitions[0]
+		return p.ErrorCode, p.Offset
+	}
+	g := kmsg.NewOffsetFetchRequestGroup()
+	g.Group = group
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = topic, []int32{part}
+	g.Topics = append(g.Topics, gt)
+	req.Groups = append(req.Groups, g)
+	resp := x.call(req).(*kmsg.OffsetFetchResponse)
+	p := resp.Groups[0].Topics[0].Partitions[0]
+	return p.ErrorCode, p.Offset
+}
+
 func (x *rawTxn) end(commit bool) int16 {
 	x.t.Helper()
 	req := kmsg.NewPtrEndTxnRequest()
@@ -205,6 +231,16 @@ func TestTxnAtomicAcrossRestart(t *testing.T) {
 	x.produce(topic, 0, "a-0")
 	x.produce(topic, 1, "a-1")
 	x.commitOffset(group, topic, 0, 99)
+	// KIP-447: while the transaction is open, a require_stable fetch of
+	// the offset waits (UNSTABLE_OFFSET_COMMIT); a plain one sees 42.
+	for _, v := range []int16{7, 9} {
+		if code, off := x.fetchOffset(v, group, topic, 0, true); code != kerr.UnstableOffsetCommit.Code {
+			t.Fatalf("v%d require_stable during the transaction: %v offset %d", v, kerr.ErrorForCode(code), off)
+		}
+	}
+	if code, off := x.fetchOffset(8, group, topic, 0, false); code != 0 || off != 42 {
+		t.Fatalf("plain offset fetch during the transaction: %v offset %d", kerr.ErrorForCode(code), off)
+	}
 	if code := x.end(false); code != 0 {
 		t.Fatalf("abort: %v", kerr.ErrorForCode(code))
 	}
@@ -218,6 +254,9 @@ func TestTxnAtomicAcrossRestart(t *testing.T) {
 	}
 	if o := groupOffset(t, adm, group, topic, 0); o != 42 {
 		t.Fatalf("aborted offset commit is visible: %d", o)
+	}
+	if code, off := x.fetchOffset(9, group, topic, 0, true); code != 0 || off != 42 {
+		t.Fatalf("require_stable after the abort: %v offset %d", kerr.ErrorForCode(code), off)
 	}
 	if got := len(eosConsume(t, tb.Addr(), topic, 5, false)); got != 5 {
 		t.Fatalf("read_uncommitted: %d records", got)
