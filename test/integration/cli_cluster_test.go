@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestCLICluster checks sluice cluster info and cluster config get|set.
+func TestCLICluster(t *testing.T) {
+	p := startProc(t, t.TempDir(), "log.retention.ms=123456")
+	var info struct {
+		ClusterID  string `json:"cluster_id"`
+		Controller int32
+		Brokers    []struct {
+			ID         int32
+			Host       string
+			Port       int32
+			Controller bool
+		}
+	}
+	cliJSON(t, p.addr, &info, "cluster", "info")
+	if info.ClusterID == "" || info.Controller != 1 || len(info.Brokers) != 1 || !info.Brokers[0].Controller ||
+		info.Brokers[0].Host+":"+strconv.Itoa(int(info.Brokers[0].Port)) != p.addr {
+		t.Errorf("cluster info: %+v (broker at %s)", info, p.addr)
+	}
+	out := cliOK(t, p.addr, "cluster", "info")
+	if !strings.HasPrefix(out, "CLUSTER      "+info.ClusterID+"\nCONTROLLER   1\n") || !strings.Contains(out, "ID  HOST") {
+		t.Errorf("cluster info table:\n%s", out)
+	}
+
+	var cfg struct {
+		Broker  int32
+		Configs []struct {
+			Name   string
+			Value  *string
+			Source string
+		}
+	}
+	cliJSON(t, p.addr, &cfg, "cluster", "config", "get", "log.retention.ms", "num.partitions")
+	if len(cfg.Configs) != 2 {
+		t.Fatalf("config get: %+v", cfg)
+	}
+	for _, c := range cfg.Configs {
+		switch {
+		case c.Name == "log.retention.ms" && (c.Value == nil || *c.Value != "123456" || c.Source != "STATIC_BROKER_CONFIG"):
+			t.Errorf("log.retention.ms: %+v", c)
+		case c.Name == "num.partitions" && c.Source != "DEFAULT_CONFIG":
+			t.Errorf("num.partitions: %+v", c)
+		}
+	}
+	if rows := tableRows(cliOK(t, p.addr, "cluster", "config", "get", "log.retention.ms")); !hasRow(rows, "CONFIG", "VALUE", "SOURCE") ||
+		!hasRow(rows, "log.retention.ms", "123456", "STATIC_BROKER_CONFIG") {
+		t.Errorf("config get table: %v", rows)
+	}
+	cliFails(t, p.addr, "has no config", "cluster", "config", "get", "no.such.key")
+	cliFails(t, p.addr, "Dynamic broker configs are not supported", "cluster", "config", "set", "--set", "log.retention.ms=1")
+}
+
+// TestCLICompletion checks the completion scripts for each shell.
+func TestCLICompletion(t *testing.T) {
+	for shell, want := range map[string]string{"bash": "__start_sluice", "zsh": "#compdef sluice", "fish": "complete -c sluice"} {
+		r := runCLI(t, nil, "completion", shell)
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("completion %s: exit %d, %d bytes, lacks %q; stderr %q", shell, r.code, len(r.stdout), want, r.stderr)
+		}
+	}
+}
+
+// TestCLIDocsUpToDate checks docs/CLI.md is what `sluice gen-docs` writes
+// (regenerate with `go generate ./cmd/sluice`).
+func TestCLIDocsUpToDate(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "docs", "CLI.md")
+	have, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, []string{"SLUICE_BROKERS=elsewhere:1"}, "gen-docs")
+	if r.code != 0 {
+		t.Fatalf("gen-docs: exit %d: %s", r.code, r.stderr)
+	}
+	if r.stdout != string(have) {
+		t.Errorf("docs/CLI.md is stale: run `go generate ./cmd/sluice`")
+	}
+	for _, cmd := range []string{"## sluice topic describe", "## sluice produce", "## sluice consume", "## sluice cluster info", "## sluice completion bash"} {
+		if !strings.Contains(r.stdout, cmd+"\n") {
+			t.Errorf("docs lack %q", cmd)
+		}
+	}
+}
