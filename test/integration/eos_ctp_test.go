@@ -21,10 +21,15 @@ var errKilled = errors.New("processor killed")
 // step counter reaches kill (0: never); steps are polls, produces and the
 // moments just before and after End.
 func ctpProcessor(t *testing.T, addr, in, out string, kill int, done func() bool) error {
+	return ctpProcessorID(addr, "ctp-processor", in, out, kill, done)
+}
+
+// ctpProcessorID is ctpProcessor with its own transactional id.
+func ctpProcessorID(addr, txnID, in, out string, kill int, done func() bool) error {
 	sess, err := kgo.NewGroupTransactSession(
 		kgo.SeedBrokers(addr),
 		kgo.DialTimeout(5*time.Second),
-		kgo.TransactionalID("ctp-processor"),
+		kgo.TransactionalID(txnID),
 		kgo.TransactionTimeout(10*time.Second),
 		kgo.ConsumerGroup("ctp-group"),
 		kgo.ConsumeTopics(in),
@@ -93,33 +98,11 @@ func TestTxnConsumeTransformProduceExactlyOnce(t *testing.T) {
 	createTopic(t, adm, in, 3, nil)
 	createTopic(t, adm, out, 3, nil)
 	const n = 300
-	src := newEOSClient(t, tb.Addr(), kgo.DefaultProduceTopic(in), kgo.ProducerBatchMaxBytes(1200))
-	var rs []*kgo.Record
-	// ~200 bytes a record: each poll brings a few, so there are many
-	// transactions to be killed in.
-	pad := []kgo.RecordHeader{{Key: "pad", Value: make([]byte, 200)}}
-	for i := range n {
-		rs = append(rs, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "in-%d", i), Headers: pad})
-	}
-	produceSync(t, src, rs...)
+	ctpInput(t, tb.Addr(), in, n)
 
 	// committed is how many input offsets the group committed.
-	committed := func() int64 {
-		adm := newAdmin(t, tb.Addr())
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		offs, err := adm.FetchOffsets(ctx, "ctp-group")
-		if err != nil {
-			return -1
-		}
-		total := int64(0)
-		offs.Each(func(o kadm.OffsetResponse) {
-			if o.Topic == in && o.At > 0 {
-				total += o.At
-			}
-		})
-		return total
-	}
+	committedAdm := newAdmin(t, tb.Addr())
+	committed := func() int64 { return groupCommitted(committedAdm, "ctp-group", in) }
 	done := func() bool { return committed() == n }
 
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
@@ -137,7 +120,45 @@ func TestTxnConsumeTransformProduceExactlyOnce(t *testing.T) {
 	if err := ctpProcessor(t, tb.Addr(), in, out, 0, done); err != nil {
 		t.Fatalf("final run: %v", err)
 	}
-	got := eosConsume(t, tb.Addr(), out, n, true)
+	checkExactlyOnce(t, tb.Addr(), out, n)
+}
+
+// groupCommitted sums the group's committed offsets of topic (-1 when
+// they cannot be fetched).
+func groupCommitted(adm *kadm.Client, group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return -1
+	}
+	total := int64(0)
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.At > 0 {
+			total += o.At
+		}
+	})
+	return total
+}
+
+// ctpInput fills in with n records of ~200 bytes in small batches, so
+// each poll brings a few and there are many transactions to be killed in.
+func ctpInput(t *testing.T, addr, in string, n int) {
+	t.Helper()
+	src := newEOSClient(t, addr, kgo.DefaultProduceTopic(in), kgo.ProducerBatchMaxBytes(1200))
+	pad := []kgo.RecordHeader{{Key: "pad", Value: make([]byte, 200)}}
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Key: fmt.Appendf(nil, "k%d", i%7), Value: fmt.Appendf(nil, "in-%d", i), Headers: pad})
+	}
+	produceSync(t, src, rs...)
+}
+
+// checkExactlyOnce reads out with read_committed and checks it holds
+// in-0..in-(n-1) exactly once, and nothing else.
+func checkExactlyOnce(t *testing.T, addr, out string, n int) {
+	t.Helper()
+	got := eosConsume(t, addr, out, n, true)
 	seen := map[string]int{}
 	for _, r := range got {
 		seen[string(r.Value)]++
@@ -147,14 +168,53 @@ func TestTxnConsumeTransformProduceExactlyOnce(t *testing.T) {
 			t.Fatalf("in-%d is in the output %d times (output %d records)", i, c, len(got))
 		}
 	}
-	if len(got) != n {
-		t.Fatalf("output has %d records, want %d", len(got), n)
+	if all := eosConsumeAll(t, addr, out); all != n {
+		t.Fatalf("read_committed output holds %d records, want %d", all, n)
 	}
-	// Nothing more arrives after the n records: one more read_committed
-	// consumer reads to the end and finds exactly n.
-	if extra := eosConsumeAll(t, tb.Addr(), out); extra != n {
-		t.Fatalf("read_committed output holds %d records, want %d", extra, n)
+}
+
+// TestTxnConcurrentProcessorsExactlyOnce: two processors with their own
+// transactional ids share the group; each is killed at random points and
+// replaced by a new instance with a new transactional id, so partitions
+// move between transactional ids while transactions are open (KIP-447:
+// the new owner waits for the old owner's offsets with require_stable).
+// The output holds every input exactly once.
+func TestTxnConcurrentProcessorsExactlyOnce(t *testing.T) {
+	tb := startBroker(t,
+		withProp("group.initial.rebalance.delay.ms", "0"),
+		withProp("offsets.topic.num.partitions", "3"))
+	in, out := topicName(t, "in"), topicName(t, "out")
+	adm := newAdmin(t, tb.Addr())
+	createTopic(t, adm, in, 4, nil)
+	createTopic(t, adm, out, 4, nil)
+	const n = 400
+	ctpInput(t, tb.Addr(), in, n)
+	done := func() bool { return groupCommitted(adm, "ctp-group", in) == n }
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	errs := make(chan error, 2)
+	for w := 0; w < 2; w++ {
+		kills := []int{1 + rng.IntN(60), 1 + rng.IntN(60), 1 + rng.IntN(60)}
+		go func() {
+			for i := 0; ; i++ {
+				kill := 0
+				if i < len(kills) {
+					kill = kills[i]
+				}
+				err := ctpProcessorID(tb.Addr(), fmt.Sprintf("ctp-w%d-%d", w, i), in, out, kill, done)
+				if err == nil || !errors.Is(err, errKilled) {
+					errs <- err
+					return
+				}
+			}
+		}()
 	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("processor: %v", err)
+		}
+	}
+	checkExactlyOnce(t, tb.Addr(), out, n)
 }
 
 // eosConsumeAll counts the records a read_committed consumer gets until
