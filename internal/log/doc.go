@@ -97,6 +97,13 @@
 // Both indexes are plain files, appended with pwrite after the log write,
 // and read whole into memory at Open; lookups use the in-memory copy.
 //
+// Other files in the directory belong to the callers and are left alone by
+// the log (recovery only removes leftover *.tmp files, which callers use
+// the same way for atomic replacement): package replica keeps its producer
+// state snapshots there as "%020d.snapshot" (format in
+// replica/producer_snapshot.go) and partition.metadata. ActiveBase lets the
+// caller notice a roll, to snapshot its own state at the new base offset.
+//
 // The log-start-offset file holds the start offset set by
 // DeleteRecordsBefore, as two text lines:
 //
