@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke
+.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat
 
 run:
 	$(GO) run ./cmd/sluice serve
@@ -38,3 +38,12 @@ fuzz:
 
 bench:
 	$(GO) run ./cmd/sluice bench --embedded --kfake
+
+# The clients' own integration suites (franz-go kgo, segmentio/kafka-go,
+# a kcat session) against a freshly started broker each; prints one table
+# and fails on a failure not explained in compat/known_failures.txt.
+# Needs unshare and ip (kafka-go's suite runs in a private network
+# namespace). docs/COMPATIBILITY.md has the results and the causes.
+COMPAT_FLAGS ?=
+compat:
+	cd compat && $(GO) build -o .out/runner ./runner && ./.out/runner $(COMPAT_FLAGS)

@@ -1,0 +1,283 @@
+// Command runner is `make compat`: it builds Sluice and the clients' own
+// test binaries, runs each suite against a freshly started broker, prints
+// one table, and fails on any failure not explained in
+// compat/known_failures.txt.
+//
+// Suites:
+//   - kgo: franz-go's pkg/kgo integration tests (KGO_SEEDS at a broker on a
+//     free port).
+//   - kafka-go: segmentio/kafka-go's root package tests, which hard-code
+//     localhost:9092 (and SASL on 9093), so the runner re-executes itself
+//     inside a private network namespace (unshare -n, loopback up) and starts
+//     the broker on localhost:9092 there.
+//   - kcat: compat/kcat.sh (librdkafka through kcat).
+//
+// A test binary that dies (a panic, or its -test.timeout) is run again
+// skipping what already finished; the tests that took it down count as
+// failures.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	suites     string
+	out        string
+	known      string
+	repo       string
+	kgoRecords int
+	timeout    time.Duration
+	inner      string // run one suite in this process (used inside unshare -n)
+	verbose    bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.suites, "suites", "kgo,kafka-go,kcat", "comma-separated suites to run")
+	flag.StringVar(&o.out, "out", ".out", "work directory: binaries, broker logs, test output")
+	flag.StringVar(&o.known, "known", "known_failures.txt", "allow-list of explained failures")
+	flag.StringVar(&o.repo, "repo", "..", "the Sluice repository root")
+	flag.IntVar(&o.kgoRecords, "kgo-records", envInt("KGO_TEST_RECORDS", 50000), "KGO_TEST_RECORDS for the franz-go suite")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "-test.timeout for each execution of a test binary")
+	flag.StringVar(&o.inner, "inner", "", "internal: run this suite here and write its result as JSON")
+	flag.BoolVar(&o.verbose, "v", false, "copy test output to stdout as it runs")
+	flag.Parse()
+
+	ctx, cancel := withSignals(context.Background())
+	code := run(ctx, o)
+	cancel()
+	runCleanups()
+	os.Exit(code)
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func run(ctx context.Context, o options) int {
+	var err error
+	if o.out, err = filepath.Abs(o.out); err != nil {
+		return fatal(err)
+	}
+	if o.repo, err = filepath.Abs(o.repo); err != nil {
+		return fatal(err)
+	}
+	if o.known, err = filepath.Abs(o.known); err != nil {
+		return fatal(err)
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return fatal(err)
+	}
+	known, err := loadKnown(o.known)
+	if err != nil {
+		return fatal(err)
+	}
+
+	if o.inner != "" {
+		res := runSuite(ctx, o, o.inner, known)
+		b, _ := json.Marshal(res)
+		if err := os.WriteFile(filepath.Join(o.out, o.inner+".json"), b, 0o644); err != nil {
+			return fatal(err)
+		}
+		return 0
+	}
+
+	suites := strings.Split(o.suites, ",")
+	if err := build(ctx, o, suites); err != nil {
+		return fatal(err)
+	}
+	var results []*Result
+	for _, s := range suites {
+		start := time.Now()
+		fmt.Printf("=== suite %s (log: %s)\n", s, filepath.Join(o.out, s, "output.log"))
+		var res *Result
+		if s == "kafka-go" {
+			res = runInNetns(ctx, o, s)
+		} else {
+			res = runSuite(ctx, o, s, known)
+		}
+		p, f, sk := res.Counts()
+		fmt.Printf("=== suite %s: %d passed, %d failed, %d skipped in %s\n", s, p, f, sk, time.Since(start).Round(time.Second))
+		results = append(results, res)
+	}
+	return report(os.Stdout, results, known)
+}
+
+func fatal(err error) int {
+	fmt.Fprintln(os.Stderr, "compat:", err)
+	return 2
+}
+
+// build compiles the broker and the test binaries of the chosen suites.
+func build(ctx context.Context, o options, suites []string) error {
+	step := func(dir string, args ...string) error {
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = dir
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("go %s: %w", strings.Join(args, " "), err)
+		}
+		fmt.Printf("built: go %s (%s)\n", strings.Join(args, " "), time.Since(start).Round(100*time.Millisecond))
+		return nil
+	}
+	if err := step(o.repo, "build", "-o", filepath.Join(o.out, "sluice"), "./cmd/sluice"); err != nil {
+		return err
+	}
+	compatDir := filepath.Join(o.repo, "compat")
+	for _, s := range suites {
+		if pkg := suitePackage(s); pkg != "" {
+			if err := step(compatDir, "test", "-c", "-o", filepath.Join(o.out, s+".test"), pkg); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func suitePackage(s string) string {
+	switch s {
+	case "kgo":
+		return "github.com/twmb/franz-go/pkg/kgo"
+	case "kafka-go":
+		return "github.com/segmentio/kafka-go"
+	}
+	return ""
+}
+
+// packageDir is where `go test` would run the package's tests: some read
+// files next to them (franz-go's TestOptValuesCoversEveryOption parses
+// config.go, kafka-go reads fixtures/).
+func packageDir(ctx context.Context, o options, pkg string) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "list", "-f", "{{.Dir}}", pkg)
+	cmd.Dir = filepath.Join(o.repo, "compat")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list %s: %w", pkg, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// runInNetns re-executes the runner inside a new network namespace for
+// one suite and reads back its result.
+func runInNetns(ctx context.Context, o options, suite string) *Result {
+	self, err := os.Executable()
+	if err != nil {
+		return errResult(suite, err)
+	}
+	os.Remove(filepath.Join(o.out, suite+".json"))
+	args := []string{"-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh", self,
+		"-inner", suite, "-out", o.out, "-repo", o.repo, "-known", o.known,
+		"-timeout", o.timeout.String(), "-kgo-records", strconv.Itoa(o.kgoRecords)}
+	if o.verbose {
+		args = append(args, "-v")
+	}
+	cmd := exec.CommandContext(ctx, "unshare", args...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return errResult(suite, fmt.Errorf("unshare -n (needs root or user namespaces; iproute2 and util-linux): %w", err))
+	}
+	b, err := os.ReadFile(filepath.Join(o.out, suite+".json"))
+	if err != nil {
+		return errResult(suite, err)
+	}
+	res := newResult(suite)
+	if err := json.Unmarshal(b, res); err != nil {
+		return errResult(suite, err)
+	}
+	return res
+}
+
+func errResult(suite string, err error) *Result {
+	r := newResult(suite)
+	r.Error = err.Error()
+	return r
+}
+
+func runSuite(ctx context.Context, o options, suite string, known *Known) *Result {
+	dir := filepath.Join(o.out, suite)
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return errResult(suite, err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "output.log"))
+	if err != nil {
+		return errResult(suite, err)
+	}
+	defer logf.Close()
+	var log io.Writer = logf
+	if o.verbose {
+		log = io.MultiWriter(logf, os.Stdout)
+	}
+	sluice := filepath.Join(o.out, "sluice")
+	common := []string{"group.initial.rebalance.delay.ms=0"}
+
+	var res *Result
+	var b *Broker
+	switch suite {
+	case "kgo":
+		port, err := freePort()
+		if err != nil {
+			return errResult(suite, err)
+		}
+		if b, err = startBroker(sluice, dir, fmt.Sprintf("127.0.0.1:%d", port), common...); err != nil {
+			return errResult(suite, err)
+		}
+		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
+		if err != nil {
+			return errResult(suite, err)
+		}
+		s := &GoSuite{
+			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
+			Env:    []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords)},
+			NotRun: known.NotRun(suite),
+		}
+		res = s.Run(ctx)
+	case "kafka-go":
+		// Inside the private network namespace: the fixed ports are ours.
+		overrides := append(common, "auto.create.topics.enable=true", "message.max.bytes=200000000")
+		if b, err = startBroker(sluice, dir, "localhost:9092", overrides...); err != nil {
+			return errResult(suite, err)
+		}
+		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
+		if err != nil {
+			return errResult(suite, err)
+		}
+		s := &GoSuite{
+			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
+			Env:    []string{"KAFKA_VERSION=3.7.0", "KAFKA_SKIP_NETTEST=1"},
+			NotRun: known.NotRun(suite),
+		}
+		res = s.Run(ctx)
+	case "kcat":
+		port, err := freePort()
+		if err != nil {
+			return errResult(suite, err)
+		}
+		if b, err = startBroker(sluice, dir, fmt.Sprintf("127.0.0.1:%d", port), append(common, "num.partitions=3")...); err != nil {
+			return errResult(suite, err)
+		}
+		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), b.Addr, log)
+	default:
+		return errResult(suite, fmt.Errorf("unknown suite %q", suite))
+	}
+	if !b.Alive() {
+		res.Error = strings.TrimSpace(res.Error + " broker died during the suite; see " + b.LogPath)
+	}
+	b.Stop()
+	return res
+}
