@@ -130,6 +130,8 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 
 	w := bufio.NewWriter(cmd.OutOrStdout())
 	defer w.Flush()
+	prog := startProgress("consumed")
+	defer prog.finish()
 	printed := 0
 	for o.num == 0 || printed < o.num {
 		fs := cl.PollFetches(ctx)
@@ -151,6 +153,7 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 			}
 			pr.print(w, r)
 			printed++
+			prog.add(1)
 			if o.group != "" {
 				cl.MarkCommitRecords(r)
 			}

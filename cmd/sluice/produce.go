@@ -149,9 +149,11 @@ func runProduce(cmd *cobra.Command, cf *clientFlags, topic string, o *produceOpt
 	var acked, failed atomic.Int64
 	var firstErr error
 	var mu sync.Mutex
+	prog := startProgress("acknowledged")
 	done := func(_ *kgo.Record, err error) {
 		if err == nil {
 			acked.Add(1)
+			prog.add(1)
 			return
 		}
 		failed.Add(1)
@@ -177,6 +179,7 @@ func runProduce(cmd *cobra.Command, cf *clientFlags, topic string, o *produceOpt
 	if err := cl.Flush(context.Background()); err != nil && firstErr == nil {
 		firstErr = err
 	}
+	prog.finish()
 	res := produceResult{Topic: topic, Acked: acked.Load(), Failed: failed.Load(), Acks: o.acks,
 		Duration: time.Since(start).Round(time.Millisecond).String()}
 	if firstErr != nil {

@@ -18,7 +18,7 @@ func init() { extraCommands = append(extraCommands, topicCmd) }
 func topicCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topic",
-		Short: "Create, list, describe, delete and configure topics",
+		Short: "Create, list, describe, delete and configure topics; list offsets and delete records",
 		Long: `Manage topics on a running broker.
 
 The brokers come from --brokers, else $` + brokersEnv + `, else ` + defaultBrokers + `.
@@ -29,11 +29,13 @@ prints one line saying why and exits non-zero.`,
   sluice topic describe orders --format json
   sluice topic add-partitions orders --total 6
   sluice topic alter-config orders --set retention.ms=3600000 --delete segment.ms
+  sluice topic offsets orders --time 2026-01-02T15:04:05Z
+  sluice topic delete-records orders --before 1000 --partition 0
   sluice topic delete orders`,
 	}
 	cf := addClientFlags(cmd)
 	cmd.AddCommand(topicCreateCmd(cf), topicListCmd(cf), topicDescribeCmd(cf), topicDeleteCmd(cf),
-		topicAddPartitionsCmd(cf), topicAlterConfigCmd(cf))
+		topicAddPartitionsCmd(cf), topicAlterConfigCmd(cf), topicOffsetsCmd(cf), topicDeleteRecordsCmd(cf))
 	return cmd
 }
 
