@@ -4,6 +4,7 @@ package main
 // the configs of topics on a running broker, through kadm.
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -99,7 +100,7 @@ func topicCreateCmd(cf *clientFlags) *cobra.Command {
 				if r.Err != nil {
 					return cf.clientErr(ctx, fmt.Sprintf("create topic %q", name), withMessage(r.Err, r.ErrMessage))
 				}
-				rows = append(rows, createdTopic{Topic: name, ID: r.ID.String(), Partitions: r.NumPartitions,
+				rows = append(rows, createdTopic{Topic: name, ID: kafkaID(r.ID), Partitions: r.NumPartitions,
 					ReplicationFactor: r.ReplicationFactor, ValidateOnly: dryRun})
 			}
 			out := cmd.OutOrStdout()
@@ -173,7 +174,7 @@ func topicListCmd(cf *clientFlags) *cobra.Command {
 				if t.Err != nil {
 					continue
 				}
-				rows = append(rows, listedTopic{Topic: t.Topic, ID: t.ID.String(), Partitions: len(t.Partitions),
+				rows = append(rows, listedTopic{Topic: t.Topic, ID: kafkaID(t.ID), Partitions: len(t.Partitions),
 					ReplicationFactor: t.Partitions.NumReplicas(), Internal: t.IsInternal})
 			}
 			out := cmd.OutOrStdout()
@@ -222,3 +223,6 @@ func topicDeleteCmd(cf *clientFlags) *cobra.Command {
 		},
 	}
 }
+
+// kafkaID formats a topic id as Kafka's tools do: URL-safe base64, no padding.
+func kafkaID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }

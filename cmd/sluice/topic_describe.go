@@ -100,7 +100,7 @@ func describeTopic(ctx context.Context, adm *kadm.Client, topic string) (*topicD
 	if err != nil {
 		return nil, err
 	}
-	d := &topicDescription{Topic: topic, ID: td.ID.String(), Internal: td.IsInternal}
+	d := &topicDescription{Topic: topic, ID: kafkaID(td.ID), Internal: td.IsInternal}
 	for _, p := range td.Partitions.Sorted() {
 		pd := partitionDetail{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
 			Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), Offline: nonNil(p.OfflineReplicas), StartOffset: -1, EndOffset: -1}
