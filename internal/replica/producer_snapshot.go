@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -254,29 +255,56 @@ func (p *Partition) loadProducerState() error {
 	for _, e := range p.ps.producers {
 		e.touchedMs = p.ps.nowMs
 	}
-	var buf []byte
 	for from < leo {
-		rr, err := p.log.Read(from, 1<<20, leo)
-		if err != nil {
-			return err
-		}
-		buf, err = rr.ReadAll(buf[:0])
-		rr.Release()
+		// Large reads: the scan only preads batch headers (and the
+		// small control batches), hopping over record bytes.
+		rr, err := p.log.Read(from, 64<<20, leo)
 		if err != nil {
 			return err
 		}
 		next := from
-		_ = record.Split(buf, func(h record.Header, b []byte) error {
+		err = scanHeaders(rr, func(h record.Header, batch []byte) {
 			if h.LastOffset() >= from {
-				p.ps.apply(&h, h.BaseOffset, h.LastOffset(), controlOf(&h, b))
+				p.ps.apply(&h, h.BaseOffset, h.LastOffset(), controlOf(&h, batch))
 			}
 			next = h.LastOffset() + 1
-			return nil
 		})
+		rr.Release()
+		if err != nil {
+			return err
+		}
 		if next <= from {
 			return fmt.Errorf("replica: producer state scan stuck at offset %d in %s", from, p.Dir)
 		}
 		from = next
+	}
+	return nil
+}
+
+// scanHeaders calls fn with the header of every batch of rr, reading only
+// the 61 header bytes of each data batch; control batches (markers, a few
+// dozen bytes) are read whole and passed as batch.
+func scanHeaders(rr *log.ReadResult, fn func(h record.Header, batch []byte)) error {
+	var hb [record.HeaderSize]byte
+	for _, sl := range rr.Slices {
+		for pos, end := sl.Pos, sl.Pos+sl.Len; pos < end; {
+			if _, err := sl.File.ReadAt(hb[:], pos); err != nil {
+				return fmt.Errorf("replica: read batch header at %d of %s: %w", pos, sl.File.Name(), err)
+			}
+			h, err := record.ParseHeader(hb[:])
+			if err != nil {
+				return fmt.Errorf("replica: batch header at %d of %s: %w", pos, sl.File.Name(), err)
+			}
+			var batch []byte
+			if h.IsControl() && h.Size() <= 1<<16 {
+				batch = make([]byte, h.Size())
+				if _, err := sl.File.ReadAt(batch, pos); err != nil {
+					return err
+				}
+			}
+			fn(h, batch)
+			pos += int64(h.Size())
+		}
 	}
 	return nil
 }
