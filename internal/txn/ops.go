@@ -27,7 +27,9 @@ func (m *txnMeta) clone() *txnMeta {
 }
 
 // fenced is PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH for request
-// versions older than newFrom (clients that predate KIP-588).
+// versions older than newFrom (clients that predate KIP-588, which added
+// PRODUCER_FENCED with InitProducerId v4, AddPartitionsToTxn v2,
+// AddOffsetsToTxn v2, EndTxn v2 and TxnOffsetCommit v3).
 func fenced(version, newFrom int16) int16 {
 	if version < newFrom {
 		return kerr.InvalidProducerEpoch.Code
@@ -311,7 +313,7 @@ func (s *shard) expire() {
 
 // txnOffsetCommit stores the offsets of r as pending in the transaction.
 func (s *shard) txnOffsetCommit(r *kmsg.TxnOffsetCommitRequest) int16 {
-	m, code := s.check(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, 2)
+	m, code := s.check(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, 3)
 	if code != 0 {
 		return code
 	}
