@@ -56,7 +56,19 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 		}
 		if t == nil && rt.Topic != nil && autoCreate && !internalTopics[*rt.Topic] {
 			_, cerr := e.Ctl.CreateTopic(controller.CreateTopicRequest{Name: *rt.Topic, NumPartitions: -1, ReplicationFactor: -1})
-			if cerr == nil || cerr.Code == kerr.TopicAlreadyExists.Code {
+			if cerr == nil {
+				// As Kafka: the request that triggers auto-creation is
+				// answered LEADER_NOT_AVAILABLE with no partitions; the
+				// client retries and the next Metadata shows the topic.
+				// Clients rely on this: kafka-go's Conn.ReadPartitions on
+				// a topic just deleted expects no partitions back.
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.Topic = rt.Topic
+				mt.ErrorCode = kerr.LeaderNotAvailable.Code
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+			if cerr.Code == kerr.TopicAlreadyExists.Code {
 				img = e.Meta.Image()
 				t = img.TopicsByName[*rt.Topic]
 			} else {
