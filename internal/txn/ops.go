@@ -84,7 +84,7 @@ func (s *shard) initProducer(version int16, id string, timeoutMs int32, reqPID i
 	} else {
 		// KIP-360: a producer re-initializing must name its current id
 		// and epoch (or the one before a coordinator bump).
-		if reqPID >= 0 && (reqPID != old.pid || (reqEpoch != old.epoch && reqEpoch != old.prevEpoch)) {
+		if reqPID >= 0 && (reqPID != old.pid || (reqEpoch != old.epoch && (old.prevEpoch < 0 || reqEpoch != old.prevEpoch))) {
 			return fail(fenced(version, 4))
 		}
 		if old.state == kmsg.TransactionStatePrepareCommit || old.state == kmsg.TransactionStatePrepareAbort {

@@ -89,3 +89,49 @@ func TestTxnBrokerAPIs(t *testing.T) {
 		t.Fatalf("read_committed fetch: LSO %d HW %d aborted %+v", p.LastStableOffset, p.HighWatermark, p.AbortedTransactions)
 	}
 }
+
+// TestTxnFencedCodesByVersion: a fenced producer (its transactional id was
+// re-initialized) gets PRODUCER_FENCED from the versions that know it
+// (KIP-588) and INVALID_PRODUCER_EPOCH from older ones.
+func TestTxnFencedCodesByVersion(t *testing.T) {
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	createTopic(t, newAdmin(t, tb.Addr()), topic, 1, nil)
+	rc := dialRaw(t, tb.Addr())
+	old := &rawTxn{t: t, rc: rc, id: "fenced-codes", corr: 100}
+	if code := old.init(60000); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	cur := &rawTxn{t: t, rc: rc, id: "fenced-codes", corr: 200}
+	if code := cur.init(60000); code != 0 || cur.epoch != old.epoch+1 || cur.pid != old.pid {
+		t.Fatalf("re-init: %v pid %d epoch %d (was %d/%d)", kerr.ErrorForCode(code), cur.pid, cur.epoch, old.pid, old.epoch)
+	}
+	for _, c := range []struct {
+		v    int16
+		want *kerr.Error
+	}{{1, kerr.InvalidProducerEpoch}, {3, kerr.ProducerFenced}} {
+		ap := kmsg.NewPtrAddPartitionsToTxnRequest()
+		ap.SetVersion(c.v)
+		ap.TransactionalID, ap.ProducerID, ap.ProducerEpoch = old.id, old.pid, old.epoch
+		at := kmsg.NewAddPartitionsToTxnRequestTopic()
+		at.Topic, at.Partitions = topic, []int32{0}
+		ap.Topics = append(ap.Topics, at)
+		if got := old.call(ap).(*kmsg.AddPartitionsToTxnResponse).Topics[0].Partitions[0].ErrorCode; got != c.want.Code {
+			t.Errorf("AddPartitionsToTxn v%d: %v, want %v", c.v, kerr.ErrorForCode(got), c.want)
+		}
+		et := kmsg.NewPtrEndTxnRequest()
+		et.SetVersion(c.v)
+		et.TransactionalID, et.ProducerID, et.ProducerEpoch, et.Commit = old.id, old.pid, old.epoch, true
+		if got := old.call(et).(*kmsg.EndTxnResponse).ErrorCode; got != c.want.Code {
+			t.Errorf("EndTxn v%d: %v, want %v", c.v, kerr.ErrorForCode(got), c.want)
+		}
+	}
+	// KIP-360: re-initializing with a stale id/epoch pair is fenced too.
+	ip := kmsg.NewPtrInitProducerIDRequest()
+	ip.SetVersion(4)
+	ip.TransactionalID, ip.TransactionTimeoutMillis = &old.id, 60000
+	ip.ProducerID, ip.ProducerEpoch = old.pid, old.epoch
+	if got := old.call(ip).(*kmsg.InitProducerIDResponse).ErrorCode; got != kerr.ProducerFenced.Code {
+		t.Errorf("InitProducerId with a stale epoch: %v", kerr.ErrorForCode(got))
+	}
+}
