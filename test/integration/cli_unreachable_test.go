@@ -32,3 +32,39 @@ func TestCLIUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestCLISilentBroker checks that a broker that accepts connections but
+// never answers fails every command after --timeout, with one line.
+func TestCLISilentBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c) // never read, never answer
+		}
+	}()
+	for _, args := range [][]string{{"topic", "list"}, {"cluster", "info"}, {"produce", "x"}, {"consume", "x"}} {
+		start := time.Now()
+		r := runCLI(t, nil, append(args, "--brokers", ln.Addr().String(), "--timeout", "2s")...)
+		msg := strings.TrimSpace(r.stderr)
+		if r.code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, "no answer from "+ln.Addr().String()+" within 2s") {
+			t.Errorf("sluice %v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+		if d := time.Since(start); d > 6*time.Second {
+			t.Errorf("sluice %v took %v with --timeout 2s", args, d)
+		}
+	}
+}
