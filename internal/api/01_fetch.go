@@ -118,7 +118,9 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 			p.Watch(wake)
 			watched = append(watched, p)
 			fp.HighWatermark = p.HighWatermark()
-			lso := p.LastStableOffset()
+			// The HW may move between the two reads; the answer keeps
+			// LSO <= HW.
+			lso := min(p.LastStableOffset(), fp.HighWatermark)
 			fp.LastStableOffset = lso
 			fp.LogStartOffset = p.LogStartOffset()
 			if code := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); code != 0 {
