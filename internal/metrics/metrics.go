@@ -94,10 +94,10 @@ func forTopic(topic string) *topicCounters {
 
 // ForgetTopic drops a deleted topic's series.
 func ForgetTopic(topic string) {
-	topics.Delete(topic)
 	for _, v := range []*prometheus.CounterVec{bytesIn, messagesIn, bytesOut, produceRequests, failedProduce, fetchRequests} {
 		v.DeleteLabelValues(topic)
 	}
+	topics.Delete(topic) // after: a racing forTopic re-creates live series
 }
 
 // Produced counts one partition of a Produce request: its appended bytes
