@@ -21,10 +21,11 @@ The brokers come from --brokers, else $` + brokersEnv + `, else ` + defaultBroke
 Output is a table, or JSON with --format json.`,
 		Example: `  sluice cluster info
   sluice cluster config get log.retention.ms
-  sluice cluster config get --format json`,
+  sluice cluster config get --format json
+  sluice cluster log-dirs --topic orders`,
 	}
 	cf := addClientFlags(cmd)
-	cmd.AddCommand(clusterInfoCmd(cf), clusterConfigCmd(cf))
+	cmd.AddCommand(clusterInfoCmd(cf), clusterConfigCmd(cf), clusterLogDirsCmd(cf))
 	return cmd
 }
 
