@@ -41,7 +41,7 @@ func (b *Broker) startMetrics() error {
 			}
 		}
 	})
-	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true}
+	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true, Connections: b.srv.NumConns}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
 		if err != nil {

@@ -100,3 +100,10 @@ func (s *Server) forget(c *conn) {
 	s.mu.Unlock()
 	s.wg.Done()
 }
+
+// NumConns is the number of open client connections (metrics).
+func (s *Server) NumConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}

@@ -138,6 +138,9 @@ func TestMetricsAfterProduceConsume(t *testing.T) {
 	if v := get("kafka_log_logflushstats_logflush_seconds_count"); v < 1 {
 		t.Errorf("fsyncs observed: %v", v)
 	}
+	if v := get("kafka_server_socketservermetrics_connection_count"); v < 1 {
+		t.Errorf("open connections = %v; the producer's is still open", v)
+	}
 	if v := get("kafka_controller_kafkacontroller_activecontrollercount"); v != 1 {
 		t.Errorf("active controller = %v", v)
 	}
