@@ -57,7 +57,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 			if !start {
 				return nil, 0
 			}
-			return guard, e.Txn.Verify(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index)
+			return guard, produceVerifyCode(e.Txn.Verify(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
 		}
 	}
 	var waits []produced
@@ -117,6 +117,20 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		}
 		return &server.Response{Msg: resp}
 	}
+}
+
+// produceVerifyCode maps a transaction coordinator answer to what a
+// producer understands on Produce, as Kafka does: a coordinator that is
+// busy or loading is NOT_ENOUGH_REPLICAS (retriable), an unknown producer
+// id mapping INVALID_TXN_STATE.
+func produceVerifyCode(code int16) int16 {
+	switch code {
+	case kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code, kerr.NotCoordinator.Code, kerr.ConcurrentTransactions.Code:
+		return kerr.NotEnoughReplicas.Code
+	case kerr.InvalidProducerIDMapping.Code:
+		return kerr.InvalidTxnState.Code
+	}
+	return code
 }
 
 // commitAll waits for every partition's fsync, in parallel across logs.
