@@ -99,14 +99,14 @@ func (s *shard) initProducer(version int16, id string, timeoutMs int32, reqPID i
 			// epoch, so its later writes fail at every partition. The
 			// new instance gets that epoch.
 			f := old.clone()
-			s.bump(f)
+			fence(f)
 			if err := s.end(f, false); err != nil {
 				return fail(kerr.ConcurrentTransactions.Code)
 			}
 			retry = true
 		}
 		m = s.txns[id].clone()
-		if !retry {
+		if !retry || m.epoch >= math.MaxInt16-1 {
 			// A retry after a coordinator bump (timeout abort) gets
 			// the bumped epoch, which no instance has used yet.
 			s.bump(m)
@@ -120,6 +120,16 @@ func (s *shard) initProducer(version int16, id string, timeoutMs int32, reqPID i
 	}
 	s.txns[id] = m
 	return InitResult{ProducerID: m.pid, Epoch: m.epoch}
+}
+
+// fence moves m to the next epoch for the markers that abort its open
+// transaction, keeping the producer id the data was written with (at the
+// last epoch, it stays there: the next bump rotates the id).
+func fence(m *txnMeta) {
+	m.prevEpoch = m.epoch
+	if m.epoch < math.MaxInt16 {
+		m.epoch++
+	}
 }
 
 // bump moves m to its next epoch, or to a new producer id when the epoch
@@ -298,7 +308,7 @@ func (s *shard) expire() {
 		switch {
 		case m.state == kmsg.TransactionStateOngoing && now-m.startMs > int64(m.timeoutMs):
 			n := m.clone()
-			s.bump(n)
+			fence(n)
 			s.c.log.Info("aborting timed-out transaction", "transactional_id", m.id, "producer_id", m.pid, "epoch", n.epoch)
 			if err := s.end(n, false); err != nil {
 				s.c.log.Warn("abort timed-out transaction", "transactional_id", m.id, "err", err)

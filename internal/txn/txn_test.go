@@ -181,6 +181,31 @@ func TestTxnStateMachine(t *testing.T) {
 		t.Fatalf("re-init at the last epoch: %+v", res)
 	}
 
+	// Exhaustion with an open transaction: the abort markers keep the
+	// producer id the data was written with (at the last epoch); the new
+	// instance gets a new producer id.
+	pid, epoch = res.ProducerID, res.Epoch
+	code("add", e.add(id, pid, epoch, 0), nil)
+	s, _ = e.c.shardFor(id)
+	s.txns[id].epoch = 32766
+	s.mu.Unlock()
+	res = e.c.InitProducerID(4, &id, 10000, -1, -1)
+	if res.Code != 0 || res.ProducerID == pid || res.Epoch != 0 {
+		t.Fatalf("re-init at the last epoch with a transaction open: %+v", res)
+	}
+	found := false
+	for _, pi := range e.parts.Get("data", 0).Producers() {
+		if pi.ProducerID == pid {
+			found = true
+			if pi.Epoch != 32767 || pi.TxnStartOffset != -1 {
+				t.Fatalf("old producer in data-0 after the fence: %+v", pi)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no abort marker of producer %d in data-0", pid)
+	}
+
 	bad := int32(DefaultMaxTimeoutMs + 1)
 	if r := e.c.InitProducerID(4, &id, bad, -1, -1); r.Code != kerr.InvalidTransactionTimeout.Code {
 		t.Fatalf("timeout over the max: %+v", r)
