@@ -57,6 +57,34 @@
 // partition: a marker for a producer with no open transaction only updates
 // its epoch).
 //
+// # Verification and stable offsets
+//
+// Before a transactional batch opens a transaction in a partition, the
+// Produce handler asks Verify whether the producer's current epoch has an
+// ongoing transaction containing that partition (KIP-890 part 1, done
+// locally), so a late batch of an ended transaction cannot open one that
+// nobody would end. OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT for partitions with offsets in an incomplete
+// transaction (PendingOffsets; KIP-447).
+//
+// # Timeouts and fencing
+//
+// A transaction open longer than its timeout (checked every second) is
+// aborted with the epoch bumped, so its producer is fenced; the producer
+// re-initializing with its old epoch gets the bumped one (KIP-360), which
+// works until a restart (the previous epoch is kept in memory only, as
+// TxnMetadataValue v0 has no field for it). Fencing aborts keep the
+// producer id the data was written with; at the last epoch the next
+// initialization moves to a new id.
+//
+// # Not yet
+//
+// transaction.state.log.num.partitions, transaction.max.timeout.ms and
+// transactional.id.expiration.ms are Kafka's defaults (50, 900000, ids
+// never expire), not broker configs; __transaction_state is not compacted
+// (compaction is not built); markers carry coordinator epoch 0 (one
+// coordinator); transaction version 2 (KIP-890 part 2) is not advertised.
+//
 // # Invariants
 //
 //   - A transactional id's epoch only grows; a request with an older epoch
