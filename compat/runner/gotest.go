@@ -159,11 +159,20 @@ func parseRun(rd io.Reader, tee io.Writer) (*runOutput, error) {
 			continue
 		}
 		if current != "" && strings.HasPrefix(line, "    ") {
-			o.lastLog[current] = strings.TrimSpace(line)
+			// Keep the last line, but prefer one that reads like a skip
+			// or failure message over cleanup chatter logged after it.
+			l := strings.TrimSpace(line)
+			if prev, ok := o.lastLog[current]; !ok || !explains(l) == !explains(prev) || explains(l) {
+				o.lastLog[current] = l
+			}
 		}
 	}
 	return o, sc.Err()
 }
+
+var explainsRE = regexp.MustCompile(`(?i)skip|support|not set|requires|expect|unexpected|error|fail|got |want`)
+
+func explains(l string) bool { return explainsRE.MatchString(l) }
 
 // GoSuite describes one client's compiled test binary.
 type GoSuite struct {
@@ -175,7 +184,9 @@ type GoSuite struct {
 	// NotRun are tests (full names) known to crash the binary; they are
 	// skipped and recorded as failures with the reason from the allow-list.
 	NotRun map[string]string
-	Log    io.Writer
+	// RunPattern, when set, is passed as -test.run.
+	RunPattern string
+	Log        io.Writer
 }
 
 // anchored turns a full test name into a -test.run/-test.skip pattern
@@ -219,6 +230,9 @@ func (s *GoSuite) Run(ctx context.Context) *Result {
 		}
 		sort.Strings(skips)
 		args := []string{"-test.v", "-test.timeout", s.Timeout.String(), "-test.count", "1"}
+		if s.RunPattern != "" {
+			args = append(args, "-test.run", s.RunPattern)
+		}
 		if len(skips) > 0 {
 			args = append(args, "-test.skip", strings.Join(skips, "|"))
 		}

@@ -40,6 +40,7 @@ type options struct {
 	timeout    time.Duration
 	inner      string // run one suite in this process (used inside unshare -n)
 	verbose    bool
+	run        string // -test.run for the Go suites (debugging)
 }
 
 func main() {
@@ -52,6 +53,7 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "-test.timeout for each execution of a test binary")
 	flag.StringVar(&o.inner, "inner", "", "internal: run this suite here and write its result as JSON")
 	flag.BoolVar(&o.verbose, "v", false, "copy test output to stdout as it runs")
+	flag.StringVar(&o.run, "run", "", "only the Go suites' tests matching this -test.run pattern (for debugging; counts are then partial)")
 	flag.Parse()
 
 	ctx, cancel := withSignals(context.Background())
@@ -96,6 +98,7 @@ func run(ctx context.Context, o options) int {
 		return 0
 	}
 
+	partialRun = o.run != ""
 	suites := strings.Split(o.suites, ",")
 	if err := build(ctx, o, suites); err != nil {
 		return fatal(err)
@@ -182,7 +185,7 @@ func runInNetns(ctx context.Context, o options, suite string) *Result {
 	os.Remove(filepath.Join(o.out, suite+".json"))
 	args := []string{"-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh", self,
 		"-inner", suite, "-out", o.out, "-repo", o.repo, "-known", o.known,
-		"-timeout", o.timeout.String(), "-kgo-records", strconv.Itoa(o.kgoRecords)}
+		"-timeout", o.timeout.String(), "-kgo-records", strconv.Itoa(o.kgoRecords), "-run", o.run}
 	if o.verbose {
 		args = append(args, "-v")
 	}
@@ -244,7 +247,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
 			Env:    []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords)},
-			NotRun: known.NotRun(suite),
+			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
 		res = s.Run(ctx)
 	case "kafka-go":
@@ -260,7 +263,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
 			Env:    []string{"KAFKA_VERSION=3.7.0", "KAFKA_SKIP_NETTEST=1"},
-			NotRun: known.NotRun(suite),
+			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
 		res = s.Run(ctx)
 	case "kcat":

@@ -9,6 +9,9 @@ import (
 
 // report prints the table and the details, and returns the exit code: 0
 // when every failure is explained in the allow-list and every suite ran.
+// partialRun is set when -run limited the Go suites.
+var partialRun bool
+
 func report(w io.Writer, results []*Result, known *Known) int {
 	code := 0
 	fmt.Fprintln(w)
@@ -35,7 +38,7 @@ func report(w io.Writer, results []*Result, known *Known) int {
 			} else {
 				code = 1
 			}
-			if note := r.Notes[n]; note != "" && !strings.HasPrefix(note, "not run: ") && r.Suite != "kcat" {
+			if note := r.Notes[n]; strings.HasPrefix(note, "panicked") || strings.HasPrefix(note, "timed out") || strings.HasPrefix(note, "running when") {
 				tag += ", " + note
 			}
 			lines = append(lines, fmt.Sprintf("%s (%s)", n, tag))
@@ -92,7 +95,7 @@ func report(w io.Writer, results []*Result, known *Known) int {
 		for t := range known.entries[r.Suite] {
 			if st, ok := leaves[t]; ok && st != Fail {
 				stale = append(stale, fmt.Sprintf("%s (%s)", t, st))
-			} else if !ok && r.Error == "" {
+			} else if !ok && r.Error == "" && !partialRun {
 				if _, parent := r.Status[t]; !parent {
 					stale = append(stale, t+" (not found)")
 				}
