@@ -46,4 +46,4 @@ bench:
 # namespace). docs/COMPATIBILITY.md has the results and the causes.
 COMPAT_FLAGS ?=
 compat:
-	cd compat && $(GO) build -o .out/runner ./runner && ./.out/runner $(COMPAT_FLAGS)
+	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner $(COMPAT_FLAGS)

@@ -201,6 +201,24 @@ func anchored(name string) string {
 
 func isAncestor(a, b string) bool { return strings.HasPrefix(b, a+"/") }
 
+// innermost drops the names that are ancestors of other names.
+func innermost(names []string) []string {
+	var out []string
+	for _, n := range names {
+		inner := true
+		for _, other := range names {
+			if isAncestor(n, other) {
+				inner = false
+			}
+		}
+		if inner {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // Run executes the binary, and when it dies (a panic in a test, or the
 // timeout), records the culprits as failures and runs it again skipping
 // everything that already finished, so one crash does not hide the rest of
@@ -260,17 +278,23 @@ func (s *GoSuite) Run(ctx context.Context) *Result {
 		var culprits []string
 		note := ""
 		if o.timeout {
-			culprits, note = o.running, "timed out (binary killed after "+s.Timeout.String()+")"
+			// Only the innermost running tests: a parent listed as
+			// running is waiting for them, and its other subtests must
+			// get their turn in the next run.
+			culprits = innermost(o.running)
+			note = "timed out (binary killed after " + s.Timeout.String() + ")"
 		} else if o.panicked && len(o.order) > 0 && o.results[o.order[len(o.order)-1]] == Fail {
 			culprits, note = []string{o.order[len(o.order)-1]}, "panicked, taking the test binary down"
 		} else if o.panicked {
 			// A panic outside any test's goroutine: blame the tests that
 			// had started and not finished.
+			var unfinished []string
 			for name := range o.started {
 				if _, ok := o.results[name]; !ok {
-					culprits = append(culprits, name)
+					unfinished = append(unfinished, name)
 				}
 			}
+			culprits = innermost(unfinished)
 			note = "running when the binary crashed (panic outside a test goroutine)"
 		}
 		crashed := o.panicked
