@@ -31,6 +31,11 @@ func TestPartitionFor(t *testing.T) {
 	if p := PartitionFor("hello", 50); p != 99162322%50 {
 		t.Errorf("PartitionFor(hello) = %d", p)
 	}
+	// "abcdefghij".hashCode() is -634317659: Utils.abs gives 634317659,
+	// so partition 9 of 50 (hash & 0x7fffffff would give 39).
+	if p := PartitionFor("abcdefghij", 50); p != 9 {
+		t.Errorf("PartitionFor(negative hash) = %d, want 9", p)
+	}
 }
 
 // A v4+ member first gets MEMBER_ID_REQUIRED with its id, then joins with

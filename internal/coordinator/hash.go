@@ -1,6 +1,9 @@
 package coordinator
 
-import "unicode/utf16"
+import (
+	"math"
+	"unicode/utf16"
+)
 
 // javaStringHash is Java's String.hashCode: s[0]*31^(n-1) + ... + s[n-1]
 // over UTF-16 code units with int32 overflow. Kafka decodes group ids from
@@ -21,11 +24,19 @@ func javaStringHash(s string) int32 {
 }
 
 // PartitionFor is the __consumer_offsets partition of groupID among n, as
-// Kafka computes it: Utils.abs(hashCode) % n, where Utils.abs is
-// hash & 0x7fffffff (so Integer.MIN_VALUE maps to 0).
+// Kafka computes it: Utils.abs(hashCode) % n. Utils.abs is Math.abs except
+// that Integer.MIN_VALUE maps to 0; it is not the partitioner's
+// toPositive (hash & 0x7fffffff), which differs for negative hashes.
 func PartitionFor(groupID string, n int32) int32 {
 	if n <= 0 {
 		return 0
 	}
-	return (javaStringHash(groupID) & 0x7fffffff) % n
+	h := javaStringHash(groupID)
+	switch {
+	case h == math.MinInt32:
+		h = 0
+	case h < 0:
+		h = -h
+	}
+	return h % n
 }
