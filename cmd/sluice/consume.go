@@ -27,6 +27,7 @@ type consumeOpts struct {
 	group      string
 	num        int
 	partitions []int32
+	exit       bool
 }
 
 func consumeCmd() *cobra.Command {
@@ -47,6 +48,7 @@ kcat's -f:
 		Example: `  sluice consume orders --from beginning --num 10
   sluice consume orders --group billing
   sluice consume orders --from offset:42 --partition 0 --format '%p:%o %k=%v\n'
+  sluice consume orders --from beginning --exit > orders.txt
   sluice consume orders --from timestamp:2026-01-02T15:04:05Z`,
 		Args: cobra.ExactArgs(1),
 	}
@@ -57,6 +59,7 @@ kcat's -f:
 	f.StringVarP(&o.group, "group", "g", "", "consume as this consumer group and commit its offsets")
 	f.IntVarP(&o.num, "num", "n", 0, "exit after this many records (0: follow until Ctrl-C)")
 	f.Int32SliceVarP(&o.partitions, "partition", "p", nil, "only these partitions (not with --group)")
+	f.BoolVarP(&o.exit, "exit", "e", false, "exit once every partition read is caught up with its high watermark (as kcat -e)")
 	return cmd
 }
 
@@ -105,6 +108,14 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 		return err
 	}
 	opts := []kgo.Opt{kgo.ConsumeResetOffset(start)}
+	track := newCatchUp(o.exit)
+	if o.exit {
+		opts = append(opts, kgo.FetchMaxWait(500*time.Millisecond))
+		if o.group != "" {
+			opts = append(opts, kgo.OnPartitionsAssigned(track.assigned), kgo.OnPartitionsRevoked(track.revoked),
+				kgo.OnPartitionsLost(track.revoked))
+		}
+	}
 	switch {
 	case o.group != "":
 		opts = append(opts, kgo.ConsumerGroup(o.group), kgo.ConsumeTopics(topic), kgo.AutoCommitMarks())
@@ -124,8 +135,12 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 		return err
 	}
 	defer cl.Close()
-	if err := checkTopic(ctx, cf, cl, topic); err != nil {
+	nparts, err := checkTopic(ctx, cf, cl, topic)
+	if err != nil {
 		return err
+	}
+	if o.group == "" {
+		track.want(topic, o.partitions, nparts)
 	}
 
 	w := bufio.NewWriter(cmd.OutOrStdout())
@@ -134,13 +149,13 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 	defer prog.finish()
 	printed := 0
 	for o.num == 0 || printed < o.num {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
+		fs, idle := poll(ctx, cl, o.exit)
+		if ctx.Err() != nil || (idle && track.idle()) {
 			break
 		}
 		var fatal error
 		fs.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) && fatal == nil {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && fatal == nil {
 				fatal = fmt.Errorf("consume %s[%d]: %w", t, p, err)
 			}
 		})
@@ -161,6 +176,9 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 		if err := w.Flush(); err != nil {
 			return err
 		}
+		if track.observe(fs) {
+			break
+		}
 	}
 	if o.group != "" {
 		cctx, cancel := context.WithTimeout(context.Background(), cf.timeout)
@@ -172,21 +190,40 @@ func runConsume(cmd *cobra.Command, cf *clientFlags, topic string, o *consumeOpt
 	return nil
 }
 
+// exitIdle is how long `consume --exit` waits without any record before it
+// takes every partition to be caught up (the client does not hand over
+// fetches that returned nothing).
+const exitIdle = 2 * time.Second
+
+// poll waits for records; with exit, at most exitIdle, reporting idle when
+// that passed without any.
+func poll(ctx context.Context, cl *kgo.Client, exit bool) (kgo.Fetches, bool) {
+	if !exit {
+		return cl.PollFetches(ctx), false
+	}
+	pctx, cancel := context.WithTimeout(ctx, exitIdle)
+	defer cancel()
+	fs := cl.PollFetches(pctx)
+	return fs, pctx.Err() != nil && ctx.Err() == nil && fs.NumRecords() == 0
+}
+
 // checkTopic fails clearly when the topic does not exist, rather than
 // waiting for it forever.
-func checkTopic(ctx context.Context, cf *clientFlags, cl *kgo.Client, topic string) error {
+// It returns the topic's partition count.
+func checkTopic(ctx context.Context, cf *clientFlags, cl *kgo.Client, topic string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	adm := newAdminFrom(cl)
 	td, err := adm.ListTopics(ctx, topic)
 	if err != nil {
-		return cf.clientErr(ctx, "describe topic", err)
+		return 0, cf.clientErr(ctx, "describe topic", err)
 	}
-	if d, ok := td[topic]; !ok || d.Err != nil {
+	d, ok := td[topic]
+	if !ok || d.Err != nil {
 		if ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("topic %q: %w", topic, d.Err)
+			return 0, fmt.Errorf("topic %q: %w", topic, d.Err)
 		}
-		return fmt.Errorf("topic %q does not exist", topic)
+		return 0, fmt.Errorf("topic %q does not exist", topic)
 	}
-	return nil
+	return len(d.Partitions), nil
 }
