@@ -138,7 +138,7 @@ func (b *Broker) observe(req *server.Request, resp *server.Response, d time.Dura
 		if !resp.None {
 			pr, _ = resp.Msg.(*kmsg.ProduceResponse)
 		}
-		observeProduce(r, pr)
+		b.observeProduce(r, pr)
 	case *kmsg.FetchRequest:
 		if fr, ok := resp.Msg.(*kmsg.FetchResponse); ok {
 			b.observeFetch(fr, resp.Splices)
@@ -148,11 +148,23 @@ func (b *Broker) observe(req *server.Request, resp *server.Response, d time.Dura
 
 // observeProduce counts each partition's batch bytes and records (one
 // header parse per batch). With acks=0 (no response) every partition counts.
-func observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) {
+func (b *Broker) observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) {
+	var img *metadata.Image
 	for i, t := range r.Topics {
 		var rt *kmsg.ProduceResponseTopic
-		if resp != nil && i < len(resp.Topics) && resp.Topics[i].Topic == t.Topic {
+		if resp != nil && i < len(resp.Topics) && resp.Topics[i].Topic == t.Topic && resp.Topics[i].TopicID == t.TopicID {
 			rt = &resp.Topics[i]
+		}
+		name := t.Topic
+		if name == "" { // v13+: topic ids only
+			if img == nil {
+				img = b.meta.Image()
+			}
+			ti := img.TopicsByID[metadata.UUID(t.TopicID)]
+			if ti == nil {
+				continue
+			}
+			name = ti.Name
 		}
 		for j, p := range t.Partitions {
 			failed := false
@@ -168,7 +180,7 @@ func observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) {
 				records += int64(h.NumRecords)
 				b = b[h.Size():]
 			}
-			metrics.Produced(t.Topic, int64(len(p.Records)), records, failed)
+			metrics.Produced(name, int64(len(p.Records)), records, failed)
 		}
 	}
 }
