@@ -124,15 +124,13 @@ func (l *lockedBuffer) tail(n int) string {
 	return s
 }
 
-// newClient returns a franz-go client for addr, closed by t.Cleanup.
-//
-// Idempotent produce needs InitProducerId, which Sluice does not implement
-// yet, so producers disable it; acks=all is requested explicitly.
+// newClient returns a franz-go client for addr, closed by t.Cleanup. It
+// keeps kgo's defaults (idempotent produce included), so the suite runs
+// the path every modern client takes; acks=all is explicit.
 func newClient(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr),
-		kgo.DisableIdempotentWrite(), // Sluice has no InitProducerId yet
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.DialTimeout(5 * time.Second),
 	}
