@@ -170,7 +170,7 @@ func parseRun(rd io.Reader, tee io.Writer) (*runOutput, error) {
 	return o, sc.Err()
 }
 
-var explainsRE = regexp.MustCompile(`(?i)skip|support|not set|requires|expect|unexpected|error|fail|got |want`)
+var explainsRE = regexp.MustCompile(`(?i)skip|support|not set|requires|broker|expect|unexpected|error|fail|got |want`)
 
 func explains(l string) bool { return explainsRE.MatchString(l) }
 
