@@ -123,7 +123,7 @@ func (b *Broker) Start() error {
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe}, api.NewHandler(env), b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
 		ln.Close()
 		return err

@@ -215,3 +215,20 @@ func (b *Broker) observeFetch(resp *kmsg.FetchResponse, splices []server.Splice)
 		}
 	}
 }
+
+// pendingHandler counts Produce and Fetch requests from decoding until
+// their reply is ready (metrics.Pending): the purgatory sizes.
+type pendingHandler struct{ server.Handler }
+
+func (h pendingHandler) Handle(req *server.Request) server.Reply {
+	reply := h.Handler.Handle(req)
+	g := metrics.Pending(req.Key)
+	if g == nil {
+		return reply
+	}
+	g.Inc()
+	return func() *server.Response {
+		defer g.Dec()
+		return reply()
+	}
+}

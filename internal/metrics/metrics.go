@@ -145,3 +145,27 @@ func Request(key int16, name string, d time.Duration) {
 
 // Fsync records the duration of one log fsync.
 func Fsync(d time.Duration) { flushTime.Observe(d.Seconds()) }
+
+var purgatory = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Name: "kafka_server_delayedoperationpurgatory_purgatorysize",
+	Help: "Produce and Fetch requests read but not yet answered: fetch long polls and produces waiting for their fsync (Kafka's PurgatorySize).",
+}, []string{"delayedOperation"})
+
+var (
+	purgatoryProduce = purgatory.WithLabelValues("Produce")
+	purgatoryFetch   = purgatory.WithLabelValues("Fetch")
+)
+
+func init() { Registry.MustRegister(purgatory) }
+
+// Pending returns the in-flight gauge for API key, or nil when the key
+// is not tracked (only Produce and Fetch are).
+func Pending(key int16) prometheus.Gauge {
+	switch key {
+	case 0:
+		return purgatoryProduce
+	case 1:
+		return purgatoryFetch
+	}
+	return nil
+}

@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -160,4 +162,43 @@ func TestMetricsListenerOffByDefault(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "metrics.listener") {
 		t.Errorf("bad metrics.listener: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// TestMetricsPurgatory checks that a parked fetch long poll shows in the
+// Fetch purgatory size and leaves it when answered.
+func TestMetricsPurgatory(t *testing.T) {
+	p := startProc(t, t.TempDir(), "metrics.listener=http://127.0.0.1:0")
+	m := metricsLineRE.FindStringSubmatch(p.logs.tail(1 << 20))
+	if m == nil {
+		t.Fatalf("no metrics listener line in the log")
+	}
+	url := "http://" + m[1] + "/metrics"
+	topic := topicName(t, "purg")
+	cliOK(t, p.addr, "topic", "create", topic)
+	cl := newClient(t, p.addr)
+	id := topicID(t, cl, topic)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fetch(t, cl, fetchReq(topic, id, 0, 0, 1<<20, 1<<20, 1, 8000)) // parks up to 8s
+	}()
+	size := func() float64 {
+		body, _ := scrape(t, url)
+		v, _ := metricSum(body, "kafka_server_delayedoperationpurgatory_purgatorysize", `delayedOperation="Fetch"`)
+		return v
+	}
+	waitFor(t, 5*time.Second, "the parked fetch in the purgatory", func() error {
+		if size() < 1 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	produceRawRecords(t, cl, topic, 0, "wake")
+	<-done
+	waitFor(t, 5*time.Second, "an empty fetch purgatory", func() error {
+		if v := size(); v != 0 {
+			return fmt.Errorf("size %v", v)
+		}
+		return nil
+	})
 }
