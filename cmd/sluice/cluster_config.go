@@ -84,7 +84,7 @@ func clusterConfigGetCmd(cf *clientFlags) *cobra.Command {
 			return printConfigs(out, entries)
 		},
 	}
-	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (default: the first broker)")
+	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (-1: the first broker the cluster lists)")
 	return cmd
 }
 
@@ -127,7 +127,7 @@ func clusterConfigSetCmd(cf *clientFlags) *cobra.Command {
 			return printAltered(cmd, cf, []string{"broker " + strconv.Itoa(int(id))}, ops.dryRun)
 		},
 	}
-	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (default: the first broker)")
+	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (-1: the first broker the cluster lists)")
 	ops.register(cmd)
 	return cmd
 }
