@@ -112,7 +112,12 @@ func (b *Broker) Start() error {
 
 	// The transaction coordinator completes transactions left prepared
 	// and aborts timed-out ones in the background.
-	b.txn, err = txn.New(txn.Config{Dir: b.dir}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
+	b.txn, err = txn.New(txn.Config{
+		Dir:           b.dir,
+		NumPartitions: b.cfg.TransactionStateLogNumPartitions,
+		MaxTimeoutMs:  b.cfg.TransactionMaxTimeoutMs,
+		CheckInterval: time.Duration(b.cfg.TransactionAbortTimedOutIntervalMs) * time.Millisecond,
+	}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("transaction coordinator: %w", err)

@@ -50,6 +50,11 @@ type Broker struct {
 	GroupMinSessionTimeoutMs     int32 // group.min.session.timeout.ms (default 6000)
 	GroupMaxSessionTimeoutMs     int32 // group.max.session.timeout.ms (default 1800000)
 
+	TransactionStateLogNumPartitions int32 // transaction.state.log.num.partitions (default 50)
+	TransactionMaxTimeoutMs          int32 // transaction.max.timeout.ms (default 900000)
+	// transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)
+	TransactionAbortTimedOutIntervalMs int32
+
 	// Raw holds every property explicitly set (file or override), by Kafka name.
 	Raw map[string]string
 }

@@ -85,6 +85,9 @@ var brokerDefs = []brokerDef{
 	i32Field("group.initial.rebalance.delay.ms", "Delay before the first rebalance of a new group.", func(b *Broker) *int32 { return &b.GroupInitialRebalanceDelayMs }, nil),
 	i32Field("group.min.session.timeout.ms", "Smallest session timeout a consumer may ask for.", func(b *Broker) *int32 { return &b.GroupMinSessionTimeoutMs }, nil),
 	i32Field("group.max.session.timeout.ms", "Largest session timeout a consumer may ask for.", func(b *Broker) *int32 { return &b.GroupMaxSessionTimeoutMs }, nil),
+	i32Field("transaction.state.log.num.partitions", "Partitions of __transaction_state.", func(b *Broker) *int32 { return &b.TransactionStateLogNumPartitions }, atLeast(1)),
+	i32Field("transaction.max.timeout.ms", "Largest transaction.timeout.ms a producer may ask for.", func(b *Broker) *int32 { return &b.TransactionMaxTimeoutMs }, atLeast(1)),
+	i32Field("transaction.abort.timed.out.transaction.cleanup.interval.ms", "How often timed-out transactions are aborted.", func(b *Broker) *int32 { return &b.TransactionAbortTimedOutIntervalMs }, atLeast(1)),
 
 	// Broker-level defaults of topic configs without a typed field.
 	rawDef("compression.type", TypeString, "producer", oneOf(compressionTypes...), "Default compression of stored batches."),

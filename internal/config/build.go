@@ -46,6 +46,10 @@ func Default() *Broker {
 		GroupMinSessionTimeoutMs:     6000,
 		GroupMaxSessionTimeoutMs:     1800000,
 
+		TransactionStateLogNumPartitions:   50,
+		TransactionMaxTimeoutMs:            900000,
+		TransactionAbortTimedOutIntervalMs: 10000,
+
 		Raw: map[string]string{},
 	}
 }
