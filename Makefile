@@ -15,8 +15,8 @@ build:
 # through franz-go over TCP, the kcat smoke test when kcat is installed, and
 # each benchmark once (to prove it runs; figures live in docs/BENCHMARKS.md).
 test: vet
-	$(GO) test -count=1 -timeout 20m $(PKGS)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $(PKGS)
+	$(GO) test -count=1 -timeout 20m $(PKGS)
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
