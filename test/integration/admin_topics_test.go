@@ -3,6 +3,8 @@ package integration
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -162,6 +164,16 @@ func TestDeleteTopics(t *testing.T) {
 		}
 		return nil
 	})
+	// DeleteTopics removes the partitions' files, not just the metadata.
+	for _, p := range []string{"0", "1"} {
+		dir := filepath.Join(tb.props["log.dirs"], byName+"-"+p)
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Fatalf("partition directory %s still there after delete (stat: %v)", dir, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tb.props["log.dirs"], keep+"-0")); err != nil {
+		t.Fatalf("kept topic's directory: %v", err)
+	}
 
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.SetVersion(6)
