@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-io/sluice/internal/fsutil"
 )
 
 // loadMetaProperties reads or creates meta.properties in the log dir, as
@@ -38,9 +40,5 @@ func loadMetaProperties(dir string, nodeID int32) (string, error) {
 	_, _ = rand.Read(raw[:])
 	id := base64.RawURLEncoding.EncodeToString(raw[:])
 	body := fmt.Sprintf("#\nversion=1\ncluster.id=%s\nnode.id=%d\n", id, nodeID)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return "", err
-	}
-	return id, os.Rename(tmp, path)
+	return id, fsutil.WriteFileAtomic(dir, "meta.properties", []byte(body))
 }

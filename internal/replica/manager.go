@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/fsutil"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/metadata"
 )
@@ -175,11 +176,7 @@ func writeTopicID(dir string, id [16]byte) error {
 	if b, err := os.ReadFile(path); err == nil && string(b) == body {
 		return nil
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteFileAtomic(dir, idFile, []byte(body))
 }
 
 func readTopicID(dir string) ([16]byte, error) {

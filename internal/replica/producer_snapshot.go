@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/fsutil"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/record"
 )
@@ -161,7 +162,7 @@ func (p *Partition) writeSnapshot(off int64) {
 	p.ps.pruneAborted(p.log.StartOffset())
 	b := encodeSnapshot(p.ps, off)
 	p.psMu.Unlock()
-	if err := writeFileSync(p.Dir, snapshotName(off), b); err != nil {
+	if err := fsutil.WriteFileAtomic(p.Dir, snapshotName(off), b); err != nil {
 		p.logger().Warn("write producer snapshot", "dir", p.Dir, "offset", off, "err", err)
 		return
 	}
@@ -170,34 +171,6 @@ func (p *Partition) writeSnapshot(off int64) {
 		_ = os.Remove(filepath.Join(p.Dir, snapshotName(offs[0])))
 		offs = offs[1:]
 	}
-}
-
-func writeFileSync(dir, name string, b []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // listSnapshots returns the snapshot offsets in dir, ascending.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/sluice-io/sluice/internal/fsutil"
 )
 
 // Producer id allocation (see the package doc, "Producer ids").
@@ -57,7 +59,7 @@ func (a *IDAllocator) Next() (int64, error) {
 	defer a.mu.Unlock()
 	if a.next >= a.blockEnd {
 		end := a.next + pidBlockSize
-		if err := writeFileAtomic(a.dir, pidFile, []byte(pidFileHdr+strconv.FormatInt(end, 10)+"\n")); err != nil {
+		if err := fsutil.WriteFileAtomic(a.dir, pidFile, []byte(pidFileHdr+strconv.FormatInt(end, 10)+"\n")); err != nil {
 			return -1, fmt.Errorf("txn: persist producer id block: %w", err)
 		}
 		a.blockEnd = end
@@ -65,34 +67,4 @@ func (a *IDAllocator) Next() (int64, error) {
 	id := a.next
 	a.next++
 	return id, nil
-}
-
-// writeFileAtomic replaces dir/name: write name.tmp, fsync, rename, fsync
-// the directory.
-func writeFileAtomic(dir, name string, b []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
