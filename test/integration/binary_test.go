@@ -14,11 +14,18 @@ import (
 	"time"
 )
 
-// binDir holds the sluice binary, built at most once per test run.
+// binDir holds the binaries the tests build, each at most once per run.
+var binDir string
+
+// builtBinary is one program built on first use.
+type builtBinary struct {
+	once sync.Once
+	err  error
+}
+
 var (
-	binDir    string
-	buildOnce sync.Once
-	buildErr  error
+	sluiceBin = &builtBinary{}
+	memberBin = &builtBinary{}
 )
 
 func TestMain(m *testing.M) {
@@ -35,20 +42,25 @@ func TestMain(m *testing.M) {
 
 // sluiceBinary builds ./cmd/sluice (once) and returns its path.
 func sluiceBinary(t *testing.T) string {
+	return sluiceBin.path(t, "sluice", "github.com/sluice-io/sluice/cmd/sluice")
+}
+
+// path builds pkg into binDir/name on first use and returns its path.
+func (b *builtBinary) path(t *testing.T, name, pkg string) string {
 	t.Helper()
-	bin := filepath.Join(binDir, "sluice")
-	buildOnce.Do(func() {
+	bin := filepath.Join(binDir, name)
+	b.once.Do(func() {
 		goTool, err := exec.LookPath("go")
 		if err != nil {
 			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
-		out, err := exec.Command(goTool, "build", "-o", bin, "github.com/sluice-io/sluice/cmd/sluice").CombinedOutput()
+		out, err := exec.Command(goTool, "build", "-o", bin, pkg).CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/sluice: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
 	return bin
 }

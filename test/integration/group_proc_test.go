@@ -5,10 +5,7 @@ package integration
 
 import (
 	"bufio"
-	"fmt"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,29 +14,9 @@ import (
 	"time"
 )
 
-var (
-	memberBinOnce sync.Once
-	memberBinErr  error
-)
-
 // groupMemberBinary builds ./test/groupmember (once) and returns its path.
 func groupMemberBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(binDir, "groupmember")
-	memberBinOnce.Do(func() {
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
-		out, err := exec.Command(goTool, "build", "-o", bin, "github.com/sluice-io/sluice/test/groupmember").CombinedOutput()
-		if err != nil {
-			memberBinErr = fmt.Errorf("go build ./test/groupmember: %v\n%s", err, out)
-		}
-	})
-	if memberBinErr != nil {
-		t.Fatal(memberBinErr)
-	}
-	return bin
+	return memberBin.path(t, "groupmember", "github.com/sluice-io/sluice/test/groupmember")
 }
 
 // procMember is a running test/groupmember process.
