@@ -14,22 +14,8 @@ import (
 // REBALANCE_IN_PROGRESS; once Stable, the leader leaving starts a
 // rebalance for the member that stays.
 func TestGroupMidRebalance(t *testing.T) {
-	tb := startGroupBroker(t)
-	adm := newAdmin(t, tb.Addr())
-	topic, group := topicName(t, ""), "g-mid"
-	createTopic(t, adm, topic, 1, nil)
-	cl1, cl2 := newClient(t, tb.Addr()), newClient(t, tb.Addr())
-	waitCoordinator(t, cl1, group)
-	m1 := newMemberID(t, cl1, group, topic)
-	j1 := groupReq[*kmsg.JoinGroupResponse](t, cl1, fastJoin(group, m1, topic))
-	wantCode(t, "sync", groupReq[*kmsg.SyncGroupResponse](t, cl1, syncReq(group, m1, j1.Generation, nil)).ErrorCode, nil)
-	m2 := newMemberID(t, cl2, group, topic)
-	joined2 := joinAsync(cl2, fastJoin(group, m2, topic))
-	waitFor(t, 5*time.Second, "REBALANCE_IN_PROGRESS", func() error {
-		return expectCode(groupReq[*kmsg.HeartbeatResponse](t, cl1, heartbeatReq(group, m1, j1.Generation)).ErrorCode, kerr.RebalanceInProgress)
-	})
-	j1 = groupReq[*kmsg.JoinGroupResponse](t, cl1, fastJoin(group, m1, topic))
-	j2 := <-joined2
+	r := twoMemberRebalance(t, "g-mid")
+	topic, group, cl1, cl2, m1, m2, j1, j2 := r.topic, r.group, r.cl1, r.cl2, r.m1, r.m2, r.j1, r.j2
 	wantCode(t, "joins", j1.ErrorCode|j2.ErrorCode, nil)
 	gen := j1.Generation
 

@@ -78,23 +78,8 @@ func TestGroupRebalanceTimeout(t *testing.T) {
 // SyncGroup is removed once the rebalance timeout passes, and the group
 // rebalances again.
 func TestGroupPendingSyncTimeout(t *testing.T) {
-	tb := startGroupBroker(t)
-	adm := newAdmin(t, tb.Addr())
-	topic, group := topicName(t, ""), "g-pending-sync"
-	createTopic(t, adm, topic, 1, nil)
-	cl1, cl2 := newClient(t, tb.Addr()), newClient(t, tb.Addr())
-	waitCoordinator(t, cl1, group)
-
-	m1 := newMemberID(t, cl1, group, topic)
-	j1 := groupReq[*kmsg.JoinGroupResponse](t, cl1, fastJoin(group, m1, topic))
-	wantCode(t, "sync", groupReq[*kmsg.SyncGroupResponse](t, cl1, syncReq(group, m1, j1.Generation, nil)).ErrorCode, nil)
-	m2 := newMemberID(t, cl2, group, topic)
-	joined2 := joinAsync(cl2, fastJoin(group, m2, topic))
-	waitFor(t, 5*time.Second, "REBALANCE_IN_PROGRESS", func() error {
-		return expectCode(groupReq[*kmsg.HeartbeatResponse](t, cl1, heartbeatReq(group, m1, j1.Generation)).ErrorCode, kerr.RebalanceInProgress)
-	})
-	j1 = groupReq[*kmsg.JoinGroupResponse](t, cl1, fastJoin(group, m1, topic))
-	j2 := <-joined2
+	r := twoMemberRebalance(t, "g-pending-sync")
+	topic, group, cl1, cl2, m1, m2, j1, j2 := r.topic, r.group, r.cl1, r.cl2, r.m1, r.m2, r.j1, r.j2
 	wantCode(t, "leader rejoin", j1.ErrorCode, nil)
 	wantCode(t, "follower join", j2.ErrorCode, nil)
 	gen := j1.Generation
