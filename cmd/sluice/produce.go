@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/bench"
 )
 
 func init() { extraCommands = append(extraCommands, produceCmd) }
@@ -41,19 +43,11 @@ func (cf *clientFlags) kgoClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Cli
 }
 
 func compressionCodec(name string) (kgo.CompressionCodec, error) {
-	switch strings.ToLower(name) {
-	case "none", "":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
+	c, err := bench.CompressionCodec(name)
+	if err != nil {
+		return c, fmt.Errorf("unknown --compression %q (want none, gzip, snappy, lz4 or zstd)", name)
 	}
-	return kgo.CompressionCodec{}, fmt.Errorf("unknown --compression %q (want none, gzip, snappy, lz4 or zstd)", name)
+	return c, nil
 }
 
 func acksOpts(acks string) ([]kgo.Opt, error) {

@@ -135,7 +135,7 @@ func (c *Config) defaults() error {
 	if c.Compression == "" {
 		c.Compression = "none"
 	}
-	if _, err := codec(c.Compression); err != nil {
+	if _, err := CompressionCodec(c.Compression); err != nil {
 		return err
 	}
 	if c.FetchMaxBytes <= 0 {
@@ -171,9 +171,11 @@ func (c *Config) recordsFor(size int) int64 {
 	return max(c.Bytes/int64(size), 1)
 }
 
-func codec(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "none":
+// CompressionCodec maps a codec name (none or empty, gzip, snappy, lz4,
+// zstd) to franz-go's codec; the CLI's --compression uses it too.
+func CompressionCodec(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "none", "":
 		return kgo.NoCompression(), nil
 	case "gzip":
 		return kgo.GzipCompression(), nil

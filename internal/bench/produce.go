@@ -40,7 +40,7 @@ func (r PhaseResult) RecPerSec() float64 {
 // producer IDs and sequence checks. Without idempotence kgo may keep
 // MaxInflight produce requests in flight per broker.
 func producerOpts(c *Config, seeds []string, topic string, linger time.Duration) []kgo.Opt {
-	cc, _ := codec(c.Compression)
+	cc, _ := CompressionCodec(c.Compression)
 	return []kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.DefaultProduceTopic(topic),
