@@ -16,9 +16,14 @@ func clusterConfigCmd(cf *clientFlags) *cobra.Command {
 		Short: "Get or set broker configs",
 		Long: `Get a broker's configs with their sources, or change them dynamically.
 
-Sluice does not implement dynamic broker configs yet: "set" sends
-IncrementalAlterConfigs and reports the broker's refusal. Set broker
-configs in server.properties or with "sluice serve --override".`,
+"set" sends IncrementalAlterConfigs for one broker (--broker) or for the
+cluster-wide default (--cluster-default). Dynamic configs are kept in the
+metadata log, survive restarts and take precedence over server.properties
+(per-broker over cluster default over static over default). Only the
+broker-level defaults of topic configs (log.retention.ms,
+log.segment.bytes, message.max.bytes, compression.type, ...) are dynamic,
+as in Kafka; others answer INVALID_CONFIG "Cannot update these configs
+dynamically".`,
 	}
 	cmd.AddCommand(clusterConfigGetCmd(cf), clusterConfigSetCmd(cf))
 	return cmd
@@ -40,7 +45,10 @@ func brokerTarget(ctx context.Context, adm *kadm.Client, id int32) (int32, error
 }
 
 func clusterConfigGetCmd(cf *clientFlags) *cobra.Command {
-	var broker int32
+	var (
+		broker      int32
+		clusterWide bool
+	)
 	cmd := &cobra.Command{
 		Use:   "get [KEY...]",
 		Short: "Show a broker's configs (all, or the named keys) with their sources",
@@ -50,20 +58,31 @@ func clusterConfigGetCmd(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			defer done()
-			id, err := brokerTarget(ctx, adm, broker)
-			if err != nil {
-				return cf.clientErr(ctx, "cluster metadata", err)
+			var (
+				id     int32 = -1
+				target       = "the cluster default"
+				ids    []int32
+			)
+			if !clusterWide {
+				if id, err = brokerTarget(ctx, adm, broker); err != nil {
+					return cf.clientErr(ctx, "cluster metadata", err)
+				}
+				target, ids = fmt.Sprintf("broker %d", id), []int32{id}
 			}
-			rcs, err := adm.DescribeBrokerConfigs(ctx, id)
+			rcs, err := adm.DescribeBrokerConfigs(ctx, ids...)
 			if err != nil {
 				return cf.clientErr(ctx, "describe broker configs", err)
 			}
-			rc, err := rcs.On(strconv.Itoa(int(id)), nil)
+			name := ""
+			if !clusterWide {
+				name = strconv.Itoa(int(id))
+			}
+			rc, err := rcs.On(name, nil)
 			if err == nil {
 				err = rc.Err
 			}
 			if err != nil {
-				return cf.clientErr(ctx, fmt.Sprintf("describe configs of broker %d", id), withMessage(err, rc.ErrMessage))
+				return cf.clientErr(ctx, "describe configs of "+target, withMessage(err, rc.ErrMessage))
 			}
 			entries := []configEntry{}
 			for _, c := range rc.Configs {
@@ -74,7 +93,7 @@ func clusterConfigGetCmd(cf *clientFlags) *cobra.Command {
 			}
 			for _, k := range args {
 				if !slices.ContainsFunc(entries, func(e configEntry) bool { return e.Name == k }) {
-					return fmt.Errorf("broker %d has no config %q", id, k)
+					return fmt.Errorf("%s has no config %q", target, k)
 				}
 			}
 			out := cmd.OutOrStdout()
@@ -85,17 +104,19 @@ func clusterConfigGetCmd(cf *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (-1: the first broker the cluster lists)")
+	cmd.Flags().BoolVar(&clusterWide, "cluster-default", false, "show the cluster-wide dynamic defaults (broker resource \"\") instead of one broker")
 	return cmd
 }
 
 func clusterConfigSetCmd(cf *clientFlags) *cobra.Command {
 	var (
-		broker int32
-		ops    configOps
+		broker      int32
+		clusterWide bool
+		ops         configOps
 	)
 	cmd := &cobra.Command{
 		Use:   "set",
-		Short: "Change broker configs dynamically (IncrementalAlterConfigs; Sluice refuses it for now)",
+		Short: "Change broker configs dynamically, for one broker or the cluster default",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			alters, err := ops.build()
@@ -107,27 +128,33 @@ func clusterConfigSetCmd(cf *clientFlags) *cobra.Command {
 				return err
 			}
 			defer done()
-			id, err := brokerTarget(ctx, adm, broker)
-			if err != nil {
-				return cf.clientErr(ctx, "cluster metadata", err)
+			target, ids := "the cluster default", []int32(nil)
+			if !clusterWide {
+				id, err := brokerTarget(ctx, adm, broker)
+				if err != nil {
+					return cf.clientErr(ctx, "cluster metadata", err)
+				}
+				target, ids = "broker "+strconv.Itoa(int(id)), []int32{id}
 			}
 			alter := adm.AlterBrokerConfigs
 			if ops.dryRun {
 				alter = adm.ValidateAlterBrokerConfigs
 			}
-			resps, err := alter(ctx, alters, id)
+			resps, err := alter(ctx, alters, ids...)
 			if err != nil {
 				return cf.clientErr(ctx, "alter broker configs", err)
 			}
 			for _, r := range resps {
 				if r.Err != nil {
-					return cf.clientErr(ctx, fmt.Sprintf("alter configs of broker %d", id), withMessage(r.Err, r.ErrMessage))
+					return cf.clientErr(ctx, "alter configs of "+target, withMessage(r.Err, r.ErrMessage))
 				}
 			}
-			return printAltered(cmd, cf, []string{"broker " + strconv.Itoa(int(id))}, ops.dryRun)
+			return printAltered(cmd, cf, []string{target}, ops.dryRun)
 		},
 	}
 	cmd.Flags().Int32Var(&broker, "broker", -1, "broker id (-1: the first broker the cluster lists)")
+	cmd.Flags().BoolVar(&clusterWide, "cluster-default", false, "change the cluster-wide default (broker resource \"\") instead of one broker")
+	cmd.MarkFlagsMutuallyExclusive("broker", "cluster-default")
 	ops.register(cmd)
 	return cmd
 }

@@ -35,13 +35,16 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 			}
 			entries = config.DescribeTopic(e.Cfg, t.Configs)
 		case resourceBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(e.NodeID)) {
+			switch rr.ResourceName {
+			case "":
+				entries = e.Cfg.DescribeDynamicDefaults()
+			case strconv.Itoa(int(e.NodeID)):
+				entries = e.Cfg.Describe()
+			default:
 				res.ErrorCode = kerr.InvalidRequest.Code
 				msg := "unexpected broker id " + rr.ResourceName
 				res.ErrorMessage = &msg
-				break
 			}
-			entries = e.Cfg.Describe()
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 			msg := "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))

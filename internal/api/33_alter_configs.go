@@ -10,7 +10,8 @@ import (
 func init() { register(33, 0, 2, handleAlterConfigs) }
 
 // handleAlterConfigs is the legacy, non-incremental AlterConfigs: the given
-// configs replace all of a topic's overrides.
+// configs replace all of a topic's overrides, or all of a broker
+// resource's dynamic configs.
 func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterConfigsRequest)
 	resp := kmsg.NewPtrAlterConfigsResponse()
@@ -30,8 +31,14 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 				configs[c.Name] = c.Value
 			}
 			cerr = e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly)
+		case rr.ResourceType == resourceBroker:
+			configs := make(map[string]*string, len(rr.Configs))
+			for _, c := range rr.Configs {
+				configs[c.Name] = c.Value
+			}
+			cerr = e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly)
 		default:
-			cerr = unsupportedConfigResource(e, int8(rr.ResourceType), rr.ResourceName)
+			cerr = unsupportedConfigResource(int8(rr.ResourceType))
 		}
 		if cerr != nil {
 			res.ErrorCode = cerr.Code

@@ -13,8 +13,7 @@ import (
 func init() { register(44, 0, 1, handleIncrementalAlterConfigs) }
 
 // handleIncrementalAlterConfigs applies set/delete/append/subtract to topic
-// configs through the controller. Broker resources are refused: dynamic
-// broker configs are not implemented (static server.properties only).
+// configs and dynamic broker configs through the controller.
 func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
@@ -34,8 +33,14 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 				ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
 			}
 			cerr = e.Ctl.IncrementalAlterTopicConfigs(rr.ResourceName, ops, r.ValidateOnly)
+		case rr.ResourceType == resourceBroker:
+			ops := make([]controller.ConfigOp, len(rr.Configs))
+			for j, c := range rr.Configs {
+				ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
+			}
+			cerr = e.Ctl.IncrementalAlterBrokerConfigs(rr.ResourceName, ops, r.ValidateOnly)
 		default:
-			cerr = unsupportedConfigResource(e, int8(rr.ResourceType), rr.ResourceName)
+			cerr = unsupportedConfigResource(int8(rr.ResourceType))
 		}
 		if cerr != nil {
 			res.ErrorCode = cerr.Code
@@ -71,14 +76,8 @@ func duplicateResourceError(name string) *controller.Error {
 	return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Error due to duplicate config resource: " + name}
 }
 
-// unsupportedConfigResource answers alterations of anything but topics.
-func unsupportedConfigResource(e *Env, typ int8, name string) *controller.Error {
-	if typ != resourceBroker {
-		return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unsupported resource type " + strconv.Itoa(int(typ))}
-	}
-	if name != "" && name != strconv.Itoa(int(e.NodeID)) {
-		return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unexpected broker id, expected " + strconv.Itoa(int(e.NodeID)) + " or empty string, but received " + name}
-	}
-	return &controller.Error{Code: kerr.InvalidRequest.Code,
-		Message: "Dynamic broker configs are not supported yet: set them in server.properties or with serve --override"}
+// unsupportedConfigResource answers alterations of resource types other
+// than topics and brokers (broker loggers, client metrics, groups).
+func unsupportedConfigResource(typ int8) *controller.Error {
+	return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unsupported resource type " + strconv.Itoa(int(typ))}
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,11 @@ func (b *Broker) Start() error {
 	b.parts = replica.NewManager(b.dir, b.cfg, b.logger.With("component", "replica"))
 	// Partitions follow every image the store publishes; the initial
 	// apply recovers every partition log before we accept clients.
+	// Dynamic broker configs are installed before the partitions apply
+	// the image, so topics without overrides follow them at once.
+	b.applyDynamicConfigs(meta.Image())
 	meta.Subscribe(func(old, img *metadata.Image) {
+		b.applyDynamicConfigs(img)
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
 		}
@@ -138,6 +143,12 @@ func (b *Broker) Start() error {
 	go func() { defer b.wg.Done(); b.maintain() }()
 	b.logger.Info("sluice started", "listener", ln.Addr().String(), "advertised", fmt.Sprintf("%s:%d", host, port), "log.dirs", b.dir, "node.id", b.cfg.NodeID, "cluster.id", clusterID)
 	return nil
+}
+
+// applyDynamicConfigs hands the image's dynamic broker configs (cluster
+// default and this node's) to the shared config.
+func (b *Broker) applyDynamicConfigs(img *metadata.Image) {
+	b.cfg.SetDynamic(img.BrokerConfigs[""], img.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))])
 }
 
 // Addr is the bound listener address (useful with port 0).

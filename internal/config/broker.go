@@ -8,9 +8,13 @@
 // Invariants: a *Broker returned by Build holds only values that passed
 // their type and range checks, and Raw holds exactly the properties given
 // (unknown ones included); a topic's default for any config is derived
-// from the broker property Kafka names as its synonym. Config values are
-// immutable after Build: share a *Broker freely, never modify it.
+// from the broker property Kafka names as its synonym. Typed fields and
+// Raw are immutable after Build: share a *Broker freely, never modify
+// them. Only the dynamic layers change at runtime (SetDynamic, from the
+// metadata image), atomically, and only for IsDynamicBrokerConfig names.
 package config
+
+import "sync/atomic"
 
 // Broker is the typed broker configuration. Every field maps to the Kafka
 // property named in its comment; Raw keeps every property as given so
@@ -57,4 +61,8 @@ type Broker struct {
 
 	// Raw holds every property explicitly set (file or override), by Kafka name.
 	Raw map[string]string
+
+	// dyn holds the configs set at runtime (SetDynamic); they take
+	// precedence over Raw wherever configs are resolved by name.
+	dyn atomic.Pointer[dynamicLayers]
 }

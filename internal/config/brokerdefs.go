@@ -121,29 +121,66 @@ var brokerDefsByName = func() map[string]*brokerDef {
 }()
 
 // value returns the effective value of a broker property and whether it
-// was set explicitly (for the retention and roll families: whether any of
-// the family was set).
+// was set explicitly, statically or dynamically (for the retention and
+// roll families: whether any of the family was set).
 func (b *Broker) value(name string) (string, bool) {
+	v, src := b.valueSource(name)
+	return v, src != SourceDefault
+}
+
+// valueSource returns the effective value of a broker property and where
+// it comes from: a dynamic layer, the static properties, or the default.
+func (b *Broker) valueSource(name string) (string, int8) {
+	syn := b.synonyms(name)
+	if len(syn) == 0 {
+		return "", SourceDefault
+	}
+	return syn[0].Value, syn[0].Source
+}
+
+// synonyms lists every layer giving name a value, highest precedence
+// first: per-broker dynamic, cluster-default dynamic, static, default.
+func (b *Broker) synonyms(name string) []Synonym {
 	d, ok := brokerDefsByName[name]
 	if !ok {
-		return "", false
+		return nil
 	}
-	_, set := b.Raw[name]
-	switch name {
+	out := b.dynamicSynonyms(name)
+	if v, ok := b.staticValue(d); ok {
+		out = append(out, Synonym{Name: name, Value: v, Source: SourceStaticBroker})
+	}
+	def := d.def
+	if d.get != nil {
+		def = d.get(defaultBroker)
+	}
+	if def != "" || d.get != nil {
+		out = append(out, Synonym{Name: name, Value: def, Source: SourceDefault})
+	}
+	return out
+}
+
+var defaultBroker = Default()
+
+// staticValue returns the value the properties file or overrides gave.
+func (b *Broker) staticValue(d *brokerDef) (string, bool) {
+	set := false
+	switch d.name {
 	case "log.retention.ms":
 		set = b.anySet("log.retention.ms", "log.retention.minutes", "log.retention.hours")
 	case "log.roll.ms":
 		set = b.anySet("log.roll.ms", "log.roll.hours")
 	case "log.dirs":
 		set = b.anySet("log.dirs", "log.dir")
+	default:
+		_, set = b.Raw[d.name]
+	}
+	if !set {
+		return "", false
 	}
 	if d.get != nil {
-		return d.get(b), set
+		return d.get(b), true
 	}
-	if v, ok := b.Raw[name]; ok {
-		return strings.TrimSpace(v), true
-	}
-	return d.def, false
+	return strings.TrimSpace(b.Raw[d.name]), true
 }
 
 func (b *Broker) anySet(names ...string) bool {
@@ -155,25 +192,20 @@ func (b *Broker) anySet(names ...string) bool {
 	return false
 }
 
-// Describe reports every known broker property with its effective value
-// and source (STATIC_BROKER_CONFIG when given in the properties, else
-// DEFAULT_CONFIG). Broker configs cannot be changed at runtime yet, so all
-// are read-only.
+// Describe reports every known broker property with its effective value,
+// its source (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
+// STATIC_BROKER_CONFIG or DEFAULT_CONFIG) and its synonyms. Only the
+// dynamic properties (IsDynamicBrokerConfig) are writable.
 func (b *Broker) Describe() []Entry {
 	out := make([]Entry, 0, len(brokerDefs))
 	for i := range brokerDefs {
 		d := &brokerDefs[i]
-		v, set := b.value(d.name)
-		_, own := b.Raw[d.name]
-		if d.get == nil && !own && d.def == "" {
+		syn := b.synonyms(d.name)
+		if len(syn) == 0 {
 			continue // nullable property that is not set (log.dir, log.retention.minutes)
 		}
-		e := Entry{Name: d.name, Value: v, Source: SourceDefault, ReadOnly: true, Type: d.typ, Doc: d.doc}
-		if set {
-			e.Source = SourceStaticBroker
-		}
-		e.Synonyms = []Synonym{{Name: d.name, Value: v, Source: e.Source}}
-		out = append(out, e)
+		out = append(out, Entry{Name: d.name, Value: syn[0].Value, Source: syn[0].Source,
+			ReadOnly: !dynamicNames[d.name], Type: d.typ, Doc: d.doc, Synonyms: syn})
 	}
 	return out
 }

@@ -233,8 +233,9 @@ func TestResolveAndDescribeTopic(t *testing.T) {
 	for _, e := range DescribeTopic(b, map[string]string{"segment.bytes": "4096"}) {
 		got[e.Name] = e
 	}
-	if e := got["segment.bytes"]; e.Value != "4096" || e.Source != SourceDynamicTopic || len(e.Synonyms) != 2 ||
-		e.Synonyms[1].Name != "log.segment.bytes" || e.Synonyms[1].Source != SourceStaticBroker {
+	if e := got["segment.bytes"]; e.Value != "4096" || e.Source != SourceDynamicTopic || len(e.Synonyms) != 3 ||
+		e.Synonyms[1].Name != "log.segment.bytes" || e.Synonyms[1].Source != SourceStaticBroker ||
+		e.Synonyms[2].Value != "1073741824" || e.Synonyms[2].Source != SourceDefault {
 		t.Errorf("segment.bytes %+v", e)
 	}
 	if e := got["retention.ms"]; e.Value != "1000" || e.Source != SourceStaticBroker {

@@ -122,20 +122,26 @@ type Topic struct {
 	IndexIntervalBytes int32 // index.interval.bytes
 }
 
-// topicDefault returns the default of d for broker b and whether it comes
-// from an explicitly set broker property.
-func topicDefault(b *Broker, d *topicDef) (string, bool) {
+// topicDefault returns the default of d for broker b and the source of
+// the broker property it comes from.
+func topicDefault(b *Broker, d *topicDef) (string, int8) {
 	if d.brokerKey == "" {
-		return d.def, false
+		return d.def, SourceDefault
 	}
-	v, set := b.value(d.brokerKey)
+	v, src := b.valueSource(d.brokerKey)
+	return topicDefaultText(d, v), src
+}
+
+// topicDefaultText turns a broker property's value into the topic
+// config's default text.
+func topicDefaultText(d *topicDef, v string) string {
 	if d.name == "flush.ms" && (v == "" || strings.HasPrefix(v, "-")) {
-		return maxLong, set // log.flush.interval.ms unset: never flush by time
+		return maxLong // log.flush.interval.ms unset: never flush by time
 	}
 	if d.name == "cleanup.policy" {
 		v = strings.Join(splitList(v), ",")
 	}
-	return v, set
+	return v
 }
 
 // TopicValue returns the effective value of one topic config.
@@ -181,18 +187,16 @@ func DescribeTopic(b *Broker, overrides map[string]string) []Entry {
 	for i := range topicDefs {
 		d := &topicDefs[i]
 		e := Entry{Name: d.name, Type: d.typ, Doc: d.doc, Source: SourceDefault}
-		def, brokerSet := topicDefault(b, d)
 		if v, ok := overrides[d.name]; ok {
 			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: v, Source: SourceDynamicTopic})
 		}
 		if d.brokerKey != "" {
-			src := SourceDefault
-			if brokerSet {
-				src = SourceStaticBroker
+			for _, s := range b.synonyms(d.brokerKey) {
+				s.Value = topicDefaultText(d, s.Value)
+				e.Synonyms = append(e.Synonyms, s)
 			}
-			e.Synonyms = append(e.Synonyms, Synonym{Name: d.brokerKey, Value: def, Source: src})
 		} else {
-			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: def, Source: SourceDefault})
+			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: d.def, Source: SourceDefault})
 		}
 		e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
 		out = append(out, e)

@@ -134,19 +134,25 @@ func (c *Controller) configTopic(name string) (*metadata.TopicImage, *Error) {
 	return t, nil
 }
 
-// writeConfigs appends the ConfigRecords turning t's overrides into want,
-// as one batch; nothing when they already match or validateOnly.
+// writeConfigs appends the ConfigRecords turning t's overrides into want.
 func (c *Controller) writeConfigs(t *metadata.TopicImage, want map[string]string, validateOnly bool) *Error {
+	return c.writeResourceConfigs(metadata.ResourceTopic, t.Name, t.Configs, want, validateOnly)
+}
+
+// writeResourceConfigs appends, as one batch, the ConfigRecords turning a
+// resource's current configs into want; nothing when they already match
+// or validateOnly.
+func (c *Controller) writeResourceConfigs(typ int8, name string, cur, want map[string]string, validateOnly bool) *Error {
 	var recs []metadata.Record
-	for _, k := range slices.Sorted(maps.Keys(t.Configs)) {
+	for _, k := range slices.Sorted(maps.Keys(cur)) {
 		if _, ok := want[k]; !ok {
-			recs = append(recs, metadata.ConfigRecord{ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k})
+			recs = append(recs, metadata.ConfigRecord{ResourceType: typ, ResourceName: name, Name: k})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(want)) {
 		v := want[k]
-		if old, ok := t.Configs[k]; !ok || old != v {
-			recs = append(recs, metadata.ConfigRecord{ResourceType: metadata.ResourceTopic, ResourceName: t.Name, Name: k, Value: &v})
+		if old, ok := cur[k]; !ok || old != v {
+			recs = append(recs, metadata.ConfigRecord{ResourceType: typ, ResourceName: name, Name: k, Value: &v})
 		}
 	}
 	if validateOnly || len(recs) == 0 {
@@ -155,6 +161,6 @@ func (c *Controller) writeConfigs(t *metadata.TopicImage, want map[string]string
 	if err := c.store.Append(recs...); err != nil {
 		return storeError(err)
 	}
-	c.logger.Info("topic configs changed", "topic", t.Name, "changes", len(recs))
+	c.logger.Info("configs changed", "resource_type", typ, "resource", name, "changes", len(recs))
 	return nil
 }

@@ -57,7 +57,27 @@ func TestCLICluster(t *testing.T) {
 		t.Errorf("config get table: %v", rows)
 	}
 	cliFails(t, p.addr, "has no config", "cluster", "config", "get", "no.such.key")
-	cliFails(t, p.addr, "Dynamic broker configs are not supported", "cluster", "config", "set", "--set", "log.retention.ms=1")
+	cliFails(t, p.addr, "Cannot update these configs dynamically", "cluster", "config", "set", "--set", "num.partitions=3")
+	cliFails(t, p.addr, "Unknown broker config", "cluster", "config", "set", "--set", "no.such.key=1")
+
+	// A per-broker dynamic value beats the static one; a cluster default
+	// shows under the default resource and, where no per-broker value
+	// exists, as the broker's effective value.
+	cliOK(t, p.addr, "cluster", "config", "set", "--set", "log.retention.ms=1000")
+	cliOK(t, p.addr, "cluster", "config", "set", "--cluster-default", "--set", "log.segment.bytes=4096")
+	rows := tableRows(cliOK(t, p.addr, "cluster", "config", "get", "log.retention.ms", "log.segment.bytes"))
+	if !hasRow(rows, "log.retention.ms", "1000", "DYNAMIC_BROKER_CONFIG") ||
+		!hasRow(rows, "log.segment.bytes", "4096", "DYNAMIC_DEFAULT_BROKER_CONFIG") {
+		t.Errorf("config get after set: %v", rows)
+	}
+	rows = tableRows(cliOK(t, p.addr, "cluster", "config", "get", "--cluster-default"))
+	if !hasRow(rows, "log.segment.bytes", "4096", "DYNAMIC_DEFAULT_BROKER_CONFIG") || hasRow(rows, "log.retention.ms", "1000", "DYNAMIC_BROKER_CONFIG") {
+		t.Errorf("config get --cluster-default: %v", rows)
+	}
+	cliOK(t, p.addr, "cluster", "config", "set", "--delete", "log.retention.ms")
+	if rows := tableRows(cliOK(t, p.addr, "cluster", "config", "get", "log.retention.ms")); !hasRow(rows, "log.retention.ms", "123456", "STATIC_BROKER_CONFIG") {
+		t.Errorf("config get after delete: %v", rows)
+	}
 }
 
 // TestCLICompletion checks the completion scripts for each shell.

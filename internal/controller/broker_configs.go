@@ -1,0 +1,118 @@
+package controller
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/metadata"
+)
+
+// Dynamic broker configs are ConfigRecords on the broker resource: name ""
+// is the cluster-wide default, a node id is that broker's own. Every broker
+// applies them from the metadata image (config.Broker.SetDynamic), so they
+// survive restarts and, with the raft quorum, reach every broker.
+
+// AlterBrokerConfigs implements the legacy AlterConfigs for a broker
+// resource: configs becomes the resource's complete set of dynamic configs.
+func (c *Controller) AlterBrokerConfigs(name string, configs map[string]*string, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := checkBrokerResource(name); e != nil {
+		return e
+	}
+	want := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		v := configs[k]
+		if e := brokerConfigError(k, v); e != nil {
+			return e
+		}
+		if v != nil {
+			want[k] = *v
+		}
+	}
+	return c.writeResourceConfigs(metadata.ResourceBroker, name, c.store.Image().BrokerConfigs[name], want, validateOnly)
+}
+
+// IncrementalAlterBrokerConfigs applies set/delete/append/subtract to a
+// broker resource's dynamic configs. APPEND and SUBTRACT start from the
+// broker's effective value, as Kafka does.
+func (c *Controller) IncrementalAlterBrokerConfigs(name string, ops []ConfigOp, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := checkBrokerResource(name); e != nil {
+		return e
+	}
+	cur := c.store.Image().BrokerConfigs[name]
+	want := maps.Clone(cur)
+	if want == nil {
+		want = map[string]string{}
+	}
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if seen[op.Name] {
+			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		seen[op.Name] = true
+		if e := brokerConfigError(op.Name, nil); e != nil {
+			return e
+		}
+		switch op.Op {
+		case OpSet:
+			if op.Value == nil {
+				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
+			}
+			want[op.Name] = *op.Value
+		case OpDelete:
+			delete(want, op.Name)
+		case OpAppend, OpSubtract:
+			if !config.IsListBrokerConfig(op.Name) {
+				verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
+				return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
+			}
+			cv, ok := want[op.Name]
+			if !ok {
+				cv = c.cfg.EffectiveValue(op.Name)
+			}
+			want[op.Name] = editList(cv, op)
+		default:
+			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
+		}
+		if v, ok := want[op.Name]; ok {
+			if e := brokerConfigError(op.Name, &v); e != nil {
+				return e
+			}
+		}
+	}
+	return c.writeResourceConfigs(metadata.ResourceBroker, name, cur, want, validateOnly)
+}
+
+// checkBrokerResource accepts "" (the cluster default) or a broker id.
+func checkBrokerResource(name string) *Error {
+	if name == "" {
+		return nil
+	}
+	if id, err := strconv.ParseInt(name, 10, 32); err != nil || id < 0 {
+		return errorf(kerr.InvalidRequest, "Invalid broker name %s", name)
+	}
+	return nil
+}
+
+// brokerConfigError maps a validation failure to Kafka's INVALID_CONFIG;
+// a static-only config is INVALID_CONFIG too, as Kafka answers for its
+// ConfigException "Cannot update these configs dynamically".
+func brokerConfigError(name string, value *string) *Error {
+	err := config.ValidateDynamicBroker(name, value)
+	if err == nil {
+		return nil
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return errorf(kerr.InvalidConfig, "%s", ce.Msg)
+	}
+	return errorf(kerr.InvalidConfig, "%s", err.Error())
+}
