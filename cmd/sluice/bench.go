@@ -48,6 +48,10 @@ func benchCmd() *cobra.Command {
 		keepTopics   bool
 		brokerLog    bool
 		cpuProfile   string
+		spawn        bool
+		brokerCPUs   string
+		peerCmd      string
+		peerProfile  string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -63,6 +67,11 @@ Targets (several may be given; they run one after another):
   --kfake                                   franz-go's in-process kfake, in each of
                                             --kfake-modes (sync, disk, mem)
 
+--spawn runs each Sluice and kfake target as its own process, and
+--broker-cpus pins those processes with taskset: with the bench itself
+started under "taskset -c 1", broker and clients each have a core, and the
+report adds the broker's RSS and both sides' CPU use.
+
 Phases: produce (acks=all, idempotence off) and consume (groupless, from the
 start) at every --sizes, then latency (--rate records/s for --duration with
 linger 0). Progress goes to stderr; a Markdown report goes to stdout, with
@@ -70,7 +79,8 @@ ratios against --baseline (default: the first target that is not an
 embedded Sluice).`,
 		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB
   sluice bench --brokers kafka=127.0.0.1:9092 --embedded --records 1000000 --producers 2
-  sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s`,
+  sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s
+  taskset -c 1 sluice bench --embedded --kfake --broker-cpus 0 --consumers 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.Config{
@@ -90,12 +100,28 @@ embedded Sluice).`,
 				Baseline:          baseline,
 				PhaseTimeout:      phaseTimeout,
 				KeepTopics:        keepTopics,
+				Spawn:             spawn || brokerCPUs != "",
+				BrokerCPUs:        brokerCPUs,
 				Command:           commandLine(),
 				Progress:          os.Stderr,
 				ProgressTTY:       isTerminal(os.Stderr),
 			}
 			if brokerLog {
 				cfg.BrokerLog = os.Stderr
+			}
+			if peerCmd != "" {
+				cfg.PeerCommand = strings.Fields(peerCmd)
+			}
+			if peerProfile != "" {
+				if len(cfg.PeerCommand) == 0 {
+					exe, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					cfg.PeerCommand = []string{exe, "bench", "serve-peer"}
+				}
+				cfg.PeerCommand = append(cfg.PeerCommand, "--profile-dir", peerProfile)
+				cfg.Spawn = true
 			}
 			if embedded {
 				cfg.Targets = append(cfg.Targets, bench.Target{Name: "sluice", Kind: bench.Sluice})
@@ -194,6 +220,11 @@ embedded Sluice).`,
 	f.BoolVar(&keepTopics, "keep-topics", false, "leave bench topics on external clusters")
 	f.BoolVar(&brokerLog, "broker-log", false, "show the embedded Sluice's warnings on stderr")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients and in-process brokers) to this file")
+	f.BoolVar(&spawn, "spawn", false, "run every Sluice and kfake target as its own process (sluice bench serve-peer); reports its RSS and CPU")
+	f.StringVar(&brokerCPUs, "broker-cpus", "", "pin spawned brokers to these CPUs with taskset, e.g. 0 (implies --spawn; pin the bench itself with taskset -c 1 sluice bench ...)")
+	f.StringVar(&peerCmd, "peer-cmd", "", "command line that serves a peer (default: this executable's \"bench serve-peer\"); the kind and flags are appended")
+	f.StringVar(&peerProfile, "peer-profile", "", "spawned brokers write CPU, allocation, mutex and block profiles to this directory (implies --spawn)")
+	cmd.AddCommand(servePeerCmd(), startupCmd())
 	return cmd
 }
 

@@ -66,6 +66,14 @@ type Config struct {
 	PhaseTimeout time.Duration // per phase; 0 = 10m
 	KeepTopics   bool          // leave bench topics on external clusters
 
+	// Spawn runs every Sluice and kfake target as a child process
+	// (PeerCommand, default "<this executable> bench serve-peer"), pinned
+	// to BrokerCPUs (a taskset CPU list) when that is set, and reports its
+	// RSS and CPU time.
+	Spawn       bool
+	PeerCommand []string
+	BrokerCPUs  string
+
 	Command     string    // the command line, for the report
 	Progress    io.Writer // progress and per-phase lines; nil = none
 	ProgressTTY bool      // redraw a live line with carriage returns
@@ -222,13 +230,19 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return rep, err
 		}
 		pr.note("%s: starting (%s)", t.Name, t.Describe())
-		rt, err := t.start(c.DataDir, topics, c.Partitions, c.BrokerLog)
+		var rt *running
+		var err error
+		if c.Spawn && t.Kind != External {
+			rt, err = t.startProcess(&c, topics)
+		} else {
+			rt, err = t.start(c.DataDir, topics, c.Partitions, c.BrokerLog)
+		}
 		if err != nil {
 			rep.fail(t.Name, c, fmt.Errorf("start: %w", err))
 			pr.note("%s: failed to start: %v", t.Name, err)
 			continue
 		}
-		runTarget(ctx, &c, rep, pr, t, rt.seeds, tputTopic, latTopic)
+		runTarget(ctx, &c, rep, pr, t, rt, tputTopic, latTopic)
 		if t.Kind == External && !c.KeepTopics {
 			deleteTopics(ctx, rt.seeds, topics)
 		}
@@ -240,8 +254,28 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	return rep, ctx.Err()
 }
 
-func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, seeds []string, tputTopic func(size, rep int) string, latTopic string) {
+func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, rt *running, tputTopic func(size, rep int) string, latTopic string) {
+	seeds := rt.seeds
 	phaseCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, c.PhaseTimeout) }
+	mem := MemResult{Target: t.Name}
+	sampleMem := func(dst *int64) {
+		if rt.pid <= 0 {
+			return
+		}
+		if m, err := ReadMem(rt.pid); err == nil {
+			*dst = max(*dst, m.RSS)
+			mem.Peak = max(mem.Peak, m.Peak)
+		}
+	}
+	if rt.pid > 0 {
+		// Idle: started, nothing asked of it yet.
+		time.Sleep(time.Second)
+		sampleMem(&mem.Idle)
+		defer func() {
+			sampleMem(&mem.End)
+			rep.Memory = append(rep.Memory, mem)
+		}()
+	}
 	if c.has(PhaseProduce) {
 		for _, size := range c.Sizes {
 			row := ThroughputResult{Target: t.Name, Size: size}
@@ -252,7 +286,10 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				err := createTopic(pctx, seeds, topic, c.Partitions, c.ReplicationFactor)
 				if err == nil {
 					settle()
+					cm := startCPU(rt.pid)
 					run.Produce, err = runProduce(pctx, c, pr, t.Name, seeds, topic, size, c.recordsFor(size))
+					run.Produce.ClientCPU, run.Produce.BrokerCPU = cm.stop()
+					sampleMem(&mem.AfterProduce)
 				}
 				cancel()
 				if err != nil {
@@ -261,7 +298,10 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				} else if c.has(PhaseConsume) {
 					pctx, cancel := phaseCtx()
 					settle()
+					cm := startCPU(rt.pid)
 					run.Consume, err = runConsume(pctx, c, pr, t.Name, seeds, topic, size)
+					run.Consume.ClientCPU, run.Consume.BrokerCPU = cm.stop()
+					sampleMem(&mem.AfterConsume)
 					cancel()
 					if err != nil {
 						row.Err = fmt.Sprintf("consume: %v", err)
@@ -287,7 +327,9 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 		err := createTopic(pctx, seeds, latTopic, c.Partitions, c.ReplicationFactor)
 		if err == nil {
 			settle()
+			cm := startCPU(rt.pid)
 			err = runLatency(pctx, c, pr, t.Name, seeds, latTopic, &row)
+			row.ClientCPU, row.BrokerCPU = cm.stop()
 		}
 		cancel()
 		if err != nil {

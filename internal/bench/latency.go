@@ -28,6 +28,7 @@ type LatencyResult struct {
 	Elapsed               time.Duration // first send to last send
 	MaxBehind             time.Duration // worst lag of the pacer behind schedule
 	Ack, E2E              Summary
+	ClientCPU, BrokerCPU  time.Duration // as in PhaseResult
 	Err                   string
 }
 

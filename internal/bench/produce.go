@@ -15,6 +15,10 @@ type PhaseResult struct {
 	Records int64
 	Bytes   int64 // record value bytes
 	Elapsed time.Duration
+	// CPU time used during the phase by this process (clients, and
+	// in-process brokers) and by a broker running as its own process
+	// (-1: none, or unknown).
+	ClientCPU, BrokerCPU time.Duration
 }
 
 // MiBps is value MiB per second.

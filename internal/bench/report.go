@@ -20,6 +20,19 @@ type Report struct {
 	Config            Config
 	Throughput        []ThroughputResult
 	Latency           []LatencyResult
+	Memory            []MemResult // targets that ran as their own process
+}
+
+// MemResult is a broker process's resident memory (VmRSS) at points of
+// its run, in bytes; 0 where not measured.
+type MemResult struct {
+	Target string
+	Idle   int64 // started, one second later, before any phase
+	// The highest RSS seen right after a produce phase and right after a
+	// consume phase.
+	AfterProduce, AfterConsume int64
+	End                        int64 // after the last phase
+	Peak                       int64 // VmHWM at the end: the highest RSS of its life
 }
 
 // ThroughputResult is one target at one record size.
@@ -82,15 +95,16 @@ func (r *Report) fail(target string, c Config, err error) {
 
 // Machine describes where the run happened.
 type Machine struct {
-	CPU        string
-	NumCPU     int
-	GOMAXPROCS int
-	MemTotal   string
-	OS, Arch   string
-	Kernel     string
-	GoVersion  string
-	LoadAvg    string        // 1, 5 and 15 minute load averages at the start
-	FsyncP50   time.Duration // median of a few 4 KiB write+fsync in the data dir
+	CPU         string
+	NumCPU      int
+	GOMAXPROCS  int
+	MemTotal    string
+	OS, Arch    string
+	Kernel      string
+	GoVersion   string
+	LoadAvg     string        // 1, 5 and 15 minute load averages at the start
+	CPUsAllowed string        // this process's CPU affinity (Cpus_allowed_list)
+	FsyncP50    time.Duration // median of a few 4 KiB write+fsync in the data dir
 }
 
 func probeMachine(dataDir string) Machine {
@@ -118,6 +132,7 @@ func probeMachine(dataDir string) Machine {
 			m.LoadAvg = strings.Join(f[:3], " ")
 		}
 	}
+	m.CPUsAllowed = procField("/proc/self/status", "Cpus_allowed_list")
 	m.FsyncP50 = probeFsync(dataDir)
 	return m
 }
@@ -263,7 +278,16 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		"%d producer client(s), linger %v, batches up to %s, %d requests in flight per broker; "+
 		"%d groupless consumer(s) from the start\n",
 		c.Partitions, c.ReplicationFactor, c.Compression, c.Producers, c.Linger, fmtBytes(int64(c.BatchMaxBytes)), c.MaxInflight, c.Consumers)
-	p("- In-process data dirs under %s; clients and in-process brokers share this process and its CPUs\n", dataDir)
+	if c.Spawn {
+		pin := "not pinned"
+		if c.BrokerCPUs != "" {
+			pin = "pinned to CPU(s) " + c.BrokerCPUs + " with taskset"
+		}
+		p("- Data dirs under %s; every Sluice and kfake target runs as its own process (`sluice bench serve-peer`), %s; "+
+			"the clients run in the bench process, allowed CPU(s) %s\n", dataDir, pin, m.CPUsAllowed)
+	} else {
+		p("- In-process data dirs under %s; clients and in-process brokers share this process and its CPUs (allowed CPU(s) %s)\n", dataDir, m.CPUsAllowed)
+	}
 	p("- Targets:\n")
 	for _, t := range c.Targets {
 		p("  - `%s`: %s\n", t.Name, t.Describe())
@@ -324,6 +348,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("\n")
 	}
 
+	r.writeCPU(p)
+	r.writeMemory(p)
+
 	if len(r.Latency) > 0 {
 		var base *LatencyResult
 		for i := range r.Latency {
@@ -358,6 +385,64 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("\n")
 	}
 	return bw.Flush()
+}
+
+// cpuPct is CPU time as a percentage of one core over elapsed.
+func cpuPct(cpu, elapsed time.Duration) string {
+	if cpu < 0 || elapsed <= 0 {
+		return "—"
+	}
+	return strconv.FormatFloat(100*cpu.Seconds()/elapsed.Seconds(), 'f', 0, 64) + "%"
+}
+
+// writeCPU shows, for the median runs, how busy the clients (this
+// process) and a broker process were: a side at ~100% of the CPUs it may
+// use is the bottleneck.
+func (r *Report) writeCPU(p func(string, ...any)) {
+	if len(r.Throughput) == 0 && len(r.Latency) == 0 {
+		return
+	}
+	p("#### CPU use (percent of one core; the bench process holds the clients")
+	if !r.Config.Spawn {
+		p(" and the in-process brokers")
+	}
+	p(")\n\n")
+	p("| target | size | produce: bench | produce: broker | consume: bench | consume: broker |\n")
+	p("|---|---:|---:|---:|---:|---:|\n")
+	for _, t := range r.Throughput {
+		if t.Err != "" || t.Produce.Elapsed == 0 {
+			continue
+		}
+		p("| %s | %d | %s | %s | %s | %s |\n", t.Target, t.Size,
+			cpuPct(t.Produce.ClientCPU, t.Produce.Elapsed), cpuPct(t.Produce.BrokerCPU, t.Produce.Elapsed),
+			cpuPct(t.Consume.ClientCPU, t.Consume.Elapsed), cpuPct(t.Consume.BrokerCPU, t.Consume.Elapsed))
+	}
+	for _, l := range r.Latency {
+		if l.Err != "" || l.Elapsed == 0 {
+			continue
+		}
+		p("| %s | latency %d/s | %s | %s | | |\n", l.Target, l.Rate, cpuPct(l.ClientCPU, l.Elapsed), cpuPct(l.BrokerCPU, l.Elapsed))
+	}
+	p("\n")
+}
+
+func (r *Report) writeMemory(p func(string, ...any)) {
+	if len(r.Memory) == 0 {
+		return
+	}
+	p("#### Broker process memory (VmRSS from /proc/<pid>/status)\n\n")
+	p("| target | idle | after produce | after consume | at the end | peak (VmHWM) | after produce − idle |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|\n")
+	mb := func(n int64) string {
+		if n <= 0 {
+			return "—"
+		}
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
+	}
+	for _, m := range r.Memory {
+		p("| %s | %s | %s | %s | %s | %s | %s |\n", m.Target, mb(m.Idle), mb(m.AfterProduce), mb(m.AfterConsume), mb(m.End), mb(m.Peak), mb(m.AfterProduce-m.Idle))
+	}
+	p("\n")
 }
 
 func oneLine(s string) string {

@@ -93,6 +93,7 @@ func ParseExternal(s string) (Target, error) {
 // running is a started target.
 type running struct {
 	seeds []string
+	pid   int // the broker's process when it runs as one; 0 in-process
 	close func() error
 }
 
