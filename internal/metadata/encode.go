@@ -29,6 +29,8 @@ import (
 //	PartitionChangeRecord (5): topicId uuid, partition int32, leader int32,
 //	                           isr nullable []int32, replicas nullable []int32
 //	RemoveTopicRecord     (9): topicId uuid
+//
+// The SCRAM records (11, 22) are described in scram.go.
 
 // ErrUnknownRecord is returned (wrapped) for an unknown type or version.
 var ErrUnknownRecord = errors.New("metadata: unknown record type or version")
@@ -68,6 +70,10 @@ func Decode(b []byte) (Record, error) {
 		r = PartitionChangeRecord{TopicID: d.uuid(), Partition: d.i32(), Leader: d.i32(), ISR: d.nints(), Replicas: d.nints()}
 	case TypeRemoveTopic:
 		r = RemoveTopicRecord{TopicID: d.uuid()}
+	case TypeUserScramCredential:
+		r = decodeUserScramCredential(d)
+	case TypeRemoveUserScramCredential:
+		r = decodeRemoveUserScramCredential(d)
 	default:
 		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, uint8(t))
 	}

@@ -21,6 +21,8 @@ type Image struct {
 	// BrokerConfigs holds dynamic broker configs by resource name: "" is
 	// the cluster-wide default, otherwise a broker id in decimal.
 	BrokerConfigs map[string]map[string]string
+	// Scram holds SCRAM credentials by user, then mechanism (scram.go).
+	Scram map[string]map[int8]ScramCredential
 }
 
 // TopicImage is one topic. Partitions[i] is partition i.
@@ -57,6 +59,7 @@ func Empty() *Image {
 		TopicsByID:    map[UUID]*TopicImage{},
 		Brokers:       map[int32]BrokerImage{},
 		BrokerConfigs: map[string]map[string]string{},
+		Scram:         map[string]map[int8]ScramCredential{},
 	}
 }
 
@@ -96,6 +99,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		TopicsByID:    im.TopicsByID,
 		Brokers:       im.Brokers,
 		BrokerConfigs: im.BrokerConfigs,
+		Scram:         im.Scram,
 	}}
 	for i, r := range recs {
 		if err := d.apply(r); err != nil {
@@ -111,6 +115,7 @@ type delta struct {
 	base                                   *Image
 	next                                   *Image
 	topicsCopied, brokersCopied, bcfCopied bool
+	scramCopied                            bool
 	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
 }
 
@@ -164,6 +169,10 @@ func (d *delta) apply(r Record) error {
 		delete(d.next.TopicsByID, r.TopicID)
 		delete(d.ownTopics, r.TopicID)
 		return nil
+	case UserScramCredentialRecord:
+		return d.userScramCredential(r)
+	case RemoveUserScramCredentialRecord:
+		return d.removeUserScramCredential(r)
 	case RegisterBrokerRecord:
 		if r.BrokerID < 0 {
 			return fmt.Errorf("invalid broker id %d", r.BrokerID)

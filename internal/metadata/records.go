@@ -7,7 +7,8 @@
 //
 // The records mirror Kafka's KRaft metadata records (RegisterBrokerRecord,
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
-// RemoveTopicRecord) and use Kafka's record type numbers. Today a single
+// RemoveTopicRecord, UserScramCredentialRecord,
+// RemoveUserScramCredentialRecord) and use Kafka's record type numbers. Today a single
 // node appends them to its own log directly (Store.Append); later a Raft
 // quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
 // Store applies what the quorum commits. Record encodings are therefore a
@@ -53,6 +54,10 @@ func (t RecordType) String() string {
 		return "PartitionChangeRecord"
 	case TypeRemoveTopic:
 		return "RemoveTopicRecord"
+	case TypeUserScramCredential:
+		return "UserScramCredentialRecord"
+	case TypeRemoveUserScramCredential:
+		return "RemoveUserScramCredentialRecord"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
