@@ -13,8 +13,11 @@
 // # Invariants
 //
 //   - Offsets are strictly monotonic: in file order, each batch's base offset
-//     is the previous batch's last offset + 1, from the segment's base offset
-//     (its file name) on, and segments follow each other without overlap.
+//     is above the previous batch's last offset, from the segment's base
+//     offset (its file name) on, and segments follow each other without
+//     overlap. In the active segment each base offset is exactly the
+//     previous last offset + 1; sealed segments may have gaps once the
+//     cleaner compacted them (offsets are never reassigned).
 //   - StartOffset <= EndOffset (the LEO) and DurableOffset <= EndOffset.
 //     (DurableOffset may lag StartOffset: DeleteRecordsBefore needs no fsync
 //     of the records it drops.)
@@ -28,9 +31,15 @@
 //
 // # Locks and goroutines
 //
-// The package starts no goroutines: the caller drives MaybeRoll and
-// EnforceRetention periodically, and Sync runs the fsync on the calling
-// goroutine. All methods are safe for concurrent use.
+// The package starts no goroutines: the caller drives MaybeRoll,
+// EnforceRetention and Clean (compaction, clean.go) periodically, and Sync
+// runs the fsync on the calling goroutine. All methods are safe for
+// concurrent use.
+//
+// Clean reads sealed segments without locks (they never change), writes
+// new files aside and takes appendMu only to swap a group of old segments
+// for its cleaned one (renames, deletions, directory fsyncs); a swap that
+// finds the group changed (retention, close) is abandoned.
 //
 // Log.appendMu serializes every mutation (Append, roll, retention,
 // truncation, DeleteRecordsBefore, SetConfig, Close) and is held across the
@@ -97,6 +106,31 @@
 // Both indexes are plain files, appended with pwrite after the log write,
 // and read whole into memory at Open; lookups use the in-memory copy.
 //
+// # Compaction files
+//
+// The cleaner-offset-checkpoint file holds the cleaner's progress, replaced
+// atomically like log-start-offset:
+//
+//	sluice-cleaner-checkpoint v1\n
+//	<first dirty offset>\n      offsets below were cleaned by an earlier pass
+//	<delete horizon ms>\n       earliest horizon of a kept tombstone, -1 none
+//
+// A cleaning pass rewrites groups of adjacent sealed segments, each into one
+// new segment named by the group's first base offset. Its files are written
+// as <base>.log.cleaned, .index.cleaned, .timeindex.cleaned and fsynced;
+// renamed to .swap (the .log last; "<base>.log.swap" exists is the commit
+// point) and the directory fsynced; then the group's other segments are
+// deleted and the .swap suffixes stripped (replacing the first segment's
+// files) and the directory fsynced again. Open deletes *.cleaned files and
+// index .swap files without a .log.swap (uncommitted: the old segments are
+// whole), and completes a committed swap: it deletes the segments whose base
+// lies inside the new segment's offsets and strips the suffixes (an index
+// without a .swap file is removed and rebuilt). A cleaned batch keeps its
+// base offset, its records' offset deltas and its lastOffsetDelta; a batch
+// whose tombstones wait for their delete horizon has attribute bit 0x40 set
+// and the horizon in baseTimestamp (KIP-534), with the record timestamp
+// deltas re-based so record timestamps do not change.
+//
 // Other files in the directory belong to the callers and are left alone by
 // the log (recovery only removes leftover *.tmp files, which callers use
 // the same way for atomic replacement): package replica keeps its producer
@@ -127,10 +161,13 @@
 //
 // Recovery (Open):
 //
-//   - Files: leftover *.tmp files and index files without a .log are removed.
+//   - Files: interrupted compaction swaps are undone or completed (see
+//     "Compaction files"); leftover *.tmp files and index files without a
+//     .log are removed.
 //   - The last segment is always scanned from position 0, batch by batch: the
 //     header must parse (magic 2, batchLength >= 49), the batch must lie
-//     inside the file, its base offset must be the expected next offset, its
+//     inside the file, its base offset must be the expected next offset (at
+//     least that, in a sealed segment: compaction leaves gaps), its
 //     lastOffsetDelta >= 0 and its CRC-32C must match. At the first batch
 //     that fails, the file is truncated there and fsynced, and a warning
 //     says what was dropped and why. A file of garbage becomes empty. Its

@@ -83,9 +83,15 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 	}
 	s := l.segs[l.segmentIndex(offset)]
 	_, pos := s.idx.lookup(offset - s.base)
-	limit := s.meta.size
+	limit, segNext := s.meta.size, s.meta.next
 	s.acquire()
 	l.mu.Unlock()
+
+	// want is the next offset the result needs. The next segment is looked
+	// up by it, not by the previous segment's base: the cleaner may have
+	// merged segments meanwhile, and a merged segment can start below want,
+	// so its batches below want are skipped like those before offset.
+	want := offset
 
 	hr := getHeaderReader()
 	defer putHeaderReader(hr)
@@ -101,7 +107,7 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 				return nil, err
 			}
 			size := int64(h.Size())
-			if !found && h.LastOffset() < offset {
+			if h.LastOffset() < want {
 				pos += size
 				continue
 			}
@@ -115,7 +121,9 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 			}
 			n += size
 			pos += size
+			want = h.LastOffset() + 1
 		}
+		want = max(want, segNext)
 		if n > 0 {
 			res.add(s, first, n)
 		} else {
@@ -124,15 +132,18 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 		if done {
 			return res, nil
 		}
-		// Continue in the next segment.
+		// Continue in the segment holding want (or the first after it).
 		l.mu.Lock()
-		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > s.base })
-		if l.closed || i == len(l.segs) || l.segs[i].base >= maxOffset {
+		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].meta.next > want })
+		if l.closed || i == len(l.segs) || want >= maxOffset || l.segs[i].base >= maxOffset {
 			l.mu.Unlock()
 			return res, nil
 		}
 		s = l.segs[i]
-		pos, limit = 0, s.meta.size
+		pos, limit, segNext = 0, s.meta.size, s.meta.next
+		if want > s.base {
+			_, pos = s.idx.lookup(want - s.base)
+		}
 		s.acquire()
 		l.mu.Unlock()
 	}

@@ -20,6 +20,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // recover loads the segments of l.dir; see doc.go ("Recovery"). Only I/O
 // errors fail it: bad data is truncated or rebuilt, and logged.
 func (l *Log) recover() error {
+	if err := l.recoverCleanerFiles(); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(l.dir)
 	if err != nil {
 		return err
@@ -79,8 +82,9 @@ func (l *Log) recover() error {
 			return err
 		}
 		if i > 0 {
-			if prev := l.segs[i-1]; prev.meta.next != s.base {
-				l.logger.Warn("segments not contiguous", "dir", l.dir, "segment", base, "previous_end", prev.meta.next)
+			// Gaps are normal once a log is compacted; overlaps are not.
+			if prev := l.segs[i-1]; prev.meta.next > s.base {
+				l.logger.Warn("segments overlap", "dir", l.dir, "segment", base, "previous_end", prev.meta.next)
 			}
 		}
 	}
@@ -198,7 +202,7 @@ func (s *segment) reloadTail(fileSize int64, interval int) (problem, err error) 
 		}
 	}
 	s.meta = m
-	stop, err := s.scan(fileSize, false, interval)
+	stop, err := s.scan(fileSize, false, interval, true)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +228,7 @@ func (l *Log) rebuild(s *segment, why string) error {
 	oldIdx, oldTidx := s.idx.buf[:s.idx.written], s.tidx.buf[:s.tidx.written]
 	s.idx.buf, s.tidx.buf = nil, nil
 	s.meta = emptyMeta(s.base)
-	stop, err := s.scan(fileSize, true, l.cfg.IndexIntervalBytes)
+	stop, err := s.scan(fileSize, true, l.cfg.IndexIntervalBytes, sealed)
 	if err != nil {
 		return err
 	}
@@ -271,8 +275,11 @@ func (l *Log) rebuild(s *segment, why string) error {
 // offset, its lastOffsetDelta is >= 0, its offsets and position fit the
 // indexes' uint32 fields and, with checkCRC, its CRC-32C matches (the same
 // check as record.CheckCRC, computed while streaming so a huge bogus length
-// costs no allocation).
-func (s *segment) scan(fileSize int64, checkCRC bool, interval int) (stop, err error) {
+// costs no allocation). With gaps (sealed segments, which the cleaner may
+// have compacted) a base offset above the expected one is accepted: offsets
+// must still strictly increase. The active segment is never compacted, so
+// it keeps the stricter check.
+func (s *segment) scan(fileSize int64, checkCRC bool, interval int, gaps bool) (stop, err error) {
 	pos := s.meta.size
 	br := bufio.NewReaderSize(io.NewSectionReader(s.log, pos, fileSize-pos), int(min(fileSize-pos, 256<<10)))
 	var hdr [record.HeaderSize]byte
@@ -292,7 +299,7 @@ func (s *segment) scan(fileSize int64, checkCRC bool, interval int) (stop, err e
 			return fmt.Errorf("batch at position %d: %w", pos, perr), nil
 		case size > rem:
 			return fmt.Errorf("batch at position %d is %d bytes, %d left in the file", pos, size, rem), nil
-		case h.BaseOffset != s.meta.next:
+		case h.BaseOffset < s.meta.next || (!gaps && h.BaseOffset != s.meta.next):
 			return fmt.Errorf("batch at position %d has base offset %d, expected %d", pos, h.BaseOffset, s.meta.next), nil
 		case h.LastOffsetDelta < 0:
 			return fmt.Errorf("batch at position %d has lastOffsetDelta %d", pos, h.LastOffsetDelta), nil

@@ -18,7 +18,11 @@ var errStop = errors.New("stop")
 // ts, skips batches whose maxTimestamp is < ts and walks the records
 // (decompressing) of the first one that is not.
 func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bool) {
-	after := int64(-1) // base offset of the last segment searched
+	// after is the end offset of the segments searched so far. The next one
+	// is found by offset, not base: the cleaner may merge segments between
+	// two iterations (re-searching records below after is harmless: none
+	// of them matched).
+	after := int64(-1)
 	for {
 		l.mu.Lock()
 		if l.closed {
@@ -26,7 +30,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 			return -1, -1, false
 		}
 		start := l.start
-		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].base > after })
+		i := sort.Search(len(l.segs), func(i int) bool { return l.segs[i].meta.next > after })
 		for ; i < len(l.segs); i++ {
 			if s := l.segs[i]; s.meta.next > start && s.meta.maxTs >= ts {
 				break
@@ -42,7 +46,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 			from = max(from, rel)
 		}
 		_, pos := s.idx.lookup(from)
-		limit := s.meta.size
+		limit, next := s.meta.size, s.meta.next
 		s.acquire()
 		l.mu.Unlock()
 
@@ -53,7 +57,7 @@ func (l *Log) OffsetForTimestamp(ts int64) (offset int64, timestamp int64, ok bo
 		if ok {
 			return offset, timestamp, true
 		}
-		after = s.base
+		after = next
 	}
 }
 
