@@ -25,6 +25,9 @@ func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg
 	if code != 0 {
 		return 0, code, msg
 	}
+	if code, msg := checkCompactedKeys(cfg.CleanupPolicy, batch); code != 0 {
+		return 0, code, msg
+	}
 	var guard *replica.TxnGuard
 	if verify != nil && h.IsTransactional() && h.ProducerID >= 0 {
 		if guard, code = verify(p, &h); code != 0 {
