@@ -57,6 +57,10 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 			if !start {
 				return nil, 0
 			}
+			if r.Version >= 12 {
+				// KIP-890 part 2: the partition joins the transaction here.
+				return guard, produceVerifyCode(e.Txn.AddImplicit(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
+			}
 			return guard, produceVerifyCode(e.Txn.Verify(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
 		}
 	}
@@ -122,13 +126,15 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 // produceVerifyCode maps a transaction coordinator answer to what a
 // producer understands on Produce, as Kafka does: a coordinator that is
 // busy or loading is NOT_ENOUGH_REPLICAS (retriable), an unknown producer
-// id mapping INVALID_TXN_STATE.
+// id mapping INVALID_TXN_STATE, a fenced epoch INVALID_PRODUCER_EPOCH.
 func produceVerifyCode(code int16) int16 {
 	switch code {
 	case kerr.CoordinatorNotAvailable.Code, kerr.CoordinatorLoadInProgress.Code, kerr.NotCoordinator.Code, kerr.ConcurrentTransactions.Code:
 		return kerr.NotEnoughReplicas.Code
 	case kerr.InvalidProducerIDMapping.Code:
 		return kerr.InvalidTxnState.Code
+	case kerr.ProducerFenced.Code:
+		return kerr.InvalidProducerEpoch.Code
 	}
 	return code
 }

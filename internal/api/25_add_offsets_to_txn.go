@@ -19,11 +19,16 @@ func handleAddOffsetsToTxn(e *Env, req *server.Request) server.Reply {
 			resp.ErrorCode = code
 			return &server.Response{Msg: resp}
 		}
-		n := int32(1)
-		if t, ok := e.Meta.Image().Topic(coordinator.OffsetsTopic); ok {
-			n = int32(len(t.Partitions))
-		}
-		resp.ErrorCode = e.Txn.AddOffsetsToTxn(r, coordinator.PartitionFor(r.Group, n))
+		resp.ErrorCode = e.Txn.AddOffsetsToTxn(r, offsetsPartitionFor(e, r.Group))
 		return &server.Response{Msg: resp}
 	}
+}
+
+// offsetsPartitionFor is the group's __consumer_offsets partition.
+func offsetsPartitionFor(e *Env, group string) int32 {
+	n := int32(1)
+	if t, ok := e.Meta.Image().Topic(coordinator.OffsetsTopic); ok {
+		n = int32(len(t.Partitions))
+	}
+	return coordinator.PartitionFor(group, n)
 }

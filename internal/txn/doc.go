@@ -63,7 +63,12 @@
 // Produce handler asks Verify whether the producer's current epoch has an
 // ongoing transaction containing that partition (KIP-890 part 1, done
 // locally), so a late batch of an ended transaction cannot open one that
-// nobody would end. OffsetFetch with require_stable answers
+// nobody would end. Clients on transaction version 2 (tv2.go) skip that
+// dance: Produce v12+ adds the partition itself (AddImplicit), TxnOffsetCommit
+// v5+ adds the group, and EndTxn v5+ bumps the epoch so late batches are
+// fenced. The state record is TxnMetadataValue v1 for them, with the
+// client's transaction version and the previous producer id as tags.
+// OffsetFetch with require_stable answers
 // UNSTABLE_OFFSET_COMMIT for partitions with offsets in an incomplete
 // transaction (PendingOffsets; KIP-447).
 //
@@ -83,7 +88,9 @@
 // transactional.id.expiration.ms are Kafka's defaults (50, 900000, ids
 // never expire), not broker configs; __transaction_state is not compacted
 // (compaction is not built); markers carry coordinator epoch 0 (one
-// coordinator); transaction version 2 (KIP-890 part 2) is not advertised.
+// coordinator); transaction.version is finalized at 2 with no
+// UpdateFeatures to lower it (clients capped below Produce v12 / EndTxn v5
+// keep the version 1 flow, which stays supported).
 //
 // # Invariants
 //

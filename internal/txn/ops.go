@@ -80,7 +80,7 @@ func (s *shard) initProducer(version int16, id string, timeoutMs int32, reqPID i
 		if err != nil {
 			return fail(kerr.CoordinatorNotAvailable.Code)
 		}
-		m = &txnMeta{id: id, pid: pid, epoch: 0, prevEpoch: -1, parts: map[tp]bool{}}
+		m = &txnMeta{id: id, pid: pid, epoch: 0, prevEpoch: -1, prevPID: -1, parts: map[tp]bool{}}
 	} else {
 		// KIP-360: a producer re-initializing must name its current id
 		// and epoch (or the one before a coordinator bump).
@@ -138,6 +138,7 @@ func (s *shard) bump(m *txnMeta) {
 	m.prevEpoch = m.epoch
 	if m.epoch >= math.MaxInt16-1 {
 		if pid, err := s.c.ids.Next(); err == nil {
+			m.prevPID = m.pid
 			m.pid, m.epoch, m.prevEpoch = pid, 0, -1
 			return
 		}
@@ -163,8 +164,10 @@ func (s *shard) check(id string, pid int64, epoch int16, version, fencedFrom int
 	return m, 0
 }
 
-// addPartitions adds parts to the transaction, starting it if needed.
-func (s *shard) addPartitions(id string, pid int64, epoch int16, version int16, parts []tp) int16 {
+// addPartitions adds parts to the transaction, starting it if needed; tv
+// is the client's transaction version, recorded when the transaction
+// starts (2 when it starts implicitly, KIP-890 part 2).
+func (s *shard) addPartitions(id string, pid int64, epoch int16, version int16, parts []tp, tv int16) int16 {
 	m, code := s.check(id, pid, epoch, version, 2)
 	if code != 0 {
 		return code
@@ -175,7 +178,7 @@ func (s *shard) addPartitions(id string, pid int64, epoch int16, version int16, 
 	n := m.clone()
 	now := s.c.now().UnixMilli()
 	if n.state != kmsg.TransactionStateOngoing {
-		n.state, n.startMs, n.parts, n.offsets = kmsg.TransactionStateOngoing, now, map[tp]bool{}, nil
+		n.state, n.startMs, n.parts, n.offsets, n.tv = kmsg.TransactionStateOngoing, now, map[tp]bool{}, nil, tv
 	}
 	grew := m.state != kmsg.TransactionStateOngoing
 	for _, p := range parts {
@@ -322,10 +325,18 @@ func (s *shard) expire() {
 }
 
 // txnOffsetCommit stores the offsets of r as pending in the transaction.
-func (s *shard) txnOffsetCommit(r *kmsg.TxnOffsetCommitRequest) int16 {
+// v5+ (KIP-890 part 2) first adds the group's offsets partition, starting
+// the transaction if needed, as AddOffsetsToTxn would.
+func (s *shard) txnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPartition int32) int16 {
 	m, code := s.check(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, 3)
 	if code != 0 {
 		return code
+	}
+	if otp := (tp{OffsetsTopic, offsetsPartition}); r.Version >= 5 && (m.state != kmsg.TransactionStateOngoing || !m.parts[otp]) {
+		if code := s.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, []tp{otp}, TransactionVersion); code != 0 {
+			return code
+		}
+		m = s.txns[r.TransactionalID]
 	}
 	if m.state != kmsg.TransactionStateOngoing {
 		return kerr.InvalidTxnState.Code

@@ -50,7 +50,7 @@ func (c *Coordinator) addPartitionsOne(version int16, id string, pid int64, epoc
 				}
 			}
 		} else {
-			code = s.addPartitions(id, pid, epoch, version, parts)
+			code = s.addPartitions(id, pid, epoch, version, parts, 0)
 		}
 		s.mu.Unlock()
 	}
@@ -109,7 +109,7 @@ func (c *Coordinator) AddOffsetsToTxn(r *kmsg.AddOffsetsToTxnRequest, offsetsPar
 		return code
 	}
 	defer s.mu.Unlock()
-	return s.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, []tp{{OffsetsTopic, offsetsPartition}})
+	return s.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, []tp{{OffsetsTopic, offsetsPartition}}, 0)
 }
 
 // EndTxn commits or aborts the transaction; it answers once every marker
@@ -123,7 +123,11 @@ func (c *Coordinator) EndTxn(r *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 		return resp
 	}
 	defer s.mu.Unlock()
-	resp.ErrorCode = s.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, r.Commit)
+	if r.Version >= 5 {
+		resp.ErrorCode = s.endTxnV2(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
+	} else {
+		resp.ErrorCode = s.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, r.Commit)
+	}
 	if m := s.txns[r.TransactionalID]; m != nil && resp.ErrorCode == 0 {
 		resp.ProducerID, resp.ProducerEpoch = m.pid, m.epoch
 	}
@@ -131,12 +135,14 @@ func (c *Coordinator) EndTxn(r *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 }
 
 // TxnOffsetCommit keeps the offsets with the transaction until it ends.
-func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
+// offsetsPartition is the group's __consumer_offsets partition (v5+ adds
+// it to the transaction).
+func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPartition int32) *kmsg.TxnOffsetCommitResponse {
 	code := int16(0)
 	if s, sc := c.shardFor(r.TransactionalID); sc != 0 {
 		code = sc
 	} else {
-		code = s.txnOffsetCommit(r)
+		code = s.txnOffsetCommit(r, offsetsPartition)
 		s.mu.Unlock()
 	}
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()

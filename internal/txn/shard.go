@@ -44,6 +44,8 @@ type txnMeta struct {
 	pid        int64
 	epoch      int16
 	prevEpoch  int16 // epoch before a coordinator bump (timeout abort), -1 none
+	prevPID    int64 // producer id before the last rotation at epoch exhaustion, -1 none
+	tv         int16 // client transaction version (2: KIP-890 part 2, the epoch bumps at every end)
 	timeoutMs  int32
 	state      kmsg.TransactionState
 	parts      map[tp]bool
@@ -131,8 +133,12 @@ func (s *shard) replay(key, value []byte) {
 		}
 		m := s.txns[k.TransactionalID]
 		if m == nil {
-			m = &txnMeta{id: k.TransactionalID, prevEpoch: -1}
+			m = &txnMeta{id: k.TransactionalID, prevEpoch: -1, prevPID: -1}
 			s.txns[m.id] = m
+		}
+		m.prevPID, m.tv = -1, 0
+		if v.Version >= 1 {
+			m.prevPID, m.tv = v.PreviousProducerID, v.ClientTransactionVersion
 		}
 		m.pid, m.epoch, m.timeoutMs, m.state = v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State
 		m.startMs, m.lastUpdate = v.StartTimestamp, v.LastUpdateTimestamp
@@ -183,6 +189,11 @@ func metaRecord(m *txnMeta) record.Record {
 	v := kmsg.NewTxnMetadataValue()
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State = m.pid, m.epoch, m.timeoutMs, m.state
 	v.LastUpdateTimestamp, v.StartTimestamp = m.lastUpdate, m.startMs
+	if m.tv >= 2 || m.prevPID >= 0 {
+		// v1 (Kafka 4.0) carries the KIP-890 part 2 fields as tags.
+		v.Version = 1
+		v.PreviousProducerID, v.ClientTransactionVersion = m.prevPID, m.tv
+	}
 	byTopic := map[string][]int32{}
 	for p := range m.parts {
 		byTopic[p.topic] = append(byTopic[p.topic], p.partition)
