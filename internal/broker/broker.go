@@ -138,6 +138,9 @@ func (b *Broker) Start() error {
 		ln.Close()
 		return err
 	}
+	// The log cleaner compacts cleanup.policy=compact partitions in the
+	// background; parts.Close stops it before closing the logs.
+	b.parts.StartCleaner()
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); _ = b.srv.Serve(ln) }()
 	go func() { defer b.wg.Done(); b.maintain() }()

@@ -31,6 +31,8 @@ type Manager struct {
 
 	mu    sync.RWMutex
 	parts map[TP]*Partition
+
+	cleaner *cleaner // cleaner.go; nil until StartCleaner
 }
 
 // NewManager hosts partitions under dir (the first of log.dirs).
@@ -66,6 +68,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	var firstErr error
 	for _, t := range img.TopicsByName {
 		cfg := config.ResolveTopic(m.broker, t.Configs)
+		cc := resolveCompaction(m.broker, t.Configs)
 		for i := range t.Partitions {
 			tp := TP{t.Name, int32(i)}
 			want[tp] = true
@@ -76,7 +79,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 			}
 			if p == nil {
 				var err error
-				if p, err = m.open(t.Name, t.ID, int32(i), cfg); err != nil {
+				if p, err = m.open(t.Name, t.ID, int32(i), cfg, cc); err != nil {
 					m.logger.Error("open partition", "topic", t.Name, "partition", i, "err", err)
 					if firstErr == nil {
 						firstErr = err
@@ -89,6 +92,9 @@ func (m *Manager) Apply(img *metadata.Image) error {
 			if *p.Config() != cfg {
 				p.setConfig(cfg)
 			}
+			if *p.compact.Load() != cc {
+				p.compact.Store(&cc)
+			}
 		}
 	}
 	for tp, p := range m.parts {
@@ -99,7 +105,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	return firstErr
 }
 
-func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic) (*Partition, error) {
+func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic, cc compaction) (*Partition, error) {
 	dir := filepath.Join(m.dir, topic+"-"+strconv.Itoa(int(idx)))
 	if old, err := readTopicID(dir); err == nil && old != id {
 		// A leftover of a deleted topic with the same name.
@@ -118,6 +124,7 @@ func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic) (
 	p := &Partition{Topic: topic, TopicID: id, Index: idx, Dir: dir, log: l,
 		lg: m.logger.With("topic", topic, "partition", idx)}
 	p.cfg.Store(&cfg)
+	p.compact.Store(&cc)
 	if err := p.loadProducerState(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("producer state of %s: %w", dir, err)
@@ -154,6 +161,11 @@ func (m *Manager) Maintain(now time.Time, retention bool) {
 
 // Close flushes and closes every partition.
 func (m *Manager) Close() error {
+	// The cleaner goes first: a pass must not race the logs' Close.
+	if m.cleaner != nil {
+		m.cleaner.close()
+		m.cleaner = nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var firstErr error

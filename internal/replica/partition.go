@@ -18,8 +18,9 @@ type Partition struct {
 	Index   int32
 	Dir     string
 
-	log *log.Log
-	cfg atomic.Pointer[config.Topic]
+	log     *log.Log
+	cfg     atomic.Pointer[config.Topic]
+	compact atomic.Pointer[compaction] // cleaner.go
 
 	// appendMu serializes appends to the log together with the producer
 	// state checks and updates (producer_append.go), so state is applied
@@ -147,8 +148,8 @@ func (p *Partition) setConfig(c config.Topic) {
 }
 
 // logConfig maps topic configs onto the log. A compact-only topic never
-// deletes by time or size (Kafka's cleanup.policy=compact); compaction
-// itself is not implemented yet, so such a log only grows.
+// deletes by time or size (Kafka's cleanup.policy=compact): the cleaner
+// (cleaner.go) keeps it small; compact,delete gets both.
 func logConfig(c config.Topic) log.Config {
 	if !strings.Contains(c.CleanupPolicy, "delete") {
 		c.RetentionMs, c.RetentionBytes = -1, -1
