@@ -119,6 +119,7 @@ func (b *Broker) Start() error {
 	// and aborts timed-out ones in the background.
 	b.txn, err = txn.New(txn.Config{
 		Dir:           b.dir,
+		NodeID:        b.cfg.NodeID,
 		NumPartitions: b.cfg.TransactionStateLogNumPartitions,
 		MaxTimeoutMs:  b.cfg.TransactionMaxTimeoutMs,
 		CheckInterval: time.Duration(b.cfg.TransactionAbortTimedOutIntervalMs) * time.Millisecond,

@@ -30,7 +30,8 @@ import (
 //	                           isr nullable []int32, replicas nullable []int32
 //	RemoveTopicRecord     (9): topicId uuid
 //
-// The SCRAM records (11, 22) are described in scram.go.
+// The SCRAM records (11, 22) are described in scram.go, ProducerIdsRecord
+// (15) in producer_ids.go.
 
 // ErrUnknownRecord is returned (wrapped) for an unknown type or version.
 var ErrUnknownRecord = errors.New("metadata: unknown record type or version")
@@ -70,6 +71,8 @@ func Decode(b []byte) (Record, error) {
 		r = PartitionChangeRecord{TopicID: d.uuid(), Partition: d.i32(), Leader: d.i32(), ISR: d.nints(), Replicas: d.nints()}
 	case TypeRemoveTopic:
 		r = RemoveTopicRecord{TopicID: d.uuid()}
+	case TypeProducerIds:
+		r = decodeProducerIds(d)
 	case TypeUserScramCredential:
 		r = decodeUserScramCredential(d)
 	case TypeRemoveUserScramCredential:

@@ -23,6 +23,9 @@ type Image struct {
 	BrokerConfigs map[string]map[string]string
 	// Scram holds SCRAM credentials by user, then mechanism (scram.go).
 	Scram map[string]map[int8]ScramCredential
+	// NextProducerID is the first producer id no broker has been given
+	// (ProducerIdsRecord).
+	NextProducerID int64
 }
 
 // TopicImage is one topic. Partitions[i] is partition i.
@@ -100,6 +103,8 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		Brokers:       im.Brokers,
 		BrokerConfigs: im.BrokerConfigs,
 		Scram:         im.Scram,
+
+		NextProducerID: im.NextProducerID,
 	}}
 	for i, r := range recs {
 		if err := d.apply(r); err != nil {
@@ -169,6 +174,8 @@ func (d *delta) apply(r Record) error {
 		delete(d.next.TopicsByID, r.TopicID)
 		delete(d.ownTopics, r.TopicID)
 		return nil
+	case ProducerIdsRecord:
+		return d.producerIds(r)
 	case UserScramCredentialRecord:
 		return d.userScramCredential(r)
 	case RemoveUserScramCredentialRecord:

@@ -27,6 +27,8 @@ func allRecords() []Record {
 		PartitionChangeRecord{TopicID: uuid(1), Partition: 0, Leader: NoLeaderChange, ISR: []int32{}, Replicas: []int32{1}},
 		TopicRecord{Name: "gone", ID: uuid(2)},
 		RemoveTopicRecord{TopicID: uuid(2)},
+		ProducerIdsRecord{BrokerID: 1, BrokerEpoch: -1, NextProducerID: 1000},
+		ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 7, NextProducerID: 2000},
 	}
 }
 
@@ -128,6 +130,8 @@ func TestImageInvariants(t *testing.T) {
 		{PartitionChangeRecord{TopicID: uuid(1), Partition: 0, Leader: NoLeaderChange}},
 		{ConfigRecord{ResourceType: ResourceTopic, ResourceName: "nope", Name: "x", Value: sp("1")}},
 		{RemoveTopicRecord{TopicID: uuid(7)}},
+		// Producer ids never go back.
+		{ProducerIdsRecord{BrokerID: 1, NextProducerID: 100}, ProducerIdsRecord{BrokerID: 1, NextProducerID: 50}},
 		// A valid record followed by an invalid one: the whole batch fails.
 		{TopicRecord{Name: "c", ID: uuid(3)}, TopicRecord{Name: "c", ID: uuid(4)}},
 	}

@@ -7,7 +7,7 @@
 //
 // The records mirror Kafka's KRaft metadata records (RegisterBrokerRecord,
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
-// RemoveTopicRecord, UserScramCredentialRecord,
+// RemoveTopicRecord, ProducerIdsRecord, UserScramCredentialRecord,
 // RemoveUserScramCredentialRecord) and use Kafka's record type numbers. Today a single
 // node appends them to its own log directly (Store.Append); later a Raft
 // quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
@@ -54,6 +54,8 @@ func (t RecordType) String() string {
 		return "PartitionChangeRecord"
 	case TypeRemoveTopic:
 		return "RemoveTopicRecord"
+	case TypeProducerIds:
+		return "ProducerIdsRecord"
 	case TypeUserScramCredential:
 		return "UserScramCredentialRecord"
 	case TypeRemoveUserScramCredential:

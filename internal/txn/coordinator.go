@@ -33,7 +33,8 @@ type Config struct {
 	NumPartitions int32         // partitions of __transaction_state when created
 	MaxTimeoutMs  int32         // transaction.max.timeout.ms
 	CheckInterval time.Duration // how often timed-out transactions are aborted
-	Dir           string        // where producer-ids lives (the first log dir)
+	Dir           string        // the first log dir (where an older Sluice kept producer-ids)
+	NodeID        int32         // this broker, named in ProducerIdsRecords
 }
 
 // Groups is what the coordinator needs from the group coordinator.
@@ -75,7 +76,9 @@ func New(cfg Config, meta *metadata.Store, ctl *controller.Controller, parts *re
 	if cfg.CheckInterval <= 0 {
 		cfg.CheckInterval = time.Second
 	}
-	ids, err := OpenIDAllocator(cfg.Dir)
+	ids, err := OpenIDAllocator(cfg.Dir, func(n, atLeast int64) (int64, error) {
+		return ctl.AllocateProducerIDs(cfg.NodeID, n, atLeast)
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -9,16 +9,14 @@
 //
 // # Producer ids
 //
-// Ids are allocated in blocks of 1000. The end of the current block is
-// persisted in <log.dirs>/producer-ids before the first id of the block is
-// handed out (two text lines, "sluice-producer-ids v1" and the decimal block
-// end; replaced atomically: write producer-ids.tmp, fsync, rename, fsync the
-// directory). At start the allocator resumes at the persisted block end, so
-// an id is never handed out twice, even after a crash (at most a block's
-// worth of ids is skipped). A file rather than a metadata record keeps the
-// single-node broker simple: when the cluster lands, the block allocation
-// moves to the controller as Kafka's ProducerIdsRecord, with the same
-// "persist the block before use" rule.
+// Ids are allocated in blocks of 1000, as KRaft does: the controller
+// appends a ProducerIdsRecord moving the cluster's next producer id past
+// the block (controller.AllocateProducerIDs), and only once that record is
+// durable in the metadata log is the first id of the block handed out. A
+// restarted broker asks for a new block, so an id is never handed out
+// twice, even after a crash (at most a block's worth of ids is skipped).
+// An older Sluice kept the block end in <log.dirs>/producer-ids; such a
+// file is honoured once (the first block starts above it) and removed.
 //
 // # Transaction state
 //

@@ -8,47 +8,54 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-
-	"github.com/sluice-io/sluice/internal/fsutil"
 )
 
 // Producer id allocation (see the package doc, "Producer ids").
 const (
-	pidFile      = "producer-ids"
-	pidFileHdr   = "sluice-producer-ids v1\n"
-	pidBlockSize = 1000
+	legacyPIDFile = "producer-ids" // before ProducerIdsRecord: the end of the last block
+	legacyPIDHdr  = "sluice-producer-ids v1\n"
+	pidBlockSize  = 1000
 )
 
+// BlockSource hands out a block of n producer ids starting at or above
+// atLeast and returns its first id; the block must be durable before it
+// returns (controller.AllocateProducerIDs: a ProducerIdsRecord).
+type BlockSource func(n, atLeast int64) (int64, error)
+
 // IDAllocator hands out producer ids that are never reused, across
-// restarts: ids come from a block whose end is persisted before the first
-// id of it is handed out.
+// restarts: ids come from blocks the controller recorded in the metadata
+// log before the first id of a block is handed out.
 //
-// INVARIANT: next <= blockEnd, and the persisted block end is >= every id
-// handed out + 1, so an id handed out before a crash is below the
-// restarted allocator's first id.
+// INVARIANT: next <= blockEnd, and every id handed out lies in a block
+// the metadata log holds, so a restarted allocator (which asks for a new
+// block) never hands it out again.
 type IDAllocator struct {
-	dir string
+	src       BlockSource
+	dir       string
+	legacyEnd int64 // first id not covered by a legacy producer-ids file (0: none)
 
 	mu       sync.Mutex
 	next     int64
 	blockEnd int64
 }
 
-// OpenIDAllocator reads <dir>/producer-ids (absent: start at 0).
-func OpenIDAllocator(dir string) (*IDAllocator, error) {
-	a := &IDAllocator{dir: dir}
-	b, err := os.ReadFile(filepath.Join(dir, pidFile))
+// OpenIDAllocator returns an allocator taking blocks from src. A
+// producer-ids file left in dir by an older Sluice (blocks kept in a file)
+// is honoured once: the first block starts above it, then it is removed.
+func OpenIDAllocator(dir string, src BlockSource) (*IDAllocator, error) {
+	a := &IDAllocator{src: src, dir: dir}
+	b, err := os.ReadFile(filepath.Join(dir, legacyPIDFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
 		return nil, err
 	default:
-		v, ok := strings.CutPrefix(string(b), pidFileHdr)
+		v, ok := strings.CutPrefix(string(b), legacyPIDHdr)
 		n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if !ok || perr != nil || n < 0 {
-			return nil, fmt.Errorf("txn: corrupt %s", filepath.Join(dir, pidFile))
+			return nil, fmt.Errorf("txn: corrupt %s", filepath.Join(dir, legacyPIDFile))
 		}
-		a.next, a.blockEnd = n, n
+		a.legacyEnd = n
 	}
 	return a, nil
 }
@@ -58,11 +65,17 @@ func (a *IDAllocator) Next() (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.next >= a.blockEnd {
-		end := a.next + pidBlockSize
-		if err := fsutil.WriteFileAtomic(a.dir, pidFile, []byte(pidFileHdr+strconv.FormatInt(end, 10)+"\n")); err != nil {
-			return -1, fmt.Errorf("txn: persist producer id block: %w", err)
+		start, err := a.src(pidBlockSize, a.legacyEnd)
+		if err != nil {
+			return -1, fmt.Errorf("txn: allocate producer id block: %w", err)
 		}
-		a.blockEnd = end
+		a.next, a.blockEnd = start, start+pidBlockSize
+		if a.legacyEnd > 0 {
+			// The metadata log now covers every id the file did.
+			if err := os.Remove(filepath.Join(a.dir, legacyPIDFile)); err == nil || errors.Is(err, os.ErrNotExist) {
+				a.legacyEnd = 0
+			}
+		}
 	}
 	id := a.next
 	a.next++

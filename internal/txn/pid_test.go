@@ -6,19 +6,25 @@ import (
 	"testing"
 )
 
-// TestIDAllocatorNeverReuses: ids handed out before a reopen (clean or
-// not) are below every id handed out after it.
+// TestIDAllocatorNeverReuses: ids handed out before a restart (clean or
+// not) are below every id handed out after it, because each block is a
+// ProducerIdsRecord in the metadata log before its first id is used; a
+// producer-ids file of the older scheme is honoured once and removed.
 func TestIDAllocatorNeverReuses(t *testing.T) {
 	dir := t.TempDir()
+	legacy := filepath.Join(dir, legacyPIDFile)
+	if err := os.WriteFile(legacy, []byte(legacyPIDHdr+"5000\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	seen := map[int64]bool{}
-	maxSeen := int64(-1)
+	maxSeen := int64(4999) // the legacy file says ids below 5000 were used
+	e := newEnv(t, dir)
 	for round := 0; round < 3; round++ {
-		a, err := OpenIDAllocator(dir)
-		if err != nil {
-			t.Fatal(err)
+		if round > 0 {
+			e = e.restart()
 		}
 		for i := 0; i < pidBlockSize+5; i++ {
-			id, err := a.Next()
+			id, err := e.c.ids.Next()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -27,11 +33,17 @@ func TestIDAllocatorNeverReuses(t *testing.T) {
 			}
 			seen[id], maxSeen = true, id
 		}
+		if _, err := os.Stat(legacy); !os.IsNotExist(err) {
+			t.Fatalf("round %d: legacy producer-ids still there (%v)", round, err)
+		}
+		if next := e.meta.Image().NextProducerID; next <= maxSeen {
+			t.Fatalf("round %d: metadata next producer id %d, handed out up to %d", round, next, maxSeen)
+		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, pidFile), []byte("junk"), 0o644); err != nil {
+	if err := os.WriteFile(legacy, []byte("junk"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenIDAllocator(dir); err == nil {
+	if _, err := OpenIDAllocator(dir, nil); err == nil {
 		t.Fatalf("corrupt producer-ids accepted")
 	}
 }
