@@ -17,6 +17,7 @@ type pending struct {
 	req   *Request
 	reply Reply
 	start time.Time
+	frame []byte // returned to the frame pools after the response; nil: not recyclable
 }
 
 type conn struct {
@@ -73,7 +74,7 @@ func (c *conn) readLoop() error {
 		if size < 0 || size > c.s.cfg.MaxRequestBytes {
 			return fmt.Errorf("request size %d exceeds socket.request.max.bytes %d", size, c.s.cfg.MaxRequestBytes)
 		}
-		frame := make([]byte, size)
+		frame := getFrame(int(size))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("truncated request: %w", err)
 		}
@@ -93,8 +94,12 @@ func (c *conn) readLoop() error {
 		} else if err := decodeBody(req, body); err != nil {
 			return err
 		}
+		var keep []byte
+		if recyclable(req.Key) {
+			keep = frame
+		}
 		select {
-		case c.replies <- pending{req, c.s.h.Handle(req), start}:
+		case c.replies <- pending{req, c.s.h.Handle(req), start, keep}:
 		case <-c.done:
 			return net.ErrClosed
 		}
@@ -130,6 +135,9 @@ func (c *conn) writeLoop() {
 		}
 		if resp.Release != nil {
 			resp.Release()
+		}
+		if p.frame != nil {
+			putFrame(p.frame)
 		}
 		if resp.Close && werr == nil {
 			werr = net.ErrClosed
