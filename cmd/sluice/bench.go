@@ -52,6 +52,7 @@ func benchCmd() *cobra.Command {
 		brokerCPUs   string
 		peerCmd      string
 		peerProfile  string
+		rawConsume   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -100,6 +101,7 @@ embedded Sluice).`,
 				Baseline:          baseline,
 				PhaseTimeout:      phaseTimeout,
 				KeepTopics:        keepTopics,
+				RawConsume:        rawConsume,
 				Spawn:             spawn || brokerCPUs != "",
 				BrokerCPUs:        brokerCPUs,
 				Command:           commandLine(),
@@ -224,6 +226,7 @@ embedded Sluice).`,
 	f.StringVar(&brokerCPUs, "broker-cpus", "", "pin spawned brokers to these CPUs with taskset, e.g. 0 (implies --spawn; pin the bench itself with taskset -c 1 sluice bench ...)")
 	f.StringVar(&peerCmd, "peer-cmd", "", "command line that serves a peer (default: this executable's \"bench serve-peer\"); the kind and flags are appended")
 	f.StringVar(&peerProfile, "peer-profile", "", "spawned brokers write CPU, allocation, mutex and block profiles to this directory (implies --spawn)")
+	f.BoolVar(&rawConsume, "raw-consume", false, "consume phase: send Fetch requests directly and count records from batch headers (CRC checked, records not decoded), a lighter load generator")
 	cmd.AddCommand(servePeerCmd(), startupCmd())
 	return cmd
 }

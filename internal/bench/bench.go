@@ -57,7 +57,10 @@ type Config struct {
 	MaxInflight   int
 	Compression   string // none, gzip, snappy, lz4, zstd
 
-	// Consumer tuning.
+	// Consumer tuning. RawConsume sends Fetch requests directly and counts
+	// records from batch headers (CRC checked, records not decoded): a
+	// lighter load generator than kgo's record-decoding consumer.
+	RawConsume             bool
 	FetchMaxBytes          int32
 	FetchMaxPartitionBytes int32
 

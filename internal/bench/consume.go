@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // partitionRange is what one partition holds.
@@ -97,7 +99,15 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 		for _, p := range parts {
 			want += p.end - p.start
 		}
-		cl, err := kgo.NewClient(consumerOpts(c, seeds, topic, parts)...)
+		opts := consumerOpts(c, seeds, topic, parts)
+		if c.RawConsume {
+			// Fetch v12 names topics; kgo would otherwise send the newest
+			// version, which names them by ID.
+			v := kversion.Stable()
+			v.SetMaxKeyVersion(int16(kmsg.Fetch), 12)
+			opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MaxVersions(v)}
+		}
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			setErr(err)
 			break
@@ -106,6 +116,16 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 		go func() {
 			defer wg.Done()
 			defer cl.Close()
+			if c.RawConsume {
+				err := rawFetch(ctx, c, cl, topic, parts, func(n int64) {
+					m.records.Add(n)
+					m.bytes.Add(n * int64(size))
+				})
+				if err != nil && ctx.Err() == nil {
+					setErr(err)
+				}
+				return
+			}
 			var got int64
 			for got < want {
 				fs := cl.PollFetches(ctx)

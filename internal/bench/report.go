@@ -276,8 +276,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	p("- Workload: %d partitions, replication factor %d, acks=all, idempotence off, compression %s; "+
 		"%d producer client(s), linger %v, batches up to %s, %d requests in flight per broker; "+
-		"%d groupless consumer(s) from the start\n",
-		c.Partitions, c.ReplicationFactor, c.Compression, c.Producers, c.Linger, fmtBytes(int64(c.BatchMaxBytes)), c.MaxInflight, c.Consumers)
+		"%d groupless consumer(s) from the start%s\n",
+		c.Partitions, c.ReplicationFactor, c.Compression, c.Producers, c.Linger, fmtBytes(int64(c.BatchMaxBytes)), c.MaxInflight, c.Consumers, consumeMode(c.RawConsume))
 	if c.Spawn {
 		pin := "not pinned"
 		if c.BrokerCPUs != "" {
@@ -385,6 +385,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("\n")
 	}
 	return bw.Flush()
+}
+
+func consumeMode(raw bool) string {
+	if raw {
+		return " (raw Fetch requests: records counted from batch headers, CRCs checked, records not decoded)"
+	}
+	return " (kgo consumers, records decoded)"
 }
 
 // cpuPct is CPU time as a percentage of one core over elapsed.

@@ -100,6 +100,7 @@ func TestSpawnedBench(t *testing.T) {
 		DataDir:      t.TempDir(),
 		PhaseTimeout: time.Minute,
 		Spawn:        true,
+		RawConsume:   true,
 		PeerCommand:  childCmd(t, "peer"),
 		Command:      "sluice bench --spawn --test",
 	}
