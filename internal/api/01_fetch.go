@@ -173,7 +173,7 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 				for i, s := range rr.Slices {
 					parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
 				}
-				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts})
+				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts, Records: rr.Records})
 				size += rr.Size
 				budget -= rr.Size
 			default:

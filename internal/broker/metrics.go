@@ -171,16 +171,7 @@ func (b *Broker) observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceRespon
 			if rt != nil && j < len(rt.Partitions) && rt.Partitions[j].Partition == p.Partition {
 				failed = rt.Partitions[j].ErrorCode != 0
 			}
-			var records int64
-			for b := p.Records; len(b) >= record.HeaderSize; {
-				h, err := record.ParseHeader(b)
-				if err != nil || h.Size() <= 0 || h.Size() > len(b) {
-					break
-				}
-				records += int64(h.NumRecords)
-				b = b[h.Size():]
-			}
-			metrics.Produced(name, int64(len(p.Records)), records, failed)
+			metrics.Produced(name, int64(len(p.Records)), countRecords(p.Records), failed)
 		}
 	}
 }
@@ -203,15 +194,17 @@ func (b *Broker) observeFetch(resp *kmsg.FetchResponse, splices []server.Splice)
 			name = ti.Name
 		}
 		for _, p := range t.Partitions {
-			n := int64(len(p.RecordBatches))
+			n, records := int64(len(p.RecordBatches)), int64(0)
 			if next < len(splices) && bytes.Equal(p.RecordBatches, splices[next].Marker) {
-				n = 0
+				n, records = 0, splices[next].Records
 				for _, fp := range splices[next].Parts {
 					n += fp.Len
 				}
 				next++
+			} else {
+				records = countRecords(p.RecordBatches)
 			}
-			metrics.Fetched(name, n)
+			metrics.Fetched(name, n, records)
 		}
 	}
 }
@@ -231,4 +224,18 @@ func (h pendingHandler) Handle(req *server.Request) server.Reply {
 		defer g.Dec()
 		return reply()
 	}
+}
+
+// countRecords sums the record counts of the batch headers in b.
+func countRecords(b []byte) int64 {
+	var records int64
+	for len(b) >= record.HeaderSize {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() <= 0 || h.Size() > len(b) {
+			break
+		}
+		records += int64(h.NumRecords)
+		b = b[h.Size():]
+	}
+	return records
 }

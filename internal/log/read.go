@@ -23,8 +23,9 @@ type Slice struct {
 // the segments meanwhile) until Release is called, which must happen exactly
 // once, after the bytes are sent.
 type ReadResult struct {
-	Slices []Slice
-	Size   int // total bytes of Slices
+	Slices  []Slice
+	Size    int   // total bytes of Slices
+	Records int64 // records in those batches (from their headers)
 
 	segs []*segment // one reference per Slice
 }
@@ -119,6 +120,7 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 			if first < 0 {
 				first = pos
 			}
+			res.Records += int64(h.NumRecords)
 			n += size
 			pos += size
 			want = h.LastOffset() + 1

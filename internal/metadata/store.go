@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/metrics"
 )
 
 // LogDirName is the metadata log's directory under log.dirs, as in KRaft.
@@ -97,6 +100,7 @@ func (s *Store) Append(recs ...Record) error {
 	if s.closed {
 		return ErrClosed
 	}
+	began := time.Now()
 	cur := s.img.Load()
 	next, err := cur.Apply(recs)
 	if err != nil {
@@ -115,6 +119,7 @@ func (s *Store) Append(recs ...Record) error {
 		return fmt.Errorf("metadata: log appended at offset %d, image at %d", base, cur.Offset)
 	}
 	s.img.Store(next)
+	metrics.MetadataCommit(time.Since(began))
 	for _, fn := range s.subs {
 		fn(cur, next)
 	}

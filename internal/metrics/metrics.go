@@ -36,6 +36,10 @@ var (
 		Name: "kafka_server_brokertopicmetrics_bytesout_total",
 		Help: "Bytes of record batches sent in Fetch responses, per topic (Kafka's BytesOutPerSec).",
 	}, []string{"topic"})
+	messagesOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_brokertopicmetrics_messagesout_total",
+		Help: "Records sent in Fetch responses, per topic (from batch headers; Kafka has no such MBean, named after MessagesInPerSec).",
+	}, []string{"topic"})
 	produceRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kafka_server_brokertopicmetrics_totalproducerequests_total",
 		Help: "Produce requests per topic (Kafka's TotalProduceRequestsPerSec).",
@@ -64,17 +68,36 @@ var (
 		Help:    "Duration of partition log fsyncs (Kafka's LogFlushRateAndTimeMs).",
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16), // 50µs .. ~1.6s
 	})
+
+	// The metadata log's commit: today one node appends and fsyncs it
+	// (a one-voter quorum); with the raft quorum this is raft's commit.
+	metadataCommit = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "kafka_server_raft_metrics_commit_latency_seconds",
+		Help:    "Time to commit a batch of metadata records: append, fsync, apply (Kafka's raft-metrics commit-latency).",
+		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16), // 50µs .. ~1.6s
+	})
+
+	// ISR changes need replication; on a single node with replication
+	// factor 1 the ISR never changes, so these stay 0 until the cluster.
+	isrShrinks = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafka_server_replicamanager_isrshrinks_total",
+		Help: "Replicas removed from an ISR (Kafka's IsrShrinksPerSec); 0 without replication.",
+	})
+	isrExpands = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafka_server_replicamanager_isrexpands_total",
+		Help: "Replicas added back to an ISR (Kafka's IsrExpandsPerSec); 0 without replication.",
+	})
 )
 
 func init() {
-	Registry.MustRegister(bytesIn, messagesIn, bytesOut, produceRequests, failedProduce, fetchRequests,
-		requests, requestTime, flushTime,
+	Registry.MustRegister(bytesIn, messagesIn, bytesOut, messagesOut, produceRequests, failedProduce, fetchRequests,
+		requests, requestTime, flushTime, metadataCommit, isrShrinks, isrExpands,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
 // topicCounters caches one topic's counters so hot paths skip the label hash.
 type topicCounters struct {
-	bytesIn, messagesIn, bytesOut, produceReqs, failedProduce, fetchReqs prometheus.Counter
+	bytesIn, messagesIn, bytesOut, messagesOut, produceReqs, failedProduce, fetchReqs prometheus.Counter
 }
 
 var topics sync.Map // topic name → *topicCounters
@@ -85,7 +108,8 @@ func forTopic(topic string) *topicCounters {
 	}
 	c := &topicCounters{
 		bytesIn: bytesIn.WithLabelValues(topic), messagesIn: messagesIn.WithLabelValues(topic),
-		bytesOut: bytesOut.WithLabelValues(topic), produceReqs: produceRequests.WithLabelValues(topic),
+		bytesOut: bytesOut.WithLabelValues(topic), messagesOut: messagesOut.WithLabelValues(topic),
+		produceReqs: produceRequests.WithLabelValues(topic),
 		failedProduce: failedProduce.WithLabelValues(topic), fetchReqs: fetchRequests.WithLabelValues(topic),
 	}
 	actual, _ := topics.LoadOrStore(topic, c)
@@ -94,7 +118,7 @@ func forTopic(topic string) *topicCounters {
 
 // ForgetTopic drops a deleted topic's series.
 func ForgetTopic(topic string) {
-	for _, v := range []*prometheus.CounterVec{bytesIn, messagesIn, bytesOut, produceRequests, failedProduce, fetchRequests} {
+	for _, v := range []*prometheus.CounterVec{bytesIn, messagesIn, bytesOut, messagesOut, produceRequests, failedProduce, fetchRequests} {
 		v.DeleteLabelValues(topic)
 	}
 	topics.Delete(topic) // after: a racing forTopic re-creates live series
@@ -113,12 +137,16 @@ func Produced(topic string, bytes, records int64, failed bool) {
 	c.messagesIn.Add(float64(records))
 }
 
-// Fetched counts one partition of a Fetch response and its record bytes.
-func Fetched(topic string, bytes int64) {
+// Fetched counts one partition of a Fetch response, its record bytes and
+// records.
+func Fetched(topic string, bytes, records int64) {
 	c := forTopic(topic)
 	c.fetchReqs.Inc()
 	if bytes > 0 {
 		c.bytesOut.Add(float64(bytes))
+	}
+	if records > 0 {
+		c.messagesOut.Add(float64(records))
 	}
 }
 
@@ -145,6 +173,9 @@ func Request(key int16, name string, d time.Duration) {
 
 // Fsync records the duration of one log fsync.
 func Fsync(d time.Duration) { flushTime.Observe(d.Seconds()) }
+
+// MetadataCommit records the duration of one metadata commit.
+func MetadataCommit(d time.Duration) { metadataCommit.Observe(d.Seconds()) }
 
 var purgatory = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 	Name: "kafka_server_delayedoperationpurgatory_purgatorysize",

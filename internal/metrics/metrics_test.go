@@ -34,14 +34,15 @@ func TestTopicCounters(t *testing.T) {
 	Produced("mt-a", 100, 3, false)
 	Produced("mt-a", 50, 2, false)
 	Produced("mt-a", 70, 9, true)
-	Fetched("mt-a", 120)
-	Fetched("mt-a", 0)
+	Fetched("mt-a", 120, 4)
+	Fetched("mt-a", 0, 0)
 	for name, want := range map[string]float64{
 		"kafka_server_brokertopicmetrics_bytesin_total":               150,
 		"kafka_server_brokertopicmetrics_messagesin_total":            5,
 		"kafka_server_brokertopicmetrics_failedproducerequests_total": 1,
 		"kafka_server_brokertopicmetrics_totalproducerequests_total":  3,
 		"kafka_server_brokertopicmetrics_bytesout_total":              120,
+		"kafka_server_brokertopicmetrics_messagesout_total":           4,
 		"kafka_server_brokertopicmetrics_totalfetchrequests_total":    2,
 	} {
 		if v, _ := counter(t, name, "mt-a"); v != want {

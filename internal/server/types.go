@@ -43,6 +43,9 @@ type FilePart struct {
 type Splice struct {
 	Marker []byte
 	Parts  []FilePart
+	// Records counts the records in Parts, for metrics (the bytes are
+	// never parsed on the way out).
+	Records int64
 }
 
 // Response is what a handler produced for one request.

@@ -118,6 +118,17 @@ func TestMetricsAfterProduceConsume(t *testing.T) {
 	if out := get("kafka_server_brokertopicmetrics_bytesout_total", tl); out <= 0 || out > in {
 		t.Errorf("bytes out %v (in %v): 30 of 50 records were read", out, in)
 	}
+	if out := get("kafka_server_brokertopicmetrics_messagesout_total", tl); out < 30 || out > 50 {
+		t.Errorf("messages out %v: 30 of 50 records were read, in batches of at most 50", out)
+	}
+	if v := get("kafka_server_raft_metrics_commit_latency_seconds_count"); v < 2 {
+		t.Errorf("metadata commits observed %v: broker registration and topic creation at least", v)
+	}
+	for _, name := range []string{"kafka_server_replicamanager_isrshrinks_total", "kafka_server_replicamanager_isrexpands_total"} {
+		if v := get(name); v != 0 {
+			t.Errorf("%s = %v without replication", name, v)
+		}
+	}
 	if v := get("kafka_server_brokertopicmetrics_failedproducerequests_total", tl); v != 0 {
 		t.Errorf("failed produce = %v", v)
 	}
