@@ -109,7 +109,7 @@ func forTopic(topic string) *topicCounters {
 	c := &topicCounters{
 		bytesIn: bytesIn.WithLabelValues(topic), messagesIn: messagesIn.WithLabelValues(topic),
 		bytesOut: bytesOut.WithLabelValues(topic), messagesOut: messagesOut.WithLabelValues(topic),
-		produceReqs: produceRequests.WithLabelValues(topic),
+		produceReqs:   produceRequests.WithLabelValues(topic),
 		failedProduce: failedProduce.WithLabelValues(topic), fetchReqs: fetchRequests.WithLabelValues(topic),
 	}
 	actual, _ := topics.LoadOrStore(topic, c)
