@@ -77,6 +77,15 @@ func (cf *clientFlags) wantJSON() bool { return cf.format == "json" }
 // admin connects to the brokers and returns an admin client and a context
 // bounded by --timeout. The caller must call the returned close function.
 func (cf *clientFlags) admin(parent context.Context) (*kadm.Client, context.Context, func(), error) {
+	cl, ctx, done, err := cf.client(parent)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return kadm.NewClient(cl), ctx, done, nil
+}
+
+// client is admin's franz-go client, for requests kadm does not wrap.
+func (cf *clientFlags) client(parent context.Context) (*kgo.Client, context.Context, func(), error) {
 	if err := cf.checkFormat(); err != nil {
 		return nil, nil, nil, err
 	}
@@ -93,7 +102,7 @@ func (cf *clientFlags) admin(parent context.Context) (*kadm.Client, context.Cont
 		return nil, nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(parent, cf.timeout)
-	return kadm.NewClient(cl), ctx, func() { cancel(); cl.Close() }, nil
+	return cl, ctx, func() { cancel(); cl.Close() }, nil
 }
 
 // clientErr makes err one line; a deadline names the brokers and timeout.

@@ -21,14 +21,30 @@ func TestCLICluster(t *testing.T) {
 			Port       int32
 			Controller bool
 		}
+		Quorum struct {
+			Leader        int32
+			HighWatermark int64 `json:"high_watermark"`
+			Voters        []struct {
+				ID           int32
+				LogEndOffset int64 `json:"log_end_offset"`
+				Lag          int64
+			}
+		}
 	}
 	cliJSON(t, p.addr, &info, "cluster", "info")
 	if info.ClusterID == "" || info.Controller != 1 || len(info.Brokers) != 1 || !info.Brokers[0].Controller ||
 		info.Brokers[0].Host+":"+strconv.Itoa(int(info.Brokers[0].Port)) != p.addr {
 		t.Errorf("cluster info: %+v (broker at %s)", info, p.addr)
 	}
+	// A one-voter quorum: this node leads and has committed its whole
+	// metadata log (at least the broker registration).
+	if q := info.Quorum; q.Leader != 1 || q.HighWatermark < 1 || len(q.Voters) != 1 || q.Voters[0].ID != 1 ||
+		q.Voters[0].LogEndOffset != q.HighWatermark || q.Voters[0].Lag != 0 {
+		t.Errorf("quorum: %+v", q)
+	}
 	out := cliOK(t, p.addr, "cluster", "info")
-	if !strings.HasPrefix(out, "CLUSTER      "+info.ClusterID+"\nCONTROLLER   1\n") || !strings.Contains(out, "ID  HOST") {
+	if !strings.HasPrefix(out, "CLUSTER      "+info.ClusterID+"\nCONTROLLER   1\nQUORUM       leader 1, epoch 1, high watermark ") ||
+		!strings.Contains(out, "voters 1 (lag 0)") || !strings.Contains(out, "ID  HOST") {
 		t.Errorf("cluster info table:\n%s", out)
 	}
 
