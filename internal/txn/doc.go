@@ -82,10 +82,8 @@
 //
 // # Not yet
 //
-// transaction.state.log.num.partitions, transaction.max.timeout.ms and
-// transactional.id.expiration.ms are Kafka's defaults (50, 900000, ids
-// never expire), not broker configs; __transaction_state is not compacted
-// (compaction is not built); markers carry coordinator epoch 0 (one
+// transactional.id.expiration.ms is not implemented (idle transactional
+// ids never expire); markers carry coordinator epoch 0 (one
 // coordinator); transaction.version is finalized at 2 with no
 // UpdateFeatures to lower it (clients capped below Produce v12 / EndTxn v5
 // keep the version 1 flow, which stays supported).
