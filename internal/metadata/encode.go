@@ -31,7 +31,7 @@ import (
 //	RemoveTopicRecord     (9): topicId uuid
 //
 // The SCRAM records (11, 22) are described in scram.go, ProducerIdsRecord
-// (15) in producer_ids.go.
+// (15) in producer_ids.go, the ACL records (23, 24) in acls.go.
 
 // ErrUnknownRecord is returned (wrapped) for an unknown type or version.
 var ErrUnknownRecord = errors.New("metadata: unknown record type or version")
@@ -77,6 +77,10 @@ func Decode(b []byte) (Record, error) {
 		r = decodeUserScramCredential(d)
 	case TypeRemoveUserScramCredential:
 		r = decodeRemoveUserScramCredential(d)
+	case TypeAccessControlEntry:
+		r = decodeAccessControlEntry(d)
+	case TypeRemoveAccessControlEntry:
+		r = decodeRemoveAccessControlEntry(d)
 	default:
 		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, uint8(t))
 	}

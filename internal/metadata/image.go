@@ -23,6 +23,8 @@ type Image struct {
 	BrokerConfigs map[string]map[string]string
 	// Scram holds SCRAM credentials by user, then mechanism (scram.go).
 	Scram map[string]map[int8]ScramCredential
+	// ACLs holds the access control entries (acls.go); never nil.
+	ACLs *ACLs
 	// NextProducerID is the first producer id no broker has been given
 	// (ProducerIdsRecord).
 	NextProducerID int64
@@ -63,6 +65,7 @@ func Empty() *Image {
 		Brokers:       map[int32]BrokerImage{},
 		BrokerConfigs: map[string]map[string]string{},
 		Scram:         map[string]map[int8]ScramCredential{},
+		ACLs:          emptyACLs,
 	}
 }
 
@@ -103,6 +106,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		Brokers:       im.Brokers,
 		BrokerConfigs: im.BrokerConfigs,
 		Scram:         im.Scram,
+		ACLs:          im.ACLs,
 
 		NextProducerID: im.NextProducerID,
 	}}
@@ -112,6 +116,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		}
 		d.next.Offset++
 	}
+	d.finishACLs()
 	return d.next, nil
 }
 
@@ -121,6 +126,7 @@ type delta struct {
 	next                                   *Image
 	topicsCopied, brokersCopied, bcfCopied bool
 	scramCopied                            bool
+	aclIDs                                 map[UUID]ACL // ACLs by id, once changed in this delta
 	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
 }
 
@@ -180,6 +186,10 @@ func (d *delta) apply(r Record) error {
 		return d.userScramCredential(r)
 	case RemoveUserScramCredentialRecord:
 		return d.removeUserScramCredential(r)
+	case AccessControlEntryRecord:
+		return d.accessControlEntry(r)
+	case RemoveAccessControlEntryRecord:
+		return d.removeAccessControlEntry(r)
 	case RegisterBrokerRecord:
 		if r.BrokerID < 0 {
 			return fmt.Errorf("invalid broker id %d", r.BrokerID)

@@ -29,6 +29,11 @@ func allRecords() []Record {
 		RemoveTopicRecord{TopicID: uuid(2)},
 		ProducerIdsRecord{BrokerID: 1, BrokerEpoch: -1, NextProducerID: 1000},
 		ProducerIdsRecord{BrokerID: 1, BrokerEpoch: 7, NextProducerID: 2000},
+		AccessControlEntryRecord{ID: uuid(20), ACL: ACL{ResourceType: 2, ResourceName: "orders", PatternType: 3,
+			Principal: "User:alice", Host: "*", Operation: 3, PermissionType: 3}},
+		AccessControlEntryRecord{ID: uuid(21), ACL: ACL{ResourceType: 3, ResourceName: "grp-", PatternType: 4,
+			Principal: "User:*", Host: "10.0.0.1", Operation: 2, PermissionType: 2}},
+		RemoveAccessControlEntryRecord{ID: uuid(21)},
 	}
 }
 

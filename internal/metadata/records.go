@@ -8,7 +8,8 @@
 // The records mirror Kafka's KRaft metadata records (RegisterBrokerRecord,
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
 // RemoveTopicRecord, ProducerIdsRecord, UserScramCredentialRecord,
-// RemoveUserScramCredentialRecord) and use Kafka's record type numbers. Today a single
+// RemoveUserScramCredentialRecord, AccessControlEntryRecord,
+// RemoveAccessControlEntryRecord) and use Kafka's record type numbers. Today a single
 // node appends them to its own log directly (Store.Append); later a Raft
 // quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
 // Store applies what the quorum commits. Record encodings are therefore a
@@ -60,6 +61,10 @@ func (t RecordType) String() string {
 		return "UserScramCredentialRecord"
 	case TypeRemoveUserScramCredential:
 		return "RemoveUserScramCredentialRecord"
+	case TypeAccessControlEntry:
+		return "AccessControlEntryRecord"
+	case TypeRemoveAccessControlEntry:
+		return "RemoveAccessControlEntryRecord"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
