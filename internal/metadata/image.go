@@ -126,7 +126,7 @@ type delta struct {
 	next                                   *Image
 	topicsCopied, brokersCopied, bcfCopied bool
 	scramCopied                            bool
-	aclIDs                                 map[UUID]ACL // ACLs by id, once changed in this delta
+	aclIDs                                 map[UUID]ACL  // ACLs by id, once changed in this delta
 	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
 }
 
