@@ -59,6 +59,12 @@ type Broker struct {
 	// transaction.abort.timed.out.transaction.cleanup.interval.ms (default 10000)
 	TransactionAbortTimedOutIntervalMs int32
 
+	// authorizer.class.name (default ""): StandardAuthorizerClass or
+	// AclAuthorizerClass enable ACL authorization; "" disables it.
+	AuthorizerClassName       string
+	SuperUsersList            string // super.users (default ""), semicolon-separated principals
+	AllowEveryoneIfNoACLFound bool   // allow.everyone.if.no.acl.found (default false)
+
 	// Raw holds every property explicitly set (file or override), by Kafka name.
 	Raw map[string]string
 

@@ -89,6 +89,10 @@ var brokerDefs = []brokerDef{
 	i32Field("transaction.max.timeout.ms", "Largest transaction.timeout.ms a producer may ask for.", func(b *Broker) *int32 { return &b.TransactionMaxTimeoutMs }, atLeast(1)),
 	i32Field("transaction.abort.timed.out.transaction.cleanup.interval.ms", "How often timed-out transactions are aborted.", func(b *Broker) *int32 { return &b.TransactionAbortTimedOutIntervalMs }, atLeast(1)),
 
+	strField("authorizer.class.name", "The authorizer: org.apache.kafka.metadata.authorizer.StandardAuthorizer (or its alias kafka.security.authorizer.AclAuthorizer) enforces ACLs; empty disables authorization.", func(b *Broker) *string { return &b.AuthorizerClassName }, checkAuthorizer),
+	strField("super.users", "Semicolon-separated principals (User:name) allowed every operation on every resource.", func(b *Broker) *string { return &b.SuperUsersList }, nil),
+	boolField("allow.everyone.if.no.acl.found", "Allow an operation on a resource that no ACL matches (with an authorizer).", func(b *Broker) *bool { return &b.AllowEveryoneIfNoACLFound }),
+
 	// Broker-level defaults of topic configs without a typed field.
 	rawDef("compression.type", TypeString, "producer", oneOf(compressionTypes...), "Default compression of stored batches."),
 	rawDef("compression.gzip.level", TypeInt, "-1", betweenOr(1, 9, -1), "gzip level when compression.type=gzip."),

@@ -248,3 +248,27 @@ func TestResolveAndDescribeTopic(t *testing.T) {
 		t.Errorf("described %d of %d", len(got), len(TopicConfigNames()))
 	}
 }
+
+func TestAuthorizerConfig(t *testing.T) {
+	b, err := Build(nil)
+	if err != nil || b.AuthorizerEnabled() || b.AllowEveryoneIfNoACLFound || len(b.SuperUsers()) != 0 {
+		t.Fatalf("defaults: %v %+v", err, b)
+	}
+	for _, class := range []string{StandardAuthorizerClass, AclAuthorizerClass, " " + StandardAuthorizerClass + " "} {
+		b, err := Build(map[string]string{"authorizer.class.name": class, "super.users": "User:admin; User:ops;;",
+			"allow.everyone.if.no.acl.found": "true"})
+		if err != nil {
+			t.Fatalf("%q: %v", class, err)
+		}
+		if !b.AuthorizerEnabled() || !b.AllowEveryoneIfNoACLFound {
+			t.Errorf("%q: %+v", class, b)
+		}
+		if got := b.SuperUsers(); len(got) != 2 || got[0] != "User:admin" || got[1] != "User:ops" {
+			t.Errorf("super users %q", got)
+		}
+	}
+	_, err = Build(map[string]string{"authorizer.class.name": "com.example.MyAuthorizer"})
+	if err == nil || !strings.Contains(err.Error(), "authorizer.class.name") || !strings.Contains(err.Error(), StandardAuthorizerClass) {
+		t.Errorf("custom authorizer: %v", err)
+	}
+}
