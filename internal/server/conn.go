@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,6 +28,10 @@ type conn struct {
 	replies chan pending
 	done    chan struct{}
 	once    sync.Once
+	// mutedUntil (unix nanoseconds, 0: never muted) is when the last
+	// quota throttle of this connection ends; the read loop handles no
+	// request before then.
+	mutedUntil atomic.Int64
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -86,7 +91,10 @@ func (c *conn) readLoop() error {
 		if req.ClientID != "" {
 			c.info.ClientID = req.ClientID
 		}
-		req.Remote, req.Conn = c.info.Remote, c.info
+		req.Remote, req.Conn, req.Size = c.info.Remote, c.info, size
+		if err := c.waitUnmuted(); err != nil {
+			return err
+		}
 		if !c.s.h.Supported(req.Key, req.Version) {
 			if req.Key != 18 { // ApiVersions is answered whatever its version
 				return fmt.Errorf("unsupported request %s (key %d) version %d", kmsg.NameForKey(req.Key), req.Key, req.Version)
@@ -120,6 +128,9 @@ func (c *conn) writeLoop() {
 			if p.req.Body != nil {
 				resp.Msg.SetVersion(p.req.Version)
 			}
+			if resp.Throttle > 0 {
+				c.throttle(resp)
+			}
 			var o *out
 			o, werr = encode(p.req, resp)
 			if werr == nil {
@@ -143,5 +154,48 @@ func (c *conn) writeLoop() {
 			werr = net.ErrClosed
 			c.closeOnce()
 		}
+	}
+}
+
+// throttle applies a quota throttle (KIP-219): the response carries the
+// throttle time and the read loop stays muted until it has passed. A request
+// version older than KIP-219 gets its response late instead.
+func (c *conn) throttle(resp *Response) {
+	ms := int32(min(resp.Throttle.Milliseconds(), 1<<31-1))
+	until := time.Now().Add(resp.Throttle)
+	c.mutedUntil.Store(until.UnixNano())
+	if st, ok := resp.Msg.(kmsg.SetThrottleResponse); ok {
+		st.SetThrottle(ms)
+	}
+	if tr, ok := resp.Msg.(kmsg.ThrottleResponse); ok {
+		if _, after := tr.Throttle(); !after {
+			t := time.NewTimer(resp.Throttle)
+			select {
+			case <-t.C:
+			case <-c.info.Done:
+				t.Stop()
+			}
+		}
+	}
+}
+
+// waitUnmuted blocks the read loop until the connection's quota throttle
+// has passed (a timer; one atomic load when not throttled).
+func (c *conn) waitUnmuted() error {
+	until := c.mutedUntil.Load()
+	if until == 0 {
+		return nil
+	}
+	d := time.Until(time.Unix(0, until))
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-c.info.Done:
+		return net.ErrClosed
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"net"
 	"os"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -18,6 +19,9 @@ type Request struct {
 	Body   kmsg.Request
 	Remote net.Addr
 	Conn   *ConnInfo
+	// Size is the request's frame size in bytes (header and body), what
+	// Kafka records against producer_byte_rate.
+	Size int32
 }
 
 // ConnInfo is per-connection state handlers may read.
@@ -59,6 +63,13 @@ type Response struct {
 	// Release, when set, is called once the response bytes were written (or
 	// dropped), e.g. to unpin log segments.
 	Release func()
+	// Throttle > 0 is a quota throttle (KIP-219): the server puts it in the
+	// response's ThrottleMillis, writes the response and then reads no
+	// further request from the connection until it has passed. For
+	// request versions that predate KIP-219 (kmsg's Throttle() reports
+	// the throttle as applied before the response) the response itself is
+	// held back for that long instead, as Kafka does.
+	Throttle time.Duration
 }
 
 // Reply produces the response; it may block (durability wait, fetch
