@@ -183,11 +183,18 @@ func (b *Broker) staticValue(d *brokerDef) (string, bool) {
 	default:
 		_, set = b.Raw[d.name]
 	}
-	if !set {
+	if d.get != nil {
+		// A typed field counts as set when it was given in the
+		// properties, or when code built the config with it changed
+		// (config.Default() then a field assignment, as tests and
+		// sluice bench do).
+		if v := d.get(b); set || v != d.get(defaultBroker) {
+			return v, true
+		}
 		return "", false
 	}
-	if d.get != nil {
-		return d.get(b), true
+	if !set {
+		return "", false
 	}
 	return strings.TrimSpace(b.Raw[d.name]), true
 }

@@ -70,3 +70,15 @@ func TestValidateDynamicBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestTypedFieldSetInCode: a Broker built by Default() with a typed field
+// assigned in code (tests, sluice bench) resolves topic defaults from that
+// field, not from Kafka's default.
+func TestTypedFieldSetInCode(t *testing.T) {
+	b := Default()
+	b.LogFlushIntervalMessages = 1 << 40
+	b.LogSegmentBytes = 4096
+	if tc := ResolveTopic(b, nil); tc.FlushMessages != 1<<40 || tc.SegmentBytes != 4096 {
+		t.Fatalf("resolved %+v", tc)
+	}
+}
