@@ -31,7 +31,8 @@ import (
 //	RemoveTopicRecord     (9): topicId uuid
 //
 // The SCRAM records (11, 22) are described in scram.go, ProducerIdsRecord
-// (15) in producer_ids.go, the ACL records (23, 24) in acls.go.
+// (15) in producer_ids.go, the ACL records (23, 24) in acls.go,
+// ClientQuotaRecord (14) in client_quotas.go.
 
 // ErrUnknownRecord is returned (wrapped) for an unknown type or version.
 var ErrUnknownRecord = errors.New("metadata: unknown record type or version")
@@ -81,6 +82,8 @@ func Decode(b []byte) (Record, error) {
 		r = decodeAccessControlEntry(d)
 	case TypeRemoveAccessControlEntry:
 		r = decodeRemoveAccessControlEntry(d)
+	case TypeClientQuota:
+		r = decodeClientQuota(d)
 	default:
 		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, uint8(t))
 	}

@@ -25,6 +25,9 @@ type Image struct {
 	Scram map[string]map[int8]ScramCredential
 	// ACLs holds the access control entries (acls.go); never nil.
 	ACLs *ACLs
+	// ClientQuotas holds the client quotas by entity, then key
+	// (client_quotas.go).
+	ClientQuotas map[QuotaEntity]map[string]float64
 	// NextProducerID is the first producer id no broker has been given
 	// (ProducerIdsRecord).
 	NextProducerID int64
@@ -66,6 +69,7 @@ func Empty() *Image {
 		BrokerConfigs: map[string]map[string]string{},
 		Scram:         map[string]map[int8]ScramCredential{},
 		ACLs:          emptyACLs,
+		ClientQuotas:  map[QuotaEntity]map[string]float64{},
 	}
 }
 
@@ -107,6 +111,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		BrokerConfigs: im.BrokerConfigs,
 		Scram:         im.Scram,
 		ACLs:          im.ACLs,
+		ClientQuotas:  im.ClientQuotas,
 
 		NextProducerID: im.NextProducerID,
 	}}
@@ -126,6 +131,7 @@ type delta struct {
 	next                                   *Image
 	topicsCopied, brokersCopied, bcfCopied bool
 	scramCopied                            bool
+	quotasCopied                           bool
 	aclIDs                                 map[UUID]ACL  // ACLs by id, once changed in this delta
 	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
 }
@@ -190,6 +196,8 @@ func (d *delta) apply(r Record) error {
 		return d.accessControlEntry(r)
 	case RemoveAccessControlEntryRecord:
 		return d.removeAccessControlEntry(r)
+	case ClientQuotaRecord:
+		return d.clientQuota(r)
 	case RegisterBrokerRecord:
 		if r.BrokerID < 0 {
 			return fmt.Errorf("invalid broker id %d", r.BrokerID)

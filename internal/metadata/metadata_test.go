@@ -34,6 +34,10 @@ func allRecords() []Record {
 		AccessControlEntryRecord{ID: uuid(21), ACL: ACL{ResourceType: 3, ResourceName: "grp-", PatternType: 4,
 			Principal: "User:*", Host: "10.0.0.1", Operation: 2, PermissionType: 2}},
 		RemoveAccessControlEntryRecord{ID: uuid(21)},
+		ClientQuotaRecord{Entity: []QuotaEntityData{{Type: QuotaClientID, Name: sp("producer-1")}}, Key: "producer_byte_rate", Value: 102400},
+		ClientQuotaRecord{Entity: []QuotaEntityData{{Type: QuotaUser, Name: sp("alice")}, {Type: QuotaClientID}}, Key: "request_percentage", Value: 12.5},
+		ClientQuotaRecord{Entity: []QuotaEntityData{{Type: QuotaIP}}, Key: "connection_creation_rate", Value: 3},
+		ClientQuotaRecord{Entity: []QuotaEntityData{{Type: QuotaIP}}, Key: "connection_creation_rate", Remove: true},
 	}
 }
 

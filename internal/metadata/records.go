@@ -9,7 +9,7 @@
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
 // RemoveTopicRecord, ProducerIdsRecord, UserScramCredentialRecord,
 // RemoveUserScramCredentialRecord, AccessControlEntryRecord,
-// RemoveAccessControlEntryRecord) and use Kafka's record type numbers. Today a single
+// RemoveAccessControlEntryRecord, ClientQuotaRecord) and use Kafka's record type numbers. Today a single
 // node appends them to its own log directly (Store.Append); later a Raft
 // quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
 // Store applies what the quorum commits. Record encodings are therefore a
@@ -65,6 +65,8 @@ func (t RecordType) String() string {
 		return "AccessControlEntryRecord"
 	case TypeRemoveAccessControlEntry:
 		return "RemoveAccessControlEntryRecord"
+	case TypeClientQuota:
+		return "ClientQuotaRecord"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
