@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"sort"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
@@ -28,6 +29,7 @@ type Env struct {
 	Parts     *replica.Manager
 	Groups    *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
 	Txn       *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
+	Auth      *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
 	Log       *slog.Logger
 	NodeID    int32
 	Host      string

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/api"
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
@@ -133,6 +134,9 @@ func (b *Broker) Start() error {
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
+	}
+	if b.cfg.AuthorizerEnabled() {
+		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}
 	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
