@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/record"
@@ -49,6 +50,10 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		}
 		return server.Ready(&server.Response{Msg: resp})
 	}
+	z := authorizer(e, req)
+	if z.produceDenied(r) {
+		return server.Ready(&server.Response{Msg: produceError(r, kerr.TransactionalIDAuthorizationFailed.Code)})
+	}
 	img := e.Meta.Image()
 	var verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)
 	if r.TransactionID != nil && e.Txn != nil {
@@ -74,11 +79,16 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				name = ti.Name
 			}
 		}
+		denied := !z.topic(auth.OpWrite, name)
 		t.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		for i, rp := range rt.Partitions {
 			pr := &t.Partitions[i]
 			*pr = kmsg.NewProduceResponseTopicPartition()
 			pr.Partition = rp.Partition
+			if denied {
+				pr.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
+			}
 			if controller.IsInternalTopic(name) {
 				// Only the coordinators write their internal topics:
 				// a client record there would be replayed as state.

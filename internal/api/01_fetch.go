@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
@@ -25,6 +26,7 @@ func init() { register(1, 0, 17, handleFetch) }
 // which every client handles by sending full requests.
 func handleFetch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	z := authorizer(e, req)
 	return func() *server.Response {
 		img := e.Meta.Image()
 		var deadline time.Time
@@ -33,7 +35,7 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		}
 		wake := make(chan struct{}, 1)
 		for {
-			resp, size, parts, errs := fetchOnce(e, img, r, wake)
+			resp, size, parts, errs := fetchOnce(e, img, r, wake, z)
 			if size >= int(r.MinBytes) || errs || deadline.IsZero() {
 				unwatch(parts, wake)
 				return resp
@@ -73,7 +75,7 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 // fetchOnce reads every requested partition once. It registers wake on each
 // partition before reading it, so an append between read and wait is never
 // missed.
-func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}) (*server.Response, int, []*replica.Partition, bool) {
+func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz) (*server.Response, int, []*replica.Partition, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	out := &server.Response{Msg: resp}
 	var releases []*log.ReadResult
@@ -105,6 +107,11 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 			// Kafka always sends an empty record set, never null:
 			// librdkafka rejects a null one as a parse failure.
 			fp.RecordBatches = []byte{}
+			if name != "" && !z.topic(auth.OpRead, name) {
+				fp.ErrorCode, anyErr = kerr.TopicAuthorizationFailed.Code, true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
 			p := e.Parts.Get(name, rp.Partition)
 			if p == nil {
 				fp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -21,13 +22,20 @@ const (
 func handleListOffsets(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ListOffsetsRequest)
 	resp := kmsg.NewPtrListOffsetsResponse()
+	z := authorizer(e, req)
 	for _, rt := range r.Topics {
 		t := kmsg.NewListOffsetsResponseTopic()
 		t.Topic = rt.Topic
+		denied := !z.topic(auth.OpDescribe, rt.Topic)
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewListOffsetsResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.Timestamp, op.Offset = -1, -1
+			if denied {
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, op)
+				continue
+			}
 			p := e.Parts.Get(rt.Topic, rp.Partition)
 			if p == nil {
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code

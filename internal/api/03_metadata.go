@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/server"
@@ -26,6 +27,13 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 	resp.Brokers = append(resp.Brokers, b)
 
 	img := e.Meta.Image()
+	z := authorizer(e, req)
+	if z.on() && r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = 0
+		if z.cluster(auth.OpDescribe) {
+			resp.AuthorizedOperations = z.ops(auth.ResourceCluster, auth.ClusterName)
+		}
+	}
 	// Before v1 an empty list means all topics; from v1 a null list does.
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 	if all {
@@ -35,7 +43,9 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 		}
 		sort.Strings(names)
 		for _, name := range names {
-			resp.Topics = append(resp.Topics, describeTopic(img.TopicsByName[name]))
+			if z.topic(auth.OpDescribe, name) { // unauthorized topics are left out
+				resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(img.TopicsByName[name])))
+			}
 		}
 		return server.Ready(&server.Response{Msg: resp})
 	}
@@ -53,6 +63,15 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
+		}
+		if code := z.metadataTopicCode(r, rt, t, autoCreate); code != 0 {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.ErrorCode = rt.Topic, code
+			if t != nil && rt.Topic == nil {
+				mt.TopicID = t.ID
+			}
+			resp.Topics = append(resp.Topics, mt)
+			continue
 		}
 		if t == nil && rt.Topic != nil && autoCreate && !internalTopics[*rt.Topic] {
 			_, cerr := e.Ctl.CreateTopic(controller.CreateTopicRequest{Name: *rt.Topic, NumPartitions: -1, ReplicationFactor: -1})
@@ -86,7 +105,7 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, describeTopic(t))
+		resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(t)))
 	}
 	return server.Ready(&server.Response{Msg: resp})
 }

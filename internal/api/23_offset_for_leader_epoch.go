@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -15,7 +16,9 @@ func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
+	z := authorizer(e, req)
 	for _, rt := range r.Topics {
+		denied := !z.topic(auth.OpDescribe, rt.Topic)
 		t := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		t.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
@@ -24,6 +27,8 @@ func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
 			op.LeaderEpoch, op.EndOffset = -1, -1
 			p := e.Parts.Get(rt.Topic, rp.Partition)
 			switch {
+			case denied:
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case p == nil:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
