@@ -18,8 +18,9 @@ import (
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // recover loads the segments of l.dir; see doc.go ("Recovery"). Only I/O
-// errors fail it: bad data is truncated or rebuilt, and logged.
-func (l *Log) recover() error {
+// errors fail it: bad data is truncated or rebuilt, and logged. clean
+// says the log was closed cleanly, so what is on disk is already durable.
+func (l *Log) recover(clean bool) error {
 	if err := l.recoverCleanerFiles(); err != nil {
 		return err
 	}
@@ -113,12 +114,15 @@ func (l *Log) recover() error {
 		}
 	}
 	// Whatever recovery kept may still be only in the page cache (kill -9):
-	// make it durable before reporting it so.
-	if err := syncFile(l.active().log); err != nil {
-		return err
-	}
-	if err := syncDir(l.dir); err != nil {
-		return err
+	// make it durable before reporting it so. After a clean shutdown it
+	// was fsynced by Close, unless recovery itself changed files.
+	if !clean || l.dirDirty.Load() {
+		if err := syncFile(l.active().log); err != nil {
+			return err
+		}
+		if err := syncDir(l.dir); err != nil {
+			return err
+		}
 	}
 	l.dirDirty.Store(false)
 	l.durable.Store(l.leo)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/config"
@@ -33,7 +34,16 @@ type Manager struct {
 	parts map[TP]*Partition
 
 	cleaner *cleaner // cleaner.go; nil until StartCleaner
+
+	// cleanStart: the logs on disk were closed cleanly (the broker found
+	// its clean-shutdown marker), so opening them skips recovery fsyncs.
+	cleanStart atomic.Bool
 }
+
+// SetCleanStart tells the partition opens that follow whether the logs
+// on disk were closed cleanly. The broker sets it for its first Apply only
+// and removes the marker before anything is appended.
+func (m *Manager) SetCleanStart(clean bool) { m.cleanStart.Store(clean) }
 
 // NewManager hosts partitions under dir (the first of log.dirs).
 func NewManager(dir string, broker *config.Broker, logger *slog.Logger) *Manager {
@@ -113,7 +123,11 @@ func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic, c
 			return nil, err
 		}
 	}
-	l, err := log.Open(dir, logConfig(cfg), m.logger.With("topic", topic, "partition", idx))
+	openLog := log.Open
+	if m.cleanStart.Load() {
+		openLog = log.OpenClean
+	}
+	l, err := openLog(dir, logConfig(cfg), m.logger.With("topic", topic, "partition", idx))
 	if err != nil {
 		return nil, err
 	}
