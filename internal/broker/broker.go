@@ -101,8 +101,17 @@ func (b *Broker) Start() error {
 			b.coord.OnTopicsDeleted(deletedTopics(old, img))
 		}
 	})
+	clean := takeCleanShutdownMarker(b.dir)
+	b.parts.SetCleanStart(clean)
 	if err := b.parts.Apply(meta.Image()); err != nil {
 		b.logger.Error("open partitions", "err", err)
+	}
+	b.parts.SetCleanStart(false)
+	if clean {
+		if err := dropCleanShutdownMarker(b.dir); err != nil {
+			ln.Close()
+			return fmt.Errorf("remove %s: %w", cleanShutdownFile, err)
+		}
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
 	if err := b.ctl.RegisterBroker(b.cfg.NodeID, host, port); err != nil {
@@ -213,6 +222,11 @@ func (b *Broker) Close() error {
 		if cerr := b.meta.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if err == nil && b.parts != nil {
+		// Every log closed (fsynced) without error: the next start may
+		// skip recovery fsyncs.
+		err = writeCleanShutdownMarker(b.dir)
 	}
 	return err
 }
