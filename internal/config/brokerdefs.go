@@ -118,6 +118,10 @@ var brokerDefs = []brokerDef{
 	rawDef("log.message.timestamp.difference.max.ms", TypeLong, maxLong, atLeast(0), "Deprecated: largest allowed timestamp difference."),
 	rawDef("log.message.downconversion.enable", TypeBoolean, "true", nil, "Deprecated: down-convert batches for old fetchers."),
 	rawDef("log.local.retention.ms", TypeLong, "-2", atLeast(-2), "Local retention with tiered storage (-2: retention.ms)."),
+	rawDef("quota.window.num", TypeInt, "11", atLeast(1), "Samples kept by client quota rate sensors."),
+	rawDef("quota.window.size.seconds", TypeInt, "1", atLeast(1), "Time span of one client quota sample."),
+	rawDef("controller.quota.window.num", TypeInt, "11", atLeast(1), "Samples kept by controller mutation quota sensors."),
+	rawDef("controller.quota.window.size.seconds", TypeInt, "1", atLeast(1), "Time span of one controller mutation quota sample."),
 	rawDef("log.local.retention.bytes", TypeLong, "-2", atLeast(-2), "Local retention size with tiered storage (-2: retention.bytes)."),
 }
 
