@@ -13,5 +13,5 @@ func init() { register(9, 0, 9, handleOffsetFetch) }
 // coordinator (txn_offsets.go).
 func handleOffsetFetch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.OffsetFetchRequest)
-	return awaitGroup(req, stableOffsets(e, r, e.Groups.OffsetFetch(r)))
+	return awaitGroupThen(req, stableOffsets(e, r, e.Groups.OffsetFetch(r)), authorizer(e, req).offsetFetchFix(r))
 }

@@ -28,7 +28,14 @@ func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
 	if r.Version < 4 {
 		keys = []string{r.CoordinatorKey}
 	}
+	z := authorizer(e, req)
 	for _, key := range keys {
+		if code := z.findCoordinatorDenied(r.CoordinatorType, key); code != 0 {
+			c := kmsg.NewFindCoordinatorResponseCoordinator()
+			c.Key, c.ErrorCode, c.NodeID, c.Port = key, code, -1, -1
+			resp.Coordinators = append(resp.Coordinators, c)
+			continue
+		}
 		resp.Coordinators = append(resp.Coordinators, findCoordinator(e, r.CoordinatorType, key))
 	}
 	if r.Version < 4 {

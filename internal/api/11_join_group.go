@@ -3,8 +3,10 @@ package api
 import (
 	"net"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -16,6 +18,11 @@ func init() { register(11, 0, 9, handleJoinGroup) }
 // Reply: the answer may wait for the whole rebalance.
 func handleJoinGroup(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.JoinGroupRequest)
+	if !authorizer(e, req).group(auth.OpRead, r.Group) {
+		resp := kmsg.NewPtrJoinGroupResponse()
+		resp.ErrorCode, resp.Generation, resp.MemberID = kerr.GroupAuthorizationFailed.Code, -1, r.MemberID
+		return reply(resp)
+	}
 	return awaitGroup(req, e.Groups.JoinGroup(r, clientOf(req)))
 }
 

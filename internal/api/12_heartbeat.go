@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -10,5 +12,11 @@ func init() { register(12, 0, 4, handleHeartbeat) }
 
 // handleHeartbeat is answered by the group coordinator (REBALANCE_IN_PROGRESS tells a member to rejoin).
 func handleHeartbeat(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.Heartbeat(req.Body.(*kmsg.HeartbeatRequest)))
+	r := req.Body.(*kmsg.HeartbeatRequest)
+	if !authorizer(e, req).group(auth.OpRead, r.Group) {
+		resp := kmsg.NewPtrHeartbeatResponse()
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return reply(resp)
+	}
+	return awaitGroup(req, e.Groups.Heartbeat(r))
 }

@@ -10,5 +10,6 @@ func init() { register(15, 0, 5, handleDescribeGroups) }
 
 // handleDescribeGroups is answered by the group coordinator (unknown groups are reported Dead).
 func handleDescribeGroups(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.DescribeGroups(req.Body.(*kmsg.DescribeGroupsRequest)))
+	r := req.Body.(*kmsg.DescribeGroupsRequest)
+	return awaitGroupThen(req, e.Groups.DescribeGroups(r), authorizer(e, req).describeGroupsFix(r))
 }

@@ -10,5 +10,5 @@ func init() { register(16, 0, 5, handleListGroups) }
 
 // handleListGroups is answered by the group coordinator (v4 filters by state, v5 by type).
 func handleListGroups(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.ListGroups(req.Body.(*kmsg.ListGroupsRequest)))
+	return awaitGroupThen(req, e.Groups.ListGroups(req.Body.(*kmsg.ListGroupsRequest)), authorizer(e, req).listGroupsFix)
 }

@@ -10,5 +10,6 @@ func init() { register(42, 0, 2, handleDeleteGroups) }
 
 // handleDeleteGroups is answered by the group coordinator (only Empty groups; their offsets go too).
 func handleDeleteGroups(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.DeleteGroups(req.Body.(*kmsg.DeleteGroupsRequest)))
+	r, fix := authorizer(e, req).deleteGroupsSplit(req.Body.(*kmsg.DeleteGroupsRequest))
+	return awaitGroupThen(req, e.Groups.DeleteGroups(r), fix)
 }

@@ -10,5 +10,11 @@ func init() { register(47, 0, 0, handleOffsetDelete) }
 
 // handleOffsetDelete is answered by the group coordinator (not for topics an active consumer group subscribes to).
 func handleOffsetDelete(e *Env, req *server.Request) server.Reply {
-	return awaitGroup(req, e.Groups.OffsetDelete(req.Body.(*kmsg.OffsetDeleteRequest)))
+	r, code, fix := authorizer(e, req).offsetDeleteSplit(req.Body.(*kmsg.OffsetDeleteRequest))
+	if code != 0 {
+		resp := kmsg.NewPtrOffsetDeleteResponse()
+		resp.ErrorCode = code
+		return reply(resp)
+	}
+	return awaitGroupThen(req, e.Groups.OffsetDelete(r), fix)
 }
