@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -12,6 +14,8 @@ func init() { register(19, 0, 7, handleCreateTopics) }
 func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.CreateTopicsRequest)
 	resp := kmsg.NewPtrCreateTopicsResponse()
+	z := authorizer(e, req)
+	clusterCreate := z.cluster(auth.OpCreate)
 	seen := map[string]int{}
 	for _, rt := range r.Topics {
 		seen[rt.Topic]++
@@ -24,6 +28,11 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 			t.ErrorCode = 42 // INVALID_REQUEST
 			msg := "topic appears more than once in the request"
 			t.ErrorMessage = &msg
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		if !clusterCreate && !z.topic(auth.OpCreate, rt.Topic) {
+			t.ErrorCode, t.ErrorMessage = kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr("Authorization failed.")
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
@@ -52,6 +61,12 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 			continue
 		}
 		t.TopicID = res.ID
+		if !z.topic(auth.OpDescribeConfigs, rt.Topic) {
+			// Kafka hides the new topic's settings without DESCRIBE_CONFIGS.
+			t.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
 		t.NumPartitions = res.NumPartitions
 		t.ReplicationFactor = res.ReplicationFactor
 		for _, d := range res.Configs {

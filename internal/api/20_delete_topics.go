@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/controller"
@@ -14,9 +15,15 @@ func init() { register(20, 0, 6, handleDeleteTopics) }
 func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DeleteTopicsRequest)
 	resp := kmsg.NewPtrDeleteTopicsResponse()
+	z := authorizer(e, req)
 	del := func(name *string, id [16]byte) {
 		t := kmsg.NewDeleteTopicsResponseTopic()
 		t.Topic, t.TopicID = name, id
+		if z.deleteTopicDenied(e, name, id) {
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			resp.Topics = append(resp.Topics, t)
+			return
+		}
 		var cerr *controller.Error
 		if name != nil {
 			var gone metadata.UUID

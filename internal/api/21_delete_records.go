@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -18,12 +19,19 @@ func init() { register(21, 0, 2, handleDeleteRecords) }
 func handleDeleteRecords(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DeleteRecordsRequest)
 	resp := kmsg.NewPtrDeleteRecordsResponse()
+	z := authorizer(e, req)
 	for _, rt := range r.Topics {
 		t := kmsg.NewDeleteRecordsResponseTopic()
 		t.Topic = rt.Topic
+		denied := !z.topic(auth.OpDelete, rt.Topic)
 		for _, rp := range rt.Partitions {
 			p := kmsg.NewDeleteRecordsResponseTopicPartition()
 			p.Partition, p.LowWatermark = rp.Partition, -1
+			if denied {
+				p.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, p)
+				continue
+			}
 			p.ErrorCode = deleteRecords(e, rt.Topic, rp.Partition, rp.Offset, &p.LowWatermark)
 			t.Partitions = append(t.Partitions, p)
 		}

@@ -12,5 +12,8 @@ func init() { register(24, 0, 5, handleAddPartitionsToTxn) }
 // transactions, KIP-890 verify-only). Answered once the state is durable.
 func handleAddPartitionsToTxn(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AddPartitionsToTxnRequest)
+	if denied := authorizer(e, req).addPartitionsToTxnDenied(r); denied != nil {
+		return reply(denied)
+	}
 	return func() *server.Response { return &server.Response{Msg: e.Txn.AddPartitionsToTxn(r)} }
 }

@@ -13,6 +13,11 @@ func init() { register(25, 0, 4, handleAddOffsetsToTxn) }
 // the transaction (creating that topic on first need).
 func handleAddOffsetsToTxn(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AddOffsetsToTxnRequest)
+	if code := authorizer(e, req).addOffsetsToTxnCode(r); code != 0 {
+		resp := kmsg.NewPtrAddOffsetsToTxnResponse()
+		resp.ErrorCode = code
+		return reply(resp)
+	}
 	return func() *server.Response {
 		resp := kmsg.NewPtrAddOffsetsToTxnResponse()
 		if code, _ := e.Groups.Ready(); code != 0 {

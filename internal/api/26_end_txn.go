@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -12,5 +14,10 @@ func init() { register(26, 0, 5, handleEndTxn) }
 // markers of every partition and the group offsets are durable.
 func handleEndTxn(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.EndTxnRequest)
+	if !authorizer(e, req).txnID(auth.OpWrite, r.TransactionalID) {
+		resp := kmsg.NewPtrEndTxnResponse()
+		resp.ErrorCode, resp.ProducerID, resp.ProducerEpoch = kerr.TransactionalIDAuthorizationFailed.Code, -1, -1
+		return reply(resp)
+	}
 	return func() *server.Response { return &server.Response{Msg: e.Txn.EndTxn(r)} }
 }

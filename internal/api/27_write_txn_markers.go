@@ -19,6 +19,9 @@ func init() { register(27, 0, 1, handleWriteTxnMarkers) }
 // durable.
 func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
+	if denied := authorizer(e, req).writeTxnMarkersDenied(r); denied != nil {
+		return reply(denied)
+	}
 	return func() *server.Response {
 		resp := kmsg.NewPtrWriteTxnMarkersResponse()
 		for _, m := range r.Markers {

@@ -14,14 +14,19 @@ func init() { register(28, 0, 5, handleTxnOffsetCommit) }
 // group to the transaction itself (KIP-890 part 2), so the group
 // coordinator must be ready to name the group's offsets partition.
 func handleTxnOffsetCommit(e *Env, req *server.Request) server.Reply {
-	r := req.Body.(*kmsg.TxnOffsetCommitRequest)
+	r, code, fix := authorizer(e, req).txnOffsetCommitSplit(req.Body.(*kmsg.TxnOffsetCommitRequest))
+	if code != 0 {
+		return reply(txnOffsetCommitError(r, code))
+	}
 	return func() *server.Response {
 		if r.Version >= 5 {
 			if code, _ := e.Groups.Ready(); code != 0 {
 				return &server.Response{Msg: txnOffsetCommitError(r, code)}
 			}
 		}
-		return &server.Response{Msg: e.Txn.TxnOffsetCommit(r, offsetsPartitionFor(e, r.Group))}
+		resp := e.Txn.TxnOffsetCommit(r, offsetsPartitionFor(e, r.Group))
+		fix(resp)
+		return &server.Response{Msg: resp}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -22,9 +23,14 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	img := e.Meta.Image()
+	z := authorizer(e, req)
 	for _, rr := range r.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		if res.ErrorCode = z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpDescribeConfigs); res.ErrorCode != 0 {
+			resp.Resources = append(resp.Resources, res)
+			continue
+		}
 		var entries []config.Entry
 		switch rr.ResourceType {
 		case resourceTopic:

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -18,6 +19,7 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 	dup := duplicateResources(len(r.Resources), func(i int) (int8, string) {
 		return int8(r.Resources[i].ResourceType), r.Resources[i].ResourceName
 	})
+	z := authorizer(e, req)
 	for i, rr := range r.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
@@ -25,6 +27,8 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 		switch {
 		case dup[i]:
 			cerr = duplicateResourceError(rr.ResourceName)
+		case z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs) != 0:
+			cerr = &controller.Error{Code: z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs)}
 		case rr.ResourceType == resourceTopic:
 			configs := make(map[string]*string, len(rr.Configs))
 			for _, c := range rr.Configs {

@@ -6,8 +6,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -19,6 +21,10 @@ func init() { register(35, 0, 4, handleDescribeLogDirs) }
 func handleDescribeLogDirs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeLogDirsRequest)
 	resp := kmsg.NewPtrDescribeLogDirsResponse()
+	if !authorizer(e, req).cluster(auth.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply(resp)
+	}
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = strings.Split(e.Cfg.LogDirs, ",")[0]
 	if abs, err := filepath.Abs(dir.Dir); err == nil {

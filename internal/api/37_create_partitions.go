@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -11,10 +13,13 @@ func init() { register(37, 0, 3, handleCreatePartitions) }
 func handleCreatePartitions(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.CreatePartitionsRequest)
 	resp := kmsg.NewPtrCreatePartitionsResponse()
+	z := authorizer(e, req)
 	for _, rt := range r.Topics {
 		t := kmsg.NewCreatePartitionsResponseTopic()
 		t.Topic = rt.Topic
-		if cerr := e.Ctl.CreatePartitions(rt.Topic, rt.Count, assignments(rt.Assignment), r.ValidateOnly); cerr != nil {
+		if !z.topic(auth.OpAlter, rt.Topic) {
+			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		} else if cerr := e.Ctl.CreatePartitions(rt.Topic, rt.Count, assignments(rt.Assignment), r.ValidateOnly); cerr != nil {
 			t.ErrorCode = cerr.Code
 			msg := cerr.Message
 			t.ErrorMessage = &msg

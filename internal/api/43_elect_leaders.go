@@ -14,6 +14,9 @@ func init() { register(43, 0, 2, handleElectLeaders) }
 func handleElectLeaders(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ElectLeadersRequest)
 	resp := kmsg.NewPtrElectLeadersResponse()
+	if denied := authorizer(e, req).electLeadersDenied(r); denied != nil {
+		return reply(denied)
+	}
 	var topics []controller.TopicPartitions
 	if r.Topics != nil {
 		topics = make([]controller.TopicPartitions, 0, len(r.Topics))

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -20,6 +21,7 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 	dup := duplicateResources(len(r.Resources), func(i int) (int8, string) {
 		return int8(r.Resources[i].ResourceType), r.Resources[i].ResourceName
 	})
+	z := authorizer(e, req)
 	for i, rr := range r.Resources {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
@@ -27,6 +29,8 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 		switch {
 		case dup[i]:
 			cerr = duplicateResourceError(rr.ResourceName)
+		case z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs) != 0:
+			cerr = &controller.Error{Code: z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs)}
 		case rr.ResourceType == resourceTopic:
 			ops := make([]controller.ConfigOp, len(rr.Configs))
 			for j, c := range rr.Configs {

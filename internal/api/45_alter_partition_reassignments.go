@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -16,6 +18,10 @@ func init() { register(45, 0, 0, handleAlterPartitionReassignments) }
 func handleAlterPartitionReassignments(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterPartitionAssignmentsRequest)
 	resp := kmsg.NewPtrAlterPartitionAssignmentsResponse()
+	if !authorizer(e, req).cluster(auth.OpAlter) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply(resp)
+	}
 	topics := make([]controller.ReassignTopic, 0, len(r.Topics))
 	for _, t := range r.Topics {
 		rt := controller.ReassignTopic{Topic: t.Topic}

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -14,6 +16,10 @@ func init() { register(46, 0, 0, handleListPartitionReassignments) }
 func handleListPartitionReassignments(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := kmsg.NewPtrListPartitionReassignmentsResponse()
+	if !authorizer(e, req).cluster(auth.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply(resp)
+	}
 	var topics []controller.TopicPartitions
 	if r.Topics != nil {
 		topics = make([]controller.TopicPartitions, 0, len(r.Topics))

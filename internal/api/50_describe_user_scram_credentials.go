@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -15,6 +17,10 @@ func init() { register(50, 0, 0, handleDescribeUserScramCredentials) }
 func handleDescribeUserScramCredentials(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := kmsg.NewPtrDescribeUserSCRAMCredentialsResponse()
+	if !authorizer(e, req).cluster(auth.OpDescribe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return reply(resp)
+	}
 	users := make([]string, 0, len(r.Users))
 	for _, u := range r.Users {
 		users = append(users, u.Name)

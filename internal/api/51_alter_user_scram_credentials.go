@@ -14,6 +14,9 @@ func init() { register(51, 0, 0, handleAlterUserScramCredentials) }
 // RemoveUserScramCredentialRecord in the metadata log).
 func handleAlterUserScramCredentials(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterUserSCRAMCredentialsRequest)
+	if denied := authorizer(e, req).alterScramDenied(r); denied != nil {
+		return reply(denied)
+	}
 	resp := kmsg.NewPtrAlterUserSCRAMCredentialsResponse()
 	dels := make([]controller.ScramDeletion, 0, len(r.Deletions))
 	for _, d := range r.Deletions {

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -17,6 +18,12 @@ func handleDescribeCluster(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeClusterRequest)
 	resp := kmsg.NewPtrDescribeClusterResponse()
 	resp.ClusterAuthorizedOperations = -2147483648
+	if z := authorizer(e, req); z.on() && r.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = 0
+		if z.cluster(auth.OpDescribe) {
+			resp.ClusterAuthorizedOperations = z.ops(auth.ResourceCluster, auth.ClusterName)
+		}
+	}
 	resp.EndpointType = r.EndpointType
 	if r.Version >= 1 && r.EndpointType != 1 {
 		resp.ErrorCode = kerr.MismatchedEndpointType.Code

@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -16,12 +17,19 @@ func init() { register(61, 0, 0, handleDescribeProducers) }
 func handleDescribeProducers(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeProducersRequest)
 	resp := kmsg.NewPtrDescribeProducersResponse()
+	z := authorizer(e, req)
 	for _, rt := range r.Topics {
 		t := kmsg.NewDescribeProducersResponseTopic()
 		t.Topic = rt.Topic
+		denied := !z.topic(auth.OpRead, rt.Topic)
 		for _, idx := range rt.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = idx
+			if denied {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				t.Partitions = append(t.Partitions, rp)
+				continue
+			}
 			p := e.Parts.Get(rt.Topic, idx)
 			if p == nil {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -12,5 +12,10 @@ func init() { register(65, 0, 0, handleDescribeTransactions) }
 // transaction coordinator's state.
 func handleDescribeTransactions(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeTransactionsRequest)
-	return func() *server.Response { return &server.Response{Msg: e.Txn.DescribeTransactions(r)} }
+	z := authorizer(e, req)
+	return func() *server.Response {
+		resp := e.Txn.DescribeTransactions(r)
+		z.describeTransactionsFix(resp)
+		return &server.Response{Msg: resp}
+	}
 }

@@ -12,5 +12,10 @@ func init() { register(66, 0, 1, handleListTransactions) }
 // v1's minimum duration filters).
 func handleListTransactions(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ListTransactionsRequest)
-	return func() *server.Response { return &server.Response{Msg: e.Txn.ListTransactions(r)} }
+	z := authorizer(e, req)
+	return func() *server.Response {
+		resp := e.Txn.ListTransactions(r)
+		z.listTransactionsFix(resp)
+		return &server.Response{Msg: resp}
+	}
 }

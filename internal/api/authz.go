@@ -170,3 +170,41 @@ func (z authz) withTopicOps(r *kmsg.MetadataRequest, mt kmsg.MetadataResponseTop
 	}
 	return mt
 }
+
+// deleteTopicDenied is DeleteTopics' check: DESCRIBE and DELETE on the
+// topic, named or given by id (an unknown id is left to the controller).
+func (z authz) deleteTopicDenied(e *Env, name *string, id [16]byte) bool {
+	if z.a == nil {
+		return false
+	}
+	n := ""
+	if name != nil {
+		n = *name
+	} else if t, ok := e.Meta.Image().TopicByID(metadata.UUID(id)); ok {
+		n = t.Name
+	} else {
+		return false
+	}
+	return !z.topic(auth.OpDescribe, n) || !z.topic(auth.OpDelete, n)
+}
+
+// configDenied is the DescribeConfigs/AlterConfigs check of one resource:
+// op on the topic (TOPIC_AUTHORIZATION_FAILED) or, for brokers and broker
+// loggers, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
+func (z authz) configDenied(resourceType int8, name string, op int8) int16 {
+	switch {
+	case z.a == nil:
+	case resourceType == resourceTopic:
+		if !z.topic(op, name) {
+			return kerr.TopicAuthorizationFailed.Code
+		}
+	case resourceType == resourceBroker || resourceType == resourceBrokerLogger:
+		if !z.cluster(op) {
+			return kerr.ClusterAuthorizationFailed.Code
+		}
+	}
+	return 0
+}
+
+// resourceBrokerLogger is Kafka's BROKER_LOGGER config resource type.
+const resourceBrokerLogger = 8
