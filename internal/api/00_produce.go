@@ -129,7 +129,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		if drop := DropProduceResponse.Load(); drop != nil && (*drop)(req.ClientID) {
 			return &server.Response{None: true, Close: true}
 		}
-		return &server.Response{Msg: resp}
+		return &server.Response{Msg: resp, Throttle: produceThrottle(e, req)}
 	}
 }
 

@@ -34,16 +34,21 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 			deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 		}
 		wake := make(chan struct{}, 1)
+		budget := int(r.MaxBytes)
+		if r.Version < 3 || budget <= 0 {
+			budget = 1 << 30
+		}
+		budget = fetchQuotaBudget(e, req, budget)
 		for {
-			resp, size, parts, errs := fetchOnce(e, img, r, wake, z)
+			resp, size, parts, errs := fetchOnce(e, img, r, wake, z, budget)
 			if size >= int(r.MinBytes) || errs || deadline.IsZero() {
 				unwatch(parts, wake)
-				return resp
+				return fetchQuota(e, req, resp, size)
 			}
 			wait := time.Until(deadline)
 			if wait <= 0 {
 				unwatch(parts, wake)
-				return resp
+				return fetchQuota(e, req, resp, size)
 			}
 			resp.Release()
 			t := time.NewTimer(wait)
@@ -75,7 +80,7 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 // fetchOnce reads every requested partition once. It registers wake on each
 // partition before reading it, so an append between read and wait is never
 // missed.
-func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz) (*server.Response, int, []*replica.Partition, bool) {
+func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz, budget int) (*server.Response, int, []*replica.Partition, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	out := &server.Response{Msg: resp}
 	var releases []*log.ReadResult
@@ -83,10 +88,6 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 		for _, rr := range releases {
 			rr.Release()
 		}
-	}
-	budget := int(r.MaxBytes)
-	if r.Version < 3 || budget <= 0 {
-		budget = 1 << 30
 	}
 	size, anyErr := 0, false
 	var watched []*replica.Partition

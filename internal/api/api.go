@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 	"github.com/sluice-io/sluice/internal/txn"
@@ -29,6 +30,7 @@ type Env struct {
 	Parts     *replica.Manager
 	Groups    *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
 	Txn       *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
+	Quotas    *quota.Manager           // client quotas (quotas.go); nil: none
 	Auth      *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
 	Log       *slog.Logger
 	NodeID    int32

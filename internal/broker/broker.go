@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 	"github.com/sluice-io/sluice/internal/txn"
@@ -39,6 +40,8 @@ type Broker struct {
 	srv   *server.Server
 	ln    net.Listener
 	obs   brokerMetrics // metrics.go
+
+	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -92,8 +95,12 @@ func (b *Broker) Start() error {
 	// Dynamic broker configs are installed before the partitions apply
 	// the image, so topics without overrides follow them at once.
 	b.applyDynamicConfigs(meta.Image())
+	// Client quotas follow the image too (internal/quota).
+	b.quotas = quota.New(quota.ConfigFrom(b.cfg))
+	b.quotas.Update(meta.Image())
 	meta.Subscribe(func(old, img *metadata.Image) {
 		b.applyDynamicConfigs(img)
+		b.quotas.Update(img)
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
 		}
@@ -141,13 +148,13 @@ func (b *Broker) Start() error {
 	b.txn.Start()
 
 	env := &api.Env{
-		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Log: b.logger,
+		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Quotas: b.quotas, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
 	}
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe, Admit: b.admit}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
 		ln.Close()
 		return err

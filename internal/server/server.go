@@ -18,6 +18,10 @@ type Config struct {
 	// Observe, when set, is called after each response is written (or
 	// dropped), with the time since the request was read (metrics).
 	Observe func(req *Request, resp *Response, elapsed time.Duration)
+	// Admit, when set, is asked about every accepted connection; a
+	// throttle > 0 (connection_creation_rate exceeded) refuses it: the
+	// connection is closed once the throttle has passed, nothing read.
+	Admit func(remote net.Addr) (throttle time.Duration)
 }
 
 // Server accepts Kafka connections and serves them with a Handler.
@@ -59,6 +63,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			s.log.Warn("accept failed", "err", err)
 			continue
+		}
+		if s.cfg.Admit != nil {
+			if d := s.cfg.Admit(nc.RemoteAddr()); d > 0 {
+				s.log.Debug("connection throttled: connection_creation_rate exceeded", "remote", nc.RemoteAddr().String(), "close_after", d)
+				time.AfterFunc(d, func() { nc.Close() })
+				continue
+			}
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)

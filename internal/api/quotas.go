@@ -1,0 +1,61 @@
+package api
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/quota"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+// quotaUser is the user a request's quotas are resolved for: the name of
+// the connection's principal. Sluice serves PLAINTEXT only, where Kafka's
+// principal is User:ANONYMOUS; with SASL this becomes the authenticated
+// user.
+func quotaUser(req *server.Request) string { return "ANONYMOUS" }
+
+// produceThrottle records a Produce request's size against
+// producer_byte_rate and returns the throttle time (0 when unlimited: one
+// atomic load).
+func produceThrottle(e *Env, req *server.Request) time.Duration {
+	if e.Quotas == nil || !e.Quotas.Enabled(quota.Produce) {
+		return 0
+	}
+	return e.Quotas.Record(quota.Produce, quotaUser(req), req.ClientID, float64(req.Size))
+}
+
+// fetchQuotaBudget caps a fetch response at what consumer_byte_rate allows
+// in one window (Kafka's getMaxValueInQuotaWindow), so a throttled
+// consumer's next fetch can pass.
+func fetchQuotaBudget(e *Env, req *server.Request, budget int) int {
+	if e.Quotas == nil || !e.Quotas.Enabled(quota.Fetch) {
+		return budget
+	}
+	if limit, ok := e.Quotas.MaxInWindow(quota.Fetch, quotaUser(req), req.ClientID); ok && limit < float64(budget) {
+		return max(int(limit), 1)
+	}
+	return budget
+}
+
+// fetchQuota records a fetch response's record bytes against
+// consumer_byte_rate. Over the quota, Kafka answers an empty response (no
+// partitions) with the throttle time and takes the bytes back, since they
+// are not sent; the server then mutes the connection.
+func fetchQuota(e *Env, req *server.Request, resp *server.Response, size int) *server.Response {
+	if e.Quotas == nil || !e.Quotas.Enabled(quota.Fetch) {
+		return resp
+	}
+	user := quotaUser(req)
+	d := e.Quotas.Record(quota.Fetch, user, req.ClientID, float64(size))
+	if d <= 0 {
+		return resp
+	}
+	e.Quotas.Unrecord(quota.Fetch, user, req.ClientID, float64(size))
+	resp.Release()
+	empty := kmsg.NewPtrFetchResponse()
+	if fr, ok := resp.Msg.(*kmsg.FetchResponse); ok {
+		empty.SessionID = fr.SessionID
+	}
+	return &server.Response{Msg: empty, Throttle: d}
+}
