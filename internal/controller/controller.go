@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/sluice-io/sluice/internal/config"
@@ -84,25 +85,41 @@ func (c *Controller) newUUID() (metadata.UUID, error) {
 	}
 }
 
-// RegisterBroker records broker id's endpoint. It writes a
-// RegisterBrokerRecord (with a new incarnation ID) only when the broker is
-// new or its host or port changed.
+// RegisterBroker records broker id's single endpoint (a version 0
+// RegisterBrokerRecord, as before listeners had names).
 func (c *Controller) RegisterBroker(id int32, host string, port int32) error {
+	return c.register(metadata.RegisterBrokerRecord{BrokerID: id, Host: host, Port: port})
+}
+
+// RegisterBrokerEndpoints records broker id's advertised listeners (a
+// version 1 RegisterBrokerRecord; its Host and Port are the first
+// endpoint's). It writes a record (with a new incarnation ID) only when the
+// broker is new or an endpoint changed.
+func (c *Controller) RegisterBrokerEndpoints(id int32, eps []metadata.BrokerEndpoint) error {
+	if len(eps) == 0 {
+		return fmt.Errorf("controller: broker %d registers no endpoint", id)
+	}
+	return c.register(metadata.RegisterBrokerRecord{BrokerID: id, Host: eps[0].Host, Port: eps[0].Port, Endpoints: slices.Clone(eps)})
+}
+
+func (c *Controller) register(r metadata.RegisterBrokerRecord) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if id < 0 {
-		return fmt.Errorf("controller: invalid broker id %d", id)
+	if r.BrokerID < 0 {
+		return fmt.Errorf("controller: invalid broker id %d", r.BrokerID)
 	}
-	if b, ok := c.store.Image().Brokers[id]; ok && b.Host == host && b.Port == port {
+	if b, ok := c.store.Image().Brokers[r.BrokerID]; ok && b.Host == r.Host && b.Port == r.Port &&
+		slices.Equal(b.Endpoints, r.Endpoints) && (b.Endpoints == nil) == (r.Endpoints == nil) {
 		return nil
 	}
 	inc, err := c.newUUID()
 	if err != nil {
 		return err
 	}
-	if err := c.store.Append(metadata.RegisterBrokerRecord{BrokerID: id, IncarnationID: inc, Host: host, Port: port}); err != nil {
+	r.IncarnationID = inc
+	if err := c.store.Append(r); err != nil {
 		return err
 	}
-	c.logger.Info("broker registered", "id", id, "host", host, "port", port)
+	c.logger.Info("broker registered", "id", r.BrokerID, "host", r.Host, "port", r.Port, "endpoints", len(r.Endpoints))
 	return nil
 }

@@ -71,6 +71,41 @@ func TestRegisterBroker(t *testing.T) {
 	}
 }
 
+// TestRegisterBrokerEndpoints: a broker with named listeners registers
+// them all (a version 1 record); the same list again writes nothing, a
+// changed one re-registers.
+func TestRegisterBrokerEndpoints(t *testing.T) {
+	e := newEnv(t, nil, 1)
+	eps := []metadata.BrokerEndpoint{
+		{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9092, SecurityProtocol: metadata.SecurityPlaintext},
+		{Name: "SASL_PLAINTEXT", Host: "127.0.0.1", Port: 9093, SecurityProtocol: metadata.SecuritySASLPlaintext},
+	}
+	if err := e.c.RegisterBrokerEndpoints(1, eps); err != nil {
+		t.Fatal(err)
+	}
+	b := e.store.Image().Brokers[1]
+	if len(b.Endpoints) != 2 || b.Host != "127.0.0.1" || b.Port != 9092 {
+		t.Fatalf("registered %+v", b)
+	}
+	off := e.store.Image().Offset
+	if err := e.c.RegisterBrokerEndpoints(1, eps); err != nil {
+		t.Fatal(err)
+	}
+	if e.store.Image().Offset != off {
+		t.Error("unchanged endpoints wrote a record")
+	}
+	eps[1].Port = 19093
+	if err := e.c.RegisterBrokerEndpoints(1, eps); err != nil {
+		t.Fatal(err)
+	}
+	if h, p, _ := e.store.Image().Brokers[1].Endpoint("SASL_PLAINTEXT"); h != "127.0.0.1" || p != 19093 {
+		t.Errorf("re-registered SASL_PLAINTEXT at %s:%d", h, p)
+	}
+	if err := e.c.RegisterBrokerEndpoints(1, nil); err == nil {
+		t.Error("registration without endpoints accepted")
+	}
+}
+
 func TestCreateTopic(t *testing.T) {
 	e := newEnv(t, map[string]string{"num.partitions": "3", "log.retention.ms": "5000"}, 1)
 	res, ce := e.c.CreateTopic(CreateTopicRequest{Name: "orders", NumPartitions: -1, ReplicationFactor: -1,

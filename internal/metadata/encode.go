@@ -20,6 +20,9 @@ import (
 //
 //	RegisterBrokerRecord  (0): brokerId int32, incarnationId uuid, host string,
 //	                           port int32, rack nullable string
+//	                      (v1): the v0 fields, then uvarint(count) endpoints,
+//	                           each name string, host string, port int32,
+//	                           securityProtocol int16
 //	TopicRecord           (2): name string, topicId uuid
 //	PartitionRecord       (3): topicId uuid, partition int32, replicas []int32,
 //	                           isr []int32, leader int32, leaderEpoch int32,
@@ -53,14 +56,21 @@ func Decode(b []byte) (Record, error) {
 		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptRecord, len(b))
 	}
 	t, v := RecordType(b[0]), b[1]
-	if v != 0 {
+	if v > maxVersion(t) {
 		return nil, fmt.Errorf("%w: %s version %d", ErrUnknownRecord, t, v)
 	}
 	d := &decoder{b: b[2:]}
 	var r Record
 	switch t {
 	case TypeRegisterBroker:
-		r = RegisterBrokerRecord{BrokerID: d.i32(), IncarnationID: d.uuid(), Host: d.str(), Port: d.i32(), Rack: d.nstr()}
+		rb := RegisterBrokerRecord{BrokerID: d.i32(), IncarnationID: d.uuid(), Host: d.str(), Port: d.i32(), Rack: d.nstr()}
+		if v >= 1 {
+			rb.Endpoints = []BrokerEndpoint{}
+			for n := d.length(7); n > 0 && d.err == nil; n-- {
+				rb.Endpoints = append(rb.Endpoints, BrokerEndpoint{Name: d.str(), Host: d.str(), Port: d.i32(), SecurityProtocol: d.i16()})
+			}
+		}
+		r = rb
 	case TypeTopic:
 		r = TopicRecord{Name: d.str(), ID: d.uuid()}
 	case TypePartition:
@@ -96,12 +106,31 @@ func Decode(b []byte) (Record, error) {
 	return r, nil
 }
 
+// maxVersion is the newest encoding version Decode reads for t.
+func maxVersion(t RecordType) uint8 {
+	if t == TypeRegisterBroker {
+		return 1
+	}
+	return 0
+}
+
 func (r RegisterBrokerRecord) appendBody(b []byte) []byte {
 	b = appendI32(b, r.BrokerID)
 	b = append(b, r.IncarnationID[:]...)
 	b = appendStr(b, r.Host)
 	b = appendI32(b, r.Port)
-	return appendNStr(b, r.Rack)
+	b = appendNStr(b, r.Rack)
+	if r.Endpoints == nil {
+		return b
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.Endpoints)))
+	for _, e := range r.Endpoints {
+		b = appendStr(b, e.Name)
+		b = appendStr(b, e.Host)
+		b = appendI32(b, e.Port)
+		b = binary.BigEndian.AppendUint16(b, uint16(e.SecurityProtocol))
+	}
+	return b
 }
 
 func (r TopicRecord) appendBody(b []byte) []byte {
@@ -200,6 +229,13 @@ func (d *decoder) u8() uint8 {
 func (d *decoder) i32() int32 {
 	if p := d.take(4); p != nil {
 		return int32(binary.BigEndian.Uint32(p))
+	}
+	return 0
+}
+
+func (d *decoder) i16() int16 {
+	if p := d.take(2); p != nil {
+		return int16(binary.BigEndian.Uint16(p))
 	}
 	return 0
 }

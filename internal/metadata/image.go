@@ -57,6 +57,24 @@ type BrokerImage struct {
 	Port          int32
 	Rack          *string
 	IncarnationID UUID
+	// Endpoints are the advertised listeners (nil when registered by a
+	// version 0 record: then Host and Port are its only endpoint).
+	Endpoints []BrokerEndpoint
+}
+
+// Endpoint returns the broker's advertised endpoint on listener. A broker
+// registered without endpoints (version 0) has Host:Port on every
+// listener; one with endpoints has none on a listener it does not list.
+func (b BrokerImage) Endpoint(listener string) (host string, port int32, ok bool) {
+	if b.Endpoints == nil {
+		return b.Host, b.Port, true
+	}
+	for _, e := range b.Endpoints {
+		if e.Name == listener {
+			return e.Host, e.Port, true
+		}
+	}
+	return "", 0, false
 }
 
 // Empty returns the image of an empty metadata log.
@@ -206,7 +224,7 @@ func (d *delta) apply(r Record) error {
 			d.next.Brokers = maps.Clone(d.base.Brokers)
 			d.brokersCopied = true
 		}
-		d.next.Brokers[r.BrokerID] = BrokerImage{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack, IncarnationID: r.IncarnationID}
+		d.next.Brokers[r.BrokerID] = BrokerImage{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack, IncarnationID: r.IncarnationID, Endpoints: r.Endpoints}
 		return nil
 	}
 	return fmt.Errorf("unsupported record %T", r)

@@ -16,6 +16,10 @@ func allRecords() []Record {
 	return []Record{
 		RegisterBrokerRecord{BrokerID: 1, IncarnationID: uuid(9), Host: "127.0.0.1", Port: 9092, Rack: sp("r1")},
 		RegisterBrokerRecord{BrokerID: 2, IncarnationID: uuid(8), Host: "h", Port: 1},
+		RegisterBrokerRecord{BrokerID: 3, IncarnationID: uuid(7), Host: "a", Port: 9092, Endpoints: []BrokerEndpoint{
+			{Name: "PLAINTEXT", Host: "a", Port: 9092, SecurityProtocol: SecurityPlaintext},
+			{Name: "SASL_PLAINTEXT", Host: "b.example", Port: 9093, SecurityProtocol: SecuritySASLPlaintext}}},
+		RegisterBrokerRecord{BrokerID: 4, IncarnationID: uuid(6), Host: "h", Port: 2, Endpoints: []BrokerEndpoint{}},
 		TopicRecord{Name: "orders", ID: uuid(1)},
 		PartitionRecord{TopicID: uuid(1), Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1},
 		PartitionRecord{TopicID: uuid(1), Partition: 1, Replicas: []int32{1, 2}, ISR: []int32{2}, Leader: 2, LeaderEpoch: 3, PartitionEpoch: 4},
@@ -100,7 +104,7 @@ func TestImageApply(t *testing.T) {
 	if _, ok := im.Topic("gone"); ok || len(im.TopicsByID) != 1 {
 		t.Error("removed topic still present")
 	}
-	if im.BrokerConfigs[""]["x"] != "y" || len(im.Brokers) != 2 || *im.Brokers[1].Rack != "r1" {
+	if im.BrokerConfigs[""]["x"] != "y" || len(im.Brokers) != 4 || *im.Brokers[1].Rack != "r1" {
 		t.Errorf("brokers %+v configs %v", im.Brokers, im.BrokerConfigs)
 	}
 
@@ -281,4 +285,49 @@ func dataFile(t *testing.T, dir string) string {
 		t.Fatalf("metadata log files %v", m)
 	}
 	return m[0]
+}
+
+// TestRegisterBrokerVersions checks that version 0 bytes (written before
+// endpoints existed) still decode, that a record with endpoints is written
+// as version 1, and that the image answers per listener.
+func TestRegisterBrokerVersions(t *testing.T) {
+	v0 := RegisterBrokerRecord{BrokerID: 1, IncarnationID: uuid(3), Host: "h", Port: 9092}
+	b := Encode(v0)
+	if b[1] != 0 {
+		t.Fatalf("record without endpoints encoded as version %d", b[1])
+	}
+	// The version 0 layout, byte for byte: id, incarnation, host, port, null rack.
+	u := uuid(3)
+	want := append([]byte{0, 0, 0, 0, 0, 1}, u[:]...)
+	want = append(want, 1, 'h', 0, 0, 0x23, 0x84, 0)
+	if string(b) != string(want) {
+		t.Fatalf("v0 bytes %x, want %x", b, want)
+	}
+	v1 := v0
+	v1.Endpoints = []BrokerEndpoint{{Name: "PLAINTEXT", Host: "h", Port: 9092}, {Name: "SASL_PLAINTEXT", Host: "s", Port: 9093, SecurityProtocol: SecuritySASLPlaintext}}
+	if Encode(v1)[1] != 1 {
+		t.Fatal("record with endpoints not encoded as version 1")
+	}
+	bad := Encode(v1)
+	bad[1] = 2
+	if _, err := Decode(bad); !errors.Is(err, ErrUnknownRecord) {
+		t.Fatalf("version 2 decoded: %v", err)
+	}
+	img := Empty()
+	for _, r := range []Record{v0, RegisterBrokerRecord{BrokerID: 2, IncarnationID: uuid(4), Host: "h", Port: 9092, Endpoints: v1.Endpoints}} {
+		next, err := img.Apply([]Record{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		img = next
+	}
+	if h, p, ok := img.Brokers[1].Endpoint("SASL_PLAINTEXT"); !ok || h != "h" || p != 9092 {
+		t.Errorf("v0 broker on SASL_PLAINTEXT: %s:%d %v", h, p, ok)
+	}
+	if h, p, ok := img.Brokers[2].Endpoint("SASL_PLAINTEXT"); !ok || h != "s" || p != 9093 {
+		t.Errorf("v1 broker on SASL_PLAINTEXT: %s:%d %v", h, p, ok)
+	}
+	if _, _, ok := img.Brokers[2].Endpoint("OTHER"); ok {
+		t.Error("v1 broker has an endpoint on a listener it did not register")
+	}
 }

@@ -101,14 +101,35 @@ const (
 	NoLeaderChange int32 = -2 // the record does not change the leader
 )
 
-// RegisterBrokerRecord registers (or re-registers) a broker.
+// RegisterBrokerRecord registers (or re-registers) a broker. Host and
+// Port are its first listener's advertised endpoint (all that version 0
+// holds); Endpoints (version 1) lists every listener's, as Kafka's
+// RegisterBrokerRecord does, so clients on each listener are answered
+// with that listener's address.
 type RegisterBrokerRecord struct {
 	BrokerID      int32
 	IncarnationID UUID // new for each registration with a changed endpoint
 	Host          string
 	Port          int32
 	Rack          *string
+	Endpoints     []BrokerEndpoint // nil: a version 0 record
 }
+
+// BrokerEndpoint is one advertised listener of a broker.
+type BrokerEndpoint struct {
+	Name             string // listener name, e.g. PLAINTEXT or SASL_PLAINTEXT
+	Host             string
+	Port             int32
+	SecurityProtocol int16 // Kafka's SecurityProtocol id (SecurityPlaintext...)
+}
+
+// Kafka's SecurityProtocol ids.
+const (
+	SecurityPlaintext     int16 = 0
+	SecuritySSL           int16 = 1
+	SecuritySASLPlaintext int16 = 2
+	SecuritySASLSSL       int16 = 3
+)
 
 // TopicRecord creates a topic. Its partitions follow as PartitionRecords.
 type TopicRecord struct {
@@ -172,8 +193,13 @@ func (ConfigRecord) Type() RecordType { return TypeConfig }
 // Type implements Record.
 func (RemoveTopicRecord) Type() RecordType { return TypeRemoveTopic }
 
-// Version implements Record.
-func (RegisterBrokerRecord) Version() uint8 { return 0 }
+// Version implements Record: 1 when the record lists endpoints.
+func (r RegisterBrokerRecord) Version() uint8 {
+	if r.Endpoints != nil {
+		return 1
+	}
+	return 0
+}
 
 // Version implements Record.
 func (TopicRecord) Version() uint8 { return 0 }
