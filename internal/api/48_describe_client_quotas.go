@@ -4,8 +4,10 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -17,6 +19,10 @@ func init() { register(48, 0, 1, handleDescribeClientQuotas) }
 func handleDescribeClientQuotas(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeClientQuotasRequest)
 	resp := kmsg.NewPtrDescribeClientQuotasResponse()
+	if !authorizer(e, req).cluster(auth.OpDescribeConfigs) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return server.Ready(&server.Response{Msg: resp})
+	}
 	filter := make([]controller.QuotaFilter, 0, len(r.Components))
 	for _, c := range r.Components {
 		filter = append(filter, controller.QuotaFilter{EntityType: c.EntityType, MatchType: int8(c.MatchType), Match: c.Match})

@@ -1,8 +1,10 @@
 package api
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/server"
@@ -17,6 +19,19 @@ func init() { register(49, 0, 1, handleAlterClientQuotas) }
 func handleAlterClientQuotas(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterClientQuotasRequest)
 	resp := kmsg.NewPtrAlterClientQuotasResponse()
+	if !authorizer(e, req).cluster(auth.OpAlterConfigs) {
+		for _, en := range r.Entries {
+			re := kmsg.NewAlterClientQuotasResponseEntry()
+			re.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			for _, d := range en.Entity {
+				ent := kmsg.NewAlterClientQuotasResponseEntryEntity()
+				ent.Type, ent.Name = d.Type, d.Name
+				re.Entity = append(re.Entity, ent)
+			}
+			resp.Entries = append(resp.Entries, re)
+		}
+		return server.Ready(&server.Response{Msg: resp})
+	}
 	alts := make([]controller.QuotaAlteration, 0, len(r.Entries))
 	for _, en := range r.Entries {
 		a := controller.QuotaAlteration{Entity: make([]metadata.QuotaEntityData, 0, len(en.Entity))}

@@ -237,6 +237,20 @@ func TestACLEnforcement(t *testing.T) {
 		t.Fatalf("list offsets without ACLs: %v %+v", err, raw)
 	}
 
+	// Client quotas need DESCRIBE_CONFIGS / ALTER_CONFIGS on the cluster,
+	// which DESCRIBE and ALTER do not imply.
+	dq := kmsg.NewPtrDescribeClientQuotasRequest()
+	if dresp, err := dq.RequestWith(ctx, cl); err != nil || dresp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("describe client quotas without DESCRIBE_CONFIGS: %v %+v", err, dresp)
+	}
+	altered, err := adm.AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{{
+		Entity: []kadm.ClientQuotaEntityComponent{{Type: "client-id", Name: kmsg.StringPtr("c")}},
+		Ops:    []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1000}},
+	}})
+	if err != nil || len(altered) != 1 || !errors.Is(altered[0].Err, kerr.ClusterAuthorizationFailed) {
+		t.Fatalf("alter client quotas without ALTER_CONFIGS: %v %+v", err, altered)
+	}
+
 	// Grant WRITE and READ on the topic and READ on a group: the default
 	// (idempotent) producer and a group consumer work.
 	group := topicName(t, "group")
