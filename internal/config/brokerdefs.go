@@ -54,8 +54,11 @@ func rawDef(name string, typ int8, def string, check checkFn, doc string) broker
 // listeners are parsed specially by Build but described from here.
 var brokerDefs = []brokerDef{
 	i32Field("node.id", "The node id of this broker.", func(b *Broker) *int32 { return &b.NodeID }, atLeast(0)),
-	strField("listeners", "Comma-separated listener URIs, e.g. PLAINTEXT://127.0.0.1:9092 (only PLAINTEXT is supported).", func(b *Broker) *string { return &b.Listeners }, nil),
-	strField("advertised.listeners", "Listeners published to clients; defaults to listeners.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
+	strField("listeners", "Comma-separated listeners NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093; each name's security protocol comes from listener.security.protocol.map (PLAINTEXT and SASL_PLAINTEXT are supported).", func(b *Broker) *string { return &b.Listeners }, nil),
+	strField("advertised.listeners", "Listeners published to clients, by listener name; a listener not named here publishes its own address.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
+	rawDef("listener.security.protocol.map", TypeString, DefaultProtocolMap, nil, "Security protocol of each listener name, LISTENER_NAME:PROTOCOL,... (SSL and SASL_SSL are refused at startup: no TLS yet)."),
+	rawDef("sasl.enabled.mechanisms", TypeList, DefaultSASLMechanism, nil, "SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (Kafka's default GSSAPI is not supported; Sluice defaults to PLAIN). Per listener: listener.name.<name>.sasl.enabled.mechanisms."),
+	rawDef("connections.max.reauth.ms", TypeLong, "0", nil, "SASL re-authentication interval; only 0 (no re-authentication) is supported."),
 	strField("log.dirs", "Directories holding the log data (the first one is used).", func(b *Broker) *string { return &b.LogDirs }, nil),
 	rawDef("log.dir", TypeString, "", nil, "Log directory, used when log.dirs is not set."),
 	i32Field("num.partitions", "Default number of partitions per topic.", func(b *Broker) *int32 { return &b.NumPartitions }, atLeast(1)),

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"net"
 	"strconv"
 	"strings"
 )
@@ -87,17 +85,8 @@ func Build(props map[string]string) (*Broker, error) {
 		}
 	}
 	b.resolveFamilies(props)
-	if _, _, err := parseListener("listeners", b.Listeners); err != nil {
+	if err := b.validateListeners(); err != nil {
 		return nil, err
-	}
-	if strings.TrimSpace(b.AdvertisedListeners) != "" {
-		_, host, err := parseListener("advertised.listeners", b.AdvertisedListeners)
-		if err != nil {
-			return nil, err
-		}
-		if h, _, _ := net.SplitHostPort(host); h == "0.0.0.0" || h == "::" {
-			return nil, invalid("advertised.listeners", b.AdvertisedListeners, "cannot use the nonroutable meta-address "+h)
-		}
 	}
 	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
 		return nil, invalid("group.min.session.timeout.ms", strconv.Itoa(int(b.GroupMinSessionTimeoutMs)),
@@ -138,64 +127,22 @@ func (b *Broker) resolveFamilies(props map[string]string) {
 	}
 }
 
-// parseListener validates a listener list and returns the PLAINTEXT
-// listener's name and host:port. Only one PLAINTEXT listener is supported.
-func parseListener(key, list string) (string, string, error) {
-	var name, hostPort string
-	seen := map[string]bool{}
-	for _, item := range splitList(list) {
-		proto, rest, ok := strings.Cut(item, "://")
-		if !ok || proto == "" {
-			return "", "", invalid(key, list, fmt.Sprintf("listener %q is not of the form PLAINTEXT://host:port", item))
-		}
-		proto = strings.ToUpper(proto)
-		if seen[proto] {
-			return "", "", invalid(key, list, fmt.Sprintf("listener name %s appears more than once", proto))
-		}
-		seen[proto] = true
-		if proto != "PLAINTEXT" {
-			return "", "", invalid(key, list, fmt.Sprintf("listener %s is not supported: Sluice only supports PLAINTEXT listeners for now", proto))
-		}
-		host, port, err := net.SplitHostPort(rest)
-		if err != nil {
-			return "", "", invalid(key, list, fmt.Sprintf("listener %q: %v", item, err))
-		}
-		if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
-			return "", "", invalid(key, list, fmt.Sprintf("listener %q: port must be 0..65535", item))
-		}
-		name, hostPort = proto, net.JoinHostPort(host, port)
-	}
-	if name == "" {
-		return "", "", invalid(key, list, "no listener given (want PLAINTEXT://host:port)")
-	}
-	return name, hostPort, nil
-}
-
-// ListenAddr returns the host:port to listen on (from listeners). An empty
+// ListenAddr returns the host:port the first listener binds. An empty
 // host listens on all interfaces. Port 0 asks the OS for a free port.
 func (b *Broker) ListenAddr() (string, error) {
-	_, hp, err := parseListener("listeners", b.Listeners)
-	return hp, err
+	ls, err := b.ListenerList()
+	if err != nil {
+		return "", err
+	}
+	return ls[0].Addr(), nil
 }
 
-// AdvertisedHostPort returns the host and port published to clients in
-// Metadata responses: advertised.listeners, else listeners. A listener on
-// all interfaces (empty host, 0.0.0.0 or ::) advertises 127.0.0.1 (Kafka
-// would use the canonical host name). A port of 0 is returned as 0: the
-// caller advertises the port it actually bound.
+// AdvertisedHostPort returns the host and port the first listener
+// publishes to clients (AdvertisedEndpoint).
 func (b *Broker) AdvertisedHostPort() (string, int32, error) {
-	key, list := "advertised.listeners", b.AdvertisedListeners
-	if strings.TrimSpace(list) == "" {
-		key, list = "listeners", b.Listeners
-	}
-	_, hp, err := parseListener(key, list)
+	ls, err := b.ListenerList()
 	if err != nil {
 		return "", 0, err
 	}
-	host, port, _ := net.SplitHostPort(hp)
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	p, _ := strconv.Atoi(port)
-	return host, int32(p), nil
+	return b.AdvertisedEndpoint(ls[0].Name)
 }

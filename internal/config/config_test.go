@@ -2,6 +2,8 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -141,17 +143,79 @@ func TestListeners(t *testing.T) {
 	if host, _, _ = b.AdvertisedHostPort(); host != "::1" {
 		t.Errorf("ipv6 host %q", host)
 	}
-	for _, l := range []string{"SSL://h:1", "PLAINTEXT://h", "h:9092", "PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:99999", ""} {
+	for _, l := range []string{"SSL://h:1", "SASL_SSL://h:1", "PLAINTEXT://h", "h:9092", "PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:99999", "",
+		"CLIENT://h:1", "PLAINTEXT://h:1,SASL_PLAINTEXT://h:1"} {
 		_, err := Build(map[string]string{"listeners": l})
 		if err == nil {
 			t.Errorf("listeners %q accepted", l)
+			continue
 		}
-		if strings.HasPrefix(l, "SSL") && !strings.Contains(err.Error(), "only supports PLAINTEXT") {
+		if strings.Contains(l, "SSL://") && !strings.Contains(err.Error(), "does not support TLS") {
 			t.Errorf("SSL error %v", err)
 		}
 	}
 	if _, err := Build(map[string]string{"advertised.listeners": "PLAINTEXT://0.0.0.0:9092"}); err == nil {
 		t.Error("advertised 0.0.0.0 accepted")
+	}
+}
+
+// TestMultipleListeners: several named listeners, their protocols from the
+// map (Kafka's default or a custom one), advertised per name.
+func TestMultipleListeners(t *testing.T) {
+	b, err := Build(map[string]string{
+		"listeners":                                    "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://0.0.0.0:9093,CLIENT://:9094",
+		"advertised.listeners":                         "SASL_PLAINTEXT://kafka.example:19093",
+		"listener.security.protocol.map":               "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,client:sasl_plaintext",
+		"sasl.enabled.mechanisms":                      "SCRAM-SHA-256, PLAIN",
+		"listener.name.client.sasl.enabled.mechanisms": "SCRAM-SHA-512",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := b.ListenerList()
+	if len(ls) != 3 || ls[0].Protocol != ProtocolPlaintext || ls[1].Protocol != ProtocolSASLPlaintext || ls[2].Name != "CLIENT" || !ls[2].SASL() {
+		t.Fatalf("listeners %+v", ls)
+	}
+	for name, want := range map[string]string{"PLAINTEXT": "127.0.0.1:9092", "SASL_PLAINTEXT": "kafka.example:19093", "CLIENT": "127.0.0.1:9094"} {
+		h, p, err := b.AdvertisedEndpoint(name)
+		if got := fmt.Sprintf("%s:%d", h, p); err != nil || got != want {
+			t.Errorf("%s advertised %s (%v), want %s", name, got, err, want)
+		}
+	}
+	if m := b.SASLMechanisms("SASL_PLAINTEXT"); !slices.Equal(m, []string{"SCRAM-SHA-256", "PLAIN"}) {
+		t.Errorf("SASL_PLAINTEXT mechanisms %v", m)
+	}
+	if m := b.SASLMechanisms("CLIENT"); !slices.Equal(m, []string{"SCRAM-SHA-512"}) {
+		t.Errorf("CLIENT mechanisms %v", m)
+	}
+	b, _ = Build(map[string]string{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.plain.sasl.jaas.config": "x", "sasl.jaas.config": "y"})
+	if m := b.SASLMechanisms("SASL_PLAINTEXT"); !slices.Equal(m, []string{"PLAIN"}) {
+		t.Errorf("default mechanisms %v, want PLAIN", m)
+	}
+	if k, v := b.JAASConfig("SASL_PLAINTEXT", "PLAIN"); v != "x" || k != "listener.name.sasl_plaintext.plain.sasl.jaas.config" {
+		t.Errorf("jaas %s=%s", k, v)
+	}
+	if _, v := b.JAASConfig("OTHER", "PLAIN"); v != "y" {
+		t.Errorf("fallback jaas %s", v)
+	}
+
+	for _, bad := range []map[string]string{
+		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "GSSAPI"},
+		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "PLAIN,OAUTHBEARER"},
+		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": ""},
+		{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "SCRAM-SHA-1"},
+		{"listeners": "SASL_PLAINTEXT://:0", "connections.max.reauth.ms": "60000"},
+		{"listeners": "PLAINTEXT://:0", "advertised.listeners": "SASL_PLAINTEXT://h:1"},
+		{"listeners": "PLAINTEXT://:0", "listener.security.protocol.map": "PLAINTEXT:TLS"},
+		{"listeners": "CLIENT://:0", "listener.security.protocol.map": "CLIENT:SSL"},
+	} {
+		if _, err := Build(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	// Mechanisms only matter where a SASL listener exists, as in Kafka.
+	if _, err := Build(map[string]string{"listeners": "PLAINTEXT://:0", "sasl.enabled.mechanisms": "GSSAPI"}); err != nil {
+		t.Errorf("GSSAPI without a SASL listener: %v", err)
 	}
 }
 
