@@ -23,7 +23,8 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 	resp.ClusterID = &e.ClusterID
 	resp.ControllerID = e.NodeID
 	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = e.NodeID, e.Host, e.Port
+	b.NodeID = e.NodeID
+	b.Host, b.Port = e.advertised(req)
 	resp.Brokers = append(resp.Brokers, b)
 
 	img := e.Meta.Image()

@@ -36,7 +36,7 @@ func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
 			resp.Coordinators = append(resp.Coordinators, c)
 			continue
 		}
-		resp.Coordinators = append(resp.Coordinators, findCoordinator(e, r.CoordinatorType, key))
+		resp.Coordinators = append(resp.Coordinators, findCoordinator(e, req, r.CoordinatorType, key))
 	}
 	if r.Version < 4 {
 		c := resp.Coordinators[0]
@@ -47,7 +47,7 @@ func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
 	return server.Ready(&server.Response{Msg: resp})
 }
 
-func findCoordinator(e *Env, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+func findCoordinator(e *Env, req *server.Request, keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key = key
 	fail := func(code int16, msg string) kmsg.FindCoordinatorResponseCoordinator {
@@ -64,7 +64,8 @@ func findCoordinator(e *Env, keyType int8, key string) kmsg.FindCoordinatorRespo
 		if code := e.Txn.Ready(); code != 0 {
 			return fail(code, "transaction coordinator not available")
 		}
-		c.NodeID, c.Host, c.Port = e.NodeID, e.Host, e.Port
+		c.NodeID = e.NodeID
+		c.Host, c.Port = e.advertised(req)
 		return c
 	case coordinatorShare:
 		return fail(kerr.InvalidRequest.Code, "share groups are not supported")
@@ -74,6 +75,7 @@ func findCoordinator(e *Env, keyType int8, key string) kmsg.FindCoordinatorRespo
 	if code, err := e.Groups.Ready(); code != 0 {
 		return fail(code, err.Error())
 	}
-	c.NodeID, c.Host, c.Port = e.NodeID, e.Host, e.Port
+	c.NodeID = e.NodeID
+	c.Host, c.Port = e.advertised(req)
 	return c
 }

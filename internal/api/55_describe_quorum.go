@@ -47,9 +47,17 @@ func handleDescribeQuorum(e *Env, req *server.Request) server.Reply {
 	}
 	n := kmsg.NewDescribeQuorumResponseNode()
 	n.NodeID = e.NodeID
-	l := kmsg.NewDescribeQuorumResponseNodeListener()
-	l.Name, l.Host, l.Port = "PLAINTEXT", e.Host, uint16(e.Port)
-	n.Listeners = append(n.Listeners, l)
+	for _, name := range e.listenerNames() {
+		l := kmsg.NewDescribeQuorumResponseNodeListener()
+		ep := e.Endpoints[name]
+		l.Name, l.Host, l.Port = name, ep.Host, uint16(ep.Port)
+		n.Listeners = append(n.Listeners, l)
+	}
+	if len(n.Listeners) == 0 {
+		l := kmsg.NewDescribeQuorumResponseNodeListener()
+		l.Name, l.Host, l.Port = "PLAINTEXT", e.Host, uint16(e.Port)
+		n.Listeners = append(n.Listeners, l)
+	}
 	resp.Nodes = append(resp.Nodes, n)
 	return server.Ready(&server.Response{Msg: resp})
 }

@@ -33,8 +33,16 @@ func handleDescribeCluster(e *Env, req *server.Request) server.Reply {
 	}
 	resp.ClusterID, resp.ControllerID = e.ClusterID, e.NodeID
 	for _, b := range e.Meta.Image().Brokers {
+		// Each broker as reached on this request's listener; a broker
+		// without an endpoint there is left out, as in Kafka.
+		host, port, ok := b.Endpoint(listenerOf(req))
+		if b.ID == e.NodeID {
+			host, port = e.advertised(req)
+		} else if !ok {
+			continue
+		}
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, b.Host, b.Port, b.Rack
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, host, port, b.Rack
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	slices.SortFunc(resp.Brokers, func(a, b kmsg.DescribeClusterResponseBroker) int { return int(a.NodeID - b.NodeID) })

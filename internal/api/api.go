@@ -34,9 +34,48 @@ type Env struct {
 	Auth      *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
 	Log       *slog.Logger
 	NodeID    int32
-	Host      string
+	Host      string // the first listener's advertised endpoint
 	Port      int32
+	// Endpoints is this node's advertised endpoint per listener name:
+	// brokers are named to a client with the endpoint of the listener
+	// its request arrived on, as Kafka does.
+	Endpoints map[string]Endpoint
 	ClusterID string
+}
+
+// Endpoint is an advertised host and port.
+type Endpoint struct {
+	Host string
+	Port int32
+}
+
+// advertised is this node's endpoint on the listener req arrived on (the
+// first listener's when unknown).
+func (e *Env) advertised(req *server.Request) (string, int32) {
+	if req != nil && req.Conn != nil {
+		if ep, ok := e.Endpoints[req.Conn.Listener]; ok {
+			return ep.Host, ep.Port
+		}
+	}
+	return e.Host, e.Port
+}
+
+// listenerNames lists the names of Endpoints, sorted.
+func (e *Env) listenerNames() []string {
+	names := make([]string, 0, len(e.Endpoints))
+	for n := range e.Endpoints {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// listenerOf is the name of the listener req arrived on ("" when unknown).
+func listenerOf(req *server.Request) string {
+	if req == nil || req.Conn == nil {
+		return ""
+	}
+	return req.Conn.Listener
 }
 
 type handlerFunc func(e *Env, req *server.Request) server.Reply
@@ -70,7 +109,10 @@ func (h *Handler) Supported(key, version int16) bool {
 
 // Handle implements server.Handler.
 func (h *Handler) Handle(req *server.Request) server.Reply {
-	return registry[req.Key].fn(h.env, req)
+	if q := h.env.Quotas; q == nil || !q.Enabled(quota.Request) || requestQuotaExempt(req.Key) {
+		return registry[req.Key].fn(h.env, req)
+	}
+	return requestQuota(h.env, req)
 }
 
 // Versions lists the registry sorted by key (ApiVersions, tests).

@@ -23,10 +23,15 @@ type authz struct {
 	host      string
 }
 
-// principalOf is the one place a request's principal comes from. Sluice
-// serves PLAINTEXT only, where Kafka's principal is User:ANONYMOUS; a SASL
-// listener will take the authenticated principal from req.Conn here.
-func principalOf(req *server.Request) auth.Principal { return auth.Anonymous }
+// principalOf is the one place a request's principal comes from: on a SASL
+// listener User:<the authenticated user> (the server authenticates before
+// any request reaches a handler), else Kafka's User:ANONYMOUS.
+func principalOf(req *server.Request) auth.Principal {
+	if req != nil && req.Conn != nil && req.Conn.User != "" {
+		return auth.Principal{Type: "User", Name: req.Conn.User}
+	}
+	return auth.Anonymous
+}
 
 // hostOf is the client's IP address, as ACL hosts name it.
 func hostOf(req *server.Request) string {

@@ -9,11 +9,9 @@ import (
 	"github.com/sluice-io/sluice/internal/server"
 )
 
-// quotaUser is the user a request's quotas are resolved for: the name of
-// the connection's principal. Sluice serves PLAINTEXT only, where Kafka's
-// principal is User:ANONYMOUS; with SASL this becomes the authenticated
-// user.
-func quotaUser(req *server.Request) string { return "ANONYMOUS" }
+// quotaUser is the user quotas are resolved for: the connection's
+// principal name (the SASL user, ANONYMOUS on PLAINTEXT), as in Kafka.
+func quotaUser(req *server.Request) string { return principalOf(req).Name }
 
 // produceThrottle records a Produce request's size against
 // producer_byte_rate and returns the throttle time (0 when unlimited: one

@@ -32,16 +32,25 @@ type conn struct {
 	// quota throttle of this connection ends; the read loop handles no
 	// request before then.
 	mutedUntil atomic.Int64
+	// SASL state (sasl.go), read loop only.
+	sasl Authenticator
+	auth authState
+	ex   SASLExchange
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{
+func newConn(s *Server, nc net.Conn, l Listener) *conn {
+	c := &conn{
 		s:       s,
 		nc:      nc,
-		info:    &ConnInfo{Remote: nc.RemoteAddr(), Done: make(chan struct{})},
+		info:    &ConnInfo{Remote: nc.RemoteAddr(), Done: make(chan struct{}), Listener: l.Name},
 		replies: make(chan pending, s.cfg.MaxInFlight),
 		done:    make(chan struct{}),
+		sasl:    l.SASL,
 	}
+	if l.SASL != nil {
+		c.auth = authHandshake
+	}
+	return c
 }
 
 func (c *conn) run() {
@@ -84,6 +93,12 @@ func (c *conn) readLoop() error {
 			return fmt.Errorf("truncated request: %w", err)
 		}
 		start := time.Now()
+		if c.auth == authRawToken {
+			if err := c.rawToken(frame, start); err != nil {
+				return err
+			}
+			continue
+		}
 		req, body, err := parseHeader(frame)
 		if err != nil {
 			return err
@@ -94,6 +109,15 @@ func (c *conn) readLoop() error {
 		req.Remote, req.Conn, req.Size = c.info.Remote, c.info, size
 		if err := c.waitUnmuted(); err != nil {
 			return err
+		}
+		if c.auth != authDone {
+			// A SASL listener before authentication (sasl.go).
+			if handled, err := c.preAuth(req, body, start); err != nil || handled {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 		}
 		if !c.s.h.Supported(req.Key, req.Version) {
 			if req.Key != 18 { // ApiVersions is answered whatever its version
@@ -124,7 +148,11 @@ func (c *conn) writeLoop() {
 		if resp == nil {
 			continue
 		}
-		if werr == nil && !resp.None {
+		if werr == nil && resp.Raw != nil {
+			if werr = writeRaw(c.nc, resp.Raw); werr != nil {
+				c.closeOnce()
+			}
+		} else if werr == nil && !resp.None {
 			if p.req.Body != nil {
 				resp.Msg.SetVersion(p.req.Version)
 			}

@@ -22,6 +22,36 @@ type Config struct {
 	// throttle > 0 (connection_creation_rate exceeded) refuses it: the
 	// connection is closed once the throttle has passed, nothing read.
 	Admit func(remote net.Addr) (throttle time.Duration)
+	// OnAuth, when set, is told the outcome of every SASL authentication
+	// (err nil: success, the user is in c.User) after the answer is
+	// queued: metrics and the failed-authentication log line.
+	OnAuth func(c *ConnInfo, mechanism string, err error)
+}
+
+// Listener is what a listener serves: its name and, on a SASL listener,
+// the authenticator every connection must pass before any request other
+// than ApiVersions is handled.
+type Listener struct {
+	Name string
+	SASL Authenticator // nil: no authentication (PLAINTEXT)
+}
+
+// Authenticator starts SASL exchanges for the mechanisms of one listener.
+type Authenticator interface {
+	// Mechanisms lists the enabled mechanisms (SaslHandshake's answer).
+	Mechanisms() []string
+	// Start begins an exchange; ok is false for a mechanism not enabled.
+	Start(mechanism string) (ex SASLExchange, ok bool)
+}
+
+// SASLExchange is one authentication in progress.
+type SASLExchange interface {
+	// Step takes a client token and returns the server's; done reports
+	// success. An error fails the authentication: its Error() is what
+	// the client is told.
+	Step(token []byte) (reply []byte, done bool, err error)
+	// User is the authenticated user once Step reported done.
+	User() string
 }
 
 // Server accepts Kafka connections and serves them with a Handler.
@@ -29,7 +59,7 @@ type Server struct {
 	cfg    Config
 	h      Handler
 	log    *slog.Logger
-	ln     net.Listener
+	lns    []net.Listener
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
 	closed bool
@@ -47,10 +77,21 @@ func New(cfg Config, h Handler, logger *slog.Logger) *Server {
 	return &Server{cfg: cfg, h: h, log: logger, conns: map[*conn]struct{}{}}
 }
 
-// Serve accepts until the listener is closed.
+// Serve accepts until the listener is closed, as a PLAINTEXT listener.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.ServeListener(ln, Listener{Name: "PLAINTEXT"})
+}
+
+// ServeListener accepts on ln until it is closed, serving l. A server may
+// serve several listeners at once (one call each).
+func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 	s.mu.Lock()
-	s.ln = ln
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	for {
 		nc, err := ln.Accept()
@@ -74,7 +115,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
 		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, l)
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -92,14 +133,16 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Close() error {
 	s.mu.Lock()
 	s.closed = true
-	ln := s.ln
+	lns := s.lns
 	for c := range s.conns {
 		c.closeOnce()
 	}
 	s.mu.Unlock()
 	var err error
-	if ln != nil {
-		err = ln.Close()
+	for _, ln := range lns {
+		if cerr := ln.Close(); err == nil {
+			err = cerr
+		}
 	}
 	s.wg.Wait()
 	return err

@@ -30,6 +30,16 @@ type ConnInfo struct {
 	ClientID string
 	// Done is closed when the connection ends, so long waits can stop early.
 	Done chan struct{}
+	// Listener is the name of the listener the connection arrived on
+	// (e.g. PLAINTEXT, SASL_PLAINTEXT): answers that name brokers use
+	// its advertised endpoint.
+	Listener string
+	// User is the SASL-authenticated user name and Mechanism the mechanism
+	// it authenticated with; both "" on a listener without SASL (Kafka's
+	// User:ANONYMOUS). Set once, before any request other than
+	// ApiVersions, SaslHandshake and SaslAuthenticate is handled.
+	User      string
+	Mechanism string
 }
 
 // FilePart is a byte range of a file to send with sendfile.
@@ -70,6 +80,10 @@ type Response struct {
 	// the throttle as applied before the response) the response itself is
 	// held back for that long instead, as Kafka does.
 	Throttle time.Duration
+	// Raw, when not nil, is written as one size-prefixed frame without a
+	// response header instead of Msg: a SASL token after a version 0
+	// SaslHandshake (KIP-43's legacy framing).
+	Raw []byte
 }
 
 // Reply produces the response; it may block (durability wait, fetch
