@@ -16,6 +16,7 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 	resp := kmsg.NewPtrCreateTopicsResponse()
 	z := authorizer(e, req)
 	clusterCreate := z.cluster(auth.OpCreate)
+	mq := newMutationQuota(e, req, r.Version >= 6)
 	seen := map[string]int{}
 	for _, rt := range r.Topics {
 		seen[rt.Topic]++
@@ -33,6 +34,11 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 		}
 		if !clusterCreate && !z.topic(auth.OpCreate, rt.Topic) {
 			t.ErrorCode, t.ErrorMessage = kerr.TopicAuthorizationFailed.Code, kmsg.StringPtr("Authorization failed.")
+			resp.Topics = append(resp.Topics, t)
+			continue
+		}
+		if !r.ValidateOnly && mq.refused() {
+			t.ErrorCode, t.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, kmsg.StringPtr(throttlingMessage)
 			resp.Topics = append(resp.Topics, t)
 			continue
 		}
@@ -61,6 +67,9 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 			continue
 		}
 		t.TopicID = res.ID
+		if !r.ValidateOnly {
+			mq.record(res.NumPartitions)
+		}
 		if !z.topic(auth.OpDescribeConfigs, rt.Topic) {
 			// Kafka hides the new topic's settings without DESCRIBE_CONFIGS.
 			t.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
@@ -79,5 +88,5 @@ func handleCreateTopics(e *Env, req *server.Request) server.Reply {
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	return server.Ready(&server.Response{Msg: resp})
+	return server.Ready(&server.Response{Msg: resp, Throttle: mq.throttle()})
 }

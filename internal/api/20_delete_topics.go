@@ -16,6 +16,7 @@ func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DeleteTopicsRequest)
 	resp := kmsg.NewPtrDeleteTopicsResponse()
 	z := authorizer(e, req)
+	mq := newMutationQuota(e, req, r.Version >= 5)
 	del := func(name *string, id [16]byte) {
 		t := kmsg.NewDeleteTopicsResponseTopic()
 		t.Topic, t.TopicID = name, id
@@ -23,6 +24,18 @@ func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 			t.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			resp.Topics = append(resp.Topics, t)
 			return
+		}
+		if mq.refused() {
+			t.ErrorCode, t.ErrorMessage = kerr.ThrottlingQuotaExceeded.Code, kmsg.StringPtr(throttlingMessage)
+			resp.Topics = append(resp.Topics, t)
+			return
+		}
+		parts := int32(0)
+		img := e.Meta.Image()
+		if ti, ok := img.TopicsByID[metadata.UUID(id)]; ok && name == nil {
+			parts = int32(len(ti.Partitions))
+		} else if ti, ok := img.Topic(derefOr(name)); ok {
+			parts = int32(len(ti.Partitions))
 		}
 		var cerr *controller.Error
 		if name != nil {
@@ -40,6 +53,8 @@ func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 			t.ErrorCode = cerr.Code
 			msg := cerr.Message
 			t.ErrorMessage = &msg
+		} else {
+			mq.record(parts)
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
@@ -52,5 +67,12 @@ func handleDeleteTopics(e *Env, req *server.Request) server.Reply {
 			del(&name, [16]byte{})
 		}
 	}
-	return server.Ready(&server.Response{Msg: resp})
+	return server.Ready(&server.Response{Msg: resp, Throttle: mq.throttle()})
+}
+
+func derefOr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -274,6 +274,19 @@ func (m *Manager) Record(k Kind, user, clientID string, v float64) time.Duration
 	return r.sensor.Record(v, r.bound, m.cfg.Now())
 }
 
+// Throttle is the throttle time kind's rate for (user, clientID) calls for
+// right now, recording nothing (0 when within quota or unlimited).
+func (m *Manager) Throttle(k Kind, user, clientID string) time.Duration {
+	if !m.Enabled(k) {
+		return 0
+	}
+	r := m.lookup(k, user, clientID)
+	if r.sensor == nil {
+		return 0
+	}
+	return r.sensor.Throttle(r.bound, m.cfg.Now())
+}
+
 // Unrecord takes back v recorded with Record.
 func (m *Manager) Unrecord(k Kind, user, clientID string, v float64) {
 	if r := m.lookup(k, user, clientID); r.sensor != nil {

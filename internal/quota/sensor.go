@@ -101,6 +101,15 @@ func (s *Sensor) Record(v, bound float64, now time.Time) time.Duration {
 	return ThrottleTime(r, bound, w, int64(s.n)*s.window)
 }
 
+// Throttle is the throttle time the rate at now already calls for against
+// bound, without recording anything (0 within the bound).
+func (s *Sensor) Throttle(bound float64, now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, w := s.rate(now.UnixMilli())
+	return ThrottleTime(r, bound, w, int64(s.n)*s.window)
+}
+
 // Unrecord takes back v recorded at now (a throttled fetch sends nothing).
 func (s *Sensor) Unrecord(v float64, now time.Time) {
 	s.mu.Lock()
