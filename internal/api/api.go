@@ -24,18 +24,18 @@ import (
 
 // Env is what handlers need from the broker.
 type Env struct {
-	Cfg       *config.Broker
-	Meta      *metadata.Store
-	Ctl       *controller.Controller
-	Parts     *replica.Manager
-	Groups    *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
-	Txn       *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
-	Quotas    *quota.Manager           // client quotas (quotas.go); nil: none
-	Auth      *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
-	Log       *slog.Logger
-	NodeID    int32
-	Host      string // the first listener's advertised endpoint
-	Port      int32
+	Cfg    *config.Broker
+	Meta   *metadata.Store
+	Ctl    *controller.Controller
+	Parts  *replica.Manager
+	Groups *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
+	Txn    *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
+	Quotas *quota.Manager           // client quotas (quotas.go); nil: none
+	Auth   *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
+	Log    *slog.Logger
+	NodeID int32
+	Host   string // the first listener's advertised endpoint
+	Port   int32
 	// Endpoints is this node's advertised endpoint per listener name:
 	// brokers are named to a client with the endpoint of the listener
 	// its request arrived on, as Kafka does.

@@ -6,7 +6,6 @@ package broker
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -38,8 +37,8 @@ type Broker struct {
 	coord *coordinator.Coordinator
 	txn   *txn.Coordinator
 	srv   *server.Server
-	ln    net.Listener
-	obs   brokerMetrics // metrics.go
+	lns   []*boundListener // listeners.go; the first one is Addr()
+	obs   brokerMetrics    // metrics.go
 
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
 
@@ -65,27 +64,21 @@ func (b *Broker) Start() error {
 	if err != nil {
 		return err
 	}
-	addr, err := b.cfg.ListenAddr()
+	lns, err := b.listen()
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", addr, err)
+	b.lns = lns
+	closeListeners := func() {
+		for _, l := range lns {
+			l.ln.Close()
+		}
 	}
-	b.ln = ln
-	host, port, err := b.cfg.AdvertisedHostPort()
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	if port == 0 {
-		port = int32(ln.Addr().(*net.TCPAddr).Port)
-	}
+	host, port := lns[0].host, lns[0].port
 
 	meta, err := metadata.Open(filepath.Join(b.dir, "__cluster_metadata-0"), b.logger.With("component", "metadata"))
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return fmt.Errorf("metadata log: %w", err)
 	}
 	b.meta = meta
@@ -116,13 +109,13 @@ func (b *Broker) Start() error {
 	b.parts.SetCleanStart(false)
 	if clean {
 		if err := dropCleanShutdownMarker(b.dir); err != nil {
-			ln.Close()
+			closeListeners()
 			return fmt.Errorf("remove %s: %w", cleanShutdownFile, err)
 		}
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
-	if err := b.ctl.RegisterBroker(b.cfg.NodeID, host, port); err != nil {
-		ln.Close()
+	if err := b.ctl.RegisterBrokerEndpoints(b.cfg.NodeID, endpoints(lns)); err != nil {
+		closeListeners()
 		return fmt.Errorf("register broker: %w", err)
 	}
 
@@ -142,30 +135,41 @@ func (b *Broker) Start() error {
 		CheckInterval: time.Duration(b.cfg.TransactionAbortTimedOutIntervalMs) * time.Millisecond,
 	}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
 	if err != nil {
-		ln.Close()
+		closeListeners()
 		return fmt.Errorf("transaction coordinator: %w", err)
 	}
 	b.txn.Start()
 
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Quotas: b.quotas, Log: b.logger,
-		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID,
+		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
+	}
+	for _, l := range lns {
+		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe, Admit: b.admit}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe, Admit: b.admit, OnAuth: b.onAuth}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
-		ln.Close()
+		closeListeners()
 		return err
 	}
 	// The log cleaner compacts cleanup.policy=compact partitions in the
 	// background; parts.Close stops it before closing the logs.
 	b.parts.StartCleaner()
-	b.wg.Add(2)
-	go func() { defer b.wg.Done(); _ = b.srv.Serve(ln) }()
+	b.wg.Add(1 + len(lns))
+	var started []string
+	for _, l := range lns {
+		go func() {
+			defer b.wg.Done()
+			_ = b.srv.ServeListener(l.ln, server.Listener{Name: l.cfg.Name, SASL: l.sasl})
+		}()
+		started = append(started, fmt.Sprintf("%s://%s (advertised %s:%d)", l.cfg.Name, l.ln.Addr(), l.host, l.port))
+	}
 	go func() { defer b.wg.Done(); b.maintain() }()
-	b.logger.Info("sluice started", "listener", ln.Addr().String(), "advertised", fmt.Sprintf("%s:%d", host, port), "log.dirs", b.dir, "node.id", b.cfg.NodeID, "cluster.id", clusterID)
+	b.logger.Info("sluice started", "listener", lns[0].ln.Addr().String(), "advertised", fmt.Sprintf("%s:%d", host, port),
+		"listeners", strings.Join(started, ","), "log.dirs", b.dir, "node.id", b.cfg.NodeID, "cluster.id", clusterID)
 	return nil
 }
 
@@ -175,8 +179,8 @@ func (b *Broker) applyDynamicConfigs(img *metadata.Image) {
 	b.cfg.SetDynamic(img.BrokerConfigs[""], img.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))])
 }
 
-// Addr is the bound listener address (useful with port 0).
-func (b *Broker) Addr() string { return b.ln.Addr().String() }
+// Addr is the first listener's bound address (useful with port 0).
+func (b *Broker) Addr() string { return b.lns[0].ln.Addr().String() }
 
 // maintain rolls segments by time, applies retention and flush.ms.
 func (b *Broker) maintain() {

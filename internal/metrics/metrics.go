@@ -87,11 +87,31 @@ var (
 		Name: "kafka_server_replicamanager_isrexpands_total",
 		Help: "Replicas added back to an ISR (Kafka's IsrExpandsPerSec); 0 without replication.",
 	})
+
+	// SASL authentications per listener (Kafka's socket-server-metrics
+	// successful-authentication-total and failed-authentication-total).
+	authOK = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_socket_server_metrics_successful_authentication_total",
+		Help: "Connections that authenticated with SASL, per listener (Kafka's successful-authentication-total).",
+	}, []string{"listener"})
+	authFailed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "kafka_server_socket_server_metrics_failed_authentication_total",
+		Help: "SASL authentications that failed (unsupported mechanism, bad credentials), per listener (Kafka's failed-authentication-total).",
+	}, []string{"listener"})
 )
+
+// Authentication counts one SASL authentication on listener.
+func Authentication(listener string, ok bool) {
+	if ok {
+		authOK.WithLabelValues(listener).Inc()
+	} else {
+		authFailed.WithLabelValues(listener).Inc()
+	}
+}
 
 func init() {
 	Registry.MustRegister(bytesIn, messagesIn, bytesOut, messagesOut, produceRequests, failedProduce, fetchRequests,
-		requests, requestTime, flushTime, metadataCommit, isrShrinks, isrExpands,
+		requests, requestTime, flushTime, metadataCommit, isrShrinks, isrExpands, authOK, authFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

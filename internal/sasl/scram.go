@@ -155,7 +155,10 @@ func (s *scramExchange) clientFinal(msg string) ([]byte, *Error) {
 	if len(attrs) < 2 || !strings.HasPrefix(attrs[0], "c=") || !strings.HasPrefix(attrs[1], "r=") {
 		return nil, bad("want c=<binding>,r=<nonce>")
 	}
-	if attrs[1][2:] != s.nonce {
+	// Kafka 3.8.1 to 3.9 accept a nonce that ends with the server-first
+	// nonce (RFC 5802 wants equality, restored in Kafka 4.0): librdkafka
+	// before 2.6.1 sends its client nonce once more in front of it.
+	if !strings.HasSuffix(attrs[1][2:], s.nonce) {
 		return nil, generic(s.m.name, "Invalid client nonce in the final client message.")
 	}
 	binding, err := base64.StdEncoding.DecodeString(attrs[0][2:])

@@ -74,9 +74,18 @@ func (tb *testBroker) start() {
 	}
 	tb.b = b
 	tb.addr = b.Addr()
-	// Restarts keep the same port so clients' seed addresses stay valid.
-	tb.props["listeners"] = "PLAINTEXT://" + tb.addr
+	// Restarts keep the same ports so clients' seed addresses stay valid.
+	ls, _ := cfg.ListenerList()
+	var bound []string
+	for _, l := range ls {
+		bound = append(bound, l.Name+"://"+b.ListenerAddr(l.Name))
+	}
+	tb.props["listeners"] = strings.Join(bound, ",")
 }
+
+// ListenerAddr is host:port of the running broker's listener name (e.g.
+// "SASL_PLAINTEXT"), "" when it has none.
+func (tb *testBroker) ListenerAddr(name string) string { return tb.b.ListenerAddr(name) }
 
 // Addr is host:port of the running broker.
 func (tb *testBroker) Addr() string { return tb.addr }
