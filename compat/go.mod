@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/twmb/franz-go v1.22.3
+	github.com/twmb/franz-go/pkg/kadm v1.19.0
 )
 
 require (

@@ -35,6 +35,12 @@ func freePort() (int, error) {
 // given extra config overrides, logging to workDir/broker.log, and waits
 // until it accepts connections.
 func startBroker(bin, workDir, addr string, overrides ...string) (*Broker, error) {
+	return startBrokerListeners(bin, workDir, "PLAINTEXT://"+addr, addr, overrides...)
+}
+
+// startBrokerListeners is startBroker with a whole listeners list; addr is
+// the PLAINTEXT address clients and the readiness check use.
+func startBrokerListeners(bin, workDir, listeners, addr string, overrides ...string) (*Broker, error) {
 	dataDir, err := os.MkdirTemp(workDir, "data-")
 	if err != nil {
 		return nil, err
@@ -44,7 +50,7 @@ func startBroker(bin, workDir, addr string, overrides ...string) (*Broker, error
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"serve", "--listeners", "PLAINTEXT://" + addr, "--log-dirs", dataDir}
+	args := []string{"serve", "--listeners", listeners, "--log-dirs", dataDir}
 	for _, o := range overrides {
 		args = append(args, "--override", o)
 	}

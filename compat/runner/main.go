@@ -5,11 +5,11 @@
 //
 // Suites:
 //   - kgo: franz-go's pkg/kgo integration tests (KGO_SEEDS at a broker on a
-//     free port).
+//     free port; KGO_TEST_SCRAM_SEEDS at its SASL_PLAINTEXT listener).
 //   - kafka-go: segmentio/kafka-go's root package tests, which hard-code
 //     localhost:9092 (and SASL on 9093), so the runner re-executes itself
 //     inside a private network namespace (unshare -n, loopback up) and starts
-//     the broker on localhost:9092 there.
+//     the broker on localhost:9092 and localhost:9093 there.
 //   - kcat: compat/kcat.sh (librdkafka through kcat).
 //
 // A test binary that dies (a panic, or its -test.timeout) is run again
@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 type options struct {
@@ -254,7 +256,19 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		if err != nil {
 			return errResult(suite, err)
 		}
-		if b, err = startBroker(sluice, dir, fmt.Sprintf("127.0.0.1:%d", port), common...); err != nil {
+		saslPort, err := freePort()
+		if err != nil {
+			return errResult(suite, err)
+		}
+		// A SCRAM listener for TestSCRAMAuth/TestSCRAMAuthBadCredentials
+		// (KGO_TEST_SCRAM_SEEDS); the user is made once the broker runs.
+		addr, saslAddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", saslPort)
+		if b, err = startBrokerListeners(sluice, dir, "PLAINTEXT://"+addr+",SASL_PLAINTEXT://"+saslAddr, addr,
+			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512")...); err != nil {
+			return errResult(suite, err)
+		}
+		if err := createSCRAM(ctx, b.Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
+			b.Stop()
 			return errResult(suite, err)
 		}
 		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
@@ -263,7 +277,8 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		}
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env:    []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords)},
+			Env: []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
+				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr},
 			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
 		res = s.Run(ctx)
@@ -271,10 +286,21 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		// Inside the private network namespace: the fixed ports are ours.
 		// kafka-go's ACL tests need an authorizer; allowing resources
 		// without ACLs keeps every other test unaffected by it.
+		// As its docker-compose.yml: PLAINTEXT on 9092, SASL_PLAINTEXT on
+		// 9093 with PLAIN (user adminplain) and SCRAM (user adminscram).
 		overrides := append(common, "auto.create.topics.enable=true", "message.max.bytes=200000000",
 			"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-			"allow.everyone.if.no.acl.found=true")
-		if b, err = startBroker(sluice, dir, "localhost:9092", overrides...); err != nil {
+			"allow.everyone.if.no.acl.found=true",
+			"advertised.listeners=PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093",
+			"sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
+			`listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="adminplain" password="admin-secret" user_adminplain="admin-secret";`)
+		if b, err = startBrokerListeners(sluice, dir, "PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093", "localhost:9092", overrides...); err != nil {
+			return errResult(suite, err)
+		}
+		if err := createSCRAM(ctx, b.Addr,
+			kadm.UpsertSCRAM{User: "adminscram", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "admin-secret-256"},
+			kadm.UpsertSCRAM{User: "adminscram", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "admin-secret-512"}); err != nil {
+			b.Stop()
 			return errResult(suite, err)
 		}
 		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
