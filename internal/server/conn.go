@@ -88,6 +88,9 @@ func (c *conn) readLoop() error {
 		if size < 0 || size > c.s.cfg.MaxRequestBytes {
 			return fmt.Errorf("request size %d exceeds socket.request.max.bytes %d", size, c.s.cfg.MaxRequestBytes)
 		}
+		if c.auth != authDone && size > saslMaxReceive {
+			return fmt.Errorf("request size %d before SASL authentication exceeds sasl.server.max.receive.size %d", size, saslMaxReceive)
+		}
 		frame := getFrame(int(size))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("truncated request: %w", err)

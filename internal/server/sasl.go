@@ -37,6 +37,11 @@ const (
 	keyApiVersions      = 18
 )
 
+// saslMaxReceive bounds a frame before authentication (Kafka's
+// sasl.server.max.receive.size default), so an unauthenticated client
+// cannot make the broker allocate socket.request.max.bytes.
+const saslMaxReceive = 512 << 10
+
 // errAuthClosed ends the read loop after an answered authentication
 // failure (the failure was logged already).
 var errAuthClosed = net.ErrClosed

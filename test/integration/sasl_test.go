@@ -289,6 +289,11 @@ func TestSASLStateMachine(t *testing.T) {
 		rc.send(2, metadataReq())
 		rc.expectClosed("Metadata before SaslAuthenticate")
 	})
+	t.Run("oversized frame before authentication closes", func(t *testing.T) {
+		rc := dialRaw(t, addr)
+		rc.write(binary.BigEndian.AppendUint32(nil, 1<<20)) // 1 MiB > sasl.server.max.receive.size
+		rc.expectClosed("1 MiB frame before authentication")
+	})
 	t.Run("unsupported mechanism", func(t *testing.T) {
 		rc := dialRaw(t, addr)
 		r := rc.roundTrip(1, handshake(1, "GSSAPI")).(*kmsg.SASLHandshakeResponse)
