@@ -16,6 +16,9 @@ func init() { register(18, 0, 4, apiVersions) }
 func apiVersions(e *Env, req *server.Request) server.Reply {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	for _, v := range Versions() {
+		if !v.served(e) {
+			continue
+		}
 		k := kmsg.NewApiVersionsResponseApiKey()
 		k.ApiKey, k.MinVersion, k.MaxVersion = v.key, v.min, v.max
 		resp.ApiKeys = append(resp.ApiKeys, k)

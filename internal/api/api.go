@@ -83,6 +83,10 @@ type handlerFunc func(e *Env, req *server.Request) server.Reply
 type entry struct {
 	key, min, max int16
 	fn            handlerFunc
+	// enabled, when set, decides per broker whether the key is served and
+	// advertised (e.g. the KIP-848 keys follow
+	// group.coordinator.rebalance.protocols).
+	enabled func(e *Env) bool
 }
 
 var registry = map[int16]entry{}
@@ -92,8 +96,19 @@ func register(key, min, max int16, fn handlerFunc) {
 	if _, dup := registry[key]; dup {
 		panic("api: key registered twice")
 	}
-	registry[key] = entry{key, min, max, fn}
+	registry[key] = entry{key: key, min: min, max: max, fn: fn}
 }
+
+// registerIf registers a key that enabled switches on or off per broker.
+func registerIf(key, min, max int16, fn handlerFunc, enabled func(e *Env) bool) {
+	register(key, min, max, fn)
+	e := registry[key]
+	e.enabled = enabled
+	registry[key] = e
+}
+
+// served reports whether e is on for env.
+func (e entry) served(env *Env) bool { return e.enabled == nil || e.enabled(env) }
 
 // Handler dispatches decoded requests to the registered handlers.
 type Handler struct{ env *Env }
@@ -104,7 +119,7 @@ func NewHandler(env *Env) *Handler { return &Handler{env: env} }
 // Supported implements server.Handler.
 func (h *Handler) Supported(key, version int16) bool {
 	e, ok := registry[key]
-	return ok && version >= e.min && version <= e.max
+	return ok && version >= e.min && version <= e.max && e.served(h.env)
 }
 
 // Handle implements server.Handler.

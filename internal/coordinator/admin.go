@@ -28,6 +28,10 @@ func (s *shard) describeGroup(id string, withOps bool) kmsg.DescribeGroupsRespon
 		out.State = stateDead.String()
 		return out
 	}
+	if g.cg != nil {
+		s.describeConsumerAsClassic(g, &out)
+		return out
+	}
 	out.State = g.state.String()
 	out.ProtocolType = g.protocolType
 	stable := g.state == stateStable
@@ -57,14 +61,18 @@ func (s *shard) listGroups(states, types []string) []kmsg.ListGroupsResponseGrou
 	var out []kmsg.ListGroupsResponseGroup
 	for _, id := range slices.Sorted(maps.Keys(s.groups)) {
 		g := s.groups[id]
-		if len(states) > 0 && !equalFoldAny(g.state.String(), states) {
+		state, protocolType := g.state.String(), g.protocolType
+		if g.cg != nil {
+			state, protocolType = g.cg.state(), "consumer"
+		}
+		if len(states) > 0 && !equalFoldAny(state, states) {
 			continue
 		}
-		if len(types) > 0 && !equalFoldAny("classic", types) {
+		if len(types) > 0 && !equalFoldAny(g.typeName(), types) {
 			continue
 		}
 		lg := kmsg.NewListGroupsResponseGroup()
-		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = id, g.protocolType, g.state.String(), "classic"
+		lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = id, protocolType, state, g.typeName()
 		out = append(out, lg)
 	}
 	return out
@@ -78,7 +86,7 @@ func (s *shard) deleteGroup(id string, reply func(int16)) {
 	case g == nil:
 		reply(kerr.GroupIDNotFound.Code)
 		return
-	case g.state != stateEmpty:
+	case !g.isEmpty():
 		reply(kerr.NonEmptyGroup.Code)
 		return
 	}
@@ -112,6 +120,9 @@ func (s *shard) groupTombstones(g *group) []record.Record {
 	recs := make([]record.Record, 0, len(tps)+1)
 	for _, t := range slices.SortedFunc(maps.Keys(tps), compareTP) {
 		recs = append(recs, record.Record{Key: offsetKey(g.id, t)})
+	}
+	if g.cg != nil {
+		recs = append(recs, record.Record{Key: consumerGroupKey(g.id)})
 	}
 	return append(recs, record.Record{Key: groupKey(g.id)})
 }

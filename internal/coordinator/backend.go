@@ -42,6 +42,9 @@ type Backend interface {
 	// PartitionExists reports whether topic has partition p (commit
 	// validation).
 	PartitionExists(topic string, p int32) bool
+	// Topics is the current view of the cluster's topics (KIP-848
+	// subscriptions and assignments).
+	Topics() Topics
 }
 
 // NewBackend wires the coordinator to the metadata store, the controller

@@ -47,7 +47,7 @@ func (s *shard) expireOffsets(now time.Time) {
 				if g.pendingCommits[t] > 0 {
 					continue
 				}
-				if g.state == stateStable && g.isSubscribedTo(t.topic) {
+				if (g.state == stateStable || g.cg != nil && !g.isEmpty()) && g.isSubscribedTo(t.topic) {
 					continue
 				}
 				if o.expired(now, base, retention) {
@@ -60,9 +60,12 @@ func (s *shard) expireOffsets(now time.Time) {
 			done = append(done, expired{g, gone})
 			s.log.Info("expiring offsets", "group", g.id, "offsets", len(gone))
 		}
-		if g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+		if g.state == stateEmpty && g.isEmpty() && len(g.members) == 0 && len(g.pending) == 0 &&
 			len(g.pendingCommits) == 0 && len(gone) == len(g.offsets) {
 			// Nothing left: the group goes too.
+			if g.cg != nil {
+				recs = append(recs, record.Record{Key: consumerGroupKey(g.id)})
+			}
 			recs = append(recs, record.Record{Key: groupKey(g.id)})
 			g.stopAll(kerr.CoordinatorNotAvailable.Code)
 			g.transition(s, stateDead)
@@ -92,6 +95,10 @@ func (s *shard) expireOffsets(now time.Time) {
 // not a Stable consumer group, whose subscriptions cannot be told).
 func (g *group) expirationBase() (base time.Time, ok bool) {
 	switch {
+	case g.cg != nil && len(g.cg.members) == 0:
+		return g.cg.emptySince, true
+	case g.cg != nil:
+		return time.Time{}, true
 	case g.protocolType == "":
 		return time.Time{}, true
 	case g.state == stateEmpty:

@@ -147,6 +147,10 @@ type group struct {
 
 	offsets        map[tp]offset // durable commits only
 	pendingCommits map[tp]int    // commits appended but not yet durable
+
+	// cg is the KIP-848 state of a "consumer" type group; nil for a
+	// classic group (consumer_group.go).
+	cg *consumerGroup
 }
 
 func newGroup(id string, now time.Time) *group {
@@ -386,6 +390,10 @@ func (g *group) computeSubscribed() {
 
 // isSubscribedTo: an unknown subscription counts as subscribed.
 func (g *group) isSubscribedTo(topic string) bool {
+	if g.cg != nil {
+		_, ok := g.cg.subMeta[topic]
+		return ok
+	}
 	if !g.subscribedKnown {
 		return true
 	}
@@ -432,10 +440,32 @@ func (g *group) stopAll(code int16) {
 	}
 	g.joinTimer.stop()
 	g.syncTimer.stop()
+	if g.cg != nil {
+		for _, m := range g.cg.members {
+			m.session.stop()
+			m.rebalance.stop()
+		}
+	}
+}
+
+// isEmpty: no members (either type).
+func (g *group) isEmpty() bool {
+	if g.cg != nil {
+		return len(g.cg.members) == 0
+	}
+	return g.state == stateEmpty
+}
+
+// typeName is the group type ListGroups reports.
+func (g *group) typeName() string {
+	if g.cg != nil {
+		return "consumer"
+	}
+	return "classic"
 }
 
 // isEmptyShell: nothing worth keeping (no members, offsets or history).
 func (g *group) isEmptyShell() bool {
-	return g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
+	return g.cg == nil && g.state == stateEmpty && len(g.members) == 0 && len(g.pending) == 0 &&
 		len(g.offsets) == 0 && len(g.pendingCommits) == 0 && g.generation == 0 && g.protocolType == ""
 }

@@ -140,6 +140,8 @@ type memBackend struct {
 	mu     sync.Mutex
 	logs   []*memLog
 	topics map[string]int32
+
+	topicsVersion int64
 }
 
 func newMemBackend() *memBackend {

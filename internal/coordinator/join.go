@@ -60,6 +60,12 @@ func (s *shard) joinGroup(r *kmsg.JoinGroupRequest, cl Client, reply func(*kmsg.
 		return
 	}
 	g := s.groups[r.Group]
+	if g != nil && g.cg != nil {
+		if code := s.classicJoinConsumerGroup(g, r); code != 0 {
+			reply(joinError(r.MemberID, code))
+			return
+		}
+	}
 	created := false
 	if g == nil {
 		if r.MemberID != "" {

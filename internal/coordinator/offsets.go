@@ -17,6 +17,9 @@ import (
 // group; members commit with their current generation, not while the
 // group is completing a rebalance.
 func (g *group) validateOffsetCommit(r *kmsg.OffsetCommitRequest) int16 {
+	if g.cg != nil {
+		return g.cg.validateCommit(r.MemberID, r.Generation, r.Version, false)
+	}
 	if r.Generation < 0 && g.state == stateEmpty {
 		return 0
 	}
@@ -90,10 +93,15 @@ func (s *shard) commitOffsets(r *kmsg.OffsetCommitRequest, resp *kmsg.OffsetComm
 		vals    []offset
 		answers []*kmsg.OffsetCommitResponseTopicPartition
 	)
+	stale := g.staleCommitCheck(s, r)
 	for i, rt := range r.Topics {
 		for j, rp := range rt.Partitions {
 			out := &resp.Topics[i].Partitions[j]
 			if out.ErrorCode != 0 {
+				continue
+			}
+			if stale(rt.Topic, rp.Partition) {
+				out.ErrorCode = kerr.StaleMemberEpoch.Code
 				continue
 			}
 			meta := ""
@@ -199,8 +207,8 @@ func (s *shard) deleteOffsets(r *kmsg.OffsetDeleteRequest, resp *kmsg.OffsetDele
 		reply(offsetDeleteError(kerr.GroupIDNotFound.Code))
 		return
 	}
-	active := g.state != stateEmpty
-	if active && g.protocolType != "consumer" {
+	active := !g.isEmpty()
+	if active && g.protocolType != "consumer" && g.cg == nil {
 		reply(offsetDeleteError(kerr.NonEmptyGroup.Code))
 		return
 	}

@@ -15,7 +15,8 @@ import (
 //	key   int16 version | fields...
 //	  0, 1  OffsetCommitKey   group, topic, partition        (we write v1)
 //	  2     GroupMetadataKey  group                           (we write v2)
-//	  3+    newer record types (KIP-848 and later): skipped on replay
+//	  3-99  newer Kafka record types (KIP-848 and later): skipped on replay
+//	  100   Sluice's consumer group record (persist848.go)
 //	value OffsetCommitValue v3 (offset, leader epoch, metadata, commit
 //	      timestamp), or v1 (offset, metadata, commit and expire timestamps)
 //	      when the commit asked for a retention time;
@@ -209,6 +210,8 @@ func (s *shard) replay(key, value []byte) {
 			o.expireMs = v.ExpireTimestamp
 		}
 		s.groupFor(k.Group).offsets[t] = o
+	case consumerGroupKeyVersion:
+		s.replayConsumerGroup(key, value)
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -310,4 +313,5 @@ func (s *shard) afterLoad() {
 			s.rescheduleHeartbeat(g, m, m.sessionTimeout)
 		}
 	}
+	s.startConsumerSessions()
 }

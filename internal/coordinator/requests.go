@@ -101,21 +101,26 @@ func (c *Coordinator) OffsetCommit(r *kmsg.OffsetCommitRequest) <-chan *kmsg.Off
 // OffsetFetch handles OffsetFetch v0-9 (v8+: several groups at once).
 func (c *Coordinator) OffsetFetch(r *kmsg.OffsetFetchRequest) <-chan *kmsg.OffsetFetchResponse {
 	type query struct {
-		group  string
-		topics []fetchTopic
-		all    bool
+		group    string
+		topics   []fetchTopic
+		all      bool
+		memberID *string // v9+
+		epoch    int32
 	}
 	var qs []query
 	if r.Version >= 8 {
 		for _, rg := range r.Groups {
-			q := query{group: rg.Group, all: rg.Topics == nil}
+			q := query{group: rg.Group, all: rg.Topics == nil, epoch: -1}
+			if r.Version >= 9 {
+				q.memberID, q.epoch = rg.MemberID, rg.MemberEpoch
+			}
 			for _, t := range rg.Topics {
 				q.topics = append(q.topics, fetchTopic{t.Topic, t.Partitions})
 			}
 			qs = append(qs, q)
 		}
 	} else {
-		q := query{group: r.Group, all: r.Topics == nil && r.Version >= 2}
+		q := query{group: r.Group, all: r.Topics == nil && r.Version >= 2, epoch: -1}
 		for _, t := range r.Topics {
 			q.topics = append(q.topics, fetchTopic{t.Topic, t.Partitions})
 		}
@@ -148,6 +153,12 @@ func (c *Coordinator) OffsetFetch(r *kmsg.OffsetFetchRequest) <-chan *kmsg.Offse
 			parts[i] = ready(emptyShard.fetchOffsets(q.group, q.topics, q.all))
 		default:
 			parts[i] = call(s, fail, func(reply func(kmsg.OffsetFetchResponseGroup)) {
+				if g := s.groups[q.group]; g != nil && g.cg != nil {
+					if code := g.cg.validateFetch(q.memberID, q.epoch); code != 0 {
+						reply(fail(code))
+						return
+					}
+				}
 				reply(s.fetchOffsets(q.group, q.topics, q.all))
 			})
 		}

@@ -38,6 +38,13 @@ type Config struct {
 	RetentionCheckInterval time.Duration // offsets.retention.check.interval.ms
 	MetadataMaxBytes       int           // offset.metadata.max.bytes
 	Clock                  Clock         // nil: the real clock
+
+	// KIP-848 consumer groups (config848.go).
+	ConsumerProtocol          bool          // group.coordinator.rebalance.protocols has "consumer"
+	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms
+	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
+	ConsumerMaxSize           int           // group.consumer.max.size
+	ConsumerAssignors         []string      // group.consumer.assignors, short names; the first is the default
 }
 
 // ConfigFrom builds Config from the broker config. offset.metadata.max.bytes
@@ -59,6 +66,7 @@ func ConfigFrom(b *config.Broker) Config {
 	if v, err := strconv.ParseInt(b.Raw["offsets.retention.check.interval.ms"], 10, 64); err == nil && v > 0 {
 		c.RetentionCheckInterval = time.Duration(v) * time.Millisecond
 	}
+	consumerConfigFrom(b.Raw, &c)
 	return c
 }
 
@@ -92,6 +100,7 @@ func New(cfg Config, be Backend, logger *slog.Logger) *Coordinator {
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
+	consumerDefaults(&cfg)
 	return &Coordinator{cfg: cfg, be: be, log: logger, clock: cfg.Clock}
 }
 

@@ -94,6 +94,10 @@ func (c *Coordinator) ValidateTxnMember(group, member string, instance *string, 
 			reply(kerr.UnknownMemberID.Code)
 			return
 		}
+		if g.cg != nil {
+			reply(g.cg.validateCommit(member, generation, 9, true))
+			return
+		}
 		r := kmsg.NewPtrOffsetCommitRequest()
 		r.Group, r.MemberID, r.InstanceID, r.Generation = group, member, instance, generation
 		reply(g.validateOffsetCommit(r))
