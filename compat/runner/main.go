@@ -260,11 +260,12 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		if err != nil {
 			return errResult(suite, err)
 		}
-		// A SCRAM listener for TestSCRAMAuth/TestSCRAMAuthBadCredentials
-		// (KGO_TEST_SCRAM_SEEDS); the user is made once the broker runs.
+		// A SASL listener for TestSCRAMAuth/TestSCRAMAuthBadCredentials
+		// (KGO_TEST_SCRAM_SEEDS; the user is made once the broker runs) and
+		// TestOAuthAuth (KGO_TEST_OAUTH_SEEDS: unsecured tokens).
 		addr, saslAddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", saslPort)
 		if b, err = startBrokerListeners(sluice, dir, "PLAINTEXT://"+addr+",SASL_PLAINTEXT://"+saslAddr, addr,
-			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512")...); err != nil {
+			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER")...); err != nil {
 			return errResult(suite, err)
 		}
 		if err := createSCRAM(ctx, b.Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
@@ -278,7 +279,8 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
 			Env: []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
-				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr},
+				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr,
+				"KGO_TEST_OAUTH_SEEDS=" + saslAddr},
 			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
 		res = s.Run(ctx)

@@ -57,7 +57,7 @@ var brokerDefs = []brokerDef{
 	strField("listeners", "Comma-separated listeners NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093; each name's security protocol comes from listener.security.protocol.map (PLAINTEXT and SASL_PLAINTEXT are supported).", func(b *Broker) *string { return &b.Listeners }, nil),
 	strField("advertised.listeners", "Listeners published to clients, by listener name; a listener not named here publishes its own address.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
 	rawDef("listener.security.protocol.map", TypeString, DefaultProtocolMap, nil, "Security protocol of each listener name, LISTENER_NAME:PROTOCOL,... (SSL and SASL_SSL are refused at startup: no TLS yet)."),
-	rawDef("sasl.enabled.mechanisms", TypeList, DefaultSASLMechanism, nil, "SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (Kafka's default GSSAPI is not supported; Sluice defaults to PLAIN). Per listener: listener.name.<name>.sasl.enabled.mechanisms."),
+	rawDef("sasl.enabled.mechanisms", TypeList, DefaultSASLMechanism, nil, "SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (unsecured tokens; Kafka's default GSSAPI is not supported; Sluice defaults to PLAIN). Per listener: listener.name.<name>.sasl.enabled.mechanisms."),
 	rawDef("connections.max.reauth.ms", TypeLong, "0", nil, "SASL re-authentication interval; only 0 (no re-authentication) is supported."),
 	strField("log.dirs", "Directories holding the log data (the first one is used).", func(b *Broker) *string { return &b.LogDirs }, nil),
 	rawDef("log.dir", TypeString, "", nil, "Log directory, used when log.dirs is not set."),

@@ -201,7 +201,7 @@ func TestMultipleListeners(t *testing.T) {
 
 	for _, bad := range []map[string]string{
 		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "GSSAPI"},
-		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "PLAIN,OAUTHBEARER"},
+		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "PLAIN,KERBEROS_V4"},
 		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": ""},
 		{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "SCRAM-SHA-1"},
 		{"listeners": "SASL_PLAINTEXT://:0", "connections.max.reauth.ms": "60000"},

@@ -24,7 +24,7 @@ const DefaultProtocolMap = "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAI
 // sasl.enabled.mechanisms is not set (Kafka's default, GSSAPI, is not
 // implemented).
 var (
-	SupportedSASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+	SupportedSASLMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"}
 	DefaultSASLMechanism    = "PLAIN"
 )
 

@@ -1,7 +1,8 @@
 // Package sasl is the server side of Kafka's SASL mechanisms: PLAIN
-// (RFC 4616) against users from a JAAS configuration, and SCRAM-SHA-256 and
+// (RFC 4616) against users from a JAAS configuration, SCRAM-SHA-256 and
 // SCRAM-SHA-512 (RFC 5802, RFC 7677) against the credentials stored in the
-// metadata image. It knows nothing of the wire: internal/server drives an
+// metadata image, and OAUTHBEARER (RFC 7628) with Kafka's default unsecured
+// token validator (oauthbearer.go). It knows nothing of the wire: internal/server drives an
 // Exchange with the tokens of SaslAuthenticate requests (or raw frames
 // after a version 0 SaslHandshake).
 //
@@ -78,6 +79,8 @@ func (a *Authenticator) Start(mechanism string) (ex Exchange, ok bool) {
 		return newScram(scramSHA256, a.cfg.Scram), true
 	case "SCRAM-SHA-512":
 		return newScram(scramSHA512, a.cfg.Scram), true
+	case "OAUTHBEARER":
+		return newOAuthBearer(nil), true
 	}
 	return nil, false
 }
