@@ -73,7 +73,13 @@ func (s *shard) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, cl Clie
 	if memberID == "" { // v0 join: the coordinator names the member
 		memberID = newConsumerMemberID()
 	}
-	if len(cg.members) >= cfg.ConsumerMaxSize && cg.members[memberID] == nil {
+	staticHeld := false
+	if r.InstanceID != nil {
+		_, staticHeld = cg.static[*r.InstanceID]
+	}
+	// A new incarnation of a static member replaces it, so it does not
+	// count against the limit.
+	if len(cg.members) >= cfg.ConsumerMaxSize && cg.members[memberID] == nil && !staticHeld {
 		reply(cghbError(kerr.GroupMaxSizeReached.Code, "the consumer group has reached its maximum size"))
 		s.dropIfUnused(g)
 		return
