@@ -18,16 +18,22 @@ import (
 
 // groupDescription is what `sluice group describe` shows.
 type groupDescription struct {
-	Group        string              `json:"group"`
-	State        string              `json:"state"`
-	ProtocolType string              `json:"protocol_type"`
-	Protocol     string              `json:"protocol"`
-	Members      []memberDescription `json:"members"`
-	Partitions   []partitionLag      `json:"partitions"`
+	Group string `json:"group"`
+	// Type is "classic" or "consumer" (KIP-848); a consumer group also
+	// reports its group epoch, assignment epoch and assignor.
+	Type            string              `json:"type"`
+	GroupEpoch      *int32              `json:"group_epoch,omitempty"`
+	AssignmentEpoch *int32              `json:"assignment_epoch,omitempty"`
+	State           string              `json:"state"`
+	ProtocolType    string              `json:"protocol_type"`
+	Protocol        string              `json:"protocol"`
+	Members         []memberDescription `json:"members"`
+	Partitions      []partitionLag      `json:"partitions"`
 }
 
 type memberDescription struct {
 	MemberID    string            `json:"member_id"`
+	MemberEpoch *int32            `json:"member_epoch,omitempty"` // consumer groups`
 	InstanceID  string            `json:"instance_id,omitempty"`
 	ClientID    string            `json:"client_id"`
 	Host        string            `json:"host"`
@@ -53,7 +59,7 @@ type partitionLag struct {
 func groupDescribeCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe GROUP",
-		Short: "Show a group's members, their assignments, and per-partition committed offset, end offset and lag",
+		Short: "Show a group's type (classic or consumer), members, their assignments (and epochs for a consumer group), and per-partition committed offset, end offset and lag",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, ctx, done, err := cf.admin(cmd.Context())
@@ -101,10 +107,21 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group string) (*groupD
 	if err := committed.Error(); err != nil {
 		return nil, err
 	}
-	d := &groupDescription{Group: group, State: g.State, ProtocolType: g.ProtocolType, Protocol: g.Protocol}
+	d := &groupDescription{Group: group, Type: "classic", State: g.State, ProtocolType: g.ProtocolType, Protocol: g.Protocol}
+	epochs := map[string]int32{}
+	if cg, ok := describeConsumerGroup(ctx, adm, group); ok {
+		d.Type, d.State, d.Protocol = "consumer", cg.State, cg.AssignorName
+		d.GroupEpoch, d.AssignmentEpoch = &cg.Epoch, &cg.AssignmentEpoch
+		for _, m := range cg.Members {
+			epochs[m.MemberID] = m.MemberEpoch
+		}
+	}
 	owners := map[string]map[int32]string{}
 	for _, m := range g.Members {
 		md := memberDescription{MemberID: m.MemberID, ClientID: m.ClientID, Host: m.ClientHost, Assignments: []topicPartitions{}}
+		if e, ok := epochs[m.MemberID]; ok {
+			md.MemberEpoch = &e
+		}
 		if m.InstanceID != nil {
 			md.InstanceID = *m.InstanceID
 		}
@@ -175,21 +192,39 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group string) (*groupD
 	return d, nil
 }
 
+// describeConsumerGroup is ConsumerGroupDescribe (KIP-848) of group; ok is
+// false for a classic group or a broker without the consumer protocol.
+func describeConsumerGroup(ctx context.Context, adm *kadm.Client, group string) (kadm.DescribedConsumerGroup, bool) {
+	cgs, err := adm.DescribeConsumerGroups(ctx, group)
+	if err != nil {
+		return kadm.DescribedConsumerGroup{}, false
+	}
+	cg, ok := cgs[group]
+	return cg, ok && cg.Err == nil
+}
+
+func optInt32(v *int32) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.Itoa(int(*v))
+}
+
 func printDescription(w io.Writer, d *groupDescription) error {
-	tw := newTable(w, "GROUP", "STATE", "PROTOCOL-TYPE", "PROTOCOL", "MEMBERS")
-	tw.row(d.Group, d.State, dash(d.ProtocolType), dash(d.Protocol), strconv.Itoa(len(d.Members)))
+	tw := newTable(w, "GROUP", "TYPE", "STATE", "PROTOCOL-TYPE", "PROTOCOL", "EPOCH", "MEMBERS")
+	tw.row(d.Group, d.Type, d.State, dash(d.ProtocolType), dash(d.Protocol), optInt32(d.GroupEpoch), strconv.Itoa(len(d.Members)))
 	if err := tw.flush(); err != nil {
 		return err
 	}
 	if len(d.Members) > 0 {
 		fmt.Fprintln(w)
-		tw = newTable(w, "MEMBER-ID", "INSTANCE-ID", "CLIENT-ID", "HOST", "ASSIGNMENTS")
+		tw = newTable(w, "MEMBER-ID", "INSTANCE-ID", "CLIENT-ID", "HOST", "EPOCH", "ASSIGNMENTS")
 		for _, m := range d.Members {
 			var as []string
 			for _, a := range m.Assignments {
 				as = append(as, a.Topic+":"+joinInts(a.Partitions))
 			}
-			tw.row(m.MemberID, dash(m.InstanceID), dash(m.ClientID), dash(m.Host), dash(strings.Join(as, " ")))
+			tw.row(m.MemberID, dash(m.InstanceID), dash(m.ClientID), dash(m.Host), optInt32(m.MemberEpoch), dash(strings.Join(as, " ")))
 		}
 		if err := tw.flush(); err != nil {
 			return err

@@ -78,7 +78,7 @@ func TestCLIGroupDescribeResetDelete(t *testing.T) {
 		}
 	}
 	rows := tableRows(cliOK(t, addr, "group", "describe", group))
-	if !slices.Equal(rows[0], []string{"GROUP", "STATE", "PROTOCOL-TYPE", "PROTOCOL", "MEMBERS"}) ||
+	if !slices.Equal(rows[0], []string{"GROUP", "TYPE", "STATE", "PROTOCOL-TYPE", "PROTOCOL", "EPOCH", "MEMBERS"}) ||
 		!hasRow(rows, "TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "OWNER") ||
 		!hasRow(rows, topic, "1", "5", "5", "0", memberID) {
 		t.Errorf("describe table:\n%v", rows)

@@ -468,3 +468,41 @@ func TestGroup848Disabled(t *testing.T) {
 		}
 	}
 }
+
+// `sluice group describe` shows a consumer group's type, epochs and members.
+func TestGroup848CLIDescribe(t *testing.T) {
+	tb := start848Broker(t)
+	adm := newAdmin(t, tb.Addr())
+	raw := newClient(t, tb.Addr())
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, 2, nil)
+	group := "g848-cli"
+	a := startMember848(t, newLedger(t), tb.Addr(), group, "cli-848", kgo.ConsumeTopics(topic))
+	waitSplit(t, raw, group, topic, 2, a)
+	var d struct {
+		Type       string `json:"type"`
+		State      string `json:"state"`
+		GroupEpoch *int32 `json:"group_epoch"`
+		Members    []struct {
+			ClientID    string `json:"client_id"`
+			MemberEpoch *int32 `json:"member_epoch"`
+			Assignments []struct {
+				Topic      string  `json:"topic"`
+				Partitions []int32 `json:"partitions"`
+			} `json:"assignments"`
+		} `json:"members"`
+	}
+	cliJSON(t, tb.Addr(), &d, "group", "describe", group)
+	if d.Type != "consumer" || d.State != "Stable" || d.GroupEpoch == nil || len(d.Members) != 1 {
+		t.Fatalf("describe: %+v", d)
+	}
+	m := d.Members[0]
+	if m.ClientID != "cli-848" || m.MemberEpoch == nil || *m.MemberEpoch != *d.GroupEpoch ||
+		len(m.Assignments) != 1 || !slices.Equal(m.Assignments[0].Partitions, []int32{0, 1}) {
+		t.Errorf("member: %+v", m)
+	}
+	rows := tableRows(cliOK(t, tb.Addr(), "group", "describe", group))
+	if !hasRow(rows, group, "consumer", "Stable", "consumer", "uniform", strconv.Itoa(int(*d.GroupEpoch)), "1") {
+		t.Errorf("describe table:\n%v", rows)
+	}
+}
