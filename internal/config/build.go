@@ -92,6 +92,9 @@ func Build(props map[string]string) (*Broker, error) {
 		return nil, invalid("group.min.session.timeout.ms", strconv.Itoa(int(b.GroupMinSessionTimeoutMs)),
 			"must not exceed group.max.session.timeout.ms")
 	}
+	if err := b.validateConsumerGroups(); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

@@ -336,3 +336,28 @@ func TestAuthorizerConfig(t *testing.T) {
 		t.Errorf("custom authorizer: %v", err)
 	}
 }
+
+func TestConsumerGroupProperties(t *testing.T) {
+	if _, err := Build(map[string]string{}); err != nil {
+		t.Fatalf("defaults: %v", err)
+	}
+	for _, bad := range []map[string]string{
+		{"group.coordinator.rebalance.protocols": "consumer"},
+		{"group.coordinator.rebalance.protocols": "classic,streams"},
+		{"group.consumer.assignors": "sticky"},
+		{"group.consumer.session.timeout.ms": "3000"},
+		{"group.consumer.min.heartbeat.interval.ms": "100", "group.consumer.heartbeat.interval.ms": "50000"},
+	} {
+		if _, err := Build(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	ok := map[string]string{
+		"group.coordinator.rebalance.protocols": "classic",
+		"group.consumer.min.session.timeout.ms": "1000", "group.consumer.session.timeout.ms": "3000",
+		"group.consumer.min.heartbeat.interval.ms": "100", "group.consumer.heartbeat.interval.ms": "200",
+	}
+	if _, err := Build(ok); err != nil {
+		t.Errorf("%v: %v", ok, err)
+	}
+}
