@@ -1,7 +1,38 @@
 // Package coordinator is Sluice's group coordinator for Kafka's classic
 // consumer-group protocol: membership (JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup), committed offsets (OffsetCommit, OffsetFetch, OffsetDelete)
-// and group administration (DescribeGroups, ListGroups, DeleteGroups).
+// and group administration (DescribeGroups, ListGroups, DeleteGroups); and
+// for the KIP-848 consumer group protocol (ConsumerGroupHeartbeat,
+// ConsumerGroupDescribe), served when group.coordinator.rebalance.protocols
+// includes "consumer".
+//
+// # Consumer groups (KIP-848)
+//
+// A group is of type classic or consumer (group.cg != nil); both live on the
+// same shard loops and share committed offsets. A heartbeat (heartbeat848.go)
+// (1) creates or updates the member, bumping the group epoch when a member
+// joins or leaves, a subscription (names or an RE2 regex matched against
+// whole topic names, internal topics included as in Kafka) changes, or the
+// subscribed topics' metadata (IDs, partition counts) changes; (2) computes
+// a new target assignment with the preferred server assignor (uniform:
+// sticky and balanced; range) when the group epoch is ahead of the
+// assignment epoch; (3) reconciles the member towards its target
+// (reconcile.go): partitions leaving it are first pending revocation at its
+// old epoch, and only once a heartbeat no longer reports them does it move
+// to the target epoch and do other members get them. Session timeouts
+// (group.consumer.session.timeout.ms) and rebalance timeouts (a member not
+// revoking in time) remove members. Epoch 0 joins (an existing member id
+// rejoins in place), -1 leaves, -2 is a static member leaving for now (it
+// keeps its partitions until it rejoins or its session expires; a new
+// member with its instance id takes them over). A classic JoinGroup for a
+// non-empty consumer group is refused (GROUP_ID_NOT_FOUND, or
+// INCONSISTENT_GROUP_PROTOCOL for a non-consumer protocol type): there is
+// no online migration; an empty group of either type changes type on the
+// other protocol's first join. Offset commits of consumer groups check the
+// member and its epoch (OffsetCommit v9+; a commit with an older epoch is
+// stale only for partitions assigned after it, as KIP-1251). The group is
+// persisted as one Sluice record per group (persist848.go) and replayed
+// with its members, who keep their epochs and assignments.
 //
 // # What it owns
 //
@@ -63,4 +94,8 @@
 //     removal, or with COORDINATOR_NOT_AVAILABLE when the shard stops.
 //   - In-memory offsets equal what replaying the log up to the last durable
 //     write gives, because effects are applied in log order.
+//   - Consumer groups: a partition is owned (assigned or pending
+//     revocation) by at most one member at any time; a member epoch only
+//     grows; assignment epoch <= group epoch; a heartbeat is answered only
+//     once the group state it reports is durable.
 package coordinator
