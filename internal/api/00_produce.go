@@ -124,8 +124,19 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		}
 		return server.Ready(&server.Response{None: true})
 	}
+	// The commit starts now, not when the connection's replies reach this
+	// one: replies run one at a time in request order, so waiting there
+	// would fsync the partitions of pipelined requests one after another.
+	// Started here, they run alongside the previous requests' fsyncs (and
+	// join them: Sync is a group commit). Responses still leave in order.
+	done := make(chan struct{})
+	if len(waits) > 0 {
+		go func() { commitAll(waits); close(done) }()
+	} else {
+		close(done)
+	}
 	return func() *server.Response {
-		commitAll(waits)
+		<-done
 		if drop := DropProduceResponse.Load(); drop != nil && (*drop)(req.ClientID) {
 			return &server.Response{None: true, Close: true}
 		}
