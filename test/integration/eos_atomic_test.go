@@ -340,6 +340,17 @@ func TestTxnProduceVerified(t *testing.T) {
 	if code := x.produceCode(topic, 0, "late", true); code != kerr.InvalidTxnState.Code {
 		t.Fatalf("batch after the transaction ended: %v", kerr.ErrorForCode(code))
 	}
+	end := requireNoOpenTxn(t, adm, topic, 2)
+	if e, _ := end.Lookup(topic, 1); e.Offset != 0 {
+		t.Fatalf("partition 1 holds %d offsets", e.Offset)
+	}
+}
+
+// requireNoOpenTxn fails the test unless every partition's last stable
+// offset equals its end offset (no transaction left open), and returns
+// the end offsets.
+func requireNoOpenTxn(t *testing.T, adm *kadm.Client, topic string, partitions int32) kadm.ListedOffsets {
+	t.Helper()
 	ctx := testCtx(t, 10*time.Second)
 	lso, err := adm.ListCommittedOffsets(ctx, topic)
 	if err != nil {
@@ -349,14 +360,12 @@ func TestTxnProduceVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for p := int32(0); p < 2; p++ {
+	for p := range partitions {
 		l, _ := lso.Lookup(topic, p)
 		e, _ := end.Lookup(topic, p)
 		if l.Offset != e.Offset {
-			t.Fatalf("partition %d: LSO %d, end %d", p, l.Offset, e.Offset)
+			t.Fatalf("partition %d: LSO %d behind end %d: a transaction is left open", p, l.Offset, e.Offset)
 		}
 	}
-	if e, _ := end.Lookup(topic, 1); e.Offset != 0 {
-		t.Fatalf("partition 1 holds %d offsets", e.Offset)
-	}
+	return end
 }

@@ -119,22 +119,7 @@ func TestTxnV2EpochBumpFencesLateBatches(t *testing.T) {
 	if got := values(); len(got) != 1 || got[0] != "committed" {
 		t.Fatalf("read_committed sees %v, want [committed]", got)
 	}
-	ctx := testCtx(t, 10*time.Second)
-	lso, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	end, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for p := int32(0); p < 2; p++ {
-		l, _ := lso.Lookup(topic, p)
-		e, _ := end.Lookup(topic, p)
-		if l.Offset != e.Offset {
-			t.Fatalf("partition %d: LSO %d behind end %d: a transaction is left open", p, l.Offset, e.Offset)
-		}
-	}
+	requireNoOpenTxn(t, adm, topic, 2)
 
 	// After a restart the coordinator still knows the bumped epoch and
 	// the retry of the last EndTxn.
