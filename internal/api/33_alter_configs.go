@@ -3,7 +3,6 @@ package api
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -23,27 +22,13 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 	for i, rr := range r.Resources {
 		res := kmsg.NewAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		var cerr *controller.Error
-		switch {
-		case dup[i]:
-			cerr = duplicateResourceError(rr.ResourceName)
-		case z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs) != 0:
-			cerr = &controller.Error{Code: z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs)}
-		case rr.ResourceType == resourceTopic:
-			configs := make(map[string]*string, len(rr.Configs))
-			for _, c := range rr.Configs {
-				configs[c.Name] = c.Value
-			}
-			cerr = e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly)
-		case rr.ResourceType == resourceBroker:
-			configs := make(map[string]*string, len(rr.Configs))
-			for _, c := range rr.Configs {
-				configs[c.Name] = c.Value
-			}
-			cerr = e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly)
-		default:
-			cerr = unsupportedConfigResource(int8(rr.ResourceType))
+		configs := make(map[string]*string, len(rr.Configs))
+		for _, c := range rr.Configs {
+			configs[c.Name] = c.Value
 		}
+		cerr := alterConfigResource(z, dup[i], int8(rr.ResourceType), rr.ResourceName,
+			func() *controller.Error { return e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly) },
+			func() *controller.Error { return e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly) })
 		if cerr != nil {
 			res.ErrorCode = cerr.Code
 			msg := cerr.Message

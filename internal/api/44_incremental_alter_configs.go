@@ -25,27 +25,17 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 	for i, rr := range r.Resources {
 		res := kmsg.NewIncrementalAlterConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
-		var cerr *controller.Error
-		switch {
-		case dup[i]:
-			cerr = duplicateResourceError(rr.ResourceName)
-		case z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs) != 0:
-			cerr = &controller.Error{Code: z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpAlterConfigs)}
-		case rr.ResourceType == resourceTopic:
-			ops := make([]controller.ConfigOp, len(rr.Configs))
-			for j, c := range rr.Configs {
-				ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
-			}
-			cerr = e.Ctl.IncrementalAlterTopicConfigs(rr.ResourceName, ops, r.ValidateOnly)
-		case rr.ResourceType == resourceBroker:
-			ops := make([]controller.ConfigOp, len(rr.Configs))
-			for j, c := range rr.Configs {
-				ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
-			}
-			cerr = e.Ctl.IncrementalAlterBrokerConfigs(rr.ResourceName, ops, r.ValidateOnly)
-		default:
-			cerr = unsupportedConfigResource(int8(rr.ResourceType))
+		ops := make([]controller.ConfigOp, len(rr.Configs))
+		for j, c := range rr.Configs {
+			ops[j] = controller.ConfigOp{Name: c.Name, Op: int8(c.Op), Value: c.Value}
 		}
+		cerr := alterConfigResource(z, dup[i], int8(rr.ResourceType), rr.ResourceName,
+			func() *controller.Error {
+				return e.Ctl.IncrementalAlterTopicConfigs(rr.ResourceName, ops, r.ValidateOnly)
+			},
+			func() *controller.Error {
+				return e.Ctl.IncrementalAlterBrokerConfigs(rr.ResourceName, ops, r.ValidateOnly)
+			})
 		if cerr != nil {
 			res.ErrorCode = cerr.Code
 			msg := cerr.Message
@@ -54,6 +44,25 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 		resp.Resources = append(resp.Resources, res)
 	}
 	return server.Ready(&server.Response{Msg: resp})
+}
+
+// alterConfigResource runs what AlterConfigs and IncrementalAlterConfigs
+// share for one resource: a resource named twice, ALTER_CONFIGS, then the
+// topic or broker alteration; other resource types are refused.
+func alterConfigResource(z authz, dup bool, typ int8, name string, topic, broker func() *controller.Error) *controller.Error {
+	if dup {
+		return duplicateResourceError(name)
+	}
+	if code := z.configDenied(typ, name, auth.OpAlterConfigs); code != 0 {
+		return &controller.Error{Code: code}
+	}
+	switch typ {
+	case resourceTopic:
+		return topic()
+	case resourceBroker:
+		return broker()
+	}
+	return unsupportedConfigResource(typ)
 }
 
 // duplicateResources marks every resource named more than once in one
