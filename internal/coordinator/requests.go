@@ -194,36 +194,51 @@ var emptyShard = &shard{groups: map[string]*group{}}
 
 // DescribeGroups handles DescribeGroups v0-5.
 func (c *Coordinator) DescribeGroups(r *kmsg.DescribeGroupsRequest) <-chan *kmsg.DescribeGroupsResponse {
-	parts := make([]<-chan kmsg.DescribeGroupsResponseGroup, len(r.Groups))
-	for i, id := range r.Groups {
-		fail := func(code int16) kmsg.DescribeGroupsResponseGroup {
-			g := kmsg.NewDescribeGroupsResponseGroup()
-			g.Group, g.ErrorCode = id, code
-			return g
-		}
+	fail := func(id string, code int16) kmsg.DescribeGroupsResponseGroup {
+		g := kmsg.NewDescribeGroupsResponseGroup()
+		g.Group, g.ErrorCode = id, code
+		return g
+	}
+	groups := describeEach(c, r.Groups, fail, func(s *shard, id string) kmsg.DescribeGroupsResponseGroup {
+		return s.describeGroup(id, r.IncludeAuthorizedOperations)
+	})
+	out := make(chan *kmsg.DescribeGroupsResponse, 1)
+	go func() {
+		resp := kmsg.NewPtrDescribeGroupsResponse()
+		resp.Groups = <-groups
+		out <- resp
+	}()
+	return out
+}
+
+// describeEach asks every group's shard (or the empty shard, for a group
+// no shard holds) to describe it, concurrently across shards, and delivers
+// the descriptions in request order.
+func describeEach[G any](c *Coordinator, ids []string, fail func(id string, code int16) G, describe func(s *shard, id string) G) <-chan []G {
+	parts := make([]<-chan G, len(ids))
+	for i, id := range ids {
+		failID := func(code int16) G { return fail(id, code) }
 		if id == "" {
-			parts[i] = ready(fail(kerr.InvalidGroupID.Code))
+			parts[i] = ready(failID(kerr.InvalidGroupID.Code))
 			continue
 		}
 		s, code := c.route(id, false)
 		switch {
 		case code != 0:
-			parts[i] = ready(fail(code))
+			parts[i] = ready(failID(code))
 		case s == nil:
-			parts[i] = ready(emptyShard.describeGroup(id, r.IncludeAuthorizedOperations))
+			parts[i] = ready(describe(emptyShard, id))
 		default:
-			parts[i] = call(s, fail, func(reply func(kmsg.DescribeGroupsResponseGroup)) {
-				reply(s.describeGroup(id, r.IncludeAuthorizedOperations))
-			})
+			parts[i] = call(s, failID, func(reply func(G)) { reply(describe(s, id)) })
 		}
 	}
-	out := make(chan *kmsg.DescribeGroupsResponse, 1)
+	out := make(chan []G, 1)
 	go func() {
-		resp := kmsg.NewPtrDescribeGroupsResponse()
+		all := make([]G, 0, len(parts))
 		for _, ch := range parts {
-			resp.Groups = append(resp.Groups, <-ch)
+			all = append(all, <-ch)
 		}
-		out <- resp
+		out <- all
 	}()
 	return out
 }

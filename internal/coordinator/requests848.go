@@ -95,35 +95,18 @@ func joinNames(ss []string) string {
 
 // ConsumerGroupDescribe handles ConsumerGroupDescribe v0-1.
 func (c *Coordinator) ConsumerGroupDescribe(r *kmsg.ConsumerGroupDescribeRequest) <-chan *kmsg.ConsumerGroupDescribeResponse {
-	parts := make([]<-chan kmsg.ConsumerGroupDescribeResponseGroup, len(r.Groups))
-	for i, id := range r.Groups {
-		fail := func(code int16) kmsg.ConsumerGroupDescribeResponseGroup {
-			g := kmsg.NewConsumerGroupDescribeResponseGroup()
-			g.Group, g.ErrorCode, g.AuthorizedOperations = id, code, -2147483648
-			return g
-		}
-		if id == "" {
-			parts[i] = ready(fail(kerr.InvalidGroupID.Code))
-			continue
-		}
-		s, code := c.route(id, false)
-		switch {
-		case code != 0:
-			parts[i] = ready(fail(code))
-		case s == nil:
-			parts[i] = ready(emptyShard.describeConsumerGroup(id, r.IncludeAuthorizedOperations))
-		default:
-			parts[i] = call(s, fail, func(reply func(kmsg.ConsumerGroupDescribeResponseGroup)) {
-				reply(s.describeConsumerGroup(id, r.IncludeAuthorizedOperations))
-			})
-		}
+	fail := func(id string, code int16) kmsg.ConsumerGroupDescribeResponseGroup {
+		g := kmsg.NewConsumerGroupDescribeResponseGroup()
+		g.Group, g.ErrorCode, g.AuthorizedOperations = id, code, -2147483648
+		return g
 	}
+	groups := describeEach(c, r.Groups, fail, func(s *shard, id string) kmsg.ConsumerGroupDescribeResponseGroup {
+		return s.describeConsumerGroup(id, r.IncludeAuthorizedOperations)
+	})
 	out := make(chan *kmsg.ConsumerGroupDescribeResponse, 1)
 	go func() {
 		resp := kmsg.NewPtrConsumerGroupDescribeResponse()
-		for _, ch := range parts {
-			resp.Groups = append(resp.Groups, <-ch)
-		}
+		resp.Groups = <-groups
 		out <- resp
 	}()
 	return out
