@@ -14,6 +14,19 @@ func init() { register(29, 0, 3, handleDescribeAcls) }
 
 var noAuthorizer = "No Authorizer is configured."
 
+// aclRefusal is the error every ACL API answers before looking at its
+// request: SECURITY_DISABLED without an authorizer, CLUSTER_AUTHORIZATION_FAILED
+// without op on the cluster; 0 when it may go ahead.
+func aclRefusal(e *Env, req *server.Request, op int8) (int16, *string) {
+	switch {
+	case e.Auth == nil:
+		return kerr.SecurityDisabled.Code, &noAuthorizer
+	case !authorizer(e, req).cluster(op):
+		return kerr.ClusterAuthorizationFailed.Code, nil
+	}
+	return 0, nil
+}
+
 // handleDescribeAcls lists the ACLs matching the request's filter from the
 // metadata image, grouped by resource pattern, as Kafka's AclApis: it
 // needs DESCRIBE on the cluster, and without an authorizer it answers
@@ -21,13 +34,7 @@ var noAuthorizer = "No Authorizer is configured."
 func handleDescribeAcls(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeACLsRequest)
 	resp := kmsg.NewPtrDescribeACLsResponse()
-	z := authorizer(e, req)
-	switch {
-	case e.Auth == nil:
-		resp.ErrorCode, resp.ErrorMessage = kerr.SecurityDisabled.Code, &noAuthorizer
-		return reply(resp)
-	case !z.cluster(auth.OpDescribe):
-		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+	if resp.ErrorCode, resp.ErrorMessage = aclRefusal(e, req, auth.OpDescribe); resp.ErrorCode != 0 {
 		return reply(resp)
 	}
 	f := auth.Filter{ResourceType: int8(r.ResourceType), Name: r.ResourceName, PatternType: int8(r.ResourcePatternType),

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/auth"
@@ -18,16 +17,7 @@ func init() { register(30, 0, 3, handleCreateAcls) }
 func handleCreateAcls(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.CreateACLsRequest)
 	resp := kmsg.NewPtrCreateACLsResponse()
-	z := authorizer(e, req)
-	var code int16
-	var msg *string
-	switch {
-	case e.Auth == nil:
-		code, msg = kerr.SecurityDisabled.Code, &noAuthorizer
-	case !z.cluster(auth.OpAlter):
-		code = kerr.ClusterAuthorizationFailed.Code
-	}
-	if code != 0 {
+	if code, msg := aclRefusal(e, req, auth.OpAlter); code != 0 {
 		for range r.Creations {
 			res := kmsg.NewCreateACLsResponseResult()
 			res.ErrorCode, res.ErrorMessage = code, msg

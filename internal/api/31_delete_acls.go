@@ -1,7 +1,6 @@
 package api
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/auth"
@@ -17,16 +16,7 @@ func init() { register(31, 0, 3, handleDeleteAcls) }
 func handleDeleteAcls(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DeleteACLsRequest)
 	resp := kmsg.NewPtrDeleteACLsResponse()
-	z := authorizer(e, req)
-	var code int16
-	var msg *string
-	switch {
-	case e.Auth == nil:
-		code, msg = kerr.SecurityDisabled.Code, &noAuthorizer
-	case !z.cluster(auth.OpAlter):
-		code = kerr.ClusterAuthorizationFailed.Code
-	}
-	if code != 0 {
+	if code, msg := aclRefusal(e, req, auth.OpAlter); code != 0 {
 		for range r.Filters {
 			res := kmsg.NewDeleteACLsResponseResult()
 			res.ErrorCode, res.ErrorMessage = code, msg
