@@ -1,0 +1,88 @@
+package share
+
+import "time"
+
+// This file is the seam between the two halves of share groups (KIP-932):
+//
+//   - the group coordinator (internal/coordinator) owns share-group
+//     membership (ShareGroupHeartbeat, ShareGroupDescribe), group configs,
+//     ListGroups/DeleteGroups, and answers the share-group admin APIs
+//     (DescribeShareGroupOffsets, AlterShareGroupOffsets,
+//     DeleteShareGroupOffsets) by asking State;
+//   - this package owns share-partition state (start offset, in-flight
+//     records, delivery counts, acquisition locks), share sessions and
+//     ShareFetch/ShareAcknowledge, and asks Groups about the group.
+//
+// The coordinator imports this package for these types; this package never
+// imports the coordinator. The broker wires the two together.
+
+// Group types as Kafka's ListGroups reports them.
+const (
+	GroupTypeNone     = ""
+	GroupTypeClassic  = "classic"
+	GroupTypeConsumer = "consumer"
+	GroupTypeShare    = "share"
+)
+
+// Settings is a share group's effective configuration: its dynamic group
+// configs (ConfigResource type GROUP) over the broker defaults.
+type Settings struct {
+	// AutoOffsetReset is share.auto.offset.reset: "latest" (the default),
+	// "earliest" or "by_duration:<ISO-8601 duration>".
+	AutoOffsetReset string
+	// RecordLockDuration is share.record.lock.duration.ms (group config,
+	// default group.share.record.lock.duration.ms = 30000).
+	RecordLockDuration time.Duration
+	// ReadCommitted is share.isolation.level == "read_committed".
+	ReadCommitted bool
+	// DeliveryAttemptLimit is group.share.delivery.attempt.limit
+	// (default 5): a record delivered this many times without being
+	// accepted is archived.
+	DeliveryAttemptLimit int32
+}
+
+// Groups is what share fetching needs from the group coordinator.
+type Groups interface {
+	// GroupType reports what kind of group id names: GroupTypeNone when
+	// there is no such group, else one of the GroupType constants.
+	GroupType(id string) string
+	// ShareSettings returns the share group's effective settings (the
+	// broker defaults when the group or its configs do not exist).
+	ShareSettings(group string) Settings
+}
+
+// PartitionOffset is one share-partition's start offset as
+// DescribeShareGroupOffsets reports it.
+type PartitionOffset struct {
+	// StartOffset is the share-partition start offset (SPSO); -1 when
+	// the share-partition was never initialized.
+	StartOffset int64
+	// LeaderEpoch is the partition leader epoch the state was written
+	// under (-1 when unknown).
+	LeaderEpoch int32
+	// Lag is the number of records from StartOffset to the high watermark
+	// not yet acknowledged or archived (DescribeShareGroupOffsets v1);
+	// -1 when unknown.
+	Lag int64
+}
+
+// State is the share-partition side as the group coordinator uses it.
+// Every method is safe to call from any goroutine; errors are Kafka error
+// codes (0 for none).
+type State interface {
+	// Offsets returns the state of group's share-partition topicID/p for
+	// each p in partitions, in the same order.
+	Offsets(group string, topicID [16]byte, partitions []int32) []PartitionOffset
+	// Initialized lists every topic ID and partition of group that has
+	// share-partition state (DescribeShareGroupOffsets with null topics).
+	Initialized(group string) map[[16]byte][]int32
+	// SetStartOffset (AlterShareGroupOffsets; the coordinator has already
+	// checked the group has no members) makes offset the start of
+	// topicID/p for group, dropping in-flight state, durably.
+	SetStartOffset(group string, topicID [16]byte, p int32, offset int64) int16
+	// DeleteTopic (DeleteShareGroupOffsets) removes group's state for
+	// every partition of topicID, durably.
+	DeleteTopic(group string, topicID [16]byte) int16
+	// DeleteGroup (DeleteGroups) removes all of group's state, durably.
+	DeleteGroup(group string) int16
+}
