@@ -45,6 +45,9 @@ type Backend interface {
 	// Topics is the current view of the cluster's topics (KIP-848
 	// subscriptions and assignments).
 	Topics() Topics
+	// GroupConfigs is the group's dynamic configs (ConfigResource GROUP),
+	// nil when it has none. The map must not be modified.
+	GroupConfigs(group string) map[string]string
 }
 
 // NewBackend wires the coordinator to the metadata store, the controller
@@ -88,6 +91,10 @@ func (b *brokerBackend) OffsetsLog(i int32) Log {
 		return nil
 	}
 	return partitionLog{p}
+}
+
+func (b *brokerBackend) GroupConfigs(group string) map[string]string {
+	return b.meta.Image().GroupConfigs[group]
 }
 
 func (b *brokerBackend) PartitionExists(topic string, p int32) bool {

@@ -142,6 +142,7 @@ type memBackend struct {
 	topics map[string]int32
 
 	topicsVersion int64
+	groupConfigs  map[string]map[string]string
 }
 
 func newMemBackend() *memBackend {

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/share"
 )
 
 // DefaultOffsetMetadataMaxBytes is Kafka's offset.metadata.max.bytes
@@ -45,6 +46,13 @@ type Config struct {
 	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms
 	ConsumerMaxSize           int           // group.consumer.max.size
 	ConsumerAssignors         []string      // group.consumer.assignors, short names; the first is the default
+
+	// Share groups (KIP-932, share_*.go).
+	ShareEnabled bool // group.share.enable (Kafka 4.2: the share.version feature, on by default)
+	ShareMaxSize int  // group.share.max.size
+	// Broker gives the broker defaults of group configs (dynamic layers
+	// included); nil uses Kafka's defaults (unit tests).
+	Broker *config.Broker
 }
 
 // ConfigFrom builds Config from the broker config. offset.metadata.max.bytes
@@ -67,6 +75,7 @@ func ConfigFrom(b *config.Broker) Config {
 		c.RetentionCheckInterval = time.Duration(v) * time.Millisecond
 	}
 	consumerConfigFrom(b.Raw, &c)
+	shareConfigFrom(b, &c)
 	return c
 }
 
@@ -84,6 +93,9 @@ type Coordinator struct {
 	// ready: __consumer_offsets exists and the shards follow its partitions.
 	ready  atomic.Bool
 	closed atomic.Bool
+
+	// shareState is the share-partition side (SetShareState); nil until set.
+	shareState atomic.Pointer[share.State]
 }
 
 // New returns a coordinator; call Start before use.
@@ -101,6 +113,7 @@ func New(cfg Config, be Backend, logger *slog.Logger) *Coordinator {
 		cfg.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
 	consumerDefaults(&cfg)
+	shareDefaults(&cfg)
 	return &Coordinator{cfg: cfg, be: be, log: logger, clock: cfg.Clock}
 }
 
@@ -286,7 +299,8 @@ type shard struct {
 
 	// ---- loop-owned ----
 	groups   map[string]*group
-	inflight []inflight // in log order
+	shares   map[string]*shareGroup // share groups (KIP-932); ids never also in groups
+	inflight []inflight             // in log order
 	expiry   *timer
 }
 
@@ -296,6 +310,7 @@ func newShard(c *Coordinator, index int32) *shard {
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		durable: make(chan durableNote, 64),
 		groups:  map[string]*group{},
+		shares:  map[string]*shareGroup{},
 	}
 }
 

@@ -21,6 +21,9 @@ type Image struct {
 	// BrokerConfigs holds dynamic broker configs by resource name: "" is
 	// the cluster-wide default, otherwise a broker id in decimal.
 	BrokerConfigs map[string]map[string]string
+	// GroupConfigs holds dynamic group configs by group id (ConfigResource
+	// type GROUP). Kafka keeps them independent of the group's existence.
+	GroupConfigs map[string]map[string]string
 	// Scram holds SCRAM credentials by user, then mechanism (scram.go).
 	Scram map[string]map[int8]ScramCredential
 	// ACLs holds the access control entries (acls.go); never nil.
@@ -85,6 +88,7 @@ func Empty() *Image {
 		TopicsByID:    map[UUID]*TopicImage{},
 		Brokers:       map[int32]BrokerImage{},
 		BrokerConfigs: map[string]map[string]string{},
+		GroupConfigs:  map[string]map[string]string{},
 		Scram:         map[string]map[int8]ScramCredential{},
 		ACLs:          emptyACLs,
 		ClientQuotas:  map[QuotaEntity]map[string]float64{},
@@ -127,6 +131,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		TopicsByID:    im.TopicsByID,
 		Brokers:       im.Brokers,
 		BrokerConfigs: im.BrokerConfigs,
+		GroupConfigs:  im.GroupConfigs,
 		Scram:         im.Scram,
 		ACLs:          im.ACLs,
 		ClientQuotas:  im.ClientQuotas,
@@ -148,6 +153,7 @@ type delta struct {
 	base                                   *Image
 	next                                   *Image
 	topicsCopied, brokersCopied, bcfCopied bool
+	gcfCopied                              bool
 	scramCopied                            bool
 	quotasCopied                           bool
 	aclIDs                                 map[UUID]ACL  // ACLs by id, once changed in this delta
@@ -326,6 +332,25 @@ func (d *delta) config(r ConfigRecord) error {
 			delete(d.next.BrokerConfigs, r.ResourceName)
 		} else {
 			d.next.BrokerConfigs[r.ResourceName] = m
+		}
+		return nil
+	case ResourceGroup:
+		if !d.gcfCopied {
+			d.next.GroupConfigs = maps.Clone(d.base.GroupConfigs)
+			if d.next.GroupConfigs == nil {
+				d.next.GroupConfigs = map[string]map[string]string{}
+			}
+			d.gcfCopied = true
+		}
+		m := maps.Clone(d.next.GroupConfigs[r.ResourceName])
+		if m == nil {
+			m = map[string]string{}
+		}
+		setConfig(m, r)
+		if len(m) == 0 {
+			delete(d.next.GroupConfigs, r.ResourceName)
+		} else {
+			d.next.GroupConfigs[r.ResourceName] = m
 		}
 		return nil
 	}

@@ -93,6 +93,9 @@ func (u UUID) String() string { return base64.RawURLEncoding.EncodeToString(u[:]
 const (
 	ResourceTopic  int8 = 2
 	ResourceBroker int8 = 4
+	// ResourceGroup holds dynamic group configs (KIP-848/KIP-932
+	// GroupConfig); a group need not exist to have configs.
+	ResourceGroup int8 = 32
 )
 
 // Leader values in PartitionChangeRecord.
