@@ -81,6 +81,10 @@ func (s *shard) listGroups(states, types []string) []kmsg.ListGroupsResponseGrou
 // deleteGroup removes an empty group and all its offsets (tombstones),
 // answering once they are durable.
 func (s *shard) deleteGroup(id string, reply func(int16)) {
+	if sg := s.shares[id]; sg != nil {
+		s.deleteShareGroup(sg, reply)
+		return
+	}
 	g := s.groups[id]
 	switch {
 	case g == nil:

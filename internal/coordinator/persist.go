@@ -212,6 +212,8 @@ func (s *shard) replay(key, value []byte) {
 		s.groupFor(k.Group).offsets[t] = o
 	case consumerGroupKeyVersion:
 		s.replayConsumerGroup(key, value)
+	case shareGroupKeyVersion:
+		s.replayShareGroup(key, value)
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -314,4 +316,5 @@ func (s *shard) afterLoad() {
 		}
 	}
 	s.startConsumerSessions()
+	s.startShareSessions()
 }

@@ -22,7 +22,14 @@ func (c *Coordinator) JoinGroup(r *kmsg.JoinGroupRequest, cl Client) <-chan *kms
 	if code != 0 {
 		return ready(fail(code))
 	}
-	return call(s, fail, func(reply func(*kmsg.JoinGroupResponse)) { s.joinGroup(r, cl, reply) })
+	return call(s, fail, func(reply func(*kmsg.JoinGroupResponse)) {
+		if s.shares[r.Group] != nil {
+			// Kafka's classicGroupJoin for a group of another type.
+			reply(joinError("", kerr.InconsistentGroupProtocol.Code))
+			return
+		}
+		s.joinGroup(r, cl, reply)
+	})
 }
 
 // SyncGroup handles SyncGroup v0-5.
@@ -38,7 +45,13 @@ func (c *Coordinator) SyncGroup(r *kmsg.SyncGroupRequest) <-chan *kmsg.SyncGroup
 	if code != 0 {
 		return ready(syncError(code))
 	}
-	return call(s, syncError, func(reply func(*kmsg.SyncGroupResponse)) { s.syncGroup(r, reply) })
+	return call(s, syncError, func(reply func(*kmsg.SyncGroupResponse)) {
+		if s.shares[r.Group] != nil {
+			reply(syncError(kerr.GroupIDNotFound.Code))
+			return
+		}
+		s.syncGroup(r, reply)
+	})
 }
 
 // Heartbeat handles Heartbeat v0-4.
@@ -53,7 +66,13 @@ func (c *Coordinator) Heartbeat(r *kmsg.HeartbeatRequest) <-chan *kmsg.Heartbeat
 	if code != 0 {
 		return ready(heartbeatResponse(code))
 	}
-	return call(s, heartbeatResponse, func(reply func(*kmsg.HeartbeatResponse)) { s.heartbeat(r, reply) })
+	return call(s, heartbeatResponse, func(reply func(*kmsg.HeartbeatResponse)) {
+		if s.shares[r.Group] != nil {
+			reply(heartbeatResponse(kerr.GroupIDNotFound.Code))
+			return
+		}
+		s.heartbeat(r, reply)
+	})
 }
 
 // LeaveGroup handles LeaveGroup v0-5.
@@ -65,7 +84,13 @@ func (c *Coordinator) LeaveGroup(r *kmsg.LeaveGroupRequest) <-chan *kmsg.LeaveGr
 	if code != 0 {
 		return ready(leaveResponse(code))
 	}
-	return call(s, leaveResponse, func(reply func(*kmsg.LeaveGroupResponse)) { s.leaveGroup(r, reply) })
+	return call(s, leaveResponse, func(reply func(*kmsg.LeaveGroupResponse)) {
+		if s.shares[r.Group] != nil {
+			reply(leaveResponse(kerr.GroupIDNotFound.Code))
+			return
+		}
+		s.leaveGroup(r, reply)
+	})
 }
 
 // OffsetCommit handles OffsetCommit v0-9.
@@ -95,7 +120,15 @@ func (c *Coordinator) OffsetCommit(r *kmsg.OffsetCommitRequest) <-chan *kmsg.Off
 	if code != 0 {
 		return ready(fail(code))
 	}
-	return call(s, fail, func(reply func(*kmsg.OffsetCommitResponse)) { s.commitOffsets(r, resp, reply) })
+	return call(s, fail, func(reply func(*kmsg.OffsetCommitResponse)) {
+		if s.shares[r.Group] != nil {
+			// A share group has no committed offsets (Kafka's
+			// ShareGroup.validateOffsetCommit).
+			reply(fail(kerr.GroupIDNotFound.Code))
+			return
+		}
+		s.commitOffsets(r, resp, reply)
+	})
 }
 
 // OffsetFetch handles OffsetFetch v0-9 (v8+: several groups at once).
@@ -256,7 +289,7 @@ func (c *Coordinator) ListGroups(r *kmsg.ListGroupsRequest) <-chan *kmsg.ListGro
 			continue
 		}
 		parts = append(parts, call(s, func(code int16) part { return part{code: code} }, func(reply func(part)) {
-			reply(part{groups: s.listGroups(r.StatesFilter, r.TypesFilter)})
+			reply(part{groups: append(s.listGroups(r.StatesFilter, r.TypesFilter), s.listShareGroups(r.StatesFilter, r.TypesFilter)...)})
 		}))
 	}
 	out := make(chan *kmsg.ListGroupsResponse, 1)

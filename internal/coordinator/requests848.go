@@ -24,7 +24,13 @@ func (c *Coordinator) ConsumerGroupHeartbeat(r *kmsg.ConsumerGroupHeartbeatReque
 		return ready(cghbError(code, ""))
 	}
 	fail := func(code int16) *kmsg.ConsumerGroupHeartbeatResponse { return cghbError(code, "") }
-	return call(s, fail, func(reply func(*kmsg.ConsumerGroupHeartbeatResponse)) { s.consumerHeartbeat(r, cl, reply) })
+	return call(s, fail, func(reply func(*kmsg.ConsumerGroupHeartbeatResponse)) {
+		if s.shares[r.Group] != nil {
+			reply(cghbError(kerr.GroupIDNotFound.Code, "Group "+r.Group+" is not a consumer group."))
+			return
+		}
+		s.consumerHeartbeat(r, cl, reply)
+	})
 }
 
 // validateHeartbeat is Kafka's throwIfConsumerGroupHeartbeatRequestIsInvalid.

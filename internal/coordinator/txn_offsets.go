@@ -26,6 +26,12 @@ func (c *Coordinator) CommitTxnOffsets(group string, topics []kmsg.TxnOffsetComm
 }
 
 func (s *shard) commitTxnOffsets(group string, topics []kmsg.TxnOffsetCommitRequestTopic, reply func(error)) {
+	if s.shares[group] != nil {
+		// Checked at TxnOffsetCommit (ValidateTxnMember); a share group
+		// created since has no offsets to take.
+		reply(kerr.GroupIDNotFound)
+		return
+	}
 	g := s.groups[group]
 	if g == nil {
 		g = newGroup(group, s.c.clock.Now())
@@ -89,6 +95,10 @@ func (c *Coordinator) ValidateTxnMember(group, member string, instance *string, 
 	}
 	fail := func(code int16) int16 { return code }
 	return <-call(s, fail, func(reply func(int16)) {
+		if s.shares[group] != nil {
+			reply(kerr.GroupIDNotFound.Code)
+			return
+		}
 		g := s.groups[group]
 		if g == nil {
 			reply(kerr.UnknownMemberID.Code)
