@@ -1,0 +1,119 @@
+package share
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-io/sluice/internal/controller"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/replica"
+)
+
+// stateTopicSegmentBytes is Kafka's share.coordinator.state.topic.segment.bytes
+// default.
+const stateTopicSegmentBytes = 104857600
+
+// NewBackend wires the manager to the metadata store, the controller and
+// the partition manager.
+func NewBackend(meta *metadata.Store, ctl *controller.Controller, parts *replica.Manager) Backend {
+	return &brokerBackend{meta: meta, ctl: ctl, parts: parts}
+}
+
+type brokerBackend struct {
+	meta  *metadata.Store
+	ctl   *controller.Controller
+	parts *replica.Manager
+}
+
+func (b *brokerBackend) Data(topicID [16]byte, p int32) Data {
+	t, ok := b.meta.Image().TopicsByID[metadata.UUID(topicID)]
+	if !ok {
+		return nil
+	}
+	if rp := b.parts.Get(t.Name, p); rp != nil {
+		return rp
+	}
+	return nil
+}
+
+func (b *brokerBackend) StatePartitions() int32 {
+	t, ok := b.meta.Image().Topic(StateTopic)
+	if !ok {
+		return 0
+	}
+	return int32(len(t.Partitions))
+}
+
+func (b *brokerBackend) CreateStateTopic(n int32) error {
+	compact := "compact"
+	segment := strconv.Itoa(stateTopicSegmentBytes)
+	_, cerr := b.ctl.CreateTopic(controller.CreateTopicRequest{
+		Name:              StateTopic,
+		NumPartitions:     n,
+		ReplicationFactor: -1,
+		Configs:           map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment},
+	})
+	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
+		return fmt.Errorf("create %s: %w", StateTopic, cerr)
+	}
+	return nil
+}
+
+func (b *brokerBackend) StateLog(i int32) StateLog {
+	p := b.parts.Get(StateTopic, i)
+	if p == nil {
+		return nil
+	}
+	return partitionLog{p}
+}
+
+// partitionLog adapts a replica partition to StateLog.
+type partitionLog struct{ p *replica.Partition }
+
+func (l partitionLog) Append(batch []byte, records int64) (int64, error) {
+	info, err := l.p.Append(batch, records)
+	if err != nil {
+		return 0, err
+	}
+	return info.LastOffset + 1, nil
+}
+
+func (l partitionLog) Commit(upTo int64) error { return l.p.Commit(upTo) }
+
+// replayChunk bounds one read while replaying (a larger batch is still
+// returned whole).
+const replayChunk = 1 << 20
+
+func (l partitionLog) Replay(fn func(batch []byte) error) error {
+	off := l.p.LogStartOffset()
+	var buf []byte
+	for off < l.p.HighWatermark() {
+		rr, err := l.p.Read(off, replayChunk)
+		if err != nil {
+			return err
+		}
+		buf, err = rr.ReadAll(buf[:0])
+		rr.Release()
+		if err != nil {
+			return err
+		}
+		if len(buf) == 0 {
+			return nil
+		}
+		next := off
+		if err := record.Split(buf, func(h record.Header, batch []byte) error {
+			next = h.LastOffset() + 1
+			return fn(batch)
+		}); err != nil {
+			return err
+		}
+		if next <= off {
+			return fmt.Errorf("replay of %s-%d made no progress at offset %d", StateTopic, l.p.Index, off)
+		}
+		off = next
+	}
+	return nil
+}

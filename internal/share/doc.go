@@ -1,0 +1,96 @@
+// Package share holds the share-partition half of KIP-932 share groups:
+// share-partition state, share sessions, and what ShareFetch (78) and
+// ShareAcknowledge (79) do with them. Membership and assignment live in the
+// group coordinator; seam.go is the interface between the two.
+//
+// # Share-partitions
+//
+// A share-partition is one (group, topic ID, partition). It is created on
+// the first ShareFetch of the partition by a member of the group (or by
+// AlterShareGroupOffsets), and its start offset (SPSO) is then set from
+// share.auto.offset.reset: latest is the high watermark, earliest the log
+// start offset, by_duration:<ISO-8601> the first offset whose timestamp is
+// at most that long ago (ListOffsets by time; the HW when none is). The
+// initial SPSO is made durable before any record is delivered.
+//
+// Offsets from the SPSO up to end (the next offset never acquired) are in
+// flight, each with a state and a delivery count:
+//
+//	Available    may be acquired (again)
+//	Acquired     locked by one member until its deadline
+//	             (share.record.lock.duration.ms after acquisition or renewal)
+//	Acknowledged accepted
+//	Archived     rejected, a gap, delivered delivery.count.limit times,
+//	             a control record, or an aborted transaction's record
+//	             (read_committed); never delivered again
+//
+// Acquisition first re-acquires Available in-flight records in offset
+// order, then takes new batches from end up to the HW (the LSO when
+// share.isolation.level=read_committed), whole batches at a time unless the
+// fetch asked for ShareAcquireMode record_limit. New records are only taken
+// while fewer than group.share.partition.max.record.locks offsets are in
+// flight. The batches read are sent as they are stored (sendfile, like
+// Fetch); offsets outside the acquired ranges are not the member's, and
+// the client keeps only the acquired ones.
+//
+// Acknowledgements: accept makes a record Acknowledged, reject and gap
+// Archived, release Available (Archived at the delivery limit), renew
+// (v2) moves the lock deadline. Only the member holding a record's lock may
+// acknowledge it (else INVALID_RECORD_STATE, and nothing of the partition's
+// acknowledgement changes). An expired lock is a release. Whenever the
+// in-flight prefix is finished the SPSO moves past it.
+//
+// INVARIANTS
+//   - SPSO <= every in-flight offset < end; the record at the SPSO, if
+//     any, is Available or Acquired.
+//   - an Acquired record has exactly one owner and a lock deadline;
+//     another member's request never acquires or acknowledges it.
+//   - an Available record was delivered fewer times than the limit.
+//   - every acknowledgement that changed state is durable in
+//     __share_group_state before it is answered.
+//
+// # Persistence: __share_group_state
+//
+// State is stored in Kafka's internal compacted topic __share_group_state
+// (share.coordinator.state.topic.num.partitions partitions, 50 by default,
+// created on first need). A share-partition lives in partition
+// abs(javaHash("group:topicId:partition")) % n, as Kafka's share
+// coordinator places it. Each write is one batch of one record:
+//
+//	key   ShareSnapshotKey: int16 0 (record type ShareSnapshot), GroupId
+//	      (int16-length string), TopicId (16 bytes), Partition int32
+//	value ShareSnapshotValue v0 (flexible): int16 0, SnapshotEpoch int32
+//	      (always 0), StateEpoch int32, LeaderEpoch int32, StartOffset
+//	      int64, CreateTimestamp int64, WriteTimestamp int64, StateBatches
+//	      compact array of {FirstOffset int64, LastOffset int64,
+//	      DeliveryState int8 (0 Available, 2 Acknowledged, 4 Archived),
+//	      DeliveryCount int16, tags}, tags
+//	null value: tombstone (DeleteShareGroupOffsets, DeleteGroups)
+//
+// Every record is a full snapshot (Kafka also writes ShareUpdate deltas,
+// key type 1, between snapshots; Sluice writes none and skips them on
+// replay), so the last
+// record of a key is the state and compaction keeps exactly that. State
+// batches cover the in-flight offsets that are not fresh; an Acquired
+// record is stored as Available with its delivery count, as a lock does
+// not survive a restart. Snapshots are written when the first fetch
+// initializes a share-partition, when acknowledgements or a session's
+// release change states, and by AlterShareGroupOffsets; lock expiry and
+// acquisition are not written (a restart redelivers those records).
+// At start every partition of the topic is replayed before clients are
+// served: the last record of each key wins, a tombstone removes the key.
+//
+// # Share sessions
+//
+// A share session (group, member id) is the set of partitions a member
+// fetches from this broker and the epoch its next request must carry.
+// ShareFetch epoch 0 opens one (replacing the member's previous session,
+// whose records are released), later epochs must match
+// (INVALID_SHARE_SESSION_EPOCH; SHARE_SESSION_NOT_FOUND without a session)
+// and add the request's partitions and remove its forgotten ones; epoch -1
+// (ShareFetch or ShareAcknowledge) acknowledges and then closes the
+// session, releasing every record the member still holds. A session also
+// ends when the connection that opened it closes.
+// group.share.max.share.sessions bounds their number
+// (SHARE_SESSION_LIMIT_REACHED).
+package share
