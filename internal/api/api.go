@@ -19,6 +19,7 @@ import (
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
+	"github.com/sluice-io/sluice/internal/share"
 	"github.com/sluice-io/sluice/internal/txn"
 )
 
@@ -30,6 +31,7 @@ type Env struct {
 	Parts  *replica.Manager
 	Groups *coordinator.Coordinator // group coordinator (keys 8-16, 42, 47)
 	Txn    *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
+	Share  *share.Manager           // share-partitions and share sessions (keys 78, 79); nil: not served
 	Quotas *quota.Manager           // client quotas (quotas.go); nil: none
 	Auth   *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
 	Log    *slog.Logger

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
+	"github.com/sluice-io/sluice/internal/share"
 	"github.com/sluice-io/sluice/internal/txn"
 )
 
@@ -36,6 +37,7 @@ type Broker struct {
 	parts *replica.Manager
 	coord *coordinator.Coordinator
 	txn   *txn.Coordinator
+	share *share.Manager // share-partitions of share groups (KIP-932)
 	srv   *server.Server
 	lns   []*boundListener // listeners.go; the first one is Addr()
 	obs   brokerMetrics    // metrics.go
@@ -125,6 +127,17 @@ func (b *Broker) Start() error {
 		b.logger.With("component", "coordinator"))
 	b.coord.Start()
 
+	// Share-partition state (KIP-932) is replayed from
+	// __share_group_state before clients are served; the coordinator
+	// answers the share-group offset APIs through it.
+	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts),
+		b.logger.With("component", "share"))
+	if err := b.share.Start(); err != nil {
+		closeListeners()
+		return fmt.Errorf("share-partition state: %w", err)
+	}
+	b.coord.SetShareState(b.share)
+
 	// The transaction coordinator completes transactions left prepared
 	// and aborts timed-out ones in the background.
 	b.txn, err = txn.New(txn.Config{
@@ -141,7 +154,7 @@ func (b *Broker) Start() error {
 	b.txn.Start()
 
 	env := &api.Env{
-		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Quotas: b.quotas, Log: b.logger,
+		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
 	for _, l := range lns {
@@ -221,6 +234,11 @@ func (b *Broker) Close() error {
 	if b.coord != nil {
 		b.coord.Close()
 	}
+	// The share manager stops its lock sweeper and session watches; its
+	// writes go to partitions, so it closes before them.
+	if b.share != nil {
+		b.share.Close()
+	}
 	if b.srv != nil {
 		b.srv.Close()
 	}
@@ -252,4 +270,20 @@ func deletedTopics(old, img *metadata.Image) []string {
 		}
 	}
 	return gone
+}
+
+// shareConfig reads the broker properties of share-partitions, Kafka's
+// defaults when a property is unknown or unset.
+func shareConfig(cfg *config.Broker) share.Config {
+	num := func(name string, def int) int {
+		if n, err := strconv.Atoi(strings.TrimSpace(cfg.EffectiveValue(name))); err == nil && n > 0 {
+			return n
+		}
+		return def
+	}
+	return share.Config{
+		MaxRecordLocks:  num("group.share.partition.max.record.locks", share.DefaultMaxRecordLocks),
+		MaxSessions:     num("group.share.max.share.sessions", share.DefaultMaxSessions),
+		StatePartitions: int32(num("share.coordinator.state.topic.num.partitions", share.DefaultStatePartitions)),
+	}
 }
