@@ -17,6 +17,7 @@ func init() { register(32, 0, 4, handleDescribeConfigs) }
 const (
 	resourceTopic  = 2
 	resourceBroker = 4
+	resourceGroup  = 32 // GROUP: dynamic group configs (KIP-848, KIP-932)
 )
 
 func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
@@ -51,6 +52,16 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 				msg := "unexpected broker id " + rr.ResourceName
 				res.ErrorMessage = &msg
 			}
+		case resourceGroup:
+			if rr.ResourceName == "" {
+				res.ErrorCode = kerr.InvalidRequest.Code
+				msg := "Group name must not be empty"
+				res.ErrorMessage = &msg
+				break
+			}
+			// A group without configs (or that does not exist yet)
+			// is described at the broker defaults, as Kafka does.
+			entries = config.DescribeGroup(e.Cfg, img.GroupConfigs[rr.ResourceName])
 		default:
 			res.ErrorCode = kerr.InvalidRequest.Code
 			msg := "unsupported resource type " + strconv.Itoa(int(rr.ResourceType))
@@ -72,7 +83,7 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 				c.Value = nil
 			}
 			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, kmsg.ConfigSource(en.Source)
-			c.IsDefault = en.Source == 5
+			c.IsDefault = en.Source == config.SourceDefault
 			c.ConfigType = kmsg.ConfigType(en.Type)
 			if r.IncludeDocumentation && en.Doc != "" {
 				doc := en.Doc

@@ -10,8 +10,8 @@ import (
 func init() { register(33, 0, 2, handleAlterConfigs) }
 
 // handleAlterConfigs is the legacy, non-incremental AlterConfigs: the given
-// configs replace all of a topic's overrides, or all of a broker
-// resource's dynamic configs.
+// configs replace all of a topic's overrides, all of a broker resource's
+// dynamic configs, or all of a group's configs.
 func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterConfigsRequest)
 	resp := kmsg.NewPtrAlterConfigsResponse()
@@ -28,7 +28,8 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 		}
 		cerr := alterConfigResource(z, dup[i], int8(rr.ResourceType), rr.ResourceName,
 			func() *controller.Error { return e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly) },
-			func() *controller.Error { return e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly) })
+			func() *controller.Error { return e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly) },
+			func() *controller.Error { return e.Ctl.AlterGroupConfigs(rr.ResourceName, configs, r.ValidateOnly) })
 		if cerr != nil {
 			res.ErrorCode = cerr.Code
 			msg := cerr.Message

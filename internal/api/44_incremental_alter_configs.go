@@ -35,6 +35,9 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 			},
 			func() *controller.Error {
 				return e.Ctl.IncrementalAlterBrokerConfigs(rr.ResourceName, ops, r.ValidateOnly)
+			},
+			func() *controller.Error {
+				return e.Ctl.IncrementalAlterGroupConfigs(rr.ResourceName, ops, r.ValidateOnly)
 			})
 		if cerr != nil {
 			res.ErrorCode = cerr.Code
@@ -48,8 +51,8 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 
 // alterConfigResource runs what AlterConfigs and IncrementalAlterConfigs
 // share for one resource: a resource named twice, ALTER_CONFIGS, then the
-// topic or broker alteration; other resource types are refused.
-func alterConfigResource(z authz, dup bool, typ int8, name string, topic, broker func() *controller.Error) *controller.Error {
+// topic, broker or group alteration; other resource types are refused.
+func alterConfigResource(z authz, dup bool, typ int8, name string, topic, broker, group func() *controller.Error) *controller.Error {
 	if dup {
 		return duplicateResourceError(name)
 	}
@@ -61,6 +64,8 @@ func alterConfigResource(z authz, dup bool, typ int8, name string, topic, broker
 		return topic()
 	case resourceBroker:
 		return broker()
+	case resourceGroup:
+		return group()
 	}
 	return unsupportedConfigResource(typ)
 }
@@ -90,7 +95,7 @@ func duplicateResourceError(name string) *controller.Error {
 }
 
 // unsupportedConfigResource answers alterations of resource types other
-// than topics and brokers (broker loggers, client metrics, groups).
+// than topics, brokers and groups (broker loggers, client metrics).
 func unsupportedConfigResource(typ int8) *controller.Error {
 	return &controller.Error{Code: kerr.InvalidRequest.Code, Message: "Unsupported resource type " + strconv.Itoa(int(typ))}
 }

@@ -194,14 +194,19 @@ func (z authz) deleteTopicDenied(e *Env, name *string, id [16]byte) bool {
 }
 
 // configDenied is the DescribeConfigs/AlterConfigs check of one resource:
-// op on the topic (TOPIC_AUTHORIZATION_FAILED) or, for brokers and broker
-// loggers, on the cluster (CLUSTER_AUTHORIZATION_FAILED).
+// op on the topic (TOPIC_AUTHORIZATION_FAILED), on the group
+// (GROUP_AUTHORIZATION_FAILED) or, for brokers and broker loggers, on the
+// cluster (CLUSTER_AUTHORIZATION_FAILED).
 func (z authz) configDenied(resourceType int8, name string, op int8) int16 {
 	switch {
 	case z.a == nil:
 	case resourceType == resourceTopic:
 		if !z.topic(op, name) {
 			return kerr.TopicAuthorizationFailed.Code
+		}
+	case resourceType == resourceGroup:
+		if !z.group(op, name) {
+			return kerr.GroupAuthorizationFailed.Code
 		}
 	case resourceType == resourceBroker || resourceType == resourceBrokerLogger:
 		if !z.cluster(op) {

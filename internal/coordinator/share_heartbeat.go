@@ -35,6 +35,10 @@ func sghbError(code int16, msg string) *kmsg.ShareGroupHeartbeatResponse {
 // (Kafka's throwIfShareGroupHeartbeatRequestIsInvalid) needs no group
 // state and is answered here; the rest runs on the shard loop.
 func (c *Coordinator) ShareGroupHeartbeat(r *kmsg.ShareGroupHeartbeatRequest, cl Client) <-chan *kmsg.ShareGroupHeartbeatResponse {
+	if r.Version == 0 && r.MemberID == "" && r.MemberEpoch == 0 {
+		// v0 (unstable in Kafka 4.0) let the coordinator name the member.
+		r.MemberID = newConsumerMemberID()
+	}
 	if code, msg := validateShareHeartbeat(r); code != 0 {
 		return ready(sghbError(code, msg))
 	}

@@ -1,0 +1,107 @@
+package controller
+
+import (
+	"errors"
+	"maps"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/metadata"
+)
+
+// Group configs are ConfigRecords on the GROUP resource (type 32), keyed
+// by group id, as Kafka stores them in its metadata log. The group need
+// not exist: tools set share.auto.offset.reset before a share group's
+// first member joins. The group coordinator reads them from the image
+// (GroupConfigs) on each use, so a change applies without a restart.
+
+// AlterGroupConfigs implements the legacy AlterConfigs for a group: the
+// given configs become the group's complete set.
+func (c *Controller) AlterGroupConfigs(group string, configs map[string]*string, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := checkGroupResource(group); e != nil {
+		return e
+	}
+	want := map[string]string{}
+	for k, v := range configs {
+		if e := groupConfigError(config.ValidateGroupConfig(k, v)); e != nil {
+			return e
+		}
+		if v != nil {
+			want[k] = *v
+		}
+	}
+	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
+		return e
+	}
+	return c.writeResourceConfigs(metadata.ResourceGroup, group, c.store.Image().GroupConfigs[group], want, validateOnly)
+}
+
+// IncrementalAlterGroupConfigs applies set/delete to a group's configs.
+// Group configs are scalars: APPEND and SUBTRACT are refused, as Kafka
+// does for non-list configs.
+func (c *Controller) IncrementalAlterGroupConfigs(group string, ops []ConfigOp, validateOnly bool) *Error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := checkGroupResource(group); e != nil {
+		return e
+	}
+	cur := c.store.Image().GroupConfigs[group]
+	want := maps.Clone(cur)
+	if want == nil {
+		want = map[string]string{}
+	}
+	seen := map[string]bool{}
+	for _, op := range ops {
+		if seen[op.Name] {
+			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		seen[op.Name] = true
+		if e := groupConfigError(config.ValidateGroupConfig(op.Name, nil)); e != nil {
+			return e
+		}
+		switch op.Op {
+		case OpSet:
+			if op.Value == nil {
+				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
+			}
+			if e := groupConfigError(config.ValidateGroupConfig(op.Name, op.Value)); e != nil {
+				return e
+			}
+			want[op.Name] = *op.Value
+		case OpDelete:
+			delete(want, op.Name)
+		case OpAppend, OpSubtract:
+			verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
+			return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
+		default:
+			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
+		}
+	}
+	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
+		return e
+	}
+	return c.writeResourceConfigs(metadata.ResourceGroup, group, cur, want, validateOnly)
+}
+
+func checkGroupResource(group string) *Error {
+	if group == "" {
+		return errorf(kerr.InvalidRequest, "Group name must not be empty")
+	}
+	return nil
+}
+
+// groupConfigError maps a validation failure to Kafka's INVALID_CONFIG
+// (InvalidConfigurationException, and ConfigException for a bad value).
+func groupConfigError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return errorf(kerr.InvalidConfig, "%s", ce.Msg)
+	}
+	return errorf(kerr.InvalidConfig, "%s", err.Error())
+}
