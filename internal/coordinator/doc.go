@@ -4,7 +4,9 @@
 // and group administration (DescribeGroups, ListGroups, DeleteGroups); and
 // for the KIP-848 consumer group protocol (ConsumerGroupHeartbeat,
 // ConsumerGroupDescribe), served when group.coordinator.rebalance.protocols
-// includes "consumer".
+// includes "consumer"; and for KIP-932 share groups (ShareGroupHeartbeat,
+// ShareGroupDescribe, the share group offset APIs), served unless
+// group.share.enable is false.
 //
 // # Consumer groups (KIP-848)
 //
@@ -33,6 +35,44 @@
 // stale only for partitions assigned after it, as KIP-1251). The group is
 // persisted as one Sluice record per group (persist848.go) and replayed
 // with its members, who keep their epochs and assignments.
+//
+// # Share groups (KIP-932)
+//
+// A share group (share_*.go) lives on the same shard loops but in its own
+// map (shard.shares), never in shard.groups: an id names at most one
+// group of one type. ShareGroupHeartbeat for a classic or consumer group
+// id, and ConsumerGroupHeartbeat, OffsetCommit, SyncGroup, Heartbeat and
+// LeaveGroup for a share group id, answer GROUP_ID_NOT_FOUND; JoinGroup
+// answers INCONSISTENT_GROUP_PROTOCOL; DescribeGroups reports it Dead;
+// OffsetFetch finds no offsets — all as Kafka. A heartbeat (1) creates or
+// updates the member (client-generated member id, epoch 0 joins, -1
+// leaves), bumping the group epoch when a member joins or leaves, a
+// subscription (topic names) changes or the subscribed topics' metadata
+// changes; (2) computes the target assignment with the simple assignor
+// when the group epoch is ahead of the assignment epoch — topic by topic,
+// partitions dealt round robin over the subscribed members, or, with
+// fewer partitions than members, members dealt over partitions so that
+// partitions are shared; (3) the member takes its target and the
+// assignment epoch in the same heartbeat: there is no revocation, since
+// several members may hold a partition. Session timeout and heartbeat
+// interval are the share.session.timeout.ms and
+// share.heartbeat.interval.ms group configs over the group.share.*
+// broker defaults; group.share.max.size bounds the members. A share group
+// has no committed offsets: its progress is share-partition state, owned
+// by internal/share, which the coordinator reaches through share.State
+// (SetShareState) for DescribeShareGroupOffsets, AlterShareGroupOffsets
+// and DeleteShareGroupOffsets (alter and delete need an empty group;
+// alter creates a missing group, as Kafka does) and for DeleteGroups. In
+// the other direction the coordinator is internal/share's share.Groups:
+// GroupType asks the shard loop, ShareSettings reads the group configs
+// from the metadata image. A share group is persisted as one Sluice record
+// per group (key version 101, share_persist.go) and replayed with its
+// members and epochs; their session timers start after the load.
+//
+// Group configs (ConfigResource GROUP) are not the coordinator's: they
+// are ConfigRecords in the metadata log (internal/controller,
+// internal/config/group.go), read on each use, and may exist for a group
+// that does not.
 //
 // # What it owns
 //
@@ -98,4 +138,9 @@
 //     revocation) by at most one member at any time; a member epoch only
 //     grows; assignment epoch <= group epoch; a heartbeat is answered only
 //     once the group state it reports is durable.
+//   - Share groups: an id is in shard.shares or shard.groups, never both;
+//     assignment epoch <= group epoch; a member's epoch is the assignment
+//     epoch it last took and its assignment is that epoch's target for it;
+//     a heartbeat is answered only once the group state it reports is
+//     durable.
 package coordinator
