@@ -195,8 +195,16 @@ walk:
 		if !skip && len(sp.recs) >= o.maxInFlight {
 			break
 		}
-		for sp.end() < b.Base {
-			sp.recs = append(sp.recs, rec{state: stateArchived})
+		switch {
+		case sp.end() >= b.Base:
+		case len(sp.recs) == 0:
+			sp.spso = b.Base // nothing in flight: the SPSO jumps the hole
+		case b.Base-sp.end() > int64(o.maxInFlight):
+			break walk // a hole wider than the window waits until it is the prefix
+		default:
+			for sp.end() < b.Base {
+				sp.recs = append(sp.recs, rec{state: stateArchived})
+			}
 		}
 		if skip {
 			for sp.end() <= b.Last {

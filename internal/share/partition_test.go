@@ -381,3 +381,26 @@ func TestStatePartitionUUID(t *testing.T) {
 		}
 	}
 }
+
+// Offsets no batch holds (compacted away) are archived, never delivered;
+// the SPSO moves past them.
+func TestCompactedHoles(t *testing.T) {
+	h := newHarness(t)
+	h.d.add(2) // 0-1
+	h.d.hw = 5
+	h.d.add(2) // 5-6
+	got := h.acquire("a", 100)
+	if want := []Range{{0, 1, 1}, {5, 6, 1}}; !slices.Equal(got, want) {
+		t.Fatalf("acquired %v, want %v", got, want)
+	}
+	h.ack("a", 0, 1, AckAccept)
+	h.ack("a", 5, 6, AckAccept)
+	if s := h.spso(); s != 7 {
+		t.Fatalf("SPSO %d, want 7", s)
+	}
+	h.d.hw = 100
+	h.d.add(1) // 100, after a hole with nothing in flight
+	if got := h.acquire("a", 100); !slices.Equal(got, []Range{{100, 100, 1}}) {
+		t.Fatalf("after the hole: %v", got)
+	}
+}

@@ -60,6 +60,11 @@ func encodeKey(k key) []byte {
 
 var errShort = errors.New("share: record too short")
 
+// maxSpan bounds the in-flight offsets a snapshot may describe (restore
+// keeps one entry per offset). What Sluice writes stays within
+// group.share.partition.max.record.locks plus one batch.
+const maxSpan = 1 << 22
+
 // decodeKey reads a ShareSnapshotKey; other record types (Kafka's
 // ShareUpdate deltas, which Sluice never writes) report ok == false.
 func decodeKey(b []byte) (k key, ok bool, err error) {
@@ -144,7 +149,7 @@ func decodeSnapshot(b []byte) (snapshot, error) {
 			return s, errors.New("share: tagged fields in a state batch")
 		}
 		b = b[20:]
-		if sb.first <= prev || sb.last < sb.first || sb.last-s.startOffset > math.MaxInt32 {
+		if sb.first <= prev || sb.last < sb.first || sb.last-s.startOffset >= maxSpan {
 			return s, fmt.Errorf("share: state batch %d-%d out of order", sb.first, sb.last)
 		}
 		switch sb.state {
