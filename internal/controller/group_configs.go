@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"maps"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -25,7 +26,8 @@ func (c *Controller) AlterGroupConfigs(group string, configs map[string]*string,
 		return e
 	}
 	want := map[string]string{}
-	for k, v := range configs {
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		v := configs[k]
 		if e := groupConfigError(config.ValidateGroupConfig(k, v)); e != nil {
 			return e
 		}
