@@ -15,7 +15,7 @@ import (
 func init() { register(3, 0, 13, handleMetadata) }
 
 // internalTopics are flagged is_internal, as Kafka does.
-var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true}
+var internalTopics = map[string]bool{"__consumer_offsets": true, "__transaction_state": true, "__share_group_state": true}
 
 func handleMetadata(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.MetadataRequest)

@@ -102,6 +102,15 @@ func (b *Broker) Start() error {
 		if b.coord != nil {
 			b.coord.OnTopicsDeleted(deletedTopics(old, img))
 		}
+		if b.share != nil {
+			var ids [][16]byte
+			for id := range old.TopicsByID {
+				if _, ok := img.TopicsByID[id]; !ok {
+					ids = append(ids, id)
+				}
+			}
+			b.share.TopicsDeleted(ids)
+		}
 	})
 	clean := takeCleanShutdownMarker(b.dir)
 	b.parts.SetCleanStart(clean)

@@ -14,6 +14,8 @@ import (
 const (
 	ConsumerOffsetsTopic  = "__consumer_offsets"
 	TransactionStateTopic = "__transaction_state"
+	// ShareGroupStateTopic holds share-partition state (internal/share).
+	ShareGroupStateTopic = "__share_group_state"
 )
 
 // MaxTopicNameLength is Kafka's limit (255 minus room for the partition
@@ -25,7 +27,7 @@ const maxPartitionsPerRequest = 10000
 
 // IsInternalTopic reports Kafka's internal topics.
 func IsInternalTopic(name string) bool {
-	return name == ConsumerOffsetsTopic || name == TransactionStateTopic
+	return name == ConsumerOffsetsTopic || name == TransactionStateTopic || name == ShareGroupStateTopic
 }
 
 // ValidateTopicName applies Kafka's topic name rules: not empty, not "."

@@ -576,6 +576,29 @@ func (m *Manager) DeleteTopic(group string, topicID [16]byte) int16 {
 	return m.remove(func(k key) bool { return k.group == group && k.topicID == topicID })
 }
 
+// TopicsDeleted drops every group's state of the deleted topics (their
+// IDs never come back), in the background: the broker calls it from the
+// metadata subscription, where persisting cannot wait.
+func (m *Manager) TopicsDeleted(ids [][16]byte) {
+	if len(ids) == 0 {
+		return
+	}
+	gone := map[[16]byte]bool{}
+	for _, id := range ids {
+		gone[id] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.remove(func(k key) bool { return gone[k.topicID] })
+	}()
+}
+
 // DeleteGroup implements State.
 func (m *Manager) DeleteGroup(group string) int16 {
 	return m.remove(func(k key) bool { return k.group == group })

@@ -404,3 +404,21 @@ func TestCompactedHoles(t *testing.T) {
 		t.Fatalf("after the hole: %v", got)
 	}
 }
+
+func TestTopicsDeleted(t *testing.T) {
+	h := newHarness(t)
+	h.d.add(1)
+	h.acquire("a", 10)
+	h.m.TopicsDeleted([][16]byte{h.tid})
+	deadline := time.Now().Add(5 * time.Second)
+	for h.spso() != -1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if s := h.spso(); s != -1 {
+		t.Fatalf("state of a deleted topic kept: SPSO %d", s)
+	}
+	h.restart()
+	if s := h.spso(); s != -1 {
+		t.Fatalf("state of a deleted topic replayed: SPSO %d", s)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/controller"
 )
 
 // Records in __share_group_state (layout in doc.go). kmsg has no types for
@@ -15,7 +17,7 @@ import (
 // Kafka's ShareSnapshotKey / ShareSnapshotValue schemas.
 
 // StateTopic is Kafka's internal topic for share-partition state.
-const StateTopic = "__share_group_state"
+const StateTopic = controller.ShareGroupStateTopic
 
 // snapshotKeyType is the key version of a ShareSnapshot record (Kafka's
 // coordinator record type 0; ShareUpdate is 1, which Sluice never writes).
