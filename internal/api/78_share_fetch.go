@@ -30,7 +30,12 @@ func shareEnabled(e *Env) bool {
 const defaultShareMaxRecords = 500
 
 // handleShareFetch runs in the Reply, like Fetch: acknowledgements wait for
-// durability and an empty fetch long-polls.
+// durability and an empty fetch long-polls up to MaxWaitMillis, woken by
+// new data or by records of its share-partitions becoming acquirable
+// again. It answers as soon as anything was acquired (MinBytes is met by
+// any record: records acquired while waiting for more would sit locked),
+// at once when the request carried acknowledgements, and at once on a
+// partition error. Client quotas are not applied to share fetches yet.
 func handleShareFetch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ShareFetchRequest)
 	z := authorizer(e, req)
