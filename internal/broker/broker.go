@@ -285,7 +285,11 @@ func deletedTopics(old, img *metadata.Image) []string {
 // defaults when a property is unknown or unset.
 func shareConfig(cfg *config.Broker) share.Config {
 	num := func(name string, def int) int {
-		if n, err := strconv.Atoi(strings.TrimSpace(cfg.EffectiveValue(name))); err == nil && n > 0 {
+		v := cfg.EffectiveValue(name)
+		if v == "" {
+			v = cfg.Raw[name] // not (yet) a defined property: as given
+		}
+		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
 			return n
 		}
 		return def
