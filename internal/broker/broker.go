@@ -139,7 +139,7 @@ func (b *Broker) Start() error {
 	// Share-partition state (KIP-932) is replayed from
 	// __share_group_state before clients are served; the coordinator
 	// answers the share-group offset APIs through it.
-	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts),
+	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts, shareStateTopic(b.cfg)),
 		b.logger.With("component", "share"))
 	if err := b.share.Start(); err != nil {
 		closeListeners()
@@ -281,22 +281,18 @@ func deletedTopics(old, img *metadata.Image) []string {
 	return gone
 }
 
-// shareConfig reads the broker properties of share-partitions, Kafka's
-// defaults when a property is unknown or unset.
+// shareConfig is the share-partition side of the broker properties.
 func shareConfig(cfg *config.Broker) share.Config {
-	num := func(name string, def int) int {
-		v := cfg.EffectiveValue(name)
-		if v == "" {
-			v = cfg.Raw[name] // not (yet) a defined property: as given
-		}
-		if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
-			return n
-		}
-		return def
-	}
+	sp := cfg.Share()
 	return share.Config{
-		MaxRecordLocks:  num("group.share.partition.max.record.locks", share.DefaultMaxRecordLocks),
-		MaxSessions:     num("group.share.max.share.sessions", share.DefaultMaxSessions),
-		StatePartitions: int32(num("share.coordinator.state.topic.num.partitions", share.DefaultStatePartitions)),
+		MaxRecordLocks:  int(sp.PartitionMaxRecordLock),
+		MaxSessions:     int(sp.MaxShareSessions),
+		StatePartitions: sp.StateTopicPartitions,
 	}
+}
+
+// shareStateTopic is how __share_group_state is created.
+func shareStateTopic(cfg *config.Broker) share.StateTopicConfig {
+	sp := cfg.Share()
+	return share.StateTopicConfig{ReplicationFactor: sp.StateTopicReplication, SegmentBytes: sp.StateTopicSegmentBytes}
 }

@@ -95,6 +95,9 @@ func Build(props map[string]string) (*Broker, error) {
 	if err := b.validateConsumerGroups(); err != nil {
 		return nil, err
 	}
+	if err := b.validateShareGroups(); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 

@@ -86,12 +86,8 @@ func (c *Coordinator) ShareSettings(group string) share.Settings {
 	if ms, err := strconv.ParseInt(get(config.GroupShareRecordLockDuration), 10, 64); err == nil && ms > 0 {
 		out.RecordLockDuration = time.Duration(ms) * time.Millisecond
 	}
-	limit := "5"
-	if b != nil {
-		limit = b.EffectiveValue("group.share.delivery.count.limit")
-	}
-	if n, err := strconv.ParseInt(limit, 10, 32); err == nil && n > 0 {
-		out.DeliveryAttemptLimit = int32(n)
+	if n := b.Share().DeliveryCountLimit; n > 0 {
+		out.DeliveryAttemptLimit = n
 	}
 	return out
 }

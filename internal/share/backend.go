@@ -12,20 +12,28 @@ import (
 	"github.com/sluice-io/sluice/internal/replica"
 )
 
-// stateTopicSegmentBytes is Kafka's share.coordinator.state.topic.segment.bytes
-// default.
-const stateTopicSegmentBytes = 104857600
+// StateTopicConfig is how __share_group_state is created: Kafka's
+// share.coordinator.state.topic.replication.factor and
+// share.coordinator.state.topic.segment.bytes.
+type StateTopicConfig struct {
+	// ReplicationFactor is capped at the number of registered brokers:
+	// Kafka's default (3) cannot be met by a single node, and refusing
+	// to create the topic would leave share groups unusable by default.
+	ReplicationFactor int16
+	SegmentBytes      int32
+}
 
 // NewBackend wires the manager to the metadata store, the controller and
 // the partition manager.
-func NewBackend(meta *metadata.Store, ctl *controller.Controller, parts *replica.Manager) Backend {
-	return &brokerBackend{meta: meta, ctl: ctl, parts: parts}
+func NewBackend(meta *metadata.Store, ctl *controller.Controller, parts *replica.Manager, tc StateTopicConfig) Backend {
+	return &brokerBackend{meta: meta, ctl: ctl, parts: parts, tc: tc}
 }
 
 type brokerBackend struct {
 	meta  *metadata.Store
 	ctl   *controller.Controller
 	parts *replica.Manager
+	tc    StateTopicConfig
 }
 
 func (b *brokerBackend) Data(topicID [16]byte, p int32) Data {
@@ -49,12 +57,23 @@ func (b *brokerBackend) StatePartitions() int32 {
 
 func (b *brokerBackend) CreateStateTopic(n int32) error {
 	compact := "compact"
-	segment := strconv.Itoa(stateTopicSegmentBytes)
+	segment := strconv.Itoa(int(b.tc.SegmentBytes))
+	rf := b.tc.ReplicationFactor
+	if brokers := int16(len(b.meta.Image().Brokers)); rf > brokers {
+		rf = max(brokers, 1)
+	}
+	if rf <= 0 {
+		rf = -1 // default.replication.factor
+	}
+	configs := map[string]*string{"cleanup.policy": &compact}
+	if b.tc.SegmentBytes > 0 {
+		configs["segment.bytes"] = &segment
+	}
 	_, cerr := b.ctl.CreateTopic(controller.CreateTopicRequest{
 		Name:              StateTopic,
 		NumPartitions:     n,
-		ReplicationFactor: -1,
-		Configs:           map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment},
+		ReplicationFactor: rf,
+		Configs:           configs,
 	})
 	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
 		return fmt.Errorf("create %s: %w", StateTopic, cerr)

@@ -35,9 +35,10 @@ type Settings struct {
 	RecordLockDuration time.Duration
 	// ReadCommitted is share.isolation.level == "read_committed".
 	ReadCommitted bool
-	// DeliveryAttemptLimit is group.share.delivery.attempt.limit
-	// (default 5): a record delivered this many times without being
-	// accepted is archived.
+	// DeliveryAttemptLimit is Kafka's group.share.delivery.count.limit
+	// (default 5, within group.share.min/max.delivery.count.limit): a
+	// record delivered this many times without being accepted is
+	// archived.
 	DeliveryAttemptLimit int32
 }
 
