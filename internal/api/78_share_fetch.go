@@ -202,6 +202,10 @@ func shareFetch(e *Env, req *server.Request, r *kmsg.ShareFetchRequest, z authz)
 	if code != 0 {
 		return fail(code)
 	}
+	// The session this fetch runs in: when it ends while the fetch is
+	// parked (closed, replaced, or the member left the group), the fetch
+	// stops acquiring.
+	sess := e.Share.Session(group, member)
 	shareFetchAcks(e, img, z, r, group, member, maxType, o)
 	if renew || len(parts) == 0 {
 		return o.out
@@ -228,7 +232,15 @@ func shareFetch(e *Env, req *server.Request, r *kmsg.ShareFetchRequest, z authz)
 	}
 	wake := make(chan struct{}, 1)
 	for {
-		got, errs, watched := shareFetchOnce(e, img, z, r, group, member, parts, maxRecords, strict, budget, wake, o)
+		got, errs, watched := shareFetchOnce(e, img, z, r, group, member, parts, share.FetchOpts{MaxRecords: maxRecords,
+			Strict: strict, MaxBytes: budget, Session: &sess}, wake, o)
+		if !sess.Live() {
+			for _, w := range watched {
+				w()
+			}
+			o.release()
+			return fail(kerr.ShareSessionNotFound.Code)
+		}
 		done := got > 0 || errs || hasAcks || deadline.IsZero() || !time.Now().Before(deadline)
 		if !done {
 			t := time.NewTimer(time.Until(deadline))
@@ -285,8 +297,9 @@ func shareFetchAcks(e *Env, img *metadata.Image, z authz, r *kmsg.ShareFetchRequ
 // acquisition and the wait is never missed; the returned functions undo
 // that.
 func shareFetchOnce(e *Env, img *metadata.Image, z authz, r *kmsg.ShareFetchRequest, group, member string, parts []share.TP,
-	maxRecords int, strict bool, budget int, wake chan struct{}, o *shareFetchOut) (got int, errs bool, watched []func()) {
+	opts share.FetchOpts, wake chan struct{}, o *shareFetchOut) (got int, errs bool, watched []func()) {
 	o.release()
+	maxRecords, strict, budget := opts.MaxRecords, opts.Strict, opts.MaxBytes
 	for _, tp := range parts {
 		part, code := shareTarget(e, img, z, tp.TopicID, tp.Partition)
 		if code != 0 {
@@ -304,7 +317,7 @@ func shareFetchOnce(e *Env, img *metadata.Image, z authz, r *kmsg.ShareFetchRequ
 			e.Share.Unwatch(group, tp.TopicID, tp.Partition, wake)
 		})
 		acq, code := e.Share.Acquire(group, member, tp.TopicID, tp.Partition, part,
-			share.FetchOpts{MaxRecords: maxRecords - got, Strict: strict, MaxBytes: budget})
+			share.FetchOpts{MaxRecords: maxRecords - got, Strict: strict, MaxBytes: budget, Session: opts.Session})
 		if code != 0 {
 			o.part(tp).ErrorCode = code
 			errs = true

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/share"
 )
 
 // ShareGroupHeartbeat (KIP-932) on the shard loop: Kafka's
@@ -244,12 +245,17 @@ func (s *shard) resetShareSession(g *shareGroup, m *smember, d time.Duration) {
 }
 
 // removeShareMember takes m out of g, bumps the group epoch (the next
-// heartbeat of another member computes the new target) and persists g.
+// heartbeat of another member computes the new target), tells the
+// share-partition side (its session ends and its records are released)
+// and persists g.
 func (s *shard) removeShareMember(g *shareGroup, m *smember, done func(error)) {
 	m.session.stop()
 	delete(g.members, m.id)
 	delete(g.target, m.id)
 	g.groupEpoch++
+	if l, ok := s.c.state().(share.MemberListener); ok {
+		l.MemberLeft(g.id, m.id) // does not block (see share.MemberListener)
+	}
 	s.write([]record.Record{shareGroupRecord(g)}, done)
 }
 

@@ -452,3 +452,55 @@ func TestShareSettings(t *testing.T) {
 		t.Fatalf("configured: %+v", s)
 	}
 }
+
+// listeningState is a fakeState that also hears about members leaving.
+type listeningState struct {
+	*fakeState
+	left []string // "group/member", in call order
+}
+
+func (l *listeningState) MemberLeft(group, member string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.left = append(l.left, group+"/"+member)
+}
+
+func (l *listeningState) lefts() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.left...)
+}
+
+// The share-partition side is told when a member leaves (epoch -1) and
+// when it is fenced by its session timeout, and not otherwise.
+func TestShareMemberLeftNotified(t *testing.T) {
+	h := newHarness(t)
+	st := &listeningState{fakeState: newFakeState()}
+	h.c.SetShareState(st)
+	mustOK(t, h.sghb("sg", "m1", 0, "t").ErrorCode, nil)
+	mustOK(t, h.sghb("sg", "m2", 0, "t").ErrorCode, nil)
+	mustOK(t, h.sghb("sg", "m3", 0, "t").ErrorCode, nil)
+	if got := st.lefts(); len(got) != 0 {
+		t.Fatalf("joins notified a leave: %v", got)
+	}
+	if r := h.sghb("sg", "m1", leaveEpoch); r.ErrorCode != 0 || r.MemberEpoch != leaveEpoch {
+		t.Fatalf("leave: %v epoch %d", kerr.ErrorForCode(r.ErrorCode), r.MemberEpoch)
+	}
+	if got := st.lefts(); len(got) != 1 || got[0] != "sg/m1" {
+		t.Fatalf("after m1 left: %v", got)
+	}
+	// m2 keeps heartbeating, m3 goes silent past the 45s default.
+	h.advance(30 * time.Second)
+	mustOK(t, h.sghb("sg", "m2", 2).ErrorCode, nil)
+	h.advance(20 * time.Second)
+	if got := st.lefts(); len(got) != 2 || got[1] != "sg/m3" {
+		t.Fatalf("after m3's session expired: %v", got)
+	}
+	// An unknown member leaving is refused and notifies nothing.
+	if r := h.sghb("sg", "m9", leaveEpoch); r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("unknown member leave: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	if got := st.lefts(); len(got) != 2 {
+		t.Fatalf("unknown member notified: %v", got)
+	}
+}

@@ -83,7 +83,10 @@ type Manager struct {
 	wg   sync.WaitGroup
 }
 
-var _ State = (*Manager)(nil)
+var (
+	_ State          = (*Manager)(nil)
+	_ MemberListener = (*Manager)(nil)
+)
 
 // New returns a manager; Start replays persisted state.
 func New(cfg Config, groups Groups, be Backend, logger *slog.Logger) *Manager {
@@ -200,6 +203,10 @@ type FetchOpts struct {
 	MaxRecords int
 	Strict     bool // ShareAcquireMode record_limit
 	MaxBytes   int
+	// Session, when set, is the share session the fetch runs in: once it
+	// has ended (closed, replaced, or the member left the group) nothing
+	// more is acquired (SHARE_SESSION_NOT_FOUND).
+	Session *SessionRef
 }
 
 // Acquire acquires records of group's share-partition topicID/p (data d)
@@ -209,6 +216,11 @@ func (m *Manager) Acquire(group, member string, topicID [16]byte, p int32, d Dat
 	now := m.now()
 	k := key{group, topicID, p}
 	sp := m.lockLive(k, true)
+	if o.Session != nil && !o.Session.Live() {
+		// Checked under sp.mu: see session.ended.
+		sp.mu.Unlock()
+		return Acquired{}, kerr.ShareSessionNotFound.Code
+	}
 	var wait func() error
 	if !sp.initialized {
 		sp.initialize(d, s, now)

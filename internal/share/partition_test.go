@@ -422,3 +422,44 @@ func TestTopicsDeleted(t *testing.T) {
 		t.Fatalf("state of a deleted topic replayed: SPSO %d", s)
 	}
 }
+
+// A member leaving the group (or fenced) loses its session at once and its
+// records are released for the others; a fetch still running in the ended
+// session acquires nothing more.
+func TestMemberLeft(t *testing.T) {
+	h := newHarness(t)
+	tp := TP{h.tid, 0}
+	h.m.FetchSession("g", "a", 0, []TP{tp}, nil, nil)
+	sess := h.m.Session("g", "a")
+	if !sess.Live() {
+		t.Fatal("open session not live")
+	}
+	h.d.add(3)
+	if got := h.acquire("a", 100); count(got) != 3 {
+		t.Fatalf("acquired %v", got)
+	}
+	h.m.MemberLeft("g", "a")
+	if h.m.HasSession("g", "a") || sess.Live() {
+		t.Fatal("session survived MemberLeft")
+	}
+	if _, code := h.m.Acquire("g", "a", h.tid, 0, h.d, FetchOpts{MaxRecords: 10, MaxBytes: 1 << 20, Session: &sess}); code != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("acquire in an ended session: code %d", code)
+	}
+	var got []Range
+	for deadline := time.Now().Add(5 * time.Second); count(got) == 0 && time.Now().Before(deadline); {
+		got = h.acquire("b", 100)
+		if count(got) == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !slices.Equal(got, []Range{{0, 2, 2}}) {
+		t.Fatalf("after MemberLeft: %v", got)
+	}
+	// A member without a session (it never fetched here) is a no-op for
+	// sessions; a later session of the same member id is a new one.
+	h.m.MemberLeft("g", "nobody")
+	h.m.FetchSession("g", "a", 0, []TP{tp}, nil, nil)
+	if !h.m.Session("g", "a").Live() || sess.Live() {
+		t.Fatal("a new session of the member must be live, the old one not")
+	}
+}

@@ -87,3 +87,25 @@ type State interface {
 	// DeleteGroup (DeleteGroups) removes all of group's state, durably.
 	DeleteGroup(group string) int16
 }
+
+// MemberListener is optionally implemented by a State that keeps
+// per-member state (the share Manager does): the coordinator calls
+// MemberLeft when a share group member leaves (ShareGroupHeartbeat epoch
+// -1) or is fenced (session timeout), after removing it from the group.
+//
+// MemberLeft is called on the coordinator's shard loop, so it must not
+// block: it only drops the member's share session at once (a ShareFetch
+// parked in its long poll then acquires nothing more for it) and releases
+// the records the member still holds on its own goroutine, durably.
+//
+// Kafka 4.2 releases a member's records when its share session ends (epoch
+// -1 or the connection closing: ShareSessionCache notifies the
+// SharePartitionManager's ShareGroupListener); its group coordinator does
+// not tell the share-partition side about a leave or a fence, so there the
+// records of a fenced member whose connection stays open wait for their
+// acquisition locks to expire. Sluice releases them at once, as franz-go's
+// kfake does: the member is no longer in the group, and its records are
+// redelivered to the members that are.
+type MemberListener interface {
+	MemberLeft(group, member string)
+}

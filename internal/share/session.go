@@ -3,6 +3,7 @@ package share
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -26,7 +27,36 @@ type session struct {
 	epoch int32
 	parts map[TP]struct{}
 	done  chan struct{} // closed when the session ends (stops the connection watch)
+	// ended is set (under m.mu, as the session leaves m.sessions) before
+	// the member's records are released; Acquire reads it under the
+	// share-partition's lock, so a fetch that still holds the session
+	// either acquires before the release (which then releases it) or
+	// sees ended and acquires nothing.
+	ended atomic.Bool
 }
+
+// endLocked takes s out of the session map (m.mu held) and marks it ended.
+func (m *Manager) endLocked(s *session) {
+	if m.sessions[s.key] == s {
+		delete(m.sessions, s.key)
+	}
+	s.ended.Store(true)
+}
+
+// SessionRef names one share session (not just its member: a member's
+// later session is another one), for Acquire to check it is still open.
+type SessionRef struct{ s *session }
+
+// Session returns member's current session; the zero SessionRef (never
+// live) when it has none.
+func (m *Manager) Session(group, member string) SessionRef {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return SessionRef{m.sessions[sessionKey{group, member}]}
+}
+
+// Live reports whether the session is still open.
+func (r SessionRef) Live() bool { return r.s != nil && !r.s.ended.Load() }
 
 func (s *session) stopWatch() {
 	select {
@@ -80,6 +110,9 @@ func (m *Manager) FetchSession(group, member string, epoch int32, add, forget []
 		s := &session{key: k, epoch: 1, parts: map[TP]struct{}{}, done: make(chan struct{})}
 		for _, tp := range add {
 			s.parts[tp] = struct{}{}
+		}
+		if old != nil {
+			m.endLocked(old)
 		}
 		m.sessions[k] = s
 		list := s.list()
@@ -150,11 +183,42 @@ func (m *Manager) CloseSession(group, member string) int16 {
 		m.mu.Unlock()
 		return kerr.ShareSessionNotFound.Code
 	}
-	delete(m.sessions, k)
+	m.endLocked(s)
 	m.mu.Unlock()
 	s.stopWatch()
 	m.releaseMember(group, member, s.list())
 	return 0
+}
+
+// MemberLeft implements MemberListener: member left group or was fenced.
+// Its session ends now; the records it holds in any of group's
+// share-partitions are released (durably) on another goroutine, as the
+// caller is the coordinator's shard loop.
+func (m *Manager) MemberLeft(group, member string) {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return
+	}
+	s := m.sessions[sessionKey{group, member}]
+	if s != nil {
+		m.endLocked(s)
+	}
+	var parts []TP
+	for k := range m.parts {
+		if k.group == group {
+			parts = append(parts, TP{k.topicID, k.partition})
+		}
+	}
+	m.wg.Add(1) // under m.mu: Close cannot have started waiting
+	m.mu.Unlock()
+	if s != nil {
+		s.stopWatch()
+	}
+	go func() {
+		defer m.wg.Done()
+		m.releaseMember(group, member, parts)
+	}()
 }
 
 // Sessions is the number of open share sessions.
@@ -185,7 +249,7 @@ func (m *Manager) watchConn(s *session, connDone <-chan struct{}) {
 			m.mu.Unlock()
 			return
 		}
-		delete(m.sessions, s.key)
+		m.endLocked(s)
 		m.mu.Unlock()
 		s.stopWatch()
 		m.releaseMember(s.key.group, s.key.member, s.list())
