@@ -57,7 +57,11 @@
 // several members may hold a partition. Session timeout and heartbeat
 // interval are the share.session.timeout.ms and
 // share.heartbeat.interval.ms group configs over the group.share.*
-// broker defaults; group.share.max.size bounds the members. A share group
+// broker defaults; group.share.max.size bounds the members (there is no
+// bound on the number of share groups: Kafka 4.2 has none). A member that
+// leaves or is fenced is reported to the share-partition side
+// (share.MemberListener, which must not block the loop), which ends its
+// share session and releases its records. A share group
 // has no committed offsets: its progress is share-partition state, owned
 // by internal/share, which the coordinator reaches through share.State
 // (SetShareState) for DescribeShareGroupOffsets, AlterShareGroupOffsets

@@ -90,7 +90,13 @@
 // and add the request's partitions and remove its forgotten ones; epoch -1
 // (ShareFetch or ShareAcknowledge) acknowledges and then closes the
 // session, releasing every record the member still holds. A session also
-// ends when the connection that opened it closes.
+// ends when the connection that opened it closes, and when the member
+// leaves the group or is fenced (MemberListener, called by the
+// coordinator; Kafka 4.2 itself waits for the session to end or the locks
+// to expire): its records in every share-partition of the group are then
+// released. A ShareFetch parked in a session that ended acquires nothing
+// more (SHARE_SESSION_NOT_FOUND): Acquire checks the session under the
+// share-partition's lock, after which the release sees what it took.
 // group.share.max.share.sessions bounds their number
 // (SHARE_SESSION_LIMIT_REACHED).
 package share
