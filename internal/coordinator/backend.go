@@ -90,7 +90,7 @@ func (b *brokerBackend) OffsetsLog(i int32) Log {
 	if p == nil {
 		return nil
 	}
-	return partitionLog{p}
+	return replica.InternalLog{P: p}
 }
 
 func (b *brokerBackend) GroupConfigs(group string) map[string]string {
@@ -100,52 +100,4 @@ func (b *brokerBackend) GroupConfigs(group string) map[string]string {
 func (b *brokerBackend) PartitionExists(topic string, p int32) bool {
 	t, ok := b.meta.Image().Topic(topic)
 	return ok && p >= 0 && int(p) < len(t.Partitions)
-}
-
-// partitionLog adapts a replica partition to Log.
-type partitionLog struct{ p *replica.Partition }
-
-func (l partitionLog) Append(batch []byte, records int64) (int64, error) {
-	info, err := l.p.Append(batch, records)
-	if err != nil {
-		return 0, err
-	}
-	return info.LastOffset + 1, nil
-}
-
-func (l partitionLog) Commit(upTo int64) error { return l.p.Commit(upTo) }
-
-// replayChunk bounds one read while replaying (whole batches; a larger
-// batch is still returned whole).
-const replayChunk = 1 << 20
-
-func (l partitionLog) Replay(fn func(batch []byte) error) error {
-	off := l.p.LogStartOffset()
-	var buf []byte
-	for off < l.p.HighWatermark() {
-		rr, err := l.p.Read(off, replayChunk)
-		if err != nil {
-			return err
-		}
-		buf, err = rr.ReadAll(buf[:0])
-		rr.Release()
-		if err != nil {
-			return err
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		next := off
-		if err := splitBatches(buf, func(last int64, batch []byte) error {
-			next = last + 1
-			return fn(batch)
-		}); err != nil {
-			return err
-		}
-		if next <= off {
-			return fmt.Errorf("replay of %s-%d made no progress at offset %d", OffsetsTopic, l.p.Index, off)
-		}
-		off = next
-	}
-	return nil
 }

@@ -150,13 +150,6 @@ func writeErrorCode(err error) int16 {
 	return kerr.CoordinatorNotAvailable.Code
 }
 
-// splitBatches walks concatenated batches with their last offsets.
-func splitBatches(b []byte, fn func(last int64, batch []byte) error) error {
-	return record.Split(b, func(h record.Header, batch []byte) error {
-		return fn(h.LastOffset(), batch)
-	})
-}
-
 // load replays the partition into s.groups.
 func (s *shard) load(l Log) error {
 	return l.Replay(func(batch []byte) error {

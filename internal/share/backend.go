@@ -8,7 +8,6 @@ import (
 
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
-	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 )
 
@@ -86,53 +85,5 @@ func (b *brokerBackend) StateLog(i int32) StateLog {
 	if p == nil {
 		return nil
 	}
-	return partitionLog{p}
-}
-
-// partitionLog adapts a replica partition to StateLog.
-type partitionLog struct{ p *replica.Partition }
-
-func (l partitionLog) Append(batch []byte, records int64) (int64, error) {
-	info, err := l.p.Append(batch, records)
-	if err != nil {
-		return 0, err
-	}
-	return info.LastOffset + 1, nil
-}
-
-func (l partitionLog) Commit(upTo int64) error { return l.p.Commit(upTo) }
-
-// replayChunk bounds one read while replaying (a larger batch is still
-// returned whole).
-const replayChunk = 1 << 20
-
-func (l partitionLog) Replay(fn func(batch []byte) error) error {
-	off := l.p.LogStartOffset()
-	var buf []byte
-	for off < l.p.HighWatermark() {
-		rr, err := l.p.Read(off, replayChunk)
-		if err != nil {
-			return err
-		}
-		buf, err = rr.ReadAll(buf[:0])
-		rr.Release()
-		if err != nil {
-			return err
-		}
-		if len(buf) == 0 {
-			return nil
-		}
-		next := off
-		if err := record.Split(buf, func(h record.Header, batch []byte) error {
-			next = h.LastOffset() + 1
-			return fn(batch)
-		}); err != nil {
-			return err
-		}
-		if next <= off {
-			return fmt.Errorf("replay of %s-%d made no progress at offset %d", StateTopic, l.p.Index, off)
-		}
-		off = next
-	}
-	return nil
+	return replica.InternalLog{P: p}
 }

@@ -81,38 +81,21 @@ func (s *shard) ready() int16 {
 	return 0
 }
 
-// load replays the partition into txns.
+// load replays the partition into txns. A batch whose records cannot be
+// read is skipped, as the coordinators do.
 func (s *shard) load(p *replica.Partition) error {
 	s.txns = map[string]*txnMeta{}
-	off := p.LogStartOffset()
-	var buf []byte
-	for off < p.HighWatermark() {
-		rr, err := p.Read(off, 1<<20)
-		if err != nil {
-			return err
+	return replica.InternalLog{P: p}.Replay(func(b []byte) error {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.IsControl() {
+			return nil
 		}
-		buf, err = rr.ReadAll(buf[:0])
-		rr.Release()
-		if err != nil {
-			return err
-		}
-		next := off
-		_ = record.Split(buf, func(h record.Header, b []byte) error {
-			next = h.LastOffset() + 1
-			if h.IsControl() {
-				return nil
-			}
-			return record.Records(b, func(r *record.Record) error {
-				s.replay(r.Key, r.Value)
-				return nil
-			})
+		_ = record.Records(b, func(r *record.Record) error {
+			s.replay(r.Key, r.Value)
+			return nil
 		})
-		if next <= off {
-			return errors.New("txn: replay made no progress")
-		}
-		off = next
-	}
-	return nil
+		return nil
+	})
 }
 
 func (s *shard) replay(key, value []byte) {
