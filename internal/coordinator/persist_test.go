@@ -234,8 +234,24 @@ func FuzzReplay(f *testing.F) {
 	f.Add(offsetKey("g", tp{"t", 1}), offsetValue(offset{offset: 5, leaderEpoch: 2, metadata: "x", commitMs: 1, expireMs: -1}))
 	f.Add(offsetKey("g", tp{"t", 1}), offsetValue(offset{offset: 5, metadata: "x", commitMs: 1, expireMs: 9}))
 	f.Add(groupKey("g"), []byte(nil))
+	// A KIP-848 consumer group and a share group (Sluice records, key
+	// versions 100 and 101), so mutations reach those decoders too.
+	cg := newGroup("c", time.UnixMilli(1))
+	cg.cg = newConsumerGroup(time.UnixMilli(1))
+	cg.cg.groupEpoch, cg.cg.assignmentEpoch = 4, 4
+	cr := consumerGroupRecord(cg)
+	f.Add(cr.Key, cr.Value)
+	sg := newShareGroup("s", time.UnixMilli(1))
+	sg.groupEpoch, sg.assignmentEpoch = 2, 2
+	sg.subMeta["t"] = TopicInfo{Name: "t", ID: uuid{1}, Partitions: 2}
+	sg.members["m"] = &smember{id: "m", clientID: "c", clientHost: "/127.0.0.1", subscribed: []string{"t"},
+		epoch: 2, assigned: parts{uuid{1}: {0, 1}}}
+	sg.target["m"] = parts{uuid{1}: {0, 1}}
+	sr := shareGroupRecord(sg)
+	f.Add(sr.Key, sr.Value)
 	f.Fuzz(func(t *testing.T, key, value []byte) {
-		s := &shard{log: discardLogger(), groups: map[string]*group{}}
+		s := &shard{c: &Coordinator{clock: realClock{}, log: discardLogger(), be: newMemBackend()}, log: discardLogger(),
+			groups: map[string]*group{}, shares: map[string]*shareGroup{}}
 		s.replay(key, value)
 		s.replay(groupKey("g"), groupValue(g, nil))
 		s.replay(key, value)
