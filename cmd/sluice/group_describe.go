@@ -59,19 +59,45 @@ type partitionLag struct {
 func groupDescribeCmd(cf *clientFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe GROUP",
-		Short: "Show a group's type (classic or consumer), members, their assignments (and epochs for a consumer group), and per-partition committed offset, end offset and lag",
-		Args:  cobra.ExactArgs(1),
+		Short: "Show a group's type (classic, consumer or share), state, members and their assignments, and per-partition progress: committed offset, end offset and lag, or a share group's start offset and lag",
+		Long: `Show GROUP: its type, state, members and their assignments, and its
+progress per partition.
+
+For a classic or consumer (KIP-848) group the partitions are those with a
+committed offset or an owner, with the committed offset, the end offset,
+the lag and the owning member.
+
+For a share group (KIP-932) it shows, as kafka-share-groups.sh --describe
+does, the state, group epoch, assignment epoch and assignor, the members
+(member epoch, client id, host, assigned partitions), and per
+share-partition (those with state or assigned) the share-partition start
+offset, the lag (records from the start offset to the high watermark not
+yet acknowledged, as the broker reports it) and the members assigned it;
+several members may share one partition. The JSON has the same keys as
+for other groups, except that a partition has start_offset, leader_epoch,
+lag and owners.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, ctx, done, err := cf.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer done()
+			out := cmd.OutOrStdout()
 			d, err := describeGroup(ctx, adm, args[0])
+			if errors.Is(err, errGroupNotFound) {
+				// No classic or consumer group: a share group?
+				var sd *shareDescription
+				if sd, err = describeShareGroupNamed(ctx, adm, args[0]); err == nil {
+					if cf.wantJSON() {
+						return printJSON(out, sd)
+					}
+					return printShareDescription(out, sd)
+				}
+			}
 			if err != nil {
 				return cf.clientErr(ctx, fmt.Sprintf("describe group %q", args[0]), err)
 			}
-			out := cmd.OutOrStdout()
 			if cf.wantJSON() {
 				return printJSON(out, d)
 			}

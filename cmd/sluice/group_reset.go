@@ -23,7 +23,11 @@ type resetRow struct {
 }
 
 type resetResult struct {
-	Group   string     `json:"group"`
+	Group string `json:"group"`
+	// Share is set when GROUP is a share group: the offsets are its
+	// share-partition start offsets (Previous is null for a
+	// share-partition without state).
+	Share   bool       `json:"share"`
 	DryRun  bool       `json:"dry_run"`
 	Offsets []resetRow `json:"offsets"`
 }
@@ -45,10 +49,16 @@ func groupResetCmd(cf *clientFlags) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "reset-offsets GROUP --topic T (--to-earliest | --to-latest | --to-offset N | --to-datetime TIME)",
-		Short: "Move an inactive group's committed offsets on a topic",
+		Short: "Move an inactive group's committed offsets (share group: start offsets) on a topic",
 		Long: `Move the committed offsets of GROUP on one topic (all its partitions, or
 those given with --partitions). As with Kafka, the group must have no
 active members: stop its consumers first.
+
+For a share group (KIP-932) it moves the share-partition start offsets
+instead (AlterShareGroupOffsets, as kafka-share-groups.sh --reset-offsets):
+the group's consumers then get the records from there on. The broker
+refuses while the group has members (NON_EMPTY_GROUP). A group that does
+not exist yet is taken as a consumer group.
 
 --to-offset is clamped to each partition's earliest..latest range.
 --to-datetime takes RFC 3339 (2024-01-02T15:04:05Z) or a zone-less
@@ -129,12 +139,23 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, group, topic string, pa
 	if err != nil {
 		return nil, err
 	}
+	share := false // a share group: move its share-partition start offsets
 	if g, ok := described[group]; ok {
 		if g.Err != nil && !errors.Is(g.Err, kerr.GroupIDNotFound) {
 			return nil, g.Err
 		}
 		if len(g.Members) > 0 || (g.State != "Empty" && g.State != "Dead" && g.State != "") {
 			return nil, fmt.Errorf("group is not empty (state %s, %d members): offsets can only be reset while no consumer is in the group; stop its consumers first", g.State, len(g.Members))
+		}
+		if len(g.Members) == 0 && (g.Err != nil || g.State == "Dead" || g.State == "") {
+			sg, ok, err := lookupShareGroup(ctx, adm, group)
+			if err != nil {
+				return nil, err
+			}
+			if ok && len(sg.Members) > 0 {
+				return nil, shareNotEmpty(sg.GroupState, len(sg.Members))
+			}
+			share = ok
 		}
 	}
 
@@ -165,11 +186,23 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, group, topic string, pa
 	if err != nil {
 		return nil, err
 	}
-	committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
-	if err != nil && !errors.Is(err, kerr.GroupIDNotFound) { // nothing committed yet
-		return nil, err
+	previous := map[int32]int64{}
+	if share {
+		if previous, err = shareStartOffsets(ctx, adm, group, topic); err != nil {
+			return nil, err
+		}
+	} else {
+		committed, err := adm.FetchOffsetsForTopics(ctx, group, topic)
+		if err != nil && !errors.Is(err, kerr.GroupIDNotFound) { // nothing committed yet
+			return nil, err
+		}
+		for p, o := range committed[topic] {
+			if o.Err == nil && o.At >= 0 {
+				previous[p] = o.At
+			}
+		}
 	}
-	res := &resetResult{Group: group, DryRun: dryRun, Offsets: []resetRow{}}
+	res := &resetResult{Group: group, Share: share, DryRun: dryRun, Offsets: []resetRow{}}
 	commit := kadm.Offsets{}
 	for _, p := range ps {
 		at, ok := targets[p]
@@ -177,14 +210,19 @@ func resetOffsets(ctx context.Context, adm *kadm.Client, group, topic string, pa
 			return nil, fmt.Errorf("no offset listed for %s/%d", topic, p)
 		}
 		row := resetRow{Topic: topic, Partition: p, New: at}
-		if o, ok := committed.Lookup(topic, p); ok && o.Err == nil && o.At >= 0 {
-			prev := o.At
+		if prev, ok := previous[p]; ok {
 			row.Previous = &prev
 		}
 		res.Offsets = append(res.Offsets, row)
 		commit.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
 	}
 	if dryRun {
+		return res, nil
+	}
+	if share {
+		if err := alterShareOffsets(ctx, adm, group, commit); err != nil {
+			return nil, err
+		}
 		return res, nil
 	}
 	resp, err := adm.CommitOffsets(ctx, group, commit)
@@ -246,7 +284,11 @@ func targetOffsets(ctx context.Context, adm *kadm.Client, topic string, rt reset
 }
 
 func printReset(w io.Writer, res *resetResult) error {
-	tw := newTable(w, "GROUP", "TOPIC", "PARTITION", "PREVIOUS-OFFSET", "NEW-OFFSET")
+	prevCol, newCol := "PREVIOUS-OFFSET", "NEW-OFFSET"
+	if res.Share {
+		prevCol, newCol = "PREVIOUS-START-OFFSET", "NEW-START-OFFSET"
+	}
+	tw := newTable(w, "GROUP", "TOPIC", "PARTITION", prevCol, newCol)
 	for _, r := range res.Offsets {
 		tw.row(res.Group, r.Topic, strconv.Itoa(int(r.Partition)), optInt(r.Previous), strconv.FormatInt(r.New, 10))
 	}
