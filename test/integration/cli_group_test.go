@@ -27,7 +27,7 @@ func TestCLIGroupList(t *testing.T) {
 
 	r := runCLI(t, []string{"SLUICE_BROKERS=" + tb.Addr()}, "group", "list")
 	rows := tableRows(r.stdout)
-	if r.code != 0 || !slices.Equal(rows[0], []string{"GROUP", "STATE", "PROTOCOL-TYPE", "MEMBERS"}) || !hasRow(rows, group, "Stable", "consumer", "1") {
+	if r.code != 0 || !slices.Equal(rows[0], []string{"GROUP", "TYPE", "STATE", "PROTOCOL-TYPE", "MEMBERS"}) || !hasRow(rows, group, "classic", "Stable", "consumer", "1") {
 		t.Errorf("group list with SLUICE_BROKERS: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
