@@ -24,36 +24,24 @@ func handleAlterShareGroupOffsets(e *Env, req *server.Request) server.Reply {
 		return reply(resp)
 	}
 	ask := *r
-	ask.Topics = nil
-	denied := map[int]bool{}
-	for i, t := range r.Topics {
-		if !z.topic(auth.OpRead, t.Topic) {
-			denied[i] = true
-			continue
-		}
-		ask.Topics = append(ask.Topics, t)
-	}
+	var denied map[int]bool
+	ask.Topics, denied = splitAllowed(r.Topics, func(t kmsg.AlterShareGroupOffsetsRequestTopic) bool {
+		return z.topic(auth.OpRead, t.Topic)
+	})
 	return awaitGroupThen(req, e.Groups.AlterShareGroupOffsets(&ask), func(resp *kmsg.AlterShareGroupOffsetsResponse) {
 		if len(denied) == 0 {
 			return
 		}
-		got := resp.Topics
-		resp.Topics = nil
-		for i, rt := range r.Topics {
-			if !denied[i] {
-				resp.Topics = append(resp.Topics, got[0])
-				got = got[1:]
-				continue
-			}
+		resp.Topics = mergeRefused(len(r.Topics), denied, resp.Topics, func(i int) kmsg.AlterShareGroupOffsetsResponseTopic {
 			t := kmsg.NewAlterShareGroupOffsetsResponseTopic()
-			t.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
+			t.Topic = r.Topics[i].Topic
+			for _, rp := range r.Topics[i].Partitions {
 				p := kmsg.NewAlterShareGroupOffsetsResponseTopicPartition()
 				p.Partition, p.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
 				p.ErrorMessage = kmsg.StringPtr(kerr.TopicAuthorizationFailed.Message)
 				t.Partitions = append(t.Partitions, p)
 			}
-			resp.Topics = append(resp.Topics, t)
-		}
+			return t
+		})
 	})
 }

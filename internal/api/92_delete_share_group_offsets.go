@@ -24,31 +24,19 @@ func handleDeleteShareGroupOffsets(e *Env, req *server.Request) server.Reply {
 		return reply(resp)
 	}
 	ask := *r
-	ask.Topics = nil
-	denied := map[int]bool{}
-	for i, t := range r.Topics {
-		if !z.topic(auth.OpRead, t.Topic) {
-			denied[i] = true
-			continue
-		}
-		ask.Topics = append(ask.Topics, t)
-	}
+	var denied map[int]bool
+	ask.Topics, denied = splitAllowed(r.Topics, func(t kmsg.DeleteShareGroupOffsetsRequestTopic) bool {
+		return z.topic(auth.OpRead, t.Topic)
+	})
 	return awaitGroupThen(req, e.Groups.DeleteShareGroupOffsets(&ask), func(resp *kmsg.DeleteShareGroupOffsetsResponse) {
 		if len(denied) == 0 || resp.ErrorCode != 0 {
 			return
 		}
-		got := resp.Topics
-		resp.Topics = nil
-		for i, rt := range r.Topics {
-			if !denied[i] {
-				resp.Topics = append(resp.Topics, got[0])
-				got = got[1:]
-				continue
-			}
+		resp.Topics = mergeRefused(len(r.Topics), denied, resp.Topics, func(i int) kmsg.DeleteShareGroupOffsetsResponseTopic {
 			t := kmsg.NewDeleteShareGroupOffsetsResponseTopic()
-			t.Topic, t.ErrorCode = rt.Topic, kerr.TopicAuthorizationFailed.Code
+			t.Topic, t.ErrorCode = r.Topics[i].Topic, kerr.TopicAuthorizationFailed.Code
 			t.ErrorMessage = kmsg.StringPtr(kerr.TopicAuthorizationFailed.Message)
-			resp.Topics = append(resp.Topics, t)
-		}
+			return t
+		})
 	})
 }
