@@ -131,6 +131,12 @@ func TestShareACLs(t *testing.T) {
 		r.Topics[1].Topic != noTopic || r.Topics[1].Partitions[0].ErrorCode != kerr.TopicAuthorizationFailed.Code {
 		t.Fatalf("alter offsets: %+v", r)
 	}
+	// okGroup has a member: the coordinator refuses the whole request, and
+	// the topic refused by the authorizer is still answered as such.
+	if r := alter(okGroup); r.ErrorCode != kerr.NonEmptyGroup.Code || len(r.Topics) == 0 ||
+		r.Topics[len(r.Topics)-1].Partitions[0].ErrorCode != kerr.TopicAuthorizationFailed.Code {
+		t.Fatalf("alter offsets of a group with members: %+v", r)
+	}
 
 	// 90 DescribeShareGroupOffsets (of the group the alter created): per
 	// group; a named topic without DESCRIBE fails alone.
