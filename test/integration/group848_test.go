@@ -467,6 +467,35 @@ func TestGroup848Disabled(t *testing.T) {
 			t.Errorf("key %d advertised with the consumer protocol off", k.ApiKey)
 		}
 	}
+	if lvl, ok := finalizedFeature(resp, "group.version"); ok {
+		t.Errorf("group.version finalized at %d with the consumer protocol off", lvl)
+	}
+}
+
+// finalizedFeature is the finalized level of name in an ApiVersions answer.
+func finalizedFeature(resp *kmsg.ApiVersionsResponse, name string) (int16, bool) {
+	for _, f := range resp.FinalizedFeatures {
+		if f.Name == name {
+			return f.MaxVersionLevel, true
+		}
+	}
+	return 0, false
+}
+
+// By default the broker reports the features a Kafka 4.2 cluster
+// finalizes for what it serves: transactions v2, the KIP-848 consumer
+// protocol (group.version 1) and share groups (share.version 1).
+func TestApiVersionsFeatures(t *testing.T) {
+	tb := startBroker(t)
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(testCtx(t, 5*time.Second), newClient(t, tb.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]int16{"transaction.version": 2, "group.version": 1, "share.version": 1} {
+		if lvl, ok := finalizedFeature(resp, name); !ok || lvl != want {
+			t.Errorf("%s finalized at %d (listed %v), want %d", name, lvl, ok, want)
+		}
+	}
 }
 
 // `sluice group describe` shows a consumer group's type, epochs and members.
