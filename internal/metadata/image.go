@@ -320,41 +320,45 @@ func (d *delta) config(r ConfigRecord) error {
 		return nil
 	case ResourceBroker:
 		if !d.bcfCopied {
-			d.next.BrokerConfigs = maps.Clone(d.base.BrokerConfigs)
+			d.next.BrokerConfigs = cloneConfigs(d.base.BrokerConfigs)
 			d.bcfCopied = true
 		}
-		m := maps.Clone(d.next.BrokerConfigs[r.ResourceName])
-		if m == nil {
-			m = map[string]string{}
-		}
-		setConfig(m, r)
-		if len(m) == 0 {
-			delete(d.next.BrokerConfigs, r.ResourceName)
-		} else {
-			d.next.BrokerConfigs[r.ResourceName] = m
-		}
+		setResourceConfig(d.next.BrokerConfigs, r)
 		return nil
 	case ResourceGroup:
 		if !d.gcfCopied {
-			d.next.GroupConfigs = maps.Clone(d.base.GroupConfigs)
-			if d.next.GroupConfigs == nil {
-				d.next.GroupConfigs = map[string]map[string]string{}
-			}
+			d.next.GroupConfigs = cloneConfigs(d.base.GroupConfigs)
 			d.gcfCopied = true
 		}
-		m := maps.Clone(d.next.GroupConfigs[r.ResourceName])
-		if m == nil {
-			m = map[string]string{}
-		}
-		setConfig(m, r)
-		if len(m) == 0 {
-			delete(d.next.GroupConfigs, r.ResourceName)
-		} else {
-			d.next.GroupConfigs[r.ResourceName] = m
-		}
+		setResourceConfig(d.next.GroupConfigs, r)
 		return nil
 	}
 	return fmt.Errorf("unsupported config resource type %d", r.ResourceType)
+}
+
+// cloneConfigs is the copy-on-write step for a per-resource config map: the
+// outer map is copied (never nil), each resource's map is replaced, not
+// changed, by setResourceConfig.
+func cloneConfigs(m map[string]map[string]string) map[string]map[string]string {
+	if c := maps.Clone(m); c != nil {
+		return c
+	}
+	return map[string]map[string]string{}
+}
+
+// setResourceConfig applies r to its resource's configs in all, dropping
+// the resource once it has none left.
+func setResourceConfig(all map[string]map[string]string, r ConfigRecord) {
+	m := maps.Clone(all[r.ResourceName])
+	if m == nil {
+		m = map[string]string{}
+	}
+	setConfig(m, r)
+	if len(m) == 0 {
+		delete(all, r.ResourceName)
+	} else {
+		all[r.ResourceName] = m
+	}
 }
 
 func setConfig(m map[string]string, r ConfigRecord) {
