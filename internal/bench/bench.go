@@ -50,6 +50,11 @@ type Config struct {
 	Rate        int // records per second
 	Duration    time.Duration
 	LatencySize int // 0: Sizes[0]
+	// DiskFloor runs the disk floor (runDiskFloor) at the latency phase's
+	// rate, size and partitions before the first target and after the
+	// last, so the targets' latencies can be read against what the disk
+	// allows in the same run.
+	DiskFloor bool
 
 	// Producer tuning for the throughput phase.
 	Linger        time.Duration
@@ -228,6 +233,24 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		topics = append(topics, latTopic)
 	}
 
+	floor := func(label string) {
+		if !c.DiskFloor || !c.has(PhaseLatency) || ctx.Err() != nil {
+			return
+		}
+		pr.note("disk floor (%s): %d files, %d × %d B/s for %v", label, c.Partitions, c.Rate, c.LatencySize, c.Duration)
+		f, err := runDiskFloor(ctx, c.DataDir, int(c.Partitions), c.Rate, c.LatencySize, c.Duration)
+		f.Label = "disk floor (" + label + ")"
+		if err != nil {
+			f.Err = err.Error()
+			pr.note("disk floor (%s): %v", label, err)
+		} else {
+			pr.note("disk floor (%s): ack p50 %s p99 %s p99.9 %s; %d fdatasyncs, p99 %s", label,
+				fmtDur(f.Ack.P50), fmtDur(f.Ack.P99), fmtDur(f.Ack.P999), f.Syncs, fmtDur(f.Sync.P99))
+		}
+		rep.Floor = append(rep.Floor, f)
+	}
+	floor("before")
+
 	for _, t := range c.Targets {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -253,6 +276,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			pr.note("%s: close: %v", t.Name, err)
 		}
 	}
+	floor("after")
 	rep.Finished = time.Now()
 	return rep, ctx.Err()
 }

@@ -42,6 +42,7 @@ func TestTinyBench(t *testing.T) {
 		Consumers:    2,
 		Rate:         400,
 		Duration:     time.Second,
+		DiskFloor:    true,
 		DataDir:      t.TempDir(),
 		PhaseTimeout: time.Minute,
 		Command:      "sluice bench --test",
@@ -89,13 +90,26 @@ func TestTinyBench(t *testing.T) {
 		}
 	}
 
+	if len(rep.Floor) != 2 {
+		t.Fatalf("%d disk floor runs, want 2 (before and after)", len(rep.Floor))
+	}
+	for _, f := range rep.Floor {
+		// Every record is covered by exactly one fdatasync, and one
+		// fdatasync covers at least one record.
+		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 || f.Syncs < 1 || f.Syncs > 400 ||
+			f.Sync.Count != uint64(f.Syncs) || f.MaxBatch < 1 || f.Ack.P50 <= 0 || f.Ack.P50 > f.Ack.Max {
+			t.Errorf("%s: %+v", f.Label, f)
+		}
+	}
+
 	var md bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
 	out := md.String()
 	for _, want := range []string{"GOMAXPROCS=", "sluice bench --test", "| sluice |", "| kfake-sync |", "| ext |",
-		"vs kfake-sync", "median of 2 runs", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte"} {
+		"vs kfake-sync", "median of 2 runs", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte",
+		"| disk floor (before) |", "| disk floor (after) |", "fdatasyncs (up to"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

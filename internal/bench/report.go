@@ -20,7 +20,8 @@ type Report struct {
 	Config            Config
 	Throughput        []ThroughputResult
 	Latency           []LatencyResult
-	Memory            []MemResult // targets that ran as their own process
+	Floor             []FloorResult // the disk floor before and after the targets
+	Memory            []MemResult   // targets that ran as their own process
 }
 
 // MemResult is a broker process's resident memory (VmRSS) at points of
@@ -382,7 +383,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			p("\n")
 		}
+		r.writeFloorRows(p, base)
 		p("\n")
+		r.writeFloorNotes(p)
 	}
 	return bw.Flush()
 }
