@@ -51,9 +51,9 @@ type Config struct {
 	Duration    time.Duration
 	LatencySize int // 0: Sizes[0]
 	// DiskFloor runs the disk floor (runDiskFloor) at the latency phase's
-	// rate, size and partitions before the first target and after the
-	// last, so the targets' latencies can be read against what the disk
-	// allows in the same run.
+	// rate, size and partitions before every target and after the last,
+	// so each target's latencies can be read against what the disk
+	// allowed minutes apart in the same run: this disk's tails drift.
 	DiskFloor bool
 
 	// Producer tuning for the throughput phase.
@@ -249,12 +249,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		rep.Floor = append(rep.Floor, f)
 	}
-	floor("before")
-
 	for _, t := range c.Targets {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
+		floor("before " + t.Name)
 		pr.note("%s: starting (%s)", t.Name, t.Describe())
 		var rt *running
 		var err error
@@ -276,7 +275,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			pr.note("%s: close: %v", t.Name, err)
 		}
 	}
-	floor("after")
+	floor("after " + c.Targets[len(c.Targets)-1].Name)
 	rep.Finished = time.Now()
 	return rep, ctx.Err()
 }

@@ -90,8 +90,8 @@ func TestTinyBench(t *testing.T) {
 		}
 	}
 
-	if len(rep.Floor) != 2 {
-		t.Fatalf("%d disk floor runs, want 2 (before and after)", len(rep.Floor))
+	if len(rep.Floor) != len(targets)+1 {
+		t.Fatalf("%d disk floor runs, want %d (before each target and after the last)", len(rep.Floor), len(targets)+1)
 	}
 	for _, f := range rep.Floor {
 		// Every record is covered by exactly one fdatasync, and one
@@ -109,7 +109,7 @@ func TestTinyBench(t *testing.T) {
 	out := md.String()
 	for _, want := range []string{"GOMAXPROCS=", "sluice bench --test", "| sluice |", "| kfake-sync |", "| ext |",
 		"vs kfake-sync", "median of 2 runs", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte",
-		"| disk floor (before) |", "| disk floor (after) |", "fdatasyncs (up to"} {
+		"| disk floor (before sluice) |", "| disk floor (after ext) |", "fdatasyncs (up to"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -30,8 +30,9 @@ type FloorResult struct {
 // parent, and makes them durable the way a perfect group commit would: one
 // flusher per file writes everything that arrived while it was busy in one
 // write and then calls the fdatasync the log uses. A record is
-// acknowledged when the fdatasync covering it returns, measured from its
-// scheduled arrival, so a late pacer counts against the floor too.
+// acknowledged when the fdatasync covering it returns, measured from when
+// the pacer handed it over, as the latency phase measures from the
+// Produce call.
 //
 // Nothing a broker does can make its durable acknowledgements faster than
 // this on the same disk: the broker's figures are read against it.
@@ -129,7 +130,7 @@ func runDiskFloor(ctx context.Context, parent string, partitions, rate, size int
 		for ; n < due; n++ {
 			x := fl[n%int64(partitions)]
 			x.mu.Lock()
-			x.pending = append(x.pending, start.Add(time.Duration(float64(n)*interval)))
+			x.pending = append(x.pending, time.Now())
 			x.mu.Unlock()
 			select {
 			case x.wake <- struct{}{}:

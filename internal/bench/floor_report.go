@@ -1,9 +1,15 @@
 package bench
 
-// writeFloorRows adds the disk floor runs to the latency table. They have
-// no end-to-end figures: nothing reads the floor's files back.
-func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult) {
+import "strings"
+
+// writeFloorRows adds the disk floor runs whose label starts with prefix
+// to the latency table, so each sits next to the target it ran beside.
+// They have no end-to-end figures: nothing reads the floor's files back.
+func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, prefix string) {
 	for _, f := range r.Floor {
+		if !strings.HasPrefix(f.Label, "disk floor ("+prefix) {
+			continue
+		}
 		if f.Err != "" || f.Ack.Count == 0 {
 			p("| %s | — | — | — | — | — | — | — | — | — | — | — | — | error: %s\n", f.Label, oneLine(f.Err))
 			continue
@@ -28,7 +34,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	if len(r.Floor) == 0 {
 		return
 	}
-	p("Disk floor: no broker. The bench appends the same records at the same rate, round-robin over one file per partition in the data dir, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from a record's scheduled arrival to the end of the fdatasync covering it, the least any broker that syncs before acknowledging can achieve on this disk at this rate.\n\n")
+	p("Disk floor: no broker. The bench appends the same records at the same rate, round-robin over one file per partition in the data dir, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from the moment the pacer hands a record over (as a target's is from the Produce call) to the end of the fdatasync covering it, the least any broker that syncs before acknowledging can achieve on this disk at this rate.\n\n")
 	for _, f := range r.Floor {
 		if f.Err != "" {
 			continue

@@ -364,6 +364,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("| target | sent rec/s | ack p50 | ack p99 | ack p99.9 | ack max | e2e p50 | e2e p99 | e2e p99.9 | e2e max | ack p50 vs %s | ack p99 vs %s | e2e p99 vs %s |\n", c.Baseline, c.Baseline, c.Baseline)
 		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, l := range r.Latency {
+			r.writeFloorRows(p, base, "before "+l.Target)
 			if l.Ack.Count == 0 {
 				p("| %s | — | — | — | — | — | — | — | — | — | — | — | — |", l.Target)
 			} else {
@@ -383,7 +384,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			p("\n")
 		}
-		r.writeFloorRows(p, base)
+		r.writeFloorRows(p, base, "after ")
 		p("\n")
 		r.writeFloorNotes(p)
 	}
