@@ -114,6 +114,9 @@ func TestTinyBench(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	if got, want := strings.Count(out, "| disk floor ("), len(targets)+1; got != want {
+		t.Errorf("report has %d disk floor rows, want %d", got, want)
+	}
 	if strings.Contains(out, "error:") {
 		t.Errorf("report shows an error")
 	}

@@ -1,13 +1,11 @@
 package bench
 
-import "strings"
-
-// writeFloorRows adds the disk floor runs whose label starts with prefix
+// writeFloorRows adds the disk floor run labelled "disk floor (<when>)"
 // to the latency table, so each sits next to the target it ran beside.
-// They have no end-to-end figures: nothing reads the floor's files back.
-func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, prefix string) {
+// It has no end-to-end figures: nothing reads the floor's files back.
+func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, when string) {
 	for _, f := range r.Floor {
-		if !strings.HasPrefix(f.Label, "disk floor ("+prefix) {
+		if f.Label != "disk floor ("+when+")" {
 			continue
 		}
 		if f.Err != "" || f.Ack.Count == 0 {

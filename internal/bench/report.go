@@ -384,7 +384,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 			p("\n")
 		}
-		r.writeFloorRows(p, base, "after ")
+		if n := len(c.Targets); n > 0 {
+			r.writeFloorRows(p, base, "after "+c.Targets[n-1].Name)
+		}
 		p("\n")
 		r.writeFloorNotes(p)
 	}
