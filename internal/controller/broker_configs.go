@@ -48,45 +48,17 @@ func (c *Controller) IncrementalAlterBrokerConfigs(name string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().BrokerConfigs[name]
-	want := maps.Clone(cur)
-	if want == nil {
-		want = map[string]string{}
-	}
-	seen := map[string]bool{}
-	for _, op := range ops {
-		if seen[op.Name] {
-			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+	want, e := applyConfigOps(cur, ops, brokerConfigError, func(want map[string]string, name string) (string, bool) {
+		if !config.IsListBrokerConfig(name) {
+			return "", false
 		}
-		seen[op.Name] = true
-		if e := brokerConfigError(op.Name, nil); e != nil {
-			return e
+		if v, ok := want[name]; ok {
+			return v, true
 		}
-		switch op.Op {
-		case OpSet:
-			if op.Value == nil {
-				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
-			}
-			want[op.Name] = *op.Value
-		case OpDelete:
-			delete(want, op.Name)
-		case OpAppend, OpSubtract:
-			if !config.IsListBrokerConfig(op.Name) {
-				verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
-				return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
-			}
-			cv, ok := want[op.Name]
-			if !ok {
-				cv = c.cfg.EffectiveValue(op.Name)
-			}
-			want[op.Name] = editList(cv, op)
-		default:
-			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
-		}
-		if v, ok := want[op.Name]; ok {
-			if e := brokerConfigError(op.Name, &v); e != nil {
-				return e
-			}
-		}
+		return c.cfg.EffectiveValue(name), true
+	})
+	if e != nil {
+		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceBroker, name, cur, want, validateOnly)
 }

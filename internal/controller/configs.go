@@ -58,41 +58,72 @@ func (c *Controller) IncrementalAlterTopicConfigs(name string, ops []ConfigOp, v
 	if e != nil {
 		return e
 	}
-	want := maps.Clone(t.Configs)
+	want, e := applyConfigOps(t.Configs, ops, topicConfigError, func(want map[string]string, name string) (string, bool) {
+		if !config.IsListTopicConfig(name) {
+			return "", false
+		}
+		v, _ := config.TopicValue(c.cfg, want, name)
+		return v, true
+	})
+	if e != nil {
+		return e
+	}
+	return c.writeConfigs(t, want, validateOnly)
+}
+
+// topicConfigError maps a validation failure to Kafka's INVALID_CONFIG.
+func topicConfigError(name string, value *string) *Error {
+	if err := config.ValidateTopicConfig(name, value); err != nil {
+		return errorf(kerr.InvalidConfig, "%s", err.Error())
+	}
+	return nil
+}
+
+// applyConfigOps returns a copy of cur with the IncrementalAlterConfigs ops
+// applied, the same way for every resource type. validate checks each
+// op's key (value nil) and the value the key is left with. listValue
+// returns the value APPEND and SUBTRACT start from, or false when name is
+// not a list config.
+func applyConfigOps(cur map[string]string, ops []ConfigOp, validate func(name string, value *string) *Error,
+	listValue func(want map[string]string, name string) (string, bool)) (map[string]string, *Error) {
+	want := maps.Clone(cur)
+	if want == nil {
+		want = map[string]string{}
+	}
 	seen := map[string]bool{}
 	for _, op := range ops {
 		if seen[op.Name] {
-			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+			return nil, errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
 		}
 		seen[op.Name] = true
-		if err := config.ValidateTopicConfig(op.Name, nil); err != nil {
-			return errorf(kerr.InvalidConfig, "%s", err.Error())
+		if e := validate(op.Name, nil); e != nil {
+			return nil, e
 		}
 		switch op.Op {
 		case OpSet:
 			if op.Value == nil {
-				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
+				return nil, errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
 			}
 			want[op.Name] = *op.Value
 		case OpDelete:
 			delete(want, op.Name)
 		case OpAppend, OpSubtract:
-			if !config.IsListTopicConfig(op.Name) {
+			cv, ok := listValue(want, op.Name)
+			if !ok {
 				verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
-				return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
+				return nil, errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
 			}
-			cur, _ := config.TopicValue(c.cfg, want, op.Name)
-			want[op.Name] = editList(cur, op)
+			want[op.Name] = editList(cv, op)
 		default:
-			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
+			return nil, errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
 		}
 		if v, ok := want[op.Name]; ok {
-			if err := config.ValidateTopicConfig(op.Name, &v); err != nil {
-				return errorf(kerr.InvalidConfig, "%s", err.Error())
+			if e := validate(op.Name, &v); e != nil {
+				return nil, e
 			}
 		}
 	}
-	return c.writeConfigs(t, want, validateOnly)
+	return want, nil
 }
 
 // editList appends op's items missing from cur, or removes op's items.

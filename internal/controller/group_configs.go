@@ -51,42 +51,21 @@ func (c *Controller) IncrementalAlterGroupConfigs(group string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().GroupConfigs[group]
-	want := maps.Clone(cur)
-	if want == nil {
-		want = map[string]string{}
-	}
-	seen := map[string]bool{}
-	for _, op := range ops {
-		if seen[op.Name] {
-			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
-		}
-		seen[op.Name] = true
-		if e := groupConfigError(config.ValidateGroupConfig(op.Name, nil)); e != nil {
-			return e
-		}
-		switch op.Op {
-		case OpSet:
-			if op.Value == nil {
-				return errorf(kerr.InvalidRequest, "Null value not supported for : %s", op.Name)
-			}
-			if e := groupConfigError(config.ValidateGroupConfig(op.Name, op.Value)); e != nil {
-				return e
-			}
-			want[op.Name] = *op.Value
-		case OpDelete:
-			delete(want, op.Name)
-		case OpAppend, OpSubtract:
-			verb := map[int8]string{OpAppend: "append", OpSubtract: "subtract"}[op.Op]
-			return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, op.Name)
-		default:
-			return errorf(kerr.InvalidRequest, "Unknown config operation %d for %s", op.Op, op.Name)
-		}
+	want, e := applyConfigOps(cur, ops, func(name string, value *string) *Error {
+		return groupConfigError(config.ValidateGroupConfig(name, value))
+	}, noListConfigs)
+	if e != nil {
+		return e
 	}
 	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
 		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceGroup, group, cur, want, validateOnly)
 }
+
+// noListConfigs is the listValue of applyConfigOps for a resource whose
+// configs are all scalars.
+func noListConfigs(map[string]string, string) (string, bool) { return "", false }
 
 func checkGroupResource(group string) *Error {
 	if group == "" {
