@@ -2,8 +2,6 @@ package controller
 
 import (
 	"errors"
-	"maps"
-	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,15 +23,9 @@ func (c *Controller) AlterBrokerConfigs(name string, configs map[string]*string,
 	if e := checkBrokerResource(name); e != nil {
 		return e
 	}
-	want := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(configs)) {
-		v := configs[k]
-		if e := brokerConfigError(k, v); e != nil {
-			return e
-		}
-		if v != nil {
-			want[k] = *v
-		}
+	want, e := legacyConfigs(configs, brokerConfigError)
+	if e != nil {
+		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceBroker, name, c.store.Image().BrokerConfigs[name], want, validateOnly)
 }

@@ -35,15 +35,9 @@ func (c *Controller) AlterTopicConfigs(name string, configs map[string]*string, 
 	if e != nil {
 		return e
 	}
-	want := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(configs)) {
-		v := configs[k]
-		if err := config.ValidateTopicConfig(k, v); err != nil {
-			return errorf(kerr.InvalidConfig, "%s", err.Error())
-		}
-		if v != nil {
-			want[k] = *v
-		}
+	want, e := legacyConfigs(configs, topicConfigError)
+	if e != nil {
+		return e
 	}
 	return c.writeConfigs(t, want, validateOnly)
 }
@@ -77,6 +71,24 @@ func topicConfigError(name string, value *string) *Error {
 		return errorf(kerr.InvalidConfig, "%s", err.Error())
 	}
 	return nil
+}
+
+// legacyConfigs returns the configs a legacy AlterConfigs leaves a resource
+// with: the given ones, less those with a nil value. Keys are validated in
+// sorted order so that a request with several bad keys always reports the
+// same one.
+func legacyConfigs(configs map[string]*string, validate func(name string, value *string) *Error) (map[string]string, *Error) {
+	want := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(configs)) {
+		v := configs[k]
+		if e := validate(k, v); e != nil {
+			return nil, e
+		}
+		if v != nil {
+			want[k] = *v
+		}
+	}
+	return want, nil
 }
 
 // applyConfigOps returns a copy of cur with the IncrementalAlterConfigs ops

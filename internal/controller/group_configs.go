@@ -2,8 +2,6 @@ package controller
 
 import (
 	"errors"
-	"maps"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -25,15 +23,9 @@ func (c *Controller) AlterGroupConfigs(group string, configs map[string]*string,
 	if e := checkGroupResource(group); e != nil {
 		return e
 	}
-	want := map[string]string{}
-	for _, k := range slices.Sorted(maps.Keys(configs)) {
-		v := configs[k]
-		if e := groupConfigError(config.ValidateGroupConfig(k, v)); e != nil {
-			return e
-		}
-		if v != nil {
-			want[k] = *v
-		}
+	want, e := legacyConfigs(configs, validateGroupConfig)
+	if e != nil {
+		return e
 	}
 	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
 		return e
@@ -51,9 +43,7 @@ func (c *Controller) IncrementalAlterGroupConfigs(group string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().GroupConfigs[group]
-	want, e := applyConfigOps(cur, ops, func(name string, value *string) *Error {
-		return groupConfigError(config.ValidateGroupConfig(name, value))
-	}, noListConfigs)
+	want, e := applyConfigOps(cur, ops, validateGroupConfig, noListConfigs)
 	if e != nil {
 		return e
 	}
@@ -61,6 +51,11 @@ func (c *Controller) IncrementalAlterGroupConfigs(group string, ops []ConfigOp, 
 		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceGroup, group, cur, want, validateOnly)
+}
+
+// validateGroupConfig checks one group config (value nil: the key alone).
+func validateGroupConfig(name string, value *string) *Error {
+	return groupConfigError(config.ValidateGroupConfig(name, value))
 }
 
 // noListConfigs is the listValue of applyConfigOps for a resource whose
