@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -70,13 +69,5 @@ func checkBrokerResource(name string) *Error {
 // a static-only config is INVALID_CONFIG too, as Kafka answers for its
 // ConfigException "Cannot update these configs dynamically".
 func brokerConfigError(name string, value *string) *Error {
-	err := config.ValidateDynamicBroker(name, value)
-	if err == nil {
-		return nil
-	}
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		return errorf(kerr.InvalidConfig, "%s", ce.Msg)
-	}
-	return errorf(kerr.InvalidConfig, "%s", err.Error())
+	return invalidConfig(config.ValidateDynamicBroker(name, value))
 }

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -71,6 +72,20 @@ func topicConfigError(name string, value *string) *Error {
 		return errorf(kerr.InvalidConfig, "%s", err.Error())
 	}
 	return nil
+}
+
+// invalidConfig maps a broker or group config validation failure to
+// Kafka's INVALID_CONFIG (InvalidConfigurationException, and
+// ConfigException for a bad value), with a *config.Error's bare message.
+func invalidConfig(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		return errorf(kerr.InvalidConfig, "%s", ce.Msg)
+	}
+	return errorf(kerr.InvalidConfig, "%s", err.Error())
 }
 
 // legacyConfigs returns the configs a legacy AlterConfigs leaves a resource

@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"errors"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-io/sluice/internal/config"
@@ -23,11 +21,11 @@ func (c *Controller) AlterGroupConfigs(group string, configs map[string]*string,
 	if e := checkGroupResource(group); e != nil {
 		return e
 	}
-	want, e := legacyConfigs(configs, validateGroupConfig)
+	want, e := legacyConfigs(configs, groupConfigError)
 	if e != nil {
 		return e
 	}
-	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
+	if e := invalidConfig(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
 		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceGroup, group, c.store.Image().GroupConfigs[group], want, validateOnly)
@@ -43,19 +41,19 @@ func (c *Controller) IncrementalAlterGroupConfigs(group string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().GroupConfigs[group]
-	want, e := applyConfigOps(cur, ops, validateGroupConfig, noListConfigs)
+	want, e := applyConfigOps(cur, ops, groupConfigError, noListConfigs)
 	if e != nil {
 		return e
 	}
-	if e := groupConfigError(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
+	if e := invalidConfig(config.ValidateGroupConfigs(c.cfg, want)); e != nil {
 		return e
 	}
 	return c.writeResourceConfigs(metadata.ResourceGroup, group, cur, want, validateOnly)
 }
 
-// validateGroupConfig checks one group config (value nil: the key alone).
-func validateGroupConfig(name string, value *string) *Error {
-	return groupConfigError(config.ValidateGroupConfig(name, value))
+// groupConfigError validates one group config (value nil: the key alone).
+func groupConfigError(name string, value *string) *Error {
+	return invalidConfig(config.ValidateGroupConfig(name, value))
 }
 
 // noListConfigs is the listValue of applyConfigOps for a resource whose
@@ -67,17 +65,4 @@ func checkGroupResource(group string) *Error {
 		return errorf(kerr.InvalidRequest, "Group name must not be empty")
 	}
 	return nil
-}
-
-// groupConfigError maps a validation failure to Kafka's INVALID_CONFIG
-// (InvalidConfigurationException, and ConfigException for a bad value).
-func groupConfigError(err error) *Error {
-	if err == nil {
-		return nil
-	}
-	var ce *config.Error
-	if errors.As(err, &ce) {
-		return errorf(kerr.InvalidConfig, "%s", ce.Msg)
-	}
-	return errorf(kerr.InvalidConfig, "%s", err.Error())
 }
