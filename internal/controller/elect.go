@@ -57,11 +57,11 @@ func (c *Controller) ElectLeaders(electionType int8, topics []TopicPartitions) (
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	im := c.store.Image()
+	b := changeBatch{im: c.store.Image()}
 	all := topics == nil
 	if all {
-		for _, name := range im.TopicNames() {
-			t, _ := im.Topic(name)
+		for _, name := range b.im.TopicNames() {
+			t, _ := b.im.Topic(name)
 			tp := TopicPartitions{Topic: name}
 			for p := range t.Partitions {
 				tp.Partitions = append(tp.Partitions, int32(p))
@@ -69,24 +69,16 @@ func (c *Controller) ElectLeaders(electionType int8, topics []TopicPartitions) (
 			topics = append(topics, tp)
 		}
 	}
-	var recs []metadata.Record
 	var out []TopicResults
 	for _, tp := range topics {
 		tr := TopicResults{Topic: tp.Topic}
 		for _, p := range tp.Partitions {
-			rec, e := electLeader(im, tp.Topic, p, electionType)
+			rec, e := electLeader(b.im, tp.Topic, p, electionType)
 			if all && e != nil && e.Code == kerr.ElectionNotNeeded.Code {
 				continue
 			}
 			if rec != nil {
-				// Later partitions (or a repeated one) see this election.
-				next, err := im.Apply([]metadata.Record{*rec})
-				if err != nil {
-					e = storeError(err)
-				} else {
-					im = next
-					recs = append(recs, *rec)
-				}
+				e = b.add(*rec)
 			}
 			tr.Partitions = append(tr.Partitions, PartitionResult{Partition: p, Err: e})
 		}
@@ -94,14 +86,34 @@ func (c *Controller) ElectLeaders(electionType int8, topics []TopicPartitions) (
 			out = append(out, tr)
 		}
 	}
-	if err := c.store.Append(recs...); err != nil {
+	if err := c.store.Append(b.recs...); err != nil {
 		failAll(out, storeError(err))
 		return out, nil
 	}
-	if len(recs) > 0 {
-		c.logger.Info("leaders elected", "partitions", len(recs), "unclean", electionType == ElectUnclean)
+	if len(b.recs) > 0 {
+		c.logger.Info("leaders elected", "partitions", len(b.recs), "unclean", electionType == ElectUnclean)
 	}
 	return out, nil
+}
+
+// changeBatch gathers the PartitionChangeRecords of one request for a
+// single Append. Each is applied to im as it is added, so that later
+// partitions of the request (or a repeated one) see it.
+type changeBatch struct {
+	im   *metadata.Image
+	recs []metadata.Record
+}
+
+// add applies rec to the batch's image and keeps it, or returns why the
+// image refuses it.
+func (b *changeBatch) add(rec metadata.PartitionChangeRecord) *Error {
+	next, err := b.im.Apply([]metadata.Record{rec})
+	if err != nil {
+		return storeError(err)
+	}
+	b.im = next
+	b.recs = append(b.recs, rec)
+	return nil
 }
 
 // failAll replaces the success results with e (the batch was not written).

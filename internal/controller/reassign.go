@@ -40,32 +40,25 @@ type ReassignTopic struct {
 func (c *Controller) AlterPartitionReassignments(topics []ReassignTopic) []TopicResults {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	im := c.store.Image()
-	var recs []metadata.Record
+	b := changeBatch{im: c.store.Image()}
 	out := make([]TopicResults, 0, len(topics))
 	for _, rt := range topics {
 		tr := TopicResults{Topic: rt.Topic}
 		for _, rp := range rt.Partitions {
-			rec, e := reassign(im, rt.Topic, rp)
+			rec, e := reassign(b.im, rt.Topic, rp)
 			if rec != nil {
-				next, err := im.Apply([]metadata.Record{*rec})
-				if err != nil {
-					e = storeError(err)
-				} else {
-					im = next
-					recs = append(recs, *rec)
-				}
+				e = b.add(*rec)
 			}
 			tr.Partitions = append(tr.Partitions, PartitionResult{Partition: rp.Partition, Err: e})
 		}
 		out = append(out, tr)
 	}
-	if err := c.store.Append(recs...); err != nil {
+	if err := c.store.Append(b.recs...); err != nil {
 		failAll(out, storeError(err))
 		return out
 	}
-	if len(recs) > 0 {
-		c.logger.Info("partitions reassigned", "partitions", len(recs))
+	if len(b.recs) > 0 {
+		c.logger.Info("partitions reassigned", "partitions", len(b.recs))
 	}
 	return out
 }
