@@ -319,31 +319,28 @@ func (d *delta) config(r ConfigRecord) error {
 		setConfig(t.Configs, r)
 		return nil
 	case ResourceBroker:
-		if !d.bcfCopied {
-			d.next.BrokerConfigs = cloneConfigs(d.base.BrokerConfigs)
-			d.bcfCopied = true
-		}
-		setResourceConfig(d.next.BrokerConfigs, r)
+		setResourceConfig(ownConfigs(&d.next.BrokerConfigs, &d.bcfCopied), r)
 		return nil
 	case ResourceGroup:
-		if !d.gcfCopied {
-			d.next.GroupConfigs = cloneConfigs(d.base.GroupConfigs)
-			d.gcfCopied = true
-		}
-		setResourceConfig(d.next.GroupConfigs, r)
+		setResourceConfig(ownConfigs(&d.next.GroupConfigs, &d.gcfCopied), r)
 		return nil
 	}
 	return fmt.Errorf("unsupported config resource type %d", r.ResourceType)
 }
 
-// cloneConfigs is the copy-on-write step for a per-resource config map: the
-// outer map is copied (never nil), each resource's map is replaced, not
-// changed, by setResourceConfig.
-func cloneConfigs(m map[string]map[string]string) map[string]map[string]string {
-	if c := maps.Clone(m); c != nil {
-		return c
+// ownConfigs is the copy-on-write step for a per-resource config map of
+// the next image: the first time in a delta (*copied false) the outer map
+// *m, still the base image's, is replaced by a copy (never nil); each
+// resource's map is replaced, not changed, by setResourceConfig.
+func ownConfigs(m *map[string]map[string]string, copied *bool) map[string]map[string]string {
+	if !*copied {
+		*m = maps.Clone(*m)
+		if *m == nil {
+			*m = map[string]map[string]string{}
+		}
+		*copied = true
 	}
-	return map[string]map[string]string{}
+	return *m
 }
 
 // setResourceConfig applies r to its resource's configs in all, dropping
