@@ -43,8 +43,67 @@ const (
 )
 
 func consumerGroupKey(group string) []byte {
-	b := kbin.AppendInt16(nil, consumerGroupKeyVersion)
+	return sluiceGroupKey(consumerGroupKeyVersion, group)
+}
+
+// sluiceGroupKey is the key of a whole-group Sluice record (consumer
+// groups here, share groups in share_persist.go): int16 version | string
+// group.
+func sluiceGroupKey(version int16, group string) []byte {
+	b := kbin.AppendInt16(nil, version)
 	return kbin.AppendString(b, group)
+}
+
+// readSluiceGroupKey returns the group of a key written by sluiceGroupKey
+// (the caller has read the version).
+func readSluiceGroupKey(key []byte) (string, error) {
+	r := &kbin.Reader{Src: key[2:]}
+	id := r.String()
+	return id, r.Complete()
+}
+
+// appendSubMeta encodes subscription metadata, sorted by topic name.
+func appendSubMeta(b []byte, meta map[string]TopicInfo) []byte {
+	names := make([]string, 0, len(meta))
+	for n := range meta {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	b = kbin.AppendArrayLen(b, len(names))
+	for _, n := range names {
+		t := meta[n]
+		b = kbin.AppendString(b, n)
+		b = kbin.AppendUuid(b, t.ID)
+		b = kbin.AppendInt32(b, t.Partitions)
+	}
+	return b
+}
+
+// readSubMeta decodes what appendSubMeta wrote into meta.
+func readSubMeta(r *kbin.Reader, meta map[string]TopicInfo) {
+	n := r.ArrayLen()
+	for i := int32(0); i < n && r.Ok(); i++ {
+		name := r.String()
+		meta[name] = TopicInfo{Name: name, ID: r.Uuid(), Partitions: r.Int32()}
+	}
+}
+
+func appendStrings(b []byte, ss []string) []byte {
+	b = kbin.AppendArrayLen(b, len(ss))
+	for _, s := range ss {
+		b = kbin.AppendString(b, s)
+	}
+	return b
+}
+
+// readStrings decodes what appendStrings wrote (nil when empty).
+func readStrings(r *kbin.Reader) []string {
+	var out []string
+	k := r.ArrayLen()
+	for j := int32(0); j < k && r.Ok(); j++ {
+		out = append(out, r.String())
+	}
+	return out
 }
 
 func appendParts(b []byte, a parts) []byte {
@@ -66,18 +125,7 @@ func consumerGroupValue(cg *consumerGroup) []byte {
 	b = kbin.AppendInt32(b, cg.groupEpoch)
 	b = kbin.AppendInt32(b, cg.assignmentEpoch)
 	b = kbin.AppendString(b, cg.assignorName)
-	names := make([]string, 0, len(cg.subMeta))
-	for n := range cg.subMeta {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	b = kbin.AppendArrayLen(b, len(names))
-	for _, n := range names {
-		t := cg.subMeta[n]
-		b = kbin.AppendString(b, n)
-		b = kbin.AppendUuid(b, t.ID)
-		b = kbin.AppendInt32(b, t.Partitions)
-	}
+	b = appendSubMeta(b, cg.subMeta)
 	ms := cg.sortedMembers()
 	b = kbin.AppendArrayLen(b, len(ms))
 	for _, m := range ms {
@@ -87,10 +135,7 @@ func consumerGroupValue(cg *consumerGroup) []byte {
 		b = kbin.AppendString(b, m.clientID)
 		b = kbin.AppendString(b, m.clientHost)
 		b = kbin.AppendInt32(b, int32(m.rebalanceTimeout/time.Millisecond))
-		b = kbin.AppendArrayLen(b, len(m.subscribed))
-		for _, t := range m.subscribed {
-			b = kbin.AppendString(b, t)
-		}
+		b = appendStrings(b, m.subscribed)
 		b = kbin.AppendString(b, m.regex)
 		b = kbin.AppendString(b, m.assignor)
 		b = kbin.AppendInt32(b, m.epoch)
@@ -132,13 +177,8 @@ func decodeConsumerGroup(value []byte, now time.Time) (*consumerGroup, error) {
 	cg.groupEpoch = r.Int32()
 	cg.assignmentEpoch = r.Int32()
 	cg.assignorName = r.String()
+	readSubMeta(r, cg.subMeta)
 	n := r.ArrayLen()
-	for i := int32(0); i < n && r.Ok(); i++ {
-		name := r.String()
-		t := TopicInfo{Name: name, ID: r.Uuid(), Partitions: r.Int32()}
-		cg.subMeta[name] = t
-	}
-	n = r.ArrayLen()
 	for i := int32(0); i < n && r.Ok(); i++ {
 		m := &cmember{id: r.String(), assignedAt: map[tpid]int32{}}
 		m.instanceID = r.NullableString()
@@ -146,10 +186,7 @@ func decodeConsumerGroup(value []byte, now time.Time) (*consumerGroup, error) {
 		m.clientID = r.String()
 		m.clientHost = r.String()
 		m.rebalanceTimeout = time.Duration(r.Int32()) * time.Millisecond
-		k := r.ArrayLen()
-		for j := int32(0); j < k && r.Ok(); j++ {
-			m.subscribed = append(m.subscribed, r.String())
-		}
+		m.subscribed = readStrings(r)
 		m.regex = r.String()
 		m.assignor = r.String()
 		m.epoch = r.Int32()
@@ -177,9 +214,8 @@ func decodeConsumerGroup(value []byte, now time.Time) (*consumerGroup, error) {
 
 // replayConsumerGroup applies a key-version-100 record.
 func (s *shard) replayConsumerGroup(key, value []byte) {
-	r := &kbin.Reader{Src: key[2:]}
-	id := r.String()
-	if err := r.Complete(); err != nil {
+	id, err := readSluiceGroupKey(key)
+	if err != nil {
 		s.log.Warn("skipping bad consumer group key", "err", err)
 		return
 	}

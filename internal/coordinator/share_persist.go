@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -45,8 +44,7 @@ const (
 )
 
 func shareGroupKey(group string) []byte {
-	b := kbin.AppendInt16(nil, shareGroupKeyVersion)
-	return kbin.AppendString(b, group)
+	return sluiceGroupKey(shareGroupKeyVersion, group)
 }
 
 func shareGroupValue(g *shareGroup) []byte {
@@ -54,18 +52,7 @@ func shareGroupValue(g *shareGroup) []byte {
 	b = kbin.AppendInt32(b, g.groupEpoch)
 	b = kbin.AppendInt32(b, g.assignmentEpoch)
 	b = kbin.AppendInt64(b, g.createdAt.UnixMilli())
-	names := make([]string, 0, len(g.subMeta))
-	for n := range g.subMeta {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	b = kbin.AppendArrayLen(b, len(names))
-	for _, n := range names {
-		t := g.subMeta[n]
-		b = kbin.AppendString(b, n)
-		b = kbin.AppendUuid(b, t.ID)
-		b = kbin.AppendInt32(b, t.Partitions)
-	}
+	b = appendSubMeta(b, g.subMeta)
 	ms := g.sortedMembers()
 	b = kbin.AppendArrayLen(b, len(ms))
 	for _, m := range ms {
@@ -73,10 +60,7 @@ func shareGroupValue(g *shareGroup) []byte {
 		b = kbin.AppendNullableString(b, m.rackID)
 		b = kbin.AppendString(b, m.clientID)
 		b = kbin.AppendString(b, m.clientHost)
-		b = kbin.AppendArrayLen(b, len(m.subscribed))
-		for _, t := range m.subscribed {
-			b = kbin.AppendString(b, t)
-		}
+		b = appendStrings(b, m.subscribed)
 		b = kbin.AppendInt32(b, m.epoch)
 		b = kbin.AppendInt32(b, m.prevEpoch)
 		b = appendParts(b, m.assigned)
@@ -100,21 +84,14 @@ func decodeShareGroup(id string, value []byte) (*shareGroup, error) {
 	g.groupEpoch = r.Int32()
 	g.assignmentEpoch = r.Int32()
 	g.createdAt = time.UnixMilli(r.Int64())
+	readSubMeta(r, g.subMeta)
 	n := r.ArrayLen()
-	for i := int32(0); i < n && r.Ok(); i++ {
-		name := r.String()
-		g.subMeta[name] = TopicInfo{Name: name, ID: r.Uuid(), Partitions: r.Int32()}
-	}
-	n = r.ArrayLen()
 	for i := int32(0); i < n && r.Ok(); i++ {
 		m := &smember{id: r.String()}
 		m.rackID = r.NullableString()
 		m.clientID = r.String()
 		m.clientHost = r.String()
-		k := r.ArrayLen()
-		for j := int32(0); j < k && r.Ok(); j++ {
-			m.subscribed = append(m.subscribed, r.String())
-		}
+		m.subscribed = readStrings(r)
 		m.epoch = r.Int32()
 		m.prevEpoch = r.Int32()
 		m.assigned = readParts(r)
@@ -133,9 +110,8 @@ func decodeShareGroup(id string, value []byte) (*shareGroup, error) {
 
 // replayShareGroup applies a key-version-101 record.
 func (s *shard) replayShareGroup(key, value []byte) {
-	r := &kbin.Reader{Src: key[2:]}
-	id := r.String()
-	if err := r.Complete(); err != nil {
+	id, err := readSluiceGroupKey(key)
+	if err != nil {
 		s.log.Warn("skipping bad share group key", "err", err)
 		return
 	}
