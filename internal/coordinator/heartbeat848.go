@@ -110,16 +110,9 @@ func (s *shard) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, cl Clie
 			m.epoch, m.prevEpoch, m.state = 0, 0, memberStable
 		}
 	} else {
-		if r.InstanceID != nil {
-			id, ok := cg.static[*r.InstanceID]
-			if !ok {
-				reply(cghbError(kerr.UnknownMemberID.Code, "instance id "+*r.InstanceID+" is unknown"))
-				return
-			}
-			if id != r.MemberID {
-				reply(cghbError(kerr.FencedInstanceID.Code, "instance id "+*r.InstanceID+" is owned by member "+id))
-				return
-			}
+		if resp := cg.checkInstance(r.InstanceID, r.MemberID); resp != nil {
+			reply(resp)
+			return
 		}
 		m = cg.members[r.MemberID]
 		if m == nil {
@@ -162,14 +155,8 @@ func (s *shard) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, cl Clie
 	if r.ServerAssignor != nil {
 		m.assignor = assignorName(*r.ServerAssignor)
 	}
-	if r.SubscribedTopicNames != nil {
-		names := slices.Clone(r.SubscribedTopicNames)
-		slices.Sort(names)
-		names = slices.Compact(names)
-		if !slices.Equal(names, m.subscribed) {
-			m.subscribed = names
-			bump, dirty = true, true
-		}
+	if updateSubscribed(&m.subscribed, r.SubscribedTopicNames) {
+		bump, dirty = true, true
 	}
 	if r.SubscribedTopicRegex != nil && *r.SubscribedTopicRegex != m.regex {
 		m.regex = *r.SubscribedTopicRegex
@@ -260,6 +247,40 @@ func sortedIDs(a parts) []uuid {
 	}
 	slices.SortFunc(ids, compareUUID)
 	return ids
+}
+
+// checkInstance checks a static member's instance id (nil: not a static
+// member, nothing to check) against the member id it came with; nil when
+// it belongs to that member, else the error answer.
+func (cg *consumerGroup) checkInstance(instanceID *string, memberID string) *kmsg.ConsumerGroupHeartbeatResponse {
+	if instanceID == nil {
+		return nil
+	}
+	id, ok := cg.static[*instanceID]
+	if !ok {
+		return cghbError(kerr.UnknownMemberID.Code, "instance id "+*instanceID+" is unknown")
+	}
+	if id != memberID {
+		return cghbError(kerr.FencedInstanceID.Code, "instance id "+*instanceID+" is owned by member "+id)
+	}
+	return nil
+}
+
+// updateSubscribed sets *subscribed to names sorted and without
+// duplicates and reports whether that changed it; nil names (not sent)
+// change nothing.
+func updateSubscribed(subscribed *[]string, names []string) bool {
+	if names == nil {
+		return false
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	if slices.Equal(names, *subscribed) {
+		return false
+	}
+	*subscribed = names
+	return true
 }
 
 func sameMeta(a, b map[string]TopicInfo) bool {
@@ -435,21 +456,11 @@ func (s *shard) consumerLeave(r *kmsg.ConsumerGroupHeartbeatRequest, reply func(
 		return
 	}
 	cg := g.cg
-	var m *cmember
-	if r.InstanceID != nil {
-		id, ok := cg.static[*r.InstanceID]
-		if !ok {
-			reply(cghbError(kerr.UnknownMemberID.Code, "instance id "+*r.InstanceID+" is unknown"))
-			return
-		}
-		if id != r.MemberID {
-			reply(cghbError(kerr.FencedInstanceID.Code, "instance id "+*r.InstanceID+" is owned by member "+id))
-			return
-		}
-		m = cg.members[id]
-	} else {
-		m = cg.members[r.MemberID]
+	if resp := cg.checkInstance(r.InstanceID, r.MemberID); resp != nil {
+		reply(resp)
+		return
 	}
+	m := cg.members[r.MemberID]
 	if m == nil {
 		reply(cghbError(kerr.UnknownMemberID.Code, "member "+r.MemberID+" is not in group "+r.Group))
 		return

@@ -125,14 +125,8 @@ func (s *shard) shareHeartbeat(r *kmsg.ShareGroupHeartbeatRequest, cl Client, re
 		m.rackID = r.RackID
 		dirty = true
 	}
-	if r.SubscribedTopicNames != nil {
-		names := slices.Clone(r.SubscribedTopicNames)
-		slices.Sort(names)
-		names = slices.Compact(names)
-		if !slices.Equal(names, m.subscribed) {
-			m.subscribed = names
-			bump, dirty = true, true
-		}
+	if updateSubscribed(&m.subscribed, r.SubscribedTopicNames) {
+		bump, dirty = true, true
 	}
 	if m.clientID != cl.ID || m.clientHost != cl.Host {
 		m.clientID, m.clientHost = cl.ID, cl.Host
