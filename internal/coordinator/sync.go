@@ -34,21 +34,30 @@ func inconsistent(given *string, have string) bool {
 	return given != nil && have != "" && *given != have
 }
 
+// generationMember returns classic group id for a SyncGroup or Heartbeat
+// once the member (member id, instance id) is in it at the group's
+// generation; otherwise the error code to answer with.
+func (s *shard) generationMember(id, memberID string, instanceID *string, generation int32) (*group, int16) {
+	g := s.groups[id]
+	if g == nil {
+		return nil, kerr.UnknownMemberID.Code
+	}
+	if code := g.validateMember(memberID, instanceID); code != 0 {
+		return nil, code
+	}
+	if generation != g.generation {
+		return nil, kerr.IllegalGeneration.Code
+	}
+	return g, 0
+}
+
 // syncGroup is Kafka's classic SyncGroup: followers park until the leader's
 // assignment is durable, then every member gets exactly the bytes the
 // leader chose for it.
 func (s *shard) syncGroup(r *kmsg.SyncGroupRequest, reply func(*kmsg.SyncGroupResponse)) {
-	g := s.groups[r.Group]
-	if g == nil {
-		reply(syncError(kerr.UnknownMemberID.Code))
-		return
-	}
-	if code := g.validateMember(r.MemberID, r.InstanceID); code != 0 {
+	g, code := s.generationMember(r.Group, r.MemberID, r.InstanceID, r.Generation)
+	if code != 0 {
 		reply(syncError(code))
-		return
-	}
-	if r.Generation != g.generation {
-		reply(syncError(kerr.IllegalGeneration.Code))
 		return
 	}
 	if inconsistent(r.ProtocolType, g.protocolType) || inconsistent(r.Protocol, g.protocolName) {
@@ -154,17 +163,9 @@ func heartbeatResponse(code int16) *kmsg.HeartbeatResponse {
 // heartbeat keeps a member's session alive; during a join phase it tells
 // the member to rejoin (REBALANCE_IN_PROGRESS).
 func (s *shard) heartbeat(r *kmsg.HeartbeatRequest, reply func(*kmsg.HeartbeatResponse)) {
-	g := s.groups[r.Group]
-	if g == nil {
-		reply(heartbeatResponse(kerr.UnknownMemberID.Code))
-		return
-	}
-	if code := g.validateMember(r.MemberID, r.InstanceID); code != 0 {
+	g, code := s.generationMember(r.Group, r.MemberID, r.InstanceID, r.Generation)
+	if code != 0 {
 		reply(heartbeatResponse(code))
-		return
-	}
-	if r.Generation != g.generation {
-		reply(heartbeatResponse(kerr.IllegalGeneration.Code))
 		return
 	}
 	m := g.members[r.MemberID]
