@@ -88,7 +88,6 @@ func (s *shard) commitOffsets(r *kmsg.OffsetCommitRequest, resp *kmsg.OffsetComm
 		expire = now + r.RetentionTimeMillis
 	}
 	var (
-		recs    []record.Record
 		tps     []tp
 		vals    []offset
 		answers []*kmsg.OffsetCommitResponseTopicPartition
@@ -119,20 +118,36 @@ func (s *shard) commitOffsets(r *kmsg.OffsetCommitRequest, resp *kmsg.OffsetComm
 			if r.Version == 1 && rp.Timestamp != -1 {
 				o.commitMs = rp.Timestamp
 			}
-			t := tp{rt.Topic, rp.Partition}
-			recs = append(recs, record.Record{Key: offsetKey(g.id, t), Value: offsetValue(o)})
-			tps, vals, answers = append(tps, t), append(vals, o), append(answers, out)
+			tps, vals, answers = append(tps, tp{rt.Topic, rp.Partition}), append(vals, o), append(answers, out)
 		}
 	}
 	if m := g.members[r.MemberID]; m != nil && g.is(stateStable, statePreparingRebalance) {
 		s.rescheduleHeartbeat(g, m, m.sessionTimeout)
 	}
-	if len(recs) == 0 {
-		s.dropIfShell(g)
+	s.storeOffsets(g, tps, vals, func(err error) {
+		if err != nil {
+			for _, a := range answers {
+				a.ErrorCode = writeErrorCode(err)
+			}
+		}
 		reply(resp)
+	})
+}
+
+// storeOffsets writes vals as the committed offsets of tps (one record
+// each, in order) and makes them the group's offsets once durable, not
+// before; then it calls done with the write's error (nil at once when
+// there is nothing to write). While the write is in flight the partitions
+// count in g.pendingCommits.
+func (s *shard) storeOffsets(g *group, tps []tp, vals []offset, done func(error)) {
+	if len(tps) == 0 {
+		s.dropIfShell(g)
+		done(nil)
 		return
 	}
-	for _, t := range tps {
+	recs := make([]record.Record, len(tps))
+	for i, t := range tps {
+		recs[i] = record.Record{Key: offsetKey(g.id, t), Value: offsetValue(vals[i])}
 		g.pendingCommits[t]++
 	}
 	s.write(recs, func(err error) {
@@ -140,16 +155,14 @@ func (s *shard) commitOffsets(r *kmsg.OffsetCommitRequest, resp *kmsg.OffsetComm
 			if g.pendingCommits[t]--; g.pendingCommits[t] <= 0 {
 				delete(g.pendingCommits, t)
 			}
-			if err != nil {
-				answers[i].ErrorCode = writeErrorCode(err)
-				continue
+			if err == nil {
+				g.offsets[t] = vals[i]
 			}
-			g.offsets[t] = vals[i]
 		}
 		if s.groups[g.id] == g {
 			s.dropIfShell(g)
 		}
-		reply(resp)
+		done(err)
 	})
 }
 

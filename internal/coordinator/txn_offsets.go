@@ -3,8 +3,6 @@ package coordinator
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/sluice-io/sluice/internal/record"
 )
 
 // Hooks for the transaction coordinator (package txn), which keeps a
@@ -39,7 +37,6 @@ func (s *shard) commitTxnOffsets(group string, topics []kmsg.TxnOffsetCommitRequ
 	}
 	now := s.c.clock.Now().UnixMilli()
 	var (
-		recs []record.Record
 		tps  []tp
 		vals []offset
 	)
@@ -50,33 +47,10 @@ func (s *shard) commitTxnOffsets(group string, topics []kmsg.TxnOffsetCommitRequ
 				meta = *rp.Metadata
 			}
 			o := offset{offset: rp.Offset, leaderEpoch: rp.LeaderEpoch, metadata: meta, commitMs: now, expireMs: -1}
-			t := tp{rt.Topic, rp.Partition}
-			recs = append(recs, record.Record{Key: offsetKey(group, t), Value: offsetValue(o)})
-			tps, vals = append(tps, t), append(vals, o)
+			tps, vals = append(tps, tp{rt.Topic, rp.Partition}), append(vals, o)
 		}
 	}
-	if len(recs) == 0 {
-		s.dropIfShell(g)
-		reply(nil)
-		return
-	}
-	for _, t := range tps {
-		g.pendingCommits[t]++
-	}
-	s.write(recs, func(err error) {
-		for i, t := range tps {
-			if g.pendingCommits[t]--; g.pendingCommits[t] <= 0 {
-				delete(g.pendingCommits, t)
-			}
-			if err == nil {
-				g.offsets[t] = vals[i]
-			}
-		}
-		if s.groups[g.id] == g {
-			s.dropIfShell(g)
-		}
-		reply(err)
-	})
+	s.storeOffsets(g, tps, vals, reply)
 }
 
 // ValidateTxnMember checks TxnOffsetCommit v3+'s member id, instance id
