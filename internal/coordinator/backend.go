@@ -1,14 +1,12 @@
 package coordinator
 
 import (
-	"fmt"
 	"strconv"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/share"
 )
 
 // OffsetsTopic is Kafka's internal topic holding groups and offsets.
@@ -63,26 +61,12 @@ type brokerBackend struct {
 }
 
 func (b *brokerBackend) OffsetsPartitions() int32 {
-	t, ok := b.meta.Image().Topic(OffsetsTopic)
-	if !ok {
-		return 0
-	}
-	return int32(len(t.Partitions))
+	return share.TopicPartitions(b.meta, OffsetsTopic)
 }
 
 func (b *brokerBackend) CreateOffsetsTopic(n int32) error {
-	compact := "compact"
 	segment := strconv.Itoa(offsetsTopicSegmentBytes)
-	_, cerr := b.ctl.CreateTopic(controller.CreateTopicRequest{
-		Name:              OffsetsTopic,
-		NumPartitions:     n,
-		ReplicationFactor: -1,
-		Configs:           map[string]*string{"cleanup.policy": &compact, "segment.bytes": &segment},
-	})
-	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
-		return fmt.Errorf("create %s: %w", OffsetsTopic, cerr)
-	}
-	return nil
+	return share.CreateCompactedTopic(b.ctl, OffsetsTopic, n, -1, map[string]*string{"segment.bytes": &segment})
 }
 
 func (b *brokerBackend) OffsetsLog(i int32) Log {

@@ -47,15 +47,42 @@ func (b *brokerBackend) Data(topicID [16]byte, p int32) Data {
 }
 
 func (b *brokerBackend) StatePartitions() int32 {
-	t, ok := b.meta.Image().Topic(StateTopic)
+	return TopicPartitions(b.meta, StateTopic)
+}
+
+// TopicPartitions is the partition count of topic, or 0 when it does not
+// exist. The group coordinator uses it for __consumer_offsets too.
+func TopicPartitions(meta *metadata.Store, topic string) int32 {
+	t, ok := meta.Image().Topic(topic)
 	if !ok {
 		return 0
 	}
 	return int32(len(t.Partitions))
 }
 
-func (b *brokerBackend) CreateStateTopic(n int32) error {
+// CreateCompactedTopic creates topic (cleanup.policy compact, plus
+// configs) with n partitions and replication factor rf. It succeeds when
+// the topic already exists. The group coordinator creates
+// __consumer_offsets with it too.
+func CreateCompactedTopic(ctl *controller.Controller, topic string, n int32, rf int16, configs map[string]*string) error {
 	compact := "compact"
+	all := map[string]*string{"cleanup.policy": &compact}
+	for k, v := range configs {
+		all[k] = v
+	}
+	_, cerr := ctl.CreateTopic(controller.CreateTopicRequest{
+		Name:              topic,
+		NumPartitions:     n,
+		ReplicationFactor: rf,
+		Configs:           all,
+	})
+	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
+		return fmt.Errorf("create %s: %w", topic, cerr)
+	}
+	return nil
+}
+
+func (b *brokerBackend) CreateStateTopic(n int32) error {
 	segment := strconv.Itoa(int(b.tc.SegmentBytes))
 	rf := b.tc.ReplicationFactor
 	if brokers := int16(len(b.meta.Image().Brokers)); rf > brokers {
@@ -64,20 +91,11 @@ func (b *brokerBackend) CreateStateTopic(n int32) error {
 	if rf <= 0 {
 		rf = -1 // default.replication.factor
 	}
-	configs := map[string]*string{"cleanup.policy": &compact}
+	configs := map[string]*string{}
 	if b.tc.SegmentBytes > 0 {
 		configs["segment.bytes"] = &segment
 	}
-	_, cerr := b.ctl.CreateTopic(controller.CreateTopicRequest{
-		Name:              StateTopic,
-		NumPartitions:     n,
-		ReplicationFactor: rf,
-		Configs:           configs,
-	})
-	if cerr != nil && cerr.Code != kerr.TopicAlreadyExists.Code {
-		return fmt.Errorf("create %s: %w", StateTopic, cerr)
-	}
-	return nil
+	return CreateCompactedTopic(b.ctl, StateTopic, n, rf, configs)
 }
 
 func (b *brokerBackend) StateLog(i int32) StateLog {
