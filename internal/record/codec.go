@@ -238,11 +238,22 @@ func Compress(codec int, src []byte) ([]byte, error) {
 
 var gzipEncoders = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
-func gzipCompress(src []byte) ([]byte, error) {
+func gzipCompress(src []byte) ([]byte, error) { return streamCompress(&gzipEncoders, src) }
+
+// streamWriter is what the pooled gzip and lz4 writers have in common.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
+
+// streamCompress compresses src with a writer from pool (gzip or lz4),
+// which is reset to nil before it goes back so that it does not pin the
+// output while pooled.
+func streamCompress(pool *sync.Pool, src []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(len(src)/2 + 64)
-	zw := gzipEncoders.Get().(*gzip.Writer)
-	defer gzipEncoders.Put(zw)
+	zw := pool.Get().(streamWriter)
+	defer pool.Put(zw)
 	zw.Reset(&buf)
 	if _, err := zw.Write(src); err != nil {
 		return nil, err
@@ -264,21 +275,7 @@ var lz4Encoders = sync.Pool{New: func() any {
 	return zw
 }}
 
-func lz4Compress(src []byte) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(len(src)/2 + 64)
-	zw := lz4Encoders.Get().(*lz4.Writer)
-	defer lz4Encoders.Put(zw)
-	zw.Reset(&buf)
-	if _, err := zw.Write(src); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	zw.Reset(nil)
-	return buf.Bytes(), nil
-}
+func lz4Compress(src []byte) ([]byte, error) { return streamCompress(&lz4Encoders, src) }
 
 // zstd encoders are single-threaded and used through EncodeAll only.
 // WithZeroFrames keeps an empty input a real frame, which decoders (and our
