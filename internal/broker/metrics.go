@@ -149,22 +149,15 @@ func (b *Broker) observe(req *server.Request, resp *server.Response, d time.Dura
 // observeProduce counts each partition's batch bytes and records (one
 // header parse per batch). With acks=0 (no response) every partition counts.
 func (b *Broker) observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) {
-	var img *metadata.Image
+	names := topicNamer{b: b}
 	for i, t := range r.Topics {
 		var rt *kmsg.ProduceResponseTopic
 		if resp != nil && i < len(resp.Topics) && resp.Topics[i].Topic == t.Topic && resp.Topics[i].TopicID == t.TopicID {
 			rt = &resp.Topics[i]
 		}
-		name := t.Topic
-		if name == "" { // v13+: topic ids only
-			if img == nil {
-				img = b.meta.Image()
-			}
-			ti := img.TopicsByID[metadata.UUID(t.TopicID)]
-			if ti == nil {
-				continue
-			}
-			name = ti.Name
+		name, ok := names.name(t.Topic, t.TopicID)
+		if !ok {
+			continue
 		}
 		for j, p := range t.Partitions {
 			failed := false
@@ -179,19 +172,12 @@ func (b *Broker) observeProduce(r *kmsg.ProduceRequest, resp *kmsg.ProduceRespon
 // observeFetch counts the record bytes of each partition, spliced from
 // files or inline.
 func (b *Broker) observeFetch(resp *kmsg.FetchResponse, splices []server.Splice) {
-	var img *metadata.Image
+	names := topicNamer{b: b}
 	next := 0
 	for _, t := range resp.Topics {
-		name := t.Topic
-		if name == "" { // v13+: topic ids only
-			if img == nil {
-				img = b.meta.Image()
-			}
-			ti := img.TopicsByID[metadata.UUID(t.TopicID)]
-			if ti == nil {
-				continue
-			}
-			name = ti.Name
+		name, ok := names.name(t.Topic, t.TopicID)
+		if !ok {
+			continue
 		}
 		for _, p := range t.Partitions {
 			n, records := int64(len(p.RecordBatches)), int64(0)
@@ -207,6 +193,30 @@ func (b *Broker) observeFetch(resp *kmsg.FetchResponse, splices []server.Splice)
 			metrics.Fetched(name, n, records)
 		}
 	}
+}
+
+// topicNamer names the topics of one Produce or Fetch for metrics. v13+
+// carries topic ids only; their names come from the metadata image, taken
+// once per message and only when needed.
+type topicNamer struct {
+	b   *Broker
+	img *metadata.Image
+}
+
+// name is topic, or the name of the topic with id when topic is empty;
+// ok is false for an id not in the image.
+func (n *topicNamer) name(topic string, id [16]byte) (name string, ok bool) {
+	if topic != "" {
+		return topic, true
+	}
+	if n.img == nil {
+		n.img = n.b.meta.Image()
+	}
+	ti := n.img.TopicsByID[metadata.UUID(id)]
+	if ti == nil {
+		return "", false
+	}
+	return ti.Name, true
 }
 
 // pendingHandler counts Produce and Fetch requests from decoding until
