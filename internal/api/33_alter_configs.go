@@ -30,11 +30,7 @@ func handleAlterConfigs(e *Env, req *server.Request) server.Reply {
 			func() *controller.Error { return e.Ctl.AlterTopicConfigs(rr.ResourceName, configs, r.ValidateOnly) },
 			func() *controller.Error { return e.Ctl.AlterBrokerConfigs(rr.ResourceName, configs, r.ValidateOnly) },
 			func() *controller.Error { return e.Ctl.AlterGroupConfigs(rr.ResourceName, configs, r.ValidateOnly) })
-		if cerr != nil {
-			res.ErrorCode = cerr.Code
-			msg := cerr.Message
-			res.ErrorMessage = &msg
-		}
+		res.ErrorCode, res.ErrorMessage = errorFields(cerr)
 		resp.Resources = append(resp.Resources, res)
 	}
 	return server.Ready(&server.Response{Msg: resp})

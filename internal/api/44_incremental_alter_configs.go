@@ -39,11 +39,7 @@ func handleIncrementalAlterConfigs(e *Env, req *server.Request) server.Reply {
 			func() *controller.Error {
 				return e.Ctl.IncrementalAlterGroupConfigs(rr.ResourceName, ops, r.ValidateOnly)
 			})
-		if cerr != nil {
-			res.ErrorCode = cerr.Code
-			msg := cerr.Message
-			res.ErrorMessage = &msg
-		}
+		res.ErrorCode, res.ErrorMessage = errorFields(cerr)
 		resp.Resources = append(resp.Resources, res)
 	}
 	return server.Ready(&server.Response{Msg: resp})
