@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -172,14 +174,9 @@ func (z authz) txnOffsetCommitSplit(r *kmsg.TxnOffsetCommitRequest) (*kmsg.TxnOf
 	case !z.group(auth.OpRead, r.Group):
 		return r, groupDenied, none
 	}
-	var keep, denied []kmsg.TxnOffsetCommitRequestTopic
-	for _, t := range r.Topics {
-		if z.topic(auth.OpRead, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
+	keep, denied := splitBy(r.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) bool {
+		return z.topic(auth.OpRead, t.Topic)
+	})
 	if len(denied) == 0 {
 		return r, 0, none
 	}
@@ -213,13 +210,9 @@ func (z authz) describeTransactionsFix(resp *kmsg.DescribeTransactionsResponse) 
 			*s = d
 			continue
 		}
-		topics := s.Topics[:0]
-		for _, t := range s.Topics {
-			if z.topic(auth.OpDescribe, t.Topic) {
-				topics = append(topics, t)
-			}
-		}
-		s.Topics = topics
+		s.Topics = slices.DeleteFunc(s.Topics, func(t kmsg.DescribeTransactionsResponseTransactionStateTopic) bool {
+			return !z.topic(auth.OpDescribe, t.Topic)
+		})
 	}
 }
 
@@ -228,11 +221,7 @@ func (z authz) listTransactionsFix(resp *kmsg.ListTransactionsResponse) {
 	if z.a == nil {
 		return
 	}
-	out := resp.TransactionStates[:0]
-	for _, s := range resp.TransactionStates {
-		if z.txnID(auth.OpDescribe, s.TransactionalID) {
-			out = append(out, s)
-		}
-	}
-	resp.TransactionStates = out
+	resp.TransactionStates = slices.DeleteFunc(resp.TransactionStates, func(s kmsg.ListTransactionsResponseTransactionState) bool {
+		return !z.txnID(auth.OpDescribe, s.TransactionalID)
+	})
 }

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -181,13 +183,9 @@ func (z authz) listGroupsFix(resp *kmsg.ListGroupsResponse) {
 	if z.a == nil || z.cluster(auth.OpDescribe) {
 		return
 	}
-	out := resp.Groups[:0]
-	for _, g := range resp.Groups {
-		if z.group(auth.OpDescribe, g.Group) {
-			out = append(out, g)
-		}
-	}
-	resp.Groups = out
+	resp.Groups = slices.DeleteFunc(resp.Groups, func(g kmsg.ListGroupsResponseGroup) bool {
+		return !z.group(auth.OpDescribe, g.Group)
+	})
 }
 
 // deleteGroupsSplit removes groups without DELETE from the request and
@@ -196,14 +194,7 @@ func (z authz) deleteGroupsSplit(r *kmsg.DeleteGroupsRequest) (*kmsg.DeleteGroup
 	if z.a == nil {
 		return r, func(*kmsg.DeleteGroupsResponse) {}
 	}
-	var keep, denied []string
-	for _, g := range r.Groups {
-		if z.group(auth.OpDelete, g) {
-			keep = append(keep, g)
-		} else {
-			denied = append(denied, g)
-		}
-	}
+	keep, denied := splitBy(r.Groups, func(g string) bool { return z.group(auth.OpDelete, g) })
 	c := *r
 	c.Groups = keep
 	return &c, func(resp *kmsg.DeleteGroupsResponse) {
@@ -224,14 +215,9 @@ func (z authz) offsetDeleteSplit(r *kmsg.OffsetDeleteRequest) (*kmsg.OffsetDelet
 	if !z.group(auth.OpRead, r.Group) {
 		return nil, groupDenied, nil
 	}
-	var keep, denied []kmsg.OffsetDeleteRequestTopic
-	for _, t := range r.Topics {
-		if z.topic(auth.OpRead, t.Topic) {
-			keep = append(keep, t)
-		} else {
-			denied = append(denied, t)
-		}
-	}
+	keep, denied := splitBy(r.Topics, func(t kmsg.OffsetDeleteRequestTopic) bool {
+		return z.topic(auth.OpRead, t.Topic)
+	})
 	c := *r
 	c.Topics = keep
 	return &c, 0, func(resp *kmsg.OffsetDeleteResponse) {
@@ -246,4 +232,17 @@ func (z authz) offsetDeleteSplit(r *kmsg.OffsetDeleteRequest) (*kmsg.OffsetDelet
 			resp.Topics = append(resp.Topics, rt)
 		}
 	}
+}
+
+// splitBy returns the items allowed says yes to and the others, each in
+// request order: the request to hand on and the items to refuse.
+func splitBy[T any](items []T, allowed func(T) bool) (keep, denied []T) {
+	for _, it := range items {
+		if allowed(it) {
+			keep = append(keep, it)
+		} else {
+			denied = append(denied, it)
+		}
+	}
+	return keep, denied
 }
