@@ -77,9 +77,8 @@ report adds the broker's RSS and both sides' CPU use.
 Phases: produce (acks=all, idempotence off) and consume (groupless, from the
 start) at every --sizes, then latency (--rate records/s for --duration with
 linger 0). --disk-floor adds, before every target and after the last,
-the same bytes and records written and fdatasynced with no broker at all:
-the most throughput and the least latency any broker that syncs before
-acknowledging can get from this disk. Progress goes to stderr; a Markdown report goes to stdout, with
+the same records appended and fdatasynced with no broker at all: the least
+any broker that syncs before acknowledging can achieve on this disk. Progress goes to stderr; a Markdown report goes to stdout, with
 ratios against --baseline (default: the first target that is not an
 embedded Sluice).`,
 		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB
@@ -232,7 +231,7 @@ embedded Sluice).`,
 	f.StringVar(&peerCmd, "peer-cmd", "", "command line that serves a peer (default: this executable's \"bench serve-peer\"); the kind and flags are appended")
 	f.StringVar(&peerProfile, "peer-profile", "", "spawned brokers write CPU, allocation, mutex and block profiles to this directory (implies --spawn)")
 	f.BoolVar(&rawConsume, "raw-consume", false, "consume phase: send Fetch requests directly and count records from batch headers (CRC checked, records not decoded), a lighter load generator")
-	f.BoolVar(&diskFloor, "disk-floor", false, "before every target and after the last, time the produce bytes and the latency records written and fdatasynced with no broker: what the disk allows")
+	f.BoolVar(&diskFloor, "disk-floor", false, "latency phase: also time the same records written and fdatasynced with no broker, before every target and after the last")
 	cmd.AddCommand(servePeerCmd(), startupCmd())
 	return cmd
 }

@@ -50,12 +50,10 @@ type Config struct {
 	Rate        int // records per second
 	Duration    time.Duration
 	LatencySize int // 0: Sizes[0]
-	// DiskFloor runs the disk floors before every target and after the
-	// last: runWriteFloor with the produce phase's bytes (first size),
-	// batch limit and requests in flight, and runDiskFloor at the latency
-	// phase's rate, size and partitions. Each target is then read against
-	// what the disk allowed minutes apart in the same run: this disk
-	// drifts.
+	// DiskFloor runs the disk floor (runDiskFloor) at the latency phase's
+	// rate, size and partitions before every target and after the last,
+	// so each target's latencies can be read against what the disk
+	// allowed minutes apart in the same run: this disk's tails drift.
 	DiskFloor bool
 
 	// Producer tuning for the throughput phase.
@@ -236,25 +234,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 
 	floor := func(label string) {
-		if !c.DiskFloor || ctx.Err() != nil {
-			return
-		}
-		if c.has(PhaseProduce) {
-			size := c.Sizes[0]
-			total := c.recordsFor(size) * int64(size)
-			chunk := int64(c.BatchMaxBytes)
-			w, err := runWriteFloor(ctx, c.DataDir, int(c.Partitions), total, chunk, int64(c.MaxInflight)*chunk)
-			w.Label = "disk floor (" + label + ")"
-			if err != nil {
-				w.Err = err.Error()
-				pr.note("%s, durable writes: %v", w.Label, err)
-			} else {
-				pr.note("%s, durable writes: %.1f MiB in %v: %.1f MiB/s; %d fdatasyncs", w.Label,
-					float64(w.Bytes)/(1<<20), w.Elapsed.Round(time.Millisecond), w.MiBps(), w.Syncs)
-			}
-			rep.WriteFloor = append(rep.WriteFloor, w)
-		}
-		if !c.has(PhaseLatency) {
+		if !c.DiskFloor || !c.has(PhaseLatency) || ctx.Err() != nil {
 			return
 		}
 		pr.note("disk floor (%s): %d files, %d × %d B/s for %v", label, c.Partitions, c.Rate, c.LatencySize, c.Duration)

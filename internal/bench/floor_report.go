@@ -42,33 +42,3 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	}
 	p("\n")
 }
-
-// writeWriteFloor lists the durable write floors next to the produce
-// figures of the baseline, so a target's produce rate reads against what
-// the disk could make durable in the same run.
-func (r *Report) writeWriteFloor(p func(string, ...any)) {
-	if len(r.WriteFloor) == 0 {
-		return
-	}
-	c := r.Config
-	var base float64
-	for _, t := range r.Throughput {
-		if t.Target == c.Baseline && t.Size == c.Sizes[0] && t.Err == "" {
-			base = t.Produce.MiBps()
-		}
-	}
-	p("#### Disk floor, durable writes\n\n")
-	p("No broker: the first size's produce bytes, written over one file per partition in %s chunks with at most %d chunks per file ahead of the disk (the producer's batch limit and requests in flight), each file fdatasynced over and over by its own flusher, every call covering all written before it: the most any broker that acknowledges only durable data can write on this disk.\n\n",
-		fmtBytes(int64(c.BatchMaxBytes)), c.MaxInflight)
-	p("| floor | MiB/s | vs %s produce | fdatasyncs | fdatasync p50 | p99 | max |\n", c.Baseline)
-	p("|---|---:|---:|---:|---:|---:|---:|\n")
-	for _, w := range r.WriteFloor {
-		if w.Err != "" {
-			p("| %s | — | — | — | — | — | — | error: %s\n", w.Label, oneLine(w.Err))
-			continue
-		}
-		p("| %s | %s | %s | %d | %s | %s | %s |\n", w.Label, fmtMiB(w.MiBps()), ratio(w.MiBps(), base),
-			w.Syncs, fmtDur(w.Sync.P50), fmtDur(w.Sync.P99), fmtDur(w.Sync.Max))
-	}
-	p("\n")
-}

@@ -20,9 +20,8 @@ type Report struct {
 	Config            Config
 	Throughput        []ThroughputResult
 	Latency           []LatencyResult
-	Floor             []FloorResult      // latency floors, before each target and after the last
-	WriteFloor        []WriteFloorResult // durable write floors, likewise
-	Memory            []MemResult        // targets that ran as their own process
+	Floor             []FloorResult // the disk floor before and after the targets
+	Memory            []MemResult   // targets that ran as their own process
 }
 
 // MemResult is a broker process's resident memory (VmRSS) at points of
@@ -350,7 +349,6 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("\n")
 	}
 
-	r.writeWriteFloor(p)
 	r.writeCPU(p)
 	r.writeMemory(p)
 
