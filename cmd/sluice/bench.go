@@ -77,8 +77,9 @@ report adds the broker's RSS and both sides' CPU use.
 Phases: produce (acks=all, idempotence off) and consume (groupless, from the
 start) at every --sizes, then latency (--rate records/s for --duration with
 linger 0). --disk-floor adds, before every target and after the last,
-the same records appended and fdatasynced with no broker at all: the least
-any broker that syncs before acknowledging can achieve on this disk. Progress goes to stderr; a Markdown report goes to stdout, with
+the same records appended and fdatasynced with no broker at all: what the
+disk alone gives them, the part of a durable broker's latency that is the
+disk's. Progress goes to stderr; a Markdown report goes to stdout, with
 ratios against --baseline (default: the first target that is not an
 embedded Sluice).`,
 		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB

@@ -34,8 +34,10 @@ type FloorResult struct {
 // the pacer handed it over, as the latency phase measures from the
 // Produce call.
 //
-// Nothing a broker does can make its durable acknowledgements faster than
-// this on the same disk: the broker's figures are read against it.
+// It is the reference a broker's figures are read against: the part of a
+// durable acknowledgement that is the disk's. It is not a strict bound: a
+// broker that syncs less often sends the disk fewer flushes, and a disk
+// that throttles by operations may then stall less.
 func runDiskFloor(ctx context.Context, parent string, partitions, rate, size int, d time.Duration) (res FloorResult, err error) {
 	dir, err := os.MkdirTemp(parent, "sluice-bench-floor-")
 	if err != nil {

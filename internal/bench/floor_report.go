@@ -32,7 +32,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	if len(r.Floor) == 0 {
 		return
 	}
-	p("Disk floor: no broker. The bench appends the same records at the same rate, round-robin over one file per partition in the data dir, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from the moment the pacer hands a record over (as a target's is from the Produce call) to the end of the fdatasync covering it, the least any broker that syncs before acknowledging can achieve on this disk at this rate.\n\n")
+	p("Disk floor: no broker. The bench appends the same records at the same rate, round-robin over one file per partition in the data dir, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from the moment the pacer hands a record over (as a target's is from the Produce call) to the end of the fdatasync covering it: what this disk alone gives these records at this rate, the reference for the part of a durable broker's latency that is the disk's.\n\n")
 	for _, f := range r.Floor {
 		if f.Err != "" {
 			continue
