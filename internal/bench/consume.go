@@ -84,15 +84,10 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 		total += r.end - r.start
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	ph, ctx, cancel := startPhase(ctx, pr, fmt.Sprintf("%s consume %dB", target, size), total)
 	defer cancel()
-	var m meter
-	fe := &firstErr{cancel: cancel}
-	setErr := fe.set
-	label := fmt.Sprintf("%s consume %dB", target, size)
-	stop := pr.track(label, &m, total)
+	m, setErr := &ph.m, ph.fe.set
 
-	start := time.Now()
 	var wg sync.WaitGroup
 	for _, parts := range assigned {
 		var want int64
@@ -149,11 +144,9 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	stop()
 
-	res := PhaseResult{Records: m.records.Load(), Bytes: m.bytes.Load(), Elapsed: elapsed}
-	if err := fe.get(); err != nil {
+	res, err := ph.end()
+	if err != nil {
 		return res, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -162,7 +155,6 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 	if res.Records != total {
 		return res, fmt.Errorf("read %d records, the topic holds %d", res.Records, total)
 	}
-	pr.note("%s: %d records, %.1f MiB in %v: %.1f MiB/s, %.0f rec/s",
-		label, res.Records, float64(res.Bytes)/(1<<20), elapsed.Round(time.Millisecond), res.MiBps(), res.RecPerSec())
+	ph.note(res)
 	return res, nil
 }

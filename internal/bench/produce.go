@@ -37,6 +37,44 @@ func (r PhaseResult) RecPerSec() float64 {
 	return float64(r.Records) / r.Elapsed.Seconds()
 }
 
+// phase is the bookkeeping of one timed throughput phase (produce or
+// consume): what it has counted, its first error, which cancels the
+// phase's context, and its live progress line.
+type phase struct {
+	pr    *progress
+	label string
+	m     meter
+	fe    firstErr
+	stop  func()
+	start time.Time
+}
+
+// startPhase starts the progress line for a phase of total records, then
+// the clock. The returned context is cancelled by the first error the
+// phase sets; the caller must call cancel.
+func startPhase(ctx context.Context, pr *progress, label string, total int64) (*phase, context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	ph := &phase{pr: pr, label: label, fe: firstErr{cancel: cancel}}
+	ph.stop = pr.track(label, &ph.m, total)
+	ph.start = time.Now()
+	return ph, ctx, cancel
+}
+
+// end stops the clock, then the progress line, and returns the phase's
+// totals with its first error.
+func (ph *phase) end() (PhaseResult, error) {
+	elapsed := time.Since(ph.start)
+	ph.stop()
+	res := PhaseResult{Records: ph.m.records.Load(), Bytes: ph.m.bytes.Load(), Elapsed: elapsed}
+	return res, ph.fe.get()
+}
+
+// note reports a finished phase's throughput.
+func (ph *phase) note(res PhaseResult) {
+	ph.pr.note("%s: %d records, %.1f MiB in %v: %.1f MiB/s, %.0f rec/s",
+		ph.label, res.Records, float64(res.Bytes)/(1<<20), res.Elapsed.Round(time.Millisecond), res.MiBps(), res.RecPerSec())
+}
+
 // producerOpts are the options every bench producer uses.
 //
 // Idempotence is disabled because Sluice does not implement InitProducerId
@@ -84,15 +122,10 @@ func runProduce(ctx context.Context, c *Config, pr *progress, target string, see
 		clients[i] = cl
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	ph, ctx, cancel := startPhase(ctx, pr, fmt.Sprintf("%s produce %dB", target, size), records)
 	defer cancel()
-	var m meter
-	fe := &firstErr{cancel: cancel}
-	setErr := fe.set
-	label := fmt.Sprintf("%s produce %dB", target, size)
-	stop := pr.track(label, &m, records)
+	m, setErr := &ph.m, ph.fe.set
 
-	start := time.Now()
 	var wg sync.WaitGroup
 	for i, cl := range clients {
 		share := records / int64(len(clients))
@@ -121,17 +154,14 @@ func runProduce(ctx context.Context, c *Config, pr *progress, target string, see
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	stop()
 
-	res := PhaseResult{Records: m.records.Load(), Bytes: m.bytes.Load(), Elapsed: elapsed}
-	if err := fe.get(); err != nil {
+	res, err := ph.end()
+	if err != nil {
 		return res, err
 	}
 	if res.Records != records {
 		return res, fmt.Errorf("%d of %d records acknowledged", res.Records, records)
 	}
-	pr.note("%s: %d records, %.1f MiB in %v: %.1f MiB/s, %.0f rec/s",
-		label, res.Records, float64(res.Bytes)/(1<<20), elapsed.Round(time.Millisecond), res.MiBps(), res.RecPerSec())
+	ph.note(res)
 	return res, nil
 }
