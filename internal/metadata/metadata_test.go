@@ -45,28 +45,36 @@ func allRecords() []Record {
 	}
 }
 
+// checkRoundTrip encodes r and checks its header, that it decodes back to
+// r, that every strict prefix fails to decode (never panics) and that a
+// trailing byte is reported as corrupt.
+func checkRoundTrip(t *testing.T, r Record) {
+	t.Helper()
+	b := Encode(r)
+	if RecordType(b[0]) != r.Type() || b[1] != r.Version() {
+		t.Errorf("%T header %v", r, b[:2])
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatalf("%T: %v", r, err)
+	}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("round trip %T:\n got %+v\nwant %+v", r, got, r)
+	}
+	// Every strict prefix must fail to decode, never panic.
+	for i := 0; i < len(b); i++ {
+		if _, err := Decode(b[:i]); err == nil {
+			t.Errorf("%T: prefix %d of %d decoded", r, i, len(b))
+		}
+	}
+	if _, err := Decode(append(b, 0)); !errors.Is(err, ErrCorruptRecord) {
+		t.Errorf("%T: trailing byte: %v", r, err)
+	}
+}
+
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	for _, r := range allRecords() {
-		b := Encode(r)
-		if RecordType(b[0]) != r.Type() || b[1] != r.Version() {
-			t.Errorf("%T header %v", r, b[:2])
-		}
-		got, err := Decode(b)
-		if err != nil {
-			t.Fatalf("%T: %v", r, err)
-		}
-		if !reflect.DeepEqual(got, r) {
-			t.Errorf("round trip %T:\n got %+v\nwant %+v", r, got, r)
-		}
-		// Every strict prefix must fail to decode, never panic.
-		for i := 0; i < len(b); i++ {
-			if _, err := Decode(b[:i]); err == nil {
-				t.Errorf("%T: prefix %d of %d decoded", r, i, len(b))
-			}
-		}
-		if _, err := Decode(append(b, 0)); !errors.Is(err, ErrCorruptRecord) {
-			t.Errorf("%T: trailing byte: %v", r, err)
-		}
+		checkRoundTrip(t, r)
 	}
 	if _, err := Decode([]byte{77, 0}); !errors.Is(err, ErrUnknownRecord) {
 		t.Errorf("unknown type: %v", err)

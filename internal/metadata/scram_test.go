@@ -2,7 +2,6 @@ package metadata
 
 import (
 	"bytes"
-	"errors"
 	"reflect"
 	"testing"
 )
@@ -24,25 +23,7 @@ func scramRecords() []Record {
 
 func TestScramRecordsRoundTrip(t *testing.T) {
 	for _, r := range scramRecords() {
-		b := Encode(r)
-		if RecordType(b[0]) != r.Type() || b[1] != r.Version() {
-			t.Errorf("%T header %v", r, b[:2])
-		}
-		got, err := Decode(b)
-		if err != nil {
-			t.Fatalf("%T: %v", r, err)
-		}
-		if !reflect.DeepEqual(got, r) {
-			t.Errorf("round trip %T:\n got %+v\nwant %+v", r, got, r)
-		}
-		for i := 0; i < len(b); i++ {
-			if _, err := Decode(b[:i]); err == nil {
-				t.Errorf("%T: prefix %d of %d decoded", r, i, len(b))
-			}
-		}
-		if _, err := Decode(append(b, 0)); !errors.Is(err, ErrCorruptRecord) {
-			t.Errorf("%T: trailing byte: %v", r, err)
-		}
+		checkRoundTrip(t, r)
 	}
 	if got := TypeUserScramCredential.String(); got != "UserScramCredentialRecord" {
 		t.Errorf("type name %q", got)
