@@ -4,6 +4,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/server"
+	"github.com/sluice-io/sluice/internal/txn"
 )
 
 func init() { register(28, 0, 5, handleTxnOffsetCommit) }
@@ -33,15 +34,6 @@ func handleTxnOffsetCommit(e *Env, req *server.Request) server.Reply {
 // txnOffsetCommitError answers every partition of r with code.
 func txnOffsetCommitError(r *kmsg.TxnOffsetCommitRequest, code int16) *kmsg.TxnOffsetCommitResponse {
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
-	for _, t := range r.Topics {
-		rt := kmsg.NewTxnOffsetCommitResponseTopic()
-		rt.Topic = t.Topic
-		for _, p := range t.Partitions {
-			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-			rp.Partition, rp.ErrorCode = p.Partition, code
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		resp.Topics = append(resp.Topics, rt)
-	}
+	resp.Topics = append(resp.Topics, txn.OffsetCommitErrors(r.Topics, code)...)
 	return resp
 }

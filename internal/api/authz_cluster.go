@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/auth"
+	"github.com/sluice-io/sluice/internal/txn"
 )
 
 // Authorization of the cluster and transaction APIs, following KafkaApis
@@ -183,16 +184,7 @@ func (z authz) txnOffsetCommitSplit(r *kmsg.TxnOffsetCommitRequest) (*kmsg.TxnOf
 	c := *r
 	c.Topics = keep
 	return &c, 0, func(resp *kmsg.TxnOffsetCommitResponse) {
-		for _, t := range denied {
-			rt := kmsg.NewTxnOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
-			for _, p := range t.Partitions {
-				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
-				rp.Partition, rp.ErrorCode = p.Partition, topicDenied
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			resp.Topics = append(resp.Topics, rt)
-		}
+		resp.Topics = append(resp.Topics, txn.OffsetCommitErrors(denied, topicDenied)...)
 	}
 }
 

@@ -146,7 +146,15 @@ func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPar
 		s.mu.Unlock()
 	}
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
-	for _, t := range r.Topics {
+	resp.Topics = append(resp.Topics, OffsetCommitErrors(r.Topics, code)...)
+	return resp
+}
+
+// OffsetCommitErrors answers every partition of topics with code, in
+// request order.
+func OffsetCommitErrors(topics []kmsg.TxnOffsetCommitRequestTopic, code int16) []kmsg.TxnOffsetCommitResponseTopic {
+	var out []kmsg.TxnOffsetCommitResponseTopic
+	for _, t := range topics {
 		rt := kmsg.NewTxnOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
 		for _, p := range t.Partitions {
@@ -154,9 +162,9 @@ func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPar
 			rp.Partition, rp.ErrorCode = p.Partition, code
 			rt.Partitions = append(rt.Partitions, rp)
 		}
-		resp.Topics = append(resp.Topics, rt)
+		out = append(out, rt)
 	}
-	return resp
+	return out
 }
 
 // Verify is KIP-890's check before the first transactional batch of a
