@@ -70,23 +70,9 @@ func (z authz) writeTxnMarkersDenied(r *kmsg.WriteTxnMarkersRequest) kmsg.Respon
 	if z.cluster(auth.OpClusterAction) {
 		return nil
 	}
-	resp := kmsg.NewPtrWriteTxnMarkersResponse()
-	for _, m := range r.Markers {
-		rm := kmsg.NewWriteTxnMarkersResponseMarker()
-		rm.ProducerID = m.ProducerID
-		for _, t := range m.Topics {
-			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
-			rt.Topic = t.Topic
-			for _, idx := range t.Partitions {
-				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
-				rp.Partition, rp.ErrorCode = idx, clusterDenied
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			rm.Topics = append(rm.Topics, rt)
-		}
-		resp.Markers = append(resp.Markers, rm)
-	}
-	return resp
+	return writeTxnMarkersResponse(r, func(*kmsg.WriteTxnMarkersRequestMarker, string, int32) int16 {
+		return clusterDenied
+	})
 }
 
 // initProducerIDCode: WRITE on the transactional id; for an idempotent
