@@ -71,6 +71,18 @@ func (x *rawTxn) produce(topic string, part int32, value string) {
 // verification) and returns the partition's error code.
 func (x *rawTxn) produceCode(topic string, part int32, value string, withID bool) int16 {
 	x.t.Helper()
+	var id *string
+	if withID {
+		id = &x.id
+	}
+	return x.produceWith(9, id, topic, part, value)
+}
+
+// produceWith sends one transactional record with Produce at version,
+// naming txnID in the request when it is not nil, and returns the
+// partition's error code; the sequence advances only when it succeeds.
+func (x *rawTxn) produceWith(version int16, txnID *string, topic string, part int32, value string) int16 {
+	x.t.Helper()
 	b, err := record.Build(record.BatchSpec{
 		ProducerID: x.pid, ProducerEpoch: x.epoch, BaseSequence: x.seq[part],
 		Attributes: record.TransactionalBit, BaseTimestamp: time.Now().UnixMilli(),
@@ -79,23 +91,18 @@ func (x *rawTxn) produceCode(topic string, part int32, value string, withID bool
 	if err != nil {
 		x.t.Fatal(err)
 	}
-	x.seq[part]++
 	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = -1, 10000
-	if withID {
-		req.TransactionID = &x.id
-	}
+	req.SetVersion(version)
+	req.Acks, req.TimeoutMillis, req.TransactionID = -1, 10000, txnID
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = part, b
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp := x.call(req).(*kmsg.ProduceResponse)
-	code := resp.Topics[0].Partitions[0].ErrorCode
-	if code != 0 {
-		x.seq[part]--
+	code := x.call(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+	if code == 0 {
+		x.seq[part]++
 	}
 	return code
 }

@@ -9,36 +9,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
-
-	"github.com/sluice-io/sluice/internal/record"
 )
 
 // produceV12 produces one transactional record with Produce v12, which
 // adds the partition to the transaction (KIP-890 part 2).
 func (x *rawTxn) produceV12(topic string, part int32, value string) int16 {
 	x.t.Helper()
-	b, err := record.Build(record.BatchSpec{
-		ProducerID: x.pid, ProducerEpoch: x.epoch, BaseSequence: x.seq[part],
-		Attributes: record.TransactionalBit, BaseTimestamp: time.Now().UnixMilli(),
-		Records: []record.Record{{Value: []byte(value)}},
-	})
-	if err != nil {
-		x.t.Fatal(err)
-	}
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(12)
-	req.Acks, req.TimeoutMillis, req.TransactionID = -1, 10000, &x.id
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = part, b
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	code := x.call(req).(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
-	if code == 0 {
-		x.seq[part]++
-	}
-	return code
+	return x.produceWith(12, &x.id, topic, part, value)
 }
 
 // endV5 is EndTxn v5 with the given epoch; it returns the code and the
