@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -16,20 +14,9 @@ import (
 // runCLIStdin runs the sluice binary with stdin and --brokers addr.
 func runCLIStdin(t *testing.T, addr, stdin string, args ...string) cliResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, sluiceBinary(t), append(args, "--brokers", addr)...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	res := cliResult{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("sluice %v: %v", args, err)
-	}
-	return res
+	return runSluice(t, args, []string{"--brokers", addr}, func(cmd *exec.Cmd) {
+		cmd.Stdin = strings.NewReader(stdin)
+	})
 }
 
 type cliRecord struct {

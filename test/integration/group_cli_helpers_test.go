@@ -26,15 +26,25 @@ type cliResult struct {
 // environment (from which SLUICE_BROKERS is removed first).
 func runCLI(t *testing.T, env []string, args ...string) cliResult {
 	t.Helper()
+	return runSluice(t, args, nil, func(cmd *exec.Cmd) {
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "SLUICE_BROKERS=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, env...)
+	})
+}
+
+// runSluice runs the sluice binary with args and then extra (which a
+// failure message leaves out), once setup has adjusted the command, and
+// returns its output and exit code; it fails t if the binary cannot run.
+func runSluice(t *testing.T, args, extra []string, setup func(*exec.Cmd)) cliResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, sluiceBinary(t), args...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SLUICE_BROKERS=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, env...)
+	cmd := exec.CommandContext(ctx, sluiceBinary(t), append(args, extra...)...)
+	setup(cmd)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
