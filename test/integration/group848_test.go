@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,6 +32,19 @@ func start848Broker(t *testing.T, opts ...brokerOpt) *testBroker {
 		withProp("group.consumer.session.timeout.ms", "3000"),
 	}
 	return startGroupBroker(t, append(base, opts...)...)
+}
+
+// start848Topic starts a consumer-protocol broker (start848Broker) and
+// creates a topic of parts partitions on it; it returns the broker, an
+// admin client, a raw client and the topic.
+func start848Topic(t *testing.T, parts int32) (*testBroker, *kadm.Client, *kgo.Client, string) {
+	t.Helper()
+	tb := start848Broker(t)
+	adm := newAdmin(t, tb.Addr())
+	raw := newClient(t, tb.Addr())
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, parts, nil)
+	return tb, adm, raw, topic
 }
 
 // ledger records which member owns each partition, failing the test when
@@ -243,11 +257,7 @@ func waitSplit(t *testing.T, cl *kgo.Client, group, topic string, partitions int
 }
 
 func TestGroup848SplitLeaveCommit(t *testing.T) {
-	tb := start848Broker(t)
-	adm := newAdmin(t, tb.Addr())
-	raw := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, adm, topic, 6, nil)
+	tb, adm, raw, topic := start848Topic(t, 6)
 	group := "g848-split"
 	l := newLedger(t)
 
@@ -330,11 +340,7 @@ func TestGroup848SplitLeaveCommit(t *testing.T) {
 // A member that stops heartbeating is removed after the session timeout
 // and its partitions move; until then nobody else gets them.
 func TestGroup848SessionTimeout(t *testing.T) {
-	tb := start848Broker(t)
-	adm := newAdmin(t, tb.Addr())
-	raw := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, adm, topic, 4, nil)
+	tb, _, raw, topic := start848Topic(t, 4)
 	group := "g848-session"
 
 	// A raw member joins, takes every partition, and goes silent.
@@ -409,11 +415,7 @@ func TestGroup848RegexNewTopic(t *testing.T) {
 // The group survives a broker restart: the members keep their epochs and
 // partitions, and consumption goes on.
 func TestGroup848Restart(t *testing.T) {
-	tb := start848Broker(t)
-	adm := newAdmin(t, tb.Addr())
-	raw := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, adm, topic, 4, nil)
+	tb, _, raw, topic := start848Topic(t, 4)
 	group := "g848-restart"
 	l := newLedger(t)
 	a := startMember848(t, l, tb.Addr(), group, "a", kgo.ConsumeTopics(topic))
@@ -500,11 +502,7 @@ func TestApiVersionsFeatures(t *testing.T) {
 
 // `sluice group describe` shows a consumer group's type, epochs and members.
 func TestGroup848CLIDescribe(t *testing.T) {
-	tb := start848Broker(t)
-	adm := newAdmin(t, tb.Addr())
-	raw := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, adm, topic, 2, nil)
+	tb, _, raw, topic := start848Topic(t, 2)
 	group := "g848-cli"
 	a := startMember848(t, newLedger(t), tb.Addr(), group, "cli-848", kgo.ConsumeTopics(topic))
 	waitSplit(t, raw, group, topic, 2, a)
