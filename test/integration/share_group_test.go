@@ -280,15 +280,25 @@ func runShareConsumer(ctx context.Context, t *testing.T, addr, group, topic stri
 	}
 }
 
-func TestShareGroupTwoMembersExactlyOnce(t *testing.T) {
+// startShareTopic starts a broker and creates a topic of parts
+// partitions, has group's share consumers start from the earliest offset
+// and produces n records to partition 0; it returns the broker, a client
+// and the topic.
+func startShareTopic(t *testing.T, parts int32, group string, n int) (*testBroker, *kgo.Client, string) {
+	t.Helper()
 	tb := startBroker(t)
 	cl := newClient(t, tb.Addr())
 	topic := topicName(t, "")
-	createTopic(t, kadm.NewClient(cl), topic, 3, nil)
-	const group = "share-two"
+	createTopic(t, kadm.NewClient(cl), topic, parts, nil)
 	setShareConfigs(t, cl, group, "share.auto.offset.reset", "earliest")
-	const n = 3000
 	shareProduce(t, cl, topic, 0, n)
+	return tb, cl, topic
+}
+
+func TestShareGroupTwoMembersExactlyOnce(t *testing.T) {
+	const group = "share-two"
+	const n = 3000
+	tb, _, topic := startShareTopic(t, 3, group, n)
 
 	l := &shareLedger{seen: map[string]int{}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -318,14 +328,9 @@ func TestShareGroupTwoMembersExactlyOnce(t *testing.T) {
 }
 
 func TestShareGroupReleaseRejectRestart(t *testing.T) {
-	tb := startBroker(t)
-	cl := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, kadm.NewClient(cl), topic, 1, nil)
 	const group = "share-rr"
-	setShareConfigs(t, cl, group, "share.auto.offset.reset", "earliest")
 	const n = 200
-	shareProduce(t, cl, topic, 0, n)
+	tb, cl, topic := startShareTopic(t, 1, group, n)
 
 	// Values divisible by 10 are released on their first delivery, those
 	// ending in 5 rejected; everything else accepted.
