@@ -59,6 +59,18 @@ func (x *rawTxn) addPartitions(topic string, parts ...int32) {
 	}
 }
 
+// startTxnTopic starts a broker, creates a topic of parts partitions and
+// dials a raw transactional producer with id (not yet initialised); it
+// returns the broker, an admin client, the topic and the producer.
+func startTxnTopic(t *testing.T, parts int32, id string) (*testBroker, *kadm.Client, string, *rawTxn) {
+	t.Helper()
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	adm := newAdmin(t, tb.Addr())
+	createTopic(t, adm, topic, parts, nil)
+	return tb, adm, topic, &rawTxn{t: t, rc: dialRaw(t, tb.Addr()), id: id}
+}
+
 func (x *rawTxn) produce(topic string, part int32, value string) {
 	x.t.Helper()
 	if err := kerr.ErrorForCode(x.produceCode(topic, part, value, false)); err != nil {
@@ -275,12 +287,7 @@ func TestTxnAtomicAcrossRestart(t *testing.T) {
 // invisible to read_committed) and its producer is fenced; a timeout over
 // transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT.
 func TestTxnTimeoutAborts(t *testing.T) {
-	tb := startBroker(t)
-	topic := topicName(t, "")
-	adm := newAdmin(t, tb.Addr())
-	createTopic(t, adm, topic, 1, nil)
-
-	x := &rawTxn{t: t, rc: dialRaw(t, tb.Addr()), id: "timeout-too-long"}
+	tb, adm, topic, x := startTxnTopic(t, 1, "timeout-too-long")
 	if code := x.init(900001); code != kerr.InvalidTransactionTimeout.Code {
 		t.Fatalf("timeout over the max: %v", kerr.ErrorForCode(code))
 	}
@@ -326,11 +333,7 @@ func TestTxnTimeoutAborts(t *testing.T) {
 // transaction ended, gets INVALID_TXN_STATE and writes nothing, so no
 // hanging transaction holds the LSO back.
 func TestTxnProduceVerified(t *testing.T) {
-	tb := startBroker(t)
-	topic := topicName(t, "")
-	adm := newAdmin(t, tb.Addr())
-	createTopic(t, adm, topic, 2, nil)
-	x := &rawTxn{t: t, rc: dialRaw(t, tb.Addr()), id: "verified-txn"}
+	_, adm, topic, x := startTxnTopic(t, 2, "verified-txn")
 	if code := x.init(60000); code != 0 {
 		t.Fatal(kerr.ErrorForCode(code))
 	}

@@ -35,11 +35,7 @@ func (x *rawTxn) endV5(commit bool, epoch int16) (int16, int64, int16) {
 // transaction is fenced, retried EndTxns are answered from state, an empty
 // abort bumps too, and state survives a restart.
 func TestTxnV2EpochBumpFencesLateBatches(t *testing.T) {
-	tb := startBroker(t)
-	topic := topicName(t, "")
-	adm := newAdmin(t, tb.Addr())
-	createTopic(t, adm, topic, 2, nil)
-	x := &rawTxn{t: t, rc: dialRaw(t, tb.Addr()), id: "tv2-raw"}
+	tb, adm, topic, x := startTxnTopic(t, 2, "tv2-raw")
 	if code := x.init(60000); code != 0 {
 		t.Fatal(kerr.ErrorForCode(code))
 	}
