@@ -30,29 +30,6 @@ func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 	}
 }
 
-// writeTxnMarkersResponse answers every partition of every marker of r,
-// in request order, with the code that code returns for it.
-func writeTxnMarkersResponse(r *kmsg.WriteTxnMarkersRequest, code func(m *kmsg.WriteTxnMarkersRequestMarker, topic string, idx int32) int16) *kmsg.WriteTxnMarkersResponse {
-	resp := kmsg.NewPtrWriteTxnMarkersResponse()
-	for _, m := range r.Markers {
-		rm := kmsg.NewWriteTxnMarkersResponseMarker()
-		rm.ProducerID = m.ProducerID
-		for _, t := range m.Topics {
-			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
-			rt.Topic = t.Topic
-			for _, idx := range t.Partitions {
-				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
-				rp.Partition = idx
-				rp.ErrorCode = code(&m, t.Topic, idx)
-				rt.Partitions = append(rt.Partitions, rp)
-			}
-			rm.Topics = append(rm.Topics, rt)
-		}
-		resp.Markers = append(resp.Markers, rm)
-	}
-	return resp
-}
-
 func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequestMarker) int16 {
 	p := e.Parts.Get(topic, idx)
 	if p == nil {

@@ -75,6 +75,29 @@ func (z authz) writeTxnMarkersDenied(r *kmsg.WriteTxnMarkersRequest) kmsg.Respon
 	})
 }
 
+// writeTxnMarkersResponse answers every partition of every marker of r,
+// in request order, with the code that code returns for it (also the
+// answer of handleWriteTxnMarkers, with the code of each write).
+func writeTxnMarkersResponse(r *kmsg.WriteTxnMarkersRequest, code func(m *kmsg.WriteTxnMarkersRequestMarker, topic string, idx int32) int16) *kmsg.WriteTxnMarkersResponse {
+	resp := kmsg.NewPtrWriteTxnMarkersResponse()
+	for _, m := range r.Markers {
+		rm := kmsg.NewWriteTxnMarkersResponseMarker()
+		rm.ProducerID = m.ProducerID
+		for _, t := range m.Topics {
+			rt := kmsg.NewWriteTxnMarkersResponseMarkerTopic()
+			rt.Topic = t.Topic
+			for _, idx := range t.Partitions {
+				rp := kmsg.NewWriteTxnMarkersResponseMarkerTopicPartition()
+				rp.Partition, rp.ErrorCode = idx, code(&m, t.Topic, idx)
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			rm.Topics = append(rm.Topics, rt)
+		}
+		resp.Markers = append(resp.Markers, rm)
+	}
+	return resp
+}
+
 // initProducerIDCode: WRITE on the transactional id; for an idempotent
 // producer IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
 func (z authz) initProducerIDCode(txnID *string) int16 {
