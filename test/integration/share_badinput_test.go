@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -14,14 +13,9 @@ import (
 // never a crash or a hang, and leave the share-partition untouched: a
 // member can still consume everything afterwards.
 func TestShareBadInput(t *testing.T) {
-	tb := startBroker(t)
-	cl := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, kadm.NewClient(cl), topic, 1, nil)
-	tid := topicID(t, cl, topic)
 	const group = "bad-share"
-	setShareConfigs(t, cl, group, "share.auto.offset.reset", "earliest")
-	shareProduce(t, cl, topic, 0, 5)
+	_, cl, topic := startShareTopic(t, 1, group, 5)
+	tid := topicID(t, cl, topic)
 
 	fetch := func(name string, req *kmsg.ShareFetchRequest) *kmsg.ShareFetchResponse {
 		t.Helper()

@@ -133,14 +133,9 @@ func shareProduce(t *testing.T, cl *kgo.Client, topic string, from, n int) {
 }
 
 func TestShareFetchRaw(t *testing.T) {
-	tb := startBroker(t)
-	cl := newClient(t, tb.Addr())
-	topic := topicName(t, "")
-	createTopic(t, kadm.NewClient(cl), topic, 1, nil)
-	tid := topicID(t, cl, topic)
 	const group = "raw-share"
-	setShareConfigs(t, cl, group, "share.auto.offset.reset", "earliest")
-	shareProduce(t, cl, topic, 0, 10)
+	_, cl, topic := startShareTopic(t, 1, group, 10)
+	tid := topicID(t, cl, topic)
 
 	// Member a gets everything (one batch); b, fetching meanwhile, none.
 	rp := shareFetchOK(t, cl, shareFetchReq(group, "member-a", 0, tid, 100, nil))
