@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -86,12 +87,7 @@ type consumer struct {
 func (c *consumer) partitions() []int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var out []int32
-	for p := range c.assigned {
-		out = append(out, p)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(c.assigned))
 }
 
 func startConsumer(t *testing.T, addr, group, topic string, opts ...kgo.Opt) *consumer {

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -69,12 +70,7 @@ func TestShareGroupReadCommitted(t *testing.T) {
 	values := func(l *shareLedger) []string {
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		var out []string
-		for v := range l.seen {
-			out = append(out, v)
-		}
-		slices.Sort(out)
-		return out
+		return slices.Sorted(maps.Keys(l.seen))
 	}
 	want := func(l *shareLedger, what string, vals ...string) {
 		t.Helper()
