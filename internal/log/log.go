@@ -34,6 +34,10 @@ type Config struct {
 	RetentionMs        int64 // retention.ms: -1 = unlimited (0 deletes every sealed segment)
 	RetentionBytes     int64 // retention.bytes: whole-log size limit, -1 = unlimited
 	IndexIntervalBytes int   // index.interval.bytes: bytes between index entries (default 4096; 1 indexes every batch)
+	// StrictRecovery makes Open fail with a *CorruptError on damage that is
+	// not a torn tail, instead of truncating there (strict.go). Off for
+	// partition logs; the metadata log sets it.
+	StrictRecovery bool
 }
 
 // DefaultConfig returns Kafka's defaults.
