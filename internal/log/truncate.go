@@ -118,6 +118,26 @@ func (l *Log) batchPosition(s *segment, offset int64) (pos, base int64, err erro
 	return s.meta.size, s.meta.next, nil
 }
 
+// ResetTo empties the log and restarts it at offset, above or below the
+// current range: a raft follower installing a snapshot, or a replica
+// reset to its leader's start. The new start offset is persisted before
+// any segment is deleted, so a crash leaves either the old log or an
+// empty one at offset.
+func (l *Log) ResetTo(offset int64) error {
+	if offset < 0 {
+		return ErrOffsetOutOfRange
+	}
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if err := l.usable(); err != nil {
+		return err
+	}
+	if err := writeStartOffset(l.dir, offset); err != nil {
+		return fmt.Errorf("log: persist start offset: %w", err)
+	}
+	return l.resetTo(offset)
+}
+
 // resetTo deletes every segment and starts an empty one at offset. Caller
 // holds appendMu (or is Open).
 func (l *Log) resetTo(offset int64) error {
