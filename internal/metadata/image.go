@@ -11,9 +11,12 @@ import (
 // the metadata log up to Offset. Nothing reachable from an Image may be
 // modified: Apply shares unchanged topics between images.
 type Image struct {
-	// Offset is the metadata log offset of the last applied record; -1
-	// for the empty image.
+	// Offset is the metadata log offset of the last applied raft entry
+	// (its index - 1); -1 for the empty image. It only grows while a
+	// node runs.
 	Offset int64
+	// Term is the raft term of the last applied entry.
+	Term uint64
 
 	TopicsByName map[string]*TopicImage
 	TopicsByID   map[UUID]*TopicImage
@@ -127,6 +130,7 @@ func (im *Image) BrokerIDs() []int32 {
 func (im *Image) Apply(recs []Record) (*Image, error) {
 	d := &delta{base: im, next: &Image{
 		Offset:        im.Offset,
+		Term:          im.Term,
 		TopicsByName:  im.TopicsByName,
 		TopicsByID:    im.TopicsByID,
 		Brokers:       im.Brokers,
@@ -146,6 +150,15 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 	}
 	d.finishACLs()
 	return d.next, nil
+}
+
+// at returns the image moved to log offset offset and term without any
+// other change (a raft entry with no records: a new leader's first entry,
+// a configuration change).
+func (im *Image) at(offset int64, term uint64) *Image {
+	c := *im
+	c.Offset, c.Term = offset, term
+	return &c
 }
 
 // delta builds the next image, copying each map and topic at most once.

@@ -185,8 +185,10 @@ func TestStoreReplayAndSubscribe(t *testing.T) {
 		t.Fatal("duplicate topic appended")
 	}
 	want := s.Image()
-	if !reflect.DeepEqual(calls, []int64{4, int64(len(recs) - 1)}) {
-		t.Errorf("subscriber calls %v", calls)
+	// One publication per Append, in order, the second at the image's
+	// offset (raft entries, not records, move it now).
+	if len(calls) != 2 || calls[0] >= calls[1] || calls[1] != want.Offset {
+		t.Errorf("subscriber calls %v (image at %d)", calls, want.Offset)
 	}
 	s.Close()
 	if err := s.Append(recs[0]); !errors.Is(err, ErrClosed) {
@@ -198,14 +200,14 @@ func TestStoreReplayAndSubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s2.Close()
-	if !reflect.DeepEqual(s2.Image(), want) {
-		t.Errorf("replayed image differs:\n got %+v\nwant %+v", s2.Image(), want)
+	if !sameContent(s2.Image(), want) {
+		t.Errorf("replayed image differs:\n got %s\nwant %s", s2.Image().Describe(), want.Describe())
 	}
 	if err := s2.Append(TopicRecord{Name: "after", ID: uuid(7)}); err != nil {
 		t.Fatal(err)
 	}
-	if s2.Image().Offset != want.Offset+1 {
-		t.Errorf("offset after reopen append %d", s2.Image().Offset)
+	if s2.Image().Offset <= want.Offset {
+		t.Errorf("offset after reopen append %d, before %d", s2.Image().Offset, want.Offset)
 	}
 }
 
@@ -238,7 +240,7 @@ func TestStoreTornTail(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if !reflect.DeepEqual(s.Image(), want) {
+		if !sameContent(s.Image(), want) {
 			t.Errorf("%s: image differs", name)
 		}
 		if err := s.Append(TopicRecord{Name: "c", ID: uuid(3)}); err != nil {
@@ -249,7 +251,7 @@ func TestStoreTornTail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := s.Image().Topic("c"); !ok || s.Image().Offset != want.Offset+1 {
+		if _, ok := s.Image().Topic("c"); !ok || len(s.Image().TopicsByName) != 3 {
 			t.Errorf("%s: append after recovery lost", name)
 		}
 		s.Close()
@@ -284,6 +286,10 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// sameContent compares two images by what they hold, not where in the
+// log they were taken (a restart appends a new leader's empty entry).
+func sameContent(a, b *Image) bool { return reflect.DeepEqual(normalized(a), normalized(b)) }
 
 // dataFile returns the metadata log's data file (the only segment).
 func dataFile(t *testing.T, dir string) string {

@@ -1,15 +1,18 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/sluice-io/sluice/internal/metrics"
+	"github.com/sluice-io/sluice/internal/clock"
+	"github.com/sluice-io/sluice/internal/raft"
 )
 
 // LogDirName is the metadata log's directory under log.dirs, as in KRaft.
@@ -19,130 +22,244 @@ const LogDirName = "__cluster_metadata-0"
 // Dir returns the metadata log directory under the data directory logDirs.
 func Dir(logDirs string) string { return filepath.Join(logDirs, LogDirName) }
 
-// ErrClosed is returned by Append after Close.
-var ErrClosed = errors.New("metadata: store closed")
+var (
+	// ErrClosed is returned by Append after Close.
+	ErrClosed = errors.New("metadata: store closed")
+	// ErrNotController is returned by Append when no quorum leader could
+	// take the records (none elected, or leadership moved while they were
+	// in flight: they may still have committed). Kafka's NOT_CONTROLLER.
+	ErrNotController = errors.New("metadata: not the active controller")
+	// ErrTimeout is returned by Append when the quorum did not commit the
+	// records in time (no majority). Kafka's REQUEST_TIMED_OUT.
+	ErrTimeout = errors.New("metadata: the metadata quorum did not commit in time")
+)
 
-// Store persists metadata records and publishes the Image they build.
-//
-// Today Append writes records straight to the local metadata log; with
-// KRaft-style replication it will propose them to the Raft quorum and
-// apply them when committed. Readers are unaffected: Image is lock-free
-// and Subscribe sees every published image in order.
-type Store struct {
-	logger *slog.Logger
+// Config configures the metadata quorum a Store runs on.
+type Config struct {
+	Dir    string // the metadata log directory (Dir(metadata.log.dir))
+	NodeID int32  // node.id
+	// Voters maps each controller's node id to its controller listener
+	// (host:port), from controller.quorum.voters. Empty: this node is a
+	// one-voter quorum, which commits on its own fsync.
+	Voters map[int32]string
+	// Listener serves this node's raft traffic (the controller listener);
+	// unused with one voter or a custom Transport.
+	Listener net.Listener
+	// Transport, when set, replaces TCP (tests: raft.Hub).
+	Transport func(recv raft.Receiver) raft.Transport
 
-	mu     sync.Mutex // serializes Append, Subscribe and Close
-	log    metaLog
-	subs   []func(old, new *Image)
-	closed bool
-
-	img atomic.Pointer[Image]
+	ElectionTimeout time.Duration // controller.quorum.election.timeout.ms (default 1s)
+	SnapshotBytes   int64         // metadata.log.max.record.bytes.between.snapshots
+	RequestTimeout  time.Duration // how long Append waits for a commit (default 10s)
+	Clock           clock.Clock
+	Logger          *slog.Logger
+	// OnFatal is called if the quorum member stops on an error it cannot
+	// survive (a disk error, a committed entry the image refuses).
+	OnFatal func(error)
 }
 
-// Open opens (creating if needed) the metadata log in dir, the metadata
-// log directory itself (Dir(log.dirs), i.e. <log.dirs>/__cluster_metadata-0),
-// and replays it into an image. A torn tail is truncated; a record that
-// fails to decode or apply in an intact batch is an error (the metadata
-// log is corrupt).
+// Store is the metadata state machine: the controller's records are
+// proposed to the raft quorum (internal/raft) and, once committed, applied
+// in order to a copy-on-write Image on every member. Readers are
+// lock-free (Image); subscribers get every applied image in order from
+// their own goroutine, so slow work there (opening partition logs) never
+// blocks raft.
+//
+// INVARIANT: only the quorum leader proposes, one Append at a time, and
+// each Append is validated against the image every earlier entry built; so
+// a committed entry always applies. An entry that does not is fatal (the
+// raft node stops): skipping it would let members diverge.
+type Store struct {
+	cfg    Config
+	logger *slog.Logger
+	node   *raft.Node
+	tr     raft.Transport
+	fwd    forwarder // nil with one voter
+
+	mu     sync.Mutex // serializes Append: validate, propose, wait
+	closed atomic.Bool
+	img    atomic.Pointer[Image]
+	pub    *publisher
+}
+
+// Open opens a one-voter quorum in dir: a single node, as `sluice serve`
+// runs with no KRaft settings. Node id 1.
 func Open(dir string, logger *slog.Logger) (*Store, error) {
-	if logger == nil {
-		logger = slog.Default()
+	return OpenQuorum(Config{Dir: dir, NodeID: 1, Logger: logger})
+}
+
+// RaftID maps a Kafka node id (which may be 0) to a raft member id (never
+// 0, which raft reserves for "none").
+func RaftID(nodeID int32) uint64 { return uint64(nodeID) + 1 }
+
+// NodeID maps a raft member id back to its node id (-1 for none).
+func NodeID(raftID uint64) int32 { return int32(raftID) - 1 }
+
+// OpenQuorum opens this node's member of the metadata quorum: migrates a
+// metadata log written before the quorum existed, restores the newest
+// checkpoint, starts the raft loop and, with one voter, waits until every
+// entry already in the log is applied (so the image is complete before
+// the broker serves).
+func OpenQuorum(cfg Config) (*Store, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	l, err := openBatchLog(dir, logger)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: open log: %w", err)
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
 	}
-	s := &Store{logger: logger, log: l}
-	img := Empty()
-	err = l.Replay(func(base int64, raw [][]byte) error {
-		if base != img.Offset+1 {
-			return fmt.Errorf("batch at offset %d follows offset %d", base, img.Offset)
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = time.Second
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 10 * time.Second
+	}
+	voters := []uint64{RaftID(cfg.NodeID)}
+	if len(cfg.Voters) > 0 {
+		voters = voters[:0]
+		for id := range cfg.Voters {
+			voters = append(voters, RaftID(id))
 		}
-		recs := make([]Record, len(raw))
-		for i, b := range raw {
-			r, err := Decode(b)
-			if err != nil {
-				return fmt.Errorf("offset %d: %w", base+int64(i), err)
-			}
-			recs[i] = r
-		}
-		next, err := img.Apply(recs)
-		if err != nil {
-			return err
-		}
-		img = next
-		return nil
+	}
+	if err := migrateLegacy(cfg.Dir, voters, cfg.Logger); err != nil {
+		return nil, err
+	}
+	s := &Store{cfg: cfg, logger: cfg.Logger}
+	s.img.Store(Empty())
+	s.pub = newPublisher(s.logger)
+	node, err := raft.New(raft.Config{
+		ID: RaftID(cfg.NodeID), Dir: cfg.Dir, Voters: voters,
+		// Ten ticks to an election timeout, a heartbeat every tick: a
+		// leader is noticed missing after one election timeout.
+		TickInterval: cfg.ElectionTimeout / 10, ElectionTicks: 10, HeartbeatTicks: 1,
+		SnapshotBytes: cfg.SnapshotBytes, Clock: cfg.Clock, StateMachine: (*stateMachine)(s),
+		Logger: cfg.Logger, OnFatal: cfg.OnFatal,
 	})
 	if err != nil {
-		l.Close()
-		return nil, fmt.Errorf("metadata: replay: %w", err)
+		s.pub.close()
+		return nil, fmt.Errorf("metadata quorum: %w", err)
 	}
-	s.img.Store(img)
-	logger.Info("metadata log replayed", "dir", dir, "offset", img.Offset,
-		"topics", len(img.TopicsByName), "brokers", len(img.Brokers))
+	s.node = node
+	s.pub.start(s.img.Load())
+	switch {
+	case cfg.Transport != nil:
+		s.tr = cfg.Transport(node)
+	case len(cfg.Voters) > 0:
+		peers := map[uint64]string{}
+		for id, addr := range cfg.Voters {
+			peers[RaftID(id)] = addr
+		}
+		s.tr = raft.NewTCP(RaftID(cfg.NodeID), cfg.Listener, peers, node, cfg.Logger)
+	default:
+		s.tr = raft.NoTransport{}
+	}
+	if f, ok := s.tr.(raft.Forwarder); ok {
+		s.fwd = forwarder{f}
+		f.HandleForward(s.serveForward)
+	}
+	node.Run(s.tr)
+	if len(cfg.Voters) <= 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.WaitReady(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("metadata quorum: %w", err)
+		}
+	}
+	img := s.img.Load()
+	cfg.Logger.Info("metadata quorum member started", "dir", cfg.Dir, "node", cfg.NodeID, "voters", len(voters),
+		"offset", img.Offset, "topics", len(img.TopicsByName), "brokers", len(img.Brokers))
 	return s, nil
+}
+
+// WaitReady waits until a quorum leader is known and this member has
+// applied every entry the leader had committed when it was first heard
+// from: the image is as current as the quorum's.
+func (s *Store) WaitReady(ctx context.Context) error {
+	var target uint64
+	for {
+		st := s.node.Status()
+		if st.Leader != 0 && target == 0 {
+			target = max(st.Commit, 1)
+		}
+		if target != 0 && st.Applied >= target && s.pub.published() >= st.Applied {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the metadata quorum (leader %d, applied %d): %w", NodeID(st.Leader), st.Applied, ctx.Err())
+		case <-s.node.Done():
+			return raft.ErrStopped
+		case <-time.After(time.Millisecond):
+		}
+	}
 }
 
 // Image returns the current image. It never blocks and never returns nil.
 func (s *Store) Image() *Image { return s.img.Load() }
 
-// Append validates recs against the current image, writes them as one
-// atomic batch to the metadata log, fsyncs it, publishes the new image and
-// then calls the subscribers (in the caller's goroutine, before
-// returning). If the records do not apply, nothing is written. Appending
-// no records does nothing.
+// Append commits recs as one atomic change: validated against the current
+// image, proposed to the quorum, applied, and published to the
+// subscribers, all before it returns. On a member that is not the quorum
+// leader the records are forwarded to the leader, which validates and
+// proposes them. If the records do not apply, nothing is written.
+// Appending no records does nothing.
 func (s *Store) Append(recs ...Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return ErrClosed
 	}
-	began := time.Now()
-	cur := s.img.Load()
-	next, err := cur.Apply(recs)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	st := s.node.Status()
+	if !st.IsLeader {
+		if s.fwd.f == nil || st.Leader == 0 {
+			return ErrNotController
+		}
+		return s.fwd.forward(ctx, st.Leader, recs)
+	}
+	return s.proposeLocked(ctx, recs)
+}
+
+func (s *Store) proposeLocked(ctx context.Context, recs []Record) error {
+	if _, err := s.img.Load().Apply(recs); err != nil {
 		return err
 	}
-	raw := make([][]byte, len(recs))
-	for i, r := range recs {
-		raw[i] = Encode(r)
+	idx, err := s.node.Propose(ctx, EncodeRecords(recs))
+	switch {
+	case errors.Is(err, raft.ErrNotLeader):
+		return ErrNotController
+	case errors.Is(err, context.DeadlineExceeded):
+		return ErrTimeout
+	case err != nil:
+		return fmt.Errorf("metadata: %w", err)
 	}
-	base, err := s.log.Append(raw)
-	if err != nil {
-		return fmt.Errorf("metadata: append: %w", err)
-	}
-	if base != cur.Offset+1 {
-		// Cannot happen while Store is the only writer of its log.
-		return fmt.Errorf("metadata: log appended at offset %d, image at %d", base, cur.Offset)
-	}
-	s.img.Store(next)
-	metrics.MetadataCommit(time.Since(began))
-	for _, fn := range s.subs {
-		fn(cur, next)
-	}
-	return nil
+	// The caller expects what it appended to be visible to every
+	// subscriber (partitions opened) once Append returns.
+	return s.pub.wait(ctx, idx)
 }
 
 // Subscribe registers fn to be called with the previous and the new image
-// after every later Append, in order, from the appending goroutine. fn
-// must not call Append, Subscribe or Close (they would deadlock) and
-// should be quick; it may read anything from the images.
-func (s *Store) Subscribe(fn func(old, new *Image)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.subs = append(s.subs, fn)
-}
+// after every later change, in order, from the store's publisher
+// goroutine. fn must not call Append or Close; it may take its time
+// (Append waits for it, raft does not).
+func (s *Store) Subscribe(fn func(old, new *Image)) { s.pub.subscribe(fn) }
 
-// Close closes the metadata log. Image keeps working.
+// QuorumStatus is the metadata quorum as this member sees it.
+func (s *Store) QuorumStatus() raft.Status { return s.node.Status() }
+
+// Close stops the quorum member and the publisher. Image keeps working.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Swap(true) {
 		return nil
 	}
-	s.closed = true
-	return s.log.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.node.Stop()
+	err := s.tr.Close()
+	s.pub.close()
+	return err
 }

@@ -178,3 +178,10 @@ func pruneCheckpoints(dir string, keep int) error {
 	}
 	return nil
 }
+
+// HasState reports whether dir holds raft state (a checkpoint: every
+// member writes one before its first entry).
+func HasState(dir string) bool {
+	names, err := listCheckpoints(dir)
+	return err == nil && len(names) > 0
+}

@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"math/rand/v2"
 	"sync"
@@ -16,6 +17,7 @@ import (
 type Hub struct {
 	mu    sync.Mutex
 	nodes map[uint64]Receiver
+	fwd   map[uint64]func(context.Context, []byte) []byte
 	cut   map[[2]uint64]bool // from, to
 	drop  float64
 	delay time.Duration
@@ -24,7 +26,7 @@ type Hub struct {
 
 // NewHub returns a hub where every link is up. seed drives random drops.
 func NewHub(seed uint64) *Hub {
-	return &Hub{nodes: map[uint64]Receiver{}, cut: map[[2]uint64]bool{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	return &Hub{nodes: map[uint64]Receiver{}, fwd: map[uint64]func(context.Context, []byte) []byte{}, cut: map[[2]uint64]bool{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 }
 
 // Join attaches a node and returns its end of the network.
@@ -124,5 +126,6 @@ func (e *hubEnd) Close() error {
 	}
 	e.closed = true
 	delete(h.nodes, e.id)
+	delete(h.fwd, e.id)
 	return nil
 }

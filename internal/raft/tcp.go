@@ -2,6 +2,7 @@ package raft
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,6 +29,8 @@ type TCP struct {
 	recv   Receiver
 	logger *slog.Logger
 
+	fwd    func(ctx context.Context, req []byte) []byte
+
 	mu     sync.Mutex
 	peers  map[uint64]*tcpPeer
 	conns  map[net.Conn]struct{}
@@ -37,6 +40,7 @@ type TCP struct {
 
 const (
 	tcpMagic    = "SLRAFT1\n"
+	fwdMagic    = "SLFWD01\n"
 	maxFrame    = 256 << 20
 	peerQueue   = 4096
 	dialTimeout = time.Second
@@ -145,7 +149,15 @@ func (t *TCP) serve(c net.Conn) {
 	defer t.untrack(c)
 	r := bufio.NewReaderSize(c, 64<<10)
 	magic := make([]byte, len(tcpMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != tcpMagic {
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return
+	}
+	switch string(magic) {
+	case tcpMagic:
+	case fwdMagic:
+		t.serveForward(c, r)
+		return
+	default:
 		t.logger.Warn("raft transport: refused a connection that does not speak raft", "remote", c.RemoteAddr())
 		return
 	}
@@ -250,4 +262,70 @@ func (p *tcpPeer) disconnect() {
 		p.t.untrack(p.conn)
 		p.conn, p.w = nil, nil
 	}
+}
+
+// HandleForward sets the handler for forwarded requests.
+func (t *TCP) HandleForward(h func(ctx context.Context, req []byte) []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.fwd = h
+}
+
+// Forward sends req to member to on a connection of its own (forwarded
+// metadata changes are rare; a connection per call keeps them apart from
+// the raft stream) and returns the answer.
+func (t *TCP) Forward(ctx context.Context, to uint64, req []byte) ([]byte, error) {
+	t.mu.Lock()
+	p := t.peers[to]
+	t.mu.Unlock()
+	if p == nil {
+		return nil, fmt.Errorf("%w: no address for member %d", ErrUnreachable, to)
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", p.addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	b := make([]byte, 0, len(fwdMagic)+4+len(req))
+	b = append(b, fwdMagic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(req)))
+	b = append(b, req...)
+	if _, err := c.Write(b); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
+	}
+	return readFrame(bufio.NewReader(c))
+}
+
+func (t *TCP) serveForward(c net.Conn, r *bufio.Reader) {
+	req, err := readFrame(r)
+	if err != nil {
+		return
+	}
+	t.mu.Lock()
+	h := t.fwd
+	t.mu.Unlock()
+	var resp []byte
+	if h != nil {
+		resp = h(context.Background(), req)
+	}
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(resp)))
+	c.Write(append(out, resp...))
+}
+
+func readFrame(r *bufio.Reader) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > maxFrame {
+		return nil, fmt.Errorf("raft transport: frame of %d bytes", n)
+	}
+	b := make([]byte, n)
+	_, err := io.ReadFull(r, b)
+	return b, err
 }

@@ -34,6 +34,9 @@ func openWAL(dir string, logger *slog.Logger) (*wal, error) {
 	cfg := log.DefaultConfig()
 	cfg.RetentionMs, cfg.RetentionBytes = -1, -1 // raft compacts it behind snapshots
 	cfg.SegmentBytes = 64 << 20
+	// Damage before the end of the WAL is not a crash's torn tail: refuse to
+	// start rather than forget committed entries (internal/log StrictRecovery).
+	cfg.StrictRecovery = true
 	l, err := log.Open(dir, cfg, logger)
 	if err != nil {
 		return nil, err
