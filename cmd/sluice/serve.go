@@ -78,8 +78,17 @@ win over both. With no configuration at all the broker listens on
 			}
 			sig := make(chan os.Signal, 1)
 			signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-			s := <-sig
-			logger.Info("shutting down", "signal", s.String())
+			select {
+			case s := <-sig:
+				logger.Info("shutting down", "signal", s.String())
+			case err := <-b.Fatal():
+				// The metadata quorum member stopped (a disk error, or a
+				// committed entry the image refused): serving on would
+				// mean serving stale metadata.
+				logger.Error("stopping: the metadata quorum member failed", "err", err)
+				b.Close()
+				return err
+			}
 			return b.Close()
 		},
 	}

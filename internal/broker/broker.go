@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +27,7 @@ import (
 
 // Broker is one running Sluice node.
 type Broker struct {
+	fatal  chan error // the metadata quorum member stopped (quorum.go)
 	cfg    *config.Broker
 	logger *slog.Logger
 	dir    string
@@ -70,15 +70,19 @@ func (b *Broker) Start() error {
 	if err != nil {
 		return err
 	}
+	lns, ctlLn := b.splitController(lns)
 	b.lns = lns
 	closeListeners := func() {
 		for _, l := range lns {
 			l.ln.Close()
 		}
+		if ctlLn != nil {
+			ctlLn.ln.Close()
+		}
 	}
 	host, port := lns[0].host, lns[0].port
 
-	meta, err := metadata.Open(filepath.Join(b.dir, "__cluster_metadata-0"), b.logger.With("component", "metadata"))
+	meta, err := b.openMetadata(ctlLn)
 	if err != nil {
 		closeListeners()
 		return fmt.Errorf("metadata log: %w", err)

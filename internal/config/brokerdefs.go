@@ -166,6 +166,7 @@ var brokerDefs = []brokerDef{
 }
 
 var brokerDefsByName = func() map[string]*brokerDef {
+	brokerDefs = append(brokerDefs, kraftDefs...)
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
 		m[brokerDefs[i].name] = &brokerDefs[i]

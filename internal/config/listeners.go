@@ -121,6 +121,10 @@ func (b *Broker) ListenerList() ([]Listener, error) {
 	var out []Listener
 	for _, e := range eps {
 		proto, ok := pm[e.name]
+		if !ok && b.IsControllerListener(e.name) {
+			// Kafka maps an unmapped controller listener to PLAINTEXT.
+			proto, ok = ProtocolPlaintext, true
+		}
 		if !ok {
 			return nil, invalid("listeners", b.Listeners, fmt.Sprintf("no security protocol defined for listener %s: add it to listener.security.protocol.map", e.name))
 		}

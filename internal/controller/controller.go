@@ -13,6 +13,7 @@ package controller
 
 import (
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -44,6 +45,12 @@ func errorf(k *kerr.Error, format string, args ...any) *Error {
 
 // storeError wraps a failure to append to the metadata log.
 func storeError(err error) *Error {
+	switch {
+	case errors.Is(err, metadata.ErrNotController):
+		return &Error{Code: kerr.NotController.Code, Message: err.Error()}
+	case errors.Is(err, metadata.ErrTimeout):
+		return &Error{Code: kerr.RequestTimedOut.Code, Message: err.Error()}
+	}
 	return &Error{Code: kerr.UnknownServerError.Code, Message: err.Error()}
 }
 

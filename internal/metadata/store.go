@@ -263,3 +263,7 @@ func (s *Store) Close() error {
 	s.pub.close()
 	return err
 }
+
+// VoterAddrs returns the voters' controller listener addresses by node id
+// (empty for a one-voter quorum).
+func (s *Store) VoterAddrs() map[int32]string { return s.cfg.Voters }

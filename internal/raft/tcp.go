@@ -29,7 +29,7 @@ type TCP struct {
 	recv   Receiver
 	logger *slog.Logger
 
-	fwd    func(ctx context.Context, req []byte) []byte
+	fwd func(ctx context.Context, req []byte) []byte
 
 	mu     sync.Mutex
 	peers  map[uint64]*tcpPeer

@@ -1,0 +1,87 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/metadata"
+)
+
+// splitController takes the controller listener (controller.listener.names)
+// out of the bound listeners: it carries the metadata quorum's raft
+// traffic, not Kafka requests. Nil when none is configured.
+func (b *Broker) splitController(lns []*boundListener) (kafka []*boundListener, ctl *boundListener) {
+	for _, l := range lns {
+		if b.cfg.IsControllerListener(l.cfg.Name) {
+			if ctl == nil {
+				ctl = l
+			} else {
+				l.ln.Close() // only the first controller listener is served
+			}
+			continue
+		}
+		kafka = append(kafka, l)
+	}
+	return kafka, ctl
+}
+
+// openMetadata starts this node's member of the metadata quorum and waits
+// until its image is as current as the quorum's: a one-voter quorum
+// replays its own log; a member of a larger quorum waits for a leader
+// (the other voters must be started too).
+func (b *Broker) openMetadata(ctl *boundListener) (*metadata.Store, error) {
+	voters, err := b.cfg.QuorumVoters()
+	if err != nil {
+		return nil, err
+	}
+	b.fatal = make(chan error, 1)
+	cfg := metadata.Config{
+		Dir:             filepath.Join(b.cfg.MetadataLogDir(), metadata.LogDirName),
+		NodeID:          b.cfg.NodeID,
+		Voters:          voters,
+		ElectionTimeout: b.cfg.QuorumElectionTimeout(),
+		SnapshotBytes:   b.cfg.MetadataSnapshotBytes(),
+		Logger:          b.logger.With("component", "metadata"),
+		OnFatal: func(err error) {
+			select {
+			case b.fatal <- err:
+			default:
+			}
+		},
+	}
+	if len(voters) > 0 {
+		if ctl == nil {
+			return nil, fmt.Errorf("controller.quorum.voters is set but no listener is named by controller.listener.names")
+		}
+		cfg.Listener = ctl.ln
+	}
+	meta, err := metadata.OpenQuorum(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(voters) > 1 {
+		b.logger.Info("waiting for the metadata quorum", "voters", len(voters))
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := meta.WaitReady(ctx)
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() == nil {
+				meta.Close()
+				return nil, err
+			}
+			b.logger.Warn("still waiting for the metadata quorum: are a majority of controller.quorum.voters running?", "err", err)
+		}
+		st := meta.QuorumStatus()
+		b.logger.Info("metadata quorum joined", "leader", metadata.NodeID(st.Leader), "epoch", st.Term, "applied", st.Applied)
+	}
+	return meta, nil
+}
+
+// Fatal delivers an error the broker cannot survive (the metadata quorum
+// member stopped): the process should exit.
+func (b *Broker) Fatal() <-chan error { return b.fatal }

@@ -1,0 +1,135 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The KRaft settings: which roles this node runs and where the metadata
+// quorum's voters are. With none of them set, `sluice serve` is a single
+// combined node whose metadata log is a one-voter quorum (Kafka requires
+// process.roles; Sluice's single-node default does not).
+var kraftDefs = []brokerDef{
+	rawDef("process.roles", TypeList, "", listOf("broker", "controller"), "Roles of this node: broker,controller (combined) is the only multi-node form today; empty is a single combined node with a one-voter metadata quorum."),
+	rawDef("controller.quorum.voters", TypeList, "", nil, "The metadata quorum's voters, id@host:port,... (each host:port a controller listener). Empty: this node alone (one voter)."),
+	rawDef("controller.quorum.bootstrap.servers", TypeList, "", nil, "KIP-853 dynamic quorum bootstrap; not supported yet: use controller.quorum.voters."),
+	rawDef("controller.listener.names", TypeList, "", nil, "Listener names the metadata quorum's raft traffic uses (the first is served); they serve no Kafka clients."),
+	rawDef("metadata.log.dir", TypeString, "", nil, "Directory holding the metadata log (__cluster_metadata-0); default the first of log.dirs."),
+	rawDef("controller.quorum.election.timeout.ms", TypeInt, "1000", atLeast(10), "Time without a leader before a voter starts an election (raft ticks are a tenth of it)."),
+	rawDef("controller.quorum.fetch.timeout.ms", TypeInt, "2000", atLeast(10), "Accepted for Kafka compatibility: raft followers notice a dead leader after controller.quorum.election.timeout.ms."),
+	rawDef("metadata.log.max.record.bytes.between.snapshots", TypeLong, "20971520", atLeast(1), "Bytes of metadata records applied between two snapshots (checkpoint files); the log is truncated behind each."),
+	rawDef("metadata.max.retention.bytes", TypeLong, "104857600", atLeast(-1), "Accepted for Kafka compatibility: the metadata log is truncated behind every snapshot, so it stays near metadata.log.max.record.bytes.between.snapshots."),
+}
+
+// ProcessRoles returns process.roles (empty: a single combined node).
+func (b *Broker) ProcessRoles() []string {
+	v, _ := b.valueSource("process.roles")
+	return splitList(v)
+}
+
+// QuorumVoters parses controller.quorum.voters: node id to host:port.
+// Empty when unset.
+func (b *Broker) QuorumVoters() (map[int32]string, error) {
+	v, _ := b.valueSource("controller.quorum.voters")
+	items := splitList(v)
+	if len(items) == 0 {
+		return nil, nil
+	}
+	out := map[int32]string{}
+	for _, it := range items {
+		id, addr, ok := strings.Cut(it, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || n < 0 {
+			return nil, invalid("controller.quorum.voters", v, fmt.Sprintf("%q is not id@host:port", it))
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, invalid("controller.quorum.voters", v, fmt.Sprintf("%q: %v", it, err))
+		}
+		if _, dup := out[int32(n)]; dup {
+			return nil, invalid("controller.quorum.voters", v, fmt.Sprintf("voter %d is listed twice", n))
+		}
+		out[int32(n)] = addr
+	}
+	return out, nil
+}
+
+// ControllerListenerNames returns controller.listener.names.
+func (b *Broker) ControllerListenerNames() []string {
+	v, _ := b.valueSource("controller.listener.names")
+	return splitList(v)
+}
+
+// IsControllerListener reports whether the listener serves the metadata
+// quorum rather than Kafka clients.
+func (b *Broker) IsControllerListener(name string) bool {
+	return slices.Contains(b.ControllerListenerNames(), name)
+}
+
+// MetadataLogDir returns the directory holding __cluster_metadata-0:
+// metadata.log.dir, else the first of log.dirs.
+func (b *Broker) MetadataLogDir() string {
+	if v, _ := b.valueSource("metadata.log.dir"); strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return strings.TrimSpace(strings.Split(b.LogDirs, ",")[0])
+}
+
+// QuorumElectionTimeout is controller.quorum.election.timeout.ms.
+func (b *Broker) QuorumElectionTimeout() time.Duration {
+	v, _ := b.valueSource("controller.quorum.election.timeout.ms")
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return time.Duration(n) * time.Millisecond
+}
+
+// MetadataSnapshotBytes is metadata.log.max.record.bytes.between.snapshots.
+func (b *Broker) MetadataSnapshotBytes() int64 {
+	v, _ := b.valueSource("metadata.log.max.record.bytes.between.snapshots")
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
+}
+
+// validateKRaft checks the KRaft settings against each other and the
+// listeners, so a misconfigured node fails at start with the key to fix.
+func (b *Broker) validateKRaft() error {
+	if v, _ := b.valueSource("controller.quorum.bootstrap.servers"); strings.TrimSpace(v) != "" {
+		return invalid("controller.quorum.bootstrap.servers", v, "dynamic quorums (KIP-853) are not supported yet: list the voters in controller.quorum.voters")
+	}
+	roles := b.ProcessRoles()
+	voters, err := b.QuorumVoters()
+	if err != nil {
+		return err
+	}
+	rolesText := strings.Join(roles, ",")
+	if len(roles) > 0 && !(slices.Contains(roles, "broker") && slices.Contains(roles, "controller")) {
+		return invalid("process.roles", rolesText, "only combined nodes (broker,controller) are supported yet")
+	}
+	if len(voters) == 0 {
+		return nil
+	}
+	if len(roles) == 0 {
+		return invalid("process.roles", "", "must be broker,controller when controller.quorum.voters is set")
+	}
+	if _, ok := voters[b.NodeID]; !ok {
+		return invalid("controller.quorum.voters", strings.Join(splitList(b.Raw["controller.quorum.voters"]), ","),
+			fmt.Sprintf("node.id %d is not a voter (a combined node must be one)", b.NodeID))
+	}
+	names := b.ControllerListenerNames()
+	if len(names) == 0 {
+		return invalid("controller.listener.names", "", "must name the listener the quorum uses when controller.quorum.voters is set")
+	}
+	ls, err := b.ListenerList()
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(ls, func(l Listener) bool { return l.Name == names[0] }) {
+		return invalid("controller.listener.names", strings.Join(names, ","), fmt.Sprintf("listener %s is not in listeners", names[0]))
+	}
+	if !slices.ContainsFunc(ls, func(l Listener) bool { return !b.IsControllerListener(l.Name) }) {
+		return invalid("listeners", b.Listeners, "a broker needs a listener for clients besides the controller listener")
+	}
+	return nil
+}
