@@ -36,35 +36,7 @@ win over both. With no configuration at all the broker listens on
 		Example: `  sluice serve
   sluice serve --config server.properties --override log.retention.ms=60000`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			props := map[string]string{}
-			if configPath != "" {
-				f, err := os.Open(configPath)
-				if err != nil {
-					return err
-				}
-				props, err = config.LoadProperties(f)
-				f.Close()
-				if err != nil {
-					return fmt.Errorf("%s: %w", configPath, err)
-				}
-			}
-			for _, o := range overrides {
-				k, v, ok := strings.Cut(o, "=")
-				if !ok || strings.TrimSpace(k) == "" {
-					return fmt.Errorf("--override %q: want key=value", o)
-				}
-				props[strings.TrimSpace(k)] = v
-			}
-			if cmd.Flags().Changed("listeners") {
-				props["listeners"] = listeners
-			}
-			if cmd.Flags().Changed("log-dirs") {
-				props["log.dirs"] = logDirs
-			}
-			if cmd.Flags().Changed("node-id") {
-				props["node.id"] = fmt.Sprint(nodeID)
-			}
-			cfg, err := config.Build(props)
+			cfg, err := brokerConfig(cmd, configPath, overrides, listeners, logDirs, nodeID)
 			if err != nil {
 				return err
 			}
@@ -116,4 +88,38 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// brokerConfig builds the broker configuration from a properties file,
+// --override pairs and the short flags, in that order of precedence.
+func brokerConfig(cmd *cobra.Command, configPath string, overrides []string, listeners, logDirs string, nodeID int32) (*config.Broker, error) {
+	props := map[string]string{}
+	if configPath != "" {
+		f, err := os.Open(configPath)
+		if err != nil {
+			return nil, err
+		}
+		props, err = config.LoadProperties(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", configPath, err)
+		}
+	}
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--override %q: want key=value", o)
+		}
+		props[strings.TrimSpace(k)] = v
+	}
+	if f := cmd.Flags().Lookup("listeners"); f != nil && f.Changed {
+		props["listeners"] = listeners
+	}
+	if cmd.Flags().Changed("log-dirs") {
+		props["log.dirs"] = logDirs
+	}
+	if cmd.Flags().Changed("node-id") {
+		props["node.id"] = fmt.Sprint(nodeID)
+	}
+	return config.Build(props)
 }

@@ -62,7 +62,7 @@ func (b *Broker) Start() error {
 	if err := os.MkdirAll(b.dir, 0o755); err != nil {
 		return fmt.Errorf("log.dirs: %w", err)
 	}
-	clusterID, err := loadMetaProperties(b.dir, b.cfg.NodeID)
+	clusterID, err := loadMetaProperties(b.dir, b.cfg.NodeID, b.cfg.ProcessRoles() != nil)
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func (b *Broker) Start() error {
 	}
 	host, port := lns[0].host, lns[0].port
 
-	meta, err := b.openMetadata(ctlLn)
+	meta, err := b.openMetadata(ctlLn, clusterID)
 	if err != nil {
 		closeListeners()
 		return fmt.Errorf("metadata log: %w", err)

@@ -31,7 +31,7 @@ func (b *Broker) splitController(lns []*boundListener) (kafka []*boundListener, 
 // until its image is as current as the quorum's: a one-voter quorum
 // replays its own log; a member of a larger quorum waits for a leader
 // (the other voters must be started too).
-func (b *Broker) openMetadata(ctl *boundListener) (*metadata.Store, error) {
+func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.Store, error) {
 	voters, err := b.cfg.QuorumVoters()
 	if err != nil {
 		return nil, err
@@ -40,6 +40,7 @@ func (b *Broker) openMetadata(ctl *boundListener) (*metadata.Store, error) {
 	cfg := metadata.Config{
 		Dir:             filepath.Join(b.cfg.MetadataLogDir(), metadata.LogDirName),
 		NodeID:          b.cfg.NodeID,
+		ClusterID:       clusterID,
 		Voters:          voters,
 		ElectionTimeout: b.cfg.QuorumElectionTimeout(),
 		SnapshotBytes:   b.cfg.MetadataSnapshotBytes(),

@@ -36,8 +36,9 @@ var (
 
 // Config configures the metadata quorum a Store runs on.
 type Config struct {
-	Dir    string // the metadata log directory (Dir(metadata.log.dir))
-	NodeID int32  // node.id
+	Dir       string // the metadata log directory (Dir(metadata.log.dir))
+	NodeID    int32  // node.id
+	ClusterID string // from meta.properties; quorum members of other clusters are refused
 	// Voters maps each controller's node id to its controller listener
 	// (host:port), from controller.quorum.voters. Empty: this node is a
 	// one-voter quorum, which commits on its own fsync.
@@ -148,7 +149,7 @@ func OpenQuorum(cfg Config) (*Store, error) {
 		for id, addr := range cfg.Voters {
 			peers[RaftID(id)] = addr
 		}
-		s.tr = raft.NewTCP(RaftID(cfg.NodeID), cfg.Listener, peers, node, cfg.Logger)
+		s.tr = raft.NewTCP(RaftID(cfg.NodeID), cfg.ClusterID, cfg.Listener, peers, node, cfg.Logger)
 	default:
 		s.tr = raft.NoTransport{}
 	}

@@ -133,7 +133,7 @@ func (q *quorum) start(id uint64) {
 			}
 		}
 		q.lns[id] = nil
-		tr = NewTCP(id, ln, q.addrs, n, slog.New(slog.DiscardHandler))
+		tr = NewTCP(id, "test-cluster", ln, q.addrs, n, slog.New(slog.DiscardHandler))
 	} else {
 		tr = q.hub.Join(id, n)
 	}

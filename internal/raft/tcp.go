@@ -18,13 +18,15 @@ import (
 
 // TCP is the transport between controllers, on the listener named by
 // controller.listener.names. Raft messages are not Kafka APIs: each
-// connection starts with tcpMagic, then carries frames of a 4-byte big
+// connection starts with tcpMagic and the cluster id (a frame; a member of
+// another cluster is refused, as KRaft checks the cluster id), then carries frames of a 4-byte big
 // endian length and a protobuf raftpb.Message. Each peer has one outbound
 // connection, written by its own goroutine from a bounded queue; a full
 // queue or a broken connection drops messages (raft resends) and reports
 // the peer unreachable.
 type TCP struct {
-	id     uint64
+	id      uint64
+	cluster string // every connection names it; a peer of another cluster is refused
 	ln     net.Listener
 	recv   Receiver
 	logger *slog.Logger
@@ -48,11 +50,11 @@ const (
 
 // NewTCP serves raft on ln and sends to peers (node id to host:port, this
 // node's own entry ignored). recv is the local node.
-func NewTCP(id uint64, ln net.Listener, peers map[uint64]string, recv Receiver, logger *slog.Logger) *TCP {
+func NewTCP(id uint64, clusterID string, ln net.Listener, peers map[uint64]string, recv Receiver, logger *slog.Logger) *TCP {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := &TCP{id: id, ln: ln, recv: recv, logger: logger, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}}
+	t := &TCP{id: id, cluster: clusterID, ln: ln, recv: recv, logger: logger, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}}
 	for pid, addr := range peers {
 		if pid == id {
 			continue
@@ -152,13 +154,16 @@ func (t *TCP) serve(c net.Conn) {
 	if _, err := io.ReadFull(r, magic); err != nil {
 		return
 	}
-	switch string(magic) {
-	case tcpMagic:
-	case fwdMagic:
-		t.serveForward(c, r)
-		return
-	default:
+	if string(magic) != tcpMagic && string(magic) != fwdMagic {
 		t.logger.Warn("raft transport: refused a connection that does not speak raft", "remote", c.RemoteAddr())
+		return
+	}
+	if cl, err := readFrame(r); err != nil || string(cl) != t.cluster {
+		t.logger.Error("raft transport: refused a member of another cluster", "remote", c.RemoteAddr(), "cluster", string(cl), "ours", t.cluster)
+		return
+	}
+	if string(magic) == fwdMagic {
+		t.serveForward(c, r)
 		return
 	}
 	var hdr [4]byte
@@ -240,7 +245,7 @@ func (p *tcpPeer) write(m *raftpb.Message) error {
 			return errors.New("raft transport closed")
 		}
 		p.conn, p.w = c, bufio.NewWriterSize(c, 64<<10)
-		if _, err := p.w.WriteString(tcpMagic); err != nil {
+		if _, err := p.w.Write(p.t.hello(tcpMagic)); err != nil {
 			return err
 		}
 	}
@@ -290,8 +295,7 @@ func (t *TCP) Forward(ctx context.Context, to uint64, req []byte) ([]byte, error
 	if dl, ok := ctx.Deadline(); ok {
 		c.SetDeadline(dl)
 	}
-	b := make([]byte, 0, len(fwdMagic)+4+len(req))
-	b = append(b, fwdMagic...)
+	b := t.hello(fwdMagic)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(req)))
 	b = append(b, req...)
 	if _, err := c.Write(b); err != nil {
@@ -328,4 +332,12 @@ func readFrame(r *bufio.Reader) ([]byte, error) {
 	b := make([]byte, n)
 	_, err := io.ReadFull(r, b)
 	return b, err
+}
+
+// hello opens a connection: the kind of stream, then the cluster id as a
+// frame.
+func (t *TCP) hello(magic string) []byte {
+	b := append([]byte(magic), 0, 0, 0, 0)
+	binary.BigEndian.PutUint32(b[len(magic):], uint32(len(t.cluster)))
+	return append(b, t.cluster...)
 }
