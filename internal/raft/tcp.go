@@ -27,9 +27,9 @@ import (
 type TCP struct {
 	id      uint64
 	cluster string // every connection names it; a peer of another cluster is refused
-	ln     net.Listener
-	recv   Receiver
-	logger *slog.Logger
+	ln      net.Listener
+	recv    Receiver
+	logger  *slog.Logger
 
 	fwd func(ctx context.Context, req []byte) []byte
 
