@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/metrics"
 )
 
@@ -22,6 +24,14 @@ func Dir(logDirs string) string { return filepath.Join(logDirs, LogDirName) }
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("metadata: store closed")
 
+// ErrLocked is returned by Open and Repair while another process (a
+// broker, a repair) has the metadata log open.
+var ErrLocked = errors.New("metadata: the metadata log is in use by another process (a broker or a repair running on this data directory)")
+
+// ErrDamaged is wrapped by Open's error when the metadata log is damaged
+// other than by a torn tail (see Open).
+var ErrDamaged = errors.New("metadata log is damaged")
+
 // Store persists metadata records and publishes the Image they build.
 //
 // Today Append writes records straight to the local metadata log; with
@@ -33,6 +43,7 @@ type Store struct {
 
 	mu     sync.Mutex // serializes Append, Subscribe and Close
 	log    metaLog
+	lock   *os.File // holds the lock on the log directory until Close
 	subs   []func(old, new *Image)
 	closed bool
 
@@ -41,18 +52,39 @@ type Store struct {
 
 // Open opens (creating if needed) the metadata log in dir, the metadata
 // log directory itself (Dir(log.dirs), i.e. <log.dirs>/__cluster_metadata-0),
-// and replays it into an image. A torn tail is truncated; a record that
-// fails to decode or apply in an intact batch is an error (the metadata
-// log is corrupt).
+// locks it against other processes (ErrLocked) and replays it into an
+// image. A torn tail (damage at the very end of the last segment, which a
+// crash can leave) is truncated. Any other damage fails Open with an error
+// wrapping ErrDamaged that names the file and position and points to
+// `sluice metadata inspect` and `sluice metadata repair` (Repair): damage
+// in the middle of the log, a record that fails to decode or apply in an
+// intact batch, offsets out of sequence. Truncating there would silently
+// forget every change after it (topics holding acknowledged data among
+// them).
 func Open(dir string, logger *slog.Logger) (*Store, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if err := checkInterruptedRepair(dir); err != nil {
+		return nil, err
+	}
+	if err := mkdirDurable(dir); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
 	l, err := openBatchLog(dir, logger)
 	if err != nil {
+		lock.Close()
+		var ce *log.CorruptError
+		if errors.As(err, &ce) {
+			return nil, damaged(dir, err)
+		}
 		return nil, fmt.Errorf("metadata: open log: %w", err)
 	}
-	s := &Store{logger: logger, log: l}
+	s := &Store{logger: logger, log: l, lock: lock}
 	img := Empty()
 	err = l.Replay(func(base int64, raw [][]byte) error {
 		if base != img.Offset+1 {
@@ -75,7 +107,8 @@ func Open(dir string, logger *slog.Logger) (*Store, error) {
 	})
 	if err != nil {
 		l.Close()
-		return nil, fmt.Errorf("metadata: replay: %w", err)
+		lock.Close()
+		return nil, damaged(dir, fmt.Errorf("replay of %s: %w", dir, err))
 	}
 	s.img.Store(img)
 	logger.Info("metadata log replayed", "dir", dir, "offset", img.Offset,
@@ -144,5 +177,43 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	return s.log.Close()
+	err := s.log.Close()
+	// The lock goes last: nothing may open the log while it is still
+	// being closed.
+	s.lock.Close()
+	return err
+}
+
+// damaged is Open's error for a damaged log in dir: what and where, and
+// the way out.
+func damaged(dir string, cause error) error {
+	logDirs := filepath.Dir(dir)
+	return fmt.Errorf("metadata: %w: %w. The broker does not start: going on would forget every change after the damage. "+
+		"List the log with `sluice metadata inspect --log-dirs %s`, then run `sluice metadata repair --log-dirs %s`, "+
+		"which rewrites it without the damaged bytes and keeps the old one aside (docs/RELIABILITY.md)",
+		ErrDamaged, cause, logDirs, logDirs)
+}
+
+// mkdirDurable creates dir if it is missing, durably (the parent
+// directory is fsynced).
+func mkdirDurable(dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
