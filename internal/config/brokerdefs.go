@@ -82,6 +82,8 @@ var brokerDefs = []brokerDef{
 	i64Field("log.flush.interval.ms", TypeLong, "Maximum time data stays unsynced (-1: unset).", func(b *Broker) *int64 { return &b.LogFlushIntervalMs }, atLeast(-1)),
 	i32Field("message.max.bytes", "Largest record batch size allowed.", func(b *Broker) *int32 { return &b.MessageMaxBytes }, atLeast(0)),
 	i32Field("socket.request.max.bytes", "Largest request size accepted.", func(b *Broker) *int32 { return &b.SocketRequestMaxBytes }, atLeast(1)),
+	i64Field("queued.max.request.bytes", TypeLong, "Request bytes all connections together may hold in memory (read, or being read, and not yet answered); when they are taken, connections stop reading their sockets until memory is released. <= 0: unbounded (Kafka's default -1). Sluice defaults to 512 MiB so that clients declaring large frames cannot exhaust memory. Must be at least socket.request.max.bytes.", func(b *Broker) *int64 { return &b.QueuedMaxRequestBytes }, nil),
+	i64Field("connections.max.idle.ms", TypeLong, "Close a connection with no request in flight and nothing received or sent for this long. -1: never.", func(b *Broker) *int64 { return &b.ConnectionsMaxIdleMs }, checkIdleMs),
 	strField("log.message.timestamp.type", "CreateTime or LogAppendTime.", func(b *Broker) *string { return &b.LogMessageTimestampType }, oneOf("CreateTime", "LogAppendTime")),
 	i32Field("offsets.topic.num.partitions", "Partitions of __consumer_offsets.", func(b *Broker) *int32 { return &b.OffsetsTopicNumPartitions }, atLeast(1)),
 	i64Field("offsets.retention.minutes", TypeInt, "How long committed offsets of an empty group are kept.", func(b *Broker) *int64 { return &b.OffsetsRetentionMinutes }, atLeast(1)),
