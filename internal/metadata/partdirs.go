@@ -64,6 +64,35 @@ func ParsePartitionDir(name string) (topic string, partition int32, ok bool) {
 	return topic, int32(p), true
 }
 
+// legacyDeleteSuffix is what an older Sluice renamed a directory of a
+// deleted topic to, just before removing it.
+const legacyDeleteSuffix = ".stale-delete"
+
+// ParseAsideDir parses the name of a partition directory moved aside
+// (AsideDirName, or an older Sluice's "<name>.stale-delete"): the
+// partition directory's name and the suffix (StraySuffix or
+// DeleteSuffix). Anything else gives ok false.
+func ParseAsideDir(name string) (partitionDir, suffix string, ok bool) {
+	if rest, ok := strings.CutSuffix(name, legacyDeleteSuffix); ok {
+		_, _, isPart := ParsePartitionDir(rest)
+		return rest, DeleteSuffix, isPart
+	}
+	for _, suffix := range []string{StraySuffix, DeleteSuffix} {
+		rest, ok := strings.CutSuffix(name, suffix)
+		i := strings.LastIndexByte(rest, '.')
+		if !ok || i < 0 || len(rest)-i-1 != 32 {
+			continue
+		}
+		if _, err := hex.DecodeString(rest[i+1:]); err != nil {
+			continue
+		}
+		if _, _, isPart := ParsePartitionDir(rest[:i]); isPart {
+			return rest[:i], suffix, true
+		}
+	}
+	return "", "", false
+}
+
 // legalTopicName is Kafka's rule: 1 to 249 of [a-zA-Z0-9._-], not "." or "..".
 func legalTopicName(s string) bool {
 	if s == "" || len(s) > 249 || s == "." || s == ".." {
