@@ -172,7 +172,12 @@ func (b *Broker) Start() error {
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe, Admit: b.admit, OnAuth: b.onAuth}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{
+		MaxRequestBytes:       b.cfg.SocketRequestMaxBytes,
+		QueuedMaxRequestBytes: b.cfg.QueuedMaxRequestBytes,
+		ConnectionsMaxIdle:    b.cfg.ConnectionsMaxIdle(),
+		Observe:               b.observe, Admit: b.admit, OnAuth: b.onAuth,
+	}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
 		closeListeners()
 		return err
