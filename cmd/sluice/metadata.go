@@ -169,7 +169,7 @@ Run again after an interruption, it finishes the move.`,
 	f := cmd.Flags()
 	f.StringVarP(&logDirs, "log-dirs", "d", "", "log.dirs of the broker (the metadata log is in the first)")
 	f.BoolVar(&dryRun, "dry-run", false, "report what would be done and change nothing")
-	f.Int32Var(&nodeID, "node-id", -1, "node.id to make the replica of adopted partitions (default: node.id in meta.properties)")
+	f.Int32Var(&nodeID, "node-id", -1, "node.id to make the replica of adopted partitions; -1 takes node.id from meta.properties")
 	_ = cmd.MarkFlagRequired("log-dirs")
 	return cmd
 }

@@ -183,6 +183,10 @@
 //   - A persisted log start offset beyond the recovered end (DeleteRecords
 //     of offsets that never reached the disk) empties the log, which then
 //     starts at that offset, so no offset is handed out twice.
+//   - With Config.StrictRecovery (the metadata log) every segment is
+//     scanned with CRCs, and damage is truncated only when it is a torn
+//     tail: in the last segment, with no valid batch after it. Anything
+//     else fails Open with a *CorruptError and changes nothing (strict.go).
 //
 // So after power loss every batch below a DurableOffset that Sync reported
 // is intact (it was fsynced, together with the directory entries leading to
