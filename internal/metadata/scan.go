@@ -61,7 +61,13 @@ func scanLog(dir string) ([]LogBatch, error) {
 	}
 	slices.Sort(segs) // fixed-width names sort by base offset
 	var out []LogBatch
-	expected, resync := int64(-1), true
+	// expected is the offset the next batch should start at: recovery
+	// checks it too (offsets are outside the CRC). After damage it is
+	// unknown until the next intact batch (resync).
+	expected, resync := int64(0), false
+	if len(segs) > 0 {
+		expected, _ = strconv.ParseInt(strings.TrimSuffix(segs[0], ".log"), 10, 64)
+	}
 	for i, name := range segs {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
