@@ -155,6 +155,8 @@ var brokerDefs = []brokerDef{
 	rawDef("log.index.size.max.bytes", TypeInt, "10485760", atLeast(4), "Maximum size of an offset index file."),
 	rawDef("log.roll.jitter.ms", TypeLong, "0", atLeast(0), "Maximum jitter subtracted from the segment roll time."),
 	rawDef("log.preallocate", TypeBoolean, "false", nil, "Preallocate segment files."),
+	rawDef(ScrubIntervalKey, TypeLong, "86400000", atLeast(-1), "Sluice extension: pause between the end of one scrubber pass over every closed segment (each batch's CRC-32C checked) and the start of the next; -1 disables the scrubber."),
+	rawDef(ScrubBytesPerSecondKey, TypeLong, "10485760", atLeast(1), "Sluice extension: the most bytes per second the scrubber reads."),
 	rawDef("log.message.timestamp.before.max.ms", TypeLong, maxLong, atLeast(0), "Largest allowed age of a record timestamp."),
 	rawDef("log.message.timestamp.after.max.ms", TypeLong, "3600000", atLeast(0), "Largest allowed lead of a record timestamp over broker time."),
 	rawDef("log.message.timestamp.difference.max.ms", TypeLong, maxLong, atLeast(0), "Deprecated: largest allowed timestamp difference."),
