@@ -36,8 +36,8 @@ type Partition struct {
 	waiters     map[chan struct{}]struct{}
 	unflushed   int64
 
-	ld      atomic.Pointer[LogDir]          // the directory's health (logdir.go), found on first use
-	stale   atomic.Bool                     // a heal ended before the producer state was rebuilt
+	ld      atomic.Pointer[LogDir]         // the directory's health (logdir.go), found on first use
+	stale   atomic.Bool                    // a heal ended before the producer state was rebuilt
 	corrupt atomic.Pointer[[]log.BadBatch] // damage the scrubber found (scrub.go); nil: none
 }
 
