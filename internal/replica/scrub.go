@@ -247,6 +247,21 @@ func (p *Partition) readLimit(offset, maxOffset int64) (int64, error) {
 	return maxOffset, nil
 }
 
+// corruptEnd is the offset after the known damage holding offset; ok is
+// false when there is none (or it runs to the end of the log).
+func (p *Partition) corruptEnd(offset int64) (next int64, ok bool) {
+	cur := p.corrupt.Load()
+	if cur == nil {
+		return 0, false
+	}
+	for _, b := range *cur {
+		if b.FirstOffset <= offset && offset <= lastOf(b) {
+			return b.LastOffset + 1, b.LastOffset >= 0
+		}
+	}
+	return 0, false
+}
+
 // DirError is why DescribeLogDirs reports m's directory with
 // KAFKA_STORAGE_ERROR: it is offline, or the scrubber found damage in one
 // of its partitions (the response has no per-partition error). nil when
