@@ -17,7 +17,13 @@ func init() { register(35, 0, 4, handleDescribeLogDirs) }
 
 // handleDescribeLogDirs reports the size of every hosted partition (or of
 // the requested ones) in the broker's log directory. Sluice uses only the
-// first entry of log.dirs, so there is one directory.
+// first entry of log.dirs, so there is one directory. Its error code is
+// KAFKA_STORAGE_ERROR while it is offline (a write or fsync failed; Kafka's
+// offline log dir) and while the scrubber knows of a damaged batch in one
+// of its partitions: the response has no per-partition error, and a
+// directory that lost data is one a client should not trust. Unlike Kafka,
+// which lists no partitions for an offline directory, the partitions and
+// sizes are still listed: they are on disk and come back without a restart.
 func handleDescribeLogDirs(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeLogDirsRequest)
 	resp := kmsg.NewPtrDescribeLogDirsResponse()
@@ -35,6 +41,9 @@ func handleDescribeLogDirs(e *Env, req *server.Request) server.Reply {
 	if syscall.Statfs(dir.Dir, &st) == nil {
 		dir.TotalBytes = int64(st.Blocks) * int64(st.Bsize)
 		dir.UsableBytes = int64(st.Bavail) * int64(st.Bsize)
+	}
+	if e.Parts.DirError() != nil {
+		dir.ErrorCode = kerr.KafkaStorageError.Code
 	}
 	want := map[string]map[int32]bool{} // nil Topics: everything
 	for _, t := range r.Topics {

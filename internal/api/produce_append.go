@@ -93,7 +93,7 @@ func validateProduce(version int16, maxBytes int64, records []byte) (record.Head
 	if int64(len(records)) > maxBytes {
 		return h, nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), maxBytes)
 	}
-	if _, err := record.Validate(records); err != nil {
+	if _, err := record.Validate(records, maxBytes); err != nil {
 		return h, nil, validateErrorCode(err), err.Error()
 	}
 	switch {
@@ -109,9 +109,14 @@ func validateProduce(version int16, maxBytes int64, records []byte) (record.Head
 	return h, records, 0, ""
 }
 
+// validateErrorCode maps a Validate error to Kafka's code. Records that
+// inflate past what the batch can hold (a decompression bomb) are
+// CORRUPT_MESSAGE, which Kafka describes as a message that "exceeds the
+// valid size": not MESSAGE_TOO_LARGE, on which the Java producer splits the
+// batch and sends it again.
 func validateErrorCode(err error) int16 {
 	switch {
-	case errors.Is(err, record.ErrCRC), errors.Is(err, record.ErrShort):
+	case errors.Is(err, record.ErrCRC), errors.Is(err, record.ErrShort), errors.Is(err, record.ErrTooLarge):
 		return kerr.CorruptMessage.Code
 	default:
 		return kerr.InvalidRecord.Code

@@ -43,6 +43,7 @@ type Broker struct {
 	obs   brokerMetrics    // metrics.go
 
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
+	health storageHealth  // offline log directory probe and scrubber (storage.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -89,6 +90,7 @@ func (b *Broker) Start() error {
 	}
 	b.meta = meta
 	b.parts = replica.NewManager(b.dir, b.cfg, b.logger.With("component", "replica"))
+	b.openLogDir()
 	// Partitions follow every image the store publishes; the initial
 	// apply recovers every partition log before we accept clients.
 	// Dynamic broker configs are installed before the partitions apply
@@ -176,7 +178,12 @@ func (b *Broker) Start() error {
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}
-	b.srv = server.New(server.Config{MaxRequestBytes: b.cfg.SocketRequestMaxBytes, Observe: b.observe, Admit: b.admit, OnAuth: b.onAuth}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
+	b.srv = server.New(server.Config{
+		MaxRequestBytes:       b.cfg.SocketRequestMaxBytes,
+		QueuedMaxRequestBytes: b.cfg.QueuedMaxRequestBytes,
+		ConnectionsMaxIdle:    b.cfg.ConnectionsMaxIdle(),
+		Observe:               b.observe, Admit: b.admit, OnAuth: b.onAuth,
+	}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
 		closeListeners()
 		return err
@@ -184,6 +191,7 @@ func (b *Broker) Start() error {
 	// The log cleaner compacts cleanup.policy=compact partitions in the
 	// background; parts.Close stops it before closing the logs.
 	b.parts.StartCleaner()
+	b.startScrubber()
 	b.wg.Add(1 + len(lns))
 	var started []string
 	for _, l := range lns {
@@ -227,6 +235,7 @@ func (b *Broker) maintain() {
 			if doRetention {
 				last = now
 			}
+			b.maintainStorage(now)
 			b.parts.Maintain(now, doRetention)
 		}
 	}
@@ -256,6 +265,7 @@ func (b *Broker) Close() error {
 		b.srv.Close()
 	}
 	b.wg.Wait()
+	b.stopStorage()
 	var err error
 	if b.parts != nil {
 		err = b.parts.Close()

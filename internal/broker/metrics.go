@@ -41,7 +41,8 @@ func (b *Broker) startMetrics() error {
 			}
 		}
 	})
-	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true, Connections: b.srv.NumConns}
+	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true, Connections: b.srv.NumConns,
+		MemoryPool: b.memoryPoolStat}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
 		if err != nil {
@@ -52,6 +53,11 @@ func (b *Broker) startMetrics() error {
 	}
 	b.obs.ready.Store(true)
 	return nil
+}
+
+func (b *Broker) memoryPoolStat() metrics.MemoryPoolStat {
+	s := b.srv.PoolStats()
+	return metrics.MemoryPoolStat{Used: s.Used, Limit: s.Limit, Depleted: s.Depleted}
 }
 
 func (b *Broker) stopMetrics() {

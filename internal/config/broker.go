@@ -48,6 +48,12 @@ type Broker struct {
 	SocketRequestMaxBytes   int32  // socket.request.max.bytes (default 104857600)
 	LogMessageTimestampType string // log.message.timestamp.type (default CreateTime)
 
+	// queued.max.request.bytes: request bytes all connections may hold in
+	// memory before they stop reading their sockets. Kafka's default is -1
+	// (unbounded); Sluice defaults to 512 MiB (DefaultQueuedMaxRequestBytes).
+	QueuedMaxRequestBytes int64
+	ConnectionsMaxIdleMs  int64 // connections.max.idle.ms (default 600000; -1: never)
+
 	OffsetsTopicNumPartitions    int32 // offsets.topic.num.partitions (default 50)
 	OffsetsRetentionMinutes      int64 // offsets.retention.minutes (default 10080)
 	GroupInitialRebalanceDelayMs int32 // group.initial.rebalance.delay.ms (default 3000)

@@ -36,6 +36,8 @@ func Default() *Broker {
 
 		MessageMaxBytes:         1048588,
 		SocketRequestMaxBytes:   104857600,
+		QueuedMaxRequestBytes:   DefaultQueuedMaxRequestBytes,
+		ConnectionsMaxIdleMs:    600000,
 		LogMessageTimestampType: "CreateTime",
 
 		OffsetsTopicNumPartitions:    50,
@@ -94,6 +96,9 @@ func Build(props map[string]string) (*Broker, error) {
 	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
 		return nil, invalid("group.min.session.timeout.ms", strconv.Itoa(int(b.GroupMinSessionTimeoutMs)),
 			"must not exceed group.max.session.timeout.ms")
+	}
+	if err := b.validateSocketServer(); err != nil {
+		return nil, err
 	}
 	if err := b.validateConsumerGroups(); err != nil {
 		return nil, err

@@ -155,9 +155,24 @@
 // segment was created or deleted since the last directory fsync) and then
 // moves DurableOffset. Sealed segments were fsynced at roll. Index files of
 // the active segment are not fsynced by Sync: Open rebuilds them. A failed
-// fsync or write fails the log (ErrFailed) until it is reopened, because the
-// page cache may have dropped the dirty pages: only recovery can tell what
-// is on disk.
+// fsync or write fails the log (ErrFailed) until Heal (or a reopen) runs
+// recovery, because the page cache may have dropped the dirty pages: only
+// recovery can tell what is on disk. A failed append publishes nothing
+// (size, indexes and LEO stay the last good batch's) and cuts whatever part
+// of it reached the file.
+//
+// Heal (heal.go) is that recovery in place, once the disk takes writes
+// again: the files are reloaded into fresh state exactly as Open does, and
+// with dropUnsynced everything at or above the last fsynced offset is cut.
+// Cut offsets are a gap: the LEO does not move back (a new segment starts
+// at the old LEO), so no offset is handed out twice, and a Sync that waits
+// for a cut offset returns ErrDropped. Finding less than was fsynced is
+// ErrLost, and the log stays failed.
+//
+// Verification (verify.go) reads whole segments and checks every batch's
+// header, CRC-32C and offsets without stopping at the first damage: the
+// broker's scrubber verifies sealed segments (VerifySegment) and `sluice
+// log verify` whole directories (VerifyDir). It changes nothing.
 //
 // Recovery (Open):
 //
@@ -183,6 +198,10 @@
 //   - A persisted log start offset beyond the recovered end (DeleteRecords
 //     of offsets that never reached the disk) empties the log, which then
 //     starts at that offset, so no offset is handed out twice.
+//   - With Config.StrictRecovery (the metadata log) every segment is
+//     scanned with CRCs, and damage is truncated only when it is a torn
+//     tail: in the last segment, with no valid batch after it. Anything
+//     else fails Open with a *CorruptError and changes nothing (strict.go).
 //
 // So after power loss every batch below a DurableOffset that Sync reported
 // is intact (it was fsynced, together with the directory entries leading to

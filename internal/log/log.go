@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/sluice-io/sluice/internal/metrics"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -22,8 +23,8 @@ var (
 	// ErrClosed: the log was closed or deleted.
 	ErrClosed = errors.New("log: closed")
 	// ErrFailed wraps the I/O error that left the log in an unknown state
-	// (a failed write or fsync). Every later Append and Sync returns it;
-	// the log must be closed and reopened (recovery) to be used again.
+	// (a failed write or fsync). Every later Append and Sync returns it
+	// until Heal (or closing and reopening: recovery) brings the log back.
 	ErrFailed = errors.New("log: failed")
 )
 
@@ -112,6 +113,7 @@ type Log struct {
 	syncMu   sync.Mutex
 	syncCond sync.Cond
 	syncing  bool
+	holes    []hole // offsets Heal dropped (heal.go); guarded by syncMu
 }
 
 // Open opens (creating if needed) the log in dir and recovers it; see
@@ -224,6 +226,10 @@ func (l *Log) segmentIndex(offset int64) int {
 	return max(i-1, 0)
 }
 
+// Failure returns the error that failed the log (wrapping ErrFailed), or
+// nil while it works.
+func (l *Log) Failure() error { return l.failure() }
+
 // failure returns the error that failed the log, or nil.
 func (l *Log) failure() error {
 	if p := l.failErr.Load(); p != nil {
@@ -237,7 +243,8 @@ func (l *Log) failure() error {
 func (l *Log) fail(err error) error {
 	e := fmt.Errorf("%w: %s: %w", ErrFailed, l.dir, err)
 	if l.failErr.CompareAndSwap(nil, &e) {
-		l.logger.Error("log failed; it must be reopened", "dir", l.dir, "err", err)
+		metrics.StorageError()
+		l.logger.Error("log failed; it refuses writes until healed or reopened", "dir", l.dir, "err", err)
 	}
 	return l.failure()
 }
@@ -323,9 +330,13 @@ func (l *Log) Append(batches []byte, leaderEpoch int32) (AppendInfo, error) {
 		next = h.last + 1
 		p += h.size
 	}
-	if _, err := s.log.WriteAt(batches, s.meta.size); err != nil {
-		// Cut whatever part landed, so the file never holds bytes past
-		// meta.size; the log is failed either way.
+	if err := writeSegment(s.log, batches, s.meta.size); err != nil {
+		// INVARIANT: a failed append leaves no trace. Nothing of it was
+		// published (meta, indexes and the LEO are still the last good
+		// batch's), and whatever part of it landed (ENOSPC part-way
+		// through) is cut, so the file never holds bytes past meta.size.
+		// If the cut fails too, the torn tail is what recovery (Heal or
+		// Open) truncates.
 		_ = s.log.Truncate(s.meta.size)
 		return info, l.fail(fmt.Errorf("write %s: %w", s.log.Name(), err))
 	}
@@ -375,7 +386,8 @@ func (l *Log) roll(nowMs int64) error {
 	}
 	s, err := openSegment(l.dir, l.leo, true, nowMs)
 	if err != nil {
-		return fmt.Errorf("log: roll: %w", err)
+		// Like any write error: the directory cannot take files now.
+		return l.fail(fmt.Errorf("roll: create segment %d: %w", l.leo, err))
 	}
 	l.dirDirty.Store(true)
 	l.mu.Lock()

@@ -66,7 +66,9 @@ func (r *ReadResult) add(s *segment, pos, n int64) {
 // batch is returned even when it alone exceeds maxBytes (KIP-74), so a
 // consumer always progresses. It may span segments. offset below
 // StartOffset or above EndOffset is ErrOffsetOutOfRange; at EndOffset or at
-// or above maxOffset the result is empty. The caller must Release the result.
+// or above maxOffset the result is empty. An unreadable batch header ends
+// the result before it, and is the error only when nothing comes before it.
+// The caller must Release the result.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, error) {
 	l.mu.Lock()
 	if l.closed {
@@ -102,6 +104,12 @@ func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (*ReadResult, er
 		first, n, done := int64(-1), int64(0), false
 		for pos < limit {
 			h, err := hr.header(pos, limit)
+			if err != nil && found {
+				// Serve the whole batches before the damage; a read
+				// that starts at it gets the error.
+				done = true
+				break
+			}
 			if err != nil {
 				s.release()
 				res.Release()

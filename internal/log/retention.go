@@ -23,10 +23,13 @@ import (
 //     DeleteRecordsBefore).
 //
 // StartOffset moves up to the new first segment's base offset.
+//
+// On a failed log it does nothing and returns nil: the failure was reported
+// when it happened, and periodic callers would only repeat it until Heal.
 func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	if err := l.usable(); err != nil {
+	if skip, err := l.maintainable(); skip {
 		return 0, err
 	}
 	nowMs := now.UnixMilli()
@@ -63,6 +66,15 @@ func (l *Log) EnforceRetention(now time.Time) (deletedSegments int, err error) {
 	return n, nil
 }
 
+// maintainable tells periodic maintenance to skip a closed (ErrClosed) or
+// failed (nil error: already reported) log. Caller holds appendMu.
+func (l *Log) maintainable() (skip bool, err error) {
+	if l.closed {
+		return true, ErrClosed
+	}
+	return l.failure() != nil, nil
+}
+
 // deleteFirst removes the oldest segment (never the only one). Caller holds
 // appendMu. Readers holding the segment keep reading its unlinked files.
 func (l *Log) deleteFirst(reason string) error {
@@ -84,10 +96,11 @@ func (l *Log) deleteFirst(reason string) error {
 
 // MaybeRoll rolls the active segment when segment.ms has passed since its
 // first batch's timestamp (or since its creation when batches carry none).
+// Like EnforceRetention it does nothing on a failed log.
 func (l *Log) MaybeRoll(now time.Time) error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	if err := l.usable(); err != nil {
+	if skip, err := l.maintainable(); skip {
 		return err
 	}
 	nowMs := now.UnixMilli()

@@ -33,7 +33,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	where := fmt.Sprintf("%s: damaged batch at position %d (offset %d): %v", e.File, e.Position, e.Offset, e.Reason)
+	where := fmt.Sprintf("%s is damaged at position %d, offset %d: %v", e.File, e.Position, e.Offset, e.Reason)
 	if e.NextValid >= 0 {
 		return fmt.Sprintf("%s; a valid batch follows at position %d, so this is not a torn tail", where, e.NextValid)
 	}

@@ -37,17 +37,23 @@ func syncDir(dir string) error {
 // arriving meanwhile wait for it; when it ends each waiter is either covered
 // or one of them leads the next fsync, which covers everything appended up to
 // its start. A failed fsync fails the log: this and every later Sync and
-// Append return the error (wrapping ErrFailed).
+// Append return the error (wrapping ErrFailed), except that a Sync whose
+// offsets an earlier fsync already covered still succeeds (they are on
+// disk, whatever failed after).
 func (l *Log) Sync(upTo int64) error {
 	l.syncMu.Lock()
+	if l.droppedBy(upTo) {
+		l.syncMu.Unlock()
+		return fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
+	}
 	for {
-		if err := l.failure(); err != nil {
-			l.syncMu.Unlock()
-			return err
-		}
 		if l.durable.Load() >= min(upTo, l.EndOffset()) {
 			l.syncMu.Unlock()
 			return nil
+		}
+		if err := l.failure(); err != nil {
+			l.syncMu.Unlock()
+			return err
 		}
 		if l.syncing {
 			l.syncCond.Wait()
@@ -85,7 +91,7 @@ func (l *Log) flush() error {
 	defer s.release()
 
 	began := time.Now()
-	err := syncFile(s.log)
+	err := syncSegment(s.log)
 	metrics.Fsync(time.Since(began))
 	if err == nil && dirty {
 		err = syncDir(l.dir)

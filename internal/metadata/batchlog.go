@@ -24,8 +24,10 @@ type metaLog interface {
 // batchLog hosts the metadata log in a partition log (internal/log), as
 // KRaft does: each Append is one Kafka v2 record batch (uncompressed,
 // producer id -1) whose records' values are encoded metadata records,
-// one offset per metadata record. Torn tails are cut by the partition
-// log's recovery.
+// one offset per metadata record. The partition log recovers it in strict
+// mode: a torn tail is cut, damage before the end fails the open
+// (log.CorruptError). Strict mode's test for a torn tail relies on what
+// Append does: each batch is fsynced before the next is written.
 type batchLog struct {
 	l *log.Log
 }
@@ -33,10 +35,16 @@ type batchLog struct {
 // replayChunk is how many bytes Replay reads at a time.
 const replayChunk = 1 << 20
 
-func openBatchLog(dir string, logger *slog.Logger) (*batchLog, error) {
+// logConfig is the metadata log's partition log config.
+func logConfig() log.Config {
 	cfg := log.DefaultConfig()
 	cfg.RetentionMs, cfg.RetentionBytes = -1, -1 // metadata is never expired
-	l, err := log.Open(dir, cfg, logger)
+	cfg.StrictRecovery = true
+	return cfg
+}
+
+func openBatchLog(dir string, logger *slog.Logger) (*batchLog, error) {
+	l, err := log.Open(dir, logConfig(), logger)
 	if err != nil {
 		return nil, err
 	}

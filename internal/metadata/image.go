@@ -37,6 +37,30 @@ type Image struct {
 	// NextProducerID is the first producer id no broker has been given
 	// (ProducerIdsRecord).
 	NextProducerID int64
+	// Removed is every topic removed so far (RemoveTopicRecord), newest
+	// first, so that a partition directory a delete left behind (a crash
+	// between the record and the directory's removal) can be told from one
+	// whose topic the image never knew: the first is deleted, the second
+	// is a stray and never is. Images share the chain, which only grows.
+	// Nil when no topic was removed. (A snapshot that left it out would
+	// make such leftovers strays, which is safe.)
+	Removed *RemovedTopic
+}
+
+// RemovedTopic is one link of Image.Removed.
+type RemovedTopic struct {
+	Name string
+	ID   UUID
+	Prev *RemovedTopic
+}
+
+// RemovedTopicIDs returns the IDs of every topic removed so far.
+func (im *Image) RemovedTopicIDs() map[UUID]bool {
+	ids := map[UUID]bool{}
+	for r := im.Removed; r != nil; r = r.Prev {
+		ids[r.ID] = true
+	}
+	return ids
 }
 
 // TopicImage is one topic. Partitions[i] is partition i.
@@ -141,6 +165,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		ClientQuotas:  im.ClientQuotas,
 
 		NextProducerID: im.NextProducerID,
+		Removed:        im.Removed,
 	}}
 	for i, r := range recs {
 		if err := d.apply(r); err != nil {
@@ -222,6 +247,7 @@ func (d *delta) apply(r Record) error {
 		delete(d.next.TopicsByName, t.Name)
 		delete(d.next.TopicsByID, r.TopicID)
 		delete(d.ownTopics, r.TopicID)
+		d.next.Removed = &RemovedTopic{Name: t.Name, ID: r.TopicID, Prev: d.next.Removed}
 		return nil
 	case ProducerIdsRecord:
 		return d.producerIds(r)

@@ -15,6 +15,12 @@
 // Store applies what the quorum commits. Record encodings are therefore a
 // compatibility surface: never change a version's layout, add a version.
 //
+// The metadata log is opened in strict recovery: a torn tail is truncated,
+// any other damage stops Open (ErrDamaged) rather than silently forget the
+// changes after it. Inspect and Repair (scan.go, inspect.go, repair.go)
+// are the way back: they list the log, rewrite it from its intact batches
+// and adopt back partition directories (partdirs.go) it no longer knows.
+//
 // Invariants kept by Image.Apply (a batch violating one is rejected whole):
 // topic names and topic IDs are unique and IDs are never zero; partitions
 // of a topic are dense 0..n-1; topic configs exist only for existing

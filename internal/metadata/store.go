@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/clock"
+	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/raft"
 )
 
@@ -32,6 +34,12 @@ var (
 	// ErrTimeout is returned by Append when the quorum did not commit the
 	// records in time (no majority). Kafka's REQUEST_TIMED_OUT.
 	ErrTimeout = errors.New("metadata: the metadata quorum did not commit in time")
+	// ErrLocked is returned by Open and Repair while another process (a
+	// broker, a repair) has the metadata log open.
+	ErrLocked = errors.New("metadata: the metadata log is in use by another process (a broker or a repair running on this data directory)")
+	// ErrDamaged is wrapped by Open's error when the metadata log is
+	// damaged other than by a torn tail (see OpenQuorum).
+	ErrDamaged = errors.New("metadata log is damaged")
 )
 
 // Config configures the metadata quorum a Store runs on.
@@ -78,6 +86,7 @@ type Store struct {
 	fwd    forwarder // nil with one voter
 
 	mu     sync.Mutex // serializes Append: validate, propose, wait
+	lock   *os.File   // the lock on the log directory, held until Close
 	closed atomic.Bool
 	img    atomic.Pointer[Image]
 	pub    *publisher
@@ -121,10 +130,25 @@ func OpenQuorum(cfg Config) (*Store, error) {
 			voters = append(voters, RaftID(id))
 		}
 	}
-	if err := migrateLegacy(cfg.Dir, voters, cfg.Logger); err != nil {
+	if err := checkInterruptedRepair(cfg.Dir); err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, logger: cfg.Logger}
+	if err := mkdirDurable(cfg.Dir); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrateLegacy(cfg.Dir, voters, cfg.Logger); err != nil {
+		lock.Close()
+		var ce *log.CorruptError
+		if errors.As(err, &ce) {
+			return nil, damaged(cfg.Dir, err)
+		}
+		return nil, err
+	}
+	s := &Store{cfg: cfg, logger: cfg.Logger, lock: lock}
 	s.img.Store(Empty())
 	s.pub = newPublisher(s.logger)
 	node, err := raft.New(raft.Config{
@@ -137,6 +161,12 @@ func OpenQuorum(cfg Config) (*Store, error) {
 	})
 	if err != nil {
 		s.pub.close()
+		lock.Close()
+		var ce *log.CorruptError
+		if errors.As(err, &ce) {
+			// Damage before the end of the WAL is not a torn tail.
+			return nil, damaged(cfg.Dir, err)
+		}
 		return nil, fmt.Errorf("metadata quorum: %w", err)
 	}
 	s.node = node
@@ -262,7 +292,32 @@ func (s *Store) Close() error {
 	s.node.Stop()
 	err := s.tr.Close()
 	s.pub.close()
+	// The lock goes last: nothing may open the log while it is still
+	// being closed.
+	s.lock.Close()
 	return err
+}
+
+// damaged is Open's error for a damaged log in dir: what and where, and
+// the way out.
+func damaged(dir string, cause error) error {
+	logDirs := filepath.Dir(dir)
+	return fmt.Errorf("metadata: %w: %w. The broker does not start: going on would forget every change after the damage. "+
+		"List the log with `sluice metadata inspect --log-dirs %s`, then run `sluice metadata repair --log-dirs %s`, "+
+		"which rewrites it without the damaged bytes and keeps the old one aside (docs/RELIABILITY.md)",
+		ErrDamaged, cause, logDirs, logDirs)
+}
+
+// mkdirDurable creates dir if it is missing, durably (the parent
+// directory is fsynced).
+func mkdirDurable(dir string) error {
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(dir))
 }
 
 // VoterAddrs returns the voters' controller listener addresses by node id

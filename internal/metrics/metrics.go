@@ -141,6 +141,7 @@ func ForgetTopic(topic string) {
 	for _, v := range []*prometheus.CounterVec{bytesIn, messagesIn, bytesOut, messagesOut, produceRequests, failedProduce, fetchRequests} {
 		v.DeleteLabelValues(topic)
 	}
+	forgetTopicStorage(topic)
 	topics.Delete(topic) // after: a racing forTopic re-creates live series
 }
 

@@ -31,6 +31,7 @@ type State struct {
 	Groups      func() []GroupLag // nil or returning nil: no lag series
 	Controller  bool
 	Connections func() int
+	MemoryPool  func() MemoryPoolStat // nil: no memory pool series
 }
 
 var (
@@ -70,6 +71,9 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 		underReplicated, activeController, groupOffset, groupLag, connections} {
 		ch <- d
 	}
+	for _, d := range memPoolDescs {
+		ch <- d
+	}
 }
 
 func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
@@ -98,6 +102,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.s.Connections != nil {
 		gauge(connections, float64(c.s.Connections()))
 	}
+	collectMemoryPool(ch, c.s.MemoryPool)
 	if c.s.Groups != nil {
 		for _, g := range c.s.Groups() {
 			idx := strconv.Itoa(int(g.Partition))

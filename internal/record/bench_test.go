@@ -34,7 +34,7 @@ func BenchmarkValidate(b *testing.B) {
 			b.SetBytes(int64(len(batch)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := Validate(batch); err != nil {
+				if _, err := Validate(batch, testMaxMessageBytes); err != nil {
 					b.Fatal(err)
 				}
 			}

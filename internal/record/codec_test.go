@@ -130,7 +130,7 @@ func TestDecompressionBomb(t *testing.T) {
 	MaxDecompressed = 1 << 10
 	defer func() { MaxDecompressed = old }()
 	b := mustBuild(t, BatchSpec{Attributes: CodecZstd, Records: NewRecords([2][]byte{nil, make([]byte, 4096)})})
-	if _, err := Validate(b); !errors.Is(err, ErrTooLarge) {
+	if _, err := Validate(b, testMaxMessageBytes); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("Validate under MaxDecompressed: %v", err)
 	}
 }

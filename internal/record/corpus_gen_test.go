@@ -74,7 +74,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 // TestSeedBatches pins what each seed is meant to exercise.
 func TestSeedBatches(t *testing.T) {
 	for name, b := range seedBatches(t) {
-		_, err := ValidateAll(b)
+		_, err := ValidateAll(b, testMaxMessageBytes)
 		switch name {
 		case "truncated", "truncated_header":
 			if err != ErrShort {

@@ -31,7 +31,7 @@ func patched(data []byte) []byte {
 func FuzzValidate(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_, _ = ValidateAll(data)
+		_, _ = ValidateAll(data, testMaxMessageBytes)
 		checkValidate(t, data)
 		if p := patched(data); p != nil {
 			checkValidate(t, p)
@@ -40,7 +40,7 @@ func FuzzValidate(f *testing.F) {
 }
 
 func checkValidate(t *testing.T, data []byte) {
-	h, err := Validate(data)
+	h, err := Validate(data, testMaxMessageBytes)
 	if err != nil {
 		if !knownError(err) {
 			t.Fatalf("Validate returned an unclassified error: %v", err)
@@ -70,7 +70,7 @@ func checkValidate(t *testing.T, data []byte) {
 	if err != nil {
 		t.Fatalf("rebuild: %v", err)
 	}
-	if _, err := Validate(again); err != nil {
+	if _, err := Validate(again, testMaxMessageBytes); err != nil {
 		t.Fatalf("rebuilt batch fails Validate: %v", err)
 	}
 	back, err := collect(again)

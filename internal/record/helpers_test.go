@@ -103,3 +103,7 @@ func sameRecords(got, want []Record) error {
 func sameBytes(a, b []byte) bool {
 	return (a == nil) == (b == nil) && bytes.Equal(a, b)
 }
+
+// testMaxMessageBytes is the max.message.bytes tests validate against:
+// Kafka's default message.max.bytes.
+const testMaxMessageBytes = 1<<20 + 12

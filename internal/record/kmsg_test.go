@@ -136,7 +136,7 @@ func TestKmsgCrossCheck(t *testing.T) {
 
 func checkBatch(t *testing.T, b []byte, want []Record) {
 	t.Helper()
-	h, err := Validate(b)
+	h, err := Validate(b, testMaxMessageBytes)
 	if err != nil {
 		t.Fatalf("Validate: %v", err)
 	}

@@ -17,7 +17,7 @@ func TestRecompressKeepsRecords(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%d->%d: %v", from, to, err)
 			}
-			h, err := Validate(out)
+			h, err := Validate(out, testMaxMessageBytes)
 			if err != nil {
 				t.Fatalf("%d->%d: recompressed batch invalid: %v", from, to, err)
 			}

@@ -14,7 +14,7 @@ func TestRoundTripAllCodecs(t *testing.T) {
 		t.Run(CodecName(codec), func(t *testing.T) {
 			spec := sampleSpec(codec)
 			b := mustBuild(t, spec)
-			h, err := Validate(b)
+			h, err := Validate(b, testMaxMessageBytes)
 			if err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
@@ -43,7 +43,7 @@ func TestRoundTripAllCodecs(t *testing.T) {
 func TestEmptyAndControlBatches(t *testing.T) {
 	for _, codec := range allCodecs {
 		b := mustBuild(t, BatchSpec{ProducerID: -1, Attributes: int16(codec), BaseTimestamp: 5})
-		h, err := Validate(b)
+		h, err := Validate(b, testMaxMessageBytes)
 		if err != nil {
 			t.Fatalf("%s empty: %v", CodecName(codec), err)
 		}
@@ -59,7 +59,7 @@ func TestEmptyAndControlBatches(t *testing.T) {
 		ProducerID: 7, Attributes: ControlBit | TransactionalBit,
 		Records: NewRecords([2][]byte{{0, 0, 0, 1}, {0, 0, 0, 0, 0, 0}}),
 	})
-	h, err := Validate(marker)
+	h, err := Validate(marker, testMaxMessageBytes)
 	if err != nil || !h.IsControl() || !h.IsTransactional() {
 		t.Fatalf("control batch: %+v %v", h, err)
 	}
@@ -69,7 +69,7 @@ func TestCRCMismatch(t *testing.T) {
 	for _, codec := range allCodecs {
 		b := mustBuild(t, sampleSpec(codec))
 		b[len(b)-1] ^= 0x40
-		if _, err := Validate(b); !errors.Is(err, ErrCRC) {
+		if _, err := Validate(b, testMaxMessageBytes); !errors.Is(err, ErrCRC) {
 			t.Fatalf("%s: got %v, want ErrCRC", CodecName(codec), err)
 		}
 	}
@@ -77,7 +77,7 @@ func TestCRCMismatch(t *testing.T) {
 	b := mustBuild(t, sampleSpec(CodecNone))
 	SetBaseOffset(b, 1<<40)
 	SetPartitionLeaderEpoch(b, 99)
-	if _, err := Validate(b); err != nil {
+	if _, err := Validate(b, testMaxMessageBytes); err != nil {
 		t.Fatalf("rewriting uncovered fields broke the batch: %v", err)
 	}
 }
@@ -102,7 +102,7 @@ func TestBadOffsetDeltas(t *testing.T) {
 			// what has to catch it.
 			binary.BigEndian.PutUint32(b[23:], uint32(len(deltas)-1))
 			recrc(b)
-			if _, err := Validate(b); !errors.Is(err, ErrCorrupt) {
+			if _, err := Validate(b, testMaxMessageBytes); !errors.Is(err, ErrCorrupt) {
 				t.Errorf("%s/%s: got %v, want ErrCorrupt", name, CodecName(codec), err)
 			}
 		}
@@ -139,7 +139,7 @@ func TestHeaderInconsistencies(t *testing.T) {
 		"length below hdr": {put32(8, HeaderSize-LogOverhead-1), ErrCorrupt},
 	}
 	for name, c := range cases {
-		if _, err := Validate(c.b); !errors.Is(err, c.want) {
+		if _, err := Validate(c.b, testMaxMessageBytes); !errors.Is(err, c.want) {
 			t.Errorf("%s: Validate got %v, want %v", name, err, c.want)
 		}
 	}
@@ -183,7 +183,7 @@ func TestRecordStructure(t *testing.T) {
 	}
 	for name, edit := range edits {
 		b := recrc(edit(clone(plain)))
-		if _, err := Validate(b); !errors.Is(err, ErrCorrupt) {
+		if _, err := Validate(b, testMaxMessageBytes); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: Validate got %v", name, err)
 		}
 		if _, err := collect(b); !errors.Is(err, ErrCorrupt) {
@@ -195,7 +195,7 @@ func TestRecordStructure(t *testing.T) {
 	// ... hdrcount=1 keylen=1 'a' vallen=1 'b' at the end.
 	withHdr[len(withHdr)-4] = 1
 	recrc(withHdr)
-	if _, err := Validate(withHdr); !errors.Is(err, ErrCorrupt) {
+	if _, err := Validate(withHdr, testMaxMessageBytes); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("null header key: Validate got %v", err)
 	}
 }
@@ -204,18 +204,18 @@ func TestValidateAll(t *testing.T) {
 	a := mustBuild(t, sampleSpec(CodecNone))
 	z := mustBuild(t, sampleSpec(CodecZstd))
 	set := append(append(append([]byte{}, a...), z...), a...)
-	if n, err := ValidateAll(set); n != 3 || err != nil {
+	if n, err := ValidateAll(set, testMaxMessageBytes); n != 3 || err != nil {
 		t.Fatalf("3 batches: %d %v", n, err)
 	}
-	if n, err := ValidateAll(set[:len(set)-3]); n != 2 || !errors.Is(err, ErrShort) {
+	if n, err := ValidateAll(set[:len(set)-3], testMaxMessageBytes); n != 2 || !errors.Is(err, ErrShort) {
 		t.Fatalf("truncated tail: %d %v", n, err)
 	}
 	bad := clone(set)
 	bad[len(a)+HeaderSize] ^= 1
-	if n, err := ValidateAll(bad); n != 1 || !errors.Is(err, ErrCRC) {
+	if n, err := ValidateAll(bad, testMaxMessageBytes); n != 1 || !errors.Is(err, ErrCRC) {
 		t.Fatalf("bad middle: %d %v", n, err)
 	}
-	if n, err := ValidateAll(nil); n != 0 || err != nil {
+	if n, err := ValidateAll(nil, testMaxMessageBytes); n != 0 || err != nil {
 		t.Fatalf("empty: %d %v", n, err)
 	}
 }
@@ -223,7 +223,7 @@ func TestValidateAll(t *testing.T) {
 func TestValidateUncompressedDoesNotAllocate(t *testing.T) {
 	b := mustBuild(t, sampleSpec(CodecNone))
 	allocs := testing.AllocsPerRun(100, func() {
-		if _, err := Validate(b); err != nil {
+		if _, err := Validate(b, testMaxMessageBytes); err != nil {
 			t.Fatal(err)
 		}
 	})

@@ -6,7 +6,9 @@
 // Kafka does to rebuild batches: nothing is rewritten, and for uncompressed
 // batches nothing is allocated, since produce throughput is bounded by how
 // cheaply each batch can be checked. Compressed batches are inflated into a
-// pooled buffer that never outlives the call.
+// pooled buffer that never outlives the call, bounded by what the batch can
+// legitimately hold (InflateLimit, limit.go) and holding one of a few
+// inflation slots, so bombs from many connections cannot add up.
 
 package record
 
@@ -16,12 +18,15 @@ import (
 )
 
 // Validate fully checks one produced batch (len(batch) must be exactly the
-// batch's Size) and returns its header. Errors: ErrShort for a truncated
-// batch, ErrMagic, ErrCRC, ErrInvalidCodec, and otherwise errors wrapping
+// batch's Size) for a topic whose effective max.message.bytes is
+// maxMessageBytes, and returns its header. Errors: ErrShort for a truncated
+// batch, ErrMagic, ErrCRC, ErrInvalidCodec, ErrTooLarge (also ErrCorrupt)
+// for records that inflate past InflateLimit, and otherwise errors wrapping
 // ErrCorrupt. Control batches are accepted; deciding whether a client may
 // send one is the caller's business, as is rejecting empty batches (which
-// Kafka refuses on produce but which compaction leaves in logs).
-func Validate(batch []byte) (Header, error) {
+// Kafka refuses on produce but which compaction leaves in logs) and batches
+// whose compressed size exceeds max.message.bytes.
+func Validate(batch []byte, maxMessageBytes int64) (Header, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return h, err
@@ -44,15 +49,20 @@ func Validate(batch []byte) (Header, error) {
 	if codec == CodecNone {
 		return h, walkRecords(data, h.NumRecords)
 	}
+	// The slot is held until the walk is done, as the inflated records
+	// live that long; nothing called under it takes another slot.
+	inflateSlots <- struct{}{}
 	bufp := inflateBufs.Get().(*[]byte)
 	defer func() {
 		// Keep only ordinary-sized buffers so one huge batch does not pin
-		// its memory in the pool for the life of the process.
+		// its memory in the pool for the life of the process (and a pooled
+		// buffer is dropped by the GC within two cycles of disuse anyway).
 		if cap(*bufp) <= maxPooledInflate {
 			inflateBufs.Put(bufp)
 		}
+		<-inflateSlots
 	}()
-	out, err := AppendDecompress((*bufp)[:0], codec, data, MaxDecompressed)
+	out, err := AppendDecompress((*bufp)[:0], codec, data, InflateLimit(maxMessageBytes, h.NumRecords))
 	*bufp = out
 	if err != nil {
 		return h, err
@@ -86,12 +96,13 @@ func walkRecords(data []byte, count int32) error {
 }
 
 // ValidateAll validates a concatenation of batches, as a Produce request's
-// record set may hold several, and returns how many it validated. On error n
+// record set may hold several, each as Validate does for maxMessageBytes,
+// and returns how many it validated. On error n
 // is the number of batches that passed before the failing one; a trailing
 // partial batch is ErrShort. An empty b is zero batches and no error.
-func ValidateAll(b []byte) (n int, err error) {
+func ValidateAll(b []byte, maxMessageBytes int64) (n int, err error) {
 	err = Split(b, func(_ Header, batch []byte) error {
-		if _, err := Validate(batch); err != nil {
+		if _, err := Validate(batch, maxMessageBytes); err != nil {
 			return err
 		}
 		n++

@@ -22,8 +22,16 @@
 // LEO gives, and two pipelined batches of one producer cannot both pass the
 // sequence check.
 //
+// Storage health: a failed partition log takes its log directory offline
+// (LogDir, logdir.go: appends and reads return ErrOffline) until the
+// broker's maintenance loop probes the directory successfully and heals
+// each failed log in place, rebuilding its producer state and HW as at
+// open. The Scrubber (scrub.go) verifies sealed segments in the background
+// and remembers the damage it finds on the partition, so reads stop short
+// of it or fail with ErrCorrupt.
+//
 // Lock order: Manager.mu before Partition.appendMu before Partition.psMu
 // and Partition.mu (psMu and mu are never held together, and only briefly).
-// Only appendMu is held across log I/O (the append, and a producer snapshot
-// when the log rolls).
+// Only appendMu is held across log I/O (the append, a producer snapshot
+// when the log rolls, and a heal).
 package replica

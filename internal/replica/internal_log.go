@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/sluice-io/sluice/internal/record"
@@ -36,6 +37,15 @@ func (l InternalLog) Replay(fn func(batch []byte) error) error {
 	var buf []byte
 	for off < p.HighWatermark() {
 		rr, err := p.Read(off, replayChunk)
+		if errors.Is(err, ErrCorrupt) {
+			// Coordinators skip unreadable batches; this damage the
+			// scrubber already found.
+			if next, ok := p.corruptEnd(off); ok {
+				p.logger().Error("replay skips records the scrubber found damaged", "from", off, "to", next)
+				off = next
+				continue
+			}
+		}
 		if err != nil {
 			return err
 		}

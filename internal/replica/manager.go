@@ -1,19 +1,15 @@
 package replica
 
 import (
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/config"
-	"github.com/sluice-io/sluice/internal/fsutil"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/metadata"
 )
@@ -34,6 +30,8 @@ type Manager struct {
 	parts map[TP]*Partition
 
 	cleaner *cleaner // cleaner.go; nil until StartCleaner
+
+	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
 	// cleanStart: the logs on disk were closed cleanly (the broker found
 	// its clean-shutdown marker), so opening them skips recovery fsyncs.
@@ -70,10 +68,15 @@ func (m *Manager) All() []*Partition {
 
 // Apply makes the hosted set match img: opens new partitions (recovering
 // their logs), applies config changes, and deletes the logs of partitions
-// whose topic is gone or was recreated under a new ID.
+// whose topic is gone or was recreated under a new ID. The first Apply
+// also sweeps the directories img has no partition for (strays.go).
 func (m *Manager) Apply(img *metadata.Image) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if !m.swept {
+		m.swept = true
+		m.sweepDirs(img)
+	}
 	want := map[TP]bool{}
 	var firstErr error
 	for _, t := range img.TopicsByName {
@@ -89,7 +92,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 			}
 			if p == nil {
 				var err error
-				if p, err = m.open(t.Name, t.ID, int32(i), cfg, cc); err != nil {
+				if p, err = m.open(img, t.Name, t.ID, int32(i), cfg, cc); err != nil {
 					m.logger.Error("open partition", "topic", t.Name, "partition", i, "err", err)
 					if firstErr == nil {
 						firstErr = err
@@ -115,13 +118,10 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	return firstErr
 }
 
-func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic, cc compaction) (*Partition, error) {
-	dir := filepath.Join(m.dir, topic+"-"+strconv.Itoa(int(idx)))
-	if old, err := readTopicID(dir); err == nil && old != id {
-		// A leftover of a deleted topic with the same name.
-		if err := discard(dir); err != nil {
-			return nil, err
-		}
+func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32, cfg config.Topic, cc compaction) (*Partition, error) {
+	dir := filepath.Join(m.dir, metadata.PartitionDirName(topic, idx))
+	if err := m.claimDir(dir, id, img); err != nil {
+		return nil, err
 	}
 	openLog := log.Open
 	if m.cleanStart.Load() {
@@ -131,7 +131,7 @@ func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic, c
 	if err != nil {
 		return nil, err
 	}
-	if err := writeTopicID(dir, id); err != nil {
+	if err := metadata.WritePartitionTopicID(dir, id); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -148,9 +148,15 @@ func (m *Manager) open(topic string, id [16]byte, idx int32, cfg config.Topic, c
 	return p, nil
 }
 
+// removeLocked closes and deletes the log of a partition whose topic the
+// image removed (or recreated under a new id).
 func (m *Manager) removeLocked(tp TP, p *Partition) {
 	delete(m.parts, tp)
-	if err := p.log.Delete(); err != nil {
+	err := p.log.Close()
+	if err == nil || errors.Is(err, log.ErrFailed) {
+		err = deleteDir(p.Dir)
+	}
+	if err != nil {
 		m.logger.Error("delete partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 	}
 }
@@ -190,47 +196,4 @@ func (m *Manager) Close() error {
 		delete(m.parts, tp)
 	}
 	return firstErr
-}
-
-// partition.metadata records which topic ID a directory belongs to, as
-// Kafka does, so a recreated topic never reads its predecessor's data.
-const idFile = "partition.metadata"
-
-func writeTopicID(dir string, id [16]byte) error {
-	path := filepath.Join(dir, idFile)
-	body := "version: 0\ntopic_id: " + hex.EncodeToString(id[:]) + "\n"
-	if b, err := os.ReadFile(path); err == nil && string(b) == body {
-		return nil
-	}
-	return fsutil.WriteFileAtomic(dir, idFile, []byte(body))
-}
-
-func readTopicID(dir string) ([16]byte, error) {
-	var id [16]byte
-	b, err := os.ReadFile(filepath.Join(dir, idFile))
-	if err != nil {
-		return id, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "topic_id: "); ok {
-			raw, err := hex.DecodeString(v)
-			if err != nil || len(raw) != 16 {
-				return id, fmt.Errorf("bad topic_id in %s", dir)
-			}
-			copy(id[:], raw)
-			return id, nil
-		}
-	}
-	return id, fmt.Errorf("no topic_id in %s", dir)
-}
-
-func discard(dir string) error {
-	trash := dir + ".stale-delete"
-	if err := os.RemoveAll(trash); err != nil {
-		return err
-	}
-	if err := os.Rename(dir, trash); err != nil {
-		return err
-	}
-	return os.RemoveAll(trash)
 }

@@ -35,6 +35,10 @@ type Partition struct {
 	leaderEpoch int32
 	waiters     map[chan struct{}]struct{}
 	unflushed   int64
+
+	ld      atomic.Pointer[LogDir]         // the directory's health (logdir.go), found on first use
+	stale   atomic.Bool                    // a heal ended before the producer state was rebuilt
+	corrupt atomic.Pointer[[]log.BadBatch] // damage the scrubber found (scrub.go); nil: none
 }
 
 // Log exposes the underlying log to admin paths (ListOffsets, DescribeLogDirs).
@@ -81,7 +85,7 @@ func (p *Partition) Commit(upTo int64) error {
 		return nil
 	}
 	if err := p.log.Sync(upTo); err != nil {
-		return err
+		return p.noteStorage(err)
 	}
 	p.advance(p.log.DurableOffset())
 	return nil
@@ -91,7 +95,7 @@ func (p *Partition) Commit(upTo int64) error {
 func (p *Partition) Flush() error {
 	end := p.log.EndOffset()
 	if err := p.log.Sync(end); err != nil {
-		return err
+		return p.noteStorage(err)
 	}
 	p.advance(p.log.DurableOffset())
 	return nil
@@ -137,9 +141,15 @@ func (p *Partition) Unwatch(ch chan struct{}) {
 	p.mu.Unlock()
 }
 
-// Read returns whole batches from offset, bounded by the HW.
+// Read returns whole batches from offset, bounded by the HW. While the
+// log directory is offline it returns ErrOffline; at damage the scrubber
+// found, ErrCorrupt (readLimit).
 func (p *Partition) Read(offset int64, maxBytes int) (*log.ReadResult, error) {
-	return p.log.Read(offset, maxBytes, p.HighWatermark())
+	limit, err := p.readLimit(offset, p.HighWatermark())
+	if err != nil {
+		return nil, err
+	}
+	return p.log.Read(offset, maxBytes, limit)
 }
 
 func (p *Partition) setConfig(c config.Topic) {

@@ -92,10 +92,13 @@ func (p *Partition) AppendMarker(producerID int64, epoch int16, commit bool, coo
 // state before it is exactly the state at the new segment's base offset,
 // which is snapshotted then.
 func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo, error) {
+	if err := p.offlineErr(); err != nil {
+		return log.AppendInfo{}, err
+	}
 	base := p.log.ActiveBase()
 	info, err := p.log.Append(batches, p.LeaderEpoch())
 	if err != nil {
-		return info, err
+		return info, p.noteStorage(err)
 	}
 	if nb := p.log.ActiveBase(); nb != base && nb == info.FirstOffset {
 		p.writeSnapshot(nb)
@@ -173,7 +176,11 @@ func (p *Partition) AbortedTxns(from, to int64) []AbortedTxn {
 // ReadUpTo returns whole batches from offset, bounded by maxOffset (the
 // LSO for read_committed) rather than the HW.
 func (p *Partition) ReadUpTo(offset int64, maxBytes int, maxOffset int64) (*log.ReadResult, error) {
-	return p.log.Read(offset, maxBytes, min(maxOffset, p.HighWatermark()))
+	limit, err := p.readLimit(offset, min(maxOffset, p.HighWatermark()))
+	if err != nil {
+		return nil, err
+	}
+	return p.log.Read(offset, maxBytes, limit)
 }
 
 // ProducerInfo describes one producer of this partition (DescribeProducers).
@@ -209,6 +216,9 @@ func (p *Partition) expireProducers(now time.Time) {
 func (p *Partition) maybeRoll(now time.Time) error {
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
+	if p.offlineErr() != nil {
+		return nil // the directory's probe brings it back (logdir.go)
+	}
 	base := p.log.ActiveBase()
 	if err := p.log.MaybeRoll(now); err != nil {
 		return err

@@ -242,9 +242,13 @@ func (p *Partition) loadProducerState() error {
 			}
 			next = h.LastOffset() + 1
 		})
+		empty := rr.Size == 0
 		rr.Release()
 		if err != nil {
 			return err
+		}
+		if empty {
+			break // the rest is a gap without batches (log.Heal leaves one)
 		}
 		if next <= from {
 			return fmt.Errorf("replica: producer state scan stuck at offset %d in %s", from, p.Dir)

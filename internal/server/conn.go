@@ -2,7 +2,6 @@ package server
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -19,11 +18,13 @@ type pending struct {
 	reply Reply
 	start time.Time
 	frame []byte // returned to the frame pools after the response; nil: not recyclable
+	held  int64  // bytes of the memory pool released after the response
 }
 
 type conn struct {
 	s       *Server
 	nc      net.Conn
+	br      *bufio.Reader
 	info    *ConnInfo
 	replies chan pending
 	done    chan struct{}
@@ -32,6 +33,12 @@ type conn struct {
 	// quota throttle of this connection ends; the read loop handles no
 	// request before then.
 	mutedUntil atomic.Int64
+	// Idle tracking (idle.go): requests queued and not yet answered, and
+	// the last read (read loop only) and write (unix nanoseconds).
+	inflight  atomic.Int32
+	lastRead  int64
+	lastWrite atomic.Int64
+	pu        poolUser // the read loop's standing with the memory pool
 	// SASL state (sasl.go), read loop only.
 	sasl Authenticator
 	auth authState
@@ -42,6 +49,7 @@ func newConn(s *Server, nc net.Conn, l Listener) *conn {
 	c := &conn{
 		s:       s,
 		nc:      nc,
+		br:      bufio.NewReaderSize(nc, 64<<10),
 		info:    &ConnInfo{Remote: nc.RemoteAddr(), Done: make(chan struct{}), Listener: l.Name},
 		replies: make(chan pending, s.cfg.MaxInFlight),
 		done:    make(chan struct{}),
@@ -62,7 +70,12 @@ func (c *conn) run() {
 	c.closeOnce()
 	close(c.replies)
 	<-c.done
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, errIdle):
+		c.s.log.Debug("closing idle connection", "remote", c.info.Remote.String(), "client_id", c.info.ClientID,
+			"idle", c.s.cfg.ConnectionsMaxIdle)
+	default:
 		c.s.log.Info("connection closed", "remote", c.info.Remote.String(), "client_id", c.info.ClientID, "reason", err.Error())
 	}
 }
@@ -78,67 +91,62 @@ func (c *conn) closeOnce() {
 // order. Any framing or decoding error ends the connection: Kafka closes a
 // connection it cannot parse rather than guess at a response.
 func (c *conn) readLoop() error {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
-	var sizeBuf [4]byte
+	c.touch()
+	c.armIdle(time.Now())
 	for {
-		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
-			return err
-		}
-		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 0 || size > c.s.cfg.MaxRequestBytes {
-			return fmt.Errorf("request size %d exceeds socket.request.max.bytes %d", size, c.s.cfg.MaxRequestBytes)
-		}
-		if c.auth != authDone && size > saslMaxReceive {
-			return fmt.Errorf("request size %d before SASL authentication exceeds sasl.server.max.receive.size %d", size, saslMaxReceive)
-		}
-		frame := getFrame(int(size))
-		if _, err := io.ReadFull(br, frame); err != nil {
-			return fmt.Errorf("truncated request: %w", err)
-		}
-		start := time.Now()
-		if c.auth == authRawToken {
-			if err := c.rawToken(frame, start); err != nil {
-				return err
-			}
-			continue
-		}
-		req, body, err := parseHeader(frame)
+		f, err := c.readFrame()
 		if err != nil {
 			return err
 		}
-		if req.ClientID != "" {
-			c.info.ClientID = req.ClientID
-		}
-		req.Remote, req.Conn, req.Size = c.info.Remote, c.info, size
-		if err := c.waitUnmuted(); err != nil {
+		if err := c.serve(f); err != nil {
 			return err
-		}
-		if c.auth != authDone {
-			// A SASL listener before authentication (sasl.go).
-			if handled, err := c.preAuth(req, body, start); err != nil || handled {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		if !c.s.h.Supported(req.Key, req.Version) {
-			if req.Key != 18 { // ApiVersions is answered whatever its version
-				return fmt.Errorf("unsupported request %s (key %d) version %d", kmsg.NameForKey(req.Key), req.Key, req.Version)
-			}
-		} else if err := decodeBody(req, body); err != nil {
-			return err
-		}
-		var keep []byte
-		if recyclable(req.Key) {
-			keep = frame
-		}
-		select {
-		case c.replies <- pending{req, c.s.h.Handle(req), start, keep}:
-		case <-c.done:
-			return net.ErrClosed
 		}
 	}
+}
+
+// serve handles one frame. The frame's memory is released here unless it
+// is handed to the write loop with the request.
+func (c *conn) serve(f inFrame) (err error) {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.s.pool.release(f.held)
+		}
+	}()
+	start := time.Now()
+	if c.auth == authRawToken {
+		return c.rawToken(f.b, start)
+	}
+	req, body, err := parseHeader(f.b)
+	if err != nil {
+		return err
+	}
+	if req.ClientID != "" {
+		c.info.ClientID = req.ClientID
+	}
+	req.Remote, req.Conn, req.Size = c.info.Remote, c.info, int32(len(f.b))
+	if err := c.waitUnmuted(); err != nil {
+		return err
+	}
+	if c.auth != authDone {
+		// A SASL listener before authentication (sasl.go).
+		if handled, err := c.preAuth(req, body, start); err != nil || handled {
+			return err
+		}
+	}
+	if !c.s.h.Supported(req.Key, req.Version) {
+		if req.Key != 18 { // ApiVersions is answered whatever its version
+			return fmt.Errorf("unsupported request %s (key %d) version %d", kmsg.NameForKey(req.Key), req.Key, req.Version)
+		}
+	} else if err := decodeBody(req, body); err != nil {
+		return err
+	}
+	var keep []byte
+	if recyclable(req.Key) {
+		keep = f.b
+	}
+	handedOff = true
+	return c.enqueue(pending{req, c.s.h.Handle(req), start, keep, f.held})
 }
 
 // writeLoop runs replies in order and writes them. After a write error it
@@ -147,45 +155,57 @@ func (c *conn) writeLoop() {
 	defer close(c.done)
 	var werr error
 	for p := range c.replies {
-		resp := p.reply()
-		if resp == nil {
-			continue
+		werr = c.answer(p, werr)
+		c.s.pool.release(p.held)
+		if c.s.cfg.ConnectionsMaxIdle > 0 {
+			c.lastWrite.Store(time.Now().UnixNano())
 		}
-		if werr == nil && resp.Raw != nil {
-			if werr = writeRaw(c.nc, resp.Raw); werr != nil {
-				c.closeOnce()
-			}
-		} else if werr == nil && !resp.None {
-			if p.req.Body != nil {
-				resp.Msg.SetVersion(p.req.Version)
-			}
-			if resp.Throttle > 0 {
-				c.throttle(resp)
-			}
-			var o *out
-			o, werr = encode(p.req, resp)
-			if werr == nil {
-				werr = writeOut(c.nc, o)
-			}
-			if werr != nil {
-				c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
-				c.closeOnce()
-			}
+		c.inflight.Add(-1)
+	}
+}
+
+// answer runs one reply and writes its response unless an earlier write
+// failed (werr); it returns the connection's write error.
+func (c *conn) answer(p pending, werr error) error {
+	resp := p.reply()
+	if resp == nil {
+		return werr
+	}
+	if werr == nil && resp.Raw != nil {
+		if werr = writeRaw(c.nc, resp.Raw); werr != nil {
+			c.closeOnce()
 		}
-		if obs := c.s.cfg.Observe; obs != nil {
-			obs(p.req, resp, time.Since(p.start))
+	} else if werr == nil && !resp.None {
+		if p.req.Body != nil {
+			resp.Msg.SetVersion(p.req.Version)
 		}
-		if resp.Release != nil {
-			resp.Release()
+		if resp.Throttle > 0 {
+			c.throttle(resp)
 		}
-		if p.frame != nil {
-			putFrame(p.frame)
+		var o *out
+		o, werr = encode(p.req, resp)
+		if werr == nil {
+			werr = writeOut(c.nc, o)
 		}
-		if resp.Close && werr == nil {
-			werr = net.ErrClosed
+		if werr != nil {
+			c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
 			c.closeOnce()
 		}
 	}
+	if obs := c.s.cfg.Observe; obs != nil {
+		obs(p.req, resp, time.Since(p.start))
+	}
+	if resp.Release != nil {
+		resp.Release()
+	}
+	if p.frame != nil {
+		putFrame(p.frame)
+	}
+	if resp.Close && werr == nil {
+		werr = net.ErrClosed
+		c.closeOnce()
+	}
+	return werr
 }
 
 // throttle applies a quota throttle (KIP-219): the response carries the
@@ -225,6 +245,7 @@ func (c *conn) waitUnmuted() error {
 	defer t.Stop()
 	select {
 	case <-t.C:
+		c.touch() // muted by us: not the client's idleness
 		return nil
 	case <-c.info.Done:
 		return net.ErrClosed

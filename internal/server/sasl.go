@@ -157,11 +157,16 @@ func (c *conn) fail(req *Request, resp *Response, start time.Time) error {
 	return errAuthClosed
 }
 
+// enqueue hands a request to the write loop. inflight counts it until
+// the write loop is done with it (idle.go).
 func (c *conn) enqueue(p pending) error {
+	c.inflight.Add(1)
 	select {
 	case c.replies <- p:
 		return nil
 	case <-c.done:
+		c.inflight.Add(-1)
+		c.s.pool.release(p.held)
 		return net.ErrClosed
 	}
 }

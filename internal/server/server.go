@@ -15,6 +15,14 @@ type Config struct {
 	MaxRequestBytes int32
 	// MaxInFlight bounds the requests read but not yet answered per connection.
 	MaxInFlight int
+	// QueuedMaxRequestBytes is queued.max.request.bytes: the request bytes
+	// all connections may hold in memory, read or being read and not yet
+	// answered (mempool.go); <= 0: unbounded.
+	QueuedMaxRequestBytes int64
+	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
+	// request in flight and nothing read or written for this long is
+	// closed (idle.go); <= 0: never.
+	ConnectionsMaxIdle time.Duration
 	// Observe, when set, is called after each response is written (or
 	// dropped), with the time since the request was read (metrics).
 	Observe func(req *Request, resp *Response, elapsed time.Duration)
@@ -58,6 +66,7 @@ type SASLExchange interface {
 type Server struct {
 	cfg    Config
 	h      Handler
+	pool   *memPool
 	log    *slog.Logger
 	lns    []net.Listener
 	mu     sync.Mutex
@@ -74,8 +83,11 @@ func New(cfg Config, h Handler, logger *slog.Logger) *Server {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = 100 << 20
 	}
-	return &Server{cfg: cfg, h: h, log: logger, conns: map[*conn]struct{}{}}
+	return &Server{cfg: cfg, h: h, log: logger, pool: newMemPool(cfg.QueuedMaxRequestBytes), conns: map[*conn]struct{}{}}
 }
+
+// PoolStats reports the request memory pool (metrics).
+func (s *Server) PoolStats() PoolStats { return s.pool.stats() }
 
 // Serve accepts until the listener is closed, as a PLAINTEXT listener.
 func (s *Server) Serve(ln net.Listener) error {

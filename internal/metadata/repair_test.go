@@ -1,0 +1,341 @@
+package metadata
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// damagedDataDir builds a data directory whose metadata log created topics
+// a, b and c (one batch each, a with a config change in a later batch),
+// allocated producer ids, and has partition directories a-0 and a-1 pinned
+// to a's id. It returns the directory and the position of a's batch.
+func damagedDataDir(t *testing.T) (logDirs string, posA int64) {
+	t.Helper()
+	logDirs = t.TempDir()
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, recs := range [][]Record{
+		{RegisterBrokerRecord{BrokerID: 3, IncarnationID: uuid(9), Host: "h", Port: 1}},
+		{ProducerIdsRecord{BrokerID: 3, BrokerEpoch: -1, NextProducerID: 1000}},
+		{TopicRecord{Name: "a", ID: uuid(1)},
+			PartitionRecord{TopicID: uuid(1), Partition: 0, Replicas: []int32{3}, ISR: []int32{3}, Leader: 3},
+			PartitionRecord{TopicID: uuid(1), Partition: 1, Replicas: []int32{3}, ISR: []int32{3}, Leader: 3}},
+		{TopicRecord{Name: "b", ID: uuid(2)},
+			PartitionRecord{TopicID: uuid(2), Partition: 0, Replicas: []int32{3}, ISR: []int32{3}, Leader: 3}},
+		{ConfigRecord{ResourceType: ResourceTopic, ResourceName: "a", Name: "retention.ms", Value: sp("5")}},
+		{TopicRecord{Name: "c", ID: uuid(3)},
+			PartitionRecord{TopicID: uuid(3), Partition: 0, Replicas: []int32{3}, ISR: []int32{3}, Leader: 3}},
+	} {
+		if err := s.Append(recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for p := range 2 {
+		d := filepath.Join(logDirs, PartitionDirName("a", int32(p)))
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := WritePartitionTopicID(d, uuid(1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(logDirs, "meta.properties"), []byte("version=1\nnode.id=3\ncluster.id=x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Inspect(logDirs)
+	if err != nil || rep.NeedsRepair() {
+		t.Fatalf("intact log: %v, needs repair %v", err, rep != nil && rep.NeedsRepair())
+	}
+	for _, b := range rep.Batches {
+		if len(b.Records) > 0 && b.Records[0] == (TopicRecord{Name: "a", ID: uuid(1)}) {
+			posA = b.Position
+		}
+	}
+	if posA == 0 {
+		t.Fatal("no batch creating topic a")
+	}
+	return logDirs, posA
+}
+
+// flip XORs n bytes of the metadata log's data file at pos.
+func flip(t *testing.T, logDirs string, pos int64, n int) {
+	t.Helper()
+	path := dataFile(t, Dir(logDirs))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range int64(n) {
+		data[pos+i] ^= 0xa5
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestOpenRefusesMidLogDamage: a damaged batch with intact batches after
+// it stops Open with the file, the position and the repair command.
+func TestOpenRefusesMidLogDamage(t *testing.T) {
+	logDirs, posA := damagedDataDir(t)
+	flip(t, logDirs, posA+70, 16)
+	_, err := Open(Dir(logDirs), nil)
+	if !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open: %v, want ErrDamaged", err)
+	}
+	msg := err.Error()
+	t.Log(msg)
+	for _, want := range []string{dataFile(t, Dir(logDirs)), "position " + strconv.FormatInt(posA, 10),
+		"sluice metadata repair --log-dirs " + logDirs, "sluice metadata inspect"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+}
+
+func TestInspectAndRepair(t *testing.T) {
+	logDirs, posA := damagedDataDir(t)
+	flip(t, logDirs, posA+70, 16)
+	before, err := os.ReadFile(dataFile(t, Dir(logDirs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := Inspect(logDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var damaged, skipped []LogBatch
+	for _, b := range rep.Batches {
+		if b.Damage != nil {
+			damaged = append(damaged, b)
+		}
+		if b.Skipped != nil {
+			skipped = append(skipped, b)
+		}
+	}
+	if len(damaged) != 1 || damaged[0].Position != posA || damaged[0].TornTail {
+		t.Fatalf("damaged stretches %+v, want one at %d", damaged, posA)
+	}
+	if len(skipped) != 1 || skipped[0].Records[0].(ConfigRecord).ResourceName != "a" {
+		t.Fatalf("skipped batches %+v, want a's config change", skipped)
+	}
+	if len(rep.Adopt) != 1 || rep.Adopt[0].Topic != "a" || rep.Adopt[0].ID != uuid(1) || rep.Adopt[0].Partitions != 2 {
+		t.Fatalf("adoptions %+v", rep.Adopt)
+	}
+	if rep.NextProducerID <= 1000 {
+		t.Fatalf("next producer id %d not moved past the damaged bytes", rep.NextProducerID)
+	}
+
+	// A dry run and a repair beside an open store change nothing.
+	if res, err := Repair(logDirs, RepairOptions{NodeID: -1, DryRun: true}); err != nil || res.Rewritten {
+		t.Fatalf("dry run: %v, rewritten %v", err, res != nil && res.Rewritten)
+	}
+	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	res, err := Repair(logDirs, RepairOptions{NodeID: -1, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Rewritten || res.Aside != Dir(logDirs)+".corrupt-20250304T050607Z" {
+		t.Fatalf("repair: %+v", res)
+	}
+	if kept, err := os.ReadFile(dataFile(t, res.Aside)); err != nil || !bytes.Equal(kept, before) {
+		t.Fatalf("old log not kept as it was: %v", err)
+	}
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := s.Image()
+	a, ok := img.Topic("a")
+	if !ok || a.ID != uuid(1) || len(a.Partitions) != 2 || len(a.Configs) != 0 || a.Partitions[1].Leader != 3 {
+		t.Fatalf("topic a after repair: %+v", a)
+	}
+	for _, name := range []string{"b", "c"} {
+		if _, ok := img.Topic(name); !ok {
+			t.Errorf("topic %s lost", name)
+		}
+	}
+	if img.NextProducerID != rep.NextProducerID || img.Offset+1 != res.Records {
+		t.Errorf("next producer id %d (want %d), offset %d (records %d)", img.NextProducerID, rep.NextProducerID, img.Offset, res.Records)
+	}
+
+	// The store holds the lock: a repair now is refused.
+	if _, err := Repair(logDirs, RepairOptions{NodeID: -1}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("repair beside an open store: %v", err)
+	}
+	s.Close()
+	if res, err := Repair(logDirs, RepairOptions{NodeID: -1}); err != nil || res.Rewritten {
+		t.Fatalf("second repair: %v, rewritten %v", err, res != nil && res.Rewritten)
+	}
+}
+
+// TestOpenTornTailOfDamagedLastBatch: damage inside the last batch is
+// what a crash can leave; Open truncates it and starts.
+func TestOpenTornTailOfDamagedLastBatch(t *testing.T) {
+	logDirs, _ := damagedDataDir(t)
+	path := dataFile(t, Dir(logDirs))
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip(t, logDirs, st.Size()-10, 4)
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, ok := s.Image().Topic("c"); ok {
+		t.Fatal("topic c of the torn batch survived")
+	}
+	if _, ok := s.Image().Topic("b"); !ok {
+		t.Fatal("topic b lost")
+	}
+}
+
+// TestRepairInterrupted: a crash between Repair's two renames leaves no
+// log in place; Open refuses to start on an empty log and the next Repair
+// finishes the move.
+func TestRepairInterrupted(t *testing.T) {
+	logDirs, posA := damagedDataDir(t)
+	flip(t, logDirs, posA+70, 16)
+	res, err := Repair(logDirs, RepairOptions{NodeID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Undo the last rename, as if the crash came before it.
+	pending := Dir(logDirs) + repairSuffix + "x"
+	if err := os.Rename(Dir(logDirs), pending); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Dir(logDirs), nil); err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("Open with a repair pending: %v", err)
+	}
+	if _, err := os.Stat(Dir(logDirs)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("Open created an empty metadata log")
+	}
+	fin, err := Repair(logDirs, RepairOptions{NodeID: -1})
+	if err != nil || fin.Finished != pending {
+		t.Fatalf("finishing repair: %+v, %v", fin, err)
+	}
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Image().Offset+1 != res.Records {
+		t.Fatalf("finished log has %d records, want %d", s.Image().Offset+1, res.Records)
+	}
+}
+
+// TestStrayClassification: what Inspect adopts and what it leaves.
+func TestStrayClassification(t *testing.T) {
+	logDirs := t.TempDir()
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p0 := PartitionRecord{TopicID: uuid(1), Partition: 0, Replicas: []int32{1}, ISR: []int32{1}, Leader: 1}
+	for _, recs := range [][]Record{
+		{TopicRecord{Name: "known", ID: uuid(1)}, p0},
+		{TopicRecord{Name: "gone", ID: uuid(2)}},
+		{RemoveTopicRecord{TopicID: uuid(2)}},
+	} {
+		if err := s.Append(recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	dirs := map[string]UUID{
+		"known-0": uuid(1), // the image's own
+		"known-2": uuid(1), // grown: partitions 1 (missing) and 2
+		"gone-0":  uuid(2), // a deleted topic's leftover
+		"other-0": uuid(5), // a forgotten topic
+		"other-1": uuid(5),
+		"mixed-0": uuid(6), // directories disagree
+		"mixed-1": uuid(7),
+		"noid-0":  {},
+		"known-1.0123456789abcdef0123456789abcdef-stray": uuid(8), // not a partition directory
+	}
+	for name, id := range dirs {
+		d := filepath.Join(logDirs, name)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if !id.IsZero() {
+			if err := WritePartitionTopicID(d, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := Inspect(logDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted := map[string]bool{}
+	for _, st := range rep.Strays {
+		adopted[st.Name] = st.Adopted
+	}
+	want := map[string]bool{"known-2": true, "gone-0": false, "other-0": true, "other-1": true,
+		"mixed-0": false, "mixed-1": false, "noid-0": false}
+	if len(adopted) != len(want) {
+		t.Errorf("strays %v, want %v", adopted, want)
+	}
+	for name, w := range want {
+		if a, ok := adopted[name]; !ok || a != w {
+			t.Errorf("%s: adopted %v (listed %v), want %v", name, a, ok, w)
+		}
+	}
+	if len(rep.Adopt) != 2 || rep.Adopt[0].Topic != "known" || rep.Adopt[0].Existing != 1 || rep.Adopt[0].Partitions != 3 ||
+		len(rep.Adopt[0].Missing) != 1 || rep.Adopt[1].Topic != "other" || rep.Adopt[1].Partitions != 2 {
+		t.Fatalf("adoptions %+v", rep.Adopt)
+	}
+}
+
+// TestRepairMisnumberedBatch: a flipped byte in a base offset (which the
+// CRC does not cover) stops Open; Inspect finds the batch intact but out
+// of sequence, and Repair keeps every batch, renumbered.
+func TestRepairMisnumberedBatch(t *testing.T) {
+	logDirs, posA := damagedDataDir(t)
+	flip(t, logDirs, posA+6, 1) // a low byte of the base offset
+	if _, err := Open(Dir(logDirs), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open: %v, want ErrDamaged", err)
+	}
+	rep, err := Inspect(logDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	misnumbered := 0
+	for _, b := range rep.Batches {
+		if b.Damage != nil || b.Skipped != nil {
+			t.Fatalf("batch at %d: damage %v, skipped %v", b.Position, b.Damage, b.Skipped)
+		}
+		if b.Misnumbered {
+			misnumbered++
+		}
+	}
+	if misnumbered != 1 || !rep.NeedsRepair() || len(rep.Adopt) != 0 {
+		t.Fatalf("%d misnumbered batches, needs repair %v, adoptions %v", misnumbered, rep.NeedsRepair(), rep.Adopt)
+	}
+	if _, err := Repair(logDirs, RepairOptions{NodeID: -1}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if a, ok := s.Image().Topic("a"); !ok || a.Configs["retention.ms"] != "5" || len(s.Image().TopicsByName) != 3 {
+		t.Fatalf("after repair: topics %v, a %+v", s.Image().TopicNames(), a)
+	}
+}
