@@ -41,7 +41,7 @@ func (b *Broker) startMetrics() error {
 			}
 		}
 	})
-	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, Controller: true, Connections: b.srv.NumConns,
+	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, IsController: func() bool { return b.meta.QuorumStatus().IsLeader }, Connections: b.srv.NumConns,
 		MemoryPool: b.memoryPoolStat}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))

@@ -1,21 +1,15 @@
 package coordinator
 
-import "time"
+import "github.com/sluice-io/sluice/internal/clock"
 
 // Clock is where the coordinator gets time and timers, so tests can drive
-// session and rebalance timeouts without sleeping.
-type Clock interface {
-	Now() time.Time
-	// AfterFunc calls f on its own goroutine after d. The coordinator only
-	// ever queues work onto a shard loop from f.
-	AfterFunc(d time.Duration, f func()) Stopper
-}
+// session and rebalance timeouts without sleeping: the broker's one clock
+// seam (internal/clock). The coordinator only ever queues work onto a
+// shard loop from a timer's function.
+type Clock = clock.Clock
 
 // Stopper cancels a timer; it reports whether the call stopped it.
-type Stopper interface{ Stop() bool }
+type Stopper = clock.Stopper
 
-type realClock struct{}
-
-func (realClock) Now() time.Time { return time.Now() }
-
-func (realClock) AfterFunc(d time.Duration, f func()) Stopper { return time.AfterFunc(d, f) }
+// realClock is the wall clock.
+var realClock = clock.Real

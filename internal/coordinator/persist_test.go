@@ -250,7 +250,7 @@ func FuzzReplay(f *testing.F) {
 	sr := shareGroupRecord(sg)
 	f.Add(sr.Key, sr.Value)
 	f.Fuzz(func(t *testing.T, key, value []byte) {
-		s := &shard{c: &Coordinator{clock: realClock{}, log: discardLogger(), be: newMemBackend()}, log: discardLogger(),
+		s := &shard{c: &Coordinator{clock: realClock, log: discardLogger(), be: newMemBackend()}, log: discardLogger(),
 			groups: map[string]*group{}, shares: map[string]*shareGroup{}}
 		s.replay(key, value)
 		s.replay(groupKey("g"), groupValue(g, nil))

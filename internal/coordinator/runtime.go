@@ -104,7 +104,7 @@ func New(cfg Config, be Backend, logger *slog.Logger) *Coordinator {
 		logger = slog.Default()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = realClock{}
+		cfg.Clock = realClock
 	}
 	if cfg.NumPartitions <= 0 {
 		cfg.NumPartitions = 50

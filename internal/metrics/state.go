@@ -27,11 +27,14 @@ type GroupLag struct {
 
 // State is read at each scrape (never on a request path).
 type State struct {
-	Partitions  func() []PartitionStat
-	Groups      func() []GroupLag // nil or returning nil: no lag series
-	Controller  bool
-	Connections func() int
-	MemoryPool  func() MemoryPoolStat // nil: no memory pool series
+	Partitions func() []PartitionStat
+	Groups     func() []GroupLag // nil or returning nil: no lag series
+	Controller bool
+	// IsController reports, at scrape time, whether this node leads the
+	// metadata quorum (the active controller); it overrides Controller.
+	IsController func() bool
+	Connections  func() int
+	MemoryPool   func() MemoryPoolStat // nil: no memory pool series
 }
 
 var (
@@ -95,7 +98,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(leaderCount, float64(len(parts)))
 	gauge(underReplicated, 0)
 	ctl := 0.0
-	if c.s.Controller {
+	if c.s.Controller || (c.s.IsController != nil && c.s.IsController()) {
 		ctl = 1
 	}
 	gauge(activeController, ctl)

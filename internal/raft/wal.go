@@ -33,7 +33,9 @@ const walChunk = 1 << 20
 func openWAL(dir string, logger *slog.Logger) (*wal, error) {
 	cfg := log.DefaultConfig()
 	cfg.RetentionMs, cfg.RetentionBytes = -1, -1 // raft compacts it behind snapshots
-	cfg.SegmentBytes = 64 << 20
+	// Small segments: the WAL is truncated behind snapshots one whole
+	// segment at a time, so this bounds what a snapshot leaves behind.
+	cfg.SegmentBytes = 8 << 20
 	// Damage before the end of the WAL is not a crash's torn tail: refuse to
 	// start rather than forget committed entries (internal/log StrictRecovery).
 	cfg.StrictRecovery = true

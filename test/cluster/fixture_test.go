@@ -30,7 +30,7 @@ var (
 )
 
 // sluiceBinary builds cmd/sluice once per test run.
-func sluiceBinary(t *testing.T) string {
+func sluiceBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sluice-cluster-bin")
@@ -56,7 +56,7 @@ func sluiceBinary(t *testing.T) string {
 
 // freePorts reserves n distinct loopback ports (released just before use:
 // a small race another process could win, which fails the test loudly).
-func freePorts(t *testing.T, n int) []int {
+func freePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var lns []net.Listener
 	var ports []int
@@ -107,18 +107,23 @@ func (l *lockedBuffer) String() string {
 // testCluster is n combined (broker,controller) nodes sharing one
 // metadata quorum.
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	bin    string
-	nodes  []*node
-	voters string
+	nodes    []*node
+	voters   string
+	election time.Duration
 }
 
 // electionTimeout is the quorum's election timeout in the tests.
 const electionTimeout = 300 * time.Millisecond
 
-func startCluster(t *testing.T, n int) *testCluster {
+func startCluster(t testing.TB, n int) *testCluster {
+	return startClusterWith(t, n, electionTimeout)
+}
+
+func startClusterWith(t testing.TB, n int, election time.Duration) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, bin: sluiceBinary(t)}
+	c := &testCluster{t: t, bin: sluiceBinary(t), election: election}
 	ports := freePorts(t, 2*n)
 	var voters []string
 	for i := range n {
@@ -149,7 +154,7 @@ func startCluster(t *testing.T, n int) *testCluster {
 }
 
 // run runs the sluice binary to completion and returns its trimmed output.
-func run(t *testing.T, bin string, args ...string) string {
+func run(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	if err != nil {
@@ -174,7 +179,7 @@ func (nd *node) start() {
 		"--override", "process.roles=broker,controller",
 		"--override", "controller.quorum.voters=" + c.voters,
 		"--override", "controller.listener.names=CONTROLLER",
-		"--override", fmt.Sprintf("controller.quorum.election.timeout.ms=%d", electionTimeout.Milliseconds()),
+		"--override", fmt.Sprintf("controller.quorum.election.timeout.ms=%d", c.election.Milliseconds()),
 	}
 	for _, kv := range nd.extraCfg {
 		args = append(args, "--override", kv)
@@ -219,7 +224,7 @@ func (nd *node) kill() {
 	nd.cmd = nil
 }
 
-func (nd *node) admin(t *testing.T) *kadm.Client {
+func (nd *node) admin(t testing.TB) *kadm.Client {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(nd.addr()), kgo.RetryTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +233,7 @@ func (nd *node) admin(t *testing.T) *kadm.Client {
 	return kadm.NewClient(cl)
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	var err error
@@ -243,7 +248,7 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() error) {
 	}
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	t.Cleanup(cancel)
 	return c

@@ -14,7 +14,7 @@ import (
 
 // quorumOf asks node nd itself (not whichever broker a client would
 // route to) for the metadata quorum (DescribeQuorum).
-func quorumOf(t *testing.T, nd *node) (kmsg.DescribeQuorumResponseTopicPartition, error) {
+func quorumOf(t testing.TB, nd *node) (kmsg.DescribeQuorumResponseTopicPartition, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(nd.addr()))
 	if err != nil {
 		t.Fatal(err)
