@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,8 +49,8 @@ type RepairResult struct {
 // ErrLocked while a broker runs). The new log holds, renumbered from
 // offset 0, every intact batch that still applies, in order, skipping
 // damaged bytes; then one batch per adopted topic (Report.Adopt: a
-// TopicRecord with the id pinned in its directories and a PartitionRecord
-// per partition, this node the only replica, default configs), so the
+// TopicRecord with the id pinned in its directories, a PartitionRecord
+// per partition, this node the only replica, and Adoption.Configs), so the
 // data in stray partition directories comes back; then, when bytes were
 // skipped, a ProducerIdsRecord moving the next producer id past any block
 // they may have handed out. It is written to
@@ -163,6 +165,9 @@ func (r *Report) adoptionRecords(nodeID int32) ([][]Record, error) {
 			recs = append(recs, PartitionRecord{TopicID: a.ID, Partition: p,
 				Replicas: []int32{nodeID}, ISR: []int32{nodeID}, Leader: nodeID})
 		}
+		for _, k := range slices.Sorted(maps.Keys(a.Configs)) {
+			recs = append(recs, ConfigRecord{ResourceType: ResourceTopic, ResourceName: a.Topic, Name: k, Value: ptr(a.Configs[k])})
+		}
 		out = append(out, recs)
 	}
 	if r.NextProducerID > 0 {
@@ -229,6 +234,8 @@ func (r *Report) writeLog(dir string, extra [][]Record, logger *slog.Logger) (in
 	}
 	return n, nil
 }
+
+func ptr(s string) *string { return &s }
 
 func newTopics(as []Adoption) int {
 	n := 0
