@@ -80,12 +80,15 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 		return nil, err
 	}
 	res := &RepairResult{Report: rep}
-	if !rep.NeedsRepair() || opt.DryRun {
+	if !rep.NeedsRepair() {
 		return res, nil
 	}
 	recs, err := rep.adoptionRecords(opt.NodeID)
 	if err != nil {
 		return nil, err
+	}
+	if opt.DryRun {
+		return res, nil
 	}
 	// The log exists, so repair directories next to it are leftovers of
 	// a repair that stopped before its rename: its own output, unused.
@@ -229,8 +232,9 @@ func (r *Report) writeLog(dir string, extra [][]Record, logger *slog.Logger) (in
 		return 0, fmt.Errorf("the new log does not replay: %w", err)
 	}
 	defer s.Close()
-	if got := s.Image(); got.Offset+1 != n || len(got.TopicsByName) != len(r.Image.TopicsByName)+newTopics(r.Adopt) {
-		return 0, fmt.Errorf("the new log replays to offset %d with %d topics, want %d records", got.Offset, len(got.TopicsByName), n)
+	topics := len(r.Image.TopicsByName) + newTopics(r.Adopt)
+	if got := s.Image(); got.Offset+1 != n || len(got.TopicsByName) != topics {
+		return 0, fmt.Errorf("the new log replays to %d records and %d topics, want %d and %d", got.Offset+1, len(got.TopicsByName), n, topics)
 	}
 	return n, nil
 }
