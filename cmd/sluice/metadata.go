@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,9 +100,9 @@ func metadataRepairCmd() *cobra.Command {
     apply (what they change was in the damaged bytes), are left out;
   - a partition directory whose topic the repaired metadata does not know
     is adopted back: a topic with the id pinned in its partition.metadata
-    and as many partitions as found on disk, default configs, this node
-    the only replica; so is a partition directory beyond a known topic's
-    partition count;
+    and as many partitions as found on disk, default configs (internal
+    "__" topics: cleanup.policy=compact), this node the only replica; so
+    is a partition directory beyond a known topic's partition count;
   - when bytes were skipped, the next producer id moves past any block
     they may have held, so no producer id is handed out twice.
 
@@ -161,7 +163,7 @@ Run again after an interruption, it finishes the move.`,
 			fmt.Fprintf(out, "Wrote the new metadata log (%d records) to %s.\n", res.Records, res.Dir)
 			fmt.Fprintf(out, "Kept the old log at %s.\n", res.Aside)
 			if len(res.Adopt) > 0 {
-				fmt.Fprintln(out, "Adopted topics have the default configs: set any they had again once the broker runs.")
+				fmt.Fprintln(out, "Adopted topics have default configs: set again any others they had once the broker runs.")
 			}
 			return nil
 		},
@@ -238,7 +240,15 @@ func printStrays(out io.Writer, rep *metadata.Report, would string) {
 		if a.Existing > 0 {
 			what = fmt.Sprintf("partitions %d-%d of topic %q (id %s)", a.Existing, a.Partitions-1, a.Topic, a.ID)
 		}
-		fmt.Fprintf(out, "  %sadopt %s from its directories, default configs\n", would, what)
+		configs := "default configs"
+		if len(a.Configs) > 0 {
+			var kv []string
+			for _, k := range slices.Sorted(maps.Keys(a.Configs)) {
+				kv = append(kv, k+"="+a.Configs[k])
+			}
+			configs = "configs " + strings.Join(kv, ", ") + " (an internal topic), others default"
+		}
+		fmt.Fprintf(out, "  %sadopt %s from its directories, %s\n", would, what, configs)
 		for _, p := range a.Missing {
 			fmt.Fprintf(out, "    partition %d has no directory: it starts empty\n", p)
 		}

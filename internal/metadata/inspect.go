@@ -44,14 +44,18 @@ type StrayDir struct {
 }
 
 // Adoption is a topic Repair creates (Existing == 0) or grows from the
-// partition directories on disk, with default configs and this node as
-// the only replica.
+// partition directories on disk, with this node as the only replica.
 type Adoption struct {
 	Topic      string
 	ID         UUID
 	Existing   int32   // partitions Image already has
 	Partitions int32   // partitions after adoption: the highest found on disk + 1
 	Missing    []int32 // partitions to add that have no directory: they start empty
+	// Configs are the dynamic configs a created topic gets: none, but
+	// cleanup.policy=compact for an internal topic ("__" prefix: the group,
+	// transaction and share coordinators' topics are all compacted, and
+	// the default delete policy would expire their state).
+	Configs map[string]string
 }
 
 // Damaged reports whether the log has damaged bytes (a torn tail
@@ -205,6 +209,8 @@ func (r *Report) findStrays(removed map[UUID]bool) error {
 		a := Adoption{Topic: name, ID: r.Strays[idx[0]].TopicID}
 		if t, ok := img.TopicsByName[name]; ok {
 			a.Existing = int32(len(t.Partitions))
+		} else if strings.HasPrefix(name, "__") {
+			a.Configs = map[string]string{"cleanup.policy": "compact"}
 		}
 		have := map[int32]bool{}
 		var ids []string

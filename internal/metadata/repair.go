@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -47,8 +49,8 @@ type RepairResult struct {
 // ErrLocked while a broker runs). The new log holds, renumbered from
 // offset 0, every intact batch that still applies, in order, skipping
 // damaged bytes; then one batch per adopted topic (Report.Adopt: a
-// TopicRecord with the id pinned in its directories and a PartitionRecord
-// per partition, this node the only replica, default configs), so the
+// TopicRecord with the id pinned in its directories, a PartitionRecord
+// per partition, this node the only replica, and Adoption.Configs), so the
 // data in stray partition directories comes back; then, when bytes were
 // skipped, a ProducerIdsRecord moving the next producer id past any block
 // they may have handed out. It is written to
@@ -78,12 +80,15 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 		return nil, err
 	}
 	res := &RepairResult{Report: rep}
-	if !rep.NeedsRepair() || opt.DryRun {
+	if !rep.NeedsRepair() {
 		return res, nil
 	}
 	recs, err := rep.adoptionRecords(opt.NodeID)
 	if err != nil {
 		return nil, err
+	}
+	if opt.DryRun {
+		return res, nil
 	}
 	// The log exists, so repair directories next to it are leftovers of
 	// a repair that stopped before its rename: its own output, unused.
@@ -163,6 +168,9 @@ func (r *Report) adoptionRecords(nodeID int32) ([][]Record, error) {
 			recs = append(recs, PartitionRecord{TopicID: a.ID, Partition: p,
 				Replicas: []int32{nodeID}, ISR: []int32{nodeID}, Leader: nodeID})
 		}
+		for _, k := range slices.Sorted(maps.Keys(a.Configs)) {
+			recs = append(recs, ConfigRecord{ResourceType: ResourceTopic, ResourceName: a.Topic, Name: k, Value: ptr(a.Configs[k])})
+		}
 		out = append(out, recs)
 	}
 	if r.NextProducerID > 0 {
@@ -224,11 +232,14 @@ func (r *Report) writeLog(dir string, extra [][]Record, logger *slog.Logger) (in
 		return 0, fmt.Errorf("the new log does not replay: %w", err)
 	}
 	defer s.Close()
-	if got := s.Image(); got.Offset+1 != n || len(got.TopicsByName) != len(r.Image.TopicsByName)+newTopics(r.Adopt) {
-		return 0, fmt.Errorf("the new log replays to offset %d with %d topics, want %d records", got.Offset, len(got.TopicsByName), n)
+	topics := len(r.Image.TopicsByName) + newTopics(r.Adopt)
+	if got := s.Image(); got.Offset+1 != n || len(got.TopicsByName) != topics {
+		return 0, fmt.Errorf("the new log replays to %d records and %d topics, want %d and %d", got.Offset+1, len(got.TopicsByName), n, topics)
 	}
 	return n, nil
 }
+
+func ptr(s string) *string { return &s }
 
 func newTopics(as []Adoption) int {
 	n := 0

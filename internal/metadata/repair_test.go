@@ -257,14 +257,15 @@ func TestStrayClassification(t *testing.T) {
 	}
 	s.Close()
 	dirs := map[string]UUID{
-		"known-0": uuid(1), // the image's own
-		"known-2": uuid(1), // grown: partitions 1 (missing) and 2
-		"gone-0":  uuid(2), // a deleted topic's leftover
-		"other-0": uuid(5), // a forgotten topic
-		"other-1": uuid(5),
-		"mixed-0": uuid(6), // directories disagree
-		"mixed-1": uuid(7),
-		"noid-0":  {},
+		"known-0":      uuid(1), // the image's own
+		"known-2":      uuid(1), // grown: partitions 1 (missing) and 2
+		"gone-0":       uuid(2), // a deleted topic's leftover
+		"other-0":      uuid(5), // a forgotten topic
+		"other-1":      uuid(5),
+		"mixed-0":      uuid(6), // directories disagree
+		"mixed-1":      uuid(7),
+		"noid-0":       {},
+		"__internal-0": uuid(9), // an internal topic: compacted
 		"known-1.0123456789abcdef0123456789abcdef-stray": uuid(8), // not a partition directory
 	}
 	for name, id := range dirs {
@@ -287,7 +288,7 @@ func TestStrayClassification(t *testing.T) {
 		adopted[st.Name] = st.Adopted
 	}
 	want := map[string]bool{"known-2": true, "gone-0": false, "other-0": true, "other-1": true,
-		"mixed-0": false, "mixed-1": false, "noid-0": false}
+		"mixed-0": false, "mixed-1": false, "noid-0": false, "__internal-0": true}
 	if len(adopted) != len(want) {
 		t.Errorf("strays %v, want %v", adopted, want)
 	}
@@ -296,9 +297,30 @@ func TestStrayClassification(t *testing.T) {
 			t.Errorf("%s: adopted %v (listed %v), want %v", name, a, ok, w)
 		}
 	}
-	if len(rep.Adopt) != 2 || rep.Adopt[0].Topic != "known" || rep.Adopt[0].Existing != 1 || rep.Adopt[0].Partitions != 3 ||
-		len(rep.Adopt[0].Missing) != 1 || rep.Adopt[1].Topic != "other" || rep.Adopt[1].Partitions != 2 {
+	if len(rep.Adopt) != 3 || rep.Adopt[0].Topic != "__internal" || rep.Adopt[0].Configs["cleanup.policy"] != "compact" ||
+		rep.Adopt[1].Topic != "known" || rep.Adopt[1].Existing != 1 || rep.Adopt[1].Partitions != 3 || len(rep.Adopt[1].Missing) != 1 ||
+		rep.Adopt[2].Topic != "other" || rep.Adopt[2].Partitions != 2 || rep.Adopt[2].Configs != nil {
 		t.Fatalf("adoptions %+v", rep.Adopt)
+	}
+
+	// The repair applies them: grown, created, compacted.
+	if _, err := Repair(logDirs, RepairOptions{NodeID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(Dir(logDirs), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	img := s.Image()
+	if k, _ := img.Topic("known"); len(k.Partitions) != 3 {
+		t.Errorf("known has %d partitions, want 3", len(k.Partitions))
+	}
+	if o, ok := img.Topic("other"); !ok || o.ID != uuid(5) || len(o.Configs) != 0 {
+		t.Errorf("other: %+v", o)
+	}
+	if in, ok := img.Topic("__internal"); !ok || in.Configs["cleanup.policy"] != "compact" {
+		t.Errorf("__internal: %+v", in)
 	}
 }
 

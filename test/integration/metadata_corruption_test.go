@@ -203,3 +203,55 @@ func TestStrayPartitionDirMovedAside(t *testing.T) {
 		t.Fatalf("new topic holds %d records, first %q at %d", len(got), got[0].Value, got[0].Offset)
 	}
 }
+
+// TestDeletedTopicDirRemovedAtStart: a topic deleted while its directory
+// survived (the broker died between the delete record and the removal)
+// has the directory removed at the next start, not kept as a stray; a
+// topic recreated under the name starts empty.
+func TestDeletedTopicDirRemovedAtStart(t *testing.T) {
+	tb := startBroker(t)
+	dir := tb.props["log.dirs"]
+	topic := topicName(t, "")
+	adm := newAdmin(t, tb.Addr())
+	createTopic(t, adm, topic, 1, nil)
+	cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic))
+	produceSync(t, cl, kgo.StringRecord("old"))
+	cl.Close()
+	tb.Close()
+	partDir := filepath.Join(dir, topic+"-0")
+	saved := filepath.Join(t.TempDir(), "saved")
+	if err := os.CopyFS(saved, os.DirFS(partDir)); err != nil {
+		t.Fatal(err)
+	}
+
+	tb.start()
+	adm = newAdmin(t, tb.Addr())
+	if rs, err := adm.DeleteTopics(testCtx(t, 15*time.Second), topic); err != nil || rs[topic].Err != nil {
+		t.Fatalf("delete: %v %v", err, rs[topic].Err)
+	}
+	tb.Close()
+	// As if the broker had died before removing the directory.
+	if err := os.CopyFS(partDir, os.DirFS(saved)); err != nil {
+		t.Fatal(err)
+	}
+
+	tb.start()
+	if _, err := os.Stat(partDir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the deleted topic's directory is still there: %v", err)
+	}
+	if left, _ := filepath.Glob(partDir + ".*"); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	for _, line := range strings.Split(tb.logs.tail(1<<20), "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, partDir) {
+			t.Fatalf("warned about the deleted topic's directory: %s", line)
+		}
+	}
+	adm = newAdmin(t, tb.Addr())
+	createTopic(t, adm, topic, 1, nil)
+	cl = newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic))
+	produceSync(t, cl, kgo.StringRecord("new"))
+	if got := consumeFromStart(t, tb.Addr(), topic, 1); got[0].Offset != 0 || string(got[0].Value) != "new" {
+		t.Fatalf("recreated topic starts with %q at %d", got[0].Value, got[0].Offset)
+	}
+}
