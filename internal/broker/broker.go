@@ -89,6 +89,12 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("metadata log: %w", err)
 	}
 	b.meta = meta
+	// From here on a failed start also releases the metadata log (and
+	// its directory lock), so the same process can start again.
+	closeAll := func() {
+		closeListeners()
+		meta.Close()
+	}
 	b.parts = replica.NewManager(b.dir, b.cfg, b.logger.With("component", "replica"))
 	b.openLogDir()
 	// Partitions follow every image the store publishes; the initial
@@ -126,13 +132,13 @@ func (b *Broker) Start() error {
 	b.parts.SetCleanStart(false)
 	if clean {
 		if err := dropCleanShutdownMarker(b.dir); err != nil {
-			closeListeners()
+			closeAll()
 			return fmt.Errorf("remove %s: %w", cleanShutdownFile, err)
 		}
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
 	if err := b.ctl.RegisterBrokerEndpoints(b.cfg.NodeID, endpoints(lns)); err != nil {
-		closeListeners()
+		closeAll()
 		return fmt.Errorf("register broker: %w", err)
 	}
 
@@ -148,7 +154,7 @@ func (b *Broker) Start() error {
 	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts, shareStateTopic(b.cfg)),
 		b.logger.With("component", "share"))
 	if err := b.share.Start(); err != nil {
-		closeListeners()
+		closeAll()
 		return fmt.Errorf("share-partition state: %w", err)
 	}
 	b.coord.SetShareState(b.share)
@@ -163,7 +169,7 @@ func (b *Broker) Start() error {
 		CheckInterval: time.Duration(b.cfg.TransactionAbortTimedOutIntervalMs) * time.Millisecond,
 	}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
 	if err != nil {
-		closeListeners()
+		closeAll()
 		return fmt.Errorf("transaction coordinator: %w", err)
 	}
 	b.txn.Start()
@@ -185,7 +191,7 @@ func (b *Broker) Start() error {
 		Observe:               b.observe, Admit: b.admit, OnAuth: b.onAuth,
 	}, pendingHandler{api.NewHandler(env)}, b.logger.With("component", "server"))
 	if err := b.startMetrics(); err != nil {
-		closeListeners()
+		closeAll()
 		return err
 	}
 	// The log cleaner compacts cleanup.policy=compact partitions in the

@@ -14,6 +14,17 @@ import (
 // deterministic (sorted keys), so equal images encode to equal bytes.
 func (im *Image) Records() []Record {
 	var out []Record
+	// Removed topics first, oldest first, each created and removed again:
+	// that rebuilds Image.Removed (which tells a deleted topic's leftover
+	// directory from a stray) and leaves nothing else behind, so their
+	// names and ids cannot collide with the topics that follow.
+	var removed []*RemovedTopic
+	for r := im.Removed; r != nil; r = r.Prev {
+		removed = append(removed, r)
+	}
+	for i := len(removed) - 1; i >= 0; i-- {
+		out = append(out, TopicRecord{Name: removed[i].Name, ID: removed[i].ID}, RemoveTopicRecord{TopicID: removed[i].ID})
+	}
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, Host: b.Host, Port: b.Port,

@@ -114,9 +114,13 @@ func normalized(im *Image) map[string]any {
 	}
 	acls := map[UUID]ACL{}
 	im.ACLs.All(func(id UUID, a ACL) bool { acls[id] = a; return true })
+	var removed []RemovedTopic
+	for r := im.Removed; r != nil; r = r.Prev {
+		removed = append(removed, RemovedTopic{Name: r.Name, ID: r.ID})
+	}
 	return map[string]any{
 		"topics": topics, "ids": ids, "brokers": maps.Clone(im.Brokers), "bcf": im.BrokerConfigs, "gcf": im.GroupConfigs,
-		"scram": im.Scram, "acls": acls, "quotas": im.ClientQuotas, "pid": im.NextProducerID,
+		"scram": im.Scram, "acls": acls, "quotas": im.ClientQuotas, "pid": im.NextProducerID, "removed": removed,
 	}
 }
 
@@ -135,7 +139,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	// The generator must reach every kind of state a checkpoint carries,
 	// or the property proves less than it says.
-	for _, typ := range []RecordType{TypeRegisterBroker, TypeTopic, TypePartition, TypeConfig, TypeUserScramCredential,
+	for _, typ := range []RecordType{TypeRegisterBroker, TypeTopic, TypePartition, TypeConfig, TypeRemoveTopic, TypeUserScramCredential,
 		TypeAccessControlEntry, TypeClientQuota, TypeProducerIds} {
 		if !seen[typ.String()] {
 			t.Errorf("no generated image holds a %s", typ)
