@@ -99,6 +99,7 @@ func (c *conn) grow(f *inFrame, n int) error {
 	f.held += add
 	c.touch() // a wait for memory is the broker's doing, not the client's idleness
 	b := getFrame(n)
+	c.s.pool.os.allocated(n)
 	copy(b, f.b)
 	if f.b != nil {
 		putFrame(f.b)
