@@ -6,7 +6,7 @@ import (
 )
 
 // Frame buffers. A frame is read as its bytes arrive (conn.readBody): the
-// buffer starts at what has been received and doubles while more comes, up
+// buffer starts at what has been received and grows fourfold while more comes, up
 // to the declared size, so a client that declares 100 MB and sends 8 bytes
 // costs a kilobyte, not 100 MB.
 //

@@ -36,6 +36,7 @@ type memPool struct {
 	used     atomic.Int64
 	waiters  atomic.Int32
 	depleted atomic.Int64 // nanoseconds readers spent waiting for memory
+	os       *osReturner  // returns a burst's large buffers to the OS (osmem.go)
 
 	mu        sync.Mutex
 	wake      chan struct{} // closed and replaced when memory is released to waiters
@@ -49,7 +50,7 @@ type poolUser struct {
 }
 
 func newMemPool(limit int64) *memPool {
-	return &memPool{limit: limit, wake: make(chan struct{})}
+	return &memPool{limit: limit, wake: make(chan struct{}), os: newOSReturner()}
 }
 
 // tryAdd reserves n bytes if they fit under the limit.
@@ -116,7 +117,9 @@ func (p *memPool) release(n int64) {
 	if n == 0 {
 		return
 	}
-	p.used.Add(-n)
+	if p.used.Add(-n) == 0 {
+		p.os.drained()
+	}
 	if p.waiters.Load() > 0 {
 		p.broadcast()
 	}

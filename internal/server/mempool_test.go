@@ -190,3 +190,36 @@ func TestMemPoolStress(t *testing.T) {
 	}
 	t.Logf("peak %d of limit %d, depleted %v", peak.Load(), limit, p.stats().Depleted)
 }
+
+// TestOSReturnAfterBurst: once the pool drains after more than
+// osFreeAfter bytes of unpooled buffers, memory is handed back to the OS;
+// pooled sizes never count.
+func TestOSReturnAfterBurst(t *testing.T) {
+	p := newMemPool(-1)
+	var freed atomic.Int32
+	p.os.free = func() { freed.Add(1) }
+	var u poolUser
+	for range 100 {
+		p.os.allocated(4 << 20) // a pooled size class
+	}
+	_ = p.reserve(1, &u, nil)
+	p.release(1)
+	if p.os.big.Load() != 0 {
+		t.Fatal("pooled buffers counted as a burst")
+	}
+	for range 5 {
+		p.os.allocated(16 << 20)
+	}
+	_ = p.reserve(1, &u, nil)
+	p.release(1) // drained: 80 MiB of large buffers came before
+	deadline := time.Now().Add(5 * time.Second)
+	for freed.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("memory not returned after the burst")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if p.os.big.Load() != 0 {
+		t.Fatal("burst not reset after the return")
+	}
+}
