@@ -70,6 +70,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		}
 	}
 	var waits []produced
+	hints := hintBrokers{}
 	for _, rt := range r.Topics {
 		t := kmsg.NewProduceResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
@@ -97,11 +98,15 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				pr.ErrorMessage = &msg
 				continue
 			}
-			p := e.Parts.Get(name, rp.Partition)
+			p, code, hint := e.leaderOf(img, name, rp.Partition)
 			if p == nil {
-				pr.ErrorCode = kerr.UnknownTopicOrPartition.Code
-				if r.Version >= 13 && img.TopicsByID[metadata.UUID(rt.TopicID)] == nil {
+				pr.ErrorCode = code
+				if code == kerr.UnknownTopicOrPartition.Code && r.Version >= 13 && img.TopicsByID[metadata.UUID(rt.TopicID)] == nil {
 					pr.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				if code == kerr.NotLeaderForPartition.Code && r.Version >= 10 {
+					pr.CurrentLeader.LeaderID, pr.CurrentLeader.LeaderEpoch = hint.ID, hint.Epoch
+					hints.add(hint)
 				}
 				continue
 			}
@@ -115,6 +120,13 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 			}
 		}
 		resp.Topics = append(resp.Topics, t)
+	}
+	if r.Version >= 10 {
+		for _, lb := range hints.endpoints(e, req, img) {
+			b := kmsg.NewProduceResponseBroker()
+			b.NodeID, b.Host, b.Port, b.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
+			resp.Brokers = append(resp.Brokers, b)
+		}
 	}
 	if r.Acks == 0 {
 		// No response is sent, but the records still become durable and

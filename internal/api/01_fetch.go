@@ -40,7 +40,7 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		}
 		budget = fetchQuotaBudget(e, req, budget)
 		for {
-			resp, size, parts, errs := fetchOnce(e, img, r, wake, z, budget)
+			resp, size, parts, errs := fetchOnce(e, req, img, r, wake, z, budget)
 			if size >= int(r.MinBytes) || errs || deadline.IsZero() {
 				unwatch(parts, wake)
 				return fetchQuota(e, req, resp, size)
@@ -80,7 +80,7 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 // fetchOnce reads every requested partition once. It registers wake on each
 // partition before reading it, so an append between read and wait is never
 // missed.
-func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz, budget int) (*server.Response, int, []*replica.Partition, bool) {
+func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz, budget int) (*server.Response, int, []*replica.Partition, bool) {
 	resp := kmsg.NewPtrFetchResponse()
 	out := &server.Response{Msg: resp}
 	var releases []*log.ReadResult
@@ -91,6 +91,7 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 	}
 	size, anyErr := 0, false
 	var watched []*replica.Partition
+	hints := hintBrokers{}
 	for _, rt := range r.Topics {
 		t := kmsg.NewFetchResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
@@ -113,11 +114,15 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 				t.Partitions = append(t.Partitions, fp)
 				continue
 			}
-			p := e.Parts.Get(name, rp.Partition)
+			p, code, hint := e.leaderOf(img, name, rp.Partition)
 			if p == nil {
-				fp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				fp.ErrorCode = code
 				if r.Version >= 13 && name == "" {
 					fp.ErrorCode = kerr.UnknownTopicID.Code
+				}
+				if code == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
+					fp.CurrentLeader.LeaderID, fp.CurrentLeader.LeaderEpoch = hint.ID, hint.Epoch
+					hints.add(hint)
 				}
 				anyErr = true
 				t.Partitions = append(t.Partitions, fp)
@@ -190,6 +195,13 @@ func fetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, wake chan stru
 			t.Partitions = append(t.Partitions, fp)
 		}
 		resp.Topics = append(resp.Topics, t)
+	}
+	if r.Version >= 16 {
+		for _, lb := range hints.endpoints(e, req, img) {
+			b := kmsg.NewFetchResponseBroker()
+			b.NodeID, b.Host, b.Port, b.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
+			resp.Brokers = append(resp.Brokers, b)
+		}
 	}
 	return out, size, watched, anyErr
 }

@@ -36,9 +36,9 @@ func handleListOffsets(e *Env, req *server.Request) server.Reply {
 				t.Partitions = append(t.Partitions, op)
 				continue
 			}
-			p := e.Parts.Get(rt.Topic, rp.Partition)
+			p, code, _ := e.leaderOf(e.Meta.Image(), rt.Topic, rp.Partition)
 			if p == nil {
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorCode = code
 				t.Partitions = append(t.Partitions, op)
 				continue
 			}

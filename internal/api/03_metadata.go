@@ -21,13 +21,14 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := kmsg.NewPtrMetadataResponse()
 	resp.ClusterID = &e.ClusterID
-	resp.ControllerID = e.NodeID
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID = e.NodeID
-	b.Host, b.Port = e.advertised(req)
-	resp.Brokers = append(resp.Brokers, b)
-
+	resp.ControllerID = e.controllerID()
 	img := e.Meta.Image()
+	for _, lb := range e.liveBrokers(req, img) {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
+		resp.Brokers = append(resp.Brokers, b)
+	}
+
 	z := authorizer(e, req)
 	if z.on() && r.Version >= 8 && r.Version <= 10 && r.IncludeClusterAuthorizedOperations {
 		resp.AuthorizedOperations = 0

@@ -41,9 +41,9 @@ func handleDeleteRecords(e *Env, req *server.Request) server.Reply {
 }
 
 func deleteRecords(e *Env, topic string, partition int32, offset int64, low *int64) int16 {
-	part := e.Parts.Get(topic, partition)
+	part, code, _ := e.leaderOf(e.Meta.Image(), topic, partition)
 	if part == nil {
-		return kerr.UnknownTopicOrPartition.Code
+		return code
 	}
 	hw := part.HighWatermark()
 	if offset == -1 {

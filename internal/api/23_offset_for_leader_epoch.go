@@ -25,12 +25,12 @@ func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
 			op := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			op.Partition = rp.Partition
 			op.LeaderEpoch, op.EndOffset = -1, -1
-			p := e.Parts.Get(rt.Topic, rp.Partition)
+			p, code, _ := e.leaderOf(e.Meta.Image(), rt.Topic, rp.Partition)
 			switch {
 			case denied:
 				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case p == nil:
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				op.ErrorCode = code
 			case checkLeaderEpoch(p, rp.CurrentLeaderEpoch) != 0:
 				op.ErrorCode = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
 			case rp.LeaderEpoch > p.LeaderEpoch():

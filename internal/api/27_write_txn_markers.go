@@ -31,9 +31,9 @@ func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 }
 
 func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequestMarker) int16 {
-	p := e.Parts.Get(topic, idx)
+	p, code, _ := e.leaderOf(e.Meta.Image(), topic, idx)
 	if p == nil {
-		return kerr.UnknownTopicOrPartition.Code
+		return code
 	}
 	upTo, err := p.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)
 	if err == nil {

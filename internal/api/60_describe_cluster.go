@@ -1,7 +1,6 @@
 package api
 
 import (
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -31,20 +30,11 @@ func handleDescribeCluster(e *Env, req *server.Request) server.Reply {
 		resp.ErrorMessage = &msg
 		return server.Ready(&server.Response{Msg: resp})
 	}
-	resp.ClusterID, resp.ControllerID = e.ClusterID, e.NodeID
-	for _, b := range e.Meta.Image().Brokers {
-		// Each broker as reached on this request's listener; a broker
-		// without an endpoint there is left out, as in Kafka.
-		host, port, ok := b.Endpoint(listenerOf(req))
-		if b.ID == e.NodeID {
-			host, port = e.advertised(req)
-		} else if !ok {
-			continue
-		}
+	resp.ClusterID, resp.ControllerID = e.ClusterID, e.controllerID()
+	for _, lb := range e.liveBrokers(req, e.Meta.Image()) {
 		rb := kmsg.NewDescribeClusterResponseBroker()
-		rb.NodeID, rb.Host, rb.Port, rb.Rack = b.ID, host, port, b.Rack
+		rb.NodeID, rb.Host, rb.Port, rb.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
 		resp.Brokers = append(resp.Brokers, rb)
 	}
-	slices.SortFunc(resp.Brokers, func(a, b kmsg.DescribeClusterResponseBroker) int { return int(a.NodeID - b.NodeID) })
 	return server.Ready(&server.Response{Msg: resp})
 }

@@ -30,9 +30,9 @@ func handleDescribeProducers(e *Env, req *server.Request) server.Reply {
 				t.Partitions = append(t.Partitions, rp)
 				continue
 			}
-			p := e.Parts.Get(rt.Topic, idx)
+			p, code, _ := e.leaderOf(e.Meta.Image(), rt.Topic, idx)
 			if p == nil {
-				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				rp.ErrorCode = code
 				t.Partitions = append(t.Partitions, rp)
 				continue
 			}

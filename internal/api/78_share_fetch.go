@@ -77,9 +77,9 @@ func shareTarget(e *Env, img *metadata.Image, z authz, tid [16]byte, p int32) (*
 	if !z.topic(auth.OpRead, t.Name) {
 		return nil, kerr.TopicAuthorizationFailed.Code
 	}
-	part := e.Parts.Get(t.Name, p)
+	part, code, _ := e.leaderOf(e.Meta.Image(), t.Name, p)
 	if part == nil {
-		return nil, kerr.UnknownTopicOrPartition.Code
+		return nil, code
 	}
 	return part, 0
 }

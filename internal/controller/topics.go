@@ -194,26 +194,6 @@ func (c *Controller) placement(im *metadata.Image, req CreateTopicRequest) ([][]
 	return autoPlace(im, 0, n, rf)
 }
 
-// autoPlace spreads partitions first..first+n-1 over the registered
-// brokers round-robin, rf replicas each.
-func autoPlace(im *metadata.Image, first, n, rf int32) ([][]int32, *Error) {
-	brokers := im.BrokerIDs()
-	if int(rf) > len(brokers) {
-		return nil, errorf(kerr.InvalidReplicationFactor,
-			"Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.",
-			rf, rf, len(brokers))
-	}
-	out := make([][]int32, n)
-	for i := range out {
-		r := make([]int32, rf)
-		for j := range r {
-			r[j] = brokers[(int(first)+i+j)%len(brokers)]
-		}
-		out[i] = r
-	}
-	return out, nil
-}
-
 // checkAssignments applies Kafka's manual assignment rules: non-empty,
 // no duplicate brokers, registered brokers, rf replicas each.
 func checkAssignments(im *metadata.Image, parts [][]int32, rf int) *Error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +85,13 @@ func (m *Manager) Apply(img *metadata.Image) error {
 		cc := resolveCompaction(m.broker, t.Configs)
 		for i := range t.Partitions {
 			tp := TP{t.Name, int32(i)}
+			// A broker hosts only the replicas assigned to it.
+			if !slices.Contains(t.Partitions[i].Replicas, m.broker.NodeID) {
+				if p := m.parts[tp]; p != nil && p.TopicID == t.ID {
+					m.releaseLocked(tp, p)
+				}
+				continue
+			}
 			want[tp] = true
 			p := m.parts[tp]
 			if p != nil && p.TopicID != t.ID {
@@ -150,6 +158,18 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 
 // removeLocked closes and deletes the log of a partition whose topic the
 // image removed (or recreated under a new id).
+// releaseLocked stops hosting a partition that was reassigned away from
+// this broker: the log is closed and its directory left as it is (moving
+// data is replication's job, cluster step 3; until then nothing is
+// deleted that a reassignment made unreachable).
+func (m *Manager) releaseLocked(tp TP, p *Partition) {
+	delete(m.parts, tp)
+	if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrFailed) {
+		m.logger.Error("close partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	}
+	m.logger.Warn("partition no longer assigned to this broker; its log is closed and kept", "topic", tp.Topic, "partition", tp.Partition, "dir", p.Dir)
+}
+
 func (m *Manager) removeLocked(tp TP, p *Partition) {
 	delete(m.parts, tp)
 	err := p.log.Close()
