@@ -107,8 +107,8 @@ func (l *lockedBuffer) String() string {
 // testCluster is n combined (broker,controller) nodes sharing one
 // metadata quorum.
 type testCluster struct {
-	t      testing.TB
-	bin    string
+	t        testing.TB
+	bin      string
 	nodes    []*node
 	voters   string
 	election time.Duration
