@@ -1,5 +1,6 @@
 // The checked-in fuzz seeds under testdata/fuzz are generated, not
-// hand-written, so they stay valid batches when the builder changes. This
+// hand-written, so they stay valid batches when the builder changes, and the
+// bombs stay what bombs_test.go builds. This
 // test rewrites them only when asked:
 //
 //	SLUICE_WRITE_FUZZ_CORPUS=1 go test -run TestWriteFuzzCorpus ./internal/record/
@@ -10,7 +11,9 @@
 package record
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,6 +52,42 @@ func seedBatches(t *testing.T) map[string][]byte {
 	bad := clone(none)
 	bad[HeaderSize+3] = 2 // first record's offset delta 0 -> 1
 	seeds["bad_offset_delta"] = recrc(bad)
+
+	// A bomb per codec in a one-record batch.
+	for _, b := range seedBombs(t) {
+		seeds["bomb_"+b.name] = bombBatch(b.codec, 1, b.data)
+	}
+	return seeds
+}
+
+// seedBombs are the bombs small enough to check in (the real snappy ones
+// need ~100 KiB; snappy's claimed sizes are what its bombs exploit).
+func seedBombs(t testing.TB) []bomb {
+	var out []bomb
+	for _, b := range bombs(t, fuzzLimit) {
+		if len(b.data) <= 16<<10 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// decompressSeeds are the seeds of FuzzDecompress<Codec>: a valid payload
+// and that codec's bombs.
+func decompressSeeds(t testing.TB, codec int) map[string][]byte {
+	valid, err := Compress(codec, bytes.Repeat([]byte("sluice "), 100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeds := map[string][]byte{"valid": valid}
+	if codec == CodecSnappy {
+		seeds["valid_xerial"] = xerialFrame(bytes.Repeat([]byte("sluice "), 100), 256)
+	}
+	for _, b := range seedBombs(t) {
+		if b.codec == codec {
+			seeds["bomb_"+b.name] = b.data
+		}
+	}
 	return seeds
 }
 
@@ -56,8 +95,14 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	if os.Getenv("SLUICE_WRITE_FUZZ_CORPUS") == "" {
 		t.Skip("set SLUICE_WRITE_FUZZ_CORPUS=1 to regenerate testdata/fuzz seeds")
 	}
-	seeds := seedBatches(t)
-	for _, target := range []string{"FuzzValidate", "FuzzRecords"} {
+	targets := map[string]map[string][]byte{
+		"FuzzValidate": seedBatches(t),
+		"FuzzRecords":  seedBatches(t),
+	}
+	for _, codec := range allCodecs[1:] {
+		targets["FuzzDecompress"+fuzzCodecName(codec)] = decompressSeeds(t, codec)
+	}
+	for target, seeds := range targets {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -69,6 +114,11 @@ func TestWriteFuzzCorpus(t *testing.T) {
 			}
 		}
 	}
+}
+
+// fuzzCodecName is the codec's part of its fuzz target's name.
+func fuzzCodecName(codec int) string {
+	return map[int]string{CodecGzip: "Gzip", CodecSnappy: "Snappy", CodecLZ4: "LZ4", CodecZstd: "Zstd"}[codec]
 }
 
 // TestSeedBatches pins what each seed is meant to exercise.
@@ -83,6 +133,10 @@ func TestSeedBatches(t *testing.T) {
 		case "bad_offset_delta":
 			if err == nil {
 				t.Errorf("%s accepted", name)
+			}
+		case "bomb_" + name[min(len(name), 5):]:
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: %v, want ErrCorrupt", name, err)
 			}
 		default:
 			if err != nil {
