@@ -6,14 +6,14 @@ package record
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
 
-	"github.com/klauspost/compress/snappy"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/record/bombtest"
 )
 
 func payloads() map[string][]byte {
@@ -53,30 +53,15 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// xerialFrame frames src the way snappy-java's SnappyOutputStream does.
-func xerialFrame(src []byte, blockSize int) []byte {
-	out := append([]byte{}, xerialMagic...)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	for len(src) > 0 {
-		n := min(blockSize, len(src))
-		blk := snappy.Encode(nil, src[:n])
-		out = binary.BigEndian.AppendUint32(out, uint32(len(blk)))
-		out = append(out, blk...)
-		src = src[n:]
-	}
-	return out
-}
-
 func TestSnappyXerial(t *testing.T) {
 	p := payloads()["repetitive"]
-	x := xerialFrame(p, 32<<10)
+	x := bombtest.XerialFrame(p, 32<<10)
 	d, err := Decompress(CodecSnappy, x)
 	if err != nil || !bytes.Equal(d, p) {
 		t.Fatalf("xerial: %v", err)
 	}
 	// Two concatenated streams read as one.
-	xx := append(xerialFrame(p[:1000], 300), xerialFrame(p[1000:5000], 1024)...)
+	xx := append(bombtest.XerialFrame(p[:1000], 300), bombtest.XerialFrame(p[1000:5000], 1024)...)
 	if d, err := Decompress(CodecSnappy, xx); err != nil || !bytes.Equal(d, p[:5000]) {
 		t.Fatalf("concatenated xerial: %v", err)
 	}
@@ -98,7 +83,7 @@ func TestSnappyXerial(t *testing.T) {
 
 func TestDecompressionBomb(t *testing.T) {
 	zeros := make([]byte, 16<<20)
-	bombs := map[string][]byte{"xerial": xerialFrame(zeros, 1<<20)}
+	bombs := map[string][]byte{"xerial": bombtest.XerialFrame(zeros, 1<<20)}
 	for _, codec := range allCodecs[1:] {
 		c, err := Compress(codec, zeros)
 		if err != nil {

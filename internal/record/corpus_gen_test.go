@@ -18,6 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sluice-io/sluice/internal/record/bombtest"
 )
 
 func seedBatches(t *testing.T) map[string][]byte {
@@ -45,7 +47,7 @@ func seedBatches(t *testing.T) map[string][]byte {
 
 	// Java-style xerial snappy framing around the same records.
 	raw := clone(none[HeaderSize:])
-	x := append(clone(none[:HeaderSize]), xerialFrame(raw, 16)...)
+	x := append(clone(none[:HeaderSize]), bombtest.XerialFrame(raw, 16)...)
 	binary.BigEndian.PutUint16(x[21:], CodecSnappy)
 	seeds["valid_snappy_xerial"] = relength(x)
 
@@ -54,18 +56,18 @@ func seedBatches(t *testing.T) map[string][]byte {
 	seeds["bad_offset_delta"] = recrc(bad)
 
 	// A bomb per codec in a one-record batch.
-	for _, b := range seedBombs(t) {
-		seeds["bomb_"+b.name] = bombBatch(b.codec, 1, b.data)
+	for _, b := range seedBombs() {
+		seeds["bomb_"+b.Name] = bombBatch(b.Codec, 1, b.Data)
 	}
 	return seeds
 }
 
 // seedBombs are the bombs small enough to check in (the real snappy ones
 // need ~100 KiB; snappy's claimed sizes are what its bombs exploit).
-func seedBombs(t testing.TB) []bomb {
+func seedBombs() []bomb {
 	var out []bomb
-	for _, b := range bombs(t, fuzzLimit) {
-		if len(b.data) <= 16<<10 {
+	for _, b := range bombs(fuzzLimit) {
+		if len(b.Data) <= 16<<10 {
 			out = append(out, b)
 		}
 	}
@@ -81,11 +83,11 @@ func decompressSeeds(t testing.TB, codec int) map[string][]byte {
 	}
 	seeds := map[string][]byte{"valid": valid}
 	if codec == CodecSnappy {
-		seeds["valid_xerial"] = xerialFrame(bytes.Repeat([]byte("sluice "), 100), 256)
+		seeds["valid_xerial"] = bombtest.XerialFrame(bytes.Repeat([]byte("sluice "), 100), 256)
 	}
-	for _, b := range seedBombs(t) {
-		if b.codec == codec {
-			seeds["bomb_"+b.name] = b.data
+	for _, b := range seedBombs() {
+		if b.Codec == codec {
+			seeds["bomb_"+b.Name] = b.Data
 		}
 	}
 	return seeds
