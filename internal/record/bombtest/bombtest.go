@@ -110,7 +110,7 @@ var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
 func xerialHeader() []byte {
 	out := append([]byte{}, xerialMagic...)
-	out = binary.BigEndian.AppendUint32(out, 1) // version
+	out = binary.BigEndian.AppendUint32(out, 1)  // version
 	return binary.BigEndian.AppendUint32(out, 1) // compatible version
 }
 
