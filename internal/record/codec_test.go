@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/internal/record/bombtest"
@@ -211,6 +212,41 @@ func TestFranzGoCodecs(t *testing.T) {
 			if err != nil || !bytes.Equal(d, p) {
 				t.Fatalf("%s/%s: franz-go reading ours: %v", CodecName(codec), name, err)
 			}
+		}
+	}
+}
+
+// TestZstdWithoutContentSize: Java's zstd frames come from a streaming
+// encoder and carry no content size, with a window of their own; they are
+// read as a stream, up to exactly the limit.
+func TestZstdWithoutContentSize(t *testing.T) {
+	p := payloads()["repetitive"] // 1.3 MB
+	for _, window := range []int{1 << 20, 8 << 20} {
+		var buf bytes.Buffer
+		w, err := zstd.NewWriter(&buf, zstd.WithWindowSize(window), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := p; len(rest) > 0; rest = rest[min(len(rest), 100<<10):] {
+			if _, err := w.Write(rest[:min(len(rest), 100<<10)]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil { // as a stream: no size known up front
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c := buf.Bytes()
+		if _, ok := zstdContentSize(c); ok {
+			t.Fatalf("window %d: the streaming encoder wrote a content size", window)
+		}
+		if d, err := AppendDecompress(nil, CodecZstd, c, len(p)); err != nil || !bytes.Equal(d, p) {
+			t.Fatalf("window %d: %d bytes, %v", window, len(d), err)
+		}
+		if _, err := AppendDecompress(nil, CodecZstd, c, len(p)-1); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("window %d, one byte under: %v", window, err)
 		}
 	}
 }
