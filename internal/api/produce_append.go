@@ -109,14 +109,15 @@ func validateProduce(version int16, maxBytes int64, records []byte) (record.Head
 	return h, records, 0, ""
 }
 
-// validateErrorCode maps a Validate error to Kafka's code. Records that
-// inflate past what the batch can hold (a decompression bomb) are
-// CORRUPT_MESSAGE, which Kafka describes as a message that "exceeds the
-// valid size": not MESSAGE_TOO_LARGE, on which the Java producer splits the
-// batch and sends it again.
+// validateErrorCode maps a Validate error to Kafka's code. Records that do
+// not match their header, compressed data that does not decode, and records
+// that inflate past what the batch can hold (record.ErrTooLarge, a
+// decompression bomb) are INVALID_RECORD, as Kafka's InvalidRecordException:
+// not retriable, where clients resend a CORRUPT_MESSAGE batch until their
+// delivery timeout.
 func validateErrorCode(err error) int16 {
 	switch {
-	case errors.Is(err, record.ErrCRC), errors.Is(err, record.ErrShort), errors.Is(err, record.ErrTooLarge):
+	case errors.Is(err, record.ErrCRC), errors.Is(err, record.ErrShort):
 		return kerr.CorruptMessage.Code
 	default:
 		return kerr.InvalidRecord.Code

@@ -1,7 +1,8 @@
-// Decompression bombs, one or more per codec: small payloads that claim, or
-// really hold, far more output than any limit. The tests check each is
-// refused quickly and without allocating more than the limit allows,
-// whatever it claims; the corpus generator puts them in the fuzz seeds.
+// Decompression bombs (built by internal/record/bombtest), one or more per
+// codec: small payloads that claim, or really hold, far more output than
+// any limit. The tests check each is refused quickly and without allocating
+// more than the limit allows, whatever it claims; the corpus generator puts
+// them in the fuzz seeds.
 
 package record
 
@@ -9,156 +10,19 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"io"
 	"runtime"
 	"testing"
 	"time"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/snappy"
-	"github.com/pierrec/lz4/v4"
+
+	"github.com/sluice-io/sluice/internal/record/bombtest"
 )
 
-type bomb struct {
-	name  string
-	codec int
-	data  []byte
-	// real is true when the payload truly decodes past the limit (so the
-	// error must be ErrTooLarge), false when it only claims to.
-	real bool
-}
+// bomb is a bombtest.Bomb; bombs are bombtest.All's.
+type bomb = bombtest.Bomb
 
-// bombs returns payloads that must be refused under a limit of limit bytes
-// (the real ones decode to 2*limit or a little more, the others only claim
-// to, or break off once past their claim).
-func bombs(t testing.TB, limit int) []bomb {
-	out := 2 * limit
-	return []bomb{
-		{"gzip", CodecGzip, streamZeros(t, CodecGzip, out), true},
-		{"gzip_concatenated", CodecGzip, bytes.Repeat(streamZeros(t, CodecGzip, out/4+1), 5), true},
-		{"snappy_claim", CodecSnappy, snappyClaimBomb(118 << 20), false},
-		{"snappy_claim_at_limit", CodecSnappy, snappyClaimBomb(limit), false},
-		{"snappy", CodecSnappy, snappy.Encode(nil, make([]byte, out)), true},
-		{"snappy_xerial", CodecSnappy, xerialFrame(make([]byte, out), 64<<10), true},
-		{"snappy_xerial_claim", CodecSnappy, xerialClaimBomb(118 << 20), false},
-		{"lz4", CodecLZ4, streamZeros(t, CodecLZ4, out), true},
-		{"lz4_legacy", CodecLZ4, lz4LegacyFrame(), false},
-		{"zstd_claim", CodecZstd, zstdClaimBomb(1 << 30), false},
-		{"zstd_rle", CodecZstd, zstdRLEBomb(7, out), true},
-		{"zstd_rle_8MiB_window", CodecZstd, zstdRLEBomb(13, out), true},
-		{"zstd_rle_content_size_lie", CodecZstd, zstdFCSLie(limit/2, out), false},
-	}
-}
-
-// streamZeros compresses n zero bytes with gzip or lz4 without holding them.
-func streamZeros(t testing.TB, codec, n int) []byte {
-	var buf bytes.Buffer
-	var w io.WriteCloser
-	switch codec {
-	case CodecGzip:
-		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w = zw
-	case CodecLZ4:
-		zw := lz4.NewWriter(&buf)
-		if err := zw.Apply(lz4.BlockSizeOption(lz4.Block4Mb)); err != nil {
-			t.Fatal(err)
-		}
-		w = zw
-	}
-	if _, err := io.CopyN(w, zeroReader{}, int64(n)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-type zeroReader struct{}
-
-func (zeroReader) Read(p []byte) (int, error) {
-	clear(p)
-	return len(p), nil
-}
-
-// snappyClaimBomb is the shape of the 175-byte batch from the issue: a raw
-// snappy block whose header claims claim bytes while its elements (one
-// literal, then 56 copies of 64 bytes) decode to 3585.
-func snappyClaimBomb(claim int) []byte {
-	b := binary.AppendUvarint(nil, uint64(claim))
-	b = append(b, 0, 'x') // literal of one byte
-	for range 56 {
-		b = append(b, 63<<2|2, 1, 0) // copy 64 bytes from offset 1
-	}
-	return b
-}
-
-// xerialClaimBomb frames one claim bomb the way snappy-java does.
-func xerialClaimBomb(claim int) []byte {
-	blk := snappyClaimBomb(claim)
-	out := append([]byte{}, xerialMagic...)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(blk)))
-	return append(out, blk...)
-}
-
-// lz4LegacyFrame is a legacy-format lz4 frame (magic 0x184C2102, 8 MiB
-// blocks), which Kafka does not read and whose buffers cost 16 MiB.
-func lz4LegacyFrame() []byte {
-	b := binary.LittleEndian.AppendUint32(nil, 0x184C2102)
-	b = binary.LittleEndian.AppendUint32(b, 2)
-	return append(b, 0x10, 'x') // a block: one literal
-}
-
-// zstdClaimBomb is a single-segment zstd frame declaring a content size of
-// claim bytes that holds one raw block of 4 bytes.
-func zstdClaimBomb(claim uint64) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
-	b = append(b, 3<<6|0x20) // 8-byte content size, single segment
-	b = binary.LittleEndian.AppendUint64(b, claim)
-	b = appendZstdBlockHeader(b, true, 0, 4) // last, raw, 4 bytes
-	return append(b, "bomb"...)
-}
-
-// zstdRLEBomb is a zstd frame without a content size, declaring a window
-// of 2^(10+windowExp) bytes (at least 128 KiB), holding RLE blocks of 128
-// KiB each (4 bytes apiece) that decode to at least n zero bytes.
-func zstdRLEBomb(windowExp byte, n int) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
-	b = append(b, 0, windowExp<<3) // no content size, window descriptor
-	return appendRLEBlocks(b, n)
-}
-
-// zstdFCSLie is a single-segment zstd frame declaring fcs bytes whose RLE
-// blocks go on to n.
-func zstdFCSLie(fcs, n int) []byte {
-	b := binary.LittleEndian.AppendUint32(nil, 0xFD2FB528)
-	b = append(b, 2<<6|0x20) // 4-byte content size, single segment
-	b = binary.LittleEndian.AppendUint32(b, uint32(fcs))
-	return appendRLEBlocks(b, n)
-}
-
-func appendRLEBlocks(b []byte, n int) []byte {
-	const blockSize = 128 << 10
-	blocks := (n + blockSize - 1) / blockSize
-	for i := range blocks {
-		b = appendZstdBlockHeader(b, i == blocks-1, 1, blockSize)
-		b = append(b, 0)
-	}
-	return b
-}
-
-func appendZstdBlockHeader(b []byte, last bool, typ, size int) []byte {
-	h := uint32(size)<<3 | uint32(typ)<<1
-	if last {
-		h |= 1
-	}
-	return append(b, byte(h), byte(h>>8), byte(h>>16))
-}
+func bombs(limit int) []bomb { return bombtest.All(limit) }
 
 // measured runs fn and returns the bytes it allocated (process-wide, so
 // run it with nothing else going on) and how long it took.
@@ -187,22 +51,22 @@ func allocBound(limit int) uint64 {
 // 175-byte snappy claim of 118 MiB used to allocate all of it.
 func TestBombsRefusedBounded(t *testing.T) {
 	const limit = 1 << 20
-	for _, b := range bombs(t, limit) {
+	for _, b := range bombs(limit) {
 		var err error
-		alloc, took := measured(func() { _, err = AppendDecompress(nil, b.codec, b.data, limit) })
+		alloc, took := measured(func() { _, err = AppendDecompress(nil, b.Codec, b.Data, limit) })
 		switch {
-		case b.real && !errors.Is(err, ErrTooLarge):
-			t.Errorf("%s (%d bytes): got %v, want ErrTooLarge", b.name, len(b.data), err)
+		case b.Real && !errors.Is(err, ErrTooLarge):
+			t.Errorf("%s (%d bytes): got %v, want ErrTooLarge", b.Name, len(b.Data), err)
 		case !errors.Is(err, ErrCorrupt):
-			t.Errorf("%s (%d bytes): got %v, want ErrCorrupt", b.name, len(b.data), err)
+			t.Errorf("%s (%d bytes): got %v, want ErrCorrupt", b.Name, len(b.Data), err)
 		}
 		if bound := allocBound(limit); alloc > bound {
-			t.Errorf("%s: allocated %d bytes refusing it, bound %d", b.name, alloc, bound)
+			t.Errorf("%s: allocated %d bytes refusing it, bound %d", b.Name, alloc, bound)
 		}
 		if took > 2*time.Second {
-			t.Errorf("%s: took %v to refuse", b.name, took)
+			t.Errorf("%s: took %v to refuse", b.Name, took)
 		}
-		t.Logf("%s: %d bytes, refused in %v after allocating %d KiB: %v", b.name, len(b.data), took, alloc>>10, err)
+		t.Logf("%s: %d bytes, refused in %v after allocating %d KiB: %v", b.Name, len(b.Data), took, alloc>>10, err)
 	}
 }
 
@@ -213,18 +77,18 @@ func TestBombsRefusedBounded(t *testing.T) {
 func TestValidateBombs(t *testing.T) {
 	for _, n := range []int32{1, 1 << 30} {
 		limit := InflateLimit(testMaxMessageBytes, n)
-		for _, b := range bombs(t, limit) {
-			batch := bombBatch(b.codec, n, b.data)
+		for _, b := range bombs(limit) {
+			batch := bombBatch(b.Codec, n, b.Data)
 			var err error
 			alloc, took := measured(func() { _, err = Validate(batch, testMaxMessageBytes) })
 			if !errors.Is(err, ErrCorrupt) {
-				t.Errorf("%d records, %s: got %v, want ErrCorrupt", n, b.name, err)
+				t.Errorf("%d records, %s: got %v, want ErrCorrupt", n, b.Name, err)
 			}
 			if bound := allocBound(limit); alloc > bound {
-				t.Errorf("%d records, %s: allocated %d bytes, bound %d", n, b.name, alloc, bound)
+				t.Errorf("%d records, %s: allocated %d bytes, bound %d", n, b.Name, alloc, bound)
 			}
 			if took > 2*time.Second {
-				t.Errorf("%d records, %s: took %v", n, b.name, took)
+				t.Errorf("%d records, %s: took %v", n, b.Name, took)
 			}
 		}
 	}

@@ -6,14 +6,15 @@ package record
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"sync"
 	"testing"
 
-	"github.com/klauspost/compress/snappy"
+	"github.com/klauspost/compress/zstd"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/record/bombtest"
 )
 
 func payloads() map[string][]byte {
@@ -53,30 +54,15 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// xerialFrame frames src the way snappy-java's SnappyOutputStream does.
-func xerialFrame(src []byte, blockSize int) []byte {
-	out := append([]byte{}, xerialMagic...)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	out = binary.BigEndian.AppendUint32(out, 1)
-	for len(src) > 0 {
-		n := min(blockSize, len(src))
-		blk := snappy.Encode(nil, src[:n])
-		out = binary.BigEndian.AppendUint32(out, uint32(len(blk)))
-		out = append(out, blk...)
-		src = src[n:]
-	}
-	return out
-}
-
 func TestSnappyXerial(t *testing.T) {
 	p := payloads()["repetitive"]
-	x := xerialFrame(p, 32<<10)
+	x := bombtest.XerialFrame(p, 32<<10)
 	d, err := Decompress(CodecSnappy, x)
 	if err != nil || !bytes.Equal(d, p) {
 		t.Fatalf("xerial: %v", err)
 	}
 	// Two concatenated streams read as one.
-	xx := append(xerialFrame(p[:1000], 300), xerialFrame(p[1000:5000], 1024)...)
+	xx := append(bombtest.XerialFrame(p[:1000], 300), bombtest.XerialFrame(p[1000:5000], 1024)...)
 	if d, err := Decompress(CodecSnappy, xx); err != nil || !bytes.Equal(d, p[:5000]) {
 		t.Fatalf("concatenated xerial: %v", err)
 	}
@@ -98,7 +84,7 @@ func TestSnappyXerial(t *testing.T) {
 
 func TestDecompressionBomb(t *testing.T) {
 	zeros := make([]byte, 16<<20)
-	bombs := map[string][]byte{"xerial": xerialFrame(zeros, 1<<20)}
+	bombs := map[string][]byte{"xerial": bombtest.XerialFrame(zeros, 1<<20)}
 	for _, codec := range allCodecs[1:] {
 		c, err := Compress(codec, zeros)
 		if err != nil {
@@ -226,6 +212,41 @@ func TestFranzGoCodecs(t *testing.T) {
 			if err != nil || !bytes.Equal(d, p) {
 				t.Fatalf("%s/%s: franz-go reading ours: %v", CodecName(codec), name, err)
 			}
+		}
+	}
+}
+
+// TestZstdWithoutContentSize: Java's zstd frames come from a streaming
+// encoder and carry no content size, with a window of their own; they are
+// read as a stream, up to exactly the limit.
+func TestZstdWithoutContentSize(t *testing.T) {
+	p := payloads()["repetitive"] // 1.3 MB
+	for _, window := range []int{1 << 20, 8 << 20} {
+		var buf bytes.Buffer
+		w, err := zstd.NewWriter(&buf, zstd.WithWindowSize(window), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rest := p; len(rest) > 0; rest = rest[min(len(rest), 100<<10):] {
+			if _, err := w.Write(rest[:min(len(rest), 100<<10)]); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Flush(); err != nil { // as a stream: no size known up front
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		c := buf.Bytes()
+		if _, ok := zstdContentSize(c); ok {
+			t.Fatalf("window %d: the streaming encoder wrote a content size", window)
+		}
+		if d, err := AppendDecompress(nil, CodecZstd, c, len(p)); err != nil || !bytes.Equal(d, p) {
+			t.Fatalf("window %d: %d bytes, %v", window, len(d), err)
+		}
+		if _, err := AppendDecompress(nil, CodecZstd, c, len(p)-1); !errors.Is(err, ErrTooLarge) {
+			t.Fatalf("window %d, one byte under: %v", window, err)
 		}
 	}
 }

@@ -6,6 +6,12 @@
 // spans the attributes field to the end of the batch, so rewriting them never
 // invalidates a batch.
 //
+// A compressed records section is untrusted until inflated, and inflating it
+// is bounded: by InflateLimit (what the batch can legitimately hold, from
+// max.message.bytes and its record count) and by a few inflation slots on
+// the produce path (limit.go); codec.go and snappy.go keep every decoder's
+// output growing with what it decodes, never with what the input claims.
+//
 // Batch header layout (big endian), 61 bytes:
 //
 //	off  size  field
