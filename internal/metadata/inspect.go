@@ -8,20 +8,78 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sluice-io/sluice/internal/raft"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
+// Format is the layout of a metadata log directory.
+type Format int
+
+const (
+	// FormatNone: no metadata log yet (no checkpoint, no segment).
+	FormatNone Format = iota
+	// FormatRaft: the WAL of a metadata quorum member, with checkpoints
+	// and quorum-state (internal/raft).
+	FormatRaft
+	// FormatLegacy: the single-node log written before the quorum existed
+	// (one record batch per change, one offset per metadata record), which
+	// a broker migrates at its next start.
+	FormatLegacy
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatRaft:
+		return "raft"
+	case FormatLegacy:
+		return "single-node (before the metadata quorum)"
+	}
+	return "none"
+}
+
+// formatOf tells the layout of the metadata log directory dir as a
+// broker's open does (migrateLegacy): raft state once a checkpoint file
+// exists, intact or not; else segments are the single-node format.
+func formatOf(dir string) Format {
+	switch {
+	case raft.HasState(dir):
+		return FormatRaft
+	case hasSegments(dir):
+		return FormatLegacy
+	}
+	return FormatNone
+}
+
 // Report is what Inspect found in a data directory: the metadata log's
-// batches and damage, the image the intact batches build, the partition
-// directories that image does not know, and what Repair would do.
+// checkpoints, batches and damage, the image the intact parts build, the
+// partition directories that image does not know, and what Repair would
+// do.
 type Report struct {
 	LogDirs string
 	Dir     string // the metadata log directory
-	// Batches lists the log in order: intact batches (Skipped set on
-	// those left out of Image) and damaged stretches.
+	Format  Format
+	// FormatRaft: the checkpoint files, newest first (damaged ones
+	// included), and Base, the one the image starts from: the newest
+	// intact one (nil when none is).
+	Checkpoints []raft.CheckpointFile
+	Base        *raft.CheckpointFile
+	// Voters are the node ids of Base's configuration. Repair rewrites
+	// the log of a one-voter quorum only: a member of a larger quorum
+	// gets its log back from the others (docs/RELIABILITY.md).
+	Voters []int32
+	// HardState is the quorum-state file (HasHardState false: none).
+	HardState    raft.HardState
+	HasHardState bool
+	// ConfChanged: an intact entry after Base changes the configuration.
+	ConfChanged bool
+	// Batches lists the log in order: intact batches (with Skipped set on
+	// what is left out of Image) and damaged stretches.
 	Batches []LogBatch
-	// Image is what every intact batch that applies builds, in log order,
-	// with offsets renumbered from 0 as Repair writes them.
+	// Missing counts the entries after Base that no intact batch holds
+	// (FormatRaft): damaged, or never found.
+	Missing int64
+	// Image is what Base and every intact entry after it that applies
+	// build, in order (FormatLegacy: every intact batch that applies).
 	Image *Image
 	// Strays are the partition directories Image does not know.
 	Strays []StrayDir
@@ -58,12 +116,23 @@ type Adoption struct {
 	Configs map[string]string
 }
 
-// Damaged reports whether the log has damaged bytes (a torn tail
-// included) or intact batches left out of the image.
+// Damaged reports whether the log lost anything: damaged bytes (a torn
+// tail included), missing entries, intact batches or entries left out of
+// the image, or (FormatRaft) no intact checkpoint. A damaged checkpoint
+// with an intact older one is not damage: a broker starts from the older
+// one and the entries after it, which the WAL keeps.
 func (r *Report) Damaged() bool {
+	if r.Format == FormatRaft && r.Base == nil || r.Missing > 0 {
+		return true
+	}
 	for _, b := range r.Batches {
 		if b.Damage != nil || b.Skipped != nil {
 			return true
+		}
+		for _, e := range b.Entries {
+			if e.Skipped != nil && !e.Covered {
+				return true
+			}
 		}
 	}
 	return false
@@ -92,40 +161,180 @@ func Inspect(logDirs string) (*Report, error) {
 	return plan(logDirs)
 }
 
-// minProducerIdsBatch is the smallest batch holding a ProducerIdsRecord:
-// the batch header, 7 bytes of record framing and the 22-byte record.
-const minProducerIdsBatch = record.HeaderSize + 7 + 22
-
 // producerIDBlock is the smallest block assumed lost per damaged
 // ProducerIdsRecord; a larger block seen in the log is used instead.
 const producerIDBlock = 1000
 
+// minProducerIdsBytes is the fewest bytes a ProducerIdsRecord can take in
+// a log of format: FormatRaft, one more entry in a batch (7 bytes of
+// record framing, the entry type, the 8-byte proposal id, the group's
+// count and length, the record); FormatLegacy, a batch of its own.
+func minProducerIdsBytes(format Format) int64 {
+	rec := int64(len(Encode(ProducerIdsRecord{BrokerID: 1, BrokerEpoch: -1, NextProducerID: 1})))
+	if format == FormatRaft {
+		return 7 + 1 + 8 + 2 + rec
+	}
+	return record.HeaderSize + 7 + rec
+}
+
 // plan scans the metadata log and the partition directories of logDirs.
 func plan(logDirs string) (*Report, error) {
 	dir := Dir(logDirs)
-	batches, err := scanLog(dir)
+	r := &Report{LogDirs: logDirs, Dir: dir, Format: formatOf(dir), Image: Empty()}
+	removed := map[UUID]bool{} // by RemoveTopicRecords, applied or not
+	var err error
+	switch r.Format {
+	case FormatRaft:
+		err = r.planRaft(removed)
+	case FormatLegacy:
+		err = r.planLegacy(removed)
+	}
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{LogDirs: logDirs, Dir: dir, Batches: batches}
+	if err := r.findStrays(removed); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// pidWatch follows the ProducerIdsRecords of the intact part of a log, to
+// move the next producer id past whatever the damaged part handed out.
+type pidWatch struct{ max, block int64 }
+
+func (w *pidWatch) see(recs []Record, img *Image, removed map[UUID]bool) {
+	for _, rec := range recs {
+		switch rec := rec.(type) {
+		case RemoveTopicRecord:
+			removed[rec.TopicID] = true
+		case ProducerIdsRecord:
+			w.block = max(w.block, rec.NextProducerID-max(w.max, img.NextProducerID))
+			w.max = max(w.max, rec.NextProducerID)
+		}
+	}
+}
+
+// nextProducerID is where Repair moves the next producer id when lost
+// changes may have held ProducerIdsRecords (0: it stays img's).
+func (w *pidWatch) nextProducerID(img *Image, lost int64) int64 {
+	if lost > 0 {
+		return max(w.max, img.NextProducerID) + lost*max(w.block, producerIDBlock)
+	}
+	if w.max > img.NextProducerID {
+		return w.max
+	}
+	return 0
+}
+
+// planRaft builds the image of a raft member's directory: the newest
+// intact checkpoint, then every intact entry after it that applies, in
+// index order.
+func (r *Report) planRaft(removed map[UUID]bool) error {
+	var err error
+	if r.Checkpoints, err = raft.ReadCheckpoints(r.Dir); err != nil {
+		return err
+	}
+	if r.HardState, r.HasHardState, err = raft.ReadHardState(r.Dir); err != nil {
+		return err
+	}
 	img := Empty()
-	removed := map[UUID]bool{} // by RemoveTopicRecords, applied or not
-	var damagedBytes, maxPID, block int64
+	next := uint64(1) // the first index the image does not hold
+	for i := range r.Checkpoints {
+		c := &r.Checkpoints[i]
+		if c.Err != nil {
+			continue
+		}
+		if img, err = ImageFromRecords(c.Data); err != nil {
+			// Intact by its CRC, yet not an image: as damaged.
+			c.Err, img = fmt.Errorf("its records do not build an image: %w", err), Empty()
+			continue
+		}
+		r.Base, next = c, c.Index+1
+		for _, v := range c.Voters {
+			r.Voters = append(r.Voters, NodeID(v))
+		}
+		break
+	}
+	if r.Batches, err = scanLog(r.Dir, FormatRaft); err != nil {
+		return err
+	}
+	var pids pidWatch
+	var damagedBytes int64
+	var hole *LogBatch // the damaged stretch since the last intact entry
+	seen := uint64(0)  // the last intact entry's index
+	for i := range r.Batches {
+		b := &r.Batches[i]
+		if b.Damage != nil {
+			damagedBytes += b.Size
+			if hole == nil {
+				hole = b
+			}
+			continue
+		}
+		for j := range b.Entries {
+			e := &b.Entries[j]
+			if hole != nil && seen > 0 && e.Index > seen+1 {
+				hole.FirstLost, hole.LastLost = seen+1, e.Index-1
+			}
+			hole, seen = nil, e.Index
+			pids.see(e.Records, img, removed)
+			if r.Base != nil && e.Index <= r.Base.Index {
+				e.Covered = true
+				continue
+			}
+			switch {
+			case e.Index < next:
+				e.Skipped = fmt.Errorf("entry %d again, after entry %d", e.Index, next-1)
+				continue
+			case e.Index > next && r.Base != nil:
+				r.Missing += int64(e.Index - next)
+			}
+			next = e.Index + 1
+			switch {
+			case e.Skipped != nil:
+			case e.Kind == raft.EntryConfChange:
+				r.ConfChanged = true
+			case e.Kind == raft.EntryProposal:
+				n, err := img.Apply(e.Records)
+				if err != nil {
+					e.Skipped = err
+					continue
+				}
+				img = n
+			}
+		}
+	}
+	if r.Base != nil && r.HardState.Commit >= next {
+		// Committed entries the WAL no longer holds at all (a file cut
+		// short): a broker would start without them.
+		r.Missing += int64(r.HardState.Commit - next + 1)
+	}
+	r.Image = img
+	lost := r.Missing
+	if damagedBytes > 0 {
+		lost = max(lost, damagedBytes/minProducerIdsBytes(FormatRaft)+1)
+	}
+	r.NextProducerID = pids.nextProducerID(img, lost)
+	return nil
+}
+
+// planLegacy builds the image of a single-node log: every intact batch
+// that applies, in log order.
+func (r *Report) planLegacy(removed map[UUID]bool) error {
+	var err error
+	if r.Batches, err = scanLog(r.Dir, FormatLegacy); err != nil {
+		return err
+	}
+	img := Empty()
+	var pids pidWatch
+	var damagedBytes int64
 	for i := range r.Batches {
 		b := &r.Batches[i]
 		if b.Damage != nil {
 			damagedBytes += b.Size
 			continue
 		}
-		for _, rec := range b.Records {
-			switch rec := rec.(type) {
-			case RemoveTopicRecord:
-				removed[rec.TopicID] = true
-			case ProducerIdsRecord:
-				block = max(block, rec.NextProducerID-max(maxPID, img.NextProducerID))
-				maxPID = max(maxPID, rec.NextProducerID)
-			}
-		}
+		pids.see(b.Records, img, removed)
 		if b.Skipped != nil {
 			continue
 		}
@@ -137,16 +346,12 @@ func plan(logDirs string) (*Report, error) {
 		img = next
 	}
 	r.Image = img
+	lost := int64(0)
 	if damagedBytes > 0 {
-		lost := damagedBytes/minProducerIdsBatch + 1
-		r.NextProducerID = max(maxPID, img.NextProducerID) + lost*max(block, producerIDBlock)
-	} else if maxPID > img.NextProducerID {
-		r.NextProducerID = maxPID
+		lost = damagedBytes/minProducerIdsBytes(FormatLegacy) + 1
 	}
-	if err := r.findStrays(removed); err != nil {
-		return nil, err
-	}
-	return r, nil
+	r.NextProducerID = pids.nextProducerID(img, lost)
+	return nil
 }
 
 // findStrays lists the partition directories r.Image does not know and

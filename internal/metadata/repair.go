@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/raft"
 )
 
 // RepairOptions tunes Repair.
@@ -37,28 +37,42 @@ type RepairResult struct {
 	Rewritten bool
 	// Aside is where the old log was kept (renamed, never deleted).
 	Aside string
-	// Records is the number of records (offsets) in the new log.
-	Records int64
+	// Repaired is the image the new log holds (nil when there is nothing
+	// to repair) and Records the number of records it is written as.
+	Repaired *Image
+	Records  int64
 	// Finished names the new log of an interrupted repair that Repair
 	// moved into place instead of planning a new one.
 	Finished string
 }
 
+// ErrQuorumMember is returned by Repair for a member of a metadata quorum
+// of more than one voter: its log is not its own to rewrite.
+var ErrQuorumMember = errors.New("metadata: repair rewrites only the log of a one-voter metadata quorum")
+
 // Repair rewrites the metadata log of the data directory logDirs from
 // what Inspect finds, with the broker stopped (the log is locked:
-// ErrLocked while a broker runs). The new log holds, renumbered from
-// offset 0, every intact batch that still applies, in order, skipping
-// damaged bytes; then one batch per adopted topic (Report.Adopt: a
-// TopicRecord with the id pinned in its directories, a PartitionRecord
-// per partition, this node the only replica, and Adoption.Configs), so the
-// data in stray partition directories comes back; then, when bytes were
-// skipped, a ProducerIdsRecord moving the next producer id past any block
-// they may have handed out. It is written to
-// <log.dirs>/__cluster_metadata-0.repair-<time>, fsynced and replayed as
-// the broker would, then the old log is renamed to
-// __cluster_metadata-0.corrupt-<time> (kept, never deleted) and the new
-// one moved into place. Run again after a crash, it finishes what it had
-// started (a broker refuses to start in between).
+// ErrLocked while a broker runs). The repaired image is, for a raft
+// member of a one-voter quorum, the newest intact checkpoint and every
+// intact entry after it that applies, in index order, skipping damaged
+// bytes and entries that do not apply (for a single-node log from before
+// the quorum: every intact batch that applies); plus one change per
+// adopted topic (Report.Adopt: a TopicRecord with the id pinned in its
+// directories, a PartitionRecord per partition, this node the only
+// replica, and Adoption.Configs), so the data in stray partition
+// directories comes back; plus, when bytes were skipped, a
+// ProducerIdsRecord moving the next producer id past any block they may
+// have handed out. A new log holding that image is written to
+// <log.dirs>/__cluster_metadata-0.repair-<time> (a raft directory
+// bootstrapped with the image as its checkpoint and the old checkpoint's
+// voters; for a single-node log, one batch of the image's records, which
+// the next start migrates) and read back as a broker would, then the old
+// log is renamed to __cluster_metadata-0.corrupt-<time> (kept, never
+// deleted) and the new one moved into place. Run again after a crash, it
+// finishes what it had started (a broker refuses to start in between).
+//
+// A member of a quorum of several voters is refused (ErrQuorumMember):
+// the quorum, not this node, holds its metadata (docs/RELIABILITY.md).
 func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -83,10 +97,14 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	if !rep.NeedsRepair() {
 		return res, nil
 	}
-	recs, err := rep.adoptionRecords(opt.NodeID)
-	if err != nil {
+	if err := rep.repairable(); err != nil {
 		return nil, err
 	}
+	if res.Repaired, err = rep.repaired(opt.NodeID); err != nil {
+		return nil, err
+	}
+	recs := res.Repaired.Records()
+	res.Records = int64(len(recs))
 	if opt.DryRun {
 		return res, nil
 	}
@@ -103,7 +121,16 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	}
 	stamp := opt.Now.UTC().Format("20060102T150405Z")
 	tmp, aside := freeName(dir+repairSuffix+stamp), freeName(dir+asideSuffix+stamp)
-	if res.Records, err = rep.writeLog(tmp, recs, opt.Logger); err != nil {
+	if rep.Format == FormatRaft {
+		voters := make([]uint64, len(rep.Voters))
+		for i, id := range rep.Voters {
+			voters[i] = RaftID(id)
+		}
+		err = writeRaft(tmp, voters, recs, opt.Logger)
+	} else {
+		err = writeLegacy(tmp, recs, opt.Logger)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("write the new metadata log in %s: %w", tmp, err)
 	}
 	// INVARIANT: the old log is renamed aside only once the new one is
@@ -121,6 +148,35 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	}
 	res.Rewritten, res.Aside = true, aside
 	return res, nil
+}
+
+// repairable says why Repair cannot rewrite r's log (nil: it can).
+func (r *Report) repairable() error {
+	switch {
+	case r.Format == FormatNone && hasSegments(r.Dir+LegacySuffix):
+		return fmt.Errorf("%s holds no metadata log, and %s holds the single-node log a migration to the raft format "+
+			"was converting when it stopped: start the broker to finish the migration; if the start reports that log "+
+			"damaged, replace %s with %s and run repair again", r.Dir, r.Dir+LegacySuffix, r.Dir, r.Dir+LegacySuffix)
+	case r.Format == FormatNone:
+		return fmt.Errorf("%s holds no metadata log yet: start the broker once so that it creates one, stop it, "+
+			"and run repair again to adopt the partition directories", r.Dir)
+	case r.Format == FormatLegacy:
+		return nil
+	case len(r.Voters) > 1:
+		return fmt.Errorf("%w: %s belongs to a member of a quorum of %d voters (node ids %v). Its log is not its own to "+
+			"rewrite: the other voters hold the same entries, and a member whose log disagrees with theirs breaks the "+
+			"quorum. The way back is the quorum: with this broker stopped, move %s aside (keep it) and start the broker; "+
+			"it starts with an empty log and catches up from the leader. Do this only while a majority of the voters "+
+			"(%d of %d) is healthy and has a leader (docs/RELIABILITY.md)",
+			ErrQuorumMember, r.Dir, len(r.Voters), r.Voters, r.Dir, len(r.Voters)/2+1, len(r.Voters))
+	case r.Base == nil:
+		return fmt.Errorf("no intact checkpoint in %s (%d damaged), and repair needs one to start from: restore "+
+			"__cluster_metadata-0 from a copy taken with the broker stopped (docs/RELIABILITY.md)", r.Dir, len(r.Checkpoints))
+	case r.ConfChanged:
+		return fmt.Errorf("%s: an entry after checkpoint %s changes the quorum's configuration; repair rewrites only "+
+			"the log of a one-voter quorum whose configuration never changed", r.Dir, r.Base.Name)
+	}
+	return nil
 }
 
 // finishRepair moves the new log of an interrupted repair into place.
@@ -149,10 +205,10 @@ func finishRepair(dir string, opt RepairOptions) (*RepairResult, error) {
 	return &RepairResult{Finished: pending[0]}, nil
 }
 
-// adoptionRecords returns the batches Repair appends after the kept ones:
-// one per adopted topic, then the producer id move.
-func (r *Report) adoptionRecords(nodeID int32) ([][]Record, error) {
-	var out [][]Record
+// repaired returns r.Image with the adopted topics and the producer id
+// move applied: what the new log holds.
+func (r *Report) repaired(nodeID int32) (*Image, error) {
+	var changes [][]Record
 	if len(r.Adopt) > 0 && nodeID < 0 {
 		var err error
 		if nodeID, err = localNodeID(r.LogDirs, r.Image); err != nil {
@@ -171,85 +227,86 @@ func (r *Report) adoptionRecords(nodeID int32) ([][]Record, error) {
 		for _, k := range slices.Sorted(maps.Keys(a.Configs)) {
 			recs = append(recs, ConfigRecord{ResourceType: ResourceTopic, ResourceName: a.Topic, Name: k, Value: ptr(a.Configs[k])})
 		}
-		out = append(out, recs)
+		changes = append(changes, recs)
 	}
 	if r.NextProducerID > 0 {
-		out = append(out, []Record{ProducerIdsRecord{BrokerID: max(nodeID, -1), BrokerEpoch: -1, NextProducerID: r.NextProducerID}})
+		changes = append(changes, []Record{ProducerIdsRecord{BrokerID: max(nodeID, -1), BrokerEpoch: -1, NextProducerID: r.NextProducerID}})
 	}
 	img := r.Image
-	for _, recs := range out {
+	for _, recs := range changes {
 		next, err := img.Apply(recs)
 		if err != nil {
 			return nil, fmt.Errorf("adopting stray partition directories: %w", err)
 		}
 		img = next
 	}
-	return out, nil
+	return img, nil
 }
 
-// writeLog writes the new log to dir: the intact batches that apply, as
-// they were (timestamps and leader epochs kept, offsets renumbered), then
-// extra. It replays the result as Open does before reporting success, and
-// returns its record count.
-func (r *Report) writeLog(dir string, extra [][]Record, logger *slog.Logger) (int64, error) {
+// writeRaft writes a raft member's directory holding recs as its only
+// state (a checkpoint at index 1 with voters as the configuration, an
+// empty WAL), then loads it as a node would and checks it holds exactly
+// that.
+func writeRaft(dir string, voters []uint64, recs []Record, logger *slog.Logger) error {
 	if err := mkdirDurable(dir); err != nil {
-		return 0, err
+		return err
 	}
-	l, err := log.Open(dir, logConfig(), logger)
+	data := EncodeRecords(recs)
+	if _, err := raft.Bootstrap(dir, voters, data, logger); err != nil {
+		return err
+	}
+	st, err := raft.LoadState(dir, logger)
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("the new log does not open: %w", err)
 	}
-	bl := &batchLog{l: l}
-	for _, b := range r.Batches {
-		if b.Damage != nil || b.Skipped != nil {
-			continue
-		}
-		if _, err := l.Append(bytes.Clone(b.raw), b.epoch); err != nil {
+	img, err := ImageFromRecords(st.Data)
+	switch {
+	case err != nil:
+		return fmt.Errorf("the new log's checkpoint does not build an image: %w", err)
+	case st.Index != 1 || len(st.Entries) != 0 || !slices.Equal(st.Voters, voters):
+		return fmt.Errorf("the new log opens at checkpoint %d with %d entries and voters %v, want 1, 0 and %v",
+			st.Index, len(st.Entries), st.Voters, voters)
+	case !bytes.Equal(EncodeRecords(img.Records()), data):
+		return errors.New("the new log's checkpoint builds another image than the repaired one")
+	}
+	return nil
+}
+
+// writeLegacy writes a single-node log holding recs as one batch, then
+// replays it as the migration at the next start does and checks it
+// builds the same image.
+func writeLegacy(dir string, recs []Record, logger *slog.Logger) error {
+	if err := mkdirDurable(dir); err != nil {
+		return err
+	}
+	l, err := openBatchLog(dir, logger)
+	if err != nil {
+		return err
+	}
+	raw := make([][]byte, len(recs))
+	for i, rec := range recs {
+		raw[i] = Encode(rec)
+	}
+	if len(raw) > 0 {
+		if _, err := l.Append(raw); err != nil { // fsynced
 			l.Close()
-			return 0, err
+			return err
 		}
 	}
-	for _, recs := range extra {
-		raw := make([][]byte, len(recs))
-		for i, rec := range recs {
-			raw[i] = Encode(rec)
-		}
-		if _, err := bl.Append(raw); err != nil { // fsyncs everything before it too
-			l.Close()
-			return 0, err
-		}
-	}
-	if err := l.Sync(l.EndOffset()); err != nil {
-		l.Close()
-		return 0, err
-	}
-	n := l.EndOffset()
 	if err := l.Close(); err != nil {
-		return 0, err
+		return err
 	}
-	s, err := Open(dir, logger)
+	img, err := replayLegacy(dir, logger)
 	if err != nil {
-		return 0, fmt.Errorf("the new log does not replay: %w", err)
+		return fmt.Errorf("the new log does not replay: %w", err)
 	}
-	defer s.Close()
-	topics := len(r.Image.TopicsByName) + newTopics(r.Adopt)
-	if got := s.Image(); got.Offset+1 != n || len(got.TopicsByName) != topics {
-		return 0, fmt.Errorf("the new log replays to %d records and %d topics, want %d and %d", got.Offset+1, len(got.TopicsByName), n, topics)
+	if !bytes.Equal(EncodeRecords(img.Records()), EncodeRecords(recs)) {
+		return errors.New("the new log replays to another image than the repaired one")
 	}
-	return n, nil
+	return nil
 }
 
 func ptr(s string) *string { return &s }
-
-func newTopics(as []Adoption) int {
-	n := 0
-	for _, a := range as {
-		if a.Existing == 0 {
-			n++
-		}
-	}
-	return n
-}
 
 // localNodeID is node.id from meta.properties in logDirs, or the image's
 // only registered broker.

@@ -3,12 +3,17 @@ package metadata
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluice-io/sluice/internal/raft"
 )
 
 // damagedDataDir builds a data directory whose metadata log created topics
@@ -57,15 +62,40 @@ func damagedDataDir(t *testing.T) (logDirs string, posA int64) {
 	if err != nil || rep.NeedsRepair() {
 		t.Fatalf("intact log: %v, needs repair %v", err, rep != nil && rep.NeedsRepair())
 	}
-	for _, b := range rep.Batches {
-		if len(b.Records) > 0 && b.Records[0] == (TopicRecord{Name: "a", ID: uuid(1)}) {
-			posA = b.Position
-		}
+	if b := batchCreating(rep, "a"); b != nil {
+		posA = b.Position
 	}
 	if posA == 0 {
 		t.Fatal("no batch creating topic a")
 	}
 	return logDirs, posA
+}
+
+// batchCreating returns the WAL batch holding the entry that creates topic.
+func batchCreating(rep *Report, topic string) *LogBatch {
+	for i, b := range rep.Batches {
+		for _, e := range b.Entries {
+			if len(e.Records) > 0 {
+				if tr, ok := e.Records[0].(TopicRecord); ok && tr.Name == topic {
+					return &rep.Batches[i]
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// skippedEntries returns the entries of rep left out of its image.
+func skippedEntries(rep *Report) []LogEntry {
+	var out []LogEntry
+	for _, b := range rep.Batches {
+		for _, e := range b.Entries {
+			if e.Skipped != nil && !e.Covered {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
 }
 
 // flip XORs n bytes of the metadata log's data file at pos.
@@ -115,20 +145,23 @@ func TestInspectAndRepair(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var damaged, skipped []LogBatch
+	var damaged []LogBatch
 	for _, b := range rep.Batches {
 		if b.Damage != nil {
 			damaged = append(damaged, b)
 		}
 		if b.Skipped != nil {
-			skipped = append(skipped, b)
+			t.Errorf("batch at %d skipped: %v", b.Position, b.Skipped)
 		}
 	}
 	if len(damaged) != 1 || damaged[0].Position != posA || damaged[0].TornTail {
 		t.Fatalf("damaged stretches %+v, want one at %d", damaged, posA)
 	}
-	if len(skipped) != 1 || skipped[0].Records[0].(ConfigRecord).ResourceName != "a" {
-		t.Fatalf("skipped batches %+v, want a's config change", skipped)
+	if rep.Format != FormatRaft || rep.Base == nil || rep.Base.Index != 1 || len(rep.Voters) != 1 || rep.Voters[0] != 1 {
+		t.Fatalf("format %v, base %+v, voters %v: want raft, checkpoint 1, node 1", rep.Format, rep.Base, rep.Voters)
+	}
+	if skipped := skippedEntries(rep); len(skipped) != 1 || skipped[0].Records[0].(ConfigRecord).ResourceName != "a" {
+		t.Fatalf("skipped entries %+v, want a's config change", skipped)
 	}
 	if len(rep.Adopt) != 1 || rep.Adopt[0].Topic != "a" || rep.Adopt[0].ID != uuid(1) || rep.Adopt[0].Partitions != 2 {
 		t.Fatalf("adoptions %+v", rep.Adopt)
@@ -166,8 +199,15 @@ func TestInspectAndRepair(t *testing.T) {
 			t.Errorf("topic %s lost", name)
 		}
 	}
-	if img.NextProducerID != rep.NextProducerID || img.Offset+1 != res.Records {
-		t.Errorf("next producer id %d (want %d), offset %d (records %d)", img.NextProducerID, rep.NextProducerID, img.Offset, res.Records)
+	if img.NextProducerID != rep.NextProducerID || !sameContent(img, res.Repaired) || int64(len(img.Records())) != res.Records {
+		t.Errorf("next producer id %d (want %d); image after repair:\n%swant\n%s", img.NextProducerID, rep.NextProducerID,
+			img.Describe(), res.Repaired.Describe())
+	}
+	// The new log is a one-voter quorum's: one checkpoint at index 1
+	// with the old checkpoint's voter.
+	if after, err := Inspect(logDirs); err != nil || after.Base == nil || after.Base.Index != 1 ||
+		len(after.Checkpoints) != 1 || len(after.Voters) != 1 || after.Voters[0] != 1 {
+		t.Fatalf("repaired log: %v %+v", err, after)
 	}
 
 	// The store holds the lock: a repair now is refused.
@@ -233,8 +273,8 @@ func TestRepairInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if s.Image().Offset+1 != res.Records {
-		t.Fatalf("finished log has %d records, want %d", s.Image().Offset+1, res.Records)
+	if !sameContent(s.Image(), res.Repaired) {
+		t.Fatalf("finished log holds\n%swant\n%s", s.Image().Describe(), res.Repaired.Describe())
 	}
 }
 
@@ -359,5 +399,168 @@ func TestRepairMisnumberedBatch(t *testing.T) {
 	defer s.Close()
 	if a, ok := s.Image().Topic("a"); !ok || a.Configs["retention.ms"] != "5" || len(s.Image().TopicsByName) != 3 {
 		t.Fatalf("after repair: topics %v, a %+v", s.Image().TopicNames(), a)
+	}
+}
+
+// TestDamagedCheckpointFallsBack: with the newest checkpoint damaged, a
+// store opens from the older one and the entries after it (the WAL keeps
+// them), so nothing is lost and Inspect asks for no repair; with an entry
+// after the older checkpoint damaged too, Repair starts from the older
+// checkpoint.
+func TestDamagedCheckpointFallsBack(t *testing.T) {
+	logDirs := t.TempDir()
+	dir := Dir(logDirs)
+	// A snapshot after every change: two checkpoints are kept.
+	s, err := OpenQuorum(Config{Dir: dir, NodeID: 1, SnapshotBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := s.Append(TopicRecord{Name: fmt.Sprintf("t%d", i), ID: uuid(byte(i + 1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := s.Image()
+	s.Close()
+	cps, err := raft.ReadCheckpoints(dir)
+	if err != nil || len(cps) != 2 {
+		t.Fatalf("checkpoints %+v, %v", cps, err)
+	}
+	path := filepath.Join(dir, cps[0].Name)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0xff
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	rep, err := Inspect(logDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checkpoints[0].Err == nil || rep.Base != &rep.Checkpoints[1] || rep.NeedsRepair() || !sameContent(rep.Image, want) {
+		t.Fatalf("inspect: newest checkpoint error %v, base %+v, needs repair %v, image\n%s", rep.Checkpoints[0].Err, rep.Base,
+			rep.NeedsRepair(), rep.Image.Describe())
+	}
+	s, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameContent(s.Image(), want) {
+		t.Fatalf("opened from the older checkpoint:\n%swant\n%s", s.Image().Describe(), want.Describe())
+	}
+	s.Close()
+
+	// Damage the entry creating t3, the last one the older checkpoint
+	// does not hold: repair starts from that checkpoint and loses only t3.
+	rep, err = Inspect(logDirs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := batchCreating(rep, "t3")
+	if victim == nil || rep.Base.Index >= victim.Entries[0].Index {
+		t.Fatalf("entry creating t3 %+v, base %+v", victim, rep.Base)
+	}
+	flip(t, logDirs, victim.Position+victim.Size/2, 4)
+	res, err := Repair(logDirs, RepairOptions{NodeID: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Rewritten || res.Base.Name != cps[1].Name {
+		t.Fatalf("repair: rewritten %v from %+v, want from %s", res.Rewritten, res.Base, cps[1].Name)
+	}
+	s, err = Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if names := s.Image().TopicNames(); !slices.Equal(names, []string{"t0", "t1", "t2"}) {
+		t.Fatalf("topics after repair %v, want t0-t2", names)
+	}
+}
+
+// TestRepairRefusesQuorumMember: the log of a member of a three-voter
+// quorum is not rewritten; the refusal says how to get it back from the
+// quorum.
+func TestRepairRefusesQuorumMember(t *testing.T) {
+	logDirs := t.TempDir()
+	dir := Dir(logDirs)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data := EncodeRecords([]Record{TopicRecord{Name: "a", ID: uuid(1)}})
+	if _, err := raft.Bootstrap(dir, []uint64{RaftID(1), RaftID(2), RaftID(3)}, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A stray directory to adopt: a repair is needed.
+	d := filepath.Join(logDirs, "b-0")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := WritePartitionTopicID(d, uuid(2)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Inspect(logDirs)
+	if err != nil || !rep.NeedsRepair() || !slices.Equal(rep.Voters, []int32{1, 2, 3}) {
+		t.Fatalf("inspect: %v, voters %v", err, rep.Voters)
+	}
+	_, err = Repair(logDirs, RepairOptions{NodeID: 1})
+	if !errors.Is(err, ErrQuorumMember) {
+		t.Fatalf("repair of a quorum member: %v", err)
+	}
+	for _, want := range []string{"move " + dir + " aside", "majority"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q lacks %q", err, want)
+		}
+	}
+	if cps, _ := raft.ReadCheckpoints(dir); len(cps) != 1 || cps[0].Index != 1 {
+		t.Fatalf("the refused repair changed the log: %+v", cps)
+	}
+}
+
+// TestRepairLegacyLog: a damaged log of the single-node format (before
+// the quorum) stops the start, since it cannot be migrated; Repair
+// rewrites it in that format from its intact batches and the next start
+// migrates it.
+func TestRepairLegacyLog(t *testing.T) {
+	logDirs := t.TempDir()
+	dir := Dir(logDirs)
+	l, err := openBatchLog(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := l.Append([][]byte{Encode(TopicRecord{Name: fmt.Sprintf("t%d", i), ID: uuid(byte(i + 1))})}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	rep, err := Inspect(logDirs)
+	if err != nil || rep.Format != FormatLegacy || rep.NeedsRepair() || len(rep.Batches) != 3 {
+		t.Fatalf("intact single-node log: %v, %+v", err, rep)
+	}
+	flip(t, logDirs, rep.Batches[1].Position+rep.Batches[1].Size/2, 4)
+	if _, err := Open(dir, nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Open: %v, want ErrDamaged", err)
+	}
+	res, err := Repair(logDirs, RepairOptions{NodeID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Rewritten || res.Format != FormatLegacy {
+		t.Fatalf("repair: %+v", res)
+	}
+	s, err := Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if names := s.Image().TopicNames(); !slices.Equal(names, []string{"t0", "t2"}) || s.Image().NextProducerID <= 0 {
+		t.Fatalf("after repair and migration: topics %v, next producer id %d", names, s.Image().NextProducerID)
+	}
+	if !raft.HasState(dir) || !hasSegments(dir+LegacySuffix) {
+		t.Fatal("the repaired log was not migrated")
 	}
 }

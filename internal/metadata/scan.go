@@ -10,19 +10,27 @@ import (
 	"strings"
 
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/raft"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
 // LogBatch is one stretch of a metadata log segment as a scan found it:
 // an intact batch, or (Damage != nil) bytes that are not one.
 type LogBatch struct {
-	Segment      string // file name of the segment (e.g. 00000000000000000000.log)
+	Segment      string // file name of the segment (e.g. 00000000000000000001.log)
 	Position     int64  // in the segment file
 	Size         int64  // bytes
 	BaseOffset   int64  // as written in the batch (intact batches)
 	LastOffset   int64
-	MaxTimestamp int64    // ms
-	Records      []Record // the decoded records (intact batches that decode)
+	MaxTimestamp int64 // ms
+	Epoch        int32 // partitionLeaderEpoch: the entries' raft term (FormatRaft)
+
+	// Entries are a raft WAL batch's entries (FormatRaft), one per offset,
+	// entry index = offset + 1.
+	Entries []LogEntry
+	// Records are a single-node log batch's records (FormatLegacy): one
+	// change, one offset per record.
+	Records []Record
 
 	// Damage says why the bytes [Position, Position+Size) are not a valid
 	// batch. They run to the next valid batch, or to the end of the
@@ -30,32 +38,49 @@ type LogBatch struct {
 	// crash can leave and the broker truncates by itself.
 	Damage   error
 	TornTail bool
+	// FirstLost and LastLost are the entry indexes a damaged stretch of a
+	// raft WAL held, from the intact entries around it (0: unknown, as
+	// for a torn tail). Set by the plan.
+	FirstLost, LastLost uint64
 	// Misnumbered: an intact batch whose base offset (which its CRC does
-	// not cover) is not the one expected. Repair keeps it; offsets are
-	// reassigned anyway.
+	// not cover) is not the one expected. Its entries are numbered from
+	// the expected offset; repair rewrites the log anyway.
 	Misnumbered bool
-	// Skipped says why an intact batch is left out of the image: its
-	// records do not decode, or do not apply (usually because what they
-	// change was created in damaged bytes before them). Set by plan.
+	// Skipped says why an intact batch is left out of the image
+	// (FormatLegacy: its records do not decode or do not apply, usually
+	// because what they change was created in damaged bytes before them;
+	// FormatRaft: its entries do not decode). Set by the scan or the plan.
 	Skipped error
-
-	raw   []byte // the batch (intact batches)
-	epoch int32
 }
 
-// scanLog reads every segment of the metadata log in dir, without
-// changing anything, and returns its batches and damaged stretches in
-// order. A damaged stretch ends where a valid batch starts again
-// (log.FindBatch), so everything intact after damage is found.
-func scanLog(dir string) ([]LogBatch, error) {
+// LogEntry is one raft entry of the WAL (FormatRaft).
+type LogEntry struct {
+	Index, Term uint64
+	Kind        raft.EntryKind
+	ConfChange  string   // Kind == raft.EntryConfChange: what it changes
+	Records     []Record // Kind == raft.EntryProposal: the change (decoded)
+	// Covered: at or before the checkpoint the image starts from, which
+	// already holds it.
+	Covered bool
+	// Skipped says why the entry is left out of the image: its records do
+	// not decode, or do not apply to the image built so far (usually
+	// because what they change was in damaged bytes before them).
+	Skipped error
+}
+
+// scanLog reads every segment of the log in dir, without changing
+// anything, and returns its batches and damaged stretches in order. A
+// damaged stretch ends where a valid batch starts again (log.FindBatch),
+// so everything intact after damage is found. Intact batches are decoded
+// as format's.
+func scanLog(dir string, format Format) ([]LogBatch, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var segs []string
 	for _, e := range entries {
-		stem, ok := strings.CutSuffix(e.Name(), ".log")
-		if _, err := strconv.ParseUint(stem, 10, 63); ok && err == nil && len(stem) == 20 && e.Type().IsRegular() {
+		if isSegmentName(e.Name()) && e.Type().IsRegular() {
 			segs = append(segs, e.Name())
 		}
 	}
@@ -91,20 +116,29 @@ func scanLog(dir string) ([]LogBatch, error) {
 				continue
 			}
 			b.Size, b.BaseOffset, b.LastOffset, b.MaxTimestamp = int64(len(batch)), h.BaseOffset, h.LastOffset(), h.MaxTimestamp
-			b.raw, b.epoch = batch, h.PartitionLeaderEpoch
+			b.Epoch = h.PartitionLeaderEpoch
+			first := h.BaseOffset
 			if !resync && h.BaseOffset != expected {
-				b.Misnumbered = true
-				expected += int64(h.LastOffsetDelta) + 1
-			} else {
-				expected = h.LastOffset() + 1
+				b.Misnumbered, first = true, expected
 			}
-			resync = false
-			b.Records, b.Skipped = decodeBatch(batch)
+			expected, resync = first+int64(h.LastOffsetDelta)+1, false
+			switch format {
+			case FormatRaft:
+				b.Entries, b.Skipped = decodeWALBatch(batch, uint64(first)+1)
+			default:
+				b.Records, b.Skipped = decodeBatch(batch)
+			}
 			out = append(out, b)
 			pos += b.Size
 		}
 	}
 	return out, nil
+}
+
+func isSegmentName(name string) bool {
+	stem, ok := strings.CutSuffix(name, ".log")
+	_, err := strconv.ParseUint(stem, 10, 63)
+	return ok && err == nil && len(stem) == 20
 }
 
 // checkBatch checks the batch at the front of b as recovery does (header,
@@ -138,7 +172,8 @@ func checkBatch(b []byte) (record.Header, []byte, error) {
 	return h, batch, err
 }
 
-// decodeBatch decodes the metadata records of an intact batch.
+// decodeBatch decodes the metadata records of an intact batch of the
+// single-node format.
 func decodeBatch(batch []byte) ([]Record, error) {
 	var recs []Record
 	err := record.Records(batch, func(r *record.Record) error {
@@ -150,4 +185,22 @@ func decodeBatch(batch []byte) ([]Record, error) {
 		return nil
 	})
 	return recs, err
+}
+
+// decodeWALBatch decodes the entries of an intact raft WAL batch, and the
+// records of each proposal (an entry whose records do not decode is
+// marked Skipped).
+func decodeWALBatch(batch []byte, firstIndex uint64) ([]LogEntry, error) {
+	ents, err := raft.DecodeWALBatch(batch, firstIndex)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LogEntry, len(ents))
+	for i, e := range ents {
+		out[i] = LogEntry{Index: e.Index, Term: e.Term, Kind: e.Kind, ConfChange: e.ConfChange}
+		if e.Kind == raft.EntryProposal {
+			out[i].Records, out[i].Skipped = DecodeRecords(e.Payload)
+		}
+	}
+	return out, nil
 }
