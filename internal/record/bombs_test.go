@@ -115,13 +115,13 @@ func TestInflateLimit(t *testing.T) {
 		n        int32
 		want     int
 	}{
-		{testMaxMessageBytes, 1, MinRecordAllowance},
-		{testMaxMessageBytes, 0, MinRecordAllowance},
-		{testMaxMessageBytes, -5, MinRecordAllowance},
-		{testMaxMessageBytes, 3, 3 * MinRecordAllowance},
-		{testMaxMessageBytes, 1 << 30, MaxExpansion * MinRecordAllowance},
-		{1024, 2, 2 * MinRecordAllowance}, // never below Kafka's default per record
-		{10 * mib, 2, 20 * mib},
+		{testMaxMessageBytes, 1, MinRecordAllowance + RecordSlack},
+		{testMaxMessageBytes, 0, MinRecordAllowance + RecordSlack},
+		{testMaxMessageBytes, -5, MinRecordAllowance + RecordSlack},
+		{testMaxMessageBytes, 3, 3 * (MinRecordAllowance + RecordSlack)},
+		{testMaxMessageBytes, 1 << 30, MaxExpansion * (MinRecordAllowance + RecordSlack)},
+		{1024, 2, 2 * (MinRecordAllowance + RecordSlack)}, // never below Kafka's default per record
+		{10 * mib, 2, 2 * (10*mib + RecordSlack)},
 		{10 * mib, 100, MaxDecompressed},
 		{1 << 40, 1, MaxDecompressed},
 	}
@@ -133,22 +133,25 @@ func TestInflateLimit(t *testing.T) {
 }
 
 // TestValidateAtLimit: a legitimate one-record batch as large as its
-// allowance passes, one byte more does not.
+// allowance passes, one byte more does not; a record of a 1 MiB value (the
+// Java producer's default max.request.size, framing just past Kafka's
+// default message.max.bytes) passes.
 func TestValidateAtLimit(t *testing.T) {
 	// The largest value whose record encodes within the allowance (varint
 	// widths change with the length, hence the search downward).
-	v := MinRecordAllowance
-	for encodedRecordSize(v) > MinRecordAllowance {
+	allowance := MinRecordAllowance + RecordSlack
+	v := allowance
+	for encodedRecordSize(v) > allowance {
 		v--
 	}
 	for _, codec := range allCodecs[1:] {
 		for _, c := range []struct {
 			v    int
 			want error
-		}{{v, nil}, {v + 1, ErrTooLarge}} {
+		}{{v, nil}, {v + 1, ErrTooLarge}, {1 << 20, nil}} {
 			b := mustBuild(t, BatchSpec{ProducerID: -1, Attributes: int16(codec), Records: []Record{{Value: make([]byte, c.v)}}})
 			if _, err := Validate(b, testMaxMessageBytes); !errors.Is(err, c.want) {
-				t.Errorf("%s: record of %d bytes (allowance %d): %v, want %v", CodecName(codec), encodedRecordSize(c.v), MinRecordAllowance, err, c.want)
+				t.Errorf("%s: record of %d bytes (allowance %d): %v, want %v", CodecName(codec), encodedRecordSize(c.v), allowance, err, c.want)
 			}
 		}
 	}

@@ -7,9 +7,10 @@
 // of connections can take all of its memory (a decompression bomb). The
 // bound is what the batch can legitimately hold:
 //
-//   - one record is at most max.message.bytes when inflated, as producers
-//     check each serialised record, uncompressed, against max.request.size,
-//     whose default matches the broker's; the allowance is never below
+//   - one record is at most max.message.bytes (plus RecordSlack for its
+//     framing and headers) when inflated, as producers check each
+//     serialised record, uncompressed, against max.request.size, whose
+//     default matches the broker's; the allowance is never below
 //     Kafka's default message.max.bytes (MinRecordAllowance) so that topics
 //     with a small max.message.bytes still take the ordinary compressed
 //     records they took before;
@@ -35,16 +36,22 @@ const (
 	// MaxExpansion caps how many records' allowance one batch gets,
 	// whatever its record count says.
 	MaxExpansion = 32
+	// RecordSlack is added to each record's allowance for what a record
+	// carries besides its value: the record framing (a 1 MiB value encodes
+	// to 1 MiB + 13 bytes, just past Kafka's default message.max.bytes)
+	// and headers. Producers check max.request.size against the value and
+	// key mostly; Kafka itself never refuses a batch for inflating.
+	RecordSlack = 64 << 10
 )
 
 // InflateLimit is the most the records section of a compressed batch with
 // numRecords records may inflate to, for a topic whose effective
 // max.message.bytes is maxMessageBytes:
-// min(max(numRecords, 1), MaxExpansion) × max(maxMessageBytes,
-// MinRecordAllowance), never more than MaxDecompressed.
+// min(max(numRecords, 1), MaxExpansion) × (max(maxMessageBytes,
+// MinRecordAllowance) + RecordSlack), never more than MaxDecompressed.
 func InflateLimit(maxMessageBytes int64, numRecords int32) int {
 	ceiling := int64(MaxDecompressed)
-	per := min(max(maxMessageBytes, MinRecordAllowance), ceiling)
+	per := min(max(maxMessageBytes, MinRecordAllowance)+RecordSlack, ceiling)
 	n := int64(min(max(numRecords, 1), MaxExpansion))
 	return int(min(per*n, ceiling))
 }
