@@ -38,10 +38,12 @@ func consumeFromStart(t *testing.T, addr, topic string, n int) []*kgo.Record {
 }
 
 // TestMetadataCorruptionRefusedAndRepaired: 16 flipped bytes inside the
-// metadata batch that created a topic holding acknowledged records, with
-// more batches after it, make the broker refuse to start with the file and
-// position; `sluice metadata inspect` marks the batch, `sluice metadata
-// repair` rewrites the log, and the topic is back with every record.
+// metadata WAL entry that created a topic holding acknowledged records,
+// with more entries after it, make the broker refuse to start with the
+// file and position; `sluice metadata inspect` marks the batch, `sluice
+// metadata repair` rebuilds the log (adopting the topic back from its
+// partition directories), and the topic is back with its id and every
+// record.
 func TestMetadataCorruptionRefusedAndRepaired(t *testing.T) {
 	tb := startBroker(t)
 	dir := tb.props["log.dirs"]
@@ -69,14 +71,16 @@ func TestMetadataCorruptionRefusedAndRepaired(t *testing.T) {
 	}
 	var victim *metalog.LogBatch
 	for i, b := range rep.Batches {
-		for _, r := range b.Records {
-			if tr, ok := r.(metalog.TopicRecord); ok && tr.Name == topic {
-				victim = &rep.Batches[i]
+		for _, e := range b.Entries {
+			for _, r := range e.Records {
+				if tr, ok := r.(metalog.TopicRecord); ok && tr.Name == topic {
+					victim = &rep.Batches[i]
+				}
 			}
 		}
 	}
 	if victim == nil || victim == &rep.Batches[len(rep.Batches)-1] {
-		t.Fatalf("no batch in the middle of the log creates %s", topic)
+		t.Fatalf("no WAL batch in the middle of the log creates %s", topic)
 	}
 	segment := filepath.Join(metalog.Dir(dir), victim.Segment)
 	data, err := os.ReadFile(segment)
@@ -100,7 +104,7 @@ func TestMetadataCorruptionRefusedAndRepaired(t *testing.T) {
 		t.Fatalf("start on a damaged metadata log: %v", err)
 	}
 	for _, want := range []string{segment, "position " + strconv.FormatInt(victim.Position, 10),
-		"sluice metadata repair --log-dirs " + dir} {
+		"offset " + strconv.FormatInt(victim.BaseOffset, 10), "sluice metadata repair --log-dirs " + dir} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("start error %q lacks %q", err, want)
 		}
@@ -110,7 +114,8 @@ func TestMetadataCorruptionRefusedAndRepaired(t *testing.T) {
 	}
 
 	res := runCLI(t, nil, "metadata", "inspect", "--log-dirs", dir)
-	if res.code != 1 || !strings.Contains(res.stdout, fmt.Sprintf("position %d: DAMAGED", victim.Position)) {
+	first, last := victim.Entries[0].Index, victim.Entries[len(victim.Entries)-1].Index
+	if res.code != 1 || !strings.Contains(res.stdout, fmt.Sprintf("position %d: DAMAGED, %d bytes (held entries %d-%d)", victim.Position, victim.Size, first, last)) {
 		t.Fatalf("inspect: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
 	res = runCLI(t, nil, "metadata", "repair", "--log-dirs", dir)
