@@ -151,8 +151,10 @@ func TestImageInvariants(t *testing.T) {
 		{PartitionChangeRecord{TopicID: uuid(1), Partition: 0, Leader: NoLeaderChange}},
 		{ConfigRecord{ResourceType: ResourceTopic, ResourceName: "nope", Name: "x", Value: sp("1")}},
 		{RemoveTopicRecord{TopicID: uuid(7)}},
-		// Producer ids never go back.
+		// Producer ids never go back, nor stand still: a second claim on
+		// the same block is refused.
 		{ProducerIdsRecord{BrokerID: 1, NextProducerID: 100}, ProducerIdsRecord{BrokerID: 1, NextProducerID: 50}},
+		{ProducerIdsRecord{BrokerID: 1, NextProducerID: 100}, ProducerIdsRecord{BrokerID: 2, NextProducerID: 100}},
 		// A valid record followed by an invalid one: the whole batch fails.
 		{TopicRecord{Name: "c", ID: uuid(3)}, TopicRecord{Name: "c", ID: uuid(4)}},
 	}
@@ -323,9 +325,9 @@ func TestRegisterBrokerVersions(t *testing.T) {
 		t.Fatal("record with endpoints not encoded as version 1")
 	}
 	bad := Encode(v1)
-	bad[1] = 2
+	bad[1] = 3
 	if _, err := Decode(bad); !errors.Is(err, ErrUnknownRecord) {
-		t.Fatalf("version 2 decoded: %v", err)
+		t.Fatalf("version 3 decoded: %v", err)
 	}
 	img := Empty()
 	for _, r := range []Record{v0, RegisterBrokerRecord{BrokerID: 2, IncarnationID: uuid(4), Host: "h", Port: 9092, Endpoints: v1.Endpoints}} {

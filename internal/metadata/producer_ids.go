@@ -12,9 +12,11 @@ import (
 //	ProducerIdsRecord (15): brokerId int32, brokerEpoch int64,
 //	                        nextProducerId int64
 //
-// INVARIANT: NextProducerID only grows, so no id is handed out twice, even
-// across restarts: the block is durable in the metadata log before any id
-// of it is used.
+// INVARIANT: NextProducerID only grows, strictly, with every record, so no
+// id is handed out twice, even across restarts and brokers: the block is
+// durable in the metadata log before any id of it is used, and a record
+// that does not move it up (a second broker's claim on the same block) is
+// refused.
 type ProducerIdsRecord struct {
 	BrokerID       int32
 	BrokerEpoch    int64
@@ -48,8 +50,11 @@ func (d *decoder) i64() int64 {
 }
 
 func (d *delta) producerIds(r ProducerIdsRecord) error {
-	if r.NextProducerID < d.next.NextProducerID {
-		return fmt.Errorf("next producer id %d below the current %d", r.NextProducerID, d.next.NextProducerID)
+	// Strictly above: two brokers that computed the same block from the
+	// same image (a follower's controller forwards its record) must not
+	// both get it; the second record is refused and its broker asks again.
+	if r.NextProducerID <= d.next.NextProducerID {
+		return fmt.Errorf("next producer id %d not above the current %d", r.NextProducerID, d.next.NextProducerID)
 	}
 	d.next.NextProducerID = r.NextProducerID
 	return nil
