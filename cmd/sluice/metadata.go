@@ -89,10 +89,8 @@ It exits with status 1 when the log needs a repair.`,
 				fmt.Fprintln(out, "The metadata log is intact and every partition directory is known.")
 				return nil
 			}
-			if len(rep.Voters) > 1 {
-				return fmt.Errorf("the metadata log needs a repair, but this node is a member of a quorum of %d voters: "+
-					"stop it, move %s aside and start it again to catch up from the leader, while a majority of the voters is healthy (docs/RELIABILITY.md)",
-					len(rep.Voters), rep.Dir)
+			if err := rep.Repairable(); err != nil {
+				return fmt.Errorf("the metadata log needs a repair, which `sluice metadata repair` cannot do here: %w", err)
 			}
 			return fmt.Errorf("the metadata log needs a repair: stop the broker and run `sluice metadata repair --log-dirs %s`", logDirs)
 		},
@@ -256,6 +254,10 @@ func counts(rep *metadata.Report) logCounts {
 // printLog lists the checkpoints and the log: one line per batch or
 // damaged stretch, one per entry, and with records one per record.
 func printLog(out io.Writer, rep *metadata.Report, records bool) {
+	if rep.Format == metadata.FormatNone {
+		fmt.Fprintf(out, "Metadata log %s: none yet (no checkpoint, no segment)\n", rep.Dir)
+		return
+	}
 	fmt.Fprintf(out, "Metadata log %s (%s format)\n", rep.Dir, rep.Format)
 	names := map[metadata.UUID]string{}
 	if rep.Format == metadata.FormatRaft {

@@ -97,7 +97,7 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	if !rep.NeedsRepair() {
 		return res, nil
 	}
-	if err := rep.repairable(); err != nil {
+	if err := rep.Repairable(); err != nil {
 		return nil, err
 	}
 	if res.Repaired, err = rep.repaired(opt.NodeID); err != nil {
@@ -150,8 +150,8 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 	return res, nil
 }
 
-// repairable says why Repair cannot rewrite r's log (nil: it can).
-func (r *Report) repairable() error {
+// Repairable says why Repair cannot rewrite r's log (nil: it can).
+func (r *Report) Repairable() error {
 	switch {
 	case r.Format == FormatNone && hasSegments(r.Dir+LegacySuffix):
 		return fmt.Errorf("%s holds no metadata log, and %s holds the single-node log a migration to the raft format "+

@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -90,13 +91,16 @@ func scanLog(dir string, format Format) ([]LogBatch, error) {
 	// checks it too (offsets are outside the CRC). After damage it is
 	// unknown until the next intact batch (resync).
 	expected, resync := int64(0), false
-	if len(segs) > 0 {
-		expected, _ = strconv.ParseInt(strings.TrimSuffix(segs[0], ".log"), 10, 64)
-	}
 	for i, name := range segs {
 		data, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) && len(out) == 0 {
+			continue // deleted behind a snapshot by a running broker since the listing
+		}
 		if err != nil {
 			return nil, err
+		}
+		if len(out) == 0 {
+			expected, _ = strconv.ParseInt(strings.TrimSuffix(name, ".log"), 10, 64)
 		}
 		for pos := int64(0); pos < int64(len(data)); {
 			b := LogBatch{Segment: name, Position: pos}

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -43,6 +44,9 @@ func ReadCheckpoints(dir string) ([]CheckpointFile, error) {
 		c := CheckpointFile{Name: name}
 		c.Index, c.Term, _ = parseCheckpointName(name)
 		b, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue // pruned by a running node since the listing
+		}
 		if err != nil {
 			return nil, err
 		}
