@@ -259,13 +259,11 @@ func (r *Report) planRaft(removed map[UUID]bool) error {
 		return err
 	}
 	var pids pidWatch
-	var damagedBytes int64
 	var hole *LogBatch // the damaged stretch since the last intact entry
 	seen := uint64(0)  // the last intact entry's index
 	for i := range r.Batches {
 		b := &r.Batches[i]
 		if b.Damage != nil {
-			damagedBytes += b.Size
 			if hole == nil {
 				hole = b
 			}
@@ -310,6 +308,14 @@ func (r *Report) planRaft(removed map[UUID]bool) error {
 		r.Missing += int64(r.HardState.Commit - next + 1)
 	}
 	r.Image = img
+	var damagedBytes int64
+	for _, b := range r.Batches {
+		// Damage known to hold only entries the checkpoint has lost
+		// nothing (a broker still refuses to start on it).
+		if b.Damage != nil && !(r.Base != nil && b.LastLost > 0 && b.LastLost <= r.Base.Index) {
+			damagedBytes += b.Size
+		}
+	}
 	lost := r.Missing
 	if damagedBytes > 0 {
 		lost = max(lost, damagedBytes/minProducerIdsBytes(FormatRaft)+1)
