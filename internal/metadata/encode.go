@@ -23,6 +23,11 @@ import (
 //	                      (v1): the v0 fields, then uvarint(count) endpoints,
 //	                           each name string, host string, port int32,
 //	                           securityProtocol int16
+//	                      (v2): the v0 fields, then the endpoints as in v1
+//	                           but nullable (uvarint(count+1), 0 meaning
+//	                           none, as a v0 record), brokerEpoch int64,
+//	                           fenced bool, inControlledShutdown bool
+//	UnregisterBrokerRecord (1): brokerId int32, brokerEpoch int64
 //	TopicRecord           (2): name string, topicId uuid
 //	PartitionRecord       (3): topicId uuid, partition int32, replicas []int32,
 //	                           isr []int32, leader int32, leaderEpoch int32,
@@ -31,8 +36,16 @@ import (
 //	                           name string, value nullable string
 //	PartitionChangeRecord (5): topicId uuid, partition int32, leader int32,
 //	                           isr nullable []int32, replicas nullable []int32
+//	FenceBrokerRecord     (7): id int32, epoch int64
+//	UnfenceBrokerRecord   (8): id int32, epoch int64
 //	RemoveTopicRecord     (9): topicId uuid
+//	BrokerRegistrationChangeRecord (17): brokerId int32, brokerEpoch int64,
+//	                           fenced int8 (1 fence, -1 unfence, 0 no change),
+//	                           inControlledShutdown int8 (1 in, 0 no change)
 //
+// int64 is fixed-width big endian; bool is one byte, 0 or 1 (anything
+// else is corrupt). The broker lifecycle records are described in
+// brokers.go.
 // The SCRAM records (11, 22) are described in scram.go, ProducerIdsRecord
 // (15) in producer_ids.go, the ACL records (23, 24) in acls.go,
 // ClientQuotaRecord (14) in client_quotas.go.
@@ -64,11 +77,25 @@ func Decode(b []byte) (Record, error) {
 	switch t {
 	case TypeRegisterBroker:
 		rb := RegisterBrokerRecord{BrokerID: d.i32(), IncarnationID: d.uuid(), Host: d.str(), Port: d.i32(), Rack: d.nstr()}
-		if v >= 1 {
+		n := 0
+		switch v {
+		case 1:
+			n = d.length(7)
 			rb.Endpoints = []BrokerEndpoint{}
-			for n := d.length(7); n > 0 && d.err == nil; n-- {
-				rb.Endpoints = append(rb.Endpoints, BrokerEndpoint{Name: d.str(), Host: d.str(), Port: d.i32(), SecurityProtocol: d.i16()})
+		case 2:
+			if c := d.uvarint(); c > 0 && d.err == nil {
+				if c-1 > uint64(len(d.b)/7) {
+					d.err = fmt.Errorf("endpoint count %d exceeds remaining %d bytes", c-1, len(d.b))
+				}
+				n = int(c - 1)
+				rb.Endpoints = []BrokerEndpoint{}
 			}
+		}
+		for ; n > 0 && d.err == nil; n-- {
+			rb.Endpoints = append(rb.Endpoints, BrokerEndpoint{Name: d.str(), Host: d.str(), Port: d.i32(), SecurityProtocol: d.i16()})
+		}
+		if v >= 2 {
+			rb.BrokerEpoch, rb.Fenced, rb.InControlledShutdown = d.i64(), d.bool(), d.bool()
 		}
 		r = rb
 	case TypeTopic:
@@ -94,6 +121,8 @@ func Decode(b []byte) (Record, error) {
 		r = decodeRemoveAccessControlEntry(d)
 	case TypeClientQuota:
 		r = decodeClientQuota(d)
+	case TypeUnregisterBroker, TypeFenceBroker, TypeUnfenceBroker, TypeBrokerRegistrationChange:
+		r = decodeBrokerRecord(t, d)
 	default:
 		return nil, fmt.Errorf("%w: type %d", ErrUnknownRecord, uint8(t))
 	}
@@ -109,7 +138,7 @@ func Decode(b []byte) (Record, error) {
 // maxVersion is the newest encoding version Decode reads for t.
 func maxVersion(t RecordType) uint8 {
 	if t == TypeRegisterBroker {
-		return 1
+		return 2
 	}
 	return 0
 }
@@ -120,15 +149,27 @@ func (r RegisterBrokerRecord) appendBody(b []byte) []byte {
 	b = appendStr(b, r.Host)
 	b = appendI32(b, r.Port)
 	b = appendNStr(b, r.Rack)
-	if r.Endpoints == nil {
+	v := r.Version()
+	switch {
+	case v == 0:
 		return b
+	case v == 2 && r.Endpoints == nil:
+		b = binary.AppendUvarint(b, 0)
+	case v == 2:
+		b = binary.AppendUvarint(b, uint64(len(r.Endpoints))+1)
+	default:
+		b = binary.AppendUvarint(b, uint64(len(r.Endpoints)))
 	}
-	b = binary.AppendUvarint(b, uint64(len(r.Endpoints)))
 	for _, e := range r.Endpoints {
 		b = appendStr(b, e.Name)
 		b = appendStr(b, e.Host)
 		b = appendI32(b, e.Port)
 		b = binary.BigEndian.AppendUint16(b, uint16(e.SecurityProtocol))
+	}
+	if v == 2 {
+		b = appendI64(b, r.BrokerEpoch)
+		b = appendBool(b, r.Fenced)
+		b = appendBool(b, r.InControlledShutdown)
 	}
 	return b
 }

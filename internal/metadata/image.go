@@ -90,6 +90,13 @@ type BrokerImage struct {
 	// Endpoints are the advertised listeners (nil when registered by a
 	// version 0 record: then Host and Port are its only endpoint).
 	Endpoints []BrokerEndpoint
+	// Epoch is the broker epoch of this registration (0 for one written
+	// before epochs existed). Fenced brokers lead nothing and take no new
+	// replicas; InControlledShutdown ones are moving their leaders away
+	// (brokers.go).
+	Epoch                int64
+	Fenced               bool
+	InControlledShutdown bool
 }
 
 // Endpoint returns the broker's advertised endpoint on listener. A broker
@@ -262,15 +269,15 @@ func (d *delta) apply(r Record) error {
 	case ClientQuotaRecord:
 		return d.clientQuota(r)
 	case RegisterBrokerRecord:
-		if r.BrokerID < 0 {
-			return fmt.Errorf("invalid broker id %d", r.BrokerID)
-		}
-		if !d.brokersCopied {
-			d.next.Brokers = maps.Clone(d.base.Brokers)
-			d.brokersCopied = true
-		}
-		d.next.Brokers[r.BrokerID] = BrokerImage{ID: r.BrokerID, Host: r.Host, Port: r.Port, Rack: r.Rack, IncarnationID: r.IncarnationID, Endpoints: r.Endpoints}
-		return nil
+		return d.registerBroker(r)
+	case FenceBrokerRecord:
+		return d.changeBroker(r.ID, r.Epoch, FencingFence, ShutdownNone)
+	case UnfenceBrokerRecord:
+		return d.changeBroker(r.ID, r.Epoch, FencingUnfence, ShutdownNone)
+	case BrokerRegistrationChangeRecord:
+		return d.changeBroker(r.BrokerID, r.BrokerEpoch, r.Fenced, r.InControlledShutdown)
+	case UnregisterBrokerRecord:
+		return d.unregisterBroker(r)
 	}
 	return fmt.Errorf("unsupported record %T", r)
 }

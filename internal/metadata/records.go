@@ -9,7 +9,10 @@
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
 // RemoveTopicRecord, ProducerIdsRecord, UserScramCredentialRecord,
 // RemoveUserScramCredentialRecord, AccessControlEntryRecord,
-// RemoveAccessControlEntryRecord, ClientQuotaRecord) and use Kafka's record type numbers. Today a single
+// RemoveAccessControlEntryRecord, ClientQuotaRecord, and the broker
+// lifecycle's FenceBrokerRecord, UnfenceBrokerRecord,
+// BrokerRegistrationChangeRecord, UnregisterBrokerRecord) and use Kafka's
+// record type numbers. Today a single
 // node appends them to its own log directly (Store.Append); later a Raft
 // quorum (go.etcd.io/raft/v3) replicates the very same encoded records and
 // Store applies what the quorum commits. Record encodings are therefore a
@@ -73,6 +76,14 @@ func (t RecordType) String() string {
 		return "RemoveAccessControlEntryRecord"
 	case TypeClientQuota:
 		return "ClientQuotaRecord"
+	case TypeUnregisterBroker:
+		return "UnregisterBrokerRecord"
+	case TypeFenceBroker:
+		return "FenceBrokerRecord"
+	case TypeUnfenceBroker:
+		return "UnfenceBrokerRecord"
+	case TypeBrokerRegistrationChange:
+		return "BrokerRegistrationChangeRecord"
 	}
 	return fmt.Sprintf("RecordType(%d)", uint8(t))
 }
@@ -114,7 +125,10 @@ const (
 // Port are its first listener's advertised endpoint (all that version 0
 // holds); Endpoints (version 1) lists every listener's, as Kafka's
 // RegisterBrokerRecord does, so clients on each listener are answered
-// with that listener's address.
+// with that listener's address. Version 2 adds the broker epoch and the
+// fencing state (KRaft's BrokerRegistration: a broker registers fenced
+// with a new epoch, brokers.go); versions 0 and 1 decode as epoch 0,
+// unfenced, which is what a registration meant before fencing existed.
 type RegisterBrokerRecord struct {
 	BrokerID      int32
 	IncarnationID UUID // new for each registration with a changed endpoint
@@ -122,6 +136,10 @@ type RegisterBrokerRecord struct {
 	Port          int32
 	Rack          *string
 	Endpoints     []BrokerEndpoint // nil: a version 0 record
+
+	BrokerEpoch          int64 // version 2: the metadata offset of the registration
+	Fenced               bool  // version 2
+	InControlledShutdown bool  // version 2
 }
 
 // BrokerEndpoint is one advertised listener of a broker.
@@ -202,8 +220,12 @@ func (ConfigRecord) Type() RecordType { return TypeConfig }
 // Type implements Record.
 func (RemoveTopicRecord) Type() RecordType { return TypeRemoveTopic }
 
-// Version implements Record: 1 when the record lists endpoints.
+// Version implements Record: 2 when the record carries an epoch or a
+// fencing state, else 1 when it lists endpoints.
 func (r RegisterBrokerRecord) Version() uint8 {
+	if r.BrokerEpoch != 0 || r.Fenced || r.InControlledShutdown {
+		return 2
+	}
 	if r.Endpoints != nil {
 		return 1
 	}

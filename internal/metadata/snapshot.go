@@ -28,7 +28,8 @@ func (im *Image) Records() []Record {
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
 		out = append(out, RegisterBrokerRecord{BrokerID: b.ID, IncarnationID: b.IncarnationID, Host: b.Host, Port: b.Port,
-			Rack: b.Rack, Endpoints: slices.Clone(b.Endpoints)})
+			Rack: b.Rack, Endpoints: slices.Clone(b.Endpoints),
+			BrokerEpoch: b.Epoch, Fenced: b.Fenced, InControlledShutdown: b.InControlledShutdown})
 	}
 	for _, name := range im.TopicNames() {
 		t := im.TopicsByName[name]

@@ -19,7 +19,7 @@ func randomImage(rng *rand.Rand, n int) *Image {
 	users := []string{"alice", "bob"}
 	for range n {
 		var recs []Record
-		switch rng.IntN(12) {
+		switch rng.IntN(14) {
 		case 0:
 			rack := pick([]string{"r1", "r2"})
 			var rp *string
@@ -30,7 +30,13 @@ func randomImage(rng *rand.Rand, n int) *Image {
 			if rng.IntN(2) == 0 {
 				eps = []BrokerEndpoint{{Name: "PLAINTEXT", Host: "h", Port: int32(9000 + rng.IntN(9)), SecurityProtocol: SecurityPlaintext}}
 			}
-			recs = append(recs, RegisterBrokerRecord{BrokerID: int32(rng.IntN(4)), IncarnationID: UUID{0: byte(rng.IntN(255)), 15: 1}, Host: "h", Port: 9092, Rack: rp, Endpoints: eps})
+			r := RegisterBrokerRecord{BrokerID: int32(rng.IntN(4)), IncarnationID: UUID{0: byte(rng.IntN(255)), 15: 1}, Host: "h", Port: 9092, Rack: rp, Endpoints: eps}
+			if rng.IntN(3) > 0 {
+				// Version 2, as brokers register now: fenced, with
+				// the next offset as epoch.
+				r.BrokerEpoch, r.Fenced = img.Offset+2, true
+			}
+			recs = append(recs, r)
 		case 1, 2:
 			name := pick(names)
 			id := UUID{0: byte(rng.IntN(255)), 1: byte(rng.IntN(255)), 15: 7}
@@ -81,6 +87,27 @@ func randomImage(rng *rand.Rand, n int) *Image {
 			recs = append(recs, ClientQuotaRecord{Entity: []QuotaEntityData{{Type: QuotaUser, Name: &name}}, Key: "producer_byte_rate", Value: float64(rng.IntN(1 << 20))})
 		case 11:
 			recs = append(recs, ProducerIdsRecord{BrokerID: 1, BrokerEpoch: -1, NextProducerID: img.NextProducerID + 1000})
+		case 12, 13:
+			// Fencing changes of a registered broker at its epoch.
+			ids := img.BrokerIDs()
+			if len(ids) == 0 {
+				break
+			}
+			b := img.Brokers[ids[rng.IntN(len(ids))]]
+			switch rng.IntN(5) {
+			case 0:
+				recs = append(recs, FenceBrokerRecord{ID: b.ID, Epoch: b.Epoch})
+			case 1:
+				recs = append(recs, UnfenceBrokerRecord{ID: b.ID, Epoch: b.Epoch})
+			case 2:
+				recs = append(recs, BrokerRegistrationChangeRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch,
+					Fenced: int8(rng.IntN(3)) - 1, InControlledShutdown: int8(rng.IntN(2))})
+			case 3:
+				recs = append(recs, UnregisterBrokerRecord{BrokerID: b.ID, BrokerEpoch: b.Epoch})
+			case 4:
+				// A stale epoch, which Apply refuses.
+				recs = append(recs, FenceBrokerRecord{ID: b.ID, Epoch: b.Epoch + 1})
+			}
 		}
 		if next, err := img.Apply(recs); err == nil {
 			img = next
@@ -135,6 +162,16 @@ func TestSnapshotRoundTrip(t *testing.T) {
 		checkSnapshot(t, fmt.Sprintf("seed %d", seed), img)
 		for _, r := range img.Records() {
 			seen[r.Type().String()] = true
+		}
+		for _, b := range img.Brokers {
+			seen[fmt.Sprintf("fenced=%v", b.Fenced)] = true
+			seen[fmt.Sprintf("shutdown=%v", b.InControlledShutdown)] = true
+			seen[fmt.Sprintf("epoch>0=%v", b.Epoch > 0)] = true
+		}
+	}
+	for _, state := range []string{"fenced=true", "fenced=false", "shutdown=true", "epoch>0=true", "epoch>0=false"} {
+		if !seen[state] {
+			t.Errorf("no generated image holds a broker with %s", state)
 		}
 	}
 	// The generator must reach every kind of state a checkpoint carries,
