@@ -170,7 +170,7 @@ var brokerDefs = []brokerDef{
 }
 
 var brokerDefsByName = func() map[string]*brokerDef {
-	brokerDefs = append(append(brokerDefs, kraftDefs...), interBrokerDefs...)
+	brokerDefs = append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...)
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
 		m[brokerDefs[i].name] = &brokerDefs[i]
