@@ -20,6 +20,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/sluice-io/sluice/internal/clock"
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,8 +61,12 @@ type Controller struct {
 	cfg    *config.Broker
 	logger *slog.Logger
 	rand   io.Reader // source of topic and incarnation UUIDs
+	clock  clock.Clock
 
 	mu sync.Mutex // serializes requests: validate and append atomically
+	// leases are the brokers' heartbeat leases, kept by the active
+	// controller only (brokers.go). Lock order: mu, then leases.mu.
+	leases leases
 }
 
 // New returns a controller writing through store, with defaults (number
@@ -70,7 +75,7 @@ func New(store *metadata.Store, cfg *config.Broker, logger *slog.Logger) *Contro
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Controller{store: store, cfg: cfg, logger: logger, rand: rand.Reader}
+	return &Controller{store: store, cfg: cfg, logger: logger, rand: rand.Reader, clock: clock.Real}
 }
 
 // Image returns the current metadata image.

@@ -31,12 +31,11 @@ type TopicResults struct {
 	Partitions []PartitionResult
 }
 
-// acceptableLeader reports whether broker id may lead: it must be
-// registered. (Fencing arrives with broker heartbeats in the cluster
-// issue; until then a registered broker counts as alive.)
+// acceptableLeader reports whether broker id may lead: registered,
+// unfenced and not in controlled shutdown (Kafka's isActive; brokers.go).
 func acceptableLeader(im *metadata.Image, id int32) bool {
-	_, ok := im.Brokers[id]
-	return ok
+	b, ok := im.Brokers[id]
+	return ok && b.Active()
 }
 
 // ElectLeaders runs leader elections like KRaft's ReplicationControlManager:
