@@ -162,6 +162,11 @@ func (r *Report) Repairable() error {
 			"and run repair again to adopt the partition directories", r.Dir)
 	case r.Format == FormatLegacy:
 		return nil
+	case len(r.Voters) > 1 && !r.Damaged():
+		return fmt.Errorf("%w: %s belongs to a member of a quorum of %d voters (node ids %v), whose metadata is the "+
+			"quorum's: repair cannot adopt partition directories into it. They stay where they are as strays (a broker "+
+			"moves one aside when a topic takes its name); recreate their topics through the cluster to use the names "+
+			"(docs/RELIABILITY.md)", ErrQuorumMember, r.Dir, len(r.Voters), r.Voters)
 	case len(r.Voters) > 1:
 		return fmt.Errorf("%w: %s belongs to a member of a quorum of %d voters (node ids %v). Its log is not its own to "+
 			"rewrite: the other voters hold the same entries, and a member whose log disagrees with theirs breaks the "+

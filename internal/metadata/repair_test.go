@@ -494,7 +494,11 @@ func TestRepairRefusesQuorumMember(t *testing.T) {
 	if _, err := raft.Bootstrap(dir, []uint64{RaftID(1), RaftID(2), RaftID(3)}, data, nil); err != nil {
 		t.Fatal(err)
 	}
-	// A stray directory to adopt: a repair is needed.
+	// Damage (a torn tail) and a stray directory: a repair is needed.
+	seg := filepath.Join(dir, "00000000000000000001.log")
+	if err := os.WriteFile(seg, []byte("garbage that is not a batch, as a crash can leave it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	d := filepath.Join(logDirs, "b-0")
 	if err := os.Mkdir(d, 0o755); err != nil {
 		t.Fatal(err)
@@ -517,6 +521,17 @@ func TestRepairRefusesQuorumMember(t *testing.T) {
 	}
 	if cps, _ := raft.ReadCheckpoints(dir); len(cps) != 1 || cps[0].Index != 1 {
 		t.Fatalf("the refused repair changed the log: %+v", cps)
+	}
+
+	// With the log intact, the strays alone: not adopted into the
+	// quorum's metadata, and the refusal does not send the member to
+	// rebuild its log.
+	if err := os.WriteFile(seg, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Repair(logDirs, RepairOptions{NodeID: 1})
+	if !errors.Is(err, ErrQuorumMember) || strings.Contains(err.Error(), "move "+dir) || !strings.Contains(err.Error(), "strays") {
+		t.Fatalf("repair of a quorum member's strays: %v", err)
 	}
 }
 
