@@ -22,7 +22,17 @@ var kraftDefs = []brokerDef{
 	rawDef("controller.quorum.election.timeout.ms", TypeInt, "1000", atLeast(10), "Time without a leader before a voter starts an election (raft ticks are a tenth of it)."),
 	rawDef("controller.quorum.fetch.timeout.ms", TypeInt, "2000", atLeast(10), "Accepted for Kafka compatibility: raft followers notice a dead leader after controller.quorum.election.timeout.ms."),
 	rawDef("metadata.log.max.record.bytes.between.snapshots", TypeLong, "20971520", atLeast(1), "Bytes of metadata records applied between two snapshots (checkpoint files); the log is truncated behind each."),
+	rawDef("broker.rack", TypeString, "", nil, "Rack of this broker: replica placement puts a partition's replicas on distinct racks while it can, and clients see it in Metadata and DescribeCluster."),
 	rawDef("metadata.max.retention.bytes", TypeLong, "104857600", atLeast(-1), "Accepted for Kafka compatibility: the metadata log is truncated behind every snapshot, so it stays near metadata.log.max.record.bytes.between.snapshots."),
+}
+
+// BrokerRack returns broker.rack, nil when unset.
+func (b *Broker) BrokerRack() *string {
+	v, _ := b.valueSource("broker.rack")
+	if v = strings.TrimSpace(v); v == "" {
+		return nil
+	}
+	return &v
 }
 
 // ProcessRoles returns process.roles (empty: a single combined node).
