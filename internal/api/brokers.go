@@ -15,7 +15,7 @@ type liveBroker struct {
 	Rack *string
 }
 
-// liveBrokers lists the registered brokers a client can use, sorted by id,
+// liveBrokers lists the unfenced brokers a client can use, sorted by id,
 // each at its endpoint on the listener req arrived on (a broker without an
 // endpoint there is left out, as in Kafka). This node is always listed at
 // its own advertised address.
@@ -23,6 +23,9 @@ func (e *Env) liveBrokers(req *server.Request, img *metadata.Image) []liveBroker
 	var out []liveBroker
 	self := false
 	for _, b := range img.Brokers {
+		if b.Fenced && b.ID != e.NodeID {
+			continue // a fenced broker serves nothing: clients must not be sent there
+		}
 		host, port, ok := b.Endpoint(listenerOf(req))
 		if b.ID == e.NodeID {
 			host, port = e.advertised(req)

@@ -12,7 +12,7 @@ import (
 
 // autoPlace assigns rf replicas to each of partitions first..first+n-1
 // the way Kafka's replica assignment does: over the brokers that can take
-// replicas (registered and not fenced), from a random start and a random
+// replicas (registered, unfenced, not shutting down), from a random start and a random
 // shift for the later replicas, so that partition 0 of every topic does
 // not land on the same broker and leaders spread evenly. With racks
 // (broker.rack) the brokers are taken alternating by rack and a partition's
@@ -27,10 +27,10 @@ func autoPlace(im *metadata.Image, first, n, rf int32) ([][]int32, *Error) {
 	return place(brokers, rackOf(im), first, n, rf, randIntN), nil
 }
 
-// placeable lists the brokers new replicas may go to, sorted by id.
-// (Fenced brokers are left out once fencing exists: cluster step 2.)
+// placeable lists the brokers new replicas may go to, sorted by id:
+// registered, unfenced and not shutting down (Kafka's usable brokers).
 func placeable(im *metadata.Image) []int32 {
-	return im.BrokerIDs()
+	return im.UsableBrokerIDs()
 }
 
 func rackOf(im *metadata.Image) map[int32]string {
