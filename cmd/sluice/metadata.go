@@ -126,7 +126,8 @@ quorum: a node with no controller.quorum.voters, or a quorum of one):
     they may have held, so no producer id is handed out twice.
 
 The new log (a checkpoint holding that metadata, with the old
-checkpoint's voter, and an empty WAL) is written and checked next to the
+checkpoint's voter, at the old log's last index and term so offsets and
+terms keep growing, and an empty WAL) is written and checked next to the
 old one, then the old log is renamed to __cluster_metadata-0.corrupt-<time>
 (never deleted) and the new one takes its place. Directories are never
 adopted when their topic was deleted, their name now belongs to another

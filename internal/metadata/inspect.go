@@ -72,6 +72,11 @@ type Report struct {
 	HasHardState bool
 	// ConfChanged: an intact entry after Base changes the configuration.
 	ConfChanged bool
+	// LastIndex and LastTerm are the highest entry index and term the
+	// directory shows (intact entries, checkpoints, quorum-state): a log
+	// Repair rebuilds continues after them, so metadata offsets (broker
+	// epochs are registration offsets) and terms never go back.
+	LastIndex, LastTerm uint64
 	// Batches lists the log in order: intact batches (with Skipped set on
 	// what is left out of Image) and damaged stretches.
 	Batches []LogBatch
@@ -239,8 +244,10 @@ func (r *Report) planRaft(removed map[UUID]bool) error {
 	}
 	img := Empty()
 	next := uint64(1) // the first index the image does not hold
+	r.LastIndex, r.LastTerm = r.HardState.Commit, r.HardState.Term
 	for i := range r.Checkpoints {
 		c := &r.Checkpoints[i]
+		r.LastIndex, r.LastTerm = max(r.LastIndex, c.Index), max(r.LastTerm, c.Term)
 		if c.Err != nil {
 			continue
 		}
@@ -275,6 +282,7 @@ func (r *Report) planRaft(removed map[UUID]bool) error {
 				hole.FirstLost, hole.LastLost = seen+1, e.Index-1
 			}
 			hole, seen = nil, e.Index
+			r.LastIndex, r.LastTerm = max(r.LastIndex, e.Index), max(r.LastTerm, e.Term)
 			pids.see(e.Records, img, removed)
 			if r.Base != nil && e.Index <= r.Base.Index {
 				e.Covered = true

@@ -63,10 +63,10 @@ var ErrQuorumMember = errors.New("metadata: repair rewrites only the log of a on
 // directories comes back; plus, when bytes were skipped, a
 // ProducerIdsRecord moving the next producer id past any block they may
 // have handed out. A new log holding that image is written to
-// <log.dirs>/__cluster_metadata-0.repair-<time> (a raft directory
-// bootstrapped with the image as its checkpoint and the old checkpoint's
-// voters; for a single-node log, one batch of the image's records, which
-// the next start migrates) and read back as a broker would, then the old
+// <log.dirs>/__cluster_metadata-0.repair-<time> (a raft directory whose
+// one checkpoint holds the image, with the old checkpoint's voters, at
+// the old log's last index and term: raft.BootstrapAt; for a single-node
+// log, one batch of the image's records, which the next start migrates) and read back as a broker would, then the old
 // log is renamed to __cluster_metadata-0.corrupt-<time> (kept, never
 // deleted) and the new one moved into place. Run again after a crash, it
 // finishes what it had started (a broker refuses to start in between).
@@ -126,7 +126,7 @@ func Repair(logDirs string, opt RepairOptions) (*RepairResult, error) {
 		for i, id := range rep.Voters {
 			voters[i] = RaftID(id)
 		}
-		err = writeRaft(tmp, voters, recs, opt.Logger)
+		err = writeRaft(tmp, rep.LastIndex, rep.LastTerm, voters, recs, opt.Logger)
 	} else {
 		err = writeLegacy(tmp, recs, opt.Logger)
 	}
@@ -249,15 +249,15 @@ func (r *Report) repaired(nodeID int32) (*Image, error) {
 }
 
 // writeRaft writes a raft member's directory holding recs as its only
-// state (a checkpoint at index 1 with voters as the configuration, an
-// empty WAL), then loads it as a node would and checks it holds exactly
-// that.
-func writeRaft(dir string, voters []uint64, recs []Record, logger *slog.Logger) error {
+// state (a checkpoint at index and term, with voters as the
+// configuration, and an empty WAL), then loads it as a node would and
+// checks it holds exactly that.
+func writeRaft(dir string, index, term uint64, voters []uint64, recs []Record, logger *slog.Logger) error {
 	if err := mkdirDurable(dir); err != nil {
 		return err
 	}
 	data := EncodeRecords(recs)
-	if _, err := raft.Bootstrap(dir, voters, data, logger); err != nil {
+	if err := raft.BootstrapAt(dir, index, term, voters, data, logger); err != nil {
 		return err
 	}
 	st, err := raft.LoadState(dir, logger)
@@ -268,9 +268,9 @@ func writeRaft(dir string, voters []uint64, recs []Record, logger *slog.Logger) 
 	switch {
 	case err != nil:
 		return fmt.Errorf("the new log's checkpoint does not build an image: %w", err)
-	case st.Index != 1 || len(st.Entries) != 0 || !slices.Equal(st.Voters, voters):
-		return fmt.Errorf("the new log opens at checkpoint %d with %d entries and voters %v, want 1, 0 and %v",
-			st.Index, len(st.Entries), st.Voters, voters)
+	case st.Index != index || st.Term != term || len(st.Entries) != 0 || !slices.Equal(st.Voters, voters):
+		return fmt.Errorf("the new log opens at checkpoint %d (term %d) with %d entries and voters %v, want %d (term %d), 0 and %v",
+			st.Index, st.Term, len(st.Entries), st.Voters, index, term, voters)
 	case !bytes.Equal(EncodeRecords(img.Records()), data):
 		return errors.New("the new log's checkpoint builds another image than the repaired one")
 	}

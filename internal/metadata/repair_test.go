@@ -203,11 +203,18 @@ func TestInspectAndRepair(t *testing.T) {
 		t.Errorf("next producer id %d (want %d); image after repair:\n%swant\n%s", img.NextProducerID, rep.NextProducerID,
 			img.Describe(), res.Repaired.Describe())
 	}
-	// The new log is a one-voter quorum's: one checkpoint at index 1
-	// with the old checkpoint's voter.
-	if after, err := Inspect(logDirs); err != nil || after.Base == nil || after.Base.Index != 1 ||
-		len(after.Checkpoints) != 1 || len(after.Voters) != 1 || after.Voters[0] != 1 {
+	// The new log is a one-voter quorum's: one checkpoint with the old
+	// checkpoint's voter, where the old log's indexes and terms ended (so
+	// offsets and terms never go back).
+	if rep.LastIndex < 8 || rep.LastTerm < 2 {
+		t.Fatalf("old log ends at index %d, term %d", rep.LastIndex, rep.LastTerm)
+	}
+	if after, err := Inspect(logDirs); err != nil || after.Base == nil || after.Base.Index != rep.LastIndex ||
+		after.Base.Term != rep.LastTerm || len(after.Checkpoints) != 1 || len(after.Voters) != 1 || after.Voters[0] != 1 {
 		t.Fatalf("repaired log: %v %+v", err, after)
+	}
+	if img.Offset < int64(rep.LastIndex) || img.Term <= rep.LastTerm {
+		t.Fatalf("the store reopened at offset %d, term %d: not after the old log's index %d, term %d", img.Offset, img.Term, rep.LastIndex, rep.LastTerm)
 	}
 
 	// The store holds the lock: a repair now is refused.
