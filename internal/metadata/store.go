@@ -163,8 +163,9 @@ func OpenQuorum(cfg Config) (*Store, error) {
 		s.pub.close()
 		lock.Close()
 		var ce *log.CorruptError
-		if errors.As(err, &ce) {
-			// Damage before the end of the WAL is not a torn tail.
+		if errors.As(err, &ce) || errors.Is(err, raft.ErrInconsistent) {
+			// Damage before the end of the WAL is not a torn tail, nor
+			// is a WAL that does not follow its checkpoint.
 			return nil, damaged(cfg.Dir, err)
 		}
 		return nil, fmt.Errorf("metadata quorum: %w", err)
@@ -193,6 +194,12 @@ func OpenQuorum(cfg Config) (*Store, error) {
 		defer cancel()
 		if err := s.WaitReady(ctx); err != nil {
 			s.Close()
+			if nerr := node.Err(); nerr != nil && !errors.Is(nerr, raft.ErrStopped) {
+				// An entry in the log that does not apply to the image
+				// before it: the log is damaged (or was written by a
+				// broken broker), and going on would serve less.
+				return nil, damaged(cfg.Dir, nerr)
+			}
 			return nil, fmt.Errorf("metadata quorum: %w", err)
 		}
 	}
@@ -219,7 +226,7 @@ func (s *Store) WaitReady(ctx context.Context) error {
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for the metadata quorum (leader %d, applied %d): %w", NodeID(st.Leader), st.Applied, ctx.Err())
 		case <-s.node.Done():
-			return raft.ErrStopped
+			return s.node.Err()
 		case <-time.After(time.Millisecond):
 		}
 	}

@@ -165,15 +165,28 @@ func latestCheckpoint(dir string, skip func(name string, err error)) (*raftpb.Sn
 	return nil, nil
 }
 
-// pruneCheckpoints deletes all but the newest keep checkpoints.
+// pruneCheckpoints deletes all but the newest keep intact checkpoints (and
+// any damaged one older than them): a damaged checkpoint never takes the
+// place of an intact one the WAL still reaches back to.
 func pruneCheckpoints(dir string, keep int) error {
 	names, err := listCheckpoints(dir)
 	if err != nil {
 		return err
 	}
-	for i := keep; i < len(names); i++ {
-		if err := os.Remove(filepath.Join(dir, names[i])); err != nil && !errors.Is(err, os.ErrNotExist) {
+	intact := 0
+	for _, name := range names {
+		if intact >= keep {
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
 			return err
+		}
+		if _, err := decodeCheckpoint(b); err == nil {
+			intact++
 		}
 	}
 	return nil

@@ -286,6 +286,17 @@ func (n *Node) Stop() {
 	<-n.done
 }
 
+// Err returns the fatal error that stopped the node, or ErrStopped after
+// Stop, or nil while it runs.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.stopErr()
+	default:
+		return nil
+	}
+}
+
 // Done is closed when the loop has ended (Stop or a fatal error).
 func (n *Node) Done() <-chan struct{} { return n.done }
 

@@ -34,6 +34,10 @@ type storage struct {
 	logger *slog.Logger
 }
 
+// ErrInconsistent marks a directory whose files do not make one raft
+// state (entries without the checkpoint they follow): damage, not a crash.
+var ErrInconsistent = errors.New("raft: inconsistent state")
+
 // errNoState is returned by openStorage when dir holds no raft state yet.
 var errNoState = errors.New("raft: no state")
 
@@ -70,7 +74,7 @@ func (s *storage) load(snap *raftpb.Snapshot) error {
 		if s.wal.lastIndex() == 0 && s.wal.firstIndex() == 1 {
 			return errNoState
 		}
-		return fmt.Errorf("raft: %s holds entries %d..%d but no checkpoint", s.dir, s.wal.firstIndex(), s.wal.lastIndex())
+		return fmt.Errorf("%w: %s holds entries %d..%d but no intact checkpoint", ErrInconsistent, s.dir, s.wal.firstIndex(), s.wal.lastIndex())
 	}
 	si := snap.GetMetadata().GetIndex()
 	ents, err := s.wal.readFrom(si)
@@ -79,7 +83,7 @@ func (s *storage) load(snap *raftpb.Snapshot) error {
 	}
 	switch {
 	case s.wal.firstIndex() > si+1:
-		return fmt.Errorf("raft: %s starts at entry %d, after the newest checkpoint %d", s.dir, s.wal.firstIndex(), si)
+		return fmt.Errorf("%w: %s starts at entry %d, after the newest intact checkpoint %d", ErrInconsistent, s.dir, s.wal.firstIndex(), si)
 	case s.wal.lastIndex() < si || (len(ents) > 0 && ents[0].GetIndex() == si && ents[0].GetTerm() != snap.GetMetadata().GetTerm()):
 		// A snapshot installed from the leader whose WAL reset did not
 		// complete, or a WAL that ends before the checkpoint.
