@@ -38,7 +38,7 @@ func requestQuota(e *Env, req *server.Request) server.Reply {
 // versions and authenticate, and inter-broker markers are cluster actions.
 func requestQuotaExempt(key int16) bool {
 	switch key {
-	case 17, 18, 27, 36: // SaslHandshake, ApiVersions, WriteTxnMarkers, SaslAuthenticate
+	case 17, 18, 27, 36, 62, 63: // SaslHandshake, ApiVersions, WriteTxnMarkers, SaslAuthenticate, BrokerRegistration, BrokerHeartbeat
 		return true
 	}
 	return false

@@ -42,6 +42,9 @@ type Broker struct {
 	lns   []*boundListener // listeners.go; the first one is Addr()
 	obs   brokerMetrics    // metrics.go
 
+	life       *lifecycle          // registration and heartbeats (lifecycle.go)
+	lifeSender *quorumLeaderSender // how they reach the active controller
+
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
 	health storageHealth  // offline log directory probe and scrubber (storage.go)
 
@@ -137,10 +140,13 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
-	if err := b.ctl.RegisterBrokerEndpoints(b.cfg.NodeID, endpoints(lns)); err != nil {
+	if err := b.startLifecycle(clusterID, endpoints(lns)); err != nil {
+		b.stopLifecycle()
 		closeAll()
 		return fmt.Errorf("register broker: %w", err)
 	}
+	closeMeta := closeAll
+	closeAll = func() { b.stopLifecycle(); closeMeta() }
 
 	// The group coordinator replays __consumer_offsets (if any) in the
 	// background; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
@@ -250,6 +256,7 @@ func (b *Broker) maintain() {
 // Close stops listening and closes every log cleanly.
 func (b *Broker) Close() error {
 	close(b.stop)
+	b.stopLifecycle()
 	b.stopMetrics()
 	// The transaction coordinator goes first: it commits group offsets
 	// through the group coordinator and writes markers to partitions.

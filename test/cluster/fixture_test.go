@@ -122,12 +122,18 @@ func startCluster(t testing.TB, n int) *testCluster {
 }
 
 func startClusterWith(t testing.TB, n int, election time.Duration) *testCluster {
+	return startClusterConfig(t, n, election)
+}
+
+// startClusterConfig starts n nodes with extra properties (key=value,
+// passed as --override) on every node.
+func startClusterConfig(t testing.TB, n int, election time.Duration, extra ...string) *testCluster {
 	t.Helper()
 	c := &testCluster{t: t, bin: sluiceBinary(t), election: election}
 	ports := freePorts(t, 2*n)
 	var voters []string
 	for i := range n {
-		nd := &node{id: int32(i + 1), dir: t.TempDir(), client: ports[2*i], ctl: ports[2*i+1], cluster: c}
+		nd := &node{id: int32(i + 1), dir: t.TempDir(), client: ports[2*i], ctl: ports[2*i+1], cluster: c, extraCfg: extra}
 		c.nodes = append(c.nodes, nd)
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", nd.id, nd.ctl))
 	}
