@@ -117,7 +117,6 @@ var brokerDefs = []brokerDef{
 	rawDef(SharePartitionMaxRecordLocksKey, TypeInt, "2000", between(100, 10000), "In-flight records of one share-partition beyond which no new record is acquired."),
 	rawDef(ShareMaxSessionsKey, TypeInt, "2000", atLeast(1), "Share sessions this broker holds at most (SHARE_SESSION_LIMIT_REACHED beyond); at least group.share.max.size."),
 	rawDef(ShareStateTopicPartitionsKey, TypeInt, "50", atLeast(1), "Partitions of __share_group_state, used when it is created."),
-	rawDef(ShareStateTopicReplicationFactorKey, TypeShort, "3", atLeast(1), "Replication factor of __share_group_state, used when it is created (capped at the registered brokers: Sluice runs one node)."),
 	rawDef(ShareStateTopicSegmentBytesKey, TypeInt, "104857600", atLeast(1), "segment.bytes of __share_group_state, used when it is created."),
 	rawDef("group.streams.heartbeat.interval.ms", TypeInt, "5000", atLeast(1), "Heartbeat interval of streams group members (streams groups are not served yet)."),
 	rawDef("group.streams.min.heartbeat.interval.ms", TypeInt, "5000", atLeast(1), "Smallest streams.heartbeat.interval.ms a streams group may be given."),
@@ -170,7 +169,7 @@ var brokerDefs = []brokerDef{
 }
 
 var brokerDefsByName = func() map[string]*brokerDef {
-	brokerDefs = append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...)
+	brokerDefs = append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...)
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
 		m[brokerDefs[i].name] = &brokerDefs[i]

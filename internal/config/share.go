@@ -50,7 +50,7 @@ func (b *Broker) Share() ShareProps {
 		PartitionMaxRecordLock: int32(b.shareInt(SharePartitionMaxRecordLocksKey)),
 		MaxShareSessions:       int32(b.shareInt(ShareMaxSessionsKey)),
 		StateTopicPartitions:   int32(b.shareInt(ShareStateTopicPartitionsKey)),
-		StateTopicReplication:  int16(b.shareInt(ShareStateTopicReplicationFactorKey)),
+		StateTopicReplication:  b.ShareStateTopicReplicationFactor(),
 		StateTopicSegmentBytes: int32(b.shareInt(ShareStateTopicSegmentBytesKey)),
 	}
 }
