@@ -2,11 +2,15 @@ package main
 
 import (
 	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-io/sluice/internal/broker"
+	"github.com/sluice-io/sluice/internal/metadata"
 )
 
 func init() { extraCommands = append(extraCommands, formatCmd) }
@@ -17,6 +21,7 @@ func init() { extraCommands = append(extraCommands, formatCmd) }
 func formatCmd() *cobra.Command {
 	var (
 		configPath, logDirs, clusterID string
+		initialControllers             string
 		overrides                      []string
 		nodeID                         int32
 		random                         bool
@@ -56,6 +61,17 @@ formatted directory with the same ids is left as it is.`,
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "formatted %s: cluster.id=%s node.id=%d\n", d, clusterID, cfg.NodeID)
 			}
+			if initialControllers != "" {
+				voters, err := parseInitialControllers(initialControllers)
+				if err != nil {
+					return err
+				}
+				dir := filepath.Join(cfg.MetadataLogDir(), metadata.LogDirName)
+				if err := metadata.WriteVoters(dir, voters); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "formatted %s with %d initial controllers\n", dir, len(voters))
+			}
 			return nil
 		},
 	}
@@ -66,5 +82,40 @@ formatted directory with the same ids is left as it is.`,
 	f.Int32Var(&nodeID, "node-id", 1, "node.id")
 	f.StringVarP(&clusterID, "cluster-id", "t", "", "the cluster id (kafka-storage format -t)")
 	f.BoolVar(&random, "random-cluster-id", false, "print a new random cluster id and exit (kafka-storage random-uuid)")
+	f.StringVar(&initialControllers, "initial-controllers", "", "the voter set, id@host:port[:directory-id],... (kafka-storage format --initial-controllers), for nodes started with controller.quorum.bootstrap.servers")
 	return cmd
+}
+
+// parseInitialControllers reads Kafka's --initial-controllers list:
+// id@host:port, optionally followed by :directory-id (accepted, unused:
+// Sluice identifies a voter by its node id alone).
+func parseInitialControllers(v string) (map[int32]string, error) {
+	out := map[int32]string{}
+	for _, it := range strings.Split(v, ",") {
+		it = strings.TrimSpace(it)
+		id, rest, ok := strings.Cut(it, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("--initial-controllers: %q is not id@host:port", it)
+		}
+		addr := rest
+		if host, port, err := net.SplitHostPort(rest); err != nil {
+			// host:port:directory-id
+			i := strings.LastIndex(rest, ":")
+			if i < 0 {
+				return nil, fmt.Errorf("--initial-controllers: %q: %v", it, err)
+			}
+			addr = rest[:i]
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return nil, fmt.Errorf("--initial-controllers: %q: %v", it, err)
+			}
+		} else {
+			addr = net.JoinHostPort(host, port)
+		}
+		if _, dup := out[int32(n)]; dup {
+			return nil, fmt.Errorf("--initial-controllers: voter %d listed twice", n)
+		}
+		out[int32(n)] = addr
+	}
+	return out, nil
 }

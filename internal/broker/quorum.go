@@ -36,9 +36,21 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 	if err != nil {
 		return nil, err
 	}
+	metaDir := filepath.Join(b.cfg.MetadataLogDir(), metadata.LogDirName)
+	if len(b.cfg.QuorumBootstrapServers()) > 0 {
+		// KIP-853's way: the voters are the set this node was formatted
+		// with; controller.quorum.bootstrap.servers only says where to
+		// look, and every formatted voter is one of them.
+		if voters, err = metadata.ReadVoters(metaDir); err != nil {
+			return nil, fmt.Errorf("controller.quorum.bootstrap.servers is set but %s holds no formatted voter set (%v): format the node with `sluice format --cluster-id <id> --initial-controllers id@host:port,...`", metaDir, err)
+		}
+		if _, ok := voters[b.cfg.NodeID]; !ok {
+			return nil, fmt.Errorf("node.id %d is not among the formatted voters %v (a combined node must be one)", b.cfg.NodeID, voters)
+		}
+	}
 	b.fatal = make(chan error, 1)
 	cfg := metadata.Config{
-		Dir:             filepath.Join(b.cfg.MetadataLogDir(), metadata.LogDirName),
+		Dir:             metaDir,
 		NodeID:          b.cfg.NodeID,
 		ClusterID:       clusterID,
 		Voters:          voters,
@@ -54,7 +66,7 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 	}
 	if len(voters) > 0 {
 		if ctl == nil {
-			return nil, fmt.Errorf("controller.quorum.voters is set but no listener is named by controller.listener.names")
+			return nil, fmt.Errorf("a multi-node quorum is configured but no listener is named by controller.listener.names")
 		}
 		cfg.Listener = ctl.ln
 	}

@@ -16,7 +16,7 @@ import (
 var kraftDefs = []brokerDef{
 	rawDef("process.roles", TypeList, "", listOf("broker", "controller"), "Roles of this node: broker,controller (combined) is the only multi-node form today; empty is a single combined node with a one-voter metadata quorum."),
 	rawDef("controller.quorum.voters", TypeList, "", nil, "The metadata quorum's voters, id@host:port,... (each host:port a controller listener). Empty: this node alone (one voter)."),
-	rawDef("controller.quorum.bootstrap.servers", TypeList, "", nil, "KIP-853 dynamic quorum bootstrap; not supported yet: use controller.quorum.voters."),
+	rawDef("controller.quorum.bootstrap.servers", TypeList, "", nil, "Controllers to find the quorum through (KIP-853), host:port,...; the voters are the set the node was formatted with (sluice format --initial-controllers). Adding or removing voters later is not supported yet. Exclusive with controller.quorum.voters."),
 	rawDef("controller.listener.names", TypeList, "", nil, "Listener names the metadata quorum's raft traffic uses (the first is served); they serve no Kafka clients."),
 	rawDef("metadata.log.dir", TypeString, "", nil, "Directory holding the metadata log (__cluster_metadata-0); default the first of log.dirs."),
 	rawDef("controller.quorum.election.timeout.ms", TypeInt, "1000", atLeast(10), "Time without a leader before a voter starts an election (raft ticks are a tenth of it)."),
@@ -67,6 +67,12 @@ func (b *Broker) QuorumVoters() (map[int32]string, error) {
 	return out, nil
 }
 
+// QuorumBootstrapServers returns controller.quorum.bootstrap.servers.
+func (b *Broker) QuorumBootstrapServers() []string {
+	v, _ := b.valueSource("controller.quorum.bootstrap.servers")
+	return splitList(v)
+}
+
 // ControllerListenerNames returns controller.listener.names.
 func (b *Broker) ControllerListenerNames() []string {
 	v, _ := b.valueSource("controller.listener.names")
@@ -105,31 +111,37 @@ func (b *Broker) MetadataSnapshotBytes() int64 {
 // validateKRaft checks the KRaft settings against each other and the
 // listeners, so a misconfigured node fails at start with the key to fix.
 func (b *Broker) validateKRaft() error {
-	if v, _ := b.valueSource("controller.quorum.bootstrap.servers"); strings.TrimSpace(v) != "" {
-		return invalid("controller.quorum.bootstrap.servers", v, "dynamic quorums (KIP-853) are not supported yet: list the voters in controller.quorum.voters")
-	}
 	roles := b.ProcessRoles()
 	voters, err := b.QuorumVoters()
 	if err != nil {
 		return err
 	}
+	bootstrap := b.QuorumBootstrapServers()
+	for _, hp := range bootstrap {
+		if _, _, err := net.SplitHostPort(hp); err != nil {
+			return invalid("controller.quorum.bootstrap.servers", strings.Join(bootstrap, ","), fmt.Sprintf("%q: %v", hp, err))
+		}
+	}
+	if len(voters) > 0 && len(bootstrap) > 0 {
+		return invalid("controller.quorum.bootstrap.servers", strings.Join(bootstrap, ","), "set either controller.quorum.voters or controller.quorum.bootstrap.servers, not both")
+	}
 	rolesText := strings.Join(roles, ",")
 	if len(roles) > 0 && !(slices.Contains(roles, "broker") && slices.Contains(roles, "controller")) {
 		return invalid("process.roles", rolesText, "only combined nodes (broker,controller) are supported yet")
 	}
-	if len(voters) == 0 {
+	if len(voters) == 0 && len(bootstrap) == 0 {
 		return nil
 	}
 	if len(roles) == 0 {
-		return invalid("process.roles", "", "must be broker,controller when controller.quorum.voters is set")
+		return invalid("process.roles", "", "must be broker,controller when controller.quorum.voters or controller.quorum.bootstrap.servers is set")
 	}
-	if _, ok := voters[b.NodeID]; !ok {
+	if _, ok := voters[b.NodeID]; !ok && len(voters) > 0 {
 		return invalid("controller.quorum.voters", strings.Join(splitList(b.Raw["controller.quorum.voters"]), ","),
 			fmt.Sprintf("node.id %d is not a voter (a combined node must be one)", b.NodeID))
 	}
 	names := b.ControllerListenerNames()
 	if len(names) == 0 {
-		return invalid("controller.listener.names", "", "must name the listener the quorum uses when controller.quorum.voters is set")
+		return invalid("controller.listener.names", "", "must name the listener the quorum uses in a multi-node cluster")
 	}
 	ls, err := b.ListenerList()
 	if err != nil {
