@@ -101,7 +101,7 @@ type lifecycle struct {
 	clusterID   string
 	incarnation [16]byte
 	endpoints   []metadata.BrokerEndpoint
-	rack        *string       // broker.rack, once the key exists (nil: no rack)
+	rack        *string       // broker.rack (nil: no rack)
 	interval    time.Duration // broker.heartbeat.interval.ms
 	timeout     time.Duration // of one request
 	logger      *slog.Logger
@@ -134,9 +134,9 @@ func (b *Broker) startLifecycle(clusterID string, eps []metadata.BrokerEndpoint)
 	b.ctl.StartBrokerLeases()
 	session := b.cfg.BrokerSessionTimeout()
 	l := &lifecycle{send: sender, nodeID: b.cfg.NodeID, clusterID: clusterID, endpoints: eps,
-		interval: b.cfg.BrokerHeartbeatInterval(),
-		timeout:  max(b.cfg.BrokerHeartbeatInterval(), session/3, 500*time.Millisecond),
-		logger:   b.logger.With("component", "lifecycle"), unfenced: make(chan struct{}),
+		rack: b.cfg.BrokerRack(), interval: b.cfg.BrokerHeartbeatInterval(),
+		timeout: max(b.cfg.BrokerHeartbeatInterval(), session/3, 500*time.Millisecond),
+		logger:  b.logger.With("component", "lifecycle"), unfenced: make(chan struct{}),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if _, err := rand.Read(l.incarnation[:]); err != nil {
 		return err
