@@ -84,6 +84,11 @@ type lease struct {
 	// shutdown (-1: not in it): it may stop once every active broker has
 	// caught up past it.
 	shutdownOffset int64
+	// registeredAt is the image offset once this controller had applied
+	// the broker's registration (-1: registered under another
+	// controller): at or past the registration record, so a broker that
+	// reached it has seen its registration.
+	registeredAt int64
 }
 
 // leases is the active controller's lease table.
@@ -114,7 +119,7 @@ func (c *Controller) active() bool {
 		l.term, l.byID = st.Term, map[int32]*lease{}
 		im := c.store.Image()
 		for id, b := range im.Brokers {
-			ls := &lease{lastContact: now, metadataOffset: -1, shutdownOffset: -1}
+			ls := &lease{lastContact: now, metadataOffset: -1, shutdownOffset: -1, registeredAt: -1}
 			if b.InControlledShutdown {
 				// When it entered is unknown here: take now's offset.
 				ls.shutdownOffset = im.Offset
@@ -131,7 +136,7 @@ func (c *Controller) active() bool {
 func (c *Controller) leaseOf(id int32) *lease {
 	ls := c.leases.byID[id]
 	if ls == nil {
-		ls = &lease{lastContact: c.clock.Now(), metadataOffset: -1, shutdownOffset: -1}
+		ls = &lease{lastContact: c.clock.Now(), metadataOffset: -1, shutdownOffset: -1, registeredAt: -1}
 		if c.leases.byID == nil {
 			c.leases.byID = map[int32]*lease{}
 		}
@@ -190,6 +195,7 @@ func (c *Controller) RegisterBrokerLifecycle(r BrokerRegistration) (int64, *Erro
 	c.leases.mu.Lock()
 	ls := c.leaseOf(r.BrokerID)
 	ls.lastContact, ls.metadataOffset, ls.shutdownOffset = c.clock.Now(), -1, -1
+	ls.registeredAt = c.store.Image().Offset
 	c.leases.mu.Unlock()
 	c.logger.Info("broker registered", "id", r.BrokerID, "epoch", epoch, "incarnation", r.IncarnationID,
 		"endpoints", len(r.Endpoints), "replaced", exists)
@@ -224,8 +230,9 @@ func (c *Controller) BrokerHeartbeat(h BrokerHeartbeat) (HeartbeatReply, *Error)
 		return fenced, e
 	}
 	b := im.Brokers[h.BrokerID]
+	caughtUp := h.CurrentMetadataOffset >= c.registrationOffset(b)
 	cur := currentState(b)
-	next := c.nextState(im, b, cur, h)
+	next := c.nextState(im, b, cur, h, caughtUp)
 	if next != cur {
 		var recs []metadata.Record
 		switch next {
@@ -250,7 +257,7 @@ func (c *Controller) BrokerHeartbeat(h BrokerHeartbeat) (HeartbeatReply, *Error)
 			"metadata.offset", h.CurrentMetadataOffset, "records", len(recs))
 	}
 	return HeartbeatReply{
-		IsCaughtUp:           h.CurrentMetadataOffset >= b.Epoch,
+		IsCaughtUp:           caughtUp,
 		IsFenced:             next.fenced(),
 		InControlledShutdown: next == stateControlledShutdown,
 		ShouldShutDown:       next == stateShutdownNow,
@@ -282,16 +289,29 @@ func (s brokerState) String() string {
 	return [...]string{"FENCED", "UNFENCED", "CONTROLLED_SHUTDOWN", "SHUTDOWN_NOW"}[s]
 }
 
-// nextState is Kafka's BrokerHeartbeatManager.calculateNextBrokerState.
-// The registration offset is the broker epoch (the offset its
-// registration was written at).
-func (c *Controller) nextState(im *metadata.Image, b metadata.BrokerImage, cur brokerState, h BrokerHeartbeat) brokerState {
+// registrationOffset is the metadata offset a broker must have reached to
+// have seen its registration: the broker epoch (the offset the record was
+// meant to take), or, when this controller wrote it, the smaller of that
+// and the offset once it was applied (an epoch raised above an older one
+// may run ahead of the log).
+func (c *Controller) registrationOffset(b metadata.BrokerImage) int64 {
+	c.leases.mu.Lock()
+	defer c.leases.mu.Unlock()
+	if ls := c.leases.byID[b.ID]; ls != nil && ls.registeredAt >= 0 {
+		return min(b.Epoch, ls.registeredAt)
+	}
+	return b.Epoch
+}
+
+// nextState is Kafka's BrokerHeartbeatManager.calculateNextBrokerState;
+// caughtUp says the heartbeat's offset reached the registration.
+func (c *Controller) nextState(im *metadata.Image, b metadata.BrokerImage, cur brokerState, h BrokerHeartbeat, caughtUp bool) brokerState {
 	switch cur {
 	case stateFenced:
 		switch {
 		case h.WantShutDown:
 			return stateShutdownNow
-		case !h.WantFence && h.CurrentMetadataOffset >= b.Epoch:
+		case !h.WantFence && caughtUp:
 			return stateUnfenced
 		}
 		return stateFenced

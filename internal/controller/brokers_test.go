@@ -394,3 +394,31 @@ func TestNotControllerOnFollower(t *testing.T) {
 		t.Fatal("the new controller did not fence a silent broker after a full session")
 	}
 }
+
+// TestEpochAheadOfTheLog: a registration whose previous epoch is ahead of
+// the metadata log (a log rebuilt at a lower offset) gets an epoch above
+// it, and the broker is still unfenced once it has the registration: it
+// need not wait for the log to reach the epoch.
+func TestEpochAheadOfTheLog(t *testing.T) {
+	e, _ := lifecycleEnv(t)
+	if err := e.store.Append(metadata.RegisterBrokerRecord{BrokerID: 4, IncarnationID: incarnation(4), Host: "h", Port: 1,
+		BrokerEpoch: 1000, Fenced: true}); err != nil {
+		t.Fatal(err)
+	}
+	epoch, err := e.c.RegisterBrokerLifecycle(registration(4, 4))
+	if err != nil || epoch != 1001 {
+		t.Fatalf("epoch %d %v, want 1001", epoch, err)
+	}
+	off := e.store.Image().Offset
+	if off >= epoch {
+		t.Fatalf("log offset %d already past the epoch", off)
+	}
+	rep, err := e.c.BrokerHeartbeat(BrokerHeartbeat{BrokerID: 4, BrokerEpoch: epoch, CurrentMetadataOffset: off - 1})
+	if err != nil || !rep.IsFenced || rep.IsCaughtUp {
+		t.Fatalf("heartbeat before the registration: %+v %v", rep, err)
+	}
+	rep, err = e.c.BrokerHeartbeat(BrokerHeartbeat{BrokerID: 4, BrokerEpoch: epoch, CurrentMetadataOffset: off})
+	if err != nil || rep.IsFenced || !rep.IsCaughtUp {
+		t.Fatalf("heartbeat at the registration: %+v %v", rep, err)
+	}
+}
