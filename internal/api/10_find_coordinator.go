@@ -1,9 +1,12 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/server"
 )
 
@@ -16,11 +19,11 @@ const (
 	coordinatorShare       = 2
 )
 
-// handleFindCoordinator answers with this broker for group keys (the single
-// node hosts every __consumer_offsets partition, created here on first
-// need) and for transactional ids (the transaction coordinator, which
-// creates __transaction_state on first need); share groups are not
-// supported.
+// handleFindCoordinator names, for a group key, the leader of the group's
+// __consumer_offsets partition (created here on first need, through the
+// controller), as Kafka does; for transactional ids this broker (the
+// transaction coordinator, which creates __transaction_state on first
+// need); share groups are not supported.
 func handleFindCoordinator(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FindCoordinatorRequest)
 	resp := kmsg.NewPtrFindCoordinatorResponse()
@@ -75,7 +78,23 @@ func findCoordinator(e *Env, req *server.Request, keyType int8, key string) kmsg
 	if code, err := e.Groups.Ready(); code != 0 {
 		return fail(code, err.Error())
 	}
-	c.NodeID = e.NodeID
-	c.Host, c.Port = e.advertised(req)
-	return c
+	// The group's coordinator is the leader of its partition: every
+	// broker names the same one, and any other answers NOT_COORDINATOR.
+	img := e.Meta.Image()
+	leaders := coordinator.OffsetsLeadersIn(img)
+	if leaders == nil {
+		return fail(kerr.CoordinatorNotAvailable.Code, coordinator.OffsetsTopic+" is not in this broker's metadata yet")
+	}
+	p := coordinator.PartitionFor(key, int32(len(leaders)))
+	leader := leaders[p].Leader
+	if leader < 0 {
+		return fail(kerr.CoordinatorNotAvailable.Code, fmt.Sprintf("partition %d of %s has no leader", p, coordinator.OffsetsTopic))
+	}
+	for _, b := range e.liveBrokers(req, img) {
+		if b.ID == leader {
+			c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
+			return c
+		}
+	}
+	return fail(kerr.CoordinatorNotAvailable.Code, fmt.Sprintf("the coordinator, broker %d, has no endpoint on this listener", leader))
 }

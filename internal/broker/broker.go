@@ -115,6 +115,7 @@ func (b *Broker) Start() error {
 			b.logger.Error("apply metadata", "err", err)
 		}
 		if b.coord != nil {
+			b.coord.OnImage(img)
 			b.coord.OnTopicsDeleted(deletedTopics(old, img))
 		}
 		if b.share != nil {

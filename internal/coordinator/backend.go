@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/sluice-io/sluice/internal/controller"
@@ -32,9 +33,14 @@ type Backend interface {
 	// OffsetsPartitions is the partition count of __consumer_offsets, or 0
 	// when the topic does not exist.
 	OffsetsPartitions() int32
+	// OffsetsLeaders is the leader of each __consumer_offsets partition
+	// (nil when the topic does not exist) and the metadata version it is
+	// from, which only grows.
+	OffsetsLeaders() (version int64, leaders []PartitionLeader)
 	// CreateOffsetsTopic creates __consumer_offsets (compacted) with n
-	// partitions. It succeeds when the topic already exists.
-	CreateOffsetsTopic(n int32) error
+	// partitions of rf replicas. It succeeds when the topic already
+	// exists, and fails while fewer than rf brokers can take replicas.
+	CreateOffsetsTopic(n int32, rf int16) error
 	// OffsetsLog returns partition i of __consumer_offsets, or nil.
 	OffsetsLog(i int32) Log
 	// PartitionExists reports whether topic has partition p (commit
@@ -64,9 +70,33 @@ func (b *brokerBackend) OffsetsPartitions() int32 {
 	return share.TopicPartitions(b.meta, OffsetsTopic)
 }
 
-func (b *brokerBackend) CreateOffsetsTopic(n int32) error {
+func (b *brokerBackend) OffsetsLeaders() (int64, []PartitionLeader) {
+	img := b.meta.Image()
+	return img.Offset, OffsetsLeadersIn(img)
+}
+
+// CreateOffsetsTopic refuses early, without a round trip to the
+// controller, while too few brokers are registered: clients retry
+// FindCoordinator until the cluster has them (Kafka never creates the
+// topic with fewer replicas than offsets.topic.replication.factor).
+func (b *brokerBackend) CreateOffsetsTopic(n int32, rf int16) error {
+	if have := usableBrokers(b.meta.Image()); have < int(rf) {
+		return fmt.Errorf("%s needs %d brokers (offsets.topic.replication.factor); %d registered and unfenced",
+			OffsetsTopic, rf, have)
+	}
 	segment := strconv.Itoa(offsetsTopicSegmentBytes)
-	return share.CreateCompactedTopic(b.ctl, OffsetsTopic, n, -1, map[string]*string{"segment.bytes": &segment})
+	return share.CreateCompactedTopic(b.ctl, OffsetsTopic, n, rf, map[string]*string{"segment.bytes": &segment})
+}
+
+// usableBrokers counts the brokers new replicas may go to.
+func usableBrokers(img *metadata.Image) int {
+	n := 0
+	for _, br := range img.Brokers {
+		if !br.Fenced {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *brokerBackend) OffsetsLog(i int32) Log {

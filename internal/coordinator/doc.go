@@ -85,9 +85,31 @@
 // key v1 / value v3, or v1 when an expire timestamp is given; group metadata
 // key v2 / value v3; a nil value is a tombstone), so tools that read that
 // topic understand it. A group lives in partition
-// (javaStringHashCode(groupID) & 0x7fffffff) % partitions, as in Kafka. The
-// topic is created on first need with offsets.topic.num.partitions
-// partitions; when it already exists its real partition count is used.
+// abs(javaStringHashCode(groupID)) % partitions (Kafka's Utils.abs, which
+// maps Integer.MIN_VALUE to 0), as in Kafka. The topic is created on first
+// need (FindCoordinator, or a group write) through the controller, with
+// offsets.topic.num.partitions partitions of offsets.topic.replication.factor
+// replicas, and not at all while fewer brokers are registered
+// (COORDINATOR_NOT_AVAILABLE meanwhile); when it already exists its real
+// partition count is used.
+//
+// # Leadership
+//
+// A group's coordinator is the leader of its __consumer_offsets partition
+// (leadership.go): FindCoordinator names that broker on every broker, and
+// a group request at any other broker gets NOT_COORDINATOR, after which
+// clients find the coordinator again. The broker's metadata subscriber
+// hands every image to OnImage, after the partitions applied it: a shard
+// starts, and replays its partition, when the image names this broker the
+// partition's leader; it stops when the image names another broker or
+// none (-1, a fenced leader). A stopped shard answers its queued and
+// parked requests and its unfinished writes with NOT_COORDINATOR and its
+// groups are dropped from memory; if this broker leads the partition again
+// a new shard replays it, after the old one finished its writes. A
+// partition led elsewhere has an idle shard with no loop. ListGroups lists
+// the groups of the partitions this broker leads, as in Kafka (admin
+// clients ask every broker). Until replication exists (cluster step 3)
+// only the leader's replica of a partition holds its records.
 //
 // # Goroutines
 //
@@ -116,10 +138,11 @@
 //
 // # Loading
 //
-// A shard whose partition has data replays it from the log start before it
-// serves; requests for its groups meanwhile get COORDINATOR_LOAD_IN_PROGRESS
+// A shard replays its partition from the log start before it serves;
+// requests for its groups meanwhile get COORDINATOR_LOAD_IN_PROGRESS
 // (Heartbeat answers NONE and SyncGroup REBALANCE_IN_PROGRESS, as Kafka
-// does). Loaded groups with members come back Stable with their generation,
+// does). When this broker has just created the topic, its first request
+// waits for the (empty) replays instead. Loaded groups with members come back Stable with their generation,
 // leader, protocol and assignments; their members must heartbeat within
 // their session timeout.
 //
@@ -135,7 +158,11 @@
 //   - staticMembers maps each group.instance.id to the one member holding it.
 //   - Every parked JoinGroup/SyncGroup is answered exactly once: by the
 //     rebalance, by a newer request of the same member, by the member's
-//     removal, or with COORDINATOR_NOT_AVAILABLE when the shard stops.
+//     removal, or when the shard stops (NOT_COORDINATOR when leadership
+//     moved, COORDINATOR_NOT_AVAILABLE when the broker shuts down).
+//   - At most one running shard holds a partition's groups, and only while
+//     the metadata this broker last followed names it the leader; a shard
+//     never writes after its successor began replaying.
 //   - In-memory offsets equal what replaying the log up to the last durable
 //     write gives, because effects are applied in log order.
 //   - Consumer groups: a partition is owned (assigned or pending

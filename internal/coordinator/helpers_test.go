@@ -140,6 +140,12 @@ type memBackend struct {
 	mu     sync.Mutex
 	logs   []*memLog
 	topics map[string]int32
+	// leaders of the offsets partitions (absent: node 0, the harness's
+	// node); version counts changes.
+	leaders map[int32]int32
+	version int64
+	// unhosted partitions have no log yet (OffsetsLog returns nil).
+	unhosted map[int32]bool
 
 	topicsVersion int64
 	groupConfigs  map[string]map[string]string
@@ -155,19 +161,45 @@ func (b *memBackend) OffsetsPartitions() int32 {
 	return int32(len(b.logs))
 }
 
-func (b *memBackend) CreateOffsetsTopic(n int32) error {
+func (b *memBackend) CreateOffsetsTopic(n int32, _ int16) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for len(b.logs) < int(n) {
 		b.logs = append(b.logs, &memLog{})
 	}
+	b.version++
 	return nil
+}
+
+func (b *memBackend) OffsetsLeaders() (int64, []PartitionLeader) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.logs) == 0 {
+		return b.version, nil
+	}
+	out := make([]PartitionLeader, len(b.logs))
+	for i := range out {
+		out[i] = PartitionLeader{Leader: b.leaders[int32(i)]}
+	}
+	return b.version, out
+}
+
+// setLeader makes node the leader of offsets partition p (the
+// coordinator follows on its next refresh).
+func (b *memBackend) setLeader(p, node int32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.leaders == nil {
+		b.leaders = map[int32]int32{}
+	}
+	b.leaders[p] = node
+	b.version++
 }
 
 func (b *memBackend) OffsetsLog(i int32) Log {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if int(i) >= len(b.logs) {
+	if int(i) >= len(b.logs) || b.unhosted[i] {
 		return nil
 	}
 	return b.logs[i]

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -103,7 +104,7 @@ func (s *shard) writeGroup(g *group, assignment map[string][]byte, done func(err
 // batch is durable (or failed). done may run before write returns.
 func (s *shard) write(recs []record.Record, done func(error)) {
 	if shardState(s.state.Load()) == shardClosed {
-		done(errClosed)
+		done(s.closedErr())
 		return
 	}
 	l := s.c.be.OffsetsLog(s.index)
@@ -142,10 +143,14 @@ func (e coordError) Error() string { return string(e) }
 
 const errNotHosted = coordError("offsets partition not hosted")
 
-// writeErrorCode maps a failed write to what clients retry on.
+// writeErrorCode maps a failed write to what clients retry on: a write
+// cut short by the loss of leadership sends them to the new coordinator.
 func writeErrorCode(err error) int16 {
-	if err == nil {
+	switch {
+	case err == nil:
 		return 0
+	case errors.Is(err, errNotCoordinator):
+		return kerr.NotCoordinator.Code
 	}
 	return kerr.CoordinatorNotAvailable.Code
 }

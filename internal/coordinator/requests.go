@@ -277,6 +277,9 @@ func describeEach[G any](c *Coordinator, ids []string, fail func(id string, code
 }
 
 // ListGroups handles ListGroups v0-5 (v4 state filter, v5 type filter).
+// As in Kafka it lists the groups of the partitions this broker leads
+// (clients ask every broker); a partition still loading makes the answer
+// COORDINATOR_LOAD_IN_PROGRESS, with the groups of the others.
 func (c *Coordinator) ListGroups(r *kmsg.ListGroupsRequest) <-chan *kmsg.ListGroupsResponse {
 	type part struct {
 		groups []kmsg.ListGroupsResponseGroup
@@ -284,11 +287,20 @@ func (c *Coordinator) ListGroups(r *kmsg.ListGroupsRequest) <-chan *kmsg.ListGro
 	}
 	var parts []<-chan part
 	for _, s := range c.allShards() {
-		if code := s.code(); code != 0 {
+		code := s.code()
+		if code == kerr.NotCoordinator.Code {
+			continue // led elsewhere, or it moved away since the snapshot
+		}
+		if code != 0 {
 			parts = append(parts, ready(part{code: code}))
 			continue
 		}
-		parts = append(parts, call(s, func(code int16) part { return part{code: code} }, func(reply func(part)) {
+		parts = append(parts, call(s, func(code int16) part {
+			if code == kerr.NotCoordinator.Code {
+				return part{}
+			}
+			return part{code: code}
+		}, func(reply func(part)) {
 			reply(part{groups: append(s.listGroups(r.StatesFilter, r.TypesFilter), s.listShareGroups(r.StatesFilter, r.TypesFilter)...)})
 		}))
 	}

@@ -31,7 +31,11 @@ const newMemberJoinTimeout = 5 * time.Minute
 // Config holds the coordinator's settings (Kafka broker property names in
 // the comments).
 type Config struct {
+	// NodeID is this broker: a shard serves only while the metadata
+	// names this node the leader of its partition.
+	NodeID                 int32
 	NumPartitions          int32         // offsets.topic.num.partitions, when the topic is created
+	ReplicationFactor      int16         // offsets.topic.replication.factor, when the topic is created
 	MinSessionTimeout      time.Duration // group.min.session.timeout.ms
 	MaxSessionTimeout      time.Duration // group.max.session.timeout.ms
 	InitialRebalanceDelay  time.Duration // group.initial.rebalance.delay.ms
@@ -60,7 +64,9 @@ type Config struct {
 // they are read from the raw properties when given.
 func ConfigFrom(b *config.Broker) Config {
 	c := Config{
+		NodeID:                 b.NodeID,
 		NumPartitions:          b.OffsetsTopicNumPartitions,
+		ReplicationFactor:      b.OffsetsTopicReplicationFactor(),
 		MinSessionTimeout:      time.Duration(b.GroupMinSessionTimeoutMs) * time.Millisecond,
 		MaxSessionTimeout:      time.Duration(b.GroupMaxSessionTimeoutMs) * time.Millisecond,
 		InitialRebalanceDelay:  time.Duration(b.GroupInitialRebalanceDelayMs) * time.Millisecond,
@@ -80,19 +86,28 @@ func ConfigFrom(b *config.Broker) Config {
 }
 
 // Coordinator routes group requests to the shard owning the group's
-// __consumer_offsets partition.
+// __consumer_offsets partition. Only the shards of partitions this broker
+// leads run (leadership.go); the others answer NOT_COORDINATOR.
 type Coordinator struct {
 	cfg   Config
 	be    Backend
 	log   *slog.Logger
 	clock Clock
 
-	// mu serialises topic creation, shard replacement and Close.
-	mu     sync.Mutex
+	// mu serialises leadership changes and Close; createMu, topic
+	// creation (never held with mu).
+	mu       sync.Mutex
+	createMu sync.Mutex
+	// shards has one shard per __consumer_offsets partition; nil while
+	// the topic is not in the metadata. Replaced (copy on write) under mu.
 	shards atomic.Pointer[[]*shard]
-	// ready: __consumer_offsets exists and the shards follow its partitions.
-	ready  atomic.Bool
-	closed atomic.Bool
+	// version is the metadata version of the leadership last followed
+	// (mu): an older view never undoes a newer one.
+	version int64
+	closed  atomic.Bool
+	// loops counts running shard loops, resigned ones included, so Close
+	// returns only once no shard can touch a partition.
+	loops sync.WaitGroup
 
 	// shareState is the share-partition side (SetShareState); nil until set.
 	shareState atomic.Pointer[share.State]
@@ -109,88 +124,73 @@ func New(cfg Config, be Backend, logger *slog.Logger) *Coordinator {
 	if cfg.NumPartitions <= 0 {
 		cfg.NumPartitions = 50
 	}
+	if cfg.ReplicationFactor <= 0 {
+		cfg.ReplicationFactor = 1
+	}
 	if cfg.RetentionCheckInterval <= 0 {
 		cfg.RetentionCheckInterval = DefaultRetentionCheckInterval
 	}
 	consumerDefaults(&cfg)
 	shareDefaults(&cfg)
-	return &Coordinator{cfg: cfg, be: be, log: logger, clock: cfg.Clock}
+	return &Coordinator{cfg: cfg, be: be, log: logger, clock: cfg.Clock, version: -1 << 62}
 }
 
-// Start creates the shards. When __consumer_offsets exists, each shard
-// replays its partition in the background (answering
-// COORDINATOR_LOAD_IN_PROGRESS until done); otherwise the topic is created
-// on first need.
+// Start follows the current metadata: the shards of the
+// __consumer_offsets partitions this broker leads replay their partition
+// in the background (answering COORDINATOR_LOAD_IN_PROGRESS until done).
+// Later changes arrive through OnImage. When the topic does not exist it
+// is created on first need.
 func (c *Coordinator) Start() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.be.OffsetsPartitions()
-	exists := n > 0
-	if !exists {
-		n = c.cfg.NumPartitions
-	}
-	c.setShards(n)
-	if exists {
-		c.activateLocked(true)
-	}
+	c.refresh()
 }
 
-func (c *Coordinator) setShards(n int32) {
-	if old := c.shards.Load(); old != nil {
-		for _, s := range *old {
-			s.stop()
-		}
-	}
-	ss := make([]*shard, n)
-	for i := range ss {
-		ss[i] = newShard(c, int32(i))
-		go ss[i].loop()
-	}
-	c.shards.Store(&ss)
+// refresh follows the backend's current view of the leaders.
+func (c *Coordinator) refresh() {
+	v, leaders := c.be.OffsetsLeaders()
+	c.follow(v, leaders)
 }
 
-// activateLocked points every shard at its partition. loading: replay in
-// the background; otherwise the partitions are new and empty, so the shards
-// serve at once (the replay op still runs first on each loop).
-func (c *Coordinator) activateLocked(loading bool) {
-	for _, s := range *c.shards.Load() {
-		if loading {
-			s.state.Store(int32(shardLoading))
-		} else {
-			s.state.Store(int32(shardActive))
-		}
-		s.submit(op{run: s.activate})
-	}
-	c.ready.Store(true)
-}
-
-// ensure creates __consumer_offsets when it does not exist yet.
-func (c *Coordinator) ensure() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// ensure creates __consumer_offsets when it does not exist yet; created
+// says this call created it. It fails while the topic is not in this
+// broker's metadata (it may have been created through another broker
+// whose change has not arrived here yet).
+func (c *Coordinator) ensure() (created bool, err error) {
 	if c.closed.Load() {
-		return errClosed
+		return false, errClosed
 	}
-	if c.ready.Load() {
-		return nil
+	if c.shards.Load() != nil {
+		return false, nil
 	}
-	n := c.be.OffsetsPartitions()
-	loading := n > 0 // created by someone else meanwhile: it may hold data
-	if n == 0 {
-		if err := c.be.CreateOffsetsTopic(c.cfg.NumPartitions); err != nil {
-			c.log.Error("cannot create offsets topic", "err", err)
-			return err
+	// Not under mu: creating the topic publishes an image, and the
+	// subscriber's OnImage takes mu before the creation returns.
+	c.createMu.Lock()
+	if c.be.OffsetsPartitions() == 0 {
+		if err := c.be.CreateOffsetsTopic(c.cfg.NumPartitions, c.cfg.ReplicationFactor); err != nil {
+			c.createMu.Unlock()
+			c.log.Warn("cannot create offsets topic", "err", err)
+			return false, err
 		}
-		if n = c.be.OffsetsPartitions(); n == 0 {
-			return fmt.Errorf("%s missing after creation", OffsetsTopic)
+		created = true
+		c.log.Info("created offsets topic", "topic", OffsetsTopic, "partitions", c.cfg.NumPartitions,
+			"replication_factor", c.cfg.ReplicationFactor)
+	}
+	c.createMu.Unlock()
+	c.refresh()
+	ss := c.shards.Load()
+	if ss == nil {
+		return created, fmt.Errorf("%s is not in this broker's metadata yet", OffsetsTopic)
+	}
+	if created {
+		// Replaying a partition just created (so empty) takes one turn
+		// of its loop: wait for it rather than send the first clients
+		// away with COORDINATOR_LOAD_IN_PROGRESS.
+		for _, s := range *ss {
+			if s.code() == kerr.CoordinatorLoadInProgress.Code {
+				<-call(s, func(int16) struct{} { return struct{}{} }, func(reply func(struct{})) { reply(struct{}{}) })
+			}
 		}
-		c.log.Info("created offsets topic", "topic", OffsetsTopic, "partitions", n)
 	}
-	if int(n) != len(*c.shards.Load()) {
-		c.setShards(n) // inactive shards hold nothing yet
-	}
-	c.activateLocked(loading)
-	return nil
+	return created, nil
 }
 
 // Close stops every shard. Parked JoinGroup/SyncGroup requests and requests
@@ -198,24 +198,27 @@ func (c *Coordinator) ensure() error {
 // run before the partitions are closed (in-flight fsyncs are awaited).
 func (c *Coordinator) Close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed.Swap(true) {
+		c.mu.Unlock()
 		return
 	}
 	if ss := c.shards.Load(); ss != nil {
 		for _, s := range *ss {
-			s.stop()
+			s.halt(kerr.CoordinatorNotAvailable.Code)
 		}
 	}
+	c.mu.Unlock()
+	c.loops.Wait()
 }
 
-// Ready makes sure the coordinator can serve group keys (creating the
-// offsets topic on first need); FindCoordinator answers from it.
+// Ready makes sure __consumer_offsets exists (creating it on first need,
+// with offsets.topic.replication.factor replicas); FindCoordinator then
+// names the leader of the group's partition.
 func (c *Coordinator) Ready() (int16, error) {
 	if c.closed.Load() {
 		return kerr.CoordinatorNotAvailable.Code, errClosed
 	}
-	if err := c.ensure(); err != nil {
+	if _, err := c.ensure(); err != nil {
 		return kerr.CoordinatorNotAvailable.Code, err
 	}
 	return 0, nil
@@ -223,18 +226,24 @@ func (c *Coordinator) Ready() (int16, error) {
 
 var errClosed = fmt.Errorf("group coordinator is shut down")
 
-// route finds the shard of group. create: make the offsets topic if absent
-// (writes); otherwise a nil shard with code 0 means "no such group" (reads
-// before any group ever existed). A non-zero code is a coordinator error.
+// errNotCoordinator fails what a shard still had in hand when this broker
+// stopped leading its partition.
+var errNotCoordinator = fmt.Errorf("this broker no longer leads the group's %s partition", OffsetsTopic)
+
+// route finds the shard of group and the code for requests on it (0 when
+// it serves; NOT_COORDINATOR when another broker leads the group's
+// partition). create: make the offsets topic if absent (writes);
+// otherwise a nil shard with code 0 means "no such group" (reads before
+// the topic exists, when no group can).
 func (c *Coordinator) route(group string, create bool) (*shard, int16) {
 	if c.closed.Load() {
 		return nil, kerr.CoordinatorNotAvailable.Code
 	}
-	if !c.ready.Load() {
+	if c.shards.Load() == nil {
 		if !create {
 			return nil, 0
 		}
-		if err := c.ensure(); err != nil {
+		if _, err := c.ensure(); err != nil {
 			return nil, kerr.CoordinatorNotAvailable.Code
 		}
 	}
@@ -243,18 +252,22 @@ func (c *Coordinator) route(group string, create bool) (*shard, int16) {
 	return s, s.code()
 }
 
-// allShards returns the shards when the topic exists.
+// allShards returns the shards when the topic exists (idle ones, of
+// partitions led elsewhere, included).
 func (c *Coordinator) allShards() []*shard {
-	if !c.ready.Load() || c.closed.Load() {
+	if c.closed.Load() {
 		return nil
 	}
-	return *c.shards.Load()
+	if ss := c.shards.Load(); ss != nil {
+		return *ss
+	}
+	return nil
 }
 
 type shardState int32
 
 const (
-	shardInactive shardState = iota // no partition yet
+	shardInactive shardState = iota // another broker leads the partition (or none does)
 	shardLoading                    // replaying the log
 	shardActive
 	shardFailed // the partition is missing or could not be replayed
@@ -280,13 +293,27 @@ type inflight struct {
 	done func(error)
 }
 
-// shard owns the groups of one __consumer_offsets partition. Fields below
-// the line are touched only by the loop goroutine.
+// shard owns the groups of one __consumer_offsets partition for one term
+// of this broker's leadership of it: a shard that stops (leadership lost,
+// broker shut down) is never restarted; a new shard replays the partition
+// when this broker leads it again. Fields below the line are touched only
+// by the loop goroutine.
 type shard struct {
 	c     *Coordinator
 	index int32
+	epoch int32 // the partition's leader epoch when this shard started
 	log   *slog.Logger
 	state atomic.Int32
+	// stopCode answers requests once the shard stopped: NOT_COORDINATOR
+	// for an idle shard or one that lost leadership, COORDINATOR_NOT_AVAILABLE
+	// when the broker shuts down. Set before stopped.
+	stopCode atomic.Int32
+	// notHosted: activation failed because the partition was not open
+	// yet; the next metadata image retries it (retryActivate).
+	notHosted atomic.Bool
+	// prev is the shard this one replaces (same partition, an earlier
+	// term); the load waits until it has stopped writing.
+	prev *shard
 
 	mu      sync.Mutex
 	queue   []op
@@ -305,13 +332,26 @@ type shard struct {
 }
 
 func newShard(c *Coordinator, index int32) *shard {
-	return &shard{
+	s := &shard{
 		c: c, index: index, log: c.log.With("partition", index),
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{}),
 		durable: make(chan durableNote, 64),
 		groups:  map[string]*group{},
 		shares:  map[string]*shareGroup{},
 	}
+	s.stopCode.Store(int32(kerr.CoordinatorNotAvailable.Code))
+	return s
+}
+
+// idleShard stands for a partition another broker leads: it has no loop,
+// and every request on it gets NOT_COORDINATOR.
+func idleShard(c *Coordinator, index int32) *shard {
+	s := newShard(c, index)
+	s.stopCode.Store(int32(kerr.NotCoordinator.Code))
+	s.stopped = true
+	close(s.quit)
+	close(s.done)
+	return s
 }
 
 // code is the coordinator error for requests on this shard, 0 when it serves.
@@ -321,9 +361,19 @@ func (s *shard) code() int16 {
 		return 0
 	case shardLoading:
 		return kerr.CoordinatorLoadInProgress.Code
-	default:
+	case shardFailed:
 		return kerr.CoordinatorNotAvailable.Code
+	default:
+		return int16(s.stopCode.Load())
 	}
+}
+
+// closedErr is what writes still in hand fail with once the shard stops.
+func (s *shard) closedErr() error {
+	if int16(s.stopCode.Load()) == kerr.NotCoordinator.Code {
+		return errNotCoordinator
+	}
+	return errClosed
 }
 
 // submit queues o on the loop; after stop it runs o.reject instead.
@@ -344,15 +394,31 @@ func (s *shard) submit(o op) {
 	}
 }
 
-func (s *shard) stop() {
+// start runs the loop and queues the load (state loading meanwhile).
+func (s *shard) start() {
+	s.state.Store(int32(shardLoading))
+	s.c.loops.Add(1)
+	go func() {
+		defer s.c.loops.Done()
+		s.loop()
+	}()
+	s.submit(op{run: s.activate})
+}
+
+// halt stops the shard without waiting for its loop: everything it still
+// holds is answered with code (halt is called under the coordinator's
+// lock, from the metadata subscriber, which must not wait for fsyncs).
+func (s *shard) halt(code int16) {
 	s.mu.Lock()
 	already := s.stopped
-	s.stopped = true
+	if !already {
+		s.stopCode.Store(int32(code))
+		s.stopped = true
+	}
 	s.mu.Unlock()
 	if !already {
 		close(s.quit)
 	}
-	<-s.done
 }
 
 func (s *shard) take() []op {
@@ -381,8 +447,9 @@ func (s *shard) loop() {
 }
 
 // shutdown answers everything still waiting: queued requests are rejected,
-// in-flight writes get their fsync result, parked requests get
-// COORDINATOR_NOT_AVAILABLE, timers are stopped.
+// in-flight writes get their fsync result, parked requests get the stop
+// code (NOT_COORDINATOR when leadership moved, so clients find the new
+// coordinator), timers are stopped. The groups die with the shard.
 func (s *shard) shutdown() {
 	s.state.Store(int32(shardClosed))
 	for _, o := range s.take() {
@@ -395,12 +462,21 @@ func (s *shard) shutdown() {
 		s.onDurable(n)
 	}
 	for _, f := range s.inflight {
-		f.done(errClosed)
+		f.done(s.closedErr())
 	}
 	s.inflight = nil
 	s.expiry.stop()
+	code := int16(s.stopCode.Load())
 	for _, g := range s.groups {
-		g.stopAll(kerr.CoordinatorNotAvailable.Code)
+		g.stopAll(code)
+	}
+	for _, g := range s.shares {
+		g.stopTimers()
+	}
+	if s.prev != nil {
+		// Halted before its load ran: the shard it replaced may still
+		// be writing, and the next shard waits only for this one.
+		<-s.prev.done
 	}
 }
 
@@ -417,11 +493,20 @@ func (s *shard) onDurable(n durableNote) {
 	}
 }
 
-// activate resolves the partition and replays it, then serves.
+// activate resolves the partition and replays it, then serves. A shard of
+// an earlier term of the same partition finishes its writes first, so the
+// replay sees all of them.
 func (s *shard) activate() {
+	if s.prev != nil {
+		<-s.prev.done
+		s.prev = nil
+	}
 	l := s.c.be.OffsetsLog(s.index)
 	if l == nil {
-		s.log.Error("offsets partition not hosted")
+		// The partition opens when the replica manager applies the
+		// image naming this broker leader; the next image retries.
+		s.log.Warn("offsets partition not hosted yet")
+		s.notHosted.Store(true)
 		s.state.Store(int32(shardFailed))
 		return
 	}
@@ -433,8 +518,9 @@ func (s *shard) activate() {
 	}
 	s.afterLoad()
 	s.state.Store(int32(shardActive))
-	if len(s.groups) > 0 {
-		s.log.Info("loaded groups", "groups", len(s.groups), "took", s.c.clock.Now().Sub(start))
+	if len(s.groups) > 0 || len(s.shares) > 0 {
+		s.log.Info("loaded groups", "groups", len(s.groups), "share_groups", len(s.shares),
+			"leader_epoch", s.epoch, "took", s.c.clock.Now().Sub(start))
 	}
 	s.scheduleExpiry()
 }
@@ -478,7 +564,7 @@ func call[T any](s *shard, fail func(code int16) T, fn func(reply func(T))) <-ch
 	}
 	s.submit(op{
 		run:    func() { fn(reply) },
-		reject: func() { reply(fail(kerr.CoordinatorNotAvailable.Code)) },
+		reject: func() { reply(fail(int16(s.stopCode.Load()))) },
 	})
 	return ch
 }

@@ -79,6 +79,13 @@ func newShareGroup(id string, now time.Time) *shareGroup {
 		subMeta: map[string]TopicInfo{}, metaVersion: -2, createdAt: now}
 }
 
+// stopTimers stops the members' session timers (the shard stops).
+func (sg *shareGroup) stopTimers() {
+	for _, m := range sg.members {
+		m.session.stop()
+	}
+}
+
 // state is Kafka's ShareGroupState as ListGroups and ShareGroupDescribe
 // report it.
 func (sg *shareGroup) state() string {
