@@ -150,17 +150,17 @@ func (c *Coordinator) refresh() {
 	c.follow(v, leaders)
 }
 
-// ensure creates __consumer_offsets when it does not exist yet; created
-// says this call created it. It fails while the topic is not in this
-// broker's metadata (it may have been created through another broker
-// whose change has not arrived here yet).
-func (c *Coordinator) ensure() (created bool, err error) {
+// ensure creates __consumer_offsets when it does not exist yet. It fails
+// while the topic is not in this broker's metadata (it may have been
+// created through another broker whose change has not arrived here yet).
+func (c *Coordinator) ensure() error {
 	if c.closed.Load() {
-		return false, errClosed
+		return errClosed
 	}
 	if c.shards.Load() != nil {
-		return false, nil
+		return nil
 	}
+	created := false
 	// Not under mu: creating the topic publishes an image, and the
 	// subscriber's OnImage takes mu before the creation returns.
 	c.createMu.Lock()
@@ -168,7 +168,7 @@ func (c *Coordinator) ensure() (created bool, err error) {
 		if err := c.be.CreateOffsetsTopic(c.cfg.NumPartitions, c.cfg.ReplicationFactor); err != nil {
 			c.createMu.Unlock()
 			c.log.Warn("cannot create offsets topic", "err", err)
-			return false, err
+			return err
 		}
 		created = true
 		c.log.Info("created offsets topic", "topic", OffsetsTopic, "partitions", c.cfg.NumPartitions,
@@ -178,7 +178,7 @@ func (c *Coordinator) ensure() (created bool, err error) {
 	c.refresh()
 	ss := c.shards.Load()
 	if ss == nil {
-		return created, fmt.Errorf("%s is not in this broker's metadata yet", OffsetsTopic)
+		return fmt.Errorf("%s is not in this broker's metadata yet", OffsetsTopic)
 	}
 	if created {
 		// Replaying a partition just created (so empty) takes one turn
@@ -190,7 +190,7 @@ func (c *Coordinator) ensure() (created bool, err error) {
 			}
 		}
 	}
-	return created, nil
+	return nil
 }
 
 // Close stops every shard. Parked JoinGroup/SyncGroup requests and requests
@@ -218,7 +218,7 @@ func (c *Coordinator) Ready() (int16, error) {
 	if c.closed.Load() {
 		return kerr.CoordinatorNotAvailable.Code, errClosed
 	}
-	if _, err := c.ensure(); err != nil {
+	if err := c.ensure(); err != nil {
 		return kerr.CoordinatorNotAvailable.Code, err
 	}
 	return 0, nil
@@ -243,7 +243,7 @@ func (c *Coordinator) route(group string, create bool) (*shard, int16) {
 		if !create {
 			return nil, 0
 		}
-		if _, err := c.ensure(); err != nil {
+		if err := c.ensure(); err != nil {
 			return nil, kerr.CoordinatorNotAvailable.Code
 		}
 	}
