@@ -108,6 +108,8 @@ func TestElectLeaders(t *testing.T) {
 func TestAlterPartitionReassignments(t *testing.T) {
 	e := newEnv(t, nil, 1, 2)
 	e.createTopic("t", 3)
+	// Placement starts at a random broker: pin partition 0 to broker 1.
+	e.setPartition("t", 0, []int32{1}, []int32{1}, 1)
 	e.setPartition("t", 1, []int32{2, 1}, []int32{2, 1}, 2)
 	e.setPartition("t", 2, []int32{1, 2}, []int32{1}, 1)
 	off := e.store.Image().Offset

@@ -107,9 +107,11 @@ func (m *Manager) Apply(img *metadata.Image) error {
 					}
 					continue
 				}
+				p.setLeaderEpoch(t.Partitions[i].LeaderEpoch)
 				m.parts[tp] = p
 				continue
 			}
+			p.setLeaderEpoch(t.Partitions[i].LeaderEpoch)
 			if *p.Config() != cfg {
 				p.setConfig(cfg)
 			}

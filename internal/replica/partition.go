@@ -57,6 +57,15 @@ func (p *Partition) LeaderEpoch() int32 {
 	return p.leaderEpoch
 }
 
+// setLeaderEpoch follows the image's leader epoch for the partition (it
+// grows each time leadership changes, fencing included); batches appended
+// from then on carry it, and client requests are checked against it.
+func (p *Partition) setLeaderEpoch(epoch int32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.leaderEpoch = epoch
+}
+
 // HighWatermark is the offset below which records are visible to consumers.
 func (p *Partition) HighWatermark() int64 {
 	p.mu.Lock()
