@@ -161,7 +161,11 @@ func TestLeaseExpiryFencesAndMovesLeaders(t *testing.T) {
 		Assignments: map[int32][]int32{0: {1, 2}, 1: {1, 2}, 2: {2, 1}, 3: {1, 3}, 4: {3, 2}}}); ce != nil {
 		t.Fatal(ce)
 	}
+	// A new partition's ISR is its leader; these followers have caught
+	// up (as replication will make them).
 	e.setPartition("t", 0, []int32{1}, []int32{1}, 1)
+	e.setPartition("t", 1, []int32{1, 2}, []int32{1, 2}, 1)
+	e.setPartition("t", 2, []int32{2, 1}, []int32{2, 1}, 2)
 	e.setPartition("t", 3, []int32{1, 3}, []int32{1}, 1) // 3 out of sync
 	e.setPartition("t", 4, []int32{3}, []int32{3}, 3)
 	before := map[int32]metadata.PartitionImage{}
@@ -280,6 +284,7 @@ func TestControlledShutdown(t *testing.T) {
 		Assignments: map[int32][]int32{0: {1, 2}, 1: {1, 2}}}); ce != nil {
 		t.Fatal(ce)
 	}
+	e.setPartition("t", 0, []int32{1, 2}, []int32{1, 2}, 1) // 2 caught up
 	e.setPartition("t", 1, []int32{1}, []int32{1}, 1)
 	rep, err := e.c.BrokerHeartbeat(BrokerHeartbeat{BrokerID: 1, BrokerEpoch: e1, CurrentMetadataOffset: e.store.Image().Offset, WantShutDown: true})
 	if err != nil || rep.IsFenced || !rep.InControlledShutdown || rep.ShouldShutDown {

@@ -447,18 +447,21 @@ func describeAt(t *testing.T, nd *node, group string) kmsg.DescribeGroupsRespons
 }
 
 // TestCoordinatorMovesWithLeadership: when the leader of a group's
-// __consumer_offsets partition changes (here a reassignment that drops the
-// leader from the replicas), the old coordinator answers a JoinGroup it
-// had parked with NOT_COORDINATOR and every later request too,
-// FindCoordinator on every node names the new leader, and the new leader
-// serves the group.
+// __consumer_offsets partition changes, the coordinator moves with it.
+// Until replication exists a partition's ISR is its leader alone, so the
+// one way leadership moves is the operator's: the leader's broker dies and
+// is fenced (the partition goes offline: COORDINATOR_NOT_AVAILABLE), then an
+// unclean election makes another replica leader. FindCoordinator on every
+// node then names it, it serves the group, and the old broker, back, answers
+// NOT_COORDINATOR.
 func TestCoordinatorMovesWithLeadership(t *testing.T) {
 	t.Parallel()
-	c := startCluster(t, 3)
+	c := startClusterConfig(t, 3, electionTimeout, "broker.session.timeout.ms=1000", "broker.heartbeat.interval.ms=200")
 	leaders := offsetsLeaders(t, c)
-	oldNode, newNode, third := c.nodes[0], c.nodes[1], c.nodes[2]
+	oldNode := c.nodes[0]
 	g := groupOn(t, leaders, "moving-", oldNode.id)
 	p := groupPartition(g)
+	live := c.nodes[1:]
 
 	joinReq := func(member string) *kmsg.JoinGroupRequest {
 		join := kmsg.NewPtrJoinGroupRequest()
@@ -469,62 +472,46 @@ func TestCoordinatorMovesWithLeadership(t *testing.T) {
 		join.Protocols = append(join.Protocols, jp)
 		return join
 	}
-	cl := direct(t, oldNode)
-	first := ask(t, cl, joinReq("")).(*kmsg.JoinGroupResponse)
-	if first.ErrorCode != kerr.MemberIDRequired.Code {
+	if first := ask(t, direct(t, oldNode), joinReq("")).(*kmsg.JoinGroupResponse); first.ErrorCode != kerr.MemberIDRequired.Code {
 		t.Fatalf("first join: code %d", first.ErrorCode)
 	}
-	// The second join waits out group.initial.rebalance.delay.ms (3 s):
-	// it is parked at the coordinator when the leadership moves.
-	type answer struct {
-		resp kmsg.Response
-		err  error
-	}
-	parked := make(chan answer, 1)
-	go func() {
-		resp, err := cl.SeedBrokers()[0].Request(context.Background(), joinReq(first.MemberID))
-		parked <- answer{resp, err}
-	}()
-	waitFor(t, 5*time.Second, "the group to be preparing a rebalance at the old coordinator", func() error {
-		if d := describeAt(t, oldNode, g); d.State != "PreparingRebalance" {
-			return fmt.Errorf("state %q code %d", d.State, d.ErrorCode)
-		}
-		return nil
-	})
 
-	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
-	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
-	rt.Topic = "__consumer_offsets"
-	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
-	rp.Partition, rp.Replicas = p, []int32{newNode.id, third.id}
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	ar, err := req.RequestWith(ctx(t), direct(t, third))
-	if err != nil || ar.ErrorCode != 0 || ar.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("reassign partition %d: %v %+v", p, err, ar)
-	}
-
-	select {
-	case a := <-parked:
-		if a.err != nil {
-			t.Fatalf("parked join: %v", a.err)
-		}
-		if j := a.resp.(*kmsg.JoinGroupResponse); j.ErrorCode != kerr.NotCoordinator.Code {
-			t.Fatalf("parked join after the leader moved: %+v", j)
-		}
-	case <-time.After(2 * time.Second):
-		t.Fatal("the parked join was not answered when the leader moved")
-	}
-	waitFor(t, 10*time.Second, "every node to name the new coordinator", func() error {
-		for _, nd := range c.nodes {
-			if fc := findCoordinators(t, nd, []string{g})[g]; fc.ErrorCode != 0 || fc.NodeID != newNode.id {
+	oldNode.kill()
+	waitFor(t, 15*time.Second, "the coordinator to be unavailable once its broker is fenced", func() error {
+		for _, nd := range live {
+			if fc := findCoordinators(t, nd, []string{g})[g]; fc.ErrorCode != kerr.CoordinatorNotAvailable.Code {
 				return fmt.Errorf("node %d names %d (code %d)", nd.id, fc.NodeID, fc.ErrorCode)
 			}
 		}
 		return nil
 	})
-	if d := describeAt(t, oldNode, g); d.ErrorCode != kerr.NotCoordinator.Code {
-		t.Fatalf("old coordinator describes the group: %+v", d)
+
+	el := kmsg.NewPtrElectLeadersRequest()
+	el.ElectionType = 1 // unclean
+	et := kmsg.NewElectLeadersRequestTopic()
+	et.Topic, et.Partitions = "__consumer_offsets", []int32{p}
+	el.Topics = append(el.Topics, et)
+	er, err := el.RequestWith(ctx(t), direct(t, live[0]))
+	if err != nil || er.ErrorCode != 0 || er.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("unclean election of partition %d: %v %+v", p, err, er)
+	}
+	var newLeader int32
+	waitFor(t, 10*time.Second, "every live node to name the new coordinator", func() error {
+		newLeader = -1
+		for _, nd := range live {
+			fc := findCoordinators(t, nd, []string{g})[g]
+			if fc.ErrorCode != 0 || fc.NodeID == oldNode.id || (newLeader != -1 && fc.NodeID != newLeader) {
+				return fmt.Errorf("node %d names %d (code %d)", nd.id, fc.NodeID, fc.ErrorCode)
+			}
+			newLeader = fc.NodeID
+		}
+		return nil
+	})
+	var newNode *node
+	for _, nd := range live {
+		if nd.id == newLeader {
+			newNode = nd
+		}
 	}
 	// The new leader serves the group (a fresh one: until replication
 	// exists, its replica of the partition holds nothing).
@@ -532,6 +519,14 @@ func TestCoordinatorMovesWithLeadership(t *testing.T) {
 		j := ask(t, direct(t, newNode), joinReq("")).(*kmsg.JoinGroupResponse)
 		if j.ErrorCode != kerr.MemberIDRequired.Code {
 			return kerr.ErrorForCode(j.ErrorCode)
+		}
+		return nil
+	})
+	oldNode.start()
+	oldNode.waitListening()
+	waitFor(t, 10*time.Second, "the old coordinator to refuse the group", func() error {
+		if d := describeAt(t, oldNode, g); d.ErrorCode != kerr.NotCoordinator.Code {
+			return fmt.Errorf("old coordinator describes the group: code %d", d.ErrorCode)
 		}
 		return nil
 	})
