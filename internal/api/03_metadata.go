@@ -46,7 +46,7 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 		sort.Strings(names)
 		for _, name := range names {
 			if z.topic(auth.OpDescribe, name) { // unauthorized topics are left out
-				resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(img.TopicsByName[name])))
+				resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(img, img.TopicsByName[name])))
 			}
 		}
 		return server.Ready(&server.Response{Msg: resp})
@@ -107,12 +107,15 @@ func handleMetadata(e *Env, req *server.Request) server.Reply {
 			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(t)))
+		resp.Topics = append(resp.Topics, z.withTopicOps(r, describeTopic(img, t)))
 	}
 	return server.Ready(&server.Response{Msg: resp})
 }
 
-func describeTopic(t *metadata.TopicImage) kmsg.MetadataResponseTopic {
+// describeTopic answers a topic as Kafka does: a partition without a
+// leader has LEADER_NOT_AVAILABLE (clients retry), and replicas on fenced
+// or unregistered brokers are listed offline.
+func describeTopic(img *metadata.Image, t *metadata.TopicImage) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -126,6 +129,14 @@ func describeTopic(t *metadata.TopicImage) kmsg.MetadataResponseTopic {
 		mp.Replicas = p.Replicas
 		mp.ISR = p.ISR
 		mp.OfflineReplicas = []int32{}
+		for _, r := range p.Replicas {
+			if b, ok := img.Brokers[r]; !ok || b.Fenced {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+			}
+		}
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
