@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"fmt"
 	"log/slog"
 	"slices"
 	"time"
@@ -80,15 +81,18 @@ func observeCommit(d time.Duration) {
 // term changes) at Debug, except elections, which operators want to see.
 type raftLogger struct{ l *slog.Logger }
 
-func (r raftLogger) Debug(v ...any)              { r.l.Debug(sprint(v...)) }
-func (r raftLogger) Debugf(f string, v ...any)   { r.l.Debug(sprintf(f, v...)) }
-func (r raftLogger) Error(v ...any)              { r.l.Error(sprint(v...)) }
-func (r raftLogger) Errorf(f string, v ...any)   { r.l.Error(sprintf(f, v...)) }
-func (r raftLogger) Info(v ...any)               { r.l.Debug(sprint(v...)) }
-func (r raftLogger) Infof(f string, v ...any)    { r.l.Debug(sprintf(f, v...)) }
-func (r raftLogger) Warning(v ...any)            { r.l.Warn(sprint(v...)) }
-func (r raftLogger) Warningf(f string, v ...any) { r.l.Warn(sprintf(f, v...)) }
-func (r raftLogger) Fatal(v ...any)              { r.l.Error(sprint(v...)); panic(sprint(v...)) }
-func (r raftLogger) Fatalf(f string, v ...any)   { r.l.Error(sprintf(f, v...)); panic(sprintf(f, v...)) }
-func (r raftLogger) Panic(v ...any)              { panic(sprint(v...)) }
-func (r raftLogger) Panicf(f string, v ...any)   { panic(sprintf(f, v...)) }
+func (r raftLogger) Debug(v ...any)              { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Debugf(f string, v ...any)   { r.l.Debug(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Error(v ...any)              { r.l.Error(fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(f string, v ...any)   { r.l.Error(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Info(v ...any)               { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Infof(f string, v ...any)    { r.l.Debug(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Warning(v ...any)            { r.l.Warn(fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(f string, v ...any) { r.l.Warn(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Fatal(v ...any)              { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(f string, v ...any) {
+	r.l.Error(fmt.Sprintf(f, v...))
+	panic(fmt.Sprintf(f, v...))
+}
+func (r raftLogger) Panic(v ...any)            { panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }
