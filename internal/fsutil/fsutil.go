@@ -37,3 +37,17 @@ func WriteFileAtomic(dir, name string, b []byte) error {
 	defer d.Close()
 	return d.Sync()
 }
+
+// SyncDir fsyncs directory dir, making the creations, renames and removals
+// in it durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

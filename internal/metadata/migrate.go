@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/sluice-io/sluice/internal/fsutil"
 	"github.com/sluice-io/sluice/internal/raft"
 )
 
@@ -80,17 +81,7 @@ func hasSegments(dir string) bool {
 	return false
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func syncDir(dir string) error { return fsutil.SyncDir(dir) }
 
 // replayLegacy reads a single-node-format metadata log into an image. A
 // torn tail is truncated as before; any other damage fails.
