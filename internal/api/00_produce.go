@@ -58,7 +58,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 	var verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)
 	if r.TransactionID != nil && e.Txn != nil {
 		verify = func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16) {
-			start, guard := p.TxnStart(h.ProducerID)
+			start, guard := p.TxnStart(h.ProducerID, h.ProducerEpoch)
 			if !start {
 				return nil, 0
 			}

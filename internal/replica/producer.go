@@ -117,6 +117,12 @@ func (s *producerState) check(h *record.Header, guard *TxnGuard) (*batchMeta, er
 	if guard != nil && h.IsTransactional() && (e == nil || e.txnFirst < 0) && guard.markers != e.markerCount() {
 		return nil, &ProduceError{kerr.InvalidTxnState, "the transaction ended while this batch was verified"}
 	}
+	if guard != nil && h.IsTransactional() && e != nil && e.txnFirst >= 0 && e.epoch < h.ProducerEpoch {
+		// The batch opens the producer's next transaction while the
+		// previous one (an older epoch) still waits for its marker: it
+		// must not join it.
+		return nil, &ProduceError{kerr.NotEnoughReplicas, "the previous transaction's marker has not arrived yet"}
+	}
 	if e == nil {
 		if h.BaseSequence != 0 {
 			return nil, &ProduceError{kerr.UnknownProducerID, "no state for this producer id and its sequence is not 0"}

@@ -34,22 +34,33 @@ func (p *Partition) Produce(batch []byte, h record.Header, guard *TxnGuard) (inf
 	return info, false, err
 }
 
-// TxnStart reports whether a transactional batch of the producer would
-// open a transaction here (so it must be verified with the transaction
-// coordinator first), with the guard to pass to Produce.
-func (p *Partition) TxnStart(producerID int64) (bool, *TxnGuard) {
+// TxnStart reports whether a transactional batch of the producer at
+// epoch would open a transaction here (so it must be verified with the
+// transaction coordinator first), with the guard to pass to Produce. A
+// transaction open at an older epoch is the previous one (KIP-890 part 2
+// bumps the epoch at every end) whose marker has not arrived yet: the
+// batch is verified too, which succeeds only once the coordinator has
+// written every marker of that transaction, and the guard expects that
+// one marker.
+func (p *Partition) TxnStart(producerID int64, epoch int16) (bool, *TxnGuard) {
 	p.psMu.Lock()
 	defer p.psMu.Unlock()
 	e := p.ps.producers[producerID]
 	if e != nil && e.txnFirst >= 0 {
-		return false, nil
+		if e.epoch >= epoch {
+			return false, nil
+		}
+		return true, &TxnGuard{markers: e.markers + 1}
 	}
 	return true, &TxnGuard{markers: e.markerCount()}
 }
 
 // AppendMarker writes a transaction marker (a control batch ending the
 // producer's open transaction in this partition, commit or abort) through
-// the same path as data, and returns the offset after it.
+// the same path as data, and returns the offset after it. A marker older
+// than the producer's epoch is INVALID_PRODUCER_EPOCH; one whose
+// coordinator epoch is older than the producer's last marker's is
+// TRANSACTION_COORDINATOR_FENCED.
 func (p *Partition) AppendMarker(producerID int64, epoch int16, commit bool, coordEpoch int32) (int64, error) {
 	key := kmsg.NewControlRecordKey()
 	key.Type = kmsg.ControlRecordKeyTypeAbort
@@ -75,10 +86,18 @@ func (p *Partition) AppendMarker(producerID int64, epoch int16, commit bool, coo
 	p.psMu.Lock()
 	e := p.ps.producers[producerID]
 	stale := e != nil && epoch < e.epoch
+	coordStale := e != nil && coordEpoch < e.coordEpoch
 	p.psMu.Unlock()
 	if stale {
 		// INVARIANT: a producer's epoch never goes back in a partition.
 		return 0, &ProduceError{kerr.InvalidProducerEpoch, "marker epoch is older than the producer's"}
+	}
+	if coordStale {
+		// A newer transaction coordinator (its __transaction_state
+		// partition's leader epoch) already wrote a marker here: the
+		// older one lost the transaction (Kafka's coordinator epoch
+		// fencing).
+		return 0, &ProduceError{kerr.TransactionCoordinatorFenced, "marker coordinator epoch is older than the last marker's"}
 	}
 	info, err := p.appendLocked(batch, 1)
 	if err != nil {
