@@ -10,8 +10,9 @@ import (
 
 func init() { register(26, 0, 5, handleEndTxn) }
 
-// handleEndTxn commits or aborts a transaction. The answer waits until the
-// markers of every partition and the group offsets are durable.
+// handleEndTxn commits or aborts a transaction. It is answered once the
+// Prepare record is durable (the markers follow asynchronously; a single
+// node's, all local, are awaited first): txn.Coordinator.EndTxn.
 func handleEndTxn(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.EndTxnRequest)
 	if !authorizer(e, req).txnID(auth.OpWrite, r.TransactionalID) {

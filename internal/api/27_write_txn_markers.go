@@ -12,11 +12,13 @@ import (
 
 func init() { register(27, 0, 1, handleWriteTxnMarkers) }
 
-// handleWriteTxnMarkers writes commit/abort markers to partitions of this
-// broker, as a transaction coordinator asks its partition leaders to. The
-// single-node coordinator writes its markers directly (txn package); this
-// serves other coordinators and tools. Answered once the markers are
-// durable.
+// handleWriteTxnMarkers writes commit/abort markers to partitions this
+// broker leads, as a transaction coordinator on another broker asks its
+// partition leaders to (a coordinator writes its own broker's markers
+// directly; txn/markers.go). A partition led elsewhere is
+// NOT_LEADER_OR_FOLLOWER; a marker whose coordinator epoch is older than
+// the producer's last marker's is TRANSACTION_COORDINATOR_FENCED
+// (replica.AppendMarker). Answered once the markers are durable.
 func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
 	if denied := authorizer(e, req).writeTxnMarkersDenied(r); denied != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
+	"github.com/sluice-io/sluice/internal/interbroker"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
@@ -41,6 +42,8 @@ type Broker struct {
 	srv   *server.Server
 	lns   []*boundListener // listeners.go; the first one is Addr()
 	obs   brokerMetrics    // metrics.go
+
+	txnNet *interbroker.Client // the transaction coordinator's inter-broker client (txn_wiring.go)
 
 	life       *lifecycle          // registration and heartbeats (lifecycle.go)
 	lifeSender *quorumLeaderSender // how they reach the active controller
@@ -166,20 +169,14 @@ func (b *Broker) Start() error {
 	}
 	b.coord.SetShareState(b.share)
 
-	// The transaction coordinator completes transactions left prepared
-	// and aborts timed-out ones in the background.
-	b.txn, err = txn.New(txn.Config{
-		Dir:           b.dir,
-		NodeID:        b.cfg.NodeID,
-		NumPartitions: b.cfg.TransactionStateLogNumPartitions,
-		MaxTimeoutMs:  b.cfg.TransactionMaxTimeoutMs,
-		CheckInterval: time.Duration(b.cfg.TransactionAbortTimedOutIntervalMs) * time.Millisecond,
-	}, meta, b.ctl, b.parts, b.coord, b.logger.With("component", "txn"))
+	// The transaction coordinator follows leadership of the
+	// __transaction_state partitions, completes transactions left
+	// prepared and aborts timed-out ones in the background (txn_wiring.go).
+	b.txn, err = b.newTxnCoordinator()
 	if err != nil {
 		closeAll()
 		return fmt.Errorf("transaction coordinator: %w", err)
 	}
-	b.txn.Start()
 
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
@@ -261,9 +258,7 @@ func (b *Broker) Close() error {
 	b.stopMetrics()
 	// The transaction coordinator goes first: it commits group offsets
 	// through the group coordinator and writes markers to partitions.
-	if b.txn != nil {
-		b.txn.Close()
-	}
+	b.closeTxn()
 	// The group coordinator goes next: it answers the JoinGroup/SyncGroup
 	// requests it parks (else connections could not drain), and it must
 	// finish its writes before the partitions close.

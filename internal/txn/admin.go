@@ -20,7 +20,8 @@ var stateNames = map[kmsg.TransactionState]string{
 	kmsg.TransactionStatePrepareEpochFence: "PrepareEpochFence",
 }
 
-// DescribeTransactions describes each transactional id.
+// DescribeTransactions describes each transactional id this broker
+// coordinates (NOT_COORDINATOR for the others).
 func (c *Coordinator) DescribeTransactions(r *kmsg.DescribeTransactionsRequest) *kmsg.DescribeTransactionsResponse {
 	resp := kmsg.NewPtrDescribeTransactionsResponse()
 	for _, id := range r.TransactionalIDs {
@@ -85,14 +86,14 @@ func (c *Coordinator) ListTransactions(r *kmsg.ListTransactionsRequest) *kmsg.Li
 	if _, ok := c.meta.Image().Topic(StateTopic); !ok {
 		return resp
 	}
-	if err := c.ensure(); err != nil {
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
-		return resp
-	}
+	c.follow()
 	for _, s := range c.loadedShards() {
-		s.mu.Lock()
-		if s.ready() != 0 {
-			s.mu.Unlock()
+		// Only the partitions this broker leads: the admin client asks
+		// every broker and merges (Kafka's ListTransactions).
+		if _, code := s.acquire(c.cfg.LoadWait); code != 0 {
+			if code == kerr.CoordinatorLoadInProgress.Code {
+				resp.ErrorCode = code
+			}
 			continue
 		}
 		for id, m := range s.txns {
@@ -109,6 +110,10 @@ func (c *Coordinator) ListTransactions(r *kmsg.ListTransactionsRequest) *kmsg.Li
 			resp.TransactionStates = append(resp.TransactionStates, st)
 		}
 		s.mu.Unlock()
+	}
+	if resp.ErrorCode != 0 {
+		resp.TransactionStates = nil
+		return resp
 	}
 	sort.Slice(resp.TransactionStates, func(i, j int) bool {
 		return resp.TransactionStates[i].TransactionalID < resp.TransactionStates[j].TransactionalID
@@ -129,7 +134,7 @@ func (c *Coordinator) PendingOffsets(group string) map[TopicPartition]bool {
 	var out map[TopicPartition]bool
 	for _, s := range c.loadedShards() {
 		s.mu.Lock()
-		if s.loaded {
+		if s.status == shardActive {
 			for _, m := range s.txns {
 				if !m.open() {
 					continue

@@ -9,21 +9,38 @@
 //
 // # Producer ids
 //
-// Ids are allocated in blocks of 1000, as KRaft does: the controller
-// appends a ProducerIdsRecord moving the cluster's next producer id past
-// the block (controller.AllocateProducerIDs), and only once that record is
-// durable in the metadata log is the first id of the block handed out. A
-// restarted broker asks for a new block, so an id is never handed out
-// twice, even after a crash (at most a block's worth of ids is skipped).
-// An older Sluice kept the block end in <log.dirs>/producer-ids; such a
-// file is honoured once (the first block starts above it) and removed.
+// Ids are allocated in blocks of 1000, as KRaft does: the active
+// controller appends a ProducerIdsRecord moving the cluster's next
+// producer id past the block (controller.AllocateProducerIDs), and only
+// once that record is durable in the metadata log is the first id of the
+// block handed out. On the metadata quorum's leader that is a call into
+// the controller; any other broker sends AllocateProducerIds (67) to the
+// leader over the inter-broker client (pid_remote.go). A restarted broker
+// asks for a new block, so an id is never handed out twice, even after a
+// crash (at most a block's worth of ids is skipped). An older Sluice kept
+// the block end in <log.dirs>/producer-ids; such a file is honoured once
+// (the first block starts above it) and removed.
 //
-// # Transaction state
+// # Leadership
 //
 // A transactional id lives in partition
 // abs(javaStringHashCode(id)) % 50 of __transaction_state (Kafka's
 // transaction.state.log.num.partitions default; the topic's real count is
-// used when it exists). Records are Kafka's: key TxnMetadataKey v0
+// used when it exists), and its coordinator is that partition's leader
+// (Locate, for FindCoordinator). The coordinator follows the metadata
+// image (OnImage, applied by its own goroutine): a shard loads (replays
+// its partition) when this broker becomes the partition's leader, and
+// unloads when another broker, or none, leads it; a new leader epoch
+// reloads it. Requests for a shard led elsewhere get NOT_COORDINATOR;
+// while it replays, COORDINATOR_LOAD_IN_PROGRESS (after waiting up to
+// Config.LoadWait). The leader epoch at load is the coordinator epoch the
+// shard's markers carry, so a partition refuses markers of a coordinator
+// that lost the transaction to a newer one
+// (TRANSACTION_COORDINATOR_FENCED).
+//
+// # Transaction state
+//
+// Records are Kafka's: key TxnMetadataKey v0
 // (transactional id), value TxnMetadataValue v0 (producer id and epoch,
 // timeout, state, partitions, timestamps); a null value is a tombstone. One
 // record of Sluice's own holds the group offsets a transaction committed
@@ -32,36 +49,55 @@
 // body as kmsg encodes it (group and offsets; written again whole on each
 // TxnOffsetCommit), tombstoned when the transaction completes. Kafka keeps
 // these offsets in __consumer_offsets as transactional records; keeping them
-// here leaves the group coordinator's log untouched until the commit.
+// here leaves the group coordinator's log untouched until the commit, but
+// needs the group's coordinator and the transaction's on one broker:
+// TxnOffsetCommit arriving where the transaction is coordinated by another
+// broker is COORDINATOR_NOT_AVAILABLE.
 //
 // # Serial per partition
 //
 // Each __transaction_state partition is a shard with one mutex. A request
-// holds it from validation to its answer, across its writes and their
-// fsyncs, so a shard's transactions change one at a time and every change
-// is durable before it is visible, as with one serial loop per partition.
-// Shards are independent.
+// holds it from validation to its answer, across its writes to the
+// shard's own partition and their fsyncs, so a shard's transactions
+// change one at a time and every change is durable before it is visible.
+// The mutex is never held across a network call or a wait for another
+// request: a producer id block is taken, and a completing transaction
+// awaited, with the mutex released (the operation then runs again,
+// Coordinator.do). Shards are independent.
 //
 // # Ending a transaction
 //
 // EndTxn writes PrepareCommit (or PrepareAbort) and waits for it to be
-// durable: from then on the outcome is decided. It then appends a marker to
-// each partition of the transaction (through the same append path as data,
-// so the partition's producer state sees it), waits for them to be durable,
-// commits the pending group offsets (on commit), and writes CompleteCommit
-// (CompleteAbort). Only then is EndTxn answered. A broker that stops
-// between Prepare and Complete finds the Prepare record at load and
-// completes the transaction again (markers are idempotent for the
-// partition: a marker for a producer with no open transaction only updates
-// its epoch).
+// durable: from then on the outcome is decided, and EndTxn is answered
+// (Kafka's behaviour). A marker job (markers.go) then writes a marker to
+// each partition of the transaction at its current leader: this broker's
+// partitions through the same append path as data (so the partition's
+// producer state sees it), the others' with WriteTxnMarkers (27) through
+// the inter-broker client. Partitions whose leader is unknown, moved or
+// unavailable are retried with backoff, re-resolving the leader from the
+// image each time; a deleted partition needs no marker. Once every marker
+// is durable the job commits the pending group offsets (on commit) and
+// writes CompleteCommit (CompleteAbort). Until then the transaction
+// answers CONCURRENT_TRANSACTIONS to AddPartitionsToTxn, AddOffsetsToTxn,
+// TxnOffsetCommit, EndTxn and InitProducerId. When every marker goes to
+// this broker's own partitions (a single node), those requests and EndTxn
+// itself first wait for the job (up to Config.LocalWait), so a single node
+// behaves as if completion were synchronous. A broker that stops between
+// Prepare and Complete, or loses the partition's leadership, leaves the
+// Prepare record for the next load, which completes the transaction again
+// (markers are idempotent for the partition: a marker for a producer with
+// no open transaction only updates its epoch).
 //
 // # Verification and stable offsets
 //
 // Before a transactional batch opens a transaction in a partition, the
 // Produce handler asks Verify whether the producer's current epoch has an
-// ongoing transaction containing that partition (KIP-890 part 1, done
-// locally), so a late batch of an ended transaction cannot open one that
-// nobody would end. Clients on transaction version 2 (tv2.go) skip that
+// ongoing transaction containing that partition (KIP-890 part 1), so a
+// late batch of an ended transaction cannot open one that nobody would
+// end. When another broker coordinates the transaction, the partition
+// leader asks it with AddPartitionsToTxn v4+ in its broker form
+// (verify_only; remote.go); Produce v12+'s implicit add goes the same way
+// without verify_only. Clients on transaction version 2 (tv2.go) skip that
 // dance: Produce v12+ adds the partition itself (AddImplicit), TxnOffsetCommit
 // v5+ adds the group, and EndTxn v5+ bumps the epoch so late batches are
 // fenced. The state record is TxnMetadataValue v1 for them, with the
@@ -83,8 +119,7 @@
 // # Not yet
 //
 // transactional.id.expiration.ms is not implemented (idle transactional
-// ids never expire); markers carry coordinator epoch 0 (one
-// coordinator); transaction.version is finalized at 2 with no
+// ids never expire); transaction.version is finalized at 2 with no
 // UpdateFeatures to lower it (clients capped below Produce v12 / EndTxn v5
 // keep the version 1 flow, which stays supported).
 //
@@ -95,5 +130,9 @@
 //     versions) and never changes state.
 //   - Markers of a transaction are written only after its Prepare record is
 //     durable; Complete only after every marker is durable.
-//   - In-memory state equals the replay of the shard's log.
+//   - In-memory state equals the replay of the shard's log; only a shard
+//     whose partition this broker leads (per the followed image) holds
+//     state, and a load or marker job of an earlier generation (the shard
+//     unloaded or reloaded since) changes nothing.
+//   - No shard mutex is held across a network call.
 package txn

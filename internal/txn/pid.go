@@ -17,10 +17,15 @@ const (
 	pidBlockSize  = 1000
 )
 
-// BlockSource hands out a block of n producer ids starting at or above
-// atLeast and returns its first id; the block must be durable before it
-// returns (controller.AllocateProducerIDs: a ProducerIdsRecord).
-type BlockSource func(n, atLeast int64) (int64, error)
+// ProducerIDBlockSize is how many producer ids one AllocateProducerIds
+// hands a broker (Kafka's ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE).
+const ProducerIDBlockSize = pidBlockSize
+
+// BlockSource hands out a block of producer ids starting at or above
+// atLeast and returns its first id and size (n is the size asked for);
+// the block must be durable before it returns
+// (controller.AllocateProducerIDs: a ProducerIdsRecord).
+type BlockSource func(n, atLeast int64) (start, size int64, err error)
 
 // IDAllocator hands out producer ids that are never reused, across
 // restarts: ids come from blocks the controller recorded in the metadata
@@ -65,11 +70,14 @@ func (a *IDAllocator) Next() (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.next >= a.blockEnd {
-		start, err := a.src(pidBlockSize, a.legacyEnd)
+		start, size, err := a.src(pidBlockSize, a.legacyEnd)
+		if err == nil && (size <= 0 || start < a.legacyEnd) {
+			err = fmt.Errorf("block [%d, %d) below the legacy producer-ids end %d", start, start+size, a.legacyEnd)
+		}
 		if err != nil {
 			return -1, fmt.Errorf("txn: allocate producer id block: %w", err)
 		}
-		a.next, a.blockEnd = start, start+pidBlockSize
+		a.next, a.blockEnd = start, start+size
 		if a.legacyEnd > 0 {
 			// The metadata log now covers every id the file did.
 			if err := os.Remove(filepath.Join(a.dir, legacyPIDFile)); err == nil || errors.Is(err, os.ErrNotExist) {

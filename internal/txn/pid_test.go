@@ -55,8 +55,8 @@ func TestPartitionFor(t *testing.T) {
 		"transactional-producer-7": 42, // hashCode -447076992
 		"ctp-processor":            8,  // hashCode -1931422108
 	} {
-		if got := partitionFor(id, 50); got != want {
-			t.Errorf("partitionFor(%q) = %d, want %d", id, got, want)
+		if got := PartitionFor(id, 50); got != want {
+			t.Errorf("PartitionFor(%q) = %d, want %d", id, got, want)
 		}
 	}
 }

@@ -33,26 +33,32 @@ func (c *Coordinator) addPartitionsOne(version int16, id string, pid int64, epoc
 				codes[p] = kerr.UnknownTopicOrPartition.Code
 			}
 		}
-	default:
+	case verifyOnly:
 		s, sc := c.shardFor(id)
 		if sc != 0 {
 			code = sc
 			break
 		}
-		if verifyOnly {
-			m, vc := s.check(id, pid, epoch, version, 2)
-			for _, p := range parts {
-				switch {
-				case vc != 0:
-					codes[p] = vc
-				case m.state != kmsg.TransactionStateOngoing || !m.parts[p]:
-					codes[p] = kerr.InvalidTxnState.Code
-				}
-			}
-		} else {
-			code = s.addPartitions(id, pid, epoch, version, parts, 0)
-		}
+		m, o := s.check(id, pid, epoch, version, 2)
 		s.mu.Unlock()
+		for _, p := range parts {
+			switch {
+			case m == nil:
+				codes[p] = o.code
+			case m.state != kmsg.TransactionStateOngoing || !m.parts[p]:
+				codes[p] = kerr.InvalidTxnState.Code
+			}
+		}
+	default:
+		// v5 from a broker is Produce v12's implicit add (KIP-890
+		// part 2): the transaction is a version 2 one.
+		tv := int16(0)
+		if version >= 5 {
+			tv = TransactionVersion
+		}
+		code = c.do(id, func(s *shard, _ *spareID) outcome {
+			return s.addPartitions(id, pid, epoch, version, parts, tv)
+		})
 	}
 	var out []kmsg.AddPartitionsToTxnResponseTransactionTopic
 	for _, t := range topics {
@@ -104,50 +110,71 @@ func (c *Coordinator) AddPartitionsToTxn(r *kmsg.AddPartitionsToTxnRequest) *kms
 // AddOffsetsToTxn adds the group's __consumer_offsets partition to the
 // transaction, so that its TxnOffsetCommit offsets commit with it.
 func (c *Coordinator) AddOffsetsToTxn(r *kmsg.AddOffsetsToTxnRequest, offsetsPartition int32) int16 {
-	s, code := c.shardFor(r.TransactionalID)
-	if code != 0 {
-		return code
-	}
-	defer s.mu.Unlock()
-	return s.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, []tp{{OffsetsTopic, offsetsPartition}}, 0)
+	return c.do(r.TransactionalID, func(s *shard, _ *spareID) outcome {
+		return s.addPartitions(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, []tp{{OffsetsTopic, offsetsPartition}}, 0)
+	})
 }
 
-// EndTxn commits or aborts the transaction; it answers once every marker
-// and the group offsets are durable.
+// EndTxn commits or aborts the transaction. It is answered once the
+// Prepare record is durable (the outcome is decided), as Kafka does; when
+// every marker goes to this broker's own partitions it first waits for
+// them (up to LocalWait), so a single node answers with the transaction
+// complete.
 func (c *Coordinator) EndTxn(r *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 	resp := kmsg.NewPtrEndTxnResponse()
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	s, code := c.shardFor(r.TransactionalID)
-	if code != 0 {
-		resp.ErrorCode = code
-		return resp
-	}
-	defer s.mu.Unlock()
-	if r.Version >= 5 {
-		resp.ErrorCode = s.endTxnV2(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit)
-	} else {
-		resp.ErrorCode = s.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, r.Commit)
-	}
-	if m := s.txns[r.TransactionalID]; m != nil && resp.ErrorCode == 0 {
-		resp.ProducerID, resp.ProducerEpoch = m.pid, m.epoch
+	resp.ErrorCode = c.do(r.TransactionalID, func(s *shard, spare *spareID) outcome {
+		var o outcome
+		if r.Version >= 5 {
+			o = s.endTxnV2(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, spare)
+		} else {
+			o = s.endTxn(r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Version, r.Commit)
+		}
+		if m := s.txns[r.TransactionalID]; m != nil && o.code == 0 && o.wait == nil && !o.needID {
+			resp.ProducerID, resp.ProducerEpoch = m.pid, m.epoch
+			if m.nextPID >= 0 {
+				resp.ProducerID, resp.ProducerEpoch = m.nextPID, 0
+			}
+		}
+		return o
+	})
+	if resp.ErrorCode != 0 {
+		resp.ProducerID, resp.ProducerEpoch = -1, -1
 	}
 	return resp
 }
 
 // TxnOffsetCommit keeps the offsets with the transaction until it ends.
 // offsetsPartition is the group's __consumer_offsets partition (v5+ adds
-// it to the transaction).
+// it to the transaction). The request comes to the group's coordinator;
+// it is served only where the same broker coordinates the transaction:
+// elsewhere it is COORDINATOR_NOT_AVAILABLE (a transaction's offsets
+// cannot yet travel between brokers).
 func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPartition int32) *kmsg.TxnOffsetCommitResponse {
 	code := int16(0)
-	if s, sc := c.shardFor(r.TransactionalID); sc != 0 {
-		code = sc
+	if l := c.offsetsLeader(offsetsPartition); l >= 0 && l != c.cfg.NodeID {
+		code = kerr.NotCoordinator.Code // not the group's coordinator: the client looks it up again
 	} else {
-		code = s.txnOffsetCommit(r, offsetsPartition)
-		s.mu.Unlock()
+		code = c.do(r.TransactionalID, func(s *shard, _ *spareID) outcome {
+			return s.txnOffsetCommit(r, offsetsPartition)
+		})
+		if code == kerr.NotCoordinator.Code {
+			code = kerr.CoordinatorNotAvailable.Code
+		}
 	}
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
 	resp.Topics = append(resp.Topics, OffsetCommitErrors(r.Topics, code)...)
 	return resp
+}
+
+// offsetsLeader is the leader of a __consumer_offsets partition in the
+// current image (-1: no such topic or partition, or no leader).
+func (c *Coordinator) offsetsLeader(partition int32) int32 {
+	t, ok := c.meta.Image().Topic(OffsetsTopic)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return -1
+	}
+	return t.Partitions[partition].Leader
 }
 
 // OffsetCommitErrors answers every partition of topics with code, in
@@ -171,21 +198,36 @@ func OffsetCommitErrors(topics []kmsg.TxnOffsetCommitRequestTopic, code int16) [
 // transaction lands in a partition: the producer must hold the current
 // epoch of an ongoing transaction that includes the partition. A late
 // batch of an ended transaction would otherwise open a transaction in the
-// partition that nobody ends, holding its LSO back forever.
+// partition that nobody ends, holding its LSO back forever. The partition
+// leader asks the transaction's coordinator: itself, or another broker
+// through AddPartitionsToTxn with verify_only (remote.go).
 func (c *Coordinator) Verify(id string, pid int64, epoch int16, topic string, partition int32) int16 {
+	if node := c.coordinatorOf(id); c.peers != nil && node >= 0 && node != c.cfg.NodeID {
+		return c.retryConcurrent(func() int16 { return c.remoteAdd(node, id, pid, epoch, topic, partition, true) })
+	}
 	s, code := c.shardFor(id)
 	if code != 0 {
 		return code
 	}
 	defer s.mu.Unlock()
+	return s.verify(id, pid, epoch, []tp{{topic, partition}})
+}
+
+// verify is Verify's check of parts. Caller holds mu.
+func (s *shard) verify(id string, pid int64, epoch int16, parts []tp) int16 {
 	m := s.txns[id]
 	switch {
 	case m == nil || m.pid != pid:
 		return kerr.InvalidProducerIDMapping.Code
 	case epoch < m.epoch:
 		return kerr.InvalidProducerEpoch.Code
-	case epoch > m.epoch || m.state != kmsg.TransactionStateOngoing || !m.parts[tp{topic, partition}]:
+	case epoch > m.epoch || m.state != kmsg.TransactionStateOngoing:
 		return kerr.InvalidTxnState.Code
+	}
+	for _, p := range parts {
+		if !m.parts[p] {
+			return kerr.InvalidTxnState.Code
+		}
 	}
 	return 0
 }

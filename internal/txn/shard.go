@@ -1,6 +1,7 @@
 package txn
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"strings"
@@ -21,15 +22,25 @@ const (
 )
 
 // shard is one __transaction_state partition's transactions. mu is held
-// by a whole request (see the package doc).
+// by a whole request (see the package doc) but never across a network
+// call or a wait for another broker.
 type shard struct {
 	c     *Coordinator
 	index int32
 
 	mu     sync.Mutex
-	loaded bool
-	closed bool
+	status shardStatus
+	// epoch is the coordinator epoch: the partition's leader epoch when
+	// this broker began loading it. Markers carry it.
+	epoch int32
+	// gen counts loads and unloads; a load or marker job of an older
+	// generation changes nothing.
+	gen    uint64
+	ctx    context.Context // of the current load, cancelled when it unloads
+	cancel context.CancelFunc
+	ready  chan struct{} // closed when the current load ends
 	txns   map[string]*txnMeta
+	jobs   map[string]*markerJob // transactions being completed, by id
 }
 
 // tp is a topic partition.
@@ -45,6 +56,7 @@ type txnMeta struct {
 	epoch      int16
 	prevEpoch  int16 // epoch before a coordinator bump (timeout abort), -1 none
 	prevPID    int64 // producer id before the last rotation at epoch exhaustion, -1 none
+	nextPID    int64 // producer id the completion rotates to (EndTxn v5 at the last epochs), -1 none
 	tv         int16 // client transaction version (2: KIP-890 part 2, the epoch bumps at every end)
 	timeoutMs  int32
 	state      kmsg.TransactionState
@@ -54,51 +66,25 @@ type txnMeta struct {
 	lastUpdate int64
 }
 
-// ready loads the shard on first use. Caller holds mu.
-func (s *shard) ready() int16 {
-	if s.closed {
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	if s.loaded {
-		return 0
-	}
-	p := s.c.parts.Get(StateTopic, s.index)
-	if p == nil {
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	if err := s.load(p); err != nil {
-		s.c.log.Error("load transaction state partition", "partition", s.index, "err", err)
-		return kerr.CoordinatorLoadInProgress.Code
-	}
-	s.loaded = true
-	for _, m := range s.txns {
-		if m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort {
-			if err := s.complete(m); err != nil {
-				s.c.log.Warn("complete prepared transaction", "transactional_id", m.id, "err", err)
-			}
-		}
-	}
-	return 0
-}
-
-// load replays the partition into txns. A batch whose records cannot be
-// read is skipped, as the coordinators do.
-func (s *shard) load(p *replica.Partition) error {
-	s.txns = map[string]*txnMeta{}
-	return replica.InternalLog{P: p}.Replay(func(b []byte) error {
+// replayLog replays the partition into a new map. A batch whose records
+// cannot be read is skipped, as the coordinators do.
+func (s *shard) replayLog(p *replica.Partition) (map[string]*txnMeta, error) {
+	txns := map[string]*txnMeta{}
+	err := replica.InternalLog{P: p}.Replay(func(b []byte) error {
 		h, err := record.ParseHeader(b)
 		if err != nil || h.IsControl() {
 			return nil
 		}
 		_ = record.Records(b, func(r *record.Record) error {
-			s.replay(r.Key, r.Value)
+			s.replay(txns, r.Key, r.Value)
 			return nil
 		})
 		return nil
 	})
+	return txns, err
 }
 
-func (s *shard) replay(key, value []byte) {
+func (s *shard) replay(txns map[string]*txnMeta, key, value []byte) {
 	var k kmsg.TxnMetadataKey
 	if k.ReadFrom(key) != nil {
 		return
@@ -106,7 +92,7 @@ func (s *shard) replay(key, value []byte) {
 	switch k.Version {
 	case keyTxnMetadata:
 		if value == nil {
-			delete(s.txns, k.TransactionalID)
+			delete(txns, k.TransactionalID)
 			return
 		}
 		var v kmsg.TxnMetadataValue
@@ -114,14 +100,17 @@ func (s *shard) replay(key, value []byte) {
 			s.c.log.Warn("skipping bad transaction metadata", "transactional_id", k.TransactionalID)
 			return
 		}
-		m := s.txns[k.TransactionalID]
+		m := txns[k.TransactionalID]
 		if m == nil {
-			m = &txnMeta{id: k.TransactionalID, prevEpoch: -1, prevPID: -1}
-			s.txns[m.id] = m
+			m = &txnMeta{id: k.TransactionalID, prevEpoch: -1, prevPID: -1, nextPID: -1}
+			txns[m.id] = m
 		}
-		m.prevPID, m.tv = -1, 0
+		m.prevPID, m.nextPID, m.tv = -1, -1, 0
 		if v.Version >= 1 {
 			m.prevPID, m.tv = v.PreviousProducerID, v.ClientTransactionVersion
+			if v.State == kmsg.TransactionStatePrepareCommit || v.State == kmsg.TransactionStatePrepareAbort {
+				m.nextPID = v.NextProducerID
+			}
 		}
 		m.pid, m.epoch, m.timeoutMs, m.state = v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State
 		m.startMs, m.lastUpdate = v.StartTimestamp, v.LastUpdateTimestamp
@@ -136,7 +125,7 @@ func (s *shard) replay(key, value []byte) {
 		}
 	case keyPendingOffsets:
 		id, group, ok := strings.Cut(k.TransactionalID, "\x00")
-		m := s.txns[id]
+		m := txns[id]
 		if !ok || m == nil {
 			return
 		}
@@ -165,6 +154,12 @@ func (m *txnMeta) open() bool {
 	return false
 }
 
+// prepared reports a transaction whose outcome is decided and whose
+// markers are being written.
+func (m *txnMeta) prepared() bool {
+	return m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort
+}
+
 // metaRecord encodes m as its TxnMetadata key and value.
 func metaRecord(m *txnMeta) record.Record {
 	k := kmsg.NewTxnMetadataKey()
@@ -172,10 +167,13 @@ func metaRecord(m *txnMeta) record.Record {
 	v := kmsg.NewTxnMetadataValue()
 	v.ProducerID, v.ProducerEpoch, v.TimeoutMillis, v.State = m.pid, m.epoch, m.timeoutMs, m.state
 	v.LastUpdateTimestamp, v.StartTimestamp = m.lastUpdate, m.startMs
-	if m.tv >= 2 || m.prevPID >= 0 {
+	if m.tv >= 2 || m.prevPID >= 0 || m.nextPID >= 0 {
 		// v1 (Kafka 4.0) carries the KIP-890 part 2 fields as tags.
 		v.Version = 1
-		v.PreviousProducerID, v.ClientTransactionVersion = m.prevPID, m.tv
+		v.PreviousProducerID, v.NextProducerID, v.ClientTransactionVersion = m.prevPID, m.nextPID, m.tv
+		if m.nextPID >= 0 {
+			v.NextProducerEpoch = 0
+		}
 	}
 	byTopic := map[string][]int32{}
 	for p := range m.parts {

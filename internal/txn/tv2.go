@@ -26,28 +26,28 @@ const TransactionVersion = 2
 // endTxnV2 is EndTxn v5+. A request one epoch behind (or naming the
 // producer id rotated away at exhaustion) is the retry of an EndTxn that
 // already bumped: same outcome succeeds, the other is INVALID_TXN_STATE.
-func (s *shard) endTxnV2(id string, pid int64, epoch int16, commit bool) int16 {
+// At the last epochs the Prepare record names the producer id the
+// completion rotates to (TxnMetadataValue's NextProducerId), which is
+// the answer.
+func (s *shard) endTxnV2(id string, pid int64, epoch int16, commit bool, spare *spareID) outcome {
 	m := s.txns[id]
 	if m == nil {
-		return kerr.InvalidProducerIDMapping.Code
+		return outcome{code: kerr.InvalidProducerIDMapping.Code}
 	}
 	retry := (pid == m.pid && epoch == m.epoch-1) ||
-		(m.prevPID >= 0 && pid == m.prevPID && m.epoch == 0 && epoch >= math.MaxInt16-1)
+		(m.prevPID >= 0 && pid == m.prevPID && m.epoch == 0 && epoch >= math.MaxInt16-2)
 	if retry && !(m.state == kmsg.TransactionStateOngoing || m.state == kmsg.TransactionStateEmpty) {
-		if m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort {
-			if err := s.complete(m); err != nil {
-				return kerr.ConcurrentTransactions.Code
-			}
-			m = s.txns[id]
+		if m.prepared() {
+			return outcome{code: kerr.ConcurrentTransactions.Code, wait: s.startJob(m, false)}
 		}
 		if (m.state == kmsg.TransactionStateCompleteCommit) == commit {
-			return 0
+			return outcome{}
 		}
-		return kerr.InvalidTxnState.Code
+		return outcome{code: kerr.InvalidTxnState.Code}
 	}
-	m, code := s.check(id, pid, epoch, 5, 2)
-	if code != 0 {
-		return code
+	m, o := s.check(id, pid, epoch, 5, 2)
+	if m == nil {
+		return o
 	}
 	switch {
 	case m.state == kmsg.TransactionStateOngoing,
@@ -56,47 +56,46 @@ func (s *shard) endTxnV2(id string, pid int64, epoch int16, commit bool) int16 {
 		// the producer may have sent batches whose fate it does not
 		// know, and the new epoch fences them.
 	case commit && m.state == kmsg.TransactionStateCompleteCommit && m.tv < 2:
-		return 0 // retry of a commit ended by EndTxn v4 (no bump)
+		return outcome{} // retry of a commit ended by EndTxn v4 (no bump)
 	default:
-		return kerr.InvalidTxnState.Code
+		return outcome{code: kerr.InvalidTxnState.Code}
 	}
 	n := m.clone()
 	n.tv = TransactionVersion
 	fence(n)
-	if err := s.end(n, commit); err != nil {
-		if s.txns[id].open() && s.txns[id].state != kmsg.TransactionStateOngoing {
-			s.c.log.Warn("complete transaction", "transactional_id", id, "err", err)
-			return 0 // Prepare is durable: the outcome is decided
-		}
-		s.c.log.Warn("end transaction", "transactional_id", id, "err", err)
-		return kerr.CoordinatorNotAvailable.Code
-	}
-	if done := s.txns[id]; done.epoch >= math.MaxInt16-1 {
-		// The markers used the last epochs of this id: the next
+	if n.epoch >= math.MaxInt16-1 {
+		// The markers use the last epochs of this id: the next
 		// transaction runs under a new producer id.
-		r := done.clone()
-		s.bump(r)
-		if code := s.persist(r); code != 0 {
-			return code
+		if spare.pid < 0 {
+			return outcome{needID: true}
 		}
-		s.txns[id] = r
+		n.nextPID = spare.take()
 	}
-	return 0
+	j, code := s.prepare(n, commit, true)
+	if code != 0 {
+		s.c.log.Warn("end transaction", "transactional_id", id, "err", kerr.ErrorForCode(code))
+		return outcome{code: code}
+	}
+	return outcome{ended: j}
 }
 
 // AddImplicit is Produce v12+'s implicit AddPartitionsToTxn: the
 // partition joins the producer's transaction, which starts if none is
-// open. The answer is in Produce's terms.
+// open. The partition leader asks the transaction's coordinator: itself,
+// or another broker through AddPartitionsToTxn v5 (remote.go). The answer
+// is in Produce's terms.
 func (c *Coordinator) AddImplicit(id string, pid int64, epoch int16, topic string, partition int32) int16 {
-	s, code := c.shardFor(id)
-	if code != 0 {
-		return code
-	}
-	defer s.mu.Unlock()
-	if m := s.txns[id]; m != nil && m.pid == pid && m.epoch == epoch {
-		if m.state == kmsg.TransactionStateOngoing && m.parts[tp{topic, partition}] {
-			return 0 // already in: no write
+	return c.retryConcurrent(func() int16 {
+		if node := c.coordinatorOf(id); c.peers != nil && node >= 0 && node != c.cfg.NodeID {
+			return c.remoteAdd(node, id, pid, epoch, topic, partition, false)
 		}
-	}
-	return s.addPartitions(id, pid, epoch, 5, []tp{{topic, partition}}, TransactionVersion)
+		return c.do(id, func(s *shard, _ *spareID) outcome {
+			if m := s.txns[id]; m != nil && m.pid == pid && m.epoch == epoch {
+				if m.state == kmsg.TransactionStateOngoing && m.parts[tp{topic, partition}] {
+					return outcome{} // already in: no write
+				}
+			}
+			return s.addPartitions(id, pid, epoch, 5, []tp{{topic, partition}}, TransactionVersion)
+		})
+	})
 }

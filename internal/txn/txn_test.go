@@ -1,8 +1,11 @@
 package txn
 
 import (
+	"errors"
 	"log/slog"
+	"maps"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,11 +52,12 @@ func newEnv(t *testing.T, dir string) *env {
 			t.Fatal(cerr)
 		}
 	}
-	e.c, err = New(Config{Dir: dir, NumPartitions: 3, CheckInterval: time.Hour}, meta, e.ctl, e.parts, nil, nil)
+	e.c, err = New(Config{Dir: dir, NodeID: 1, NumPartitions: 3, CheckInterval: time.Hour}, meta, e.ctl, e.parts, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.c.now = func() time.Time { return e.now }
+	e.c.Start()
 	t.Cleanup(e.close)
 	return e
 }
@@ -87,6 +91,32 @@ func (e *env) state(id string) (kmsg.TransactionState, int64, int16) {
 		return -1, -1, -1
 	}
 	return m.state, m.pid, m.epoch
+}
+
+// settle waits until no shard is loading and no transaction is being
+// completed.
+func (e *env) settle() {
+	e.t.Helper()
+	e.c.follow()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		busy := 0
+		for _, s := range e.c.loadedShards() {
+			s.mu.Lock()
+			busy += len(s.jobs)
+			if s.status == shardLoading {
+				busy++
+			}
+			s.mu.Unlock()
+		}
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d shards loading or transactions completing", busy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (e *env) add(id string, pid int64, epoch int16, parts ...int32) int16 {
@@ -162,6 +192,7 @@ func TestTxnStateMachine(t *testing.T) {
 	code("add", e.add(id, pid, 1, 1), nil)
 	e.now = e.now.Add(10001 * time.Millisecond)
 	e.c.checkTimeouts()
+	e.settle()
 	st, _, epoch := e.state(id)
 	if st != kmsg.TransactionStateCompleteAbort || epoch != 2 {
 		t.Fatalf("after timeout: state %v epoch %d", st, epoch)
@@ -217,3 +248,79 @@ func TestTxnStateMachine(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// withStateLeader returns a copy of img in which partition p of
+// __transaction_state has leader and leader epoch (the image as it would
+// be after a leader election), at a later offset.
+func withStateLeader(img *metadata.Image, p int32, leader, epoch int32) *metadata.Image {
+	n := *img
+	n.Offset++
+	n.TopicsByName = maps.Clone(img.TopicsByName)
+	t := *img.TopicsByName[StateTopic]
+	t.Partitions = slices.Clone(t.Partitions)
+	t.Partitions[p].Leader, t.Partitions[p].LeaderEpoch = leader, epoch
+	n.TopicsByName[StateTopic] = &t
+	return &n
+}
+
+// TestShardFollowsLeadership: a shard serves only while this broker leads
+// its partition: when another broker does, its requests get
+// NOT_COORDINATOR and its state is dropped (a transaction being completed
+// stops there); when the lead comes back at a new leader epoch the shard
+// replays its log, completes the prepared transaction with markers
+// carrying the new epoch as coordinator epoch, and serves again.
+func TestShardFollowsLeadership(t *testing.T) {
+	e := newEnv(t, t.TempDir())
+	id := "moving"
+	res := e.c.InitProducerID(4, &id, 60000, -1, -1)
+	if res.Code != 0 {
+		t.Fatalf("init: %+v", res)
+	}
+	if code := e.add(id, res.ProducerID, res.Epoch, 0); code != 0 {
+		t.Fatalf("add: %v", kerr.ErrorForCode(code))
+	}
+	p := PartitionFor(id, 3)
+	base := e.meta.Image()
+	epoch0 := base.TopicsByName[StateTopic].Partitions[p].LeaderEpoch
+
+	// The commit stops after its Prepare (as a crash would) and the
+	// leadership moves away.
+	stop := func(string) error { return errors.New("stopped after prepare") }
+	TestHookAfterPrepare.Store(&stop)
+	t.Cleanup(func() { TestHookAfterPrepare.Store(nil) })
+	if code := e.end(id, res.ProducerID, res.Epoch, true); code != 0 {
+		t.Fatalf("commit after a durable prepare: %v", kerr.ErrorForCode(code))
+	}
+	TestHookAfterPrepare.Store(nil)
+	e.c.OnImage(withStateLeader(base, p, 2, epoch0+1))
+	if _, code := e.c.shardFor(id); code != kerr.NotCoordinator.Code {
+		t.Fatalf("shard led by another broker: %v", kerr.ErrorForCode(code))
+	}
+	if got := e.c.ListTransactions(kmsg.NewPtrListTransactionsRequest()); len(got.TransactionStates) != 0 {
+		t.Fatalf("listed without leading: %+v", got.TransactionStates)
+	}
+	if p := e.parts.Get("data", 0); p.LastStableOffset() != 0 {
+		t.Fatalf("data-0 LSO %d: a marker was written after the prepare stopped", p.LastStableOffset())
+	}
+
+	// Back at a newer epoch: replayed, completed, served.
+	e.c.OnImage(withStateLeader(base, p, 1, epoch0+2))
+	e.settle()
+	if st, pid, _ := e.state(id); st != kmsg.TransactionStateCompleteCommit || pid != res.ProducerID {
+		t.Fatalf("after the lead came back: state %v pid %d", st, pid)
+	}
+	data := e.parts.Get("data", 0)
+	if data.LastStableOffset() != data.HighWatermark() {
+		t.Fatalf("data-0 LSO %d HW %d after completion", data.LastStableOffset(), data.HighWatermark())
+	}
+	for _, pi := range data.Producers() {
+		if pi.ProducerID == res.ProducerID && pi.CoordinatorEpoch != epoch0+2 {
+			t.Fatalf("marker coordinator epoch %d, want %d", pi.CoordinatorEpoch, epoch0+2)
+		}
+	}
+	// A marker of the coordinator's older epoch is now refused.
+	_, err := data.AppendMarker(res.ProducerID, res.Epoch, false, epoch0+1)
+	if perr := (*replica.ProduceError)(nil); !errors.As(err, &perr) || perr.Err != kerr.TransactionCoordinatorFenced {
+		t.Fatalf("marker at an older coordinator epoch: %v", err)
+	}
+}
