@@ -64,12 +64,11 @@ func findCoordinator(e *Env, req *server.Request, keyType int8, key string) kmsg
 		if e.Txn == nil {
 			return fail(kerr.CoordinatorNotAvailable.Code, "no transaction coordinator")
 		}
-		if code := e.Txn.Ready(); code != 0 {
+		leader, code := e.Txn.Locate(key)
+		if code != 0 {
 			return fail(code, "transaction coordinator not available")
 		}
-		c.NodeID = e.NodeID
-		c.Host, c.Port = e.advertised(req)
-		return c
+		return nameLeader(e, req, c, leader, fail)
 	case coordinatorShare:
 		return fail(kerr.InvalidRequest.Code, "share groups are not supported")
 	default:
@@ -90,7 +89,13 @@ func findCoordinator(e *Env, req *server.Request, keyType int8, key string) kmsg
 	if leader < 0 {
 		return fail(kerr.CoordinatorNotAvailable.Code, fmt.Sprintf("partition %d of %s has no leader", p, coordinator.OffsetsTopic))
 	}
-	for _, b := range e.liveBrokers(req, img) {
+	return nameLeader(e, req, c, leader, fail)
+}
+
+// nameLeader answers c with broker leader's endpoint on req's listener.
+func nameLeader(e *Env, req *server.Request, c kmsg.FindCoordinatorResponseCoordinator, leader int32,
+	fail func(int16, string) kmsg.FindCoordinatorResponseCoordinator) kmsg.FindCoordinatorResponseCoordinator {
+	for _, b := range e.liveBrokers(req, e.Meta.Image()) {
 		if b.ID == leader {
 			c.NodeID, c.Host, c.Port = b.ID, b.Host, b.Port
 			return c
