@@ -89,11 +89,12 @@ func (e *hubEnd) Send(msgs []*raftpb.Message) {
 		h.mu.Lock()
 		dst, ok := h.nodes[to]
 		src := h.nodes[e.id]
-		blocked := e.closed || !ok || h.cut[[2]uint64{e.id, to}] || (h.drop > 0 && h.rng.Float64() < h.drop)
+		closed := e.closed
+		blocked := closed || !ok || h.cut[[2]uint64{e.id, to}] || (h.drop > 0 && h.rng.Float64() < h.drop)
 		delay := h.delay
 		h.mu.Unlock()
 		if blocked {
-			if src != nil && !e.closed {
+			if src != nil && !closed {
 				src.ReportUnreachable(to)
 				if m.GetType() == raftpb.MessageType_MsgSnap {
 					src.ReportSnapshot(to, false)

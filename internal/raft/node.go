@@ -94,6 +94,7 @@ type Node struct {
 	ready       bool        // leader and the term's first entry is applied
 	readyTerm   uint64      // the term ready was reached in
 	sinceSnap   int64
+	fatalMu     sync.Mutex // guards fatal, which other goroutines read
 	fatal       error
 	lastFetched map[uint64]time.Time // leader: last time each follower answered
 
@@ -344,17 +345,15 @@ func (n *Node) die(err error) {
 	}
 }
 
-var fatalMu sync.Mutex
-
 func (n *Node) setFatal(err error) {
-	fatalMu.Lock()
+	n.fatalMu.Lock()
 	n.fatal = err
-	fatalMu.Unlock()
+	n.fatalMu.Unlock()
 }
 
 func (n *Node) fatalErr() error {
-	fatalMu.Lock()
-	defer fatalMu.Unlock()
+	n.fatalMu.Lock()
+	defer n.fatalMu.Unlock()
 	return n.fatal
 }
 
