@@ -211,16 +211,7 @@ func bombBatch(codec int, n int32, payload []byte) []byte {
 // and returns the partition's error code. Unlike rawConn it reports
 // failures as errors, so it can run off the test goroutine.
 func produceOn(c net.Conn, corr int32, topic string, batch []byte) (int16, error) {
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks = -1
-	req.TimeoutMillis = 10000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := produceRequest(9, topic, batch, 10000)
 	c.SetDeadline(time.Now().Add(60 * time.Second))
 	if _, err := c.Write(encodeRequest(corr, req)); err != nil {
 		return 0, err

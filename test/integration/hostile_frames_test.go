@@ -231,16 +231,7 @@ func TestLargeProducesUnderPoolPressure(t *testing.T) {
 
 	value := make([]byte, 900_000)
 	batch := buildBatch(time.Now().UnixMilli(), []rawRecord{{value: value}})
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks = -1
-	req.TimeoutMillis = 30000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = batch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
+	req := produceRequest(9, topic, batch, 30000)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, conns*perConn)

@@ -20,20 +20,25 @@ func rawProduce(t *testing.T, rc *rawConn, corr int32, topic string, batch []byt
 	return rawProduceV(t, rc, corr, 9, topic, batch)
 }
 
-// rawProduceV is rawProduce at a given Produce version.
-func rawProduceV(t *testing.T, rc *rawConn, corr int32, version int16, topic string, batch []byte) (int16, int64) {
-	t.Helper()
+// produceRequest is an acks=all Produce of batch to partition 0 of topic.
+func produceRequest(version int16, topic string, batch []byte, timeoutMs int32) *kmsg.ProduceRequest {
 	req := kmsg.NewPtrProduceRequest()
 	req.SetVersion(version)
 	req.Acks = -1
-	req.TimeoutMillis = 10000
+	req.TimeoutMillis = timeoutMs
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	resp := rc.roundTrip(corr, req).(*kmsg.ProduceResponse)
+	return req
+}
+
+// rawProduceV is rawProduce at a given Produce version.
+func rawProduceV(t *testing.T, rc *rawConn, corr int32, version int16, topic string, batch []byte) (int16, int64) {
+	t.Helper()
+	resp := rc.roundTrip(corr, produceRequest(version, topic, batch, 10000)).(*kmsg.ProduceResponse)
 	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 		t.Fatalf("produce response: want 1 topic with 1 partition, got %+v", resp.Topics)
 	}
