@@ -20,9 +20,12 @@ const offsetsPartitions = 50
 // groupPartition is the __consumer_offsets partition of group as Kafka
 // computes it (Utils.abs(groupId.hashCode()) % partitions), written here
 // independently of the broker's code so a mismatch fails the test.
-func groupPartition(group string) int32 {
+func groupPartition(group string) int32 { return kafkaPartition(group, offsetsPartitions) }
+
+// kafkaPartition is Utils.abs(key.hashCode()) % n, Java's String hash.
+func kafkaPartition(key string, n int32) int32 {
 	var h int32
-	for _, u := range utf16Units(group) {
+	for _, u := range utf16Units(key) {
 		h = 31*h + int32(u)
 	}
 	if h == -1<<31 {
@@ -31,7 +34,7 @@ func groupPartition(group string) int32 {
 	if h < 0 {
 		h = -h
 	}
-	return h % offsetsPartitions
+	return h % n
 }
 
 func utf16Units(s string) []uint16 {

@@ -20,19 +20,7 @@ const txnStatePartitions = 6
 
 // txnPartition is the __transaction_state partition of a transactional id
 // as Kafka computes it, written independently of the broker's code.
-func txnPartition(id string) int32 {
-	var h int32
-	for _, u := range utf16Units(id) {
-		h = 31*h + int32(u)
-	}
-	if h == -1<<31 {
-		return 0
-	}
-	if h < 0 {
-		h = -h
-	}
-	return h % txnStatePartitions
-}
+func txnPartition(id string) int32 { return kafkaPartition(id, txnStatePartitions) }
 
 // txnStateLeaders waits until __transaction_state exists (FindCoordinator
 // for a transactional id creates it) with a leader for each partition, the
