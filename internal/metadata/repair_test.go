@@ -415,20 +415,7 @@ func TestRepairMisnumberedBatch(t *testing.T) {
 // after the older checkpoint damaged too, Repair starts from the older
 // checkpoint.
 func TestDamagedCheckpointFallsBack(t *testing.T) {
-	logDirs := t.TempDir()
-	dir := Dir(logDirs)
-	// A snapshot after every change: two checkpoints are kept.
-	s, err := OpenQuorum(Config{Dir: dir, NodeID: 1, SnapshotBytes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 4 {
-		if err := s.Append(TopicRecord{Name: fmt.Sprintf("t%d", i), ID: uuid(byte(i + 1))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := s.Image()
-	s.Close()
+	logDirs, dir, want := snapshottedLog(t)
 	cps, err := raft.ReadCheckpoints(dir)
 	if err != nil || len(cps) != 2 {
 		t.Fatalf("checkpoints %+v, %v", cps, err)
@@ -451,7 +438,7 @@ func TestDamagedCheckpointFallsBack(t *testing.T) {
 		t.Fatalf("inspect: newest checkpoint error %v, base %+v, needs repair %v, image\n%s", rep.Checkpoints[0].Err, rep.Base,
 			rep.NeedsRepair(), rep.Image.Describe())
 	}
-	s, err = Open(dir, nil)
+	s, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -592,19 +579,7 @@ func TestRepairLegacyLog(t *testing.T) {
 // the whole WAL), and repair loses nothing: no change skipped, no
 // producer id move.
 func TestRepairDamageBehindCheckpoint(t *testing.T) {
-	logDirs := t.TempDir()
-	dir := Dir(logDirs)
-	s, err := OpenQuorum(Config{Dir: dir, NodeID: 1, SnapshotBytes: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 4 {
-		if err := s.Append(TopicRecord{Name: fmt.Sprintf("t%d", i), ID: uuid(byte(i + 1))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := s.Image()
-	s.Close()
+	logDirs, dir, want := snapshottedLog(t)
 	rep, err := Inspect(logDirs)
 	if err != nil {
 		t.Fatal(err)
@@ -628,7 +603,7 @@ func TestRepairDamageBehindCheckpoint(t *testing.T) {
 	if _, err := Repair(logDirs, RepairOptions{NodeID: -1}); err != nil {
 		t.Fatal(err)
 	}
-	s, err = Open(dir, nil)
+	s, err := Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,4 +611,25 @@ func TestRepairDamageBehindCheckpoint(t *testing.T) {
 	if !sameContent(s.Image(), want) {
 		t.Fatalf("after repair:\n%swant\n%s", s.Image().Describe(), want.Describe())
 	}
+}
+
+// snapshottedLog writes four topics through a one-voter store that takes a
+// snapshot after every change (so two checkpoints are kept), closes it, and
+// returns the data directory, the metadata log directory and the image.
+func snapshottedLog(t *testing.T) (logDirs, dir string, want *Image) {
+	t.Helper()
+	logDirs = t.TempDir()
+	dir = Dir(logDirs)
+	s, err := OpenQuorum(Config{Dir: dir, NodeID: 1, SnapshotBytes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if err := s.Append(TopicRecord{Name: fmt.Sprintf("t%d", i), ID: uuid(byte(i + 1))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want = s.Image()
+	s.Close()
+	return logDirs, dir, want
 }
