@@ -45,13 +45,28 @@ func handleDescribeQuorum(e *Env, req *server.Request) server.Reply {
 			}
 			p.LeaderID, p.LeaderEpoch, p.HighWatermark = metadata.NodeID(st.Leader), int32(st.Term), int64(st.Commit)
 			p.CurrentVoters = quorumReplicas(st, st.Voters)
-			p.Observers = quorumReplicas(st, st.Learners)
+			p.Observers = quorumReplicas(st, observerIDs(st))
 			t.Partitions = append(t.Partitions, p)
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
 	resp.Nodes = quorumNodes(e, st)
 	return server.Ready(&server.Response{Msg: resp})
+}
+
+// observerIDs are the members without a vote: raft learners, the
+// broker-only nodes that fetched from this member, and this node itself
+// when it is one of them.
+func observerIDs(st raft.Status) []uint64 {
+	ids := slices.Clone(st.Learners)
+	for _, o := range st.Observers {
+		ids = append(ids, o.ID)
+	}
+	if !slices.Contains(st.Voters, st.ID) && !slices.Contains(ids, st.ID) {
+		ids = append(ids, st.ID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // quorumReplicas describes members: log end offset = the last index held
@@ -61,7 +76,7 @@ func quorumReplicas(st raft.Status, ids []uint64) []kmsg.DescribeQuorumResponseT
 	for _, id := range ids {
 		v := kmsg.NewDescribeQuorumResponseTopicPartitionReplicaState()
 		v.ReplicaID, v.LogEndOffset, v.LastFetchTimestamp, v.LastCaughtUpTimestamp = metadata.NodeID(id), -1, -1, -1
-		for _, rs := range st.Replicas {
+		for _, rs := range slices.Concat(st.Replicas, st.Observers) {
 			if rs.ID == id {
 				v.LogEndOffset = int64(rs.Match)
 				if !rs.LastFetch.IsZero() {

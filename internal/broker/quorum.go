@@ -64,34 +64,51 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 			}
 		},
 	}
+	var meta *metadata.Store
+	if b.cfg.IsBrokerOnly() {
+		// No vote: follow the quorum as an observer (raft/observe.go).
+		if meta, err = metadata.OpenObserver(cfg); err != nil {
+			return nil, err
+		}
+		return b.waitMetadata(meta, len(voters))
+	}
 	if len(voters) > 0 {
 		if ctl == nil {
 			return nil, fmt.Errorf("a multi-node quorum is configured but no listener is named by controller.listener.names")
 		}
 		cfg.Listener = ctl.ln
 	}
-	meta, err := metadata.OpenQuorum(cfg)
+	meta, err = metadata.OpenQuorum(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if len(voters) > 1 {
-		b.logger.Info("waiting for the metadata quorum", "voters", len(voters))
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := meta.WaitReady(ctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			if ctx.Err() == nil {
-				meta.Close()
-				return nil, err
-			}
-			b.logger.Warn("still waiting for the metadata quorum: are a majority of controller.quorum.voters running?", "err", err)
-		}
-		st := meta.QuorumStatus()
-		b.logger.Info("metadata quorum joined", "leader", metadata.NodeID(st.Leader), "epoch", st.Term, "applied", st.Applied)
+	if len(voters) <= 1 {
+		return meta, nil
 	}
+	return b.waitMetadata(meta, len(voters))
+}
+
+// waitMetadata waits until meta's image is as current as the quorum's:
+// a member of a larger quorum waits for a leader (the other voters must
+// be started too).
+func (b *Broker) waitMetadata(meta *metadata.Store, voters int) (*metadata.Store, error) {
+	b.logger.Info("waiting for the metadata quorum", "voters", voters)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := meta.WaitReady(ctx)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() == nil {
+			meta.Close()
+			return nil, err
+		}
+		b.logger.Warn("still waiting for the metadata quorum: are a majority of controller.quorum.voters running?", "err", err)
+	}
+	st := meta.QuorumStatus()
+	b.logger.Info("metadata quorum joined", "leader", metadata.NodeID(st.Leader), "epoch", st.Term, "applied", st.Applied,
+		"observer", b.cfg.IsBrokerOnly())
 	return meta, nil
 }
 

@@ -14,7 +14,7 @@ import (
 // combined node whose metadata log is a one-voter quorum (Kafka requires
 // process.roles; Sluice's single-node default does not).
 var kraftDefs = []brokerDef{
-	rawDef("process.roles", TypeList, "", listOf("broker", "controller"), "Roles of this node: broker,controller (combined) is the only multi-node form today; empty is a single combined node with a one-voter metadata quorum."),
+	rawDef("process.roles", TypeList, "", listOf("broker", "controller"), "Roles of this node: broker,controller (a combined node, a voter of the metadata quorum) or broker (no vote: it observes the quorum named by controller.quorum.voters); empty is a single combined node with a one-voter metadata quorum."),
 	rawDef("controller.quorum.voters", TypeList, "", nil, "The metadata quorum's voters, id@host:port,... (each host:port a controller listener). Empty: this node alone (one voter)."),
 	rawDef("controller.quorum.bootstrap.servers", TypeList, "", nil, "Controllers to find the quorum through (KIP-853), host:port,...; the voters are the set the node was formatted with (sluice format --initial-controllers). Adding or removing voters later is not supported yet. Exclusive with controller.quorum.voters."),
 	rawDef("controller.listener.names", TypeList, "", nil, "Listener names the metadata quorum's raft traffic uses (the first is served); they serve no Kafka clients."),
@@ -33,6 +33,13 @@ func (b *Broker) BrokerRack() *string {
 		return nil
 	}
 	return &v
+}
+
+// IsBrokerOnly reports process.roles=broker: a node with no vote in the
+// metadata quorum, which observes it.
+func (b *Broker) IsBrokerOnly() bool {
+	r := b.ProcessRoles()
+	return len(r) == 1 && r[0] == "broker"
 }
 
 // ProcessRoles returns process.roles (empty: a single combined node).
@@ -126,14 +133,25 @@ func (b *Broker) validateKRaft() error {
 		return invalid("controller.quorum.bootstrap.servers", strings.Join(bootstrap, ","), "set either controller.quorum.voters or controller.quorum.bootstrap.servers, not both")
 	}
 	rolesText := strings.Join(roles, ",")
-	if len(roles) > 0 && !(slices.Contains(roles, "broker") && slices.Contains(roles, "controller")) {
-		return invalid("process.roles", rolesText, "only combined nodes (broker,controller) are supported yet")
+	if len(roles) > 0 && !slices.Contains(roles, "broker") {
+		return invalid("process.roles", rolesText, "controller-only nodes are not supported yet: use broker,controller (combined) or broker")
+	}
+	if b.IsBrokerOnly() {
+		// A broker without a vote follows the quorum as an observer: it
+		// needs the voters' addresses and must not be one of them.
+		if len(voters) == 0 {
+			return invalid("controller.quorum.voters", "", "a broker-only node (process.roles=broker) needs the controllers' id@host:port list")
+		}
+		if _, ok := voters[b.NodeID]; ok {
+			return invalid("process.roles", rolesText, fmt.Sprintf("node.id %d is in controller.quorum.voters, so it must have the controller role (broker,controller)", b.NodeID))
+		}
+		return nil
 	}
 	if len(voters) == 0 && len(bootstrap) == 0 {
 		return nil
 	}
 	if len(roles) == 0 {
-		return invalid("process.roles", "", "must be broker,controller when controller.quorum.voters or controller.quorum.bootstrap.servers is set")
+		return invalid("process.roles", "", "must be broker,controller (or broker) when controller.quorum.voters or controller.quorum.bootstrap.servers is set")
 	}
 	if _, ok := voters[b.NodeID]; !ok && len(voters) > 0 {
 		return invalid("controller.quorum.voters", strings.Join(splitList(b.Raw["controller.quorum.voters"]), ","),

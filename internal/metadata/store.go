@@ -81,7 +81,7 @@ type Config struct {
 type Store struct {
 	cfg    Config
 	logger *slog.Logger
-	node   *raft.Node
+	node   member
 	tr     raft.Transport
 	fwd    forwarder // nil with one voter
 
@@ -301,7 +301,9 @@ func (s *Store) Close() error {
 	s.pub.close()
 	// The lock goes last: nothing may open the log while it is still
 	// being closed.
-	s.lock.Close()
+	if s.lock != nil { // an observer locks nothing
+		s.lock.Close()
+	}
 	return err
 }
 

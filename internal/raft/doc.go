@@ -23,6 +23,15 @@
 // (until then its view may lack committed entries), so the proposer
 // validates against the state every replica will have.
 //
+// # Observers
+//
+// Nodes without a vote (process.roles=broker) are observers, as in KRaft:
+// they fetch committed entries from a voter over the same listener
+// (observe.go, observer.go) and apply them in order, restoring the
+// voter's newest snapshot when they are behind its log. They are never in
+// raft's configuration, so they cannot affect elections or commits; a
+// voter answers them only up to its commit index.
+//
 // # Invariants
 //
 //   - A committed entry always applies (StateMachine.Apply returning an

@@ -80,6 +80,7 @@ type Node struct {
 	recvc   chan *raftpb.Message
 	propc   chan *proposal
 	reportc chan func()
+	readc   chan func() // observers' reads of the storage (observe.go)
 	tickc   chan struct{}
 	stopc   chan struct{}
 	done    chan struct{}
@@ -96,7 +97,10 @@ type Node struct {
 	sinceSnap   int64
 	fatalMu     sync.Mutex // guards fatal, which other goroutines read
 	fatal       error
-	lastFetched map[uint64]time.Time // leader: last time each follower answered
+	lastFetched map[uint64]time.Time     // leader: last time each follower answered
+	observers   map[uint64]ReplicaStatus // observers' last fetches (observe.go)
+
+	commitc atomic.Pointer[chan struct{}] // closed when the commit index moves
 
 	status atomic.Pointer[Status]
 }
@@ -180,6 +184,7 @@ func New(cfg Config) (*Node, error) {
 		recvc:       make(chan *raftpb.Message, 4096),
 		propc:       make(chan *proposal, 256),
 		reportc:     make(chan func(), 256),
+		readc:       make(chan func()),
 		tickc:       make(chan struct{}, 1),
 		stopc:       make(chan struct{}),
 		done:        make(chan struct{}),
@@ -187,7 +192,10 @@ func New(cfg Config) (*Node, error) {
 		conf:        md.GetConfState(),
 		waiters:     map[uint64]*proposal{},
 		lastFetched: map[uint64]time.Time{},
+		observers:   map[uint64]ReplicaStatus{},
 	}
+	commitc := make(chan struct{})
+	n.commitc.Store(&commitc)
 	n.publishStatus()
 	return n, nil
 }
@@ -316,6 +324,8 @@ func (n *Node) loop() {
 		case p := <-n.propc:
 			n.propose(p)
 		case f := <-n.reportc:
+			f()
+		case f := <-n.readc:
 			f()
 		case <-n.stopc:
 			n.failAll(ErrStopped)

@@ -28,6 +28,9 @@ type Status struct {
 	// the last index known to match and when it last answered. Empty on
 	// followers.
 	Replicas []ReplicaStatus
+	// Observers are the nodes without a vote that fetched from this
+	// member (observe.go): the index they have and when they last asked.
+	Observers []ReplicaStatus
 }
 
 // ReplicaStatus is one member as the leader sees it.
@@ -67,6 +70,13 @@ func (n *Node) publishStatus() {
 			s.Replicas = append(s.Replicas, rs)
 		}
 		slices.SortFunc(s.Replicas, func(a, b ReplicaStatus) int { return int(a.ID) - int(b.ID) })
+	}
+	for _, o := range n.observers {
+		s.Observers = append(s.Observers, o)
+	}
+	slices.SortFunc(s.Observers, func(a, b ReplicaStatus) int { return int(a.ID) - int(b.ID) })
+	if prev := n.status.Load(); prev != nil && s.Commit > prev.Commit {
+		n.signalCommit()
 	}
 	metrics.RaftState(float64(s.Leader), float64(s.Term), float64(s.Commit))
 	n.status.Store(s)

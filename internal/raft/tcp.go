@@ -37,6 +37,7 @@ type TCP struct {
 	peers  map[uint64]*tcpPeer
 	conns  map[net.Conn]struct{}
 	closed bool
+	stop   chan struct{} // closed by Close: ends observers' long polls
 	wg     sync.WaitGroup
 }
 
@@ -49,12 +50,13 @@ const (
 )
 
 // NewTCP serves raft on ln and sends to peers (node id to host:port, this
-// node's own entry ignored). recv is the local node.
+// node's own entry ignored). recv is the local node. With ln nil nothing
+// is served: an observer uses the transport only to Forward.
 func NewTCP(id uint64, clusterID string, ln net.Listener, peers map[uint64]string, recv Receiver, logger *slog.Logger) *TCP {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := &TCP{id: id, cluster: clusterID, ln: ln, recv: recv, logger: logger, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}}
+	t := &TCP{id: id, cluster: clusterID, ln: ln, recv: recv, logger: logger, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	for pid, addr := range peers {
 		if pid == id {
 			continue
@@ -64,8 +66,10 @@ func NewTCP(id uint64, clusterID string, ln net.Listener, peers map[uint64]strin
 		t.wg.Add(1)
 		go p.run()
 	}
-	t.wg.Add(1)
-	go t.accept()
+	if ln != nil { // an observer's transport only dials (Forward)
+		t.wg.Add(1)
+		go t.accept()
+	}
 	return t
 }
 
@@ -101,7 +105,11 @@ func (t *TCP) Close() error {
 		return nil
 	}
 	t.closed = true
-	err := t.ln.Close()
+	close(t.stop)
+	var err error
+	if t.ln != nil {
+		err = t.ln.Close()
+	}
 	for c := range t.conns {
 		c.Close()
 	}
@@ -154,7 +162,7 @@ func (t *TCP) serve(c net.Conn) {
 	if _, err := io.ReadFull(r, magic); err != nil {
 		return
 	}
-	if string(magic) != tcpMagic && string(magic) != fwdMagic {
+	if string(magic) != tcpMagic && string(magic) != fwdMagic && string(magic) != obsMagic {
 		t.logger.Warn("raft transport: refused a connection that does not speak raft", "remote", c.RemoteAddr())
 		return
 	}
@@ -164,6 +172,10 @@ func (t *TCP) serve(c net.Conn) {
 	}
 	if string(magic) == fwdMagic {
 		t.serveForward(c, r)
+		return
+	}
+	if string(magic) == obsMagic {
+		t.serveObserver(c, r)
 		return
 	}
 	var hdr [4]byte

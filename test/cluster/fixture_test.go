@@ -85,6 +85,7 @@ type node struct {
 	exited   chan struct{}
 	cluster  *testCluster
 	extraCfg []string
+	observer bool // process.roles=broker: no vote, no controller listener
 }
 
 type lockedBuffer struct {
@@ -107,11 +108,12 @@ func (l *lockedBuffer) String() string {
 // testCluster is n combined (broker,controller) nodes sharing one
 // metadata quorum.
 type testCluster struct {
-	t        testing.TB
-	bin      string
-	nodes    []*node
-	voters   string
-	election time.Duration
+	t         testing.TB
+	bin       string
+	nodes     []*node
+	voters    string
+	election  time.Duration
+	clusterID string
 }
 
 // electionTimeout is the quorum's election timeout in the tests.
@@ -139,6 +141,7 @@ func startClusterConfig(t testing.TB, n int, election time.Duration, extra ...st
 	}
 	c.voters = strings.Join(voters, ",")
 	clusterID := run(t, c.bin, "format", "--random-cluster-id")
+	c.clusterID = clusterID
 	for _, nd := range c.nodes {
 		run(t, c.bin, "format", "--cluster-id", clusterID, "--log-dirs", nd.dir, "--node-id", fmt.Sprint(nd.id))
 		nd.start()
@@ -180,9 +183,13 @@ func (nd *node) addr() string { return fmt.Sprintf("127.0.0.1:%d", nd.client) }
 
 func (nd *node) start() {
 	c := nd.cluster
+	listeners, roles := fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", nd.client, nd.ctl), "broker,controller"
+	if nd.observer {
+		listeners, roles = fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", nd.client), "broker"
+	}
 	args := []string{"serve", "--node-id", fmt.Sprint(nd.id), "--log-dirs", nd.dir,
-		"--listeners", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", nd.client, nd.ctl),
-		"--override", "process.roles=broker,controller",
+		"--listeners", listeners,
+		"--override", "process.roles=" + roles,
 		"--override", "controller.quorum.voters=" + c.voters,
 		"--override", "controller.listener.names=CONTROLLER",
 		"--override", fmt.Sprintf("controller.quorum.election.timeout.ms=%d", c.election.Milliseconds()),
