@@ -8,8 +8,11 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/config"
@@ -43,6 +46,9 @@ type Env struct {
 	// its request arrived on, as Kafka does.
 	Endpoints map[string]Endpoint
 	ClusterID string
+	// Forward sends a request to the active controller (58_envelope.go);
+	// nil on a single node, which is always its own controller.
+	Forward func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 }
 
 // Endpoint is an advertised host and port.
@@ -126,6 +132,9 @@ func (h *Handler) Supported(key, version int16) bool {
 
 // Handle implements server.Handler.
 func (h *Handler) Handle(req *server.Request) server.Reply {
+	if h.env.shouldForward(req) {
+		return forward(h.env, req)
+	}
 	if q := h.env.Quotas; q == nil || !q.Enabled(quota.Request) || requestQuotaExempt(req.Key) {
 		return registry[req.Key].fn(h.env, req)
 	}

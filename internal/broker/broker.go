@@ -185,6 +185,10 @@ func (b *Broker) Start() error {
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}
+	if b.lifeSender != nil {
+		// Admin requests reach the active controller in an Envelope.
+		env.Forward = b.lifeSender.Request
+	}
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)
 	}

@@ -11,9 +11,10 @@ import (
 // forwarder carries a follower's Append to the quorum leader, which
 // validates the records against its own image and proposes them: the
 // only member whose image is sure to include every committed entry.
-// (Kafka forwards whole admin requests to the controller, KIP-590; that
-// arrives with the inter-broker client. Until then this keeps "create a
-// topic through any node" true for the quorum.)
+// Admin requests reach the active controller whole, in an Envelope
+// (api/58_envelope.go); this path carries the rest: auto-created and
+// internal topics, and admin requests when no controller answered the
+// Envelope.
 //
 // The answer is one byte of outcome and a message:
 //

@@ -78,3 +78,16 @@ func decodeBody(req *Request, body []byte) error {
 	req.Body = msg
 	return nil
 }
+
+// ParseRequest decodes a request frame (header and body, no size prefix):
+// what an Envelope (KIP-590) carries.
+func ParseRequest(frame []byte) (*Request, error) {
+	req, body, err := parseHeader(frame)
+	if err != nil {
+		return nil, err
+	}
+	if err := decodeBody(req, body); err != nil {
+		return nil, err
+	}
+	return req, nil
+}

@@ -22,6 +22,9 @@ type Request struct {
 	// Size is the request's frame size in bytes (header and body), what
 	// Kafka records against producer_byte_rate.
 	Size int32
+	// Forwarded marks a request that arrived inside an Envelope from
+	// another broker (KIP-590): it is answered here, never forwarded again.
+	Forwarded bool
 }
 
 // ConnInfo is per-connection state handlers may read.
