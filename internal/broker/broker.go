@@ -186,8 +186,10 @@ func (b *Broker) Start() error {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}
 	if b.lifeSender != nil {
-		// Admin requests reach the active controller in an Envelope.
+		// Admin requests reach the active controller in an Envelope, and
+		// the topics this broker creates itself in a CreateTopics.
 		env.Forward = b.lifeSender.Request
+		b.ctl.SetRemote(b.lifeSender.Request)
 	}
 	if b.cfg.AuthorizerEnabled() {
 		env.Auth = auth.New(b.cfg.SuperUsers(), b.cfg.AllowEveryoneIfNoACLFound)

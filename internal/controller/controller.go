@@ -12,6 +12,7 @@
 package controller
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Error is a Kafka error code with a message for the response's
@@ -67,6 +69,9 @@ type Controller struct {
 	// leases are the brokers' heartbeat leases, kept by the active
 	// controller only (brokers.go). Lock order: mu, then leases.mu.
 	leases leases
+	// remote reaches the active controller when this node is not the
+	// quorum leader (remote.go); nil on a single node.
+	remote func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 }
 
 // New returns a controller writing through store, with defaults (number

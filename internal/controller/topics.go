@@ -96,6 +96,15 @@ type TopicResult struct {
 // replica, with leader epoch 0 and all replicas in sync.
 func (c *Controller) CreateTopic(req CreateTopicRequest) (TopicResult, *Error) {
 	c.mu.Lock()
+	send := c.remote
+	c.mu.Unlock()
+	if send != nil && !req.ValidateOnly && !c.store.QuorumStatus().IsLeader {
+		// Never hold mu across the network call.
+		if res, cerr, ok := c.createTopicRemote(send, req); ok {
+			return res, cerr
+		}
+	}
+	c.mu.Lock()
 	defer c.mu.Unlock()
 	im := c.store.Image()
 	if e := ValidateTopicName(req.Name); e != nil {

@@ -12,9 +12,9 @@ import (
 // validates the records against its own image and proposes them: the
 // only member whose image is sure to include every committed entry.
 // Admin requests reach the active controller whole, in an Envelope
-// (api/58_envelope.go); this path carries the rest: auto-created and
-// internal topics, and admin requests when no controller answered the
-// Envelope.
+// (api/58_envelope.go), and topics a broker creates itself in a
+// CreateTopics (controller/remote.go); this path carries the rest, and
+// those when no controller answered them.
 //
 // The answer is one byte of outcome and a message:
 //

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -126,4 +127,78 @@ func createTopicOn(t testing.TB, nd *node, name string) int16 {
 		return -1
 	}
 	return resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode
+}
+
+// TestAutoCreateThroughController: two brokers that are not the
+// controller auto-create the same topics at once (Metadata with
+// AllowAutoTopicCreation); both send CreateTopics to the active controller,
+// so each answer is the topic or LEADER_NOT_AVAILABLE (just created),
+// never an error, and every broker ends up with one topic id.
+func TestAutoCreateThroughController(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, 3)
+	lead := agreedLeader(t, c.nodes, -1)
+	var others []*node
+	for _, nd := range c.nodes {
+		if nd.id != lead {
+			others = append(others, nd)
+		}
+	}
+	for i := range 5 {
+		name := fmt.Sprintf("auto-%d", i)
+		var wg sync.WaitGroup
+		for _, nd := range others {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				md, err := autoCreateOn(t, nd, name)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if code := md.Topics[0].ErrorCode; code != 0 && code != kerr.LeaderNotAvailable.Code {
+					t.Errorf("auto-creating %s through broker %d: %v", name, nd.id, kerr.ErrorForCode(code))
+				}
+			}()
+		}
+		wg.Wait()
+		waitFor(t, 10*time.Second, "every broker to agree on "+name, func() error {
+			var id [16]byte
+			for j, nd := range c.nodes {
+				md, err := metadataOf(t, nd, name)
+				if err != nil {
+					return err
+				}
+				mt := md.Topics[0]
+				if mt.ErrorCode != 0 {
+					return kerr.ErrorForCode(mt.ErrorCode)
+				}
+				if j > 0 && mt.TopicID != id {
+					return fmt.Errorf("broker %d has topic id %x, another %x", nd.id, mt.TopicID, id)
+				}
+				id = mt.TopicID
+			}
+			return nil
+		})
+	}
+}
+
+// autoCreateOn sends nd itself a Metadata request for name that allows
+// auto-creation.
+func autoCreateOn(t testing.TB, nd *node, name string) (*kmsg.MetadataResponse, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(nd.addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = true
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(name)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.SeedBrokers()[0].Request(ctx(t), req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.MetadataResponse), nil
 }
