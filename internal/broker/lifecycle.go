@@ -169,12 +169,16 @@ func (b *Broker) startLifecycle(clusterID string, eps []metadata.BrokerEndpoint)
 	return nil
 }
 
-// stopLifecycle stops heartbeating (the controller fences this broker when
-// its lease runs out) and the lease check.
+// stopLifecycle stops heartbeating and the lease check. In a cluster it
+// first shuts down the Kafka way (controlledShutdown), so the broker is
+// fenced at once rather than when its lease runs out.
 func (b *Broker) stopLifecycle() {
 	if b.life != nil {
 		close(b.life.stop)
 		<-b.life.done
+		if st := b.meta.QuorumStatus(); len(st.Voters) > 1 || b.cfg.IsBrokerOnly() {
+			b.life.controlledShutdown(b.cfg.BrokerSessionTimeout())
+		}
 		b.life = nil
 	}
 	if b.lifeSender != nil {
@@ -310,4 +314,42 @@ func (l *lifecycle) lastErr() string {
 		return *p
 	}
 	return "no error: its heartbeats were answered fenced"
+}
+
+// controlledShutdown is KRaft's controlled shutdown: heartbeats with
+// WantShutDown until the controller answers ShouldShutDown, having moved
+// this broker's leaderships to other in-sync replicas (a partition with no
+// other in-sync replica loses its leader) and fenced it once every active
+// broker has seen that; a restart then registers at once. It gives up
+// after timeout (the controller unreachable): the lease then runs out as
+// after a crash.
+func (l *lifecycle) controlledShutdown(timeout time.Duration) {
+	if l.epoch.Load() < 0 {
+		return // never registered: nothing to hand over
+	}
+	deadline := time.Now().Add(timeout)
+	pause := min(l.interval, 50*time.Millisecond)
+	for time.Now().Before(deadline) {
+		req := kmsg.NewPtrBrokerHeartbeatRequest()
+		req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = l.nodeID, l.epoch.Load(), l.offset.Load()
+		req.WantShutdown = true
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		resp, err := l.send.Request(ctx, req)
+		cancel()
+		if err == nil {
+			r := resp.(*kmsg.BrokerHeartbeatResponse)
+			switch {
+			case r.ErrorCode != 0:
+				err = kerr.ErrorForCode(r.ErrorCode)
+			case r.ShouldShutdown:
+				l.logger.Info("controlled shutdown complete: the active controller fenced this broker")
+				return
+			}
+		}
+		if err != nil && errors.Is(err, kerr.StaleBrokerEpoch) {
+			return // another incarnation owns the id: nothing of ours to hand over
+		}
+		time.Sleep(pause)
+	}
+	l.logger.Warn("controlled shutdown did not finish in time; stopping anyway (the lease will expire)", "timeout", timeout)
 }

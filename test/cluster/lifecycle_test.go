@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"fmt"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,4 +248,76 @@ func listsBroker(t testing.TB, nd *node, id int32) bool {
 		}
 	}
 	return false
+}
+
+// TestControlledShutdownOnSIGTERM: a broker stopped with SIGTERM asks the
+// controller for a controlled shutdown (BrokerHeartbeat WantShutDown): it
+// is fenced at once, not when its lease runs out (the session timeout here
+// is 60 s), its partition loses it as leader, and started again it
+// registers without waiting for an old lease and leads its partition with
+// its data.
+func TestControlledShutdownOnSIGTERM(t *testing.T) {
+	t.Parallel()
+	c := startClusterConfig(t, 3, electionTimeout, "broker.session.timeout.ms=60000", "broker.heartbeat.interval.ms=100")
+	lead := agreedLeader(t, c.nodes, -1)
+	var victim, via *node
+	for _, nd := range c.nodes {
+		switch {
+		case nd.id == lead:
+			via = nd
+		case victim == nil:
+			victim = nd
+		}
+	}
+	waitFor(t, 10*time.Second, "every broker to be unfenced", func() error {
+		if md, err := metadataOf(t, via); err != nil || len(md.Brokers) != 3 {
+			return fmt.Errorf("brokers %v, err %v", md, err)
+		}
+		return nil
+	})
+	createAssigned(t, via, "stopped", victim.id)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(via.addr()), kgo.DefaultProduceTopic("stopped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx(t), &kgo.Record{Value: []byte("before the stop")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	stopped := time.Now()
+	victim.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-victim.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the broker did not exit within 30 s of SIGTERM")
+	}
+	victim.cmd = nil
+	if !strings.Contains(victim.out.String(), "controlled shutdown complete") {
+		t.Fatalf("no controlled shutdown in the broker's log:\n%s", tail(victim.out.String(), 3000))
+	}
+	if listsBroker(t, via, victim.id) {
+		t.Errorf("broker %d still listed after its controlled shutdown", victim.id)
+	}
+	if l, err := leaderOf(t, via, "stopped"); err != nil || l != -1 {
+		t.Errorf("after the controlled shutdown the partition is led by %d (err %v), want -1", l, err)
+	}
+	t.Logf("broker %d shut down and fenced %s after SIGTERM", victim.id, time.Since(stopped))
+
+	victim.start()
+	victim.waitListening()
+	waitFor(t, 10*time.Second, "the restarted broker to lead its partition", func() error {
+		l, err := leaderOf(t, via, "stopped")
+		if err == nil && l != victim.id {
+			err = fmt.Errorf("leader %d", l)
+		}
+		return err
+	})
+	waitFor(t, 10*time.Second, "the record written before the stop", func() error {
+		got, err := fetchFirst(t, victim, "stopped")
+		if err == nil && got != "before the stop" {
+			err = fmt.Errorf("read %q", got)
+		}
+		return err
+	})
 }
