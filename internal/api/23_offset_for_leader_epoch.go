@@ -10,9 +10,11 @@ import (
 
 func init() { register(23, 0, 4, handleOffsetForLeaderEpoch) }
 
-// handleOffsetForLeaderEpoch answers the end offset of a leader epoch. A
-// single node has had one leader epoch for the whole log (epoch 0), so any
-// epoch at or above it ends at the log end; an older one is unknown.
+// handleOffsetForLeaderEpoch answers the end offset of a leader epoch from
+// the partition's leader epoch cache (replica/epochcache.go): the largest
+// epoch at or below the one asked and where it ends, the log end for the
+// current epoch. A client uses it to find where its log diverges after a
+// leader change.
 func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := kmsg.NewPtrOffsetForLeaderEpochResponse()
@@ -37,8 +39,7 @@ func handleOffsetForLeaderEpoch(e *Env, req *server.Request) server.Reply {
 				// Kafka answers an epoch newer than any it knows with
 				// no error and undefined epoch/offset.
 			default:
-				op.LeaderEpoch = p.LeaderEpoch()
-				op.EndOffset = p.Log().EndOffset()
+				op.LeaderEpoch, op.EndOffset = p.EndOffsetForEpoch(rp.LeaderEpoch)
 			}
 			t.Partitions = append(t.Partitions, op)
 		}

@@ -270,6 +270,10 @@ func (p *Partition) heal() (did bool, err error) {
 	p.psMu.Unlock()
 	p.stale.Store(false)
 
+	if err := p.epochs.TruncateFromEnd(p.log.EndOffset()); err != nil {
+		return false, fmt.Errorf("leader epochs: %w", err)
+	}
+
 	// Everything the healed log holds was on disk when recovery ended.
 	// Only a log acknowledged before fsync can lose records above the HW
 	// here, and then the HW comes back down to the end of the log.

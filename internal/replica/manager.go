@@ -107,11 +107,11 @@ func (m *Manager) Apply(img *metadata.Image) error {
 					}
 					continue
 				}
-				p.setLeaderEpoch(t.Partitions[i].LeaderEpoch)
+				p.followImage(t.Partitions[i], m.broker.NodeID)
 				m.parts[tp] = p
 				continue
 			}
-			p.setLeaderEpoch(t.Partitions[i].LeaderEpoch)
+			p.followImage(t.Partitions[i], m.broker.NodeID)
 			if *p.Config() != cfg {
 				p.setConfig(cfg)
 			}
@@ -152,6 +152,10 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 	if err := p.loadProducerState(); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("producer state of %s: %w", dir, err)
+	}
+	if err := p.openEpochs(); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("leader epochs of %s: %w", dir, err)
 	}
 	// Whatever recovery kept was on disk, so it is all visible.
 	p.hw = l.EndOffset()

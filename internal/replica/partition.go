@@ -8,6 +8,7 @@ import (
 
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/metadata"
 )
 
 // Partition is one hosted partition. On a single node it is always the
@@ -29,6 +30,7 @@ type Partition struct {
 	psMu     sync.Mutex
 	ps       *producerState
 	lg       *slog.Logger
+	epochs   *epochCache // leader-epoch-checkpoint (epochcache.go)
 
 	mu          sync.Mutex
 	hw          int64
@@ -55,6 +57,22 @@ func (p *Partition) LeaderEpoch() int32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.leaderEpoch
+}
+
+// followImage takes the partition's leader epoch from the image; when
+// this broker leads, the epoch starts at the log end in the epoch cache at
+// once (Kafka's leader does this when it becomes leader), so
+// OffsetForLeaderEpoch knows it before the first batch of the epoch.
+func (p *Partition) followImage(pi metadata.PartitionImage, self int32) {
+	p.setLeaderEpoch(pi.LeaderEpoch)
+	if pi.Leader != self {
+		return
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.epochs.Assign(pi.LeaderEpoch, p.log.EndOffset()); err != nil {
+		p.logger().Error("write leader-epoch-checkpoint", "err", err)
+	}
 }
 
 // setLeaderEpoch follows the image's leader epoch for the partition (it

@@ -115,9 +115,15 @@ func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo,
 		return log.AppendInfo{}, err
 	}
 	base := p.log.ActiveBase()
-	info, err := p.log.Append(batches, p.LeaderEpoch())
+	epoch := p.LeaderEpoch()
+	info, err := p.log.Append(batches, epoch)
 	if err != nil {
 		return info, p.noteStorage(err)
+	}
+	// The first batch of a new leader epoch starts it in the cache (a
+	// no-op for every later batch of the epoch).
+	if err := p.epochs.Assign(epoch, info.FirstOffset); err != nil {
+		p.logger().Error("write leader-epoch-checkpoint", "err", err)
 	}
 	if nb := p.log.ActiveBase(); nb != base && nb == info.FirstOffset {
 		p.writeSnapshot(nb)

@@ -149,6 +149,9 @@ func openTestPartition(t *testing.T, dir string) *Partition {
 	if err := p.loadProducerState(); err != nil {
 		t.Fatal(err)
 	}
+	if err := p.openEpochs(); err != nil {
+		t.Fatal(err)
+	}
 	p.hw = l.EndOffset()
 	return p
 }

@@ -285,6 +285,7 @@ func TestControlledShutdownOnSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	epochBefore := leaderEpochOf(t, via, "stopped")
 	stopped := time.Now()
 	victim.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -320,4 +321,46 @@ func TestControlledShutdownOnSIGTERM(t *testing.T) {
 		}
 		return err
 	})
+
+	// Leadership came back under a new epoch; the leader epoch cache
+	// answers OffsetForLeaderEpoch for the old one: it ended at offset 1,
+	// where the current one starts.
+	epochAfter := leaderEpochOf(t, via, "stopped")
+	if epochAfter <= epochBefore {
+		t.Fatalf("leader epoch %d after the restart, %d before", epochAfter, epochBefore)
+	}
+	for _, tc := range []struct{ ask, epoch int32 }{{epochBefore, epochBefore}, {epochAfter, epochAfter}} {
+		req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+		rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+		rt.Topic = "stopped"
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.LeaderEpoch = 0, epochAfter, tc.ask
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		cl, err := kgo.NewClient(kgo.SeedBrokers(victim.addr()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := cl.SeedBrokers()[0].Request(ctx(t), req)
+		cl.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
+		if p.ErrorCode != 0 || p.LeaderEpoch != tc.epoch || p.EndOffset != 1 {
+			t.Errorf("OffsetForLeaderEpoch(%d): error %d, epoch %d, end %d; want epoch %d, end 1",
+				tc.ask, p.ErrorCode, p.LeaderEpoch, p.EndOffset, tc.epoch)
+		}
+	}
+}
+
+// leaderEpochOf is the leader epoch of partition 0 of topic as nd's
+// Metadata reports it.
+func leaderEpochOf(t testing.TB, nd *node, topic string) int32 {
+	t.Helper()
+	md, err := metadataOf(t, nd, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return md.Topics[0].Partitions[0].LeaderEpoch
 }
