@@ -197,6 +197,10 @@ func (m *Manager) Maintain(now time.Time, retention bool) {
 			if _, err := p.log.EnforceRetention(now); err != nil {
 				m.logger.Error("retention", "topic", p.Topic, "partition", p.Index, "err", err)
 			}
+			// The epoch cache forgets what lies before the log start.
+			if err := p.epochs.TruncateFromStart(p.log.StartOffset()); err != nil {
+				m.logger.Error("write leader-epoch-checkpoint", "topic", p.Topic, "partition", p.Index, "err", err)
+			}
 		}
 		p.expireProducers(now)
 		if !p.Durable() && p.Config().FlushMs >= 0 {
