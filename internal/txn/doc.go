@@ -89,8 +89,8 @@
 // it), which completes the transaction's offsets there. Once every marker
 // is durable the job writes CompleteCommit (CompleteAbort). Until then the
 // transaction answers CONCURRENT_TRANSACTIONS to AddPartitionsToTxn,
-// AddOffsetsToTxn, EndTxn and InitProducerId (and INVALID_TXN_STATE to the
-// group coordinator's verification of a TxnOffsetCommit). When every marker goes to
+// AddOffsetsToTxn, EndTxn and InitProducerId (and the group coordinator's
+// verification of a TxnOffsetCommit fails). When every marker goes to
 // this broker's own partitions (a single node), those requests and EndTxn
 // itself first wait for the job (up to Config.LocalWait), so a single node
 // behaves as if completion were synchronous. A broker that stops between
