@@ -6,6 +6,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -18,7 +19,8 @@ func init() { register(27, 0, 1, handleWriteTxnMarkers) }
 // directly; txn/markers.go). A partition led elsewhere is
 // NOT_LEADER_OR_FOLLOWER; a marker whose coordinator epoch is older than
 // the producer's last marker's is TRANSACTION_COORDINATOR_FENCED
-// (replica.AppendMarker). Answered once the markers are durable.
+// (replica.AppendMarker). Answered once the markers are durable and, in
+// __consumer_offsets partitions, the transaction's offsets completed.
 func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
 	if denied := authorizer(e, req).writeTxnMarkersDenied(r); denied != nil {
@@ -40,6 +42,11 @@ func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequest
 	upTo, err := p.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)
 	if err == nil {
 		err = p.Commit(upTo)
+	}
+	if err == nil && topic == coordinator.OffsetsTopic && e.Groups != nil {
+		// Durable: the transaction's offsets in this partition
+		// complete (the group coordinator holds no lock for us).
+		e.Groups.CompleteTxn(idx, m.ProducerID, m.Committed, upTo-1)
 	}
 	var perr *replica.ProduceError
 	switch {

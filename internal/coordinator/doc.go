@@ -1,7 +1,8 @@
 // Package coordinator is Sluice's group coordinator for Kafka's classic
 // consumer-group protocol: membership (JoinGroup, SyncGroup, Heartbeat,
 // LeaveGroup), committed offsets (OffsetCommit, OffsetFetch, OffsetDelete)
-// and group administration (DescribeGroups, ListGroups, DeleteGroups); and
+// and group administration (DescribeGroups, ListGroups, DeleteGroups),
+// transactional offset commits (TxnOffsetCommit); and
 // for the KIP-848 consumer group protocol (ConsumerGroupHeartbeat,
 // ConsumerGroupDescribe), served when group.coordinator.rebalance.protocols
 // includes "consumer"; and for KIP-932 share groups (ShareGroupHeartbeat,
@@ -72,6 +73,31 @@
 // from the metadata image. A share group is persisted as one Sluice record
 // per group (key version 101, share_persist.go) and replayed with its
 // members and epochs; their session timers start after the load.
+//
+// # Transactional offsets
+//
+// TxnOffsetCommit (txn_offsets.go) is answered here, on the group's
+// coordinator, as in Kafka. After member checks (only when given, v3+;
+// a producer outside any group may commit for an unknown group) the
+// offsets are appended to the group's partition as one transactional
+// batch of the request's producer id and epoch, so the partition's
+// producer state holds the transaction open and its LSO stops there; the
+// first such batch of a transaction is verified with the transaction
+// coordinator first (KIP-890: Verify for v0-4, where AddOffsetsToTxn added
+// the partition; AddImplicit for v5+, which adds it), local or on another
+// broker, under a guard that fails the append if a marker of the producer
+// landed meanwhile. The offsets are then pending for that producer
+// (shard.txnOffsets): invisible to OffsetFetch, and UNSTABLE_OFFSET_COMMIT
+// for require_stable (KIP-447). The transaction coordinator writes its
+// marker to the partition like to any other; once the marker is durable
+// CompleteTxn (called by the local marker job, or by the WriteTxnMarkers
+// handler) completes them on the loop: commit makes each the committed
+// offset unless the group holds a later record of that partition (log
+// offsets compared, Kafka's rule), abort drops them. A load does the same
+// from the log (txn_replay.go): transactional records wait for their
+// producer's marker, and stay pending without one. The log cleaner keeps
+// what that needs: it cleans only below the LSO, drops aborted
+// transactions' records and keeps markers.
 //
 // Group configs (ConfigResource GROUP) are not the coordinator's: they
 // are ConfigRecords in the metadata log (internal/controller,
@@ -164,7 +190,11 @@
 //     the metadata this broker last followed names it the leader; a shard
 //     never writes after its successor began replaying.
 //   - In-memory offsets equal what replaying the log up to the last durable
-//     write gives, because effects are applied in log order.
+//     write gives, because effects are applied in log order (a committed
+//     offset is the committed record of its partition latest in the log).
+//   - A transactional offset is pending from its append until its
+//     producer's next marker in the partition (or its write failed), and
+//     visible to OffsetFetch only after a commit marker is durable.
 //   - Consumer groups: a partition is owned (assigned or pending
 //     revocation) by at most one member at any time; a member epoch only
 //     grows; assignment epoch <= group epoch; a heartbeat is answered only

@@ -118,6 +118,11 @@ type offset struct {
 	metadata    string
 	commitMs    int64
 	expireMs    int64 // -1: none (value v3)
+	// logOff is the offset of the record in the partition: of two
+	// commits of a partition the later record wins, whatever order
+	// they became visible in (a transaction's offsets become visible at
+	// its marker, after commits written later; Kafka's olderThan).
+	logOff int64
 }
 
 type group struct {

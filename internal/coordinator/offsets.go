@@ -150,13 +150,21 @@ func (s *shard) storeOffsets(g *group, tps []tp, vals []offset, done func(error)
 		recs[i] = record.Record{Key: offsetKey(g.id, t), Value: offsetValue(vals[i])}
 		g.pendingCommits[t]++
 	}
-	s.write(recs, func(err error) {
+	base := int64(-1)
+	base = s.appendRecords(recs, nil, func(err error) {
 		for i, t := range tps {
 			if g.pendingCommits[t]--; g.pendingCommits[t] <= 0 {
 				delete(g.pendingCommits, t)
 			}
-			if err == nil {
-				g.offsets[t] = vals[i]
+			if err != nil {
+				continue
+			}
+			// A transaction's offsets completed meanwhile stay when
+			// their record is the later one (txn_offsets.go).
+			o := vals[i]
+			o.logOff = base + int64(i)
+			if cur, ok := g.offsets[t]; !ok || cur.logOff < o.logOff {
+				g.offsets[t] = o
 			}
 		}
 		if s.groups[g.id] == g {

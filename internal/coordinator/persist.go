@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/replica"
 )
 
 // Record formats in __consumer_offsets are Kafka's (kmsg encodes them):
@@ -26,7 +27,8 @@ import (
 //	null value: tombstone (offset deleted or expired; group deleted)
 //
 // Every write is one batch (all of a request's records, so a commit is
-// atomic) with producer id -1. A torn tail is cut by log recovery; replay
+// atomic) with producer id -1, except TxnOffsetCommit's, which are
+// transactional batches of the producer (txn_offsets.go). A torn tail is cut by log recovery; replay
 // of a corrupt batch logs and skips it.
 const (
 	offsetKeyVersion   = 1
@@ -103,31 +105,58 @@ func (s *shard) writeGroup(g *group, assignment map[string][]byte, done func(err
 // write appends recs as one batch and calls done on the loop once the
 // batch is durable (or failed). done may run before write returns.
 func (s *shard) write(recs []record.Record, done func(error)) {
+	s.appendRecords(recs, nil, done)
+}
+
+// txnWrite makes appendRecords write a transactional batch of a
+// producer (TxnOffsetCommit), checked against guard by the partition.
+type txnWrite struct {
+	pid   int64
+	epoch int16
+	guard *replica.TxnGuard
+}
+
+// appendRecords appends recs as one batch (a transactional one with txn)
+// and returns its base offset, or -1 when the append failed; done runs on
+// the loop once the batch is durable (or failed: then it may run before
+// appendRecords returns).
+func (s *shard) appendRecords(recs []record.Record, txn *txnWrite, done func(error)) int64 {
 	if shardState(s.state.Load()) == shardClosed {
 		done(s.closedErr())
-		return
+		return -1
 	}
 	l := s.c.be.OffsetsLog(s.index)
 	if l == nil {
 		done(errNotHosted)
-		return
+		return -1
 	}
 	for i := range recs {
 		recs[i].OffsetDelta = int32(i)
 	}
-	batch, err := record.Build(record.BatchSpec{
+	spec := record.BatchSpec{
 		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
 		BaseTimestamp: s.c.clock.Now().UnixMilli(), Records: recs,
-	})
-	if err != nil {
-		done(err)
-		return
 	}
-	upTo, err := l.Append(batch, int64(len(recs)))
+	if txn != nil {
+		spec.ProducerID, spec.ProducerEpoch, spec.Attributes = txn.pid, txn.epoch, record.TransactionalBit
+	}
+	batch, err := record.Build(spec)
 	if err != nil {
-		s.log.Error("append to offsets partition failed", "err", err)
 		done(err)
-		return
+		return -1
+	}
+	var upTo int64
+	if tl, ok := l.(TxnLog); ok && txn != nil {
+		upTo, err = tl.AppendTxn(batch, int64(len(recs)), txn.guard)
+	} else {
+		upTo, err = l.Append(batch, int64(len(recs)))
+	}
+	if err != nil {
+		if txn == nil {
+			s.log.Error("append to offsets partition failed", "err", err)
+		}
+		done(err)
+		return -1
 	}
 	s.inflight = append(s.inflight, inflight{upTo: upTo, done: done})
 	s.syncs.Add(1)
@@ -135,6 +164,7 @@ func (s *shard) write(recs []record.Record, done func(error)) {
 		defer s.syncs.Done()
 		s.durable <- durableNote{upTo: upTo, err: l.Commit(upTo)}
 	}()
+	return upTo - int64(len(recs))
 }
 
 type coordError string
@@ -163,10 +193,17 @@ func (s *shard) load(l Log) error {
 			return err
 		}
 		if h.IsControl() {
+			s.replayMarker(&h, batch)
 			return nil
 		}
+		txn := h.IsTransactional() && h.ProducerID >= 0
 		if err := record.Records(batch, func(r *record.Record) error {
-			s.replay(r.Key, r.Value)
+			off := h.BaseOffset + int64(r.OffsetDelta)
+			if txn {
+				s.replayTxn(h.ProducerID, off, r.Key, r.Value)
+			} else {
+				s.replayAt(r.Key, r.Value, off)
+			}
 			return nil
 		}); err != nil {
 			s.log.Error("skipping unreadable batch in offsets partition", "offset", h.BaseOffset, "err", err)
@@ -176,38 +213,27 @@ func (s *shard) load(l Log) error {
 }
 
 // replay applies one record, exactly as the live path's effects.
-func (s *shard) replay(key, value []byte) {
+func (s *shard) replay(key, value []byte) { s.replayAt(key, value, -1) }
+
+// replayAt is replay of the record at offset off.
+func (s *shard) replayAt(key, value []byte, off int64) {
 	if len(key) < 2 {
 		return
 	}
 	switch binary.BigEndian.Uint16(key) {
 	case 0, 1:
-		var k kmsg.OffsetCommitKey
-		if err := k.ReadFrom(key); err != nil {
-			s.log.Warn("skipping bad offset commit key", "err", err)
+		group, t, o, ok := s.parseOffsetRecord(key, value, off)
+		if !ok {
 			return
 		}
-		t := tp{k.Topic, k.Partition}
 		if value == nil {
-			if g := s.groups[k.Group]; g != nil {
+			if g := s.groups[group]; g != nil {
 				delete(g.offsets, t)
 				s.dropIfShell(g)
 			}
 			return
 		}
-		var v kmsg.OffsetCommitValue
-		if err := v.ReadFrom(value); err != nil {
-			s.log.Warn("skipping bad offset commit value", "group", k.Group, "err", err)
-			return
-		}
-		o := offset{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitMs: v.CommitTimestamp, expireMs: -1}
-		if v.Version >= 3 {
-			o.leaderEpoch = v.LeaderEpoch
-		}
-		if v.Version == 1 {
-			o.expireMs = v.ExpireTimestamp
-		}
-		s.groupFor(k.Group).offsets[t] = o
+		s.groupFor(group).offsets[t] = o
 	case consumerGroupKeyVersion:
 		s.replayConsumerGroup(key, value)
 	case shareGroupKeyVersion:

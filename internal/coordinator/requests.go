@@ -192,7 +192,7 @@ func (c *Coordinator) OffsetFetch(r *kmsg.OffsetFetchRequest) <-chan *kmsg.Offse
 						return
 					}
 				}
-				reply(s.fetchOffsets(q.group, q.topics, q.all))
+				reply(s.unstable(r.RequireStable, s.fetchOffsets(q.group, q.topics, q.all)))
 			})
 		}
 	}

@@ -325,10 +325,13 @@ type shard struct {
 	syncs   sync.WaitGroup // helper goroutines waiting on fsyncs
 
 	// ---- loop-owned ----
-	groups   map[string]*group
-	shares   map[string]*shareGroup // share groups (KIP-932); ids never also in groups
-	inflight []inflight             // in log order
-	expiry   *timer
+	groups map[string]*group
+	shares map[string]*shareGroup // share groups (KIP-932); ids never also in groups
+	// txnOffsets holds TxnOffsetCommit offsets until their transaction's
+	// marker, by producer id (txn_offsets.go).
+	txnOffsets map[int64]pendingTxn
+	inflight   []inflight // in log order
+	expiry     *timer
 }
 
 func newShard(c *Coordinator, index int32) *shard {

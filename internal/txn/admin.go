@@ -120,36 +120,3 @@ func (c *Coordinator) ListTransactions(r *kmsg.ListTransactionsRequest) *kmsg.Li
 	})
 	return resp
 }
-
-// TopicPartition names a partition.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
-
-// PendingOffsets returns the partitions of group with offsets committed by
-// a transaction that has not completed (KIP-447: OffsetFetch with
-// require_stable answers UNSTABLE_OFFSET_COMMIT for them).
-func (c *Coordinator) PendingOffsets(group string) map[TopicPartition]bool {
-	var out map[TopicPartition]bool
-	for _, s := range c.loadedShards() {
-		s.mu.Lock()
-		if s.status == shardActive {
-			for _, m := range s.txns {
-				if !m.open() {
-					continue
-				}
-				for _, t := range m.offsets[group] {
-					for _, p := range t.Partitions {
-						if out == nil {
-							out = map[TopicPartition]bool{}
-						}
-						out[TopicPartition{t.Topic, p.Partition}] = true
-					}
-				}
-			}
-		}
-		s.mu.Unlock()
-	}
-	return out
-}

@@ -67,11 +67,15 @@ type Peers interface {
 
 // Groups is what the coordinator needs from the group coordinator.
 type Groups interface {
-	// CommitTxnOffsets makes a committed transaction's offsets the
-	// group's committed offsets (durable when it returns nil).
-	CommitTxnOffsets(group string, topics []kmsg.TxnOffsetCommitRequestTopic) error
-	// ValidateTxnMember checks TxnOffsetCommit's member fields (v3+).
-	ValidateTxnMember(group, member string, instance *string, generation int32) int16
+	// CompleteTxn tells the group coordinator that the producer's
+	// marker is durable at markerOff in a __consumer_offsets partition
+	// this broker leads: its pending transactional offsets there are
+	// committed or dropped. It returns once they are.
+	CompleteTxn(partition int32, pid int64, commit bool, markerOff int64)
+	// CommitLegacyTxnOffsets makes offsets an older Sluice kept in
+	// __transaction_state the group's committed offsets (durable when
+	// it returns nil): the one-time upgrade path (legacy.go).
+	CommitLegacyTxnOffsets(group string, topics []kmsg.TxnOffsetCommitRequestTopic) error
 }
 
 // Coordinator is the transaction coordinator of this broker: it serves

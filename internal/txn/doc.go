@@ -1,11 +1,13 @@
 // Package txn is Sluice's transaction coordinator: it hands out producer
 // ids (InitProducerId), keeps each transactional id's state in the internal
 // topic __transaction_state, and drives transactions to their end
-// (AddPartitionsToTxn, AddOffsetsToTxn, TxnOffsetCommit, EndTxn), writing
-// commit/abort markers to every partition of a transaction and committing
-// its group offsets through the group coordinator. It aborts transactions
-// that outlive their timeout. Per-partition producer state (sequence
-// checks, last stable offset, aborted transactions) is package replica's.
+// (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn), writing commit/abort
+// markers to every partition of a transaction, the groups'
+// __consumer_offsets partitions included. It aborts transactions that
+// outlive their timeout. TxnOffsetCommit is the group coordinator's
+// (coordinator/txn_offsets.go), as in Kafka. Per-partition producer state
+// (sequence checks, last stable offset, aborted transactions) is package
+// replica's.
 //
 // # Producer ids
 //
@@ -42,17 +44,23 @@
 //
 // Records are Kafka's: key TxnMetadataKey v0
 // (transactional id), value TxnMetadataValue v0 (producer id and epoch,
-// timeout, state, partitions, timestamps); a null value is a tombstone. One
-// record of Sluice's own holds the group offsets a transaction committed
-// with TxnOffsetCommit until it ends: key TxnMetadataKey with version 100
-// (same layout: the transactional id), value a TxnOffsetCommitRequest v3
-// body as kmsg encodes it (group and offsets; written again whole on each
-// TxnOffsetCommit), tombstoned when the transaction completes. Kafka keeps
-// these offsets in __consumer_offsets as transactional records; keeping them
-// here leaves the group coordinator's log untouched until the commit, but
-// needs the group's coordinator and the transaction's on one broker:
-// TxnOffsetCommit arriving where the transaction is coordinated by another
-// broker is COORDINATOR_NOT_AVAILABLE.
+// timeout, state, partitions, timestamps); a null value is a tombstone.
+//
+// A transaction's group offsets are not here: as in Kafka, the group's
+// coordinator writes them to the group's __consumer_offsets partition as
+// transactional records of the producer, and they commit or abort with
+// the marker this coordinator writes to that partition (AddOffsetsToTxn,
+// or TxnOffsetCommit v5+ through AddImplicit, makes it a partition of the
+// transaction: partition PartitionFor(group) of __consumer_offsets).
+//
+// Legacy: an older Sluice kept them here, in records of its own (key
+// TxnMetadataKey version 100: transactional id, NUL, group; value a
+// TxnOffsetCommitRequest v3 body), tombstoned at Complete. None is written
+// any more; they are still read at load, so a transaction an upgrade
+// finds open or prepared with such a record commits those offsets once
+// (Groups.CommitLegacyTxnOffsets, before Complete, which tombstones it;
+// legacy.go). This needs the group's coordinator on this broker, as the
+// old version did; it is retried until it is.
 //
 // # Serial per partition
 //
@@ -75,11 +83,14 @@
 // producer state sees it), the others' with WriteTxnMarkers (27) through
 // the inter-broker client. Partitions whose leader is unknown, moved or
 // unavailable are retried with backoff, re-resolving the leader from the
-// image each time; a deleted partition needs no marker. Once every marker
-// is durable the job commits the pending group offsets (on commit) and
-// writes CompleteCommit (CompleteAbort). Until then the transaction
-// answers CONCURRENT_TRANSACTIONS to AddPartitionsToTxn, AddOffsetsToTxn,
-// TxnOffsetCommit, EndTxn and InitProducerId. When every marker goes to
+// image each time; a deleted partition needs no marker. A marker durable
+// in a __consumer_offsets partition is reported to the group coordinator
+// (Groups.CompleteTxn; on another broker its WriteTxnMarkers handler does
+// it), which completes the transaction's offsets there. Once every marker
+// is durable the job writes CompleteCommit (CompleteAbort). Until then the
+// transaction answers CONCURRENT_TRANSACTIONS to AddPartitionsToTxn,
+// AddOffsetsToTxn, EndTxn and InitProducerId (and the group coordinator's
+// verification of a TxnOffsetCommit fails). When every marker goes to
 // this broker's own partitions (a single node), those requests and EndTxn
 // itself first wait for the job (up to Config.LocalWait), so a single node
 // behaves as if completion were synchronous. A broker that stops between
@@ -97,14 +108,15 @@
 // end. When another broker coordinates the transaction, the partition
 // leader asks it with AddPartitionsToTxn v4+ in its broker form
 // (verify_only; remote.go); Produce v12+'s implicit add goes the same way
-// without verify_only. Clients on transaction version 2 (tv2.go) skip that
-// dance: Produce v12+ adds the partition itself (AddImplicit), TxnOffsetCommit
-// v5+ adds the group, and EndTxn v5+ bumps the epoch so late batches are
-// fenced. The state record is TxnMetadataValue v1 for them, with the
+// without verify_only. The group coordinator asks the same (Verify, or
+// AddImplicit for v5+) before TxnOffsetCommit's first transactional batch
+// in a __consumer_offsets partition. Clients on transaction version 2
+// (tv2.go) skip that dance: Produce v12+ adds the partition itself
+// (AddImplicit), TxnOffsetCommit v5+ adds the group's partition through
+// the group coordinator, and EndTxn v5+ bumps the epoch so late batches
+// are fenced. The state record is TxnMetadataValue v1 for them, with the
 // client's transaction version and the previous producer id as tags.
-// OffsetFetch with require_stable answers
-// UNSTABLE_OFFSET_COMMIT for partitions with offsets in an incomplete
-// transaction (PendingOffsets; KIP-447).
+// OffsetFetch's require_stable (KIP-447) is the group coordinator's.
 //
 // # Timeouts and fencing
 //
@@ -134,5 +146,10 @@
 //     whose partition this broker leads (per the followed image) holds
 //     state, and a load or marker job of an earlier generation (the shard
 //     unloaded or reloaded since) changes nothing.
-//   - No shard mutex is held across a network call.
+//   - No shard mutex is held across a network call, nor across a call
+//     into the group coordinator (CompleteTxn runs from the marker job,
+//     which holds none).
+//   - Every partition of a transaction, __consumer_offsets partitions
+//     included, gets its marker before Complete; no offsets are written
+//     to __transaction_state.
 package txn

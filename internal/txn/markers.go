@@ -11,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/sluice-io/sluice/internal/record"
 	"github.com/sluice-io/sluice/internal/replica"
 )
 
@@ -19,7 +18,10 @@ import (
 // transaction"): once Prepare is durable, a marker job writes the
 // transaction's markers to each partition's current leader (this broker's
 // own partitions directly, the others' through WriteTxnMarkers), retrying
-// what fails, then commits its group offsets and writes Complete. The job
+// what fails, then writes Complete. A marker in a __consumer_offsets
+// partition completes the transaction's offsets there: the group
+// coordinator is told once it is durable (here for this broker's
+// partitions, in the WriteTxnMarkers handler for the others). The job
 // holds no lock while it sends; it takes the shard's lock only to write
 // Complete, and only if the shard is still the one (same load) and the
 // transaction still the one it started for.
@@ -62,9 +64,10 @@ func (s *shard) startJob(m *txnMeta, hook bool) *markerJob {
 		commit: m.state == kmsg.TransactionStatePrepareCommit, coordEpoch: s.epoch,
 		offsets: maps.Clone(m.offsets), hook: hook, done: make(chan struct{})}
 	for p := range m.parts {
-		if p.topic != OffsetsTopic { // offsets are committed through the group coordinator
-			j.parts = append(j.parts, p)
-		}
+		// __consumer_offsets partitions too: their markers complete the
+		// transaction's offsets there (the group coordinator's
+		// CompleteTxn).
+		j.parts = append(j.parts, p)
 	}
 	j.local = s.c.allLocal(j.parts)
 	s.jobs[m.id] = j
@@ -115,9 +118,10 @@ func (j *markerJob) run() {
 		}
 	}
 	if j.commit && c.groups != nil {
+		// Offsets an older Sluice kept in __transaction_state (legacy.go).
 		for group, topics := range j.offsets {
 			for {
-				err := c.groups.CommitTxnOffsets(group, topics)
+				err := c.groups.CommitLegacyTxnOffsets(group, topics)
 				if err == nil {
 					break
 				}
@@ -183,12 +187,8 @@ func (j *markerJob) writeComplete() bool {
 	}
 	if m := s.txns[j.id]; m != nil && m.pid == j.pid && m.epoch == j.epoch && m.prepared() &&
 		(m.state == kmsg.TransactionStatePrepareCommit) == j.commit {
-		var extra []record.Record
-		for group := range m.offsets {
-			extra = append(extra, offsetsRecord(m, group, nil, true))
-		}
 		n := s.completed(m)
-		if code := s.persist(n, extra...); code != 0 {
+		if code := s.persist(n, legacyTombstones(m)...); code != 0 {
 			j.warn("write transaction completion", "err", kerr.ErrorForCode(code))
 			return false
 		}
@@ -269,8 +269,9 @@ func (j *markerJob) markerCode(p tp, code int16) (retry, abort bool) {
 
 // writeLocal appends the markers to this broker's partitions.
 func (j *markerJob) writeLocal(ps []tp) (retry []tp, abort bool) {
+	c := j.s.c
 	for _, p := range ps {
-		part := j.s.c.parts.Get(p.topic, p.partition)
+		part := c.parts.Get(p.topic, p.partition)
 		if part == nil {
 			j.warn("marker partition not open here", "topic", p.topic, "partition", p.partition)
 			retry = append(retry, p)
@@ -279,6 +280,11 @@ func (j *markerJob) writeLocal(ps []tp) (retry []tp, abort bool) {
 		upTo, err := part.AppendMarker(j.pid, j.epoch, j.commit, j.coordEpoch)
 		if err == nil {
 			err = part.Commit(upTo)
+		}
+		if err == nil && p.topic == OffsetsTopic && c.groups != nil {
+			// Durable: the group coordinator may now complete the
+			// transaction's offsets in that partition.
+			c.groups.CompleteTxn(p.partition, j.pid, j.commit, upTo-1)
 		}
 		code := int16(0)
 		var perr *replica.ProduceError

@@ -144,39 +144,6 @@ func (c *Coordinator) EndTxn(r *kmsg.EndTxnRequest) *kmsg.EndTxnResponse {
 	return resp
 }
 
-// TxnOffsetCommit keeps the offsets with the transaction until it ends.
-// offsetsPartition is the group's __consumer_offsets partition (v5+ adds
-// it to the transaction). The request comes to the group's coordinator;
-// it is served only where the same broker coordinates the transaction:
-// elsewhere it is COORDINATOR_NOT_AVAILABLE (a transaction's offsets
-// cannot yet travel between brokers).
-func (c *Coordinator) TxnOffsetCommit(r *kmsg.TxnOffsetCommitRequest, offsetsPartition int32) *kmsg.TxnOffsetCommitResponse {
-	code := int16(0)
-	if l := c.offsetsLeader(offsetsPartition); l >= 0 && l != c.cfg.NodeID {
-		code = kerr.NotCoordinator.Code // not the group's coordinator: the client looks it up again
-	} else {
-		code = c.do(r.TransactionalID, func(s *shard, _ *spareID) outcome {
-			return s.txnOffsetCommit(r, offsetsPartition)
-		})
-		if code == kerr.NotCoordinator.Code {
-			code = kerr.CoordinatorNotAvailable.Code
-		}
-	}
-	resp := kmsg.NewPtrTxnOffsetCommitResponse()
-	resp.Topics = append(resp.Topics, OffsetCommitErrors(r.Topics, code)...)
-	return resp
-}
-
-// offsetsLeader is the leader of a __consumer_offsets partition in the
-// current image (-1: no such topic or partition, or no leader).
-func (c *Coordinator) offsetsLeader(partition int32) int32 {
-	t, ok := c.meta.Image().Topic(OffsetsTopic)
-	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
-		return -1
-	}
-	return t.Partitions[partition].Leader
-}
-
 // OffsetCommitErrors answers every partition of topics with code, in
 // request order.
 func OffsetCommitErrors(topics []kmsg.TxnOffsetCommitRequestTopic, code int16) []kmsg.TxnOffsetCommitResponseTopic {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,7 +14,8 @@ import (
 )
 
 // Key versions in __transaction_state: Kafka's TxnMetadataKey is 0; 100 is
-// Sluice's pending transactional offsets (see the package doc).
+// the pending transactional offsets an older Sluice kept here, read only
+// (legacy.go).
 const (
 	keyTxnMetadata    = 0
 	keyPendingOffsets = 100
@@ -61,7 +61,7 @@ type txnMeta struct {
 	timeoutMs  int32
 	state      kmsg.TransactionState
 	parts      map[tp]bool
-	offsets    map[string][]kmsg.TxnOffsetCommitRequestTopic // pending, by group
+	offsets    map[string][]kmsg.TxnOffsetCommitRequestTopic // legacy pending offsets, by group (legacy.go)
 	startMs    int64
 	lastUpdate int64
 }
@@ -124,24 +124,7 @@ func (s *shard) replay(txns map[string]*txnMeta, key, value []byte) {
 			m.offsets = nil
 		}
 	case keyPendingOffsets:
-		id, group, ok := strings.Cut(k.TransactionalID, "\x00")
-		m := txns[id]
-		if !ok || m == nil {
-			return
-		}
-		if value == nil {
-			delete(m.offsets, group)
-			return
-		}
-		r := kmsg.NewPtrTxnOffsetCommitRequest()
-		r.Version = 3
-		if r.ReadFrom(value) != nil {
-			return
-		}
-		if m.offsets == nil {
-			m.offsets = map[string][]kmsg.TxnOffsetCommitRequestTopic{}
-		}
-		m.offsets[group] = r.Topics
+		replayLegacyOffsets(txns, k.TransactionalID, value)
 	}
 }
 
@@ -192,24 +175,6 @@ func metaRecord(m *txnMeta) record.Record {
 		v.Topics = append(v.Topics, vt)
 	}
 	return record.Record{Key: k.AppendTo(nil), Value: v.AppendTo(nil)}
-}
-
-// offsetsRecord encodes a transaction's pending offsets of one group
-// (nil topics: the tombstone).
-func offsetsRecord(m *txnMeta, group string, topics []kmsg.TxnOffsetCommitRequestTopic, tombstone bool) record.Record {
-	k := kmsg.NewTxnMetadataKey()
-	k.Version = keyPendingOffsets
-	k.TransactionalID = m.id + "\x00" + group
-	rec := record.Record{Key: k.AppendTo(nil)}
-	if !tombstone {
-		r := kmsg.NewPtrTxnOffsetCommitRequest()
-		r.Version = 3
-		r.TransactionalID, r.Group, r.ProducerID, r.ProducerEpoch = m.id, group, m.pid, m.epoch
-		r.Generation, r.MemberID = -1, ""
-		r.Topics = topics
-		rec.Value = r.AppendTo(nil)
-	}
-	return rec
 }
 
 // write appends recs as one batch to the shard's partition and waits until

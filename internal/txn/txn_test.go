@@ -28,16 +28,21 @@ type env struct {
 	ctl   *controller.Controller
 	c     *Coordinator
 	now   time.Time
+	// groups is the group coordinator the transaction coordinator is
+	// given (nil: none).
+	groups Groups
 }
 
-func newEnv(t *testing.T, dir string) *env {
+func newEnv(t *testing.T, dir string) *env { return newEnvWith(t, dir, nil) }
+
+func newEnvWith(t *testing.T, dir string, groups Groups) *env {
 	t.Helper()
 	cfg := config.Default()
 	meta, err := metadata.Open(filepath.Join(dir, "__cluster_metadata-0"), slogDiscard())
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: dir, meta: meta, now: time.UnixMilli(1_000_000)}
+	e := &env{t: t, dir: dir, meta: meta, now: time.UnixMilli(1_000_000), groups: groups}
 	e.parts = replica.NewManager(dir, cfg, slogDiscard())
 	meta.Subscribe(func(_, img *metadata.Image) { _ = e.parts.Apply(img) })
 	if err := e.parts.Apply(meta.Image()); err != nil {
@@ -52,7 +57,7 @@ func newEnv(t *testing.T, dir string) *env {
 			t.Fatal(cerr)
 		}
 	}
-	e.c, err = New(Config{Dir: dir, NodeID: 1, NumPartitions: 3, CheckInterval: time.Hour}, meta, e.ctl, e.parts, nil, nil)
+	e.c, err = New(Config{Dir: dir, NodeID: 1, NumPartitions: 3, CheckInterval: time.Hour}, meta, e.ctl, e.parts, groups, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,7 @@ func (e *env) close() {
 // restart closes everything and opens it again on the same directory.
 func (e *env) restart() *env {
 	e.close()
-	n := newEnv(e.t, e.dir)
+	n := newEnvWith(e.t, e.dir, e.groups)
 	n.now = e.now
 	return n
 }
