@@ -29,6 +29,7 @@ import (
 // Broker is one running Sluice node.
 type Broker struct {
 	fatal  chan error // the metadata quorum member stopped (quorum.go)
+	opts   Options    // Go-level seams (options.go)
 	cfg    *config.Broker
 	logger *slog.Logger
 	dir    string
