@@ -223,6 +223,16 @@ func (c *Cluster) shutdown() {
 		}()
 	}
 	wg.Wait()
+	// Every connection of the cluster was dialed through the network and
+	// every dialer (brokers, probe, the test's clients, closed by their
+	// own earlier cleanups) is closed: one still open is a leak.
+	deadline := time.Now().Add(5 * time.Second)
+	for c.net.open() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := c.net.open(); n > 0 {
+		c.t.Errorf("testcluster: %d connections still open after every node and client closed", n)
+	}
 	if c.t.Failed() {
 		for _, nd := range c.nodes {
 			c.t.Logf("node %d log (tail):\n%s", nd.id, nd.logs.tail(6000))

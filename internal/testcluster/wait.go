@@ -35,15 +35,14 @@ func (c *Cluster) WaitForWithin(d time.Duration, what string, cond func() error)
 
 // Request sends req to node i through the fixture's network (as a client:
 // Isolate and Pause apply) with kmsg, at the highest version both sides
-// know, and returns its response; it gives up after two seconds.
-func (c *Cluster) Request(i int, req kmsg.Request) (kmsg.Response, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
+// know, and returns its response. Requests on one node share one
+// pipelined connection, so one stalled by a Pause delays the next.
+func (c *Cluster) Request(ctx context.Context, i int, req kmsg.Request) (kmsg.Response, error) {
 	return c.probe.Request(ctx, c.nodes[i].id, req)
 }
 
 // Metadata asks node i for the metadata of topics (every topic when
-// none), never creating one.
+// none), never creating one; it gives up after two seconds.
 func (c *Cluster) Metadata(i int, topics ...string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.AllowAutoTopicCreation = false
@@ -52,7 +51,9 @@ func (c *Cluster) Metadata(i int, topics ...string) (*kmsg.MetadataResponse, err
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
 	}
-	resp, err := c.Request(i, req)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	resp, err := c.Request(ctx, i, req)
 	if err != nil {
 		return nil, err
 	}
