@@ -38,9 +38,11 @@ func (c *Cluster) Crash(i int) {
 
 // Restart stops node i cleanly if it runs, then starts it again on the
 // same ports and data directory (after a Crash: with log recovery). Cuts
-// involving it stay as they are. Start waits until the broker has
-// registered and (within twice the session timeout) been unfenced; a
-// node that cannot reach the active controller starts fenced.
+// involving it stay as they are. It blocks, as `sluice serve` does, until
+// the node has joined the metadata quorum (so a node cut from a majority
+// of the voters must be healed first: its start would wait for ever), then
+// until it has registered and (within twice the session timeout) been
+// unfenced; a node that cannot reach the active controller starts fenced.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
 	c.Stop(i)

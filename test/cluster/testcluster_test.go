@@ -156,6 +156,8 @@ func TestTestclusterIsolateLeader(t *testing.T) {
 	// timeout and elect within a few more.
 	if took := time.Since(start); took > 10*testcluster.ElectionTimeout {
 		t.Errorf("new leader %s after %s: want within a few election timeouts of %s", next, took, testcluster.ElectionTimeout)
+	} else {
+		t.Logf("new leader %s %s after isolating %s", next, took, old)
 	}
 	c.WaitFenced(old.Index())
 	c.WaitFor("the isolated broker's partition leaderless", func() error {
