@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/api"
@@ -29,6 +30,7 @@ import (
 // Broker is one running Sluice node.
 type Broker struct {
 	fatal  chan error // the metadata quorum member stopped (quorum.go)
+	opts   Options    // Go-level seams (options.go)
 	cfg    *config.Broker
 	logger *slog.Logger
 	dir    string
@@ -48,11 +50,24 @@ type Broker struct {
 	life       *lifecycle          // registration and heartbeats (lifecycle.go)
 	lifeSender *quorumLeaderSender // how they reach the active controller
 
+	// followers are the coordinator and share manager as the metadata
+	// subscriber (the publisher's goroutine) sees them: Start builds them
+	// after subscribing and hands each over through this pointer, never
+	// through the plain fields, which that goroutine must not read.
+	followers atomic.Pointer[imageFollowers]
+
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
 	health storageHealth  // offline log directory probe and scrubber (storage.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// imageFollowers are the parts of the broker that follow every published
+// image once they exist.
+type imageFollowers struct {
+	coord *coordinator.Coordinator
+	share *share.Manager
 }
 
 // New prepares a broker; nothing is opened until Start.
@@ -117,18 +132,22 @@ func (b *Broker) Start() error {
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
 		}
-		if b.coord != nil {
-			b.coord.OnImage(img)
-			b.coord.OnTopicsDeleted(deletedTopics(old, img))
+		f := b.followers.Load()
+		if f == nil {
+			return
 		}
-		if b.share != nil {
+		if f.coord != nil {
+			f.coord.OnImage(img)
+			f.coord.OnTopicsDeleted(deletedTopics(old, img))
+		}
+		if f.share != nil {
 			var ids [][16]byte
 			for id := range old.TopicsByID {
 				if _, ok := img.TopicsByID[id]; !ok {
 					ids = append(ids, id)
 				}
 			}
-			b.share.TopicsDeleted(ids)
+			f.share.TopicsDeleted(ids)
 		}
 	})
 	clean := takeCleanShutdownMarker(b.dir)
@@ -156,6 +175,7 @@ func (b *Broker) Start() error {
 	// background; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
 	b.coord = coordinator.New(coordinator.ConfigFrom(b.cfg), coordinator.NewBackend(meta, b.ctl, b.parts),
 		b.logger.With("component", "coordinator"))
+	b.followers.Store(&imageFollowers{coord: b.coord})
 	b.coord.Start()
 
 	// Share-partition state (KIP-932) is replayed from
@@ -163,6 +183,7 @@ func (b *Broker) Start() error {
 	// answers the share-group offset APIs through it.
 	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts, shareStateTopic(b.cfg)),
 		b.logger.With("component", "share"))
+	b.followers.Store(&imageFollowers{coord: b.coord, share: b.share})
 	if err := b.share.Start(); err != nil {
 		closeAll()
 		return fmt.Errorf("share-partition state: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/raft"
 )
 
 // splitController takes the controller listener (controller.listener.names)
@@ -66,6 +67,7 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 	}
 	var meta *metadata.Store
 	if b.cfg.IsBrokerOnly() {
+		cfg.Dial = b.opts.Dial
 		// No vote: follow the quorum as an observer (raft/observe.go).
 		if meta, err = metadata.OpenObserver(cfg); err != nil {
 			return nil, err
@@ -77,6 +79,17 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 			return nil, fmt.Errorf("a multi-node quorum is configured but no listener is named by controller.listener.names")
 		}
 		cfg.Listener = ctl.ln
+		if dial := b.opts.Dial; dial != nil {
+			// The TCP transport as metadata.OpenQuorum would build it,
+			// dialing through the seam (options.go).
+			peers := map[uint64]string{}
+			for id, addr := range voters {
+				peers[metadata.RaftID(id)] = addr
+			}
+			cfg.Transport = func(recv raft.Receiver) raft.Transport {
+				return raft.NewTCPDialer(metadata.RaftID(cfg.NodeID), clusterID, ctl.ln, peers, recv, cfg.Logger, dial)
+			}
+		}
 	}
 	meta, err = metadata.OpenQuorum(cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,6 +55,9 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives connection events (default: discarded).
 	Logger *slog.Logger
+	// Dial opens connections (default: net.Dialer's DialContext). Tests
+	// pass a network they can cut or stall (internal/testcluster).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 func (c *Config) setDefaults() {
@@ -80,6 +84,10 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Dial == nil {
+		var d net.Dialer
+		c.Dial = d.DialContext
 	}
 }
 

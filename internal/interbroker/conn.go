@@ -59,8 +59,7 @@ type conn struct {
 func (c *Client) open(node int32, addr string, onDead func(*conn, error)) (*conn, error) {
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.DialTimeout)
 	defer cancel()
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	nc, err := c.cfg.Dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, connError(node, addr, err)
 	}

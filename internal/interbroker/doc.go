@@ -54,6 +54,10 @@
 //     its own timeout field or fetch wait is declared dead (a stuck peer
 //     must not hold requests forever); so is a write blocked that long.
 //
+// Config.Dial replaces the dialer: the in-process test cluster
+// (internal/testcluster) puts every connection on a network it can cut
+// and stall.
+//
 // Not here: SASL and TLS (PLAINTEXT listeners only), retries of written
 // requests, and metrics.
 package interbroker

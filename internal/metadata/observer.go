@@ -53,14 +53,14 @@ func OpenObserver(cfg Config) (*Store, error) {
 	s.pub = newPublisher(s.logger)
 	obs, err := raft.NewObserver(raft.ObserverConfig{
 		ID: RaftID(cfg.NodeID), ClusterID: cfg.ClusterID, Voters: peers,
-		StateMachine: (*stateMachine)(s), Logger: cfg.Logger, OnFatal: cfg.OnFatal,
+		StateMachine: (*stateMachine)(s), Logger: cfg.Logger, OnFatal: cfg.OnFatal, Dial: cfg.Dial,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.node = obs
 	s.pub.start(s.img.Load())
-	tcp := raft.NewTCP(RaftID(cfg.NodeID), cfg.ClusterID, nil, peers, noReceiver{}, cfg.Logger)
+	tcp := raft.NewTCPDialer(RaftID(cfg.NodeID), cfg.ClusterID, nil, peers, noReceiver{}, cfg.Logger, cfg.Dial)
 	s.tr, s.fwd = tcp, forwarder{tcp}
 	obs.Run()
 	cfg.Logger.Info("metadata observer started", "node", cfg.NodeID, "voters", len(peers))

@@ -56,6 +56,9 @@ type Config struct {
 	Listener net.Listener
 	// Transport, when set, replaces TCP (tests: raft.Hub).
 	Transport func(recv raft.Receiver) raft.Transport
+	// Dial, when set, opens an observer's connections to the voters
+	// (tests: internal/testcluster); nil dials with net.Dialer.
+	Dial raft.Dialer
 
 	ElectionTimeout time.Duration // controller.quorum.election.timeout.ms (default 1s)
 	SnapshotBytes   int64         // metadata.log.max.record.bytes.between.snapshots

@@ -31,7 +31,8 @@ type TCP struct {
 	recv    Receiver
 	logger  *slog.Logger
 
-	fwd func(ctx context.Context, req []byte) []byte
+	fwd  func(ctx context.Context, req []byte) []byte
+	dial Dialer // how connections to peers are opened
 
 	mu     sync.Mutex
 	peers  map[uint64]*tcpPeer
@@ -49,14 +50,29 @@ const (
 	dialTimeout = time.Second
 )
 
+// Dialer opens a connection to a peer, as net.Dialer.DialContext does.
+// It is the seam tests use to put the transport on a network they can
+// cut or stall (internal/testcluster).
+type Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
 // NewTCP serves raft on ln and sends to peers (node id to host:port, this
 // node's own entry ignored). recv is the local node. With ln nil nothing
 // is served: an observer uses the transport only to Forward.
 func NewTCP(id uint64, clusterID string, ln net.Listener, peers map[uint64]string, recv Receiver, logger *slog.Logger) *TCP {
+	return NewTCPDialer(id, clusterID, ln, peers, recv, logger, nil)
+}
+
+// NewTCPDialer is NewTCP with the peer connections (raft stream and
+// forwarded requests) opened by dial; nil dials with net.Dialer.
+func NewTCPDialer(id uint64, clusterID string, ln net.Listener, peers map[uint64]string, recv Receiver, logger *slog.Logger, dial Dialer) *TCP {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	t := &TCP{id: id, cluster: clusterID, ln: ln, recv: recv, logger: logger, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}, stop: make(chan struct{})}
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	t := &TCP{id: id, cluster: clusterID, ln: ln, recv: recv, logger: logger, dial: dial, peers: map[uint64]*tcpPeer{}, conns: map[net.Conn]struct{}{}, stop: make(chan struct{})}
 	for pid, addr := range peers {
 		if pid == id {
 			continue
@@ -249,7 +265,9 @@ func (p *tcpPeer) run() {
 
 func (p *tcpPeer) write(m *raftpb.Message) error {
 	if p.conn == nil {
-		c, err := net.DialTimeout("tcp", p.addr, dialTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+		c, err := p.t.dial(ctx, "tcp", p.addr)
+		cancel()
 		if err != nil {
 			return err
 		}
@@ -298,8 +316,7 @@ func (t *TCP) Forward(ctx context.Context, to uint64, req []byte) ([]byte, error
 	if p == nil {
 		return nil, fmt.Errorf("%w: no address for member %d", ErrUnreachable, to)
 	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", p.addr)
+	c, err := t.dial(ctx, "tcp", p.addr)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnreachable, err)
 	}
