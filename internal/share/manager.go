@@ -405,4 +405,3 @@ func (m *Manager) releaseMember(group, member string, parts []TP) {
 }
 
 // Persistence is in state.go (through the persister).
-
