@@ -465,3 +465,83 @@ func (s *stateShard) appendLocked(k key, sn *snapshot) (func() error, int16) {
 		return err
 	}, 0
 }
+
+// ---- the share-group state APIs (83-87) as the handlers call them ----
+
+// StateBatch is a run of offsets with one persisted state and delivery
+// count, as the state RPCs carry it.
+type StateBatch struct {
+	First, Last int64
+	State       int8
+	Count       int16
+}
+
+// PartitionState is one share-partition's persisted state.
+type PartitionState struct {
+	StateEpoch, LeaderEpoch int32
+	StartOffset             int64 // -1: no state
+	Batches                 []StateBatch
+}
+
+func toSnapshot(ps PartitionState) snapshot {
+	sn := snapshot{stateEpoch: ps.StateEpoch, leaderEpoch: ps.LeaderEpoch, startOffset: ps.StartOffset}
+	for _, b := range ps.Batches {
+		sn.batches = append(sn.batches, stateBatch{b.First, b.Last, b.State, b.Count})
+	}
+	return sn
+}
+
+// waitCode waits for wait (when code is 0) and reports a failed commit as
+// KAFKA_STORAGE_ERROR: nothing is answered before it is durable.
+func waitCode(wait func() error, code int16) int16 {
+	if code != 0 {
+		return code
+	}
+	if wait() != nil {
+		return kerr.KafkaStorageError.Code
+	}
+	return 0
+}
+
+// Read is ReadShareGroupState for one share-partition.
+func (c *Coordinator) Read(group string, topicID [16]byte, p, leaderEpoch int32) (PartitionState, int16) {
+	sn, found, code := c.read(key{group, topicID, p}, leaderEpoch)
+	if code != 0 || !found {
+		return PartitionState{StartOffset: -1, LeaderEpoch: -1}, code
+	}
+	out := PartitionState{StateEpoch: sn.stateEpoch, LeaderEpoch: sn.leaderEpoch, StartOffset: sn.startOffset}
+	for _, b := range sn.batches {
+		out.Batches = append(out.Batches, StateBatch{b.first, b.last, b.state, b.count})
+	}
+	return out, 0
+}
+
+// Write is WriteShareGroupState for one share-partition: ps replaces the
+// state (Sluice's persister always sends the full state), durably. State
+// that would not load back (batches out of order, below the start
+// offset, an unknown delivery state) is INVALID_REQUEST.
+func (c *Coordinator) Write(group string, topicID [16]byte, p int32, ps PartitionState) int16 {
+	sn := toSnapshot(ps)
+	if _, err := decodeSnapshot(encodeSnapshot(sn, time.Time{})); err != nil {
+		return kerr.InvalidRequest.Code
+	}
+	return waitCode(c.write(key{group, topicID, p}, sn))
+}
+
+// Initialize is InitializeShareGroupState for one share-partition.
+func (c *Coordinator) Initialize(group string, topicID [16]byte, p, stateEpoch int32, start int64) int16 {
+	if start < 0 {
+		return kerr.InvalidRequest.Code
+	}
+	return waitCode(c.initialize(key{group, topicID, p}, stateEpoch, start))
+}
+
+// Delete is DeleteShareGroupState for one share-partition.
+func (c *Coordinator) Delete(group string, topicID [16]byte, p int32) int16 {
+	return waitCode(c.remove(key{group, topicID, p}))
+}
+
+// Summary is ReadShareGroupStateSummary for one share-partition.
+func (c *Coordinator) Summary(group string, topicID [16]byte, p int32) (Summary, int16) {
+	return c.summary(key{group, topicID, p})
+}
