@@ -3,11 +3,13 @@ package share
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/metadata"
 )
 
 // Config holds the broker settings share-partitions use.
@@ -86,6 +88,11 @@ type Manager struct {
 	stateMu sync.Mutex
 	nstate  int32
 
+	// latest is the newest metadata image OnImage was given; imageWake
+	// tells followImages.
+	latest    atomic.Pointer[metadata.Image]
+	imageWake chan struct{}
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -116,7 +123,7 @@ func New(cfg Config, groups Groups, be Backend, logger *slog.Logger) *Manager {
 		logger = slog.Default()
 	}
 	m := &Manager{cfg: cfg, groups: groups, be: be, log: logger,
-		parts: map[key]*sharePartition{}, sessions: map[sessionKey]*session{}, stop: make(chan struct{})}
+		parts: map[key]*sharePartition{}, sessions: map[sessionKey]*session{}, stop: make(chan struct{}), imageWake: make(chan struct{}, 1)}
 	m.coord = NewCoordinator(cfg.NodeID, be, cfg.Now, logger, cfg.Remote == nil)
 	m.p = &persister{m: m, coord: m.coord, remote: cfg.Remote}
 	return m
@@ -128,6 +135,8 @@ func (m *Manager) Coordinator() *Coordinator { return m.coord }
 // Start starts the lock sweeper. Share-partition state is read from its
 // share coordinator when a share-partition is first used on this broker.
 func (m *Manager) Start() error {
+	m.wg.Add(1)
+	go m.followImages()
 	if m.cfg.SweepInterval > 0 {
 		m.wg.Add(1)
 		go m.sweep()

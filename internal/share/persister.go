@@ -62,6 +62,7 @@ func retriable(code int16) bool {
 func (p *persister) route(k key) (local bool, node int32, code int16) {
 	n, err := p.m.statePartitions()
 	if err != nil {
+		p.m.log.Warn("share state topic", "err", err)
 		return false, -1, kerr.CoordinatorNotAvailable.Code
 	}
 	if p.remote == nil {

@@ -142,9 +142,43 @@ func (m *Manager) dropWhere(match func(key) bool) {
 // leadership of __share_group_state, and the share-partitions of data
 // partitions this broker no longer leads (or leads at a new leader epoch)
 // are dropped: their acquisition locks end, and the state is read again
-// from the share coordinator if leadership comes back.
+// from the share coordinator if leadership comes back. It never blocks:
+// the metadata publisher calls it, and a share-partition's lock may be
+// held by a call waiting for that publisher (creating the state topic).
 func (m *Manager) OnImage(img *metadata.Image) {
 	m.coord.OnImage(img)
+	for {
+		cur := m.latest.Load()
+		if cur != nil && cur.Offset > img.Offset {
+			return
+		}
+		if m.latest.CompareAndSwap(cur, img) {
+			break
+		}
+	}
+	select {
+	case m.imageWake <- struct{}{}:
+	default:
+	}
+}
+
+// followImages drops share-partitions as OnImage describes, on its own
+// goroutine.
+func (m *Manager) followImages() {
+	defer m.wg.Done()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-m.imageWake:
+			if img := m.latest.Load(); img != nil {
+				m.dropNotLed(img)
+			}
+		}
+	}
+}
+
+func (m *Manager) dropNotLed(img *metadata.Image) {
 	m.mu.Lock()
 	sps := make([]*sharePartition, 0, len(m.parts))
 	for _, sp := range m.parts {
