@@ -401,14 +401,28 @@ func (c *Coordinator) remove(k key) (func() error, int16) {
 }
 
 // keys lists the keys with state that match, in the shards this broker
-// leads and has loaded.
+// leads (waiting a little for those still loading).
 func (c *Coordinator) keys(match func(key) bool) []key {
 	c.mu.Lock()
 	ss := append([]*stateShard(nil), c.shards...)
 	c.mu.Unlock()
 	var out []key
+	deadline := time.Now().Add(shardWait)
 	for _, s := range ss {
 		s.mu.Lock()
+		if s.status == shardLoading {
+			// Loading (this broker just became its leader, or just
+			// started): its keys count too.
+			ready := s.ready
+			s.mu.Unlock()
+			t := time.NewTimer(max(time.Until(deadline), 0))
+			select {
+			case <-ready:
+			case <-t.C:
+			}
+			t.Stop()
+			s.mu.Lock()
+		}
 		for k := range s.state {
 			if match(k) {
 				out = append(out, k)
