@@ -40,6 +40,8 @@ func requestQuotaExempt(key int16) bool {
 	switch key {
 	case 17, 18, 27, 36, 62, 63: // SaslHandshake, ApiVersions, WriteTxnMarkers, SaslAuthenticate, BrokerRegistration, BrokerHeartbeat
 		return true
+	case 83, 84, 85, 86, 87: // the share-group state APIs (inter-broker)
+		return true
 	}
 	return false
 }

@@ -45,7 +45,8 @@ type Broker struct {
 	lns   []*boundListener // listeners.go; the first one is Addr()
 	obs   brokerMetrics    // metrics.go
 
-	txnNet *interbroker.Client // the transaction coordinator's inter-broker client (txn_wiring.go)
+	txnNet   *interbroker.Client // the transaction coordinator's inter-broker client (txn_wiring.go)
+	shareNet *interbroker.Client // the share persister's inter-broker client (share_wiring.go)
 
 	life       *lifecycle          // registration and heartbeats (lifecycle.go)
 	lifeSender *quorumLeaderSender // how they reach the active controller
@@ -178,16 +179,14 @@ func (b *Broker) Start() error {
 	b.followers.Store(&imageFollowers{coord: b.coord})
 	b.coord.Start()
 
-	// Share-partition state (KIP-932) is replayed from
-	// __share_group_state before clients are served; the coordinator
-	// answers the share-group offset APIs through it.
-	b.share = share.New(shareConfig(b.cfg), b.coord, share.NewBackend(meta, b.ctl, b.parts, shareStateTopic(b.cfg)),
-		b.logger.With("component", "share"))
-	b.followers.Store(&imageFollowers{coord: b.coord, share: b.share})
-	if err := b.share.Start(); err != nil {
+	// Share groups (KIP-932): share-partition state is read through the
+	// share coordinators (share_wiring.go); the group coordinator answers
+	// the share-group offset APIs through it.
+	if err := b.startShare(); err != nil {
 		closeAll()
-		return fmt.Errorf("share-partition state: %w", err)
+		return err
 	}
+	b.followers.Store(&imageFollowers{coord: b.coord, share: b.share})
 	b.coord.SetShareState(b.share)
 
 	// The transaction coordinator follows leadership of the
@@ -294,9 +293,7 @@ func (b *Broker) Close() error {
 	}
 	// The share manager stops its lock sweeper and session watches; its
 	// writes go to partitions, so it closes before them.
-	if b.share != nil {
-		b.share.Close()
-	}
+	b.closeShare()
 	if b.srv != nil {
 		b.srv.Close()
 	}

@@ -77,9 +77,81 @@
 // initializes a share-partition, when acknowledgements or a session's
 // release change states, and by AlterShareGroupOffsets; lock expiry and
 // acquisition are not written (a restart redelivers those records).
-// At start every partition of the topic is replayed before clients are
-// served: the last record of each key wins, a tombstone removes the key.
 //
+// # The share coordinator and the persister (cluster)
+//
+// As in Kafka, the share-partition side (this Manager, on the data
+// partition's leader, where ShareFetch/ShareAcknowledge arrive) does not
+// own its state's partition. The share coordinator (coordinator.go) runs
+// on the broker leading each __share_group_state partition: it follows
+// the metadata image like the group and transaction coordinators (a
+// partition is replayed when this broker becomes its leader, answering
+// COORDINATOR_LOAD_IN_PROGRESS meanwhile, and dropped when another broker
+// or none leads it: NOT_COORDINATOR), keeps the last snapshot of each key
+// and answers the share-group state APIs (83 InitializeShareGroupState, 84
+// ReadShareGroupState, 85 WriteShareGroupState, 86 DeleteShareGroupState,
+// 87 ReadShareGroupStateSummary; inter-broker, CLUSTER_ACTION), each
+// change durable in its partition before it is answered.
+//
+// The persister (persister.go, Kafka's DefaultStatePersister) is how the
+// Manager reaches it: a local call when this broker leads the key's state
+// partition, else the RPC to its leader over the inter-broker client
+// (Remote), retried with backoff for up to 10 s while the answer is
+// NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE,
+// the partition has no leader or the broker cannot be reached. A
+// share-partition's state is read when it is first fetched on this broker
+// (nothing is replayed at start); a write that fails is answered as an
+// error (never as durable) and drops the share-partition from this
+// broker, so it is read back from the share coordinator on next use. A
+// Manager without a Remote (a single node, unit tests) has a share
+// coordinator leading every state partition, each loaded on first use.
+//
+// Epochs, as Kafka uses them: every write carries the state epoch read
+// (or last written) and the data partition's leader epoch. The share
+// coordinator remembers the highest leader epoch that read or wrote a key
+// (in memory, and from the snapshot when it loads) and answers an older
+// one FENCED_LEADER_EPOCH; a write with an older state epoch than stored
+// is FENCED_STATE_EPOCH. AlterShareGroupOffsets initializes the state at
+// the next state epoch, so a broker still holding the old state is fenced
+// at its next write (and drops it); it may hand out records from the old
+// state until then, as Kafka's may. A fenced writer answers the client
+// NOT_LEADER_OR_FOLLOWER. Sluice's writes carry the whole state (Kafka's
+// carry the changed batches, which its coordinator merges); the share
+// coordinator stores what a write carries.
+//
+// Leadership of data partitions: when the metadata no longer names this
+// broker the leader of a data partition (or names it at a new leader
+// epoch), its share-partitions are dropped here (acquisition locks end;
+// the next leader reads the last snapshot, in which Acquired records are
+// Available), and read again from the share coordinator if leadership
+// comes back.
+//
+// The group coordinator's share admin APIs (DescribeShareGroupOffsets,
+// AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups of a
+// share group) go through State, which is this Manager: a share-partition
+// loaded here answers from memory, any other from its share coordinator
+// (ReadShareGroupStateSummary; Initialize/DeleteShareGroupState for the
+// changes). Lag is the high watermark (the local partition's, else
+// ListOffsets to its leader; -1 when that fails) minus the start offset
+// minus the in-flight records acknowledged or archived. Listing a group's
+// share-partitions (DescribeShareGroupOffsets with null topics) and
+// deleting a group's state ask the local share coordinator and, in a
+// cluster, every other broker leading a state partition, about every
+// partition of every non-internal topic (one request per broker): Kafka
+// keeps the group's initialized topics in the group coordinator instead.
+// State of a state partition without a leader is left out. When a topic is
+// deleted, each broker's share coordinator deletes the state it holds for
+// it.
+//
+// Groups: the share-partition side asks Groups only for ShareSettings
+// (group configs are in the metadata image on every broker) and GroupType;
+// a group coordinated on another broker is GroupTypeNone here, which does
+// not refuse a fetch (Kafka's share fetch path checks only the group's
+// READ authorization). MemberListener works only where the group
+// coordinator and the share-partition are one broker; elsewhere a member
+// that leaves or is fenced keeps its records until its share session ends
+// (ShareFetch/ShareAcknowledge epoch -1, or its connection closes) or the
+// acquisition locks expire, which is Kafka's behaviour.
 // # Share sessions
 //
 // A share session (group, member id) is the set of partitions a member

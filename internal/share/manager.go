@@ -2,14 +2,14 @@ package share
 
 import (
 	"log/slog"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/sluice-io/sluice/internal/log"
-	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/metadata"
 )
 
 // Config holds the broker settings share-partitions use.
@@ -27,6 +27,12 @@ type Config struct {
 	// SweepInterval is how often expired acquisition locks are looked for
 	// (0: 100ms; negative: never, tests call ExpireLocks).
 	SweepInterval time.Duration
+	// NodeID is this broker's id.
+	NodeID int32
+	// Remote reaches the share coordinators of other brokers; nil: this
+	// broker's share coordinator owns every __share_group_state partition
+	// (a single node, unit tests).
+	Remote Remote
 }
 
 // Defaults are Kafka's.
@@ -69,6 +75,9 @@ type Manager struct {
 	be     Backend
 	log    *slog.Logger
 
+	coord *Coordinator // the share coordinator of this broker's state partitions
+	p     *persister
+
 	mu       sync.Mutex
 	parts    map[key]*sharePartition
 	sessions map[sessionKey]*session
@@ -78,6 +87,11 @@ type Manager struct {
 	// partition count once known.
 	stateMu sync.Mutex
 	nstate  int32
+
+	// latest is the newest metadata image OnImage was given; imageWake
+	// tells followImages.
+	latest    atomic.Pointer[metadata.Image]
+	imageWake chan struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -108,16 +122,21 @@ func New(cfg Config, groups Groups, be Backend, logger *slog.Logger) *Manager {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &Manager{cfg: cfg, groups: groups, be: be, log: logger,
-		parts: map[key]*sharePartition{}, sessions: map[sessionKey]*session{}, stop: make(chan struct{})}
+	m := &Manager{cfg: cfg, groups: groups, be: be, log: logger,
+		parts: map[key]*sharePartition{}, sessions: map[sessionKey]*session{}, stop: make(chan struct{}), imageWake: make(chan struct{}, 1)}
+	m.coord = NewCoordinator(cfg.NodeID, be, cfg.Now, logger, cfg.Remote == nil)
+	m.p = &persister{m: m, coord: m.coord, remote: cfg.Remote}
+	return m
 }
 
-// Start replays __share_group_state (when it exists) and starts the lock
-// sweeper.
+// Coordinator is this broker's share coordinator (keys 83-87).
+func (m *Manager) Coordinator() *Coordinator { return m.coord }
+
+// Start starts the lock sweeper. Share-partition state is read from its
+// share coordinator when a share-partition is first used on this broker.
 func (m *Manager) Start() error {
-	if err := m.load(); err != nil {
-		return err
-	}
+	m.wg.Add(1)
+	go m.followImages()
 	if m.cfg.SweepInterval > 0 {
 		m.wg.Add(1)
 		go m.sweep()
@@ -142,6 +161,13 @@ func (m *Manager) Close() {
 		s.stopWatch()
 	}
 	m.wg.Wait()
+	m.coord.Close()
+}
+
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
 }
 
 // Groups returns the group side the manager asks.
@@ -221,6 +247,12 @@ func (m *Manager) Acquire(group, member string, topicID [16]byte, p int32, d Dat
 		sp.mu.Unlock()
 		return Acquired{}, kerr.ShareSessionNotFound.Code
 	}
+	if !sp.loaded {
+		if code := m.loadLocked(sp, d); code != 0 {
+			sp.mu.Unlock()
+			return Acquired{}, code
+		}
+	}
 	var wait func() error
 	if !sp.initialized {
 		sp.initialize(d, s, now)
@@ -232,7 +264,7 @@ func (m *Manager) Acquire(group, member string, topicID [16]byte, p int32, d Dat
 			sp.initialized = false
 			sp.mu.Unlock()
 			m.log.Error("persist share-partition start", "group", group, "partition", p, "err", err)
-			return Acquired{}, kerr.KafkaStorageError.Code
+			return Acquired{}, persistCode(err)
 		}
 	}
 	ranges, rr, err := sp.acquire(d, acquireOpts{member: member, now: now, settings: s, maxRecords: o.MaxRecords,
@@ -284,7 +316,7 @@ func (m *Manager) Acknowledge(group, member string, topicID [16]byte, p int32, a
 		if wait, err = m.persistLocked(sp); err != nil {
 			sp.mu.Unlock()
 			m.log.Error("persist share acknowledgement", "group", group, "partition", p, "err", err)
-			return kerr.KafkaStorageError.Code
+			return persistCode(err)
 		}
 	}
 	sp.mu.Unlock()
@@ -381,275 +413,4 @@ func (m *Manager) releaseMember(group, member string, parts []TP) {
 	}
 }
 
-// ---- persistence ----
-
-// stateLog returns the __share_group_state partition for k, creating the
-// topic on first need.
-func (m *Manager) stateLog(k key) (StateLog, error) {
-	m.stateMu.Lock()
-	defer m.stateMu.Unlock()
-	if m.nstate == 0 {
-		n := m.be.StatePartitions()
-		if n == 0 {
-			if err := m.be.CreateStateTopic(m.cfg.StatePartitions); err != nil {
-				return nil, err
-			}
-			if n = m.be.StatePartitions(); n == 0 {
-				return nil, errNoStateTopic
-			}
-			m.log.Info("created share state topic", "topic", StateTopic, "partitions", n)
-		}
-		m.nstate = n
-	}
-	l := m.be.StateLog(statePartition(k, m.nstate))
-	if l == nil {
-		return nil, errNoStateTopic
-	}
-	return l, nil
-}
-
-type shareError string
-
-func (e shareError) Error() string { return string(e) }
-
-const (
-	errNoStateTopic = shareError("share: " + StateTopic + " partition not hosted")
-	errClosed       = shareError("share: manager closed")
-)
-
-// persistLocked appends sp's snapshot (sp.mu held, so the log order is the
-// state order) and returns the wait for its durability, which the caller
-// runs after unlocking.
-func (m *Manager) persistLocked(sp *sharePartition) (func() error, error) {
-	var value []byte
-	if !sp.deleted {
-		value = encodeSnapshot(sp.snapshotLocked(), m.now())
-	}
-	return m.write(sp.key, value)
-}
-
-// write appends one record (a tombstone when value is nil) for k.
-func (m *Manager) write(k key, value []byte) (func() error, error) {
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
-		return nil, errClosed
-	}
-	l, err := m.stateLog(k)
-	if err != nil {
-		return nil, err
-	}
-	batch, err := record.Build(record.BatchSpec{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
-		BaseTimestamp: m.now().UnixMilli(), Records: []record.Record{{Key: encodeKey(k), Value: value}}})
-	if err != nil {
-		return nil, err
-	}
-	next, err := l.Append(batch, 1)
-	if err != nil {
-		return nil, err
-	}
-	return func() error { return l.Commit(next) }, nil
-}
-
-// load replays every __share_group_state partition: the last record of a
-// key wins, a tombstone removes it.
-func (m *Manager) load() error {
-	n := m.be.StatePartitions()
-	if n == 0 {
-		return nil
-	}
-	m.stateMu.Lock()
-	m.nstate = n
-	m.stateMu.Unlock()
-	found := map[key]snapshot{}
-	for i := int32(0); i < n; i++ {
-		l := m.be.StateLog(i)
-		if l == nil {
-			continue
-		}
-		err := l.Replay(func(batch []byte) error {
-			h, err := record.ParseHeader(batch)
-			if err != nil || h.IsControl() {
-				return err
-			}
-			if err := record.Records(batch, func(r *record.Record) error {
-				k, ok, err := decodeKey(r.Key)
-				if err != nil || !ok {
-					return err
-				}
-				if r.Value == nil {
-					delete(found, k)
-					return nil
-				}
-				s, err := decodeSnapshot(r.Value)
-				if err != nil {
-					return err
-				}
-				found[k] = s
-				return nil
-			}); err != nil {
-				m.log.Error("skipping unreadable batch in share state partition", "partition", i, "offset", h.BaseOffset, "err", err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	m.mu.Lock()
-	for k, s := range found {
-		sp := &sharePartition{key: k}
-		sp.restore(s)
-		m.parts[k] = sp
-	}
-	m.mu.Unlock()
-	if len(found) > 0 {
-		m.log.Info("loaded share-partition state", "share_partitions", len(found))
-	}
-	return nil
-}
-
-// ---- State (the group coordinator's side) ----
-
-// Offsets implements State.
-func (m *Manager) Offsets(group string, topicID [16]byte, partitions []int32) []PartitionOffset {
-	out := make([]PartitionOffset, len(partitions))
-	for i, p := range partitions {
-		out[i] = PartitionOffset{StartOffset: -1, LeaderEpoch: -1, Lag: -1}
-		sp := m.get(key{group, topicID, p}, false)
-		if sp == nil {
-			continue
-		}
-		sp.mu.Lock()
-		if sp.initialized && !sp.deleted {
-			out[i].StartOffset, out[i].LeaderEpoch = sp.spso, sp.leaderEpoch
-			if d := m.be.Data(topicID, p); d != nil {
-				hw := d.HighWatermark()
-				out[i].Lag = max(0, hw-sp.spso-sp.inFlightDone(hw))
-			}
-		}
-		sp.mu.Unlock()
-	}
-	return out
-}
-
-// Initialized implements State.
-func (m *Manager) Initialized(group string) map[[16]byte][]int32 {
-	m.mu.Lock()
-	sps := make([]*sharePartition, 0)
-	for k, sp := range m.parts {
-		if k.group == group {
-			sps = append(sps, sp)
-		}
-	}
-	m.mu.Unlock()
-	out := map[[16]byte][]int32{}
-	for _, sp := range sps {
-		sp.mu.Lock()
-		if sp.initialized && !sp.deleted {
-			out[sp.key.topicID] = append(out[sp.key.topicID], sp.key.partition)
-		}
-		sp.mu.Unlock()
-	}
-	for id := range out {
-		slices.Sort(out[id])
-	}
-	return out
-}
-
-// SetStartOffset implements State.
-func (m *Manager) SetStartOffset(group string, topicID [16]byte, p int32, offset int64) int16 {
-	if offset < 0 {
-		return kerr.InvalidRequest.Code
-	}
-	sp := m.lockLive(key{group, topicID, p}, true)
-	sp.initialized = true
-	sp.spso, sp.recs, sp.acquired = offset, nil, 0
-	sp.stateEpoch++
-	if d := m.be.Data(topicID, p); d != nil {
-		sp.leaderEpoch = d.LeaderEpoch()
-	}
-	sp.wakeLocked()
-	wait, err := m.persistLocked(sp)
-	sp.mu.Unlock()
-	if err == nil {
-		err = wait()
-	}
-	if err != nil {
-		m.log.Error("persist share start offset", "group", group, "partition", p, "err", err)
-		return kerr.KafkaStorageError.Code
-	}
-	return 0
-}
-
-// DeleteTopic implements State.
-func (m *Manager) DeleteTopic(group string, topicID [16]byte) int16 {
-	return m.remove(func(k key) bool { return k.group == group && k.topicID == topicID })
-}
-
-// TopicsDeleted drops every group's state of the deleted topics (their
-// IDs never come back), in the background: the broker calls it from the
-// metadata subscription, where persisting cannot wait.
-func (m *Manager) TopicsDeleted(ids [][16]byte) {
-	if len(ids) == 0 {
-		return
-	}
-	gone := map[[16]byte]bool{}
-	for _, id := range ids {
-		gone[id] = true
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return
-	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		m.remove(func(k key) bool { return gone[k.topicID] })
-	}()
-}
-
-// DeleteGroup implements State.
-func (m *Manager) DeleteGroup(group string) int16 {
-	return m.remove(func(k key) bool { return k.group == group })
-}
-
-// remove deletes the share-partitions match selects, writing a tombstone
-// for each, durably.
-func (m *Manager) remove(match func(key) bool) int16 {
-	m.mu.Lock()
-	var sps []*sharePartition
-	for k, sp := range m.parts {
-		if match(k) {
-			sps = append(sps, sp)
-			delete(m.parts, k)
-		}
-	}
-	m.mu.Unlock()
-	var waits []func() error
-	code := int16(0)
-	for _, sp := range sps {
-		sp.mu.Lock()
-		wasPersisted := sp.initialized
-		sp.deleted = true
-		sp.wakeLocked()
-		if wasPersisted {
-			w, err := m.persistLocked(sp)
-			if err != nil {
-				m.log.Error("persist share state deletion", "group", sp.key.group, "err", err)
-				code = kerr.KafkaStorageError.Code
-			} else {
-				waits = append(waits, w)
-			}
-		}
-		sp.mu.Unlock()
-	}
-	for _, w := range waits {
-		if err := w(); err != nil {
-			code = kerr.KafkaStorageError.Code
-		}
-	}
-	return code
-}
+// Persistence is in state.go (through the persister).

@@ -65,7 +65,8 @@ type sharePartition struct {
 	key key
 
 	mu          sync.Mutex
-	initialized bool  // spso is set (first fetch, replay or AlterShareGroupOffsets)
+	loaded      bool  // its state was read from the share coordinator (first Acquire here)
+	initialized bool  // spso is set (first fetch, or read from the share coordinator)
 	deleted     bool  // removed by DeleteGroup/DeleteTopic; a holder must look up again
 	spso        int64 // share-partition start offset
 	recs        []rec

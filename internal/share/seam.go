@@ -67,9 +67,10 @@ type PartitionOffset struct {
 	Lag int64
 }
 
-// State is the share-partition side as the group coordinator uses it.
-// Every method is safe to call from any goroutine; errors are Kafka error
-// codes (0 for none).
+// State is the share-partition side as the group coordinator uses it
+// (the Manager implements it through the share coordinators, wherever the
+// state lives: doc.go). Every method is safe to call from any goroutine;
+// errors are Kafka error codes (0 for none).
 type State interface {
 	// Offsets returns the state of group's share-partition topicID/p for
 	// each p in partitions, in the same order.
@@ -89,7 +90,9 @@ type State interface {
 }
 
 // MemberListener is optionally implemented by a State that keeps
-// per-member state (the share Manager does): the coordinator calls
+// per-member state (the share Manager does; it knows only the sessions
+// and share-partitions of its own broker, so in a cluster this works only
+// where the group coordinator is also the data leader): the coordinator calls
 // MemberLeft when a share group member leaves (ShareGroupHeartbeat epoch
 // -1) or is fenced (session timeout), after removing it from the group.
 //
