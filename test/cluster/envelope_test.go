@@ -22,13 +22,7 @@ import (
 func TestAdminForwardedInEnvelope(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
-	lead := agreedLeader(t, c.nodes, -1)
-	var others []*node
-	for _, nd := range c.nodes {
-		if nd.id != lead {
-			others = append(others, nd)
-		}
-	}
+	lead, others := c.quorumLeaderAndOthers(t)
 
 	for i := range 10 {
 		name := fmt.Sprintf("race-%d", i)
@@ -137,13 +131,7 @@ func createTopicOn(t testing.TB, nd *node, name string) int16 {
 func TestAutoCreateThroughController(t *testing.T) {
 	t.Parallel()
 	c := startCluster(t, 3)
-	lead := agreedLeader(t, c.nodes, -1)
-	var others []*node
-	for _, nd := range c.nodes {
-		if nd.id != lead {
-			others = append(others, nd)
-		}
-	}
+	_, others := c.quorumLeaderAndOthers(t)
 	for i := range 5 {
 		name := fmt.Sprintf("auto-%d", i)
 		var wg sync.WaitGroup
@@ -201,4 +189,17 @@ func autoCreateOn(t testing.TB, nd *node, name string) (*kmsg.MetadataResponse, 
 		return nil, err
 	}
 	return resp.(*kmsg.MetadataResponse), nil
+}
+
+// quorumLeaderAndOthers waits for an agreed quorum leader and returns its
+// id and the other nodes.
+func (c *testCluster) quorumLeaderAndOthers(t testing.TB) (int32, []*node) {
+	lead := agreedLeader(t, c.nodes, -1)
+	var others []*node
+	for _, nd := range c.nodes {
+		if nd.id != lead {
+			others = append(others, nd)
+		}
+	}
+	return lead, others
 }
