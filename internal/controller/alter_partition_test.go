@@ -109,7 +109,9 @@ func TestAlterPartitionValidation(t *testing.T) {
 	}
 	cases := []alterCase{
 		with("shrink", func(c *alterCase) {}),
-		with("expand v0 by name", func(c *alterCase) { c.version, c.topic, c.topicID, c.isr, c.start = 0, "t", metadata.UUID{}, []int32{1, 2}, []int32{1} }),
+		with("expand v0 by name", func(c *alterCase) {
+			c.version, c.topic, c.topicID, c.isr, c.start = 0, "t", metadata.UUID{}, []int32{1, 2}, []int32{1}
+		}),
 		with("expand v3 with epochs", func(c *alterCase) {
 			c.isr, c.isrEpochs, c.start = []int32{2, 1}, []int64{a.epochs[2], a.epochs[1]}, []int32{1}
 		}),
