@@ -131,3 +131,13 @@ func alterISROnce(ctx context.Context, send controllerSender, req *kmsg.AlterPar
 	return ISRState{Leader: p.LeaderID, ISR: p.ISR, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 		Recovering: p.LeaderRecoveryState == int8(metadata.Recovering)}, false, nil
 }
+
+// BrokerEpoch is the epoch the active controller gave this broker's
+// registration (-1 before it registered): what AlterPartition and the
+// replica fetches (Fetch ReplicaState) carry.
+func (b *Broker) BrokerEpoch() int64 {
+	if b.life == nil {
+		return -1
+	}
+	return b.life.epoch.Load()
+}
