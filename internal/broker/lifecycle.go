@@ -88,6 +88,8 @@ func (s *quorumLeaderSender) Request(ctx context.Context, req kmsg.Request) (kms
 		return api.AnswerBrokerRegistration(s.ctl, s.clusterID, r, true), nil
 	case *kmsg.BrokerHeartbeatRequest:
 		return api.AnswerBrokerHeartbeat(s.ctl, r), nil
+	case *kmsg.AlterPartitionRequest:
+		return api.AnswerAlterPartition(s.ctl, r), nil
 	}
 	return nil, fmt.Errorf("%s is not answered in-process", kmsg.NameForKey(req.Key()))
 }

@@ -365,8 +365,10 @@ func leads(im *metadata.Image, id int32) bool {
 	return false
 }
 
-// unfenceRecords unfences b and elects it where a partition has no leader
-// and b is an in-sync replica (Kafka's handleBrokerUnfenced).
+// unfenceRecords unfences b and elects a leader where a partition has
+// none (Kafka's handleBrokerUnfenced): b counts as active already; the
+// first in-sync active replica leads, or, where the topic allows unclean
+// elections, the first active replica.
 func (c *Controller) unfenceRecords(im *metadata.Image, b metadata.BrokerImage) []metadata.Record {
 	recs := []metadata.Record{metadata.UnfenceBrokerRecord{ID: b.ID, Epoch: b.Epoch}}
 	acceptable := func(r int32) bool { return r == b.ID || acceptableLeader(im, r) }
@@ -374,8 +376,10 @@ func (c *Controller) unfenceRecords(im *metadata.Image, b metadata.BrokerImage) 
 		if p.Leader != metadata.NoLeader {
 			return
 		}
-		if l := firstInSync(p.Replicas, p.ISR, acceptable); l != metadata.NoLeader {
-			recs = append(recs, metadata.PartitionChangeRecord{TopicID: t.ID, Partition: i, Leader: l})
+		pc := newPartitionChange(im, t, i)
+		pc.acceptable, pc.election = acceptable, c.topicElection(t)
+		if rec := pc.build(); rec != nil {
+			recs = append(recs, *rec)
 		}
 	})
 	return recs
@@ -400,7 +404,11 @@ func (c *Controller) controlledShutdownRecords(im *metadata.Image, b metadata.Br
 }
 
 // removeFromPartitions builds the PartitionChangeRecords that take id out
-// of the ISRs and leaderships of every partition whose ISR holds it.
+// of the ISRs and leaderships of every partition whose ISR holds it
+// (Kafka's generateLeaderAndIsrUpdates with a broker to remove): id leaves
+// the ISR unless it is the last member, and a partition it led gets the
+// first in-sync active replica, else (unclean.leader.election.enable) the
+// first active replica, else no leader.
 func (c *Controller) removeFromPartitions(im *metadata.Image, id int32) []metadata.Record {
 	var recs []metadata.Record
 	acceptable := func(r int32) bool { return r != id && acceptableLeader(im, r) }
@@ -408,33 +416,14 @@ func (c *Controller) removeFromPartitions(im *metadata.Image, id int32) []metada
 		if !slices.Contains(p.ISR, id) && p.Leader != id {
 			return
 		}
-		isr := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == id })
-		if len(isr) == 0 {
-			isr = p.ISR
-		}
-		rec := metadata.PartitionChangeRecord{TopicID: t.ID, Partition: i, Leader: metadata.NoLeaderChange}
-		if !slices.Equal(isr, p.ISR) {
-			rec.ISR = isr
-		}
-		if p.Leader != metadata.NoLeader && !(acceptable(p.Leader) && slices.Contains(isr, p.Leader)) {
-			rec.Leader = firstInSync(p.Replicas, isr, acceptable)
-		}
-		if rec.ISR != nil || rec.Leader != metadata.NoLeaderChange {
-			recs = append(recs, rec)
+		pc := newPartitionChange(im, t, i)
+		pc.acceptable, pc.election = acceptable, c.topicElection(t)
+		pc.targetISR = slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == id })
+		if rec := pc.build(); rec != nil {
+			recs = append(recs, *rec)
 		}
 	})
 	return recs
-}
-
-// firstInSync is the first replica (in replica order) that is in isr and
-// acceptable, or NoLeader.
-func firstInSync(replicas, isr []int32, acceptable func(int32) bool) int32 {
-	for _, r := range replicas {
-		if slices.Contains(isr, r) && acceptable(r) {
-			return r
-		}
-	}
-	return metadata.NoLeader
 }
 
 // forEachPartition calls fn for every partition, topics in name order.
@@ -481,8 +470,8 @@ func (c *Controller) fenceExpired() {
 
 // StartBrokerLeases starts the lease check of the active controller: every
 // tenth of broker.session.timeout.ms it notices whether this node became
-// or stopped being the quorum leader and fences the brokers whose lease
-// expired. It runs until StopBrokerLeases.
+// or stopped being the quorum leader, fences the brokers whose lease
+// expired and runs the unclean elections topics allow (elect.go). It runs until StopBrokerLeases.
 func (c *Controller) StartBrokerLeases() {
 	c.leases.mu.Lock()
 	defer c.leases.mu.Unlock()
@@ -518,6 +507,7 @@ func (c *Controller) leaseTickFired() {
 	c.leases.mu.Unlock()
 
 	c.fenceExpired()
+	c.electUncleanLeaders()
 
 	c.leases.mu.Lock()
 	defer c.leases.mu.Unlock()

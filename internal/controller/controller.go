@@ -1,7 +1,13 @@
-// Package controller is the single-node metadata controller: it turns
-// admin requests (broker registration, topic creation and deletion,
-// partition additions, topic config changes) into metadata records,
-// applying Kafka's validation rules and error codes.
+// Package controller is the metadata controller: it turns admin requests
+// (broker registration, topic creation and deletion, partition additions,
+// topic config changes) into metadata records, applying Kafka's validation
+// rules and error codes. On the active controller (the quorum leader) it
+// also runs the broker lifecycle (brokers.go: leases, fencing, controlled
+// shutdown) and decides partition leadership and ISRs: elections when a
+// leader is fenced, shuts down or a broker returns, ElectLeaders,
+// unclean.leader.election.enable (elect.go), and the leaders' ISR changes
+// by AlterPartition (alter_partition.go), all through one builder of
+// PartitionChangeRecords with Kafka's rules (partition_change.go).
 //
 // Invariants: the controller changes metadata only by appending records
 // through metadata.Store (so the same records can later be proposed to the

@@ -1,8 +1,6 @@
 package controller
 
 import (
-	"slices"
-
 	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -38,13 +36,15 @@ func acceptableLeader(im *metadata.Image, id int32) bool {
 	return ok && b.Active()
 }
 
-// ElectLeaders runs leader elections like KRaft's ReplicationControlManager:
-// PREFERRED makes the first replica leader when it is in sync and alive
-// (ELECTION_NOT_NEEDED when it already leads, PREFERRED_LEADER_NOT_AVAILABLE
-// when it cannot); UNCLEAN elects a leader only for a partition that has
-// none (ELECTION_NOT_NEEDED otherwise), preferring in-sync replicas and
-// else any alive one, whose ISR then becomes just itself
-// (ELIGIBLE_LEADERS_NOT_AVAILABLE if no replica is alive). Unknown topics
+// ElectLeaders runs leader elections like KRaft's ReplicationControlManager
+// (partition_change.go has the rules): PREFERRED makes the first replica
+// leader when it is in sync and active (ELECTION_NOT_NEEDED when it already
+// leads, PREFERRED_LEADER_NOT_AVAILABLE when it cannot; a leaderless
+// partition whose preferred replica cannot lead gets another in-sync
+// active one, as Kafka's builder does); UNCLEAN elects a leader only for a
+// partition that has none (ELECTION_NOT_NEEDED otherwise), preferring
+// in-sync replicas and else any active one, whose ISR then becomes just
+// itself, RECOVERING (ELIGIBLE_LEADERS_NOT_AVAILABLE if none is active). Unknown topics
 // and partitions get UNKNOWN_TOPIC_OR_PARTITION. topics == nil means every
 // partition of every topic, and then partitions that need no election are
 // left out of the results. An unknown election type fails the whole
@@ -139,7 +139,8 @@ func lookupPartition(im *metadata.Image, topic string, p int32) (*metadata.Topic
 	return t, t.Partitions[p], nil
 }
 
-// electLeader returns the record electing a leader for topic-p, or why not.
+// electLeader returns the record electing a leader for topic-p, or why not
+// (Kafka's ReplicationControlManager.electLeader).
 func electLeader(im *metadata.Image, topic string, p int32, electionType int8) (*metadata.PartitionChangeRecord, *Error) {
 	t, part, e := lookupPartition(im, topic, p)
 	if e != nil {
@@ -150,26 +151,65 @@ func electLeader(im *metadata.Image, topic string, p int32, electionType int8) (
 		electionType == ElectUnclean && hasLeader {
 		return nil, errorf(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
 	}
-	rec := &metadata.PartitionChangeRecord{TopicID: t.ID, Partition: p, Leader: metadata.NoLeaderChange}
-	if electionType == ElectPreferred {
-		pref := part.Replicas[0]
-		if !slices.Contains(part.ISR, pref) || !acceptableLeader(im, pref) {
-			return nil, errorf(kerr.PreferredLeaderNotAvailable, "The preferred leader was not available.")
-		}
-		rec.Leader = pref
+	pc := newPartitionChange(im, t, p)
+	pc.election = electPreferred
+	if electionType == ElectUnclean {
+		pc.election = electUnclean
+	}
+	rec := pc.build()
+	switch {
+	case rec != nil:
 		return rec, nil
-	}
-	for _, r := range part.Replicas {
-		if slices.Contains(part.ISR, r) && acceptableLeader(im, r) {
-			rec.Leader = r
-			return rec, nil
-		}
-	}
-	for _, r := range part.Replicas {
-		if acceptableLeader(im, r) {
-			rec.Leader, rec.ISR = r, []int32{r}
-			return rec, nil
-		}
+	case electionType == ElectPreferred:
+		return nil, errorf(kerr.PreferredLeaderNotAvailable, "The preferred leader was not available.")
 	}
 	return nil, errorf(kerr.EligibleLeadersNotAvailable, "Eligible topic partition leaders are not available.")
+}
+
+// electUncleanLeaders elects a leader for every leaderless partition of a
+// topic that allows unclean elections (Kafka's periodic unclean election
+// check): a partition that lost its leader while the topic did not allow
+// it gets one within a lease tick of unclean.leader.election.enable being
+// turned on. Only the active controller elects.
+func (c *Controller) electUncleanLeaders() {
+	if !anyLeaderless(c.store.Image()) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.active() {
+		return
+	}
+	im := c.store.Image()
+	var recs []metadata.Record
+	forEachPartition(im, func(t *metadata.TopicImage, i int32, p metadata.PartitionImage) {
+		if p.Leader != metadata.NoLeader || !c.uncleanEnabled(t) {
+			return
+		}
+		pc := newPartitionChange(im, t, i)
+		pc.election = electUnclean
+		if rec := pc.build(); rec != nil {
+			recs = append(recs, *rec)
+		}
+	})
+	if len(recs) == 0 {
+		return
+	}
+	if err := c.store.Append(recs...); err != nil {
+		c.logger.Warn("unclean leader election failed; retrying", "err", err)
+		return
+	}
+	c.logger.Warn("unclean leader election: leaders elected from outside the ISR", "partitions", len(recs))
+}
+
+// anyLeaderless reports whether some partition has no leader.
+func anyLeaderless(im *metadata.Image) bool {
+	for _, t := range im.TopicsByID {
+		for _, p := range t.Partitions {
+			if p.Leader == metadata.NoLeader {
+				return true
+			}
+		}
+	}
+	return false
 }

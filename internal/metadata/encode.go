@@ -32,10 +32,14 @@ import (
 //	PartitionRecord       (3): topicId uuid, partition int32, replicas []int32,
 //	                           isr []int32, leader int32, leaderEpoch int32,
 //	                           partitionEpoch int32
+//	                      (v1): the v0 fields, then leaderRecoveryState int8
+//	                           (Kafka's: 0 RECOVERED, 1 RECOVERING)
 //	ConfigRecord          (4): resourceType int8, resourceName string,
 //	                           name string, value nullable string
 //	PartitionChangeRecord (5): topicId uuid, partition int32, leader int32,
 //	                           isr nullable []int32, replicas nullable []int32
+//	                      (v1): the v0 fields, then leaderRecoveryState int8
+//	                           (Kafka's: -1 no change, 0 RECOVERED, 1 RECOVERING)
 //	FenceBrokerRecord     (7): id int32, epoch int64
 //	UnfenceBrokerRecord   (8): id int32, epoch int64
 //	RemoveTopicRecord     (9): topicId uuid
@@ -101,12 +105,28 @@ func Decode(b []byte) (Record, error) {
 	case TypeTopic:
 		r = TopicRecord{Name: d.str(), ID: d.uuid()}
 	case TypePartition:
-		r = PartitionRecord{TopicID: d.uuid(), Partition: d.i32(), Replicas: d.ints(), ISR: d.ints(),
+		pr := PartitionRecord{TopicID: d.uuid(), Partition: d.i32(), Replicas: d.ints(), ISR: d.ints(),
 			Leader: d.i32(), LeaderEpoch: d.i32(), PartitionEpoch: d.i32()}
+		if v >= 1 {
+			pr.LeaderRecoveryState = LeaderRecoveryState(int8(d.u8()))
+			if pr.LeaderRecoveryState != Recovered && pr.LeaderRecoveryState != Recovering && d.err == nil {
+				d.err = fmt.Errorf("leader recovery state %d", pr.LeaderRecoveryState)
+			}
+		}
+		r = pr
 	case TypeConfig:
 		r = ConfigRecord{ResourceType: int8(d.u8()), ResourceName: d.str(), Name: d.str(), Value: d.nstr()}
 	case TypePartitionChange:
-		r = PartitionChangeRecord{TopicID: d.uuid(), Partition: d.i32(), Leader: d.i32(), ISR: d.nints(), Replicas: d.nints()}
+		pc := PartitionChangeRecord{TopicID: d.uuid(), Partition: d.i32(), Leader: d.i32(), ISR: d.nints(), Replicas: d.nints()}
+		if v >= 1 {
+			// Kafka's -1 (no change), 0, 1 are stored; the Go field is one more.
+			k := int8(d.u8())
+			if (k < -1 || k > 1) && d.err == nil {
+				d.err = fmt.Errorf("leader recovery state %d", k)
+			}
+			pc.LeaderRecovery = LeaderRecoveryChange(k + 1)
+		}
+		r = pc
 	case TypeRemoveTopic:
 		r = RemoveTopicRecord{TopicID: d.uuid()}
 	case TypeProducerIds:
@@ -137,8 +157,11 @@ func Decode(b []byte) (Record, error) {
 
 // maxVersion is the newest encoding version Decode reads for t.
 func maxVersion(t RecordType) uint8 {
-	if t == TypeRegisterBroker {
+	switch t {
+	case TypeRegisterBroker:
 		return 2
+	case TypePartition, TypePartitionChange:
+		return 1
 	}
 	return 0
 }
@@ -186,7 +209,11 @@ func (r PartitionRecord) appendBody(b []byte) []byte {
 	b = appendInts(b, r.ISR)
 	b = appendI32(b, r.Leader)
 	b = appendI32(b, r.LeaderEpoch)
-	return appendI32(b, r.PartitionEpoch)
+	b = appendI32(b, r.PartitionEpoch)
+	if r.Version() >= 1 {
+		b = append(b, byte(r.LeaderRecoveryState))
+	}
+	return b
 }
 
 func (r ConfigRecord) appendBody(b []byte) []byte {
@@ -201,7 +228,11 @@ func (r PartitionChangeRecord) appendBody(b []byte) []byte {
 	b = appendI32(b, r.Partition)
 	b = appendI32(b, r.Leader)
 	b = appendNInts(b, r.ISR)
-	return appendNInts(b, r.Replicas)
+	b = appendNInts(b, r.Replicas)
+	if r.Version() >= 1 {
+		b = append(b, byte(int8(r.LeaderRecovery)-1))
+	}
+	return b
 }
 
 func (r RemoveTopicRecord) appendBody(b []byte) []byte { return append(b, r.TopicID[:]...) }

@@ -71,13 +71,16 @@ type TopicImage struct {
 	Configs    map[string]string // dynamic topic config overrides
 }
 
-// PartitionImage is the state of one partition.
+// PartitionImage is the state of one partition. PartitionEpoch counts
+// every change of the partition, LeaderEpoch every change of its leader
+// (the PartitionChangeRecord invariant, records.go).
 type PartitionImage struct {
-	Replicas       []int32
-	ISR            []int32
-	Leader         int32
-	LeaderEpoch    int32
-	PartitionEpoch int32
+	Replicas            []int32
+	ISR                 []int32
+	Leader              int32
+	LeaderEpoch         int32
+	PartitionEpoch      int32
+	LeaderRecoveryState LeaderRecoveryState
 }
 
 // BrokerImage is a registered broker.
@@ -315,7 +318,7 @@ func (d *delta) partition(r PartitionRecord) error {
 		return fmt.Errorf("partition %d of %q has no replicas", r.Partition, t.Name)
 	}
 	p := PartitionImage{Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
-		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch}
+		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch, LeaderRecoveryState: r.LeaderRecoveryState}
 	if int(r.Partition) == len(t.Partitions) {
 		t.Partitions = append(t.Partitions, p)
 	} else {
@@ -345,6 +348,12 @@ func (d *delta) partitionChange(r PartitionChangeRecord) error {
 	if r.Leader != NoLeaderChange && r.Leader != p.Leader {
 		p.Leader = r.Leader
 		p.LeaderEpoch++
+	}
+	switch r.LeaderRecovery {
+	case RecoveryToRecovered:
+		p.LeaderRecoveryState = Recovered
+	case RecoveryToRecovering:
+		p.LeaderRecoveryState = Recovering
 	}
 	p.PartitionEpoch++
 	t.Partitions[r.Partition] = p

@@ -164,27 +164,69 @@ type TopicRecord struct {
 	ID   UUID
 }
 
-// PartitionRecord creates a partition (Partition == current count) or
-// replaces the whole state of an existing one.
-type PartitionRecord struct {
-	TopicID        UUID
-	Partition      int32
-	Replicas       []int32
-	ISR            []int32
-	Leader         int32
-	LeaderEpoch    int32
-	PartitionEpoch int32
+// LeaderRecoveryState is Kafka's (KIP-704): a leader elected uncleanly
+// (from outside the ISR) is RECOVERING until it tells the controller, in
+// an AlterPartition, that it has RECOVERED; while RECOVERING its ISR is
+// itself alone. The values are Kafka's.
+type LeaderRecoveryState int8
+
+// Leader recovery states.
+const (
+	Recovered  LeaderRecoveryState = 0
+	Recovering LeaderRecoveryState = 1
+)
+
+func (s LeaderRecoveryState) String() string {
+	if s == Recovering {
+		return "RECOVERING"
+	}
+	return "RECOVERED"
 }
 
-// PartitionChangeRecord changes an existing partition. Nil slices and
-// Leader == NoLeaderChange leave the field unchanged. Applying it bumps
-// PartitionEpoch, and LeaderEpoch too when the leader changes.
+// PartitionRecord creates a partition (Partition == current count) or
+// replaces the whole state of an existing one. LeaderRecoveryState
+// (version 1, written only when not Recovered) is Recovered in a version
+// 0 record.
+type PartitionRecord struct {
+	TopicID             UUID
+	Partition           int32
+	Replicas            []int32
+	ISR                 []int32
+	Leader              int32
+	LeaderEpoch         int32
+	PartitionEpoch      int32
+	LeaderRecoveryState LeaderRecoveryState
+}
+
+// LeaderRecoveryChange is a PartitionChangeRecord's change of the leader
+// recovery state; the zero value changes nothing (Kafka's -1).
+type LeaderRecoveryChange int8
+
+// Leader recovery changes.
+const (
+	RecoveryUnchanged    LeaderRecoveryChange = 0
+	RecoveryToRecovered  LeaderRecoveryChange = 1
+	RecoveryToRecovering LeaderRecoveryChange = 2
+)
+
+// PartitionChangeRecord changes an existing partition. Nil slices,
+// Leader == NoLeaderChange and LeaderRecovery == RecoveryUnchanged leave
+// the field unchanged.
+//
+// INVARIANT (Kafka's epochs, kept by Image.Apply): applying a change bumps
+// PartitionEpoch by one, always, so a writer that names the partition
+// epoch it read (AlterPartition) is refused once anything changed since;
+// LeaderEpoch is bumped only when the leader changes (an ISR shrink or
+// expansion keeps it, as Kafka does since 3.6), so a leader's clients and
+// followers are fenced only by a new leader. A controller writes a change
+// record only when something changes.
 type PartitionChangeRecord struct {
-	TopicID   UUID
-	Partition int32
-	Leader    int32
-	ISR       []int32
-	Replicas  []int32
+	TopicID        UUID
+	Partition      int32
+	Leader         int32
+	ISR            []int32
+	Replicas       []int32
+	LeaderRecovery LeaderRecoveryChange // version 1
 }
 
 // ConfigRecord sets (Value != nil) or deletes (Value == nil) one dynamic
@@ -235,11 +277,21 @@ func (r RegisterBrokerRecord) Version() uint8 {
 // Version implements Record.
 func (TopicRecord) Version() uint8 { return 0 }
 
-// Version implements Record.
-func (PartitionRecord) Version() uint8 { return 0 }
+// Version implements Record: 1 when the leader is recovering.
+func (r PartitionRecord) Version() uint8 {
+	if r.LeaderRecoveryState != Recovered {
+		return 1
+	}
+	return 0
+}
 
-// Version implements Record.
-func (PartitionChangeRecord) Version() uint8 { return 0 }
+// Version implements Record: 1 when it changes the leader recovery state.
+func (r PartitionChangeRecord) Version() uint8 {
+	if r.LeaderRecovery != RecoveryUnchanged {
+		return 1
+	}
+	return 0
+}
 
 // Version implements Record.
 func (ConfigRecord) Version() uint8 { return 0 }

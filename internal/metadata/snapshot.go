@@ -36,7 +36,8 @@ func (im *Image) Records() []Record {
 		out = append(out, TopicRecord{Name: t.Name, ID: t.ID})
 		for i, p := range t.Partitions {
 			out = append(out, PartitionRecord{TopicID: t.ID, Partition: int32(i), Replicas: slices.Clone(p.Replicas),
-				ISR: slices.Clone(p.ISR), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch})
+				ISR: slices.Clone(p.ISR), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+				LeaderRecoveryState: p.LeaderRecoveryState})
 		}
 		out = appendConfigs(out, ResourceTopic, t.Name, t.Configs)
 	}

@@ -46,7 +46,8 @@ func randomImage(rng *rand.Rand, n int) *Image {
 			}
 		case 3:
 			if t := randomTopic(rng, img); t != nil {
-				recs = append(recs, PartitionChangeRecord{TopicID: t.ID, Partition: int32(rng.IntN(len(t.Partitions))), Leader: int32(rng.IntN(3)) - 1, ISR: []int32{int32(rng.IntN(3))}})
+				recs = append(recs, PartitionChangeRecord{TopicID: t.ID, Partition: int32(rng.IntN(len(t.Partitions))), Leader: int32(rng.IntN(3)) - 1, ISR: []int32{int32(rng.IntN(3))},
+					LeaderRecovery: LeaderRecoveryChange(rng.IntN(3))})
 			}
 		case 4:
 			if t := randomTopic(rng, img); t != nil {
