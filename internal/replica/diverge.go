@@ -46,7 +46,10 @@ func divergingEpoch(c *epochCache, lastFetchedEpoch int32, fetchOffset, leo int6
 //   - it knows no epoch <= epoch, or the leader gave no epoch: the
 //     leader's endOffset;
 //   - the leader gave no end offset (-1): its own log end, truncating
-//     nothing (Kafka keeps the fetch offset).
+//     nothing (Kafka keeps the fetch offset). The leader answers so only
+//     for a last fetched epoch newer than any it knows, which cannot
+//     happen while it records its own epoch in its cache on taking the
+//     lead (followImage) and fences fetches of another current epoch.
 func (p *Partition) TruncationOffset(epoch int32, endOffset int64) int64 {
 	return truncationOffset(p.epochs, epoch, endOffset, p.log.EndOffset())
 }
