@@ -96,6 +96,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.start = l.leo
 		l.mu.Unlock()
 	}
+	l.lowerCleanCheckpoint(l.leo)
 	l.logger.Info("truncated log", "dir", l.dir, "to", offset, "end", l.leo)
 	return nil
 }
@@ -163,5 +164,6 @@ func (l *Log) resetTo(offset int64) error {
 		return err
 	}
 	l.durable.Store(offset)
+	l.lowerCleanCheckpoint(offset)
 	return nil
 }
