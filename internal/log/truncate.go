@@ -33,6 +33,9 @@ func (l *Log) TruncateTo(offset int64) error {
 		return l.resetTo(offset)
 	}
 
+	// The cleaner checkpoint comes down first, so a crash in between
+	// leaves it low (more to clean), never above new batches.
+	l.lowerCleanCheckpoint(offset)
 	// Whole segments at or above offset (the first one always stays).
 	removed := false
 	for len(l.segs) > 1 && l.active().base >= offset {
@@ -142,6 +145,7 @@ func (l *Log) ResetTo(offset int64) error {
 // resetTo deletes every segment and starts an empty one at offset. Caller
 // holds appendMu (or is Open).
 func (l *Log) resetTo(offset int64) error {
+	l.lowerCleanCheckpoint(offset)
 	old := l.segs
 	for _, s := range old {
 		if err := s.removeFiles(); err != nil {
@@ -164,6 +168,5 @@ func (l *Log) resetTo(offset int64) error {
 		return err
 	}
 	l.durable.Store(offset)
-	l.lowerCleanCheckpoint(offset)
 	return nil
 }
