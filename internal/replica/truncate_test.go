@@ -383,3 +383,45 @@ func TestTruncateBelowStartAndReset(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateConcurrentReaders: readers of the HW, the LSO, the aborted
+// index, the producers and the epoch cache run while the partition is
+// truncated and refilled (run with -race); the state checks out after.
+func TestTruncateConcurrentReaders(t *testing.T) {
+	p := openTestPartition(t, filepath.Join(t.TempDir(), "t-0"))
+	defer p.log.Close()
+	history(t, p)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = p.LastStableOffset()
+			_ = p.HighWatermark()
+			_ = p.AbortedTxns(0, 1<<40)
+			_ = p.Producers()
+			_ = p.EpochEntries()
+			_, _, _ = p.DivergingEpoch(3, 10)
+			_ = p.TruncationOffset(3, 10)
+		}
+	}()
+	for i := range 5 {
+		if err := p.TruncateTo(p.log.EndOffset() / 2); err != nil {
+			t.Fatal(err)
+		}
+		p.setLeaderEpoch(int32(10 + i))
+		for range 5 {
+			if _, err := p.Append(multiBatch(t, 9, 0, 2, false), 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	close(stop)
+	<-done
+	checkRebuilt(t, p, "after concurrent truncations")
+}
