@@ -25,11 +25,12 @@ import (
 // offsets in the log stay strictly increasing.
 //
 // INVARIANT: HW <= LEO after both: TruncateTo lowers the HW to the new log
-// end when it was above it (only a follower truncates, and a follower's HW
-// is the leader's, which never covers a diverged record of an ISR member;
-// the lowering matters for an uncommitted tail the old leader kept);
-// ResetTo sets it to the new start. The LSO follows: it is
-// min(HW, first unstable offset) of the reloaded producer state.
+// end when it was above it, and ResetTo sets it to the new start. (A
+// follower's HW came from a leader and covers only records every ISR
+// member has, so a clean leader change never cuts below it; an unclean
+// election can, and so can a HW taken as the LEO when the log was opened.)
+// The LSO follows: it is min(HW, first unstable offset) of the reloaded
+// producer state.
 //
 // INVARIANT: the producer state after TruncateTo is exactly what opening
 // the truncated log gives (snapshots at or below the new end, then a scan
