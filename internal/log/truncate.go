@@ -30,7 +30,10 @@ func (l *Log) TruncateTo(offset int64) error {
 		if err := writeStartOffset(l.dir, offset); err != nil {
 			return fmt.Errorf("log: persist start offset: %w", err)
 		}
-		return l.resetTo(offset)
+		if err := l.resetTo(offset); err != nil {
+			return l.fail(fmt.Errorf("truncate: %w", err))
+		}
+		return nil
 	}
 
 	// The cleaner checkpoint comes down first, so a crash in between
@@ -139,7 +142,12 @@ func (l *Log) ResetTo(offset int64) error {
 	if err := writeStartOffset(l.dir, offset); err != nil {
 		return fmt.Errorf("log: persist start offset: %w", err)
 	}
-	return l.resetTo(offset)
+	// A reset that stops part-way has deleted some segments' files that
+	// the log still lists: refuse writes until a heal or reopen.
+	if err := l.resetTo(offset); err != nil {
+		return l.fail(fmt.Errorf("reset: %w", err))
+	}
+	return nil
 }
 
 // resetTo deletes every segment and starts an empty one at offset. Caller
