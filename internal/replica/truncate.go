@@ -70,14 +70,18 @@ func (p *Partition) TruncateTo(offset int64) error {
 	end := p.log.EndOffset()
 	// As at open: the start may have moved up to the end when it lay
 	// inside the removed batch.
-	if err := errors.Join(p.epochs.TruncateFromEnd(end), p.epochs.TruncateFromStart(p.log.StartOffset())); err != nil {
-		return fmt.Errorf("replica: truncate leader epochs of %s: %w", p.Dir, err)
-	}
+	// The cache in memory is trimmed even when its file cannot be
+	// written (openEpochs trims a stale file to the log at the next
+	// open), so the rest goes on and the error is returned at the end.
+	epochErr := errors.Join(p.epochs.TruncateFromEnd(end), p.epochs.TruncateFromStart(p.log.StartOffset()))
 	if err := p.reloadProducerState(); err != nil {
-		return err
+		return errors.Join(err, epochErr)
 	}
 	p.forgetDamageFrom(end)
 	p.lowerHW(end)
+	if epochErr != nil {
+		return fmt.Errorf("replica: truncate leader epochs of %s: %w", p.Dir, epochErr)
+	}
 	p.logger().Info("truncated follower log", "to", offset, "end", end)
 	return nil
 }
@@ -107,14 +111,15 @@ func (p *Partition) resetLocked(offset int64) error {
 	if err := p.log.ResetTo(offset); err != nil {
 		return p.noteStorage(err)
 	}
-	if err := p.epochs.Reset(nil); err != nil {
-		return fmt.Errorf("replica: reset leader epochs of %s: %w", p.Dir, err)
-	}
+	epochErr := p.epochs.Reset(nil) // emptied in memory even if the file write fails
 	p.psMu.Lock()
 	p.ps = newProducerState()
 	p.psMu.Unlock()
 	p.corrupt.Store(nil)
 	p.setHW(offset)
+	if epochErr != nil {
+		return fmt.Errorf("replica: reset leader epochs of %s: %w", p.Dir, epochErr)
+	}
 	p.logger().Info("reset follower log", "start", offset)
 	return nil
 }
