@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -424,4 +425,30 @@ func TestTruncateConcurrentReaders(t *testing.T) {
 	close(stop)
 	<-done
 	checkRebuilt(t, p, "after concurrent truncations")
+}
+
+// TestTruncateEpochWriteFailure: when the epoch checkpoint cannot be
+// written, TruncateTo reports it but still leaves the log, the cache in
+// memory, the producer state and the HW consistent with the new end.
+func TestTruncateEpochWriteFailure(t *testing.T) {
+	p := openTestPartition(t, filepath.Join(t.TempDir(), "t-0"))
+	defer p.log.Close()
+	history(t, p)
+	epochs := p.EpochEntries()
+	// A directory where the checkpoint file goes: no rename can replace it.
+	ck := filepath.Join(p.Dir, EpochCheckpointFile)
+	if err := os.Remove(ck); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(ck, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cut := epochs[1].StartOffset
+	if err := p.TruncateTo(cut); err == nil {
+		t.Fatalf("no error from an unwritable epoch checkpoint")
+	}
+	if end := p.log.EndOffset(); end != cut || p.HighWatermark() != cut {
+		t.Fatalf("end %d HW %d, want %d", end, p.HighWatermark(), cut)
+	}
+	checkRebuilt(t, p, "after the failed epoch write")
 }
