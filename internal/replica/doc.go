@@ -49,5 +49,6 @@
 // Lock order: Manager.mu before Partition.appendMu before Partition.psMu
 // and Partition.mu (psMu and mu are never held together, and only briefly).
 // Only appendMu is held across log I/O (the append, a producer snapshot
-// when the log rolls, and a heal).
+// when the log rolls, a heal, a truncation or reset). ISR's own mutex is a
+// leaf: nothing else is locked while it is held.
 package replica
