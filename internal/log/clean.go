@@ -162,6 +162,7 @@ func (l *Log) Clean(o CleanOptions) (CleanResult, error) {
 		return res, err
 	}
 	info := l.cleanInfoLocked(&o, ck)
+	gen := l.truncGen
 	res.FirstDirty = info.FirstDirty
 	if !info.Eligible {
 		l.mu.Unlock()
@@ -227,7 +228,7 @@ func (l *Log) Clean(o CleanOptions) (CleanResult, error) {
 	// The checkpoint moves only after every group is swapped in: a crash
 	// before means the range is cleaned again, which changes nothing.
 	res.FirstDirty = max(info.FirstDirty, mapEnd)
-	if err := writeCleanCheckpoint(l.dir, cleanCheckpoint{firstDirty: res.FirstDirty, horizonMs: f.nextHorizon}); err != nil {
+	if err := l.writeCleanCheckpointIf(gen, cleanCheckpoint{firstDirty: res.FirstDirty, horizonMs: f.nextHorizon}); err != nil {
 		return res, fmt.Errorf("log: clean %s: checkpoint: %w", l.dir, err)
 	}
 	l.logger.Info("cleaned log", "dir", l.dir, "segments", res.SegmentsBefore, "into", res.SegmentsAfter,

@@ -56,3 +56,38 @@ func writeCleanCheckpoint(dir string, ck cleanCheckpoint) error {
 		strconv.FormatInt(ck.horizonMs, 10) + "\n"
 	return fsutil.WriteFileAtomic(dir, cleanerCheckpointFile, []byte(body))
 }
+
+// lowerCleanCheckpoint brings the cleaner's first dirty offset down to
+// end after the log lost its tail (TruncateTo, a reset): the offsets from
+// end on will hold new batches, which no pass has cleaned (Kafka's
+// maybeTruncateCheckpoint). If the file cannot be rewritten it is removed,
+// which only makes the whole log dirty again. Caller holds appendMu, which
+// Clean also takes to write the checkpoint (Log.writeCleanCheckpointIf).
+func (l *Log) lowerCleanCheckpoint(end int64) {
+	ck, err := readCleanCheckpoint(l.dir)
+	if err == nil && ck.firstDirty <= end {
+		return
+	}
+	if err == nil {
+		ck.firstDirty = end
+		if err = writeCleanCheckpoint(l.dir, ck); err == nil {
+			return
+		}
+	}
+	if rerr := os.Remove(filepath.Join(l.dir, cleanerCheckpointFile)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		l.logger.Warn("cannot lower the cleaner checkpoint after truncation", "dir", l.dir, "err", errors.Join(err, rerr))
+	}
+}
+
+// writeCleanCheckpointIf writes a pass's checkpoint unless the log was
+// truncated or reset since the pass began (gen is truncGen then): that
+// lowered the checkpoint already, and the pass's end may lie beyond the
+// new log end, so the range is left to be cleaned again.
+func (l *Log) writeCleanCheckpointIf(gen uint64, ck cleanCheckpoint) error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.truncGen != gen {
+		return nil
+	}
+	return writeCleanCheckpoint(l.dir, ck)
+}

@@ -371,3 +371,62 @@ func TestCleanSwapCrash(t *testing.T) {
 		})
 	}
 }
+
+// TestTruncateLowersCleanCheckpoint: after a truncation or a reset below
+// where the last pass ended, the offsets from the new end on are dirty
+// again (they will hold a leader's new batches), and a pass that was
+// running across the truncation does not raise the checkpoint past it.
+func TestTruncateLowersCleanCheckpoint(t *testing.T) {
+	cfg := smallSegments()
+	l, _ := mustOpen(t, t.TempDir(), cfg)
+	defer l.Close()
+	fill := func(n int) {
+		for i := range n {
+			mustAppend(t, l, keyedBatch(t, 1000+int64(i), 0, -1, put(fmt.Sprintf("k%d", i%3), fmt.Sprint("v", i))))
+		}
+	}
+	fill(40)
+	res := mustClean(t, l, cleanOpts(l, cleanNow))
+	if !res.Cleaned || res.FirstDirty < 20 {
+		t.Fatalf("setup: %+v", res)
+	}
+	firstDirty := func() int64 {
+		t.Helper()
+		info, err := l.CleanInfo(cleanOpts(l, cleanNow))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.FirstDirty
+	}
+	cut := res.FirstDirty - 5
+	if err := l.TruncateTo(cut); err != nil {
+		t.Fatal(err)
+	}
+	end := l.EndOffset()
+	if got := firstDirty(); got != end {
+		t.Fatalf("first dirty %d after truncation to %d (end %d), want the end", got, cut, end)
+	}
+	// A truncation above the checkpoint leaves it alone.
+	fill(10)
+	if err := l.TruncateTo(l.EndOffset() - 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstDirty(); got != end {
+		t.Fatalf("first dirty %d after a truncation above it, want %d", got, end)
+	}
+	// A pass that began before a truncation keeps its hands off the
+	// checkpoint.
+	if err := l.writeCleanCheckpointIf(l.truncGen-1, cleanCheckpoint{firstDirty: end + 100, horizonMs: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if got := firstDirty(); got != end {
+		t.Fatalf("first dirty %d after a stale pass, want %d", got, end)
+	}
+	if err := l.ResetTo(3); err != nil {
+		t.Fatal(err)
+	}
+	ck, err := readCleanCheckpoint(l.Dir())
+	if err != nil || ck.firstDirty != 3 {
+		t.Fatalf("checkpoint after reset to 3: %+v %v", ck, err)
+	}
+}

@@ -115,6 +115,11 @@
 //	<first dirty offset>\n      offsets below were cleaned by an earlier pass
 //	<delete horizon ms>\n       earliest horizon of a kept tombstone, -1 none
 //
+// TruncateTo and ResetTo lower the first dirty offset to the new log end
+// before they change the log (the offsets from there will hold new batches
+// no pass has seen), and a pass that ran across one of them does not write
+// its checkpoint.
+//
 // A cleaning pass rewrites groups of adjacent sealed segments, each into one
 // new segment named by the group's first base offset. Its files are written
 // as <base>.log.cleaned, .index.cleaned, .timeindex.cleaned and fsynced;

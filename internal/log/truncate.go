@@ -30,9 +30,15 @@ func (l *Log) TruncateTo(offset int64) error {
 		if err := writeStartOffset(l.dir, offset); err != nil {
 			return fmt.Errorf("log: persist start offset: %w", err)
 		}
-		return l.resetTo(offset)
+		if err := l.resetTo(offset); err != nil {
+			return l.fail(fmt.Errorf("truncate: %w", err))
+		}
+		return nil
 	}
 
+	// The cleaner checkpoint comes down first, so a crash in between
+	// leaves it low (more to clean), never above new batches.
+	l.lowerCleanCheckpoint(offset)
 	// Whole segments at or above offset (the first one always stays).
 	removed := false
 	for len(l.segs) > 1 && l.active().base >= offset {
@@ -96,6 +102,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.start = l.leo
 		l.mu.Unlock()
 	}
+	l.lowerCleanCheckpoint(l.leo)
 	l.logger.Info("truncated log", "dir", l.dir, "to", offset, "end", l.leo)
 	return nil
 }
@@ -135,12 +142,18 @@ func (l *Log) ResetTo(offset int64) error {
 	if err := writeStartOffset(l.dir, offset); err != nil {
 		return fmt.Errorf("log: persist start offset: %w", err)
 	}
-	return l.resetTo(offset)
+	// A reset that stops part-way has deleted some segments' files that
+	// the log still lists: refuse writes until a heal or reopen.
+	if err := l.resetTo(offset); err != nil {
+		return l.fail(fmt.Errorf("reset: %w", err))
+	}
+	return nil
 }
 
 // resetTo deletes every segment and starts an empty one at offset. Caller
 // holds appendMu (or is Open).
 func (l *Log) resetTo(offset int64) error {
+	l.lowerCleanCheckpoint(offset)
 	old := l.segs
 	for _, s := range old {
 		if err := s.removeFiles(); err != nil {

@@ -22,6 +22,22 @@
 // LEO gives, and two pipelined batches of one producer cannot both pass the
 // sequence check.
 //
+// Leader changes (truncate.go, diverge.go, isr.go; the replication data
+// path calls them): a follower whose log diverged from a new leader's
+// truncates to the divergence point (Partition.TruncateTo) and one whose
+// log lies wholly below the leader's start is reset (Partition.ResetTo);
+// both leave the log, the leader epoch cache, the producer state (reloaded
+// from snapshots and the log as at open) and the HW exactly as opening the
+// shortened log would. The divergence point comes from Kafka's KIP-595
+// rule on both sides: the leader answers a fetch's LastFetchedEpoch with
+// DivergingEpoch from its epoch cache (Partition.DivergingEpoch), and the
+// follower turns that answer into an offset from its own cache
+// (Partition.TruncationOffset). The leader's ISR decisions are the ISR
+// type: a pure, clock-free record of each follower's fetch offset and last
+// caught-up time that says who may join, who fell behind for longer than
+// replica.lag.time.max.ms, and how far the HW may go over the maximal ISR
+// (KIP-497) while an AlterPartition is in flight.
+//
 // Storage health: a failed partition log takes its log directory offline
 // (LogDir, logdir.go: appends and reads return ErrOffline) until the
 // broker's maintenance loop probes the directory successfully and heals
@@ -33,5 +49,6 @@
 // Lock order: Manager.mu before Partition.appendMu before Partition.psMu
 // and Partition.mu (psMu and mu are never held together, and only briefly).
 // Only appendMu is held across log I/O (the append, a producer snapshot
-// when the log rolls, and a heal).
+// when the log rolls, a heal, a truncation or reset). ISR's own mutex is a
+// leaf: nothing else is locked while it is held.
 package replica

@@ -110,8 +110,15 @@ func (c *epochCache) encode() []byte {
 	return b.Bytes()
 }
 
+// flushLocked writes the cache. When that fails the old file is removed
+// (best effort): left in place it could describe epochs a truncation
+// dropped, and a missing file is rebuilt from the log at the next open.
 func (c *epochCache) flushLocked() error {
-	return fsutil.WriteFileAtomic(c.dir, EpochCheckpointFile, c.encode())
+	err := fsutil.WriteFileAtomic(c.dir, EpochCheckpointFile, c.encode())
+	if err != nil {
+		_ = os.Remove(filepath.Join(c.dir, EpochCheckpointFile))
+	}
+	return err
 }
 
 // Entries returns a copy of the cache.
