@@ -1,0 +1,213 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/testcluster"
+)
+
+// Replication's data path on the in-process cluster: followers copy their
+// leader's log through replica fetches, acks=all waits for the ISR, and
+// min.insync.replicas refuses what the ISR cannot protect.
+
+// partitionInfo is one partition as node via's Metadata describes it.
+func partitionInfo(t *testing.T, c *testcluster.Cluster, via int, topic string, p int32) kmsg.MetadataResponseTopicPartition {
+	t.Helper()
+	m, err := c.Metadata(via, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mt := range m.Topics {
+		for _, mp := range mt.Partitions {
+			if mp.Partition == p {
+				return mp
+			}
+		}
+	}
+	t.Fatalf("no %s-%d in the metadata", topic, p)
+	return kmsg.MetadataResponseTopicPartition{}
+}
+
+// segmentBytes concatenates the .log files of topic-p in node id's data
+// directory, in offset order.
+func segmentBytes(c *testcluster.Cluster, id int32, topic string, p int32) ([]byte, error) {
+	dir := filepath.Join(c.NodeByID(id).Dir(), fmt.Sprintf("%s-%d", topic, p))
+	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, err
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("node %d has no segment of %s-%d in %s", id, topic, p, dir)
+	}
+	slices.Sort(names)
+	var out []byte
+	for _, n := range names {
+		b, err := os.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b...)
+	}
+	return out, nil
+}
+
+// TestReplicationCopiesTheLeaderByteForByte: an RF 3 topic takes N
+// records with acks=all; every replica's log then holds the same batches
+// byte for byte (the leader's offsets and epochs kept), and a consumer
+// reads every record.
+func TestReplicationCopiesTheLeaderByteForByte(t *testing.T) {
+	t.Parallel()
+	c := testcluster.New(t, 3)
+	const topic, n = "repl-bytes", 200
+	adm := c.Admin(t)
+	if resp, err := adm.CreateTopic(ctx(t), 1, 3, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	c.WaitPartitionLeader(topic, 0)
+	pi := partitionInfo(t, c, 0, topic, 0)
+	if len(pi.ISR) != 3 {
+		t.Fatalf("a new RF 3 partition's ISR is %v, want every replica", pi.ISR)
+	}
+
+	cl := c.Client(t, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerLinger(0))
+	for i := range n {
+		cl.Produce(ctx(t), &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "v%03d", i)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := cl.Flush(ctx(t)); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs [][]byte
+	c.WaitFor("every replica's log equal to the leader's", func() error {
+		logs = logs[:0]
+		for _, id := range pi.Replicas {
+			b, err := segmentBytes(c, id, topic, 0)
+			if err != nil {
+				return err
+			}
+			logs = append(logs, b)
+		}
+		for i := 1; i < len(logs); i++ {
+			if !bytes.Equal(logs[0], logs[i]) {
+				return fmt.Errorf("replica %d holds %d bytes, replica %d %d", pi.Replicas[0], len(logs[0]), pi.Replicas[i], len(logs[i]))
+			}
+		}
+		return nil
+	})
+	got := 0
+	_ = record.Split(logs[0], func(h record.Header, _ []byte) error {
+		got += int(h.NumRecords)
+		return nil
+	})
+	if got != n {
+		t.Fatalf("the replicas hold %d records, want %d", got, n)
+	}
+
+	consumer := c.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	seen := 0
+	for seen < n {
+		fs := consumer.PollFetches(ctx(t))
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("consume after %d records: %v", seen, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if want := fmt.Sprintf("v%03d", seen); string(r.Value) != want || r.Offset != int64(seen) {
+				t.Fatalf("record %d: %q at offset %d", seen, r.Value, r.Offset)
+			}
+			seen++
+		})
+	}
+}
+
+// produceOnce sends one Produce of a single record to node i and returns
+// the partition's error code.
+func produceOnce(t *testing.T, c *testcluster.Cluster, i int, topic string, acks int16, timeout time.Duration) int16 {
+	t.Helper()
+	batch, err := record.Build(record.BatchSpec{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		BaseTimestamp: time.Now().UnixMilli(), Records: []record.Record{{Value: []byte("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = acks, int32(timeout.Milliseconds())
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	rctx, cancel := context.WithTimeout(context.Background(), timeout+5*time.Second)
+	defer cancel()
+	resp, err := c.Request(rctx, i, req)
+	if err != nil {
+		t.Fatalf("produce acks=%d: %v", acks, err)
+	}
+	return resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+// TestAcksAllWaitsForTheISR: min.insync.replicas=2 on RF 2 with the
+// follower paused. acks=all cannot complete: it times out while the
+// follower is still in the ISR and, once the follower is fenced and
+// leaves the ISR (the controller's fencing; AlterPartition shrink is not
+// built yet), it is refused with NOT_ENOUGH_REPLICAS before the append.
+// acks=1 answers after the leader's own write throughout.
+func TestAcksAllWaitsForTheISR(t *testing.T) {
+	t.Parallel()
+	c := testcluster.New(t, 3)
+	const topic = "repl-minisr"
+	adm := c.Admin(t)
+	two := "2"
+	if resp, err := adm.CreateTopic(ctx(t), 1, 2, map[string]*string{"min.insync.replicas": &two}, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	leaderID := c.WaitPartitionLeader(topic, 0)
+	leader := c.NodeByID(leaderID).Index()
+	pi := partitionInfo(t, c, leader, topic, 0)
+	var follower int
+	for _, r := range pi.Replicas {
+		if r != leaderID {
+			follower = c.NodeByID(r).Index()
+		}
+	}
+
+	if code := produceOnce(t, c, leader, topic, -1, 5*time.Second); code != 0 {
+		t.Fatalf("acks=all with the ISR whole: %v", kerr.ErrorForCode(code))
+	}
+
+	c.Pause(follower)
+	t.Cleanup(func() { c.Resume(follower) })
+	code := produceOnce(t, c, leader, topic, -1, 300*time.Millisecond)
+	t.Logf("acks=all just after the pause: %v", kerr.ErrorForCode(code))
+	if code != kerr.RequestTimedOut.Code && code != kerr.NotEnoughReplicas.Code && code != kerr.NotEnoughReplicasAfterAppend.Code {
+		t.Fatalf("acks=all with the follower paused: %v, want REQUEST_TIMED_OUT (or NOT_ENOUGH_REPLICAS once it left the ISR)", kerr.ErrorForCode(code))
+	}
+	if code := produceOnce(t, c, leader, topic, 1, 5*time.Second); code != 0 {
+		t.Fatalf("acks=1 with the follower paused: %v", kerr.ErrorForCode(code))
+	}
+	c.WaitFor("acks=all refused with NOT_ENOUGH_REPLICAS once the ISR shrank", func() error {
+		code := produceOnce(t, c, leader, topic, -1, 200*time.Millisecond)
+		if code != kerr.NotEnoughReplicas.Code {
+			return fmt.Errorf("error code %d", code)
+		}
+		return nil
+	})
+	if code := produceOnce(t, c, leader, topic, 1, 5*time.Second); code != 0 {
+		t.Fatalf("acks=1 with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(code))
+	}
+}
