@@ -175,11 +175,10 @@ type fetcher struct {
 	leader int32
 	ctx    context.Context
 	stop   context.CancelFunc
-	poke   chan struct{} // a partition was added: cut the long poll short
+	poke   chan struct{} // a partition was added: end an idle wait
 
-	mu       sync.Mutex
-	parts    map[partKey]*followState
-	inFlight context.CancelFunc // the current fetch's, nil between fetches
+	mu    sync.Mutex
+	parts map[partKey]*followState
 }
 
 func (f *fetcher) add(p *Partition, leaderEpoch int32) {
@@ -190,9 +189,9 @@ func (f *fetcher) add(p *Partition, leaderEpoch int32) {
 		return
 	}
 	f.parts[k] = &followState{p: p, leaderEpoch: leaderEpoch}
-	if f.inFlight != nil {
-		f.inFlight()
-	}
+	// A fetch in flight is not cut short: its connection answers in
+	// order, so a new fetch would wait behind the parked one anyway. The
+	// partition joins the next fetch (within replica.fetch.wait.max.ms).
 	select {
 	case f.poke <- struct{}{}:
 	default:
@@ -217,17 +216,9 @@ func (f *fetcher) run() {
 			f.sleep(wait)
 			continue
 		}
-		ctx, cancel := context.WithCancel(f.ctx)
-		f.mu.Lock()
-		f.inFlight = cancel
-		f.mu.Unlock()
-		resp, err := f.fs.cfg.Request(ctx, f.leader, req)
-		f.mu.Lock()
-		f.inFlight = nil
-		f.mu.Unlock()
-		cancel()
+		resp, err := f.fs.cfg.Request(f.ctx, f.leader, req)
 		if err != nil {
-			if f.ctx.Err() != nil || errors.Is(err, context.Canceled) {
+			if f.ctx.Err() != nil {
 				continue
 			}
 			lg.Warn("replica fetch failed", "err", err)
