@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -86,6 +85,9 @@ type fetcherKey struct {
 // fetchers is every fetch goroutine of this broker.
 type fetchers struct {
 	cfg FetcherConfig
+	// truncate answers a DivergingEpoch: cut p's log where the leader's
+	// history and its own part (Partition.TruncateDiverged).
+	truncate func(p *Partition, leaderEpoch int32, leaderEnd int64) error
 	ctx context.Context
 	end context.CancelFunc
 	wg  sync.WaitGroup
@@ -98,7 +100,8 @@ type fetchers struct {
 func newFetchers(cfg FetcherConfig) *fetchers {
 	cfg.setDefaults()
 	ctx, end := context.WithCancel(context.Background())
-	return &fetchers{cfg: cfg, ctx: ctx, end: end, byKey: map[fetcherKey]*fetcher{}, where: map[*Partition]fetcherKey{}}
+	return &fetchers{cfg: cfg, ctx: ctx, end: end, byKey: map[fetcherKey]*fetcher{}, where: map[*Partition]fetcherKey{},
+		truncate: (*Partition).TruncateDiverged}
 }
 
 // follow makes p fetched from leader at leaderEpoch (moving it from
@@ -341,10 +344,6 @@ func (f *fetcher) byName(topic string, idx int32) partKey {
 	return partKey{}
 }
 
-// errDiverged stops a partition whose log diverged from its leader's
-// until truncation (Partition.TruncateTo, the repl-trunc work) is wired.
-var errDiverged = errors.New("replica: log diverged from the leader's (DivergingEpoch); truncation is not wired yet")
-
 // applyPartition applies one partition's answer. A returned error stops
 // fetching the partition until the image gives it a new leader epoch.
 func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchResponseTopicPartition) error {
@@ -357,7 +356,14 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 			// start over at its log start.
 			return p.ResetReplica(rp.LogStartOffset)
 		}
-		return errors.New("replica: fetch offset past the leader's log end: truncation is not wired yet")
+		// Ahead of the leader with no epoch to compare (an empty epoch
+		// cache): keep only what the leader's HW covers, as Kafka's
+		// follower without epochs falls back to.
+		if rp.HighWatermark >= 0 && rp.HighWatermark < offset {
+			return p.truncateReplica(rp.HighWatermark)
+		}
+		st.delayUntil = time.Now().Add(f.fs.cfg.Backoff)
+		return nil
 	default:
 		// NOT_LEADER_OR_FOLLOWER, FENCED/UNKNOWN_LEADER_EPOCH, unknown
 		// topic, storage errors: the image or the leader changes soon.
@@ -365,7 +371,12 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		return nil
 	}
 	if rp.DivergingEpoch.EndOffset >= 0 {
-		return errDivergedAt(rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
+		// Truncate, then fetch again from the new end: the leader checks
+		// the new last epoch, until the logs agree.
+		if err := f.fs.truncate(p, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset); err != nil {
+			return fmt.Errorf("truncate at the leader's epoch %d end %d: %w", rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, err)
+		}
+		return nil
 	}
 	if b := wholeBatches(rp.RecordBatches); len(b) > 0 {
 		if _, err := p.AppendReplica(b); err != nil {
@@ -378,10 +389,6 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		}
 	}
 	return p.FollowLeader(rp.HighWatermark, rp.LogStartOffset)
-}
-
-func errDivergedAt(epoch int32, end int64) error {
-	return fmt.Errorf("%w: the leader's epoch %d ends at offset %d", errDiverged, epoch, end)
 }
 
 // wholeBatches drops a trailing partial batch (a leader may cut the last

@@ -171,3 +171,75 @@ func beUint64(v int64) []byte {
 	}
 	return b
 }
+
+// TestFollowerTruncatesOnDivergence: a follower holding records of epoch 0
+// that the new leader (epoch 1) never had is told where epoch 0 ends on
+// the leader (DivergingEpoch), truncates there, and then copies the new
+// leader's records: both logs end up the same.
+func TestFollowerTruncatesOnDivergence(t *testing.T) {
+	leader := openTestPartition(t, t.TempDir())
+	follower := openTestPartition(t, t.TempDir())
+	oldLeader := openTestPartition(t, t.TempDir())
+	defer leader.log.Close()
+	defer follower.log.Close()
+	defer oldLeader.log.Close()
+	f := &fetcher{fs: newFetchers(FetcherConfig{NodeID: 2}), leader: 1, parts: map[partKey]*followState{}}
+	st := &followState{p: follower, leaderEpoch: 1}
+
+	// Epoch 0: three batches reach everyone, two more only the follower.
+	shared := leaderResponse(t, oldLeader, 0, 3)
+	for _, p := range []*Partition{leader, follower} {
+		if _, err := p.AppendReplica(shared.RecordBatches); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := leaderResponse(t, oldLeader, 3, 2)
+	if _, err := follower.AppendReplica(extra.RecordBatches); err != nil {
+		t.Fatal(err)
+	}
+	// Epoch 1 on the new leader: two other batches at offsets 3 and 4.
+	leader.setLeaderEpoch(1)
+	leader.setRole(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 1}, 1)
+	fresh := leaderResponse(t, leader, 3, 2)
+
+	off, lastEpoch, _, err := follower.FetchPosition()
+	if err != nil || off != 5 || lastEpoch != 0 {
+		t.Fatalf("follower at %d epoch %d (%v)", off, lastEpoch, err)
+	}
+	// The leader's check (api/fetch_replica.go): epoch 0 ends at 3 here.
+	ep, end := leader.EndOffsetForEpoch(lastEpoch)
+	if ep != 0 || end != 3 {
+		t.Fatalf("leader's end of epoch 0: %d %d", ep, end)
+	}
+	rp := kmsg.NewFetchResponseTopicPartition()
+	rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = ep, end
+	rp.HighWatermark = 3
+	if err := f.applyPartition(st, off, &rp); err != nil {
+		t.Fatal(err)
+	}
+	if off, _, _, _ := follower.FetchPosition(); off != 3 {
+		t.Fatalf("follower truncated to %d, want 3", off)
+	}
+	fresh = leaderResponse(t, leader, 3, 0)
+	if err := f.applyPartition(st, 3, &fresh); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p *Partition) []byte {
+		rr, err := p.ReadReplica(0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rr.Release()
+		b, err := rr.ReadAll(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !bytes.Equal(read(leader), read(follower)) {
+		t.Fatal("follower log differs from the new leader's after truncation")
+	}
+	if e := follower.EpochEntries(); len(e) != 2 || e[1].Epoch != 1 || e[1].StartOffset != 3 {
+		t.Fatalf("follower epochs %+v", e)
+	}
+}
