@@ -88,9 +88,9 @@ type fetchers struct {
 	// truncate answers a DivergingEpoch: cut p's log where the leader's
 	// history and its own part (Partition.TruncateDiverged).
 	truncate func(p *Partition, leaderEpoch int32, leaderEnd int64) error
-	ctx context.Context
-	end context.CancelFunc
-	wg  sync.WaitGroup
+	ctx      context.Context
+	end      context.CancelFunc
+	wg       sync.WaitGroup
 
 	mu    sync.Mutex
 	byKey map[fetcherKey]*fetcher
