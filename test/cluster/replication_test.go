@@ -211,3 +211,100 @@ func TestAcksAllWaitsForTheISR(t *testing.T) {
 		t.Fatalf("acks=1 with the ISR below min.insync.replicas: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// replicaFetch sends a Fetch of topic-0 from offset to node i as broker
+// replica (-1: as a consumer), waiting at most 100 ms, and returns the
+// partition's answer with the number of records it carries.
+func replicaFetch(t *testing.T, c *testcluster.Cluster, i int, topicID [16]byte, replica int32, offset int64) (kmsg.FetchResponseTopicPartition, int) {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.ReplicaState.ID = replica, replica
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 100, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = topicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch = offset, 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := c.Request(ctx(t), i, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := resp.(*kmsg.FetchResponse)
+	if fr.ErrorCode != 0 || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		t.Fatalf("fetch as %d: %+v", replica, fr)
+	}
+	p := fr.Topics[0].Partitions[0]
+	n := 0
+	_ = record.Split(p.RecordBatches, func(h record.Header, _ []byte) error {
+		n += int(h.NumRecords)
+		return nil
+	})
+	return p, n
+}
+
+// TestReplicaFetchReadsToLogEnd: with its follower paused, a leader's HW
+// stays where the follower last fetched, and consumers see nothing past
+// it; a replica fetch in the follower's name reads up to the log end, and
+// the next one, from the new end, moves the HW (the leader counts a
+// follower's fetch offset). A broker outside the replica set is refused.
+func TestReplicaFetchReadsToLogEnd(t *testing.T) {
+	t.Parallel()
+	// A session long enough that the paused follower stays in the ISR
+	// (is not fenced) while the test runs.
+	c := testcluster.New(t, 3, testcluster.WithProp("broker.session.timeout.ms", "4000"))
+	const topic = "repl-leo"
+	adm := c.Admin(t)
+	if resp, err := adm.CreateTopic(ctx(t), 1, 2, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	leaderID := c.WaitPartitionLeader(topic, 0)
+	leader := c.NodeByID(leaderID).Index()
+	m, err := c.Metadata(leader, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topicID, pi := m.Topics[0].TopicID, m.Topics[0].Partitions[0]
+	var followerID, outsider int32 = -1, -1
+	for i := range c.N() {
+		id := c.Node(i).ID()
+		switch {
+		case id == leaderID:
+		case slices.Contains(pi.Replicas, id):
+			followerID = id
+		default:
+			outsider = id
+		}
+	}
+	// The follower has fetched at least once (the HW needs it): an
+	// acks=all write completes.
+	if code := produceOnce(t, c, leader, topic, -1, 5*time.Second); code != 0 {
+		t.Fatalf("acks=all: %v", kerr.ErrorForCode(code))
+	}
+	c.Pause(c.NodeByID(followerID).Index())
+	t.Cleanup(func() { c.Resume(c.NodeByID(followerID).Index()) })
+	for range 3 {
+		if code := produceOnce(t, c, leader, topic, 1, 5*time.Second); code != 0 {
+			t.Fatalf("acks=1: %v", kerr.ErrorForCode(code))
+		}
+	}
+
+	p, n := replicaFetch(t, c, leader, topicID, -1, 1)
+	if p.ErrorCode != 0 || p.HighWatermark != 1 || n != 0 {
+		t.Fatalf("consumer fetch past the HW: code %d HW %d, %d records", p.ErrorCode, p.HighWatermark, n)
+	}
+	if p, _ := replicaFetch(t, c, leader, topicID, outsider, 1); p.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("replica fetch from broker %d outside the replica set: code %d", outsider, p.ErrorCode)
+	}
+	p, n = replicaFetch(t, c, leader, topicID, followerID, 1)
+	if p.ErrorCode != 0 || n != 3 || p.HighWatermark != 1 {
+		t.Fatalf("replica fetch: code %d HW %d, %d records, want 3 records above HW 1", p.ErrorCode, p.HighWatermark, n)
+	}
+	p, n = replicaFetch(t, c, leader, topicID, followerID, 4)
+	if p.ErrorCode != 0 || n != 0 || p.HighWatermark != 4 {
+		t.Fatalf("replica fetch at the log end: code %d HW %d, %d records, want HW 4", p.ErrorCode, p.HighWatermark, n)
+	}
+	if _, n := replicaFetch(t, c, leader, topicID, -1, 1); n != 3 {
+		t.Fatalf("consumer reads %d records once the HW moved, want 3", n)
+	}
+}
