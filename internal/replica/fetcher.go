@@ -169,6 +169,7 @@ type followState struct {
 	p           *Partition
 	leaderEpoch int32
 	delayUntil  time.Time // after a retriable error: replica.fetch.backoff.ms
+	lag         int64     // the leader's HW minus the log end, at the last answer
 	failed      error     // set: not fetched until the image gives a new epoch
 }
 
@@ -388,7 +389,24 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 			return err
 		}
 	}
+	st.lag = max(0, rp.HighWatermark-p.log.EndOffset())
 	return p.FollowLeader(rp.HighWatermark, rp.LogStartOffset)
+}
+
+// maxLag is the largest lag of a followed partition behind its leader's
+// HW (Kafka's ReplicaFetcherManager MaxLag), as of the last answers.
+func (fs *fetchers) maxLag() int64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	var lag int64
+	for _, f := range fs.byKey {
+		f.mu.Lock()
+		for _, st := range f.parts {
+			lag = max(lag, st.lag)
+		}
+		f.mu.Unlock()
+	}
+	return lag
 }
 
 // wholeBatches drops a trailing partial batch (a leader may cut the last

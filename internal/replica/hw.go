@@ -103,6 +103,15 @@ func (p *Partition) IsLeader() bool {
 	return p.role.leader == p.role.self
 }
 
+// ReplicationState reports whether this broker leads the partition and,
+// if so, whether its ISR is smaller than its replica set (metrics).
+func (p *Partition) ReplicationState() (leads, underReplicated bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	leads = p.role.leader == p.role.self
+	return leads, leads && len(p.role.isr) < len(p.role.replicas)
+}
+
 // ISRSize is the size of the ISR the image gives the partition (0 before
 // the first image).
 func (p *Partition) ISRSize() int {

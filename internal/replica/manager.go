@@ -254,6 +254,17 @@ func (m *Manager) StartReplication(cfg FetcherConfig) {
 	}
 }
 
+// ReplicaMaxLag is the largest lag of a partition this broker follows
+// behind its leader's HW (0 when it follows none).
+func (m *Manager) ReplicaMaxLag() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.fetch == nil {
+		return 0
+	}
+	return m.fetch.maxLag()
+}
+
 // StopReplication stops the fetchers (before their client closes).
 func (m *Manager) StopReplication() {
 	m.mu.Lock()
