@@ -27,8 +27,19 @@ import (
 
 // followerState is what the leader knows of one follower.
 type followerState struct {
-	fetchOffset int64     // the offset of its last fetch: its durable LEO
-	lastFetch   time.Time // when it last fetched
+	fetchOffset  int64     // the offset of its last fetch: its durable LEO
+	lastFetch    time.Time // when it last fetched
+	leoAtFetch   int64     // the leader's LEO at that fetch
+	lastCaughtUp time.Time // Kafka's lastCaughtUpTime: the follower had everything the leader had then
+}
+
+// FollowerState is the leader's view of one follower, for the ISR
+// decisions (Kafka's replica.lag.time.max.ms rule reads LastCaughtUp).
+type FollowerState struct {
+	ID           int32
+	FetchOffset  int64
+	LastFetch    time.Time
+	LastCaughtUp time.Time
 }
 
 // role is the partition's place in its replica set, from the image.
@@ -152,6 +163,7 @@ func (p *Partition) hwCapLocked(own int64) int64 {
 // consumers and acks=all waiters. It returns the HW after the update.
 // Only offsets within the log are recorded (the caller checked the range).
 func (p *Partition) UpdateFollower(id int32, offset int64, now time.Time) int64 {
+	leo := p.log.EndOffset()
 	p.mu.Lock()
 	if p.followers == nil {
 		p.followers = map[int32]*followerState{}
@@ -161,19 +173,28 @@ func (p *Partition) UpdateFollower(id int32, offset int64, now time.Time) int64 
 		f = &followerState{}
 		p.followers[id] = f
 	}
-	f.fetchOffset, f.lastFetch = offset, now
+	// As Kafka: caught up now when it has the whole log, or as of its
+	// previous fetch when it now has what the log held then.
+	switch {
+	case offset >= leo:
+		f.lastCaughtUp = now
+	case !f.lastFetch.IsZero() && offset >= f.leoAtFetch:
+		f.lastCaughtUp = f.lastFetch
+	}
+	f.fetchOffset, f.lastFetch, f.leoAtFetch = offset, now, leo
 	p.mu.Unlock()
 	p.advance(p.ownOffset())
 	return p.HighWatermark()
 }
 
-// FollowerOffsets returns each follower's last fetch offset (tests, metrics).
-func (p *Partition) FollowerOffsets() map[int32]int64 {
+// Followers returns what the leader knows of each follower that fetched
+// since this broker became leader (ISR decisions, tests).
+func (p *Partition) Followers() []FollowerState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make(map[int32]int64, len(p.followers))
+	out := make([]FollowerState, 0, len(p.followers))
 	for id, f := range p.followers {
-		out[id] = f.fetchOffset
+		out = append(out, FollowerState{ID: id, FetchOffset: f.fetchOffset, LastFetch: f.lastFetch, LastCaughtUp: f.lastCaughtUp})
 	}
 	return out
 }
