@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -328,8 +330,15 @@ func (f *fetcher) apply(resp *kmsg.FetchResponse, sent map[partKey]sentState, lg
 			if !ok || f.parts[k] != s.st {
 				continue
 			}
-			if err := f.applyPartition(s.st, s.offset, rp); err != nil {
-				lg.Error("replication of partition stopped", "topic", s.st.p.Topic, "partition", s.st.p.Index, "err", err)
+			err := f.applyPartition(s.st, s.offset, rp)
+			switch {
+			case err == nil:
+			case errors.Is(err, ErrOffline) || errors.Is(err, log.ErrFailed):
+				// The log directory heals in place (logdir.go): retry.
+				lg.Warn("replica fetch: log offline", "topic", s.st.p.Topic, "partition", s.st.p.Index, "err", err)
+				s.st.delayUntil = time.Now().Add(f.fs.cfg.Backoff)
+			default:
+				lg.Error("replication of partition stopped until its next leader epoch", "topic", s.st.p.Topic, "partition", s.st.p.Index, "err", err)
 				s.st.failed = err
 			}
 		}
