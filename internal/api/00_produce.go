@@ -1,8 +1,11 @@
 package api
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -110,6 +113,14 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				}
 				continue
 			}
+			if r.Acks == -1 && p.ISRSize() < int(p.Config().MinInsyncReplicas) {
+				// Kafka checks before appending: an acks=all write
+				// must not land when the ISR cannot protect it.
+				pr.ErrorCode = kerr.NotEnoughReplicas.Code
+				msg := fmt.Sprintf("the ISR has %d replicas, fewer than min.insync.replicas %d", p.ISRSize(), p.Config().MinInsyncReplicas)
+				pr.ErrorMessage = &msg
+				continue
+			}
 			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr, verify)
 			pr.ErrorCode = code
 			if msg != "" {
@@ -143,7 +154,13 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 	// join them: Sync is a group commit). Responses still leave in order.
 	done := make(chan struct{})
 	if len(waits) > 0 {
-		go func() { commitAll(waits); close(done) }()
+		go func() {
+			commitAll(waits)
+			if r.Acks == -1 {
+				awaitISR(waits, time.Duration(r.TimeoutMillis)*time.Millisecond, req.Conn.Done)
+			}
+			close(done)
+		}()
 	} else {
 		close(done)
 	}
@@ -188,6 +205,41 @@ func commitAll(waits []produced) {
 	for _, w := range waits {
 		wg.Add(1)
 		go func() { defer wg.Done(); commit(w) }()
+	}
+	wg.Wait()
+}
+
+// awaitISR waits (acks=all) until the HW covers each partition's records,
+// in parallel across partitions, bounded by the request's timeout. On one
+// broker (ISR = the leader) the HW is already there after the commit. A
+// partition whose commit failed keeps its error.
+func awaitISR(waits []produced, timeout time.Duration, gone <-chan struct{}) {
+	await := func(w produced) {
+		if w.resp.ErrorCode != 0 {
+			return
+		}
+		err := w.p.AwaitReplicated(w.upTo, int(w.p.Config().MinInsyncReplicas), timeout, gone)
+		code := int16(0)
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, replica.ErrNotEnoughReplicasAfterAppend):
+			code = kerr.NotEnoughReplicasAfterAppend.Code
+		case errors.Is(err, replica.ErrNotLeader):
+			code = kerr.NotLeaderForPartition.Code
+		default:
+			code = kerr.RequestTimedOut.Code
+		}
+		w.resp.ErrorCode, w.resp.BaseOffset = code, -1
+	}
+	if len(waits) == 1 {
+		await(waits[0])
+		return
+	}
+	var wg sync.WaitGroup
+	for _, w := range waits {
+		wg.Add(1)
+		go func() { defer wg.Done(); await(w) }()
 	}
 	wg.Wait()
 }

@@ -24,8 +24,13 @@ func init() { register(1, 0, 17, handleFetch) }
 //
 // Fetch sessions (KIP-227) are answered with session id 0, "no session",
 // which every client handles by sending full requests.
+//
+// A fetch from a follower broker takes the replica path (fetch_replica.go).
 func handleFetch(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	if id := replicaIDOf(r); id >= 0 {
+		return handleReplicaFetch(e, req, r, id)
+	}
 	z := authorizer(e, req)
 	return func() *server.Response {
 		img := e.Meta.Image()

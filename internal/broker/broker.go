@@ -46,6 +46,7 @@ type Broker struct {
 	obs   brokerMetrics    // metrics.go
 
 	txnNet   *interbroker.Client // the transaction coordinator's inter-broker client (txn_wiring.go)
+	replNet  *interbroker.Client // the replica fetchers' inter-broker client (replication_wiring.go)
 	shareNet *interbroker.Client // the share persister's inter-broker client (share_wiring.go)
 
 	life       *lifecycle          // registration and heartbeats (lifecycle.go)
@@ -198,6 +199,14 @@ func (b *Broker) Start() error {
 		return fmt.Errorf("transaction coordinator: %w", err)
 	}
 
+	// Followers fetch from their leaders from here on.
+	if err := b.startReplication(); err != nil {
+		closeAll()
+		return fmt.Errorf("replication: %w", err)
+	}
+	closeRepl := closeAll
+	closeAll = func() { b.closeReplication(); closeRepl() }
+
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
@@ -298,6 +307,7 @@ func (b *Broker) Close() error {
 		b.srv.Close()
 	}
 	b.wg.Wait()
+	b.closeReplication()
 	b.stopStorage()
 	var err error
 	if b.parts != nil {

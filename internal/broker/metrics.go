@@ -42,7 +42,7 @@ func (b *Broker) startMetrics() error {
 		}
 	})
 	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, IsController: func() bool { return b.meta.QuorumStatus().IsLeader }, Connections: b.srv.NumConns,
-		MemoryPool: b.memoryPoolStat}
+		MemoryPool: b.memoryPoolStat, ReplicaMaxLag: b.parts.ReplicaMaxLag}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
 		if err != nil {
@@ -81,8 +81,10 @@ func (b *Broker) partitionStats() []metrics.PartitionStat {
 	var out []metrics.PartitionStat
 	for _, p := range b.parts.All() {
 		l := p.Log()
+		leads, under := p.ReplicationState()
 		out = append(out, metrics.PartitionStat{Topic: p.Topic, Partition: p.Index, Size: l.Size(),
-			StartOffset: l.StartOffset(), EndOffset: l.EndOffset(), HighWater: p.HighWatermark()})
+			StartOffset: l.StartOffset(), EndOffset: l.EndOffset(), HighWater: p.HighWatermark(),
+			Follower: !leads, UnderReplicated: under})
 	}
 	return out
 }

@@ -157,17 +157,13 @@ func (c *Controller) CreateTopic(req CreateTopicRequest) (TopicResult, *Error) {
 	return res, nil
 }
 
-// appendPartitions creates partitions led by their first replica.
-//
-// INVARIANT: every ISR member holds every committed record. Until followers
-// fetch from their leader (replication, cluster step 3) only the leader
-// does, so a new partition's ISR is its leader alone: a fenced leader's
-// partition then goes offline (leader -1) instead of moving to a replica
-// that holds none of its data.
+// appendPartitions creates partitions led by their first replica. As in
+// Kafka, the ISR is every replica: all of them are empty, so all are in
+// sync, and followers copy the leader from the first record on.
 func appendPartitions(recs []metadata.Record, id metadata.UUID, first int32, replicas [][]int32) []metadata.Record {
 	for i, r := range replicas {
 		recs = append(recs, metadata.PartitionRecord{
-			TopicID: id, Partition: first + int32(i), Replicas: r, ISR: []int32{r[0]}, Leader: r[0],
+			TopicID: id, Partition: first + int32(i), Replicas: r, ISR: slices.Clone(r), Leader: r[0],
 		})
 	}
 	return recs

@@ -8,7 +8,8 @@
 // offsets, rolls segments, serves reads as file ranges for sendfile, answers
 // timestamp lookups, enforces retention and recovers after a crash. It does
 // not validate records, track producers or know about replication beyond
-// TruncateTo.
+// TruncateTo, ResetTo and AppendReplica (a follower's append of its
+// leader's batches with their offsets and epochs, append_replica.go).
 //
 // # Invariants
 //

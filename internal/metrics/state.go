@@ -14,6 +14,11 @@ type PartitionStat struct {
 	StartOffset int64
 	EndOffset   int64 // log end offset
 	HighWater   int64
+	// Follower: this broker does not lead the partition (leadercount).
+	Follower bool
+	// UnderReplicated: this broker leads it and its ISR is smaller than
+	// its replica set.
+	UnderReplicated bool
 }
 
 // GroupLag is one committed offset of a consumer group and its lag.
@@ -35,6 +40,9 @@ type State struct {
 	IsController func() bool
 	Connections  func() int
 	MemoryPool   func() MemoryPoolStat // nil: no memory pool series
+	// ReplicaMaxLag is the largest lag, in offsets, of a partition this
+	// broker follows behind its leader's HW (nil: no series).
+	ReplicaMaxLag func() int64
 }
 
 var (
@@ -56,7 +64,9 @@ var (
 		[]string{"consumergroup", "topic", "partition"}, nil)
 	groupLag = prometheus.NewDesc("kafka_consumergroup_lag", "High watermark minus a consumer group's committed offset.",
 		[]string{"consumergroup", "topic", "partition"}, nil)
-	connections = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
+	connections   = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
+	replicaMaxLag = prometheus.NewDesc("kafka_server_replicafetchermanager_maxlag",
+		"Largest lag in offsets of a followed partition behind its leader's high watermark.", nil, prometheus.Labels{"clientid": "Replica"})
 )
 
 type stateCollector struct{ s State }
@@ -71,7 +81,7 @@ func gatherer(s State) prometheus.Gatherer {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{logSize, logStart, logEnd, highWater, partitionCount, leaderCount,
-		underReplicated, activeController, groupOffset, groupLag, connections} {
+		underReplicated, activeController, groupOffset, groupLag, connections, replicaMaxLag} {
 		ch <- d
 	}
 	for _, d := range memPoolDescs {
@@ -87,7 +97,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.s.Partitions != nil {
 		parts = c.s.Partitions()
 	}
+	leaders, under := 0, 0
 	for _, p := range parts {
+		if !p.Follower {
+			leaders++
+		}
+		if p.UnderReplicated {
+			under++
+		}
 		idx := strconv.Itoa(int(p.Partition))
 		gauge(logSize, float64(p.Size), p.Topic, idx)
 		gauge(logStart, float64(p.StartOffset), p.Topic, idx)
@@ -95,8 +112,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(highWater, float64(p.HighWater), p.Topic, idx)
 	}
 	gauge(partitionCount, float64(len(parts)))
-	gauge(leaderCount, float64(len(parts)))
-	gauge(underReplicated, 0)
+	gauge(leaderCount, float64(leaders))
+	gauge(underReplicated, float64(under))
+	if c.s.ReplicaMaxLag != nil {
+		gauge(replicaMaxLag, float64(c.s.ReplicaMaxLag()))
+	}
 	ctl := 0.0
 	if c.s.Controller || (c.s.IsController != nil && c.s.IsController()) {
 		ctl = 1

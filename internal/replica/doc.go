@@ -4,12 +4,22 @@
 // producers: sequence checks, open transactions, the last stable offset and
 // the aborted-transaction index; producer.go, with its snapshot files
 // documented in producer_snapshot.go); the Manager opens, reconfigures and
-// deletes partitions as the metadata image changes. It knows nothing of TCP.
+// deletes partitions as the metadata image changes. It knows nothing of TCP
+// beyond the request function its follower fetchers are given.
 //
 // INVARIANT: HW <= durable offset <= LEO while flush.messages is 1 (the
 // default): a consumer never sees a record the broker could still lose, and
 // an ack is only sent for offsets below the HW. With flush.messages > 1 the
 // HW follows the LEO and fsync happens in the background.
+//
+// Replication (hw.go, follower.go, fetcher.go): a partition's role comes
+// from the image. On the leader the HW is min(own durable offset, every
+// other ISR member's last replica-fetch offset); followers fsync what they
+// copied before they fetch again, so that offset is durable on them.
+// INVARIANT: HW <= the durable offset of every ISR member. A follower's
+// log is its leader's byte for byte (AppendReplica keeps offsets and
+// epochs); its HW is min(leader's HW, own LEO). The Manager puts each
+// followed partition on the fetch goroutine of its leader (fetcher.go).
 //
 // INVARIANT: LSO <= HW: the last stable offset is min(HW, first offset of
 // the oldest transaction that is open or whose marker is not yet below the
@@ -46,9 +56,11 @@
 // and remembers the damage it finds on the partition, so reads stop short
 // of it or fail with ErrCorrupt.
 //
-// Lock order: Manager.mu before Partition.appendMu before Partition.psMu
-// and Partition.mu (psMu and mu are never held together, and only briefly).
-// Only appendMu is held across log I/O (the append, a producer snapshot
-// when the log rolls, a heal, a truncation or reset). ISR's own mutex is a
-// leaf: nothing else is locked while it is held.
+// Lock order: Manager.mu before fetchers.mu before fetcher.mu before
+// Partition.appendMu before Partition.psMu and Partition.mu (psMu and mu
+// are never held together, and only briefly). Only appendMu (and
+// fetcher.mu, while a fetch response is applied) is held across log I/O
+// (the append, a producer snapshot when the log rolls, a heal, a
+// follower's fsync, a truncation or reset). ISR's own mutex is a leaf:
+// nothing else is locked while it is held.
 package replica

@@ -30,7 +30,8 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[TP]*Partition
 
-	cleaner *cleaner // cleaner.go; nil until StartCleaner
+	cleaner *cleaner  // cleaner.go; nil until StartCleaner
+	fetch   *fetchers // fetcher.go; nil until StartReplication (guarded by mu)
 
 	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
@@ -109,9 +110,11 @@ func (m *Manager) Apply(img *metadata.Image) error {
 				}
 				p.followImage(t.Partitions[i], m.broker.NodeID)
 				m.parts[tp] = p
+				m.followLocked(p)
 				continue
 			}
 			p.followImage(t.Partitions[i], m.broker.NodeID)
+			m.followLocked(p)
 			if *p.Config() != cfg {
 				p.setConfig(cfg)
 			}
@@ -170,6 +173,7 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 // deleted that a reassignment made unreachable).
 func (m *Manager) releaseLocked(tp TP, p *Partition) {
 	delete(m.parts, tp)
+	m.unfollowLocked(p)
 	if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrFailed) {
 		m.logger.Error("close partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 	}
@@ -178,6 +182,7 @@ func (m *Manager) releaseLocked(tp TP, p *Partition) {
 
 func (m *Manager) removeLocked(tp TP, p *Partition) {
 	delete(m.parts, tp)
+	m.unfollowLocked(p)
 	err := p.log.Close()
 	if err == nil || errors.Is(err, log.ErrFailed) {
 		err = deleteDir(p.Dir)
@@ -218,6 +223,11 @@ func (m *Manager) Close() error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// The fetchers go before the logs: none appends to a closed log.
+	if m.fetch != nil {
+		m.fetch.close()
+		m.fetch = nil
+	}
 	var firstErr error
 	for tp, p := range m.parts {
 		if err := p.close(); err != nil && firstErr == nil {
@@ -226,4 +236,64 @@ func (m *Manager) Close() error {
 		delete(m.parts, tp)
 	}
 	return firstErr
+}
+
+// StartReplication starts the follower side (fetcher.go): from now on
+// every hosted partition this broker follows is fetched from its leader,
+// and Apply keeps the fetchers following the image.
+func (m *Manager) StartReplication(cfg FetcherConfig) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fetch != nil {
+		return
+	}
+	cfg.NodeID = m.broker.NodeID
+	m.fetch = newFetchers(cfg)
+	for _, p := range m.parts {
+		m.followLocked(p)
+	}
+}
+
+// ReplicaMaxLag is the largest lag of a partition this broker follows
+// behind its leader's HW (0 when it follows none).
+func (m *Manager) ReplicaMaxLag() int64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.fetch == nil {
+		return 0
+	}
+	return m.fetch.maxLag()
+}
+
+// StopReplication stops the fetchers (before their client closes).
+func (m *Manager) StopReplication() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.fetch != nil {
+		m.fetch.close()
+		m.fetch = nil
+	}
+}
+
+// followLocked puts p on the fetcher of its leader when this broker is
+// one of its followers, and takes it off otherwise (it leads, or the
+// partition has no leader: nothing to fetch from). Caller holds mu.
+func (m *Manager) followLocked(p *Partition) {
+	if m.fetch == nil {
+		return
+	}
+	p.mu.Lock()
+	r := p.role
+	p.mu.Unlock()
+	if r.leader >= 0 && r.leader != r.self && slices.Contains(r.replicas, r.self) {
+		m.fetch.follow(p, r.leader, r.leaderEpoch)
+		return
+	}
+	m.fetch.unfollow(p)
+}
+
+func (m *Manager) unfollowLocked(p *Partition) {
+	if m.fetch != nil {
+		m.fetch.unfollow(p)
+	}
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/sluice-io/sluice/internal/metadata"
 )
 
-// Partition is one hosted partition. On a single node it is always the
-// leader; the cluster issue adds follower state here.
+// Partition is one hosted partition, led by this broker or followed
+// (its role and the leader's view of its followers: hw.go; the follower's
+// append path: follower.go).
 type Partition struct {
 	Topic   string
 	TopicID [16]byte
@@ -35,8 +36,11 @@ type Partition struct {
 	mu          sync.Mutex
 	hw          int64
 	leaderEpoch int32
-	waiters     map[chan struct{}]struct{}
+	waiters     map[chan struct{}]struct{} // signalled when the HW moves
 	unflushed   int64
+	role        role                       // from the image (hw.go)
+	followers   map[int32]*followerState   // leader only: each follower's last fetch
+	leoWaiters  map[chan struct{}]struct{} // replica fetches: signalled on append
 
 	ld      atomic.Pointer[LogDir]         // the directory's health (logdir.go), found on first use
 	stale   atomic.Bool                    // a heal ended before the producer state was rebuilt
@@ -65,6 +69,7 @@ func (p *Partition) LeaderEpoch() int32 {
 // OffsetForLeaderEpoch knows it before the first batch of the epoch.
 func (p *Partition) followImage(pi metadata.PartitionImage, self int32) {
 	p.setLeaderEpoch(pi.LeaderEpoch)
+	p.setRole(pi, self)
 	if pi.Leader != self {
 		return
 	}
@@ -105,8 +110,10 @@ func (p *Partition) Append(batches []byte, records int64) (log.AppendInfo, error
 }
 
 // Commit waits until every offset < upTo is durable (group commit with other
-// producers of this log) and then moves the HW, waking fetchers. In
-// non-durable mode it returns at once.
+// producers of this log) and then moves the HW as far as the ISR allows
+// (hw.go; with no other ISR member: to the durable offset), waking
+// fetchers. In non-durable mode it returns at once. It does not wait for
+// followers: acks=all does that with AwaitReplicated.
 func (p *Partition) Commit(upTo int64) error {
 	if !p.Durable() {
 		return nil
@@ -128,10 +135,14 @@ func (p *Partition) Flush() error {
 	return nil
 }
 
-// advance moves the HW forward (never back) and wakes waiting fetches.
+// advance moves the HW forward (never back) to the leader's own offset
+// to, bounded by the other ISR members' fetch offsets (hw.go), and wakes
+// waiting fetches.
 func (p *Partition) advance(to int64) {
 	p.mu.Lock()
-	// INVARIANT: HW only grows here, and never past the log end.
+	// INVARIANT: HW only grows here, never past the log end nor past an
+	// ISR member's durable offset.
+	to = p.hwCapLocked(to)
 	if end := p.log.EndOffset(); to > end {
 		to = end
 	}

@@ -135,6 +135,7 @@ func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo,
 		return nil
 	})
 	p.psMu.Unlock()
+	p.signalLEO()
 	if !p.Durable() {
 		p.mu.Lock()
 		p.unflushed += records

@@ -222,12 +222,3 @@ func (p *Partition) setHW(off int64) {
 	p.mu.Unlock()
 	wake(ws)
 }
-
-func wake(ws map[chan struct{}]struct{}) {
-	for ch := range ws {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-}

@@ -450,20 +450,17 @@ func describeAt(t *testing.T, nd *node, group string) kmsg.DescribeGroupsRespons
 }
 
 // TestCoordinatorMovesWithLeadership: when the leader of a group's
-// __consumer_offsets partition changes, the coordinator moves with it.
-// Until replication exists a partition's ISR is its leader alone, so the
-// one way leadership moves is the operator's: the leader's broker dies and
-// is fenced (the partition goes offline: COORDINATOR_NOT_AVAILABLE), then an
-// unclean election makes another replica leader. FindCoordinator on every
-// node then names it, it serves the group, and the old broker, back, answers
-// NOT_COORDINATOR.
+// __consumer_offsets partition changes, the coordinator moves with it: the
+// leader's broker dies and is fenced, and the controller elects another
+// in-sync replica (every replica of a new partition is in sync, and
+// followers copy it). FindCoordinator on every node then names it, it
+// serves the group, and the old broker, back, answers NOT_COORDINATOR.
 func TestCoordinatorMovesWithLeadership(t *testing.T) {
 	t.Parallel()
 	c := startClusterConfig(t, 3, electionTimeout, "broker.session.timeout.ms=1000", "broker.heartbeat.interval.ms=200")
 	leaders := offsetsLeaders(t, c)
 	oldNode := c.nodes[0]
 	g := groupOn(t, leaders, "moving-", oldNode.id)
-	p := groupPartition(g)
 	live := c.nodes[1:]
 
 	joinReq := func(member string) *kmsg.JoinGroupRequest {
@@ -480,26 +477,8 @@ func TestCoordinatorMovesWithLeadership(t *testing.T) {
 	}
 
 	oldNode.kill()
-	waitFor(t, 15*time.Second, "the coordinator to be unavailable once its broker is fenced", func() error {
-		for _, nd := range live {
-			if fc := findCoordinators(t, nd, []string{g})[g]; fc.ErrorCode != kerr.CoordinatorNotAvailable.Code {
-				return fmt.Errorf("node %d names %d (code %d)", nd.id, fc.NodeID, fc.ErrorCode)
-			}
-		}
-		return nil
-	})
-
-	el := kmsg.NewPtrElectLeadersRequest()
-	el.ElectionType = 1 // unclean
-	et := kmsg.NewElectLeadersRequestTopic()
-	et.Topic, et.Partitions = "__consumer_offsets", []int32{p}
-	el.Topics = append(el.Topics, et)
-	er, err := el.RequestWith(ctx(t), direct(t, live[0]))
-	if err != nil || er.ErrorCode != 0 || er.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("unclean election of partition %d: %v %+v", p, err, er)
-	}
 	var newLeader int32
-	waitFor(t, 10*time.Second, "every live node to name the new coordinator", func() error {
+	waitFor(t, 15*time.Second, "every live node to name the new coordinator", func() error {
 		newLeader = -1
 		for _, nd := range live {
 			fc := findCoordinators(t, nd, []string{g})[g]
@@ -516,8 +495,7 @@ func TestCoordinatorMovesWithLeadership(t *testing.T) {
 			newNode = nd
 		}
 	}
-	// The new leader serves the group (a fresh one: until replication
-	// exists, its replica of the partition holds nothing).
+	// The new leader serves the group.
 	waitFor(t, 10*time.Second, "the new coordinator to serve the group", func() error {
 		j := ask(t, direct(t, newNode), joinReq("")).(*kmsg.JoinGroupResponse)
 		if j.ErrorCode != kerr.MemberIDRequired.Code {

@@ -395,13 +395,12 @@ func TestProducerIDsFromController(t *testing.T) {
 }
 
 // TestTxnCoordinatorMovesWithLeadership: when the leadership of a
-// __transaction_state partition moves (its leader killed and fenced, then
-// an unclean election), the other brokers answer COORDINATOR_NOT_AVAILABLE
-// while it has no leader, then name the new leader, which serves the
+// __transaction_state partition moves (its leader killed and fenced: the
+// controller elects another in-sync replica, which has copied the
+// partition), the other brokers name the new leader, which serves the
 // transactional id, its markers carrying the partition's new leader epoch
 // as coordinator epoch. The old leader, restarted, answers
-// NOT_COORDINATOR. (Without replication the new leader's replica starts
-// empty, so the id starts over there.)
+// NOT_COORDINATOR.
 func TestTxnCoordinatorMovesWithLeadership(t *testing.T) {
 	t.Parallel()
 	c := startClusterConfig(t, 3, electionTimeout, "transaction.state.log.num.partitions="+strconv.Itoa(txnStatePartitions),
@@ -455,25 +454,10 @@ func TestTxnCoordinatorMovesWithLeadership(t *testing.T) {
 	})
 
 	oldNode.kill()
-	waitFor(t, 15*time.Second, "the coordinator to be unavailable once its broker is fenced", func() error {
-		for _, nd := range live {
-			if fc := findTxnCoordinator(t, nd, id); fc.ErrorCode != kerr.CoordinatorNotAvailable.Code {
-				return fmt.Errorf("node %d names %d (%v)", nd.id, fc.NodeID, kerr.ErrorForCode(fc.ErrorCode))
-			}
-		}
-		return nil
-	})
-	el := kmsg.NewPtrElectLeadersRequest()
-	el.ElectionType = 1 // unclean: the only in-sync replica is gone
-	et := kmsg.NewElectLeadersRequestTopic()
-	et.Topic, et.Partitions = "__transaction_state", []int32{p}
-	el.Topics = append(el.Topics, et)
-	er, err := el.RequestWith(ctx(t), direct(t, live[0]))
-	if err != nil || er.ErrorCode != 0 || er.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("unclean election of partition %d: %v %+v", p, err, er)
-	}
+	// Once it is fenced the controller moves the leadership to another
+	// in-sync replica (every replica of a new partition is in sync).
 	var newLeader, epoch int32
-	waitFor(t, 10*time.Second, "every live node to name the new coordinator", func() error {
+	waitFor(t, 15*time.Second, "every live node to name the new coordinator", func() error {
 		newLeader = -1
 		for _, nd := range live {
 			fc := findTxnCoordinator(t, nd, id)

@@ -1,0 +1,196 @@
+package api
+
+import (
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/auth"
+	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/replica"
+	"github.com/sluice-io/sluice/internal/server"
+)
+
+// A replica fetch is a Fetch from a follower broker (ReplicaID >= 0
+// before v15, ReplicaState.ID >= 0 from v15). The leader answers it from
+// the same zero-copy path as a consumer's, but up to its log end (LEO)
+// rather than the HW; it records the follower's fetch offset (its durable
+// LEO, replica/hw.go), which may move the HW; it parks a fetch with
+// nothing new until the LEO grows (not the HW) or MaxWait passes; and it
+// tells a follower whose last fetched epoch diverged from the leader's
+// log where that epoch ends (DivergingEpoch, KIP-595). Only a broker in
+// the partition's replica set may fetch it, with CLUSTER_ACTION.
+
+// replicaIDOf is the fetching broker's id, or -1 for a consumer.
+func replicaIDOf(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
+	}
+	return r.ReplicaID
+}
+
+func handleReplicaFetch(e *Env, req *server.Request, r *kmsg.FetchRequest, id int32) server.Reply {
+	z := authorizer(e, req)
+	return func() *server.Response {
+		if !z.cluster(auth.OpClusterAction) {
+			resp := kmsg.NewPtrFetchResponse()
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			return &server.Response{Msg: resp}
+		}
+		img := e.Meta.Image()
+		var deadline time.Time
+		if r.MaxWaitMillis > 0 {
+			deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+		}
+		wake := make(chan struct{}, 1)
+		budget := int(r.MaxBytes)
+		if budget <= 0 {
+			budget = 1 << 30
+		}
+		for {
+			resp, size, parts, errs := replicaFetchOnce(e, img, r, id, wake, budget)
+			if size >= int(r.MinBytes) || errs || deadline.IsZero() || !time.Now().Before(deadline) {
+				unwatchLEO(parts, wake)
+				return resp
+			}
+			resp.Release()
+			t := time.NewTimer(time.Until(deadline))
+			select {
+			case <-wake:
+			case <-t.C:
+			case <-req.Conn.Done:
+			}
+			t.Stop()
+			unwatchLEO(parts, wake)
+			select {
+			case <-req.Conn.Done:
+				return nil
+			default:
+			}
+		}
+	}
+}
+
+func unwatchLEO(parts []*replica.Partition, ch chan struct{}) {
+	for _, p := range parts {
+		p.UnwatchLEO(ch)
+	}
+}
+
+// replicaFetchOnce reads every requested partition once, registering wake
+// for appends before each read so none is missed.
+func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int32, wake chan struct{}, budget int) (*server.Response, int, []*replica.Partition, bool) {
+	resp := kmsg.NewPtrFetchResponse()
+	out := &server.Response{Msg: resp}
+	var releases []*log.ReadResult
+	out.Release = func() {
+		for _, rr := range releases {
+			rr.Release()
+		}
+	}
+	size, anyErr := 0, false
+	var watched []*replica.Partition
+	now := time.Now()
+	for _, rt := range r.Topics {
+		t := kmsg.NewFetchResponseTopic()
+		t.Topic, t.TopicID = rt.Topic, rt.TopicID
+		name := rt.Topic
+		if r.Version >= 13 {
+			name = ""
+			if ti := img.TopicsByID[metadata.UUID(rt.TopicID)]; ti != nil {
+				name = ti.Name
+			}
+		}
+		for _, rp := range rt.Partitions {
+			fp := kmsg.NewFetchResponseTopicPartition()
+			fp.Partition = rp.Partition
+			fp.RecordBatches = []byte{}
+			p, code, _ := e.leaderOf(img, name, rp.Partition)
+			switch {
+			case p == nil && r.Version >= 13 && name == "":
+				code = kerr.UnknownTopicID.Code
+			case p == nil:
+			case !p.IsReplica(id):
+				// Kafka: a broker outside the replica set is not a
+				// follower of this partition.
+				code = kerr.NotLeaderForPartition.Code
+			default:
+				code = checkLeaderEpoch(p, rp.CurrentLeaderEpoch)
+			}
+			if code != 0 {
+				fp.ErrorCode, anyErr = code, true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			p.WatchLEO(wake)
+			watched = append(watched, p)
+			fp.LogStartOffset = p.LogStartOffset()
+			if ep, end, ok := divergence(p, r.Version, rp.LastFetchedEpoch, rp.FetchOffset); ok {
+				fp.DivergingEpoch.Epoch, fp.DivergingEpoch.EndOffset = ep, end
+				fp.HighWatermark = p.HighWatermark()
+				fp.LastStableOffset = min(p.LastStableOffset(), fp.HighWatermark)
+				anyErr = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			if rp.FetchOffset >= p.LogStartOffset() && rp.FetchOffset <= p.Log().EndOffset() {
+				fp.HighWatermark = p.UpdateFollower(id, rp.FetchOffset, now)
+			} else {
+				fp.HighWatermark = p.HighWatermark()
+			}
+			fp.LastStableOffset = min(p.LastStableOffset(), fp.HighWatermark)
+			max := min(int(rp.PartitionMaxBytes), budget)
+			if max <= 0 && size > 0 {
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			rr, err := p.ReadReplica(rp.FetchOffset, max)
+			switch {
+			case errors.Is(err, log.ErrOffsetOutOfRange):
+				fp.ErrorCode, anyErr = kerr.OffsetOutOfRange.Code, true
+			case err != nil:
+				fp.ErrorCode, anyErr = kerr.KafkaStorageError.Code, true
+			case rr.Size > 0 && rr.Size > budget && size > 0:
+				rr.Release()
+			case rr.Size > 0:
+				releases = append(releases, rr)
+				marker := newMarker()
+				fp.RecordBatches = marker
+				parts := make([]server.FilePart, len(rr.Slices))
+				for i, s := range rr.Slices {
+					parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
+				}
+				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts, Records: rr.Records})
+				size += rr.Size
+				budget -= rr.Size
+			default:
+				rr.Release()
+			}
+			t.Partitions = append(t.Partitions, fp)
+		}
+		resp.Topics = append(resp.Topics, t)
+	}
+	return out, size, watched, anyErr
+}
+
+// divergence is KIP-595's check on the leader: a follower whose last
+// fetched epoch ends earlier in the leader's log than its fetch offset,
+// or that the leader's log does not have, diverged; it is told the
+// largest epoch <= its own the leader knows and where that ends, and
+// truncates there. Fetch v12+ only (LastFetchedEpoch); -1 skips it.
+func divergence(p *replica.Partition, version int16, lastEpoch int32, offset int64) (int32, int64, bool) {
+	if version < 12 || lastEpoch < 0 {
+		return 0, 0, false
+	}
+	ep, end := p.EndOffsetForEpoch(lastEpoch)
+	if ep < 0 {
+		return 0, 0, false // the leader knows no such epoch yet
+	}
+	if ep < lastEpoch || end < offset {
+		return ep, end, true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,197 @@
+package replica
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/record"
+)
+
+// The follower's side of a partition: what the fetcher (fetcher.go) does
+// with the batches its leader sent. A follower never serves clients (the
+// handlers' leadership check, api/leader.go, answers NOT_LEADER_OR_FOLLOWER)
+// and never assigns offsets: its log is the leader's, byte for byte.
+
+// AppendReplica appends batches fetched from the leader with the leader's
+// offsets and leader epochs (log.AppendReplica: base >= LEO, gaps allowed),
+// starts each new epoch in the epoch cache and applies the producer state
+// without sequence checks (the leader made them), all under appendMu as
+// every append. Each batch's CRC is checked first: a corrupt batch is
+// never written. The records are not durable until SyncReplica.
+func (p *Partition) AppendReplica(batches []byte) (log.AppendInfo, error) {
+	err := record.Split(batches, func(h record.Header, b []byte) error {
+		if err := record.CheckCRC(b); err != nil {
+			return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return log.AppendInfo{}, fmt.Errorf("replica append: %w", err)
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.offlineErr(); err != nil {
+		return log.AppendInfo{}, err
+	}
+	base := p.log.ActiveBase()
+	info, err := p.log.AppendReplica(batches)
+	if err != nil {
+		return info, p.noteStorage(err)
+	}
+	if nb := p.log.ActiveBase(); nb != base && nb == info.FirstOffset {
+		p.writeSnapshot(nb)
+	}
+	p.psMu.Lock()
+	p.ps.nowMs = time.Now().UnixMilli()
+	var epochErr error
+	_ = record.Split(batches, func(h record.Header, b []byte) error {
+		// Assign ignores an epoch the cache already has (or an older
+		// one), so only the first batch of each new epoch adds an entry.
+		if e := h.PartitionLeaderEpoch; e >= 0 && epochErr == nil {
+			epochErr = p.epochs.Assign(e, h.BaseOffset)
+		}
+		p.ps.apply(&h, h.BaseOffset, h.LastOffset(), controlOf(&h, b))
+		return nil
+	})
+	p.psMu.Unlock()
+	if epochErr != nil {
+		p.logger().Error("write leader-epoch-checkpoint", "err", epochErr)
+	}
+	return info, nil
+}
+
+// SyncReplica makes everything appended durable (group commit). The
+// fetcher calls it before its next fetch: the offset that fetch names is
+// what the leader counts toward the HW, so it must be on disk.
+func (p *Partition) SyncReplica() error {
+	if err := p.log.Sync(p.log.EndOffset()); err != nil {
+		return p.noteStorage(err)
+	}
+	return nil
+}
+
+// FollowLeader applies the leader's HW and log start offset from a fetch
+// response: the follower's HW is min(leader HW, own durable LEO), never
+// back; its log start moves up to the leader's (not past its own HW).
+func (p *Partition) FollowLeader(leaderHW, leaderStart int64) error {
+	own := min(leaderHW, p.log.DurableOffset())
+	p.mu.Lock()
+	var ws map[chan struct{}]struct{}
+	if own > p.hw {
+		p.hw = own
+		ws = p.waiters
+		p.waiters = nil
+	}
+	hw := p.hw
+	p.mu.Unlock()
+	wake(ws)
+	if start := min(leaderStart, hw); start > p.log.StartOffset() {
+		if err := p.log.DeleteRecordsBefore(start); err != nil {
+			return p.noteStorage(err)
+		}
+		if err := p.epochs.TruncateFromStart(start); err != nil {
+			p.logger().Error("write leader-epoch-checkpoint", "err", err)
+		}
+	}
+	return nil
+}
+
+// ResetReplica empties the follower's log and restarts it at offset (the
+// leader's log start, when the follower's fetch offset fell below it:
+// OFFSET_OUT_OF_RANGE), with an empty epoch cache and producer state, as
+// Kafka's follower does (truncateFullyAndStartAt).
+func (p *Partition) ResetReplica(offset int64) error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.log.ResetTo(offset); err != nil {
+		return p.noteStorage(err)
+	}
+	if err := p.epochs.Reset(nil); err != nil {
+		p.logger().Error("write leader-epoch-checkpoint", "err", err)
+	}
+	// The old log's producers are gone with it: no snapshot survives.
+	offs, err := listSnapshots(p.Dir)
+	if err != nil {
+		return err
+	}
+	for _, o := range offs {
+		_ = os.Remove(filepath.Join(p.Dir, snapshotName(o)))
+	}
+	p.psMu.Lock()
+	p.ps = newProducerState()
+	p.psMu.Unlock()
+	p.mu.Lock()
+	p.hw = offset
+	p.mu.Unlock()
+	return nil
+}
+
+// FetchPosition is where the follower fetches next: its LEO, made durable
+// first if it is not (after an open without recovery fsyncs), so the
+// offset the leader records is always durable here. lastEpoch is the
+// newest epoch in the cache (-1: none), the fetch's LastFetchedEpoch.
+func (p *Partition) FetchPosition() (offset int64, lastEpoch int32, logStart int64, err error) {
+	end := p.log.EndOffset()
+	if p.log.DurableOffset() < end {
+		if err := p.SyncReplica(); err != nil {
+			return 0, -1, 0, err
+		}
+	}
+	return end, p.epochs.Latest(), p.log.StartOffset(), nil
+}
+
+// TruncateDiverged is the follower's answer to a DivergingEpoch (KIP-595,
+// as Kafka's fetcher computes it): the leader's largest epoch <= the one
+// this follower last fetched ends at leaderEnd. With the same epoch here,
+// everything from min(leaderEnd, this log's end of that epoch) on is not
+// the leader's and goes. Without it (the follower never saw that epoch),
+// the log is cut to the end of its largest epoch below it, and the next
+// fetch, naming an older epoch, lets the leader check again. A follower
+// with no epoch at or below the leader's keeps nothing.
+//
+// It stands in for the truncation the replica library builds
+// (Partition.TruncateTo in the repl-trunc work); the fetcher calls it
+// through fetchers.truncate, so the two can be swapped.
+func (p *Partition) TruncateDiverged(leaderEpoch int32, leaderEnd int64) error {
+	ep, end := p.EndOffsetForEpoch(leaderEpoch)
+	to := min(end, p.log.EndOffset())
+	switch {
+	case ep < 0:
+		to = p.log.StartOffset()
+	case ep == leaderEpoch:
+		to = min(to, leaderEnd)
+	}
+	return p.truncateReplica(to)
+}
+
+// truncateReplica removes every offset >= to from a follower's log (fsynced
+// before it returns), its epoch cache entries from there, rebuilds the
+// producer state from the log and brings the HW down with it.
+func (p *Partition) truncateReplica(to int64) error {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if to >= p.log.EndOffset() {
+		return nil
+	}
+	p.logger().Warn("truncating follower log to the leader's", "to", to, "end", p.log.EndOffset())
+	if err := p.log.TruncateTo(to); err != nil {
+		return p.noteStorage(err)
+	}
+	if err := p.epochs.TruncateFromEnd(p.log.EndOffset()); err != nil {
+		p.logger().Error("write leader-epoch-checkpoint", "err", err)
+	}
+	fresh := &Partition{Dir: p.Dir, log: p.log, lg: p.lg}
+	if err := fresh.loadProducerState(); err != nil {
+		return fmt.Errorf("producer state after truncation: %w", err)
+	}
+	p.psMu.Lock()
+	p.ps = fresh.ps
+	p.psMu.Unlock()
+	p.mu.Lock()
+	p.hw = min(p.hw, p.log.EndOffset())
+	p.mu.Unlock()
+	return nil
+}
