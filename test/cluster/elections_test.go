@@ -117,9 +117,11 @@ func TestLeaderCrashElectsFromISR(t *testing.T) {
 		}
 		return out
 	}
+	// A new partition's ISR is all its replicas already: the leader's
+	// AlterPartition to the same ISR changes nothing (partition epoch 0).
 	st, err := c.Node(v).Broker().AlterISR(ctx(t), broker.ISRUpdate{TopicID: metadata.UUID(id), Partition: 0,
 		LeaderEpoch: 0, PartitionEpoch: 0, ISR: all(replicas...)})
-	if err != nil || len(st.ISR) != 3 || st.PartitionEpoch != 1 || st.LeaderEpoch != 0 || st.Leader != vid {
+	if err != nil || len(st.ISR) != 3 || st.PartitionEpoch != 0 || st.LeaderEpoch != 0 || st.Leader != vid {
 		t.Fatalf("AlterISR to all three: %+v %v", st, err)
 	}
 	waitState(c, -1, topic, func(l int32, isr []int32) error {
@@ -165,8 +167,8 @@ func TestLeaderCrashElectsFromISR(t *testing.T) {
 		le = m.Topics[0].Partitions[0].LeaderEpoch
 		return nil
 	})
-	// The partition epoch is the controller's: 1 (AlterISR) + 1 (fence).
-	pe = 2
+	// The partition epoch is the controller's: 1 after the fence.
+	pe = 1
 	if st, err = ln.Broker().AlterISR(ctx(t), broker.ISRUpdate{TopicID: metadata.UUID(id), Partition: 0,
 		LeaderEpoch: le, PartitionEpoch: pe, ISR: all(replicas...)}); err != nil || len(st.ISR) != 3 {
 		t.Fatalf("AlterISR adding the restarted broker: %+v %v", st, err)
@@ -213,11 +215,20 @@ func TestUncleanLeaderElection(t *testing.T) {
 			replicas = append(replicas, c.Node(j).ID())
 		}
 	}
-	tcCreateAssigned(t, c, "clean-only", replicas, nil)
-	tcCreateAssigned(t, c, "unclean-ok", replicas, map[string]string{"unclean.leader.election.enable": "true"})
+	ids := map[string][16]byte{
+		"clean-only": tcCreateAssigned(t, c, "clean-only", replicas, nil),
+		"unclean-ok": tcCreateAssigned(t, c, "unclean-ok", replicas, map[string]string{"unclean.leader.election.enable": "true"}),
+	}
 	for _, topic := range []string{"clean-only", "unclean-ok"} {
 		if l := c.WaitPartitionLeader(topic, 0); l != vid {
 			t.Fatalf("%s: leader %d, want %d", topic, l, vid)
+		}
+		// The leader shrinks the ISR to itself, as it would with both
+		// followers lagging.
+		st, err := c.Node(v).Broker().AlterISR(ctx(t), broker.ISRUpdate{TopicID: metadata.UUID(ids[topic]), Partition: 0,
+			LeaderEpoch: 0, PartitionEpoch: 0, ISR: []broker.ISRMember{{ID: vid, Epoch: -1}}})
+		if err != nil || !slices.Equal(st.ISR, []int32{vid}) {
+			t.Fatalf("%s: AlterISR to the leader alone: %+v %v", topic, st, err)
 		}
 	}
 
