@@ -231,8 +231,9 @@ func waitConsumedOnce(t *testing.T, want []*kgo.Record, owners map[string][]int3
 // client bootstrapped at nd fetches them, equal want.
 func waitCommitted(t *testing.T, nd *node, group, topic string, want map[int32]int64) {
 	t.Helper()
+	adm := nd.admin(t)
 	waitFor(t, 10*time.Second, "committed offsets of "+group, func() error {
-		offs, err := nd.admin(t).FetchOffsets(ctx(t), group)
+		offs, err := adm.FetchOffsets(ctx(t), group)
 		if err != nil {
 			return err
 		}
