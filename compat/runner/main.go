@@ -356,7 +356,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		if nodes, err = start(ctx, o, sluice, dir, specs, append(common, "num.partitions=3")...); err != nil {
 			return errResult(suite, err)
 		}
-		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, log)
+		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log)
 	default:
 		return errResult(suite, fmt.Errorf("unknown suite %q", suite))
 	}
