@@ -12,6 +12,10 @@
 //     the broker on localhost:9092 and localhost:9093 there.
 //   - kcat: compat/kcat.sh (librdkafka through kcat).
 //
+// With -cluster n (make compat-cluster: 3) every suite runs against n
+// formatted combined broker+controller nodes instead of one (cluster.go);
+// known_failures.txt entries marked cluster:<suite> then apply too.
+//
 // A test binary that dies (a panic, or its -test.timeout) is run again
 // skipping what already finished; the tests that took it down count as
 // failures.
