@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat
+.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster
 
 run:
 	$(GO) run ./cmd/sluice serve
@@ -50,3 +50,11 @@ bench:
 COMPAT_FLAGS ?=
 compat:
 	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner $(COMPAT_FLAGS)
+
+# The same suites against a cluster of three combined broker+controller
+# nodes (formatted, one metadata quorum; internal topics with one replica
+# while data replication does not exist). Entries of known_failures.txt
+# marked cluster:<suite> apply only here. Not part of CI's default path
+# (docs/COMPATIBILITY.md has how long it takes).
+compat-cluster:
+	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner -cluster 3 $(COMPAT_FLAGS)

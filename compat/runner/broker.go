@@ -31,28 +31,36 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// startBroker runs `sluice serve` listening on addr (host:port) with the
-// given extra config overrides, logging to workDir/broker.log, and waits
-// until it accepts connections.
-func startBroker(bin, workDir, addr string, overrides ...string) (*Broker, error) {
-	return startBrokerListeners(bin, workDir, "PLAINTEXT://"+addr, addr, overrides...)
-}
-
-// startBrokerListeners is startBroker with a whole listeners list; addr is
-// the PLAINTEXT address clients and the readiness check use.
+// startBrokerListeners runs `sluice serve` with listeners (a whole
+// listeners list) and the given extra config overrides, logging to
+// workDir/broker.log, and waits until it accepts connections on addr, the
+// PLAINTEXT address clients and the readiness check use.
 func startBrokerListeners(bin, workDir, listeners, addr string, overrides ...string) (*Broker, error) {
 	dataDir, err := os.MkdirTemp(workDir, "data-")
-	if err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(workDir, "broker.log")
-	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"serve", "--listeners", listeners, "--log-dirs", dataDir}
 	for _, o := range overrides {
 		args = append(args, "--override", o)
+	}
+	b, err := spawn(bin, args, addr, dataDir, filepath.Join(workDir, "broker.log"))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.waitAccepting(30 * time.Second); err != nil {
+		b.Stop()
+		return nil, err
+	}
+	return b, nil
+}
+
+// spawn starts `sluice <args>` in its own process group, logging to
+// logPath; the process is killed when the runner exits.
+func spawn(bin string, args []string, addr, dataDir, logPath string) (*Broker, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -65,22 +73,25 @@ func startBrokerListeners(bin, workDir, listeners, addr string, overrides ...str
 	b := &Broker{Addr: addr, DataDir: dataDir, LogPath: logPath, cmd: cmd, exited: make(chan struct{})}
 	go func() { cmd.Wait(); logf.Close(); close(b.exited) }()
 	registerCleanup(b.Stop)
+	return b, nil
+}
 
-	deadline := time.Now().Add(30 * time.Second)
+// waitAccepting waits until the broker accepts connections on its Addr.
+func (b *Broker) waitAccepting(d time.Duration) error {
+	deadline := time.Now().Add(d)
 	for {
 		select {
 		case <-b.exited:
-			return nil, fmt.Errorf("broker exited at start; see %s", logPath)
+			return fmt.Errorf("broker exited at start; see %s", b.LogPath)
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := net.DialTimeout("tcp", b.Addr, time.Second)
 		if err == nil {
 			c.Close()
-			return b, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			b.Stop()
-			return nil, fmt.Errorf("broker not accepting on %s after 30s; see %s", addr, logPath)
+			return fmt.Errorf("broker not accepting on %s after %s; see %s", b.Addr, d, b.LogPath)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

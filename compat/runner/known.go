@@ -18,6 +18,11 @@ import (
 // is not run at all and counts as a failure. The reason is mandatory: the
 // cause, and when the cause is a feature not built yet, the open issue
 // that builds it. Blank lines and lines starting with # are ignored.
+//
+// A suite written "cluster:<suite>" (cluster:kgo) is an entry that applies
+// only when the runner runs against a cluster (-cluster 2 or more): a
+// failure caused by there being several brokers. It may not repeat a test
+// that has an entry for every run.
 type Known struct {
 	entries map[string]map[string]knownEntry // suite -> test -> entry
 }
@@ -27,7 +32,7 @@ type knownEntry struct {
 	line         int
 }
 
-func loadKnown(path string) (*Known, error) {
+func loadKnown(path string, cluster bool) (*Known, error) {
 	k := &Known{entries: map[string]map[string]knownEntry{}}
 	f, err := os.Open(path)
 	if err != nil {
@@ -47,6 +52,12 @@ func loadKnown(path string) (*Known, error) {
 			return nil, fmt.Errorf("%s:%d: want <suite> <test> <fails|crashes> <reason>, every entry needs a reason", path, n)
 		}
 		suite, test, kind := fields[0], fields[1], fields[2]
+		if s, ok := strings.CutPrefix(suite, "cluster:"); ok {
+			if !cluster {
+				continue
+			}
+			suite = s
+		}
 		if kind != "fails" && kind != "crashes" {
 			return nil, fmt.Errorf("%s:%d: kind %q, want fails or crashes", path, n, kind)
 		}

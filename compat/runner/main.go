@@ -12,6 +12,10 @@
 //     the broker on localhost:9092 and localhost:9093 there.
 //   - kcat: compat/kcat.sh (librdkafka through kcat).
 //
+// With -cluster n (make compat-cluster: 3) every suite runs against n
+// formatted combined broker+controller nodes instead of one (cluster.go);
+// known_failures.txt entries marked cluster:<suite> then apply too.
+//
 // A test binary that dies (a panic, or its -test.timeout) is run again
 // skipping what already finished; the tests that took it down count as
 // failures.
@@ -44,6 +48,7 @@ type options struct {
 	inner      string // run one suite in this process (used inside unshare -n)
 	verbose    bool
 	run        string // -test.run for the Go suites (debugging)
+	cluster    int    // nodes; 1 is a single node without KRaft settings
 }
 
 func main() {
@@ -57,7 +62,12 @@ func main() {
 	flag.StringVar(&o.inner, "inner", "", "internal: run this suite here and write its result as JSON")
 	flag.BoolVar(&o.verbose, "v", false, "copy test output to stdout as it runs")
 	flag.StringVar(&o.run, "run", "", "only the Go suites' tests matching this -test.run pattern (for debugging; counts are then partial)")
+	flag.IntVar(&o.cluster, "cluster", 1, "run the suites against a cluster of this many combined broker+controller nodes (1: a single node)")
 	flag.Parse()
+	if o.cluster < 1 {
+		fmt.Fprintln(os.Stderr, "compat: -cluster must be at least 1")
+		os.Exit(2)
+	}
 
 	ctx, cancel := withSignals(context.Background())
 	code := run(ctx, o)
@@ -87,7 +97,7 @@ func run(ctx context.Context, o options) int {
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return fatal(err)
 	}
-	known, err := loadKnown(o.known)
+	known, err := loadKnown(o.known, o.cluster > 1)
 	if err != nil {
 		return fatal(err)
 	}
@@ -102,6 +112,9 @@ func run(ctx context.Context, o options) int {
 	}
 
 	partialRun = o.run != ""
+	if o.cluster > 1 {
+		fmt.Printf("compat: against a cluster of %d nodes (cluster-only entries of %s apply)\n", o.cluster, filepath.Base(o.known))
+	}
 	suites := strings.Split(o.suites, ",")
 	if err := build(ctx, o, suites); err != nil {
 		return fatal(err)
@@ -204,7 +217,8 @@ func runInNetns(ctx context.Context, o options, suite string) *Result {
 	os.Remove(filepath.Join(o.out, suite+".json"))
 	args := []string{"-n", "sh", "-c", `ip link set lo up && exec "$@"`, "sh", self,
 		"-inner", suite, "-out", o.out, "-repo", o.repo, "-known", o.known,
-		"-timeout", o.timeout.String(), "-kgo-records", strconv.Itoa(o.kgoRecords), "-run", o.run}
+		"-timeout", o.timeout.String(), "-kgo-records", strconv.Itoa(o.kgoRecords), "-run", o.run,
+		"-cluster", strconv.Itoa(o.cluster)}
 	if o.verbose {
 		args = append(args, "-v")
 	}
@@ -249,36 +263,38 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 	common := []string{"group.initial.rebalance.delay.ms=0"}
 
 	var res *Result
-	var b *Broker
+	var nodes []*Broker
+	stop := func() {
+		for _, b := range nodes {
+			b.Stop()
+		}
+	}
 	switch suite {
 	case "kgo":
-		port, err := freePort()
-		if err != nil {
-			return errResult(suite, err)
-		}
-		saslPort, err := freePort()
-		if err != nil {
-			return errResult(suite, err)
-		}
 		// A SASL listener for TestSCRAMAuth/TestSCRAMAuthBadCredentials
 		// (KGO_TEST_SCRAM_SEEDS; the user is made once the broker runs) and
 		// TestOAuthAuth (KGO_TEST_OAUTH_SEEDS: unsecured tokens).
-		addr, saslAddr := fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("127.0.0.1:%d", saslPort)
-		if b, err = startBrokerListeners(sluice, dir, "PLAINTEXT://"+addr+",SASL_PLAINTEXT://"+saslAddr, addr,
+		specs, err := loopbackSpecs(o.cluster)
+		if err != nil {
+			return errResult(suite, err)
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs,
 			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER")...); err != nil {
 			return errResult(suite, err)
 		}
-		if err := createSCRAM(ctx, b.Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
-			b.Stop()
+		if err := createSCRAM(ctx, nodes[0].Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
+			stop()
 			return errResult(suite, err)
 		}
 		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
 		if err != nil {
+			stop()
 			return errResult(suite, err)
 		}
+		saslAddr := strings.TrimPrefix(strings.Split(specs[0].listeners, ",")[1], "SASL_PLAINTEXT://")
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env: []string{"KGO_SEEDS=" + b.Addr, "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
+			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
 				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr,
 				"KGO_TEST_OAUTH_SEEDS=" + saslAddr},
 			NotRun: known.NotRun(suite), RunPattern: o.run,
@@ -290,23 +306,41 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		// without ACLs keeps every other test unaffected by it.
 		// As its docker-compose.yml: PLAINTEXT on 9092, SASL_PLAINTEXT on
 		// 9093 with PLAIN (user adminplain) and SCRAM (user adminscram).
+		// In a cluster, node 1 has those ports (the suite's bootstrap) and
+		// the others free ones.
 		overrides := append(common, "auto.create.topics.enable=true", "message.max.bytes=200000000",
 			"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 			"allow.everyone.if.no.acl.found=true",
-			"advertised.listeners=PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093",
 			"sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
 			`listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="adminplain" password="admin-secret" user_adminplain="admin-secret";`)
-		if b, err = startBrokerListeners(sluice, dir, "PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093", "localhost:9092", overrides...); err != nil {
+		specs := []nodeSpec{{listeners: "PLAINTEXT://localhost:9092,SASL_PLAINTEXT://localhost:9093", addr: "localhost:9092"}}
+		for range o.cluster - 1 {
+			p, err := freePort()
+			if err != nil {
+				return errResult(suite, err)
+			}
+			sp, err := freePort()
+			if err != nil {
+				return errResult(suite, err)
+			}
+			specs = append(specs, nodeSpec{listeners: fmt.Sprintf("PLAINTEXT://localhost:%d,SASL_PLAINTEXT://localhost:%d", p, sp),
+				addr: fmt.Sprintf("localhost:%d", p)})
+		}
+		for i := range specs {
+			specs[i].overrides = []string{"advertised.listeners=" + specs[i].listeners}
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs, overrides...); err != nil {
 			return errResult(suite, err)
 		}
-		if err := createSCRAM(ctx, b.Addr,
+		if err := createSCRAM(ctx, nodes[0].Addr,
 			kadm.UpsertSCRAM{User: "adminscram", Mechanism: kadm.ScramSha256, Iterations: 8192, Password: "admin-secret-256"},
 			kadm.UpsertSCRAM{User: "adminscram", Mechanism: kadm.ScramSha512, Iterations: 8192, Password: "admin-secret-512"}); err != nil {
-			b.Stop()
+			stop()
 			return errResult(suite, err)
 		}
 		pkgDir, err := packageDir(ctx, o, suitePackage(suite))
 		if err != nil {
+			stop()
 			return errResult(suite, err)
 		}
 		s := &GoSuite{
@@ -316,20 +350,58 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		}
 		res = s.Run(ctx)
 	case "kcat":
-		port, err := freePort()
+		specs, err := loopbackSpecs(o.cluster)
 		if err != nil {
 			return errResult(suite, err)
 		}
-		if b, err = startBroker(sluice, dir, fmt.Sprintf("127.0.0.1:%d", port), append(common, "num.partitions=3")...); err != nil {
+		for i := range specs {
+			specs[i].listeners = "PLAINTEXT://" + specs[i].addr
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs, append(common, "num.partitions=3")...); err != nil {
 			return errResult(suite, err)
 		}
-		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), b.Addr, log)
+		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log)
 	default:
 		return errResult(suite, fmt.Errorf("unknown suite %q", suite))
 	}
-	if !b.Alive() {
-		res.Error = strings.TrimSpace(res.Error + " broker died during the suite; see " + b.LogPath)
+	for _, b := range nodes {
+		if !b.Alive() {
+			res.Error = strings.TrimSpace(res.Error + " broker died during the suite; see " + b.LogPath)
+		}
 	}
-	b.Stop()
+	stop()
 	return res
+}
+
+// loopbackSpecs gives n nodes a PLAINTEXT and a SASL_PLAINTEXT listener
+// on free 127.0.0.1 ports.
+func loopbackSpecs(n int) ([]nodeSpec, error) {
+	var specs []nodeSpec
+	for range n {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		sp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		specs = append(specs, nodeSpec{listeners: fmt.Sprintf("PLAINTEXT://%s,SASL_PLAINTEXT://127.0.0.1:%d", addr, sp), addr: addr})
+	}
+	return specs, nil
+}
+
+// start runs one node (no KRaft settings, as `sluice serve` alone) or,
+// with -cluster n, a cluster of n nodes.
+func start(ctx context.Context, o options, bin, dir string, specs []nodeSpec, overrides ...string) ([]*Broker, error) {
+	if o.cluster == 1 {
+		s := specs[0]
+		b, err := startBrokerListeners(bin, dir, s.listeners, s.addr, append(overrides, s.overrides...)...)
+		if err != nil {
+			return nil, err
+		}
+		return []*Broker{b}, nil
+	}
+	return startCluster(ctx, bin, dir, specs, overrides...)
 }
