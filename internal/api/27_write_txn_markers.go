@@ -41,7 +41,10 @@ func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequest
 	}
 	upTo, err := p.AppendMarker(m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch)
 	if err == nil {
-		err = p.Commit(upTo)
+		// acks=all, as Kafka writes markers: on the ISR before the
+		// coordinator may complete the transaction (5 s bound: inside
+		// the coordinator's request timeout).
+		err = replica.CommitReplicated(p, upTo, 0)
 	}
 	if err == nil && topic == coordinator.OffsetsTopic && e.Groups != nil {
 		// Durable: the transaction's offsets in this partition
@@ -52,6 +55,12 @@ func writeMarker(e *Env, topic string, idx int32, m *kmsg.WriteTxnMarkersRequest
 	switch {
 	case errors.As(err, &perr):
 		return perr.Err.Code
+	case errors.Is(err, replica.ErrNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, replica.ErrNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, replica.ErrReplicationTimeout):
+		return kerr.RequestTimedOut.Code
 	case err != nil:
 		return kerr.KafkaStorageError.Code
 	}

@@ -267,10 +267,13 @@ func (b *Broker) maintain() {
 	if ms := b.cfg.LogFlushIntervalMs; ms > 0 && time.Duration(ms)*time.Millisecond < tick {
 		tick = time.Duration(ms) * time.Millisecond
 	}
+	ckptEvery := b.cfg.HWCheckpointInterval()
+	tick = min(tick, ckptEvery)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	retentionEvery := time.Duration(b.cfg.LogRetentionCheckIntervalMs) * time.Millisecond
 	last := time.Now()
+	lastCkpt := time.Now()
 	for {
 		select {
 		case <-b.stop:
@@ -282,6 +285,14 @@ func (b *Broker) maintain() {
 			}
 			b.maintainStorage(now)
 			b.parts.Maintain(now, doRetention)
+			// replication-offset-checkpoint (replica/hwcheckpoint.go):
+			// at most one tick late, as Kafka's scheduler.
+			if now.Sub(lastCkpt) >= ckptEvery {
+				lastCkpt = now
+				if err := b.parts.CheckpointHW(); err != nil {
+					b.logger.Error("write high-watermark checkpoint", "err", err)
+				}
+			}
 		}
 	}
 }

@@ -169,7 +169,7 @@ var brokerDefs = []brokerDef{
 }
 
 var brokerDefsByName = func() map[string]*brokerDef {
-	brokerDefs = append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...)
+	brokerDefs = append(append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...), hwCheckpointDefs...)
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
 		m[brokerDefs[i].name] = &brokerDefs[i]

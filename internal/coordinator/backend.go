@@ -100,11 +100,11 @@ func usableBrokers(img *metadata.Image) int {
 }
 
 func (b *brokerBackend) OffsetsLog(i int32) Log {
-	p := b.parts.Get(OffsetsTopic, i)
-	if p == nil {
+	l, ok := b.parts.InternalLog(OffsetsTopic, i)
+	if !ok {
 		return nil
 	}
-	return replica.InternalLog{P: p}
+	return l
 }
 
 func (b *brokerBackend) GroupConfigs(group string) map[string]string {

@@ -132,7 +132,15 @@
 // parked requests and its unfinished writes with NOT_COORDINATOR and its
 // groups are dropped from memory; if this broker leads the partition again
 // a new shard replays it, after the old one finished its writes. A
-// partition led elsewhere has an idle shard with no loop. ListGroups lists
+// partition led elsewhere has an idle shard with no loop. A shard replays
+// its partition to the log end (LEO), not the HW: a new leader's HW lags
+// a fetch round, and the records below its LEO are what the partition will
+// commit (replica.InternalLog). A write (offset commit, group state) is
+// answered once the partition's HW covers it: with other replicas, once
+// every ISR member holds it and the ISR has min.insync.replicas members,
+// waiting at most offsets.commit.timeout.ms (then COORDINATOR_NOT_AVAILABLE;
+// NOT_COORDINATOR when leadership moved meanwhile); with one replica, once
+// it is fsynced here, as before. ListGroups lists
 // the groups of the partitions this broker leads, as in Kafka (admin
 // clients ask every broker). Until replication exists (cluster step 3)
 // only the leader's replica of a partition holds its records.

@@ -179,7 +179,9 @@ func writeErrorCode(err error) int16 {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errNotCoordinator):
+	case errors.Is(err, errNotCoordinator), errors.Is(err, replica.ErrNotLeader):
+		// The partition's leadership moved while the write waited for
+		// the ISR: the client finds the new coordinator.
 		return kerr.NotCoordinator.Code
 	}
 	return kerr.CoordinatorNotAvailable.Code

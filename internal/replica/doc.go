@@ -21,6 +21,19 @@
 // epochs); its HW is min(leader's HW, own LEO). The Manager puts each
 // followed partition on the fetch goroutine of its leader (fetcher.go).
 //
+// Restarts (hwcheckpoint.go): every partition's HW is saved to
+// replication-offset-checkpoint in the log directory every
+// replica.high.watermark.checkpoint.interval.ms and at clean shutdown. A
+// partition with more than one replica reopens at min(checkpointed HW,
+// LEO) (0 without an entry) and its leader moves it as the ISR fetches; a
+// partition whose only replica is this broker reopens at its LEO, as
+// before. A fetcher truncation lowers the file's entry at once.
+//
+// Coordinators (internal_log.go, InternalLog): they replay their internal
+// partitions to the LEO and their writes are answered once the HW covers
+// them (acks=all with min.insync.replicas when the partition has other
+// replicas; the local fsync with one).
+//
 // INVARIANT: LSO <= HW: the last stable offset is min(HW, first offset of
 // the oldest transaction that is open or whose marker is not yet below the
 // HW), so read_committed never sees past what read_uncommitted may see.

@@ -35,6 +35,8 @@ type Manager struct {
 
 	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
+	hwc *hwCheckpoint // replication-offset-checkpoint (hwcheckpoint.go)
+
 	// cleanStart: the logs on disk were closed cleanly (the broker found
 	// its clean-shutdown marker), so opening them skips recovery fsyncs.
 	cleanStart atomic.Bool
@@ -47,7 +49,7 @@ func (m *Manager) SetCleanStart(clean bool) { m.cleanStart.Store(clean) }
 
 // NewManager hosts partitions under dir (the first of log.dirs).
 func NewManager(dir string, broker *config.Broker, logger *slog.Logger) *Manager {
-	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}}
+	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}, hwc: &hwCheckpoint{dir: dir}}
 }
 
 // Get returns the hosted partition or nil.
@@ -101,7 +103,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 			}
 			if p == nil {
 				var err error
-				if p, err = m.open(img, t.Name, t.ID, int32(i), cfg, cc); err != nil {
+				if p, err = m.open(img, t.Name, t.ID, int32(i), len(t.Partitions[i].Replicas), cfg, cc); err != nil {
 					m.logger.Error("open partition", "topic", t.Name, "partition", i, "err", err)
 					if firstErr == nil {
 						firstErr = err
@@ -131,7 +133,7 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	return firstErr
 }
 
-func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32, cfg config.Topic, cc compaction) (*Partition, error) {
+func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32, replicas int, cfg config.Topic, cc compaction) (*Partition, error) {
 	dir := filepath.Join(m.dir, metadata.PartitionDirName(topic, idx))
 	if err := m.claimDir(dir, id, img); err != nil {
 		return nil, err
@@ -160,8 +162,11 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 		l.Close()
 		return nil, fmt.Errorf("leader epochs of %s: %w", dir, err)
 	}
-	// Whatever recovery kept was on disk, so it is all visible.
-	p.hw = l.EndOffset()
+	// One replica: whatever recovery kept was on disk (fsynced before it
+	// was acknowledged), so it is all visible. More: only what the
+	// checkpoint says the ISR confirmed (hwcheckpoint.go).
+	ck, ok := m.hwc.load(m)[TP{topic, idx}]
+	p.hw = openHW(replicas, ck, ok, l.StartOffset(), l.EndOffset())
 	return p, nil
 }
 
@@ -228,7 +233,19 @@ func (m *Manager) Close() error {
 		m.fetch.close()
 		m.fetch = nil
 	}
+	// The HWs are final now (no fetcher, and the coordinators closed
+	// first): a clean restart opens with exactly these.
 	var firstErr error
+	if m.swept {
+		hws := make(map[TP]int64, len(m.parts))
+		for tp, p := range m.parts {
+			hws[tp] = min(p.HighWatermark(), p.log.EndOffset())
+		}
+		if err := m.hwc.write(hws); err != nil {
+			m.logger.Error("write high-watermark checkpoint", "dir", m.dir, "err", err)
+			firstErr = err
+		}
+	}
 	for tp, p := range m.parts {
 		if err := p.close(); err != nil && firstErr == nil {
 			firstErr = err
@@ -249,6 +266,14 @@ func (m *Manager) StartReplication(cfg FetcherConfig) {
 	}
 	cfg.NodeID = m.broker.NodeID
 	m.fetch = newFetchers(cfg)
+	// After the fetcher cut a log, the checkpoint must not keep a HW
+	// above the new end (hwcheckpoint.go).
+	truncate := m.fetch.truncate
+	m.fetch.truncate = func(p *Partition, leaderEpoch int32, leaderEnd int64) error {
+		err := truncate(p, leaderEpoch, leaderEnd)
+		m.afterTruncate(p)
+		return err
+	}
 	for _, p := range m.parts {
 		m.followLocked(p)
 	}

@@ -99,9 +99,9 @@ func (b *brokerBackend) CreateStateTopic(n int32) error {
 }
 
 func (b *brokerBackend) StateLog(i int32) StateLog {
-	p := b.parts.Get(StateTopic, i)
-	if p == nil {
+	l, ok := b.parts.InternalLog(StateTopic, i)
+	if !ok {
 		return nil
 	}
-	return replica.InternalLog{P: p}
+	return l
 }

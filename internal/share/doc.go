@@ -91,7 +91,12 @@
 // and answers the share-group state APIs (83 InitializeShareGroupState, 84
 // ReadShareGroupState, 85 WriteShareGroupState, 86 DeleteShareGroupState,
 // 87 ReadShareGroupStateSummary; inter-broker, CLUSTER_ACTION), each
-// change durable in its partition before it is answered.
+// change committed in its partition before it is answered: replayed to
+// the log end (LEO) at load, since a new leader's HW lags a fetch round,
+// and each write answered once the HW covers it (with other replicas:
+// every ISR member holds it, min.insync.replicas, within
+// offsets.commit.timeout.ms; with one replica: the local fsync), as
+// replica.InternalLog does it.
 //
 // The persister (persister.go, Kafka's DefaultStatePersister) is how the
 // Manager reaches it: a local call when this broker leads the key's state

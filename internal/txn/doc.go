@@ -31,7 +31,8 @@
 // used when it exists), and its coordinator is that partition's leader
 // (Locate, for FindCoordinator). The coordinator follows the metadata
 // image (OnImage, applied by its own goroutine): a shard loads (replays
-// its partition) when this broker becomes the partition's leader, and
+// its partition to the log end, not the HW: replica.InternalLog) when this
+// broker becomes the partition's leader, and
 // unloads when another broker, or none, leads it; a new leader epoch
 // reloads it. Requests for a shard led elsewhere get NOT_COORDINATOR;
 // while it replays, COORDINATOR_LOAD_IN_PROGRESS (after waiting up to
@@ -39,6 +40,13 @@
 // shard's markers carry, so a partition refuses markers of a coordinator
 // that lost the transaction to a newer one
 // (TRANSACTION_COORDINATOR_FENCED).
+//
+// A shard's writes (its transaction state, and the markers it writes
+// locally or a partition leader writes for it through WriteTxnMarkers) are
+// answered once the partition's HW covers them (replica.CommitReplicated):
+// acks=all with min.insync.replicas (transaction.state.log.min.isr for its
+// own topic) when the partition has other replicas, the local fsync with
+// one, waiting at most Config.RequestTimeout.
 //
 // # Transaction state
 //

@@ -279,7 +279,8 @@ func (j *markerJob) writeLocal(ps []tp) (retry []tp, abort bool) {
 		}
 		upTo, err := part.AppendMarker(j.pid, j.epoch, j.commit, j.coordEpoch)
 		if err == nil {
-			err = part.Commit(upTo)
+			// As Kafka's markers, acks=all: on the ISR before Complete.
+			err = replica.CommitReplicated(part, upTo, c.cfg.RequestTimeout)
 		}
 		if err == nil && p.topic == OffsetsTopic && c.groups != nil {
 			// Durable: the group coordinator may now complete the
@@ -292,7 +293,7 @@ func (j *markerJob) writeLocal(ps []tp) (retry []tp, abort bool) {
 		case errors.As(err, &perr):
 			code = perr.Err.Code
 		case err != nil:
-			code = kerr.KafkaStorageError.Code
+			code = replicatedCode(err)
 		}
 		r, a := j.markerCode(p, code)
 		if r {
@@ -355,4 +356,20 @@ func (j *markerJob) writeRemote(leader int32, ps []tp) (retry []tp, abort bool) 
 		}
 	}
 	return retry, abort
+}
+
+// replicatedCode is the Kafka code of a marker write that failed after
+// the append, as the produce path answers it: leadership moved, the ISR
+// shrank below min.insync.replicas, the ISR did not copy it in time, or
+// the storage failed.
+func replicatedCode(err error) int16 {
+	switch {
+	case errors.Is(err, replica.ErrNotLeader):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, replica.ErrNotEnoughReplicasAfterAppend):
+		return kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, replica.ErrReplicationTimeout):
+		return kerr.RequestTimedOut.Code
+	}
+	return kerr.KafkaStorageError.Code
 }

@@ -198,7 +198,9 @@ func (s *shard) write(recs ...record.Record) error {
 	if err != nil {
 		return err
 	}
-	return p.Commit(info.LastOffset + 1)
+	// Answered once the ISR holds it (replica.InternalLog): a new leader
+	// of the partition replays it.
+	return replica.CommitReplicated(p, info.LastOffset+1, s.c.cfg.RequestTimeout)
 }
 
 // persist writes m (plus extra records) and returns a Kafka code for the
