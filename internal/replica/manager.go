@@ -30,8 +30,9 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[TP]*Partition
 
-	cleaner *cleaner  // cleaner.go; nil until StartCleaner
-	fetch   *fetchers // fetcher.go; nil until StartReplication (guarded by mu)
+	cleaner *cleaner    // cleaner.go; nil until StartCleaner
+	fetch   *fetchers   // fetcher.go; nil until StartReplication (guarded by mu)
+	isrc    *isrControl // isr_wiring.go: the leader's ISR changes
 
 	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
@@ -47,7 +48,11 @@ func (m *Manager) SetCleanStart(clean bool) { m.cleanStart.Store(clean) }
 
 // NewManager hosts partitions under dir (the first of log.dirs).
 func NewManager(dir string, broker *config.Broker, logger *slog.Logger) *Manager {
-	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}}
+	lag := broker.ReplicaLagTimeMax()
+	if lag <= 0 {
+		lag = DefaultReplicaLagTimeMax
+	}
+	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}, isrc: &isrControl{lagMax: lag}}
 }
 
 // Get returns the hosted partition or nil.
@@ -149,7 +154,7 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 		return nil, err
 	}
 	p := &Partition{Topic: topic, TopicID: id, Index: idx, Dir: dir, log: l,
-		lg: m.logger.With("topic", topic, "partition", idx)}
+		lg: m.logger.With("topic", topic, "partition", idx), ctl: m.isrc}
 	p.cfg.Store(&cfg)
 	p.compact.Store(&cc)
 	if err := p.loadProducerState(); err != nil {
@@ -216,6 +221,8 @@ func (m *Manager) Maintain(now time.Time, retention bool) {
 
 // Close flushes and closes every partition.
 func (m *Manager) Close() error {
+	// No ISR change is sent for a partition being closed.
+	m.StopISR()
 	// The cleaner goes first: a pass must not race the logs' Close.
 	if m.cleaner != nil {
 		m.cleaner.close()
