@@ -72,7 +72,7 @@ func (p *Partition) setRole(pi metadata.PartitionImage, self int32) {
 		p.isr, p.brokerEpochs = nil, nil
 	case !sameTerm:
 		p.isr = NewISR(ISRConfig{Leader: self, Replicas: pi.Replicas, ISR: pi.ISR, EpochStart: leo,
-			LagMax: p.lagMax(), Now: now})
+			LagMax: p.lagMax(), Now: now, Eligible: p.eligible})
 		p.brokerEpochs = nil
 	case pi.PartitionEpoch < was.partitionEpoch:
 		next.partitionEpoch, next.replicas, next.isr = was.partitionEpoch, was.replicas, was.isr

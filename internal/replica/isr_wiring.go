@@ -75,6 +75,14 @@ type isrControl struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	gen    atomic.Uint64
+	live   atomic.Pointer[ISRControl] // cfg, for lock-free reads (eligible)
+}
+
+// eligible is ISRControl.Eligible, or true before StartISR; it takes no
+// lock (the ISR component calls it under its own leaf mutex).
+func (c *isrControl) eligible(id int32) bool {
+	cfg := c.live.Load()
+	return cfg == nil || cfg.Eligible == nil || cfg.Eligible(id)
 }
 
 // lagMax is replica.lag.time.max.ms for the partition's ISR component.
@@ -99,6 +107,7 @@ func (m *Manager) StartISR(c ISRControl) {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	ctl.cfg = &c
+	ctl.live.Store(&c)
 	ctl.ctx, ctl.cancel = context.WithCancel(context.Background())
 	ctx := ctl.ctx
 	ctl.wg.Add(1)
@@ -130,6 +139,7 @@ func (m *Manager) StopISR() {
 		return
 	}
 	ctl.cfg = nil
+	ctl.live.Store(nil)
 	ctl.cancel()
 	ctl.mu.Unlock()
 	ctl.wg.Wait()
@@ -162,6 +172,9 @@ func (p *Partition) maybeShrink(now time.Time) {
 	if t == nil {
 		return
 	}
+	// A follower outside the ISR stops holding the HW once it is no
+	// longer caught up or eligible; no fetch may come to notice that.
+	p.advance(p.ownOffset())
 	out := t.OutOfSync(p.log.EndOffset(), now)
 	if len(out) == 0 {
 		return
@@ -240,4 +253,9 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, 
 	p.mu.Unlock()
 	lg.Warn("AlterPartition failed; the committed ISR stands", "err", err, "isr", slices.Clone(t.Current()))
 	t.Failed()
+}
+
+// eligible is the partition's KIP-841 check for its ISR component.
+func (p *Partition) eligible(id int32) bool {
+	return p.ctl == nil || p.ctl.eligible(id)
 }
