@@ -155,7 +155,7 @@ func (p *Partition) maybeExpand(t *ISR, id int32, hw int64) {
 	p.ctl.mu.Lock()
 	cfg := p.ctl.cfg
 	p.ctl.mu.Unlock()
-	if cfg == nil || !cfg.Eligible(id) {
+	if cfg == nil || !p.ctl.eligible(id) {
 		return
 	}
 	if isr, ok := t.ProposeExpand(id, hw); ok {
