@@ -94,6 +94,10 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 	size, anyErr := 0, false
 	var watched []*replica.Partition
 	now := time.Now()
+	brokerEpoch := int64(-1) // the follower's broker epoch (KIP-903), for AlterPartition
+	if r.Version >= 15 {
+		brokerEpoch = r.ReplicaState.Epoch
+	}
 	for _, rt := range r.Topics {
 		t := kmsg.NewFetchResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID
@@ -137,7 +141,10 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 				continue
 			}
 			if rp.FetchOffset >= p.LogStartOffset() && rp.FetchOffset <= p.Log().EndOffset() {
-				fp.HighWatermark = p.UpdateFollower(id, rp.FetchOffset, now)
+				// Also the ISR decisions: caught-up bookkeeping and,
+				// when the follower may join, an AlterPartition
+				// (replica/isr_wiring.go; sent off this goroutine).
+				fp.HighWatermark = p.UpdateFollower(id, brokerEpoch, rp.FetchOffset, now)
 			} else {
 				fp.HighWatermark = p.HighWatermark()
 			}
@@ -176,21 +183,11 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 	return out, size, watched, anyErr
 }
 
-// divergence is KIP-595's check on the leader: a follower whose last
-// fetched epoch ends earlier in the leader's log than its fetch offset,
-// or that the leader's log does not have, diverged; it is told the
-// largest epoch <= its own the leader knows and where that ends, and
-// truncates there. Fetch v12+ only (LastFetchedEpoch); -1 skips it.
+// divergence is KIP-595's check on the leader (Partition.DivergingEpoch,
+// replica/diverge.go): Fetch v12+ only (LastFetchedEpoch); -1 skips it.
 func divergence(p *replica.Partition, version int16, lastEpoch int32, offset int64) (int32, int64, bool) {
-	if version < 12 || lastEpoch < 0 {
+	if version < 12 {
 		return 0, 0, false
 	}
-	ep, end := p.EndOffsetForEpoch(lastEpoch)
-	if ep < 0 {
-		return 0, 0, false // the leader knows no such epoch yet
-	}
-	if ep < lastEpoch || end < offset {
-		return ep, end, true
-	}
-	return 0, 0, false
+	return p.DivergingEpoch(lastEpoch, offset)
 }

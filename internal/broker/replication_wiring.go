@@ -39,12 +39,14 @@ func (b *Broker) startReplication() error {
 		Fetchers:         s.Fetchers,
 		Logger:           b.logger.With("component", "replica-fetcher"),
 	})
+	b.startISR()
 	return nil
 }
 
 // closeReplication stops the fetchers, then their client.
 func (b *Broker) closeReplication() {
 	if b.parts != nil {
+		b.parts.StopISR()
 		b.parts.StopReplication()
 	}
 	if b.replNet != nil {

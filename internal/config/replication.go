@@ -13,6 +13,15 @@ var replicationDefs = []brokerDef{
 	rawDef("replica.fetch.response.max.bytes", TypeInt, "10485760", atLeast(0), "Bytes a follower asks for in one replica fetch response."),
 	rawDef("replica.fetch.wait.max.ms", TypeInt, "500", atLeast(0), "How long the leader parks a replica fetch with nothing new."),
 	rawDef("replica.fetch.backoff.ms", TypeInt, "1000", atLeast(0), "How long a follower waits after a failed replica fetch of a partition."),
+	rawDef("replica.lag.time.max.ms", TypeLong, "30000", atLeast(1), "How long a follower may go without catching up to the leader's log end before the leader drops it from the ISR; the leader checks every half of it."),
+}
+
+// ReplicaLagTimeMax is replica.lag.time.max.ms: the leader's ISR shrink
+// and expand rule (internal/replica/isr.go).
+func (b *Broker) ReplicaLagTimeMax() time.Duration {
+	v, _ := b.valueSource("replica.lag.time.max.ms")
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return time.Duration(n) * time.Millisecond
 }
 
 // ReplicaFetchSettings are the follower fetcher's settings.

@@ -13,9 +13,11 @@
 // HW follows the LEO and fsync happens in the background.
 //
 // Replication (hw.go, follower.go, fetcher.go): a partition's role comes
-// from the image. On the leader the HW is min(own durable offset, every
-// other ISR member's last replica-fetch offset); followers fsync what they
-// copied before they fetch again, so that offset is durable on them.
+// from the image. On the leader the HW is computed in one place
+// (hwCapLocked -> ISR.HighWatermark): min(own durable offset, the last
+// replica-fetch offset of every member of the maximal ISR, KIP-497, and of
+// every caught-up eligible follower); followers fsync what they copied
+// before they fetch again, so that offset is durable on them.
 // INVARIANT: HW <= the durable offset of every ISR member. A follower's
 // log is its leader's byte for byte (AppendReplica keeps offsets and
 // epochs); its HW is min(leader's HW, own LEO). The Manager puts each
@@ -55,11 +57,17 @@
 // rule on both sides: the leader answers a fetch's LastFetchedEpoch with
 // DivergingEpoch from its epoch cache (Partition.DivergingEpoch), and the
 // follower turns that answer into an offset from its own cache
-// (Partition.TruncationOffset). The leader's ISR decisions are the ISR
-// type: a pure, clock-free record of each follower's fetch offset and last
-// caught-up time that says who may join, who fell behind for longer than
-// replica.lag.time.max.ms, and how far the HW may go over the maximal ISR
-// (KIP-497) while an AlterPartition is in flight.
+// (Partition.TruncationOffset); the fetcher uses exactly these. The
+// leader's ISR decisions are the ISR type: a pure, clock-free record of
+// each follower's fetch offset and last caught-up time that says who may
+// join, who fell behind for longer than replica.lag.time.max.ms, and how
+// far the HW may go over the maximal ISR (KIP-497) while an
+// AlterPartition is in flight. isr_wiring.go drives it: the leader starts
+// one per leader epoch (setRole), every replica fetch records into it and
+// may propose an expansion, a ticker every replica.lag.time.max.ms / 2
+// proposes shrinks, and the proposal goes to the controller through the
+// broker's ISRControl.Alter on its own goroutine (no partition lock is
+// held across it); answers and images commit it.
 //
 // Storage health: a failed partition log takes its log directory offline
 // (LogDir, logdir.go: appends and reads return ErrOffline) until the
@@ -75,5 +83,7 @@
 // fetcher.mu, while a fetch response is applied) is held across log I/O
 // (the append, a producer snapshot when the log rolls, a heal, a
 // follower's fsync, a truncation or reset). ISR's own mutex is a leaf:
-// nothing else is locked while it is held.
+// nothing else is locked while it is held (its eligibility check is an
+// atomic image load); Partition.mu may be held when it is taken.
+// isrControl.mu is taken with no partition lock held.
 package replica

@@ -87,23 +87,23 @@ type fetcherKey struct {
 // fetchers is every fetch goroutine of this broker.
 type fetchers struct {
 	cfg FetcherConfig
-	// truncate answers a DivergingEpoch: cut p's log where the leader's
-	// history and its own part (Partition.TruncateDiverged).
-	truncate func(p *Partition, leaderEpoch int32, leaderEnd int64) error
-	ctx      context.Context
-	end      context.CancelFunc
-	wg       sync.WaitGroup
+	ctx context.Context
+	end context.CancelFunc
+	wg  sync.WaitGroup
 
 	mu    sync.Mutex
 	byKey map[fetcherKey]*fetcher
 	where map[*Partition]fetcherKey
+
+	// afterCut runs after a truncation or reset of a partition's log
+	// (the Manager lowers the HW checkpoint there); nil: nothing.
+	afterCut func(p *Partition)
 }
 
 func newFetchers(cfg FetcherConfig) *fetchers {
 	cfg.setDefaults()
 	ctx, end := context.WithCancel(context.Background())
-	return &fetchers{cfg: cfg, ctx: ctx, end: end, byKey: map[fetcherKey]*fetcher{}, where: map[*Partition]fetcherKey{},
-		truncate: (*Partition).TruncateDiverged}
+	return &fetchers{cfg: cfg, ctx: ctx, end: end, byKey: map[fetcherKey]*fetcher{}, where: map[*Partition]fetcherKey{}}
 }
 
 // follow makes p fetched from leader at leaderEpoch (moving it from
@@ -358,19 +358,25 @@ func (f *fetcher) byName(topic string, idx int32) partKey {
 // fetching the partition until the image gives it a new leader epoch.
 func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchResponseTopicPartition) error {
 	p := st.p
+	cut := func(err error) error {
+		if f.fs.afterCut != nil {
+			f.fs.afterCut(p)
+		}
+		return err
+	}
 	switch rp.ErrorCode {
 	case 0:
 	case kerr.OffsetOutOfRange.Code:
 		if offset < rp.LogStartOffset {
 			// The leader deleted what we miss (retention, DeleteRecords):
 			// start over at its log start.
-			return p.ResetReplica(rp.LogStartOffset)
+			return cut(p.ResetTo(rp.LogStartOffset))
 		}
 		// Ahead of the leader with no epoch to compare (an empty epoch
 		// cache): keep only what the leader's HW covers, as Kafka's
 		// follower without epochs falls back to.
 		if rp.HighWatermark >= 0 && rp.HighWatermark < offset {
-			return p.truncateReplica(rp.HighWatermark)
+			return cut(p.TruncateTo(rp.HighWatermark))
 		}
 		st.delayUntil = time.Now().Add(f.fs.cfg.Backoff)
 		return nil
@@ -381,9 +387,11 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		return nil
 	}
 	if rp.DivergingEpoch.EndOffset >= 0 {
-		// Truncate, then fetch again from the new end: the leader checks
-		// the new last epoch, until the logs agree.
-		if err := f.fs.truncate(p, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset); err != nil {
+		// Truncate (diverge.go's rule, truncate.go's cut), then fetch
+		// again from the new end: the leader checks the new last epoch,
+		// until the logs agree.
+		to := p.TruncationOffset(rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
+		if err := cut(p.TruncateTo(to)); err != nil {
 			return fmt.Errorf("truncate at the leader's epoch %d end %d: %w", rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, err)
 		}
 		return nil

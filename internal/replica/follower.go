@@ -2,8 +2,6 @@ package replica
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/sluice-io/sluice/internal/log"
@@ -99,36 +97,6 @@ func (p *Partition) FollowLeader(leaderHW, leaderStart int64) error {
 	return nil
 }
 
-// ResetReplica empties the follower's log and restarts it at offset (the
-// leader's log start, when the follower's fetch offset fell below it:
-// OFFSET_OUT_OF_RANGE), with an empty epoch cache and producer state, as
-// Kafka's follower does (truncateFullyAndStartAt).
-func (p *Partition) ResetReplica(offset int64) error {
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	if err := p.log.ResetTo(offset); err != nil {
-		return p.noteStorage(err)
-	}
-	if err := p.epochs.Reset(nil); err != nil {
-		p.logger().Error("write leader-epoch-checkpoint", "err", err)
-	}
-	// The old log's producers are gone with it: no snapshot survives.
-	offs, err := listSnapshots(p.Dir)
-	if err != nil {
-		return err
-	}
-	for _, o := range offs {
-		_ = os.Remove(filepath.Join(p.Dir, snapshotName(o)))
-	}
-	p.psMu.Lock()
-	p.ps = newProducerState()
-	p.psMu.Unlock()
-	p.mu.Lock()
-	p.hw = offset
-	p.mu.Unlock()
-	return nil
-}
-
 // FetchPosition is where the follower fetches next: its LEO, made durable
 // first if it is not (after an open without recovery fsyncs), so the
 // offset the leader records is always durable here. lastEpoch is the
@@ -141,57 +109,4 @@ func (p *Partition) FetchPosition() (offset int64, lastEpoch int32, logStart int
 		}
 	}
 	return end, p.epochs.Latest(), p.log.StartOffset(), nil
-}
-
-// TruncateDiverged is the follower's answer to a DivergingEpoch (KIP-595,
-// as Kafka's fetcher computes it): the leader's largest epoch <= the one
-// this follower last fetched ends at leaderEnd. With the same epoch here,
-// everything from min(leaderEnd, this log's end of that epoch) on is not
-// the leader's and goes. Without it (the follower never saw that epoch),
-// the log is cut to the end of its largest epoch below it, and the next
-// fetch, naming an older epoch, lets the leader check again. A follower
-// with no epoch at or below the leader's keeps nothing.
-//
-// It stands in for the truncation the replica library builds
-// (Partition.TruncateTo in the repl-trunc work); the fetcher calls it
-// through fetchers.truncate, so the two can be swapped.
-func (p *Partition) TruncateDiverged(leaderEpoch int32, leaderEnd int64) error {
-	ep, end := p.EndOffsetForEpoch(leaderEpoch)
-	to := min(end, p.log.EndOffset())
-	switch {
-	case ep < 0:
-		to = p.log.StartOffset()
-	case ep == leaderEpoch:
-		to = min(to, leaderEnd)
-	}
-	return p.truncateReplica(to)
-}
-
-// truncateReplica removes every offset >= to from a follower's log (fsynced
-// before it returns), its epoch cache entries from there, rebuilds the
-// producer state from the log and brings the HW down with it.
-func (p *Partition) truncateReplica(to int64) error {
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	if to >= p.log.EndOffset() {
-		return nil
-	}
-	p.logger().Warn("truncating follower log to the leader's", "to", to, "end", p.log.EndOffset())
-	if err := p.log.TruncateTo(to); err != nil {
-		return p.noteStorage(err)
-	}
-	if err := p.epochs.TruncateFromEnd(p.log.EndOffset()); err != nil {
-		p.logger().Error("write leader-epoch-checkpoint", "err", err)
-	}
-	fresh := &Partition{Dir: p.Dir, log: p.log, lg: p.lg}
-	if err := fresh.loadProducerState(); err != nil {
-		return fmt.Errorf("producer state after truncation: %w", err)
-	}
-	p.psMu.Lock()
-	p.ps = fresh.ps
-	p.psMu.Unlock()
-	p.mu.Lock()
-	p.hw = min(p.hw, p.log.EndOffset())
-	p.mu.Unlock()
-	return nil
 }

@@ -10,11 +10,14 @@ import (
 )
 
 // The leader's view of replication (Kafka's Partition with its remote
-// replica states): the replica set and ISR from the metadata image, and
-// each follower's last fetch. The leader computes the high watermark from
-// them:
+// replica states): the replica set, ISR and partition epoch from the
+// metadata image (or from an AlterPartition answer, isr_wiring.go), and,
+// while this broker leads, the ISR component (isr.go) that records each
+// follower's fetches. The HW is computed in one place, hwCapLocked, by
+// ISR.HighWatermark over the maximal ISR (KIP-497):
 //
-//	HW = min(own durable offset, fetch offset of every other ISR member)
+//	HW = min(own durable offset, fetch offset of every member of the
+//	         committed or proposed ISR, and of every caught-up follower)
 //
 // A follower's fetch offset is its durable LEO: followers fsync what they
 // appended before they fetch again (fetcher.go), a departure from Kafka
@@ -22,32 +25,18 @@ import (
 // power cut could take from an ISR member). An ISR member that has not
 // fetched since this broker became leader holds the HW where it is.
 //
-// INVARIANT: HW <= the durable offset of every ISR member, and the HW
-// never goes back (advance).
-
-// followerState is what the leader knows of one follower.
-type followerState struct {
-	fetchOffset  int64     // the offset of its last fetch: its durable LEO
-	lastFetch    time.Time // when it last fetched
-	leoAtFetch   int64     // the leader's LEO at that fetch
-	lastCaughtUp time.Time // Kafka's lastCaughtUpTime: the follower had everything the leader had then
-}
-
-// FollowerState is the leader's view of one follower, for the ISR
-// decisions (Kafka's replica.lag.time.max.ms rule reads LastCaughtUp).
-type FollowerState struct {
-	ID           int32
-	FetchOffset  int64
-	LastFetch    time.Time
-	LastCaughtUp time.Time
-}
+// INVARIANT: HW <= the durable offset of every ISR member (committed or
+// in flight), and the HW never goes back (advance).
 
 // role is the partition's place in its replica set, from the image.
 type role struct {
 	self, leader int32
 	leaderEpoch  int32
-	replicas     []int32
-	isr          []int32
+	// partitionEpoch is the image's, or a newer one from an
+	// AlterPartition answer (the image catches up later).
+	partitionEpoch int32
+	replicas       []int32
+	isr            []int32
 }
 
 // ErrNotLeader is returned by AwaitReplicated when this broker stopped
@@ -64,18 +53,34 @@ var ErrNotEnoughReplicasAfterAppend = errors.New("replica: ISR below min.insync.
 var ErrReplicationTimeout = errors.New("replica: timed out waiting for the ISR")
 
 // setRole installs the image's view of the partition. A broker that just
-// became leader forgets what it knew of followers (they fetch again, as
-// Kafka resets remote replica states); an ISR change may let the HW move
-// (a lagging member left) and wakes acks=all waiters to recheck.
+// became leader (or took a new leader epoch) starts a new ISR component,
+// its epoch starting at its LEO, and forgets what it knew of followers
+// (they fetch again, as Kafka resets remote replica states); a newer
+// partition epoch commits the image's ISR into it, ending any change in
+// flight; an older one (the image lags an AlterPartition answer already
+// installed) keeps the newer ISR. An ISR change may let the HW move (a
+// lagging member left) and wakes acks=all waiters to recheck.
 func (p *Partition) setRole(pi metadata.PartitionImage, self int32) {
+	now, leo := time.Now(), p.log.EndOffset()
 	p.mu.Lock()
 	was := p.role
-	p.role = role{self: self, leader: pi.Leader, leaderEpoch: pi.LeaderEpoch,
+	next := role{self: self, leader: pi.Leader, leaderEpoch: pi.LeaderEpoch, partitionEpoch: pi.PartitionEpoch,
 		replicas: slices.Clone(pi.Replicas), isr: slices.Clone(pi.ISR)}
-	if pi.Leader != self || was.leader != self || was.leaderEpoch != pi.LeaderEpoch {
-		p.followers = nil
+	sameTerm := p.isr != nil && was.leader == self && was.leaderEpoch == pi.LeaderEpoch
+	switch {
+	case pi.Leader != self:
+		p.isr, p.brokerEpochs = nil, nil
+	case !sameTerm:
+		p.isr = NewISR(ISRConfig{Leader: self, Replicas: pi.Replicas, ISR: pi.ISR, EpochStart: leo,
+			LagMax: p.lagMax(), Now: now, Eligible: p.eligible})
+		p.brokerEpochs = nil
+	case pi.PartitionEpoch < was.partitionEpoch:
+		next.partitionEpoch, next.replicas, next.isr = was.partitionEpoch, was.replicas, was.isr
+	case pi.PartitionEpoch > was.partitionEpoch || !slices.Equal(was.isr, pi.ISR) || !slices.Equal(was.replicas, pi.Replicas):
+		p.isr.Committed(pi.Replicas, pi.ISR, now)
 	}
-	changed := was.leader != pi.Leader || !slices.Equal(was.isr, pi.ISR)
+	p.role = next
+	changed := was.leader != next.leader || !slices.Equal(was.isr, next.isr)
 	var ws map[chan struct{}]struct{}
 	if changed {
 		ws = p.waiters
@@ -138,65 +143,57 @@ func (p *Partition) IsReplica(id int32) bool {
 	return slices.Contains(p.role.replicas, id)
 }
 
-// hwCapLocked bounds a candidate HW by every other ISR member's fetch
-// offset. Caller holds mu.
+// hwCapLocked bounds a candidate HW (the leader's own offset) by the
+// followers, through ISR.HighWatermark: the one HW computation. Caller
+// holds mu (ISR's mutex is a leaf, so taking it here is in order).
+// INVARIANT: the result is at most the fetch offset (durable LEO) of every
+// member of the maximal ISR, so HW <= every ISR member's durable offset.
 func (p *Partition) hwCapLocked(own int64) int64 {
 	r := p.role
-	if r.leader != r.self {
-		return p.hw // a follower's HW comes from its leader (setFollowerHW)
+	switch {
+	case r.leader != r.self:
+		return p.hw // a follower's HW comes from its leader (FollowLeader)
+	case p.isr == nil:
+		return own // no image yet: a lone log
 	}
-	for _, id := range r.isr {
-		if id == r.self {
-			continue
-		}
-		f := p.followers[id]
-		if f == nil {
-			return min(own, p.hw) // not fetched yet: the HW stays
-		}
-		own = min(own, f.fetchOffset)
-	}
-	return own
+	return p.isr.HighWatermark(own, p.log.EndOffset(), time.Now())
 }
 
 // UpdateFollower records a replica fetch from follower id at offset (its
-// durable LEO) and moves the HW if the ISR now covers more, waking
-// consumers and acks=all waiters. It returns the HW after the update.
-// Only offsets within the log are recorded (the caller checked the range).
-func (p *Partition) UpdateFollower(id int32, offset int64, now time.Time) int64 {
+// durable LEO) with the broker epoch its fetch carried (-1: unknown),
+// moves the HW if the ISR now covers more, waking consumers and acks=all
+// waiters, and proposes adding the follower to the ISR when it may join
+// (isr_wiring.go). It returns the HW after the update. Only offsets
+// within the log are recorded (the caller checked the range).
+func (p *Partition) UpdateFollower(id int32, brokerEpoch, offset int64, now time.Time) int64 {
 	leo := p.log.EndOffset()
 	p.mu.Lock()
-	if p.followers == nil {
-		p.followers = map[int32]*followerState{}
+	t := p.isr
+	if t != nil && brokerEpoch >= 0 {
+		if p.brokerEpochs == nil {
+			p.brokerEpochs = map[int32]int64{}
+		}
+		p.brokerEpochs[id] = brokerEpoch
 	}
-	f := p.followers[id]
-	if f == nil {
-		f = &followerState{}
-		p.followers[id] = f
-	}
-	// As Kafka: caught up now when it has the whole log, or as of its
-	// previous fetch when it now has what the log held then.
-	switch {
-	case offset >= leo:
-		f.lastCaughtUp = now
-	case !f.lastFetch.IsZero() && offset >= f.leoAtFetch:
-		f.lastCaughtUp = f.lastFetch
-	}
-	f.fetchOffset, f.lastFetch, f.leoAtFetch = offset, now, leo
 	p.mu.Unlock()
+	if t != nil {
+		t.Fetched(id, offset, leo, now)
+	}
 	p.advance(p.ownOffset())
-	return p.HighWatermark()
+	hw := p.HighWatermark()
+	if t != nil {
+		p.maybeExpand(t, id, hw)
+	}
+	return hw
 }
 
-// Followers returns what the leader knows of each follower that fetched
-// since this broker became leader (ISR decisions, tests).
-func (p *Partition) Followers() []FollowerState {
+// ISRView is the leader's ISR component for the partition (nil unless
+// this broker leads it): its committed and in-flight ISR, for tests and
+// tools.
+func (p *Partition) ISRView() *ISR {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]FollowerState, 0, len(p.followers))
-	for id, f := range p.followers {
-		out = append(out, FollowerState{ID: id, FetchOffset: f.fetchOffset, LastFetch: f.lastFetch, LastCaughtUp: f.lastCaughtUp})
-	}
-	return out
+	return p.isr
 }
 
 // WatchLEO registers ch (buffered, size 1) to be signalled at the next

@@ -38,43 +38,50 @@ func TestHighWatermarkOverTheISR(t *testing.T) {
 		t.Fatalf("HW %d before any follower fetched, want 0", hw)
 	}
 	now := time.Now()
-	if hw := p.UpdateFollower(2, 3, now); hw != 0 {
+	if hw := p.UpdateFollower(2, -1, 3, now); hw != 0 {
 		t.Fatalf("HW %d with follower 3 not fetched yet, want 0", hw)
 	}
-	if hw := p.UpdateFollower(3, 4, now); hw != 3 {
+	if hw := p.UpdateFollower(3, -1, 4, now); hw != 3 {
 		t.Fatalf("HW %d, want min(5, 3, 4) = 3", hw)
 	}
-	if hw := p.UpdateFollower(2, 1, now); hw != 3 {
+	if hw := p.UpdateFollower(2, -1, 1, now); hw != 3 {
 		t.Fatalf("HW went back to %d", hw)
 	}
-	if hw := p.UpdateFollower(2, 5, now); hw != 4 {
+	if hw := p.UpdateFollower(2, -1, 5, now); hw != 4 {
 		t.Fatalf("HW %d, want min(5, 5, 4) = 4", hw)
 	}
-	// Follower 3 leaves the ISR: only the leader and 2 count.
+	// Follower 3 leaves the ISR. It was caught up within
+	// replica.lag.time.max.ms (as of this epoch's start), so Kafka's rule
+	// still counts it: the HW stays at its offset.
 	role(1, 2)
+	if hw := p.HighWatermark(); hw != 4 {
+		t.Fatalf("HW %d after the ISR shrank to {1, 2} with 3 caught up lately, want 4", hw)
+	}
+	// Once it is no longer caught up (its lag time passed), it does not
+	// hold the HW: only the leader and 2 count.
+	p.isr.followers[3].lastCaughtUp = now.Add(-2 * DefaultReplicaLagTimeMax)
+	p.advance(p.ownOffset())
 	if hw := p.HighWatermark(); hw != 5 {
-		t.Fatalf("HW %d after the ISR shrank to {1, 2}, want 5", hw)
+		t.Fatalf("HW %d with follower 3 out of the ISR and lagging, want 5", hw)
 	}
 	// More data: the leader's own commit alone does not move the HW past
-	// follower 2, and follower 3 (out of the ISR) does not hold it.
+	// follower 2.
 	appendN(t, p, 2)
 	if hw := p.HighWatermark(); hw != 5 {
 		t.Fatalf("HW %d with follower 2 at 5, want 5", hw)
 	}
-	if hw := p.UpdateFollower(2, 7, now); hw != 7 {
+	if hw := p.UpdateFollower(2, -1, 7, now); hw != 7 {
 		t.Fatalf("HW %d, want 7", hw)
 	}
 	// Caught-up bookkeeping (Kafka's lastCaughtUpTime).
-	for _, f := range p.Followers() {
-		if f.ID == 2 && !f.LastCaughtUp.Equal(now) {
-			t.Fatalf("follower 2 at the log end, last caught up %v", f.LastCaughtUp)
-		}
+	if f := p.isr.followers[2]; !f.lastCaughtUp.Equal(now) {
+		t.Fatalf("follower 2 at the log end, last caught up %v", f.lastCaughtUp)
 	}
 	// A new leader epoch forgets the followers: the HW holds until they
 	// fetch again.
 	p.setRole(metadata.PartitionImage{Replicas: []int32{1, 2, 3}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 5}, 1)
-	if len(p.Followers()) != 0 {
-		t.Fatalf("followers kept across a leader epoch: %+v", p.Followers())
+	if f := p.isr.followers[2]; f.fetchOffset != -1 {
+		t.Fatalf("follower 2 kept across a leader epoch: %+v", f)
 	}
 }
 
@@ -89,14 +96,16 @@ func TestAwaitReplicated(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.AwaitReplicated(3, 2, 10*time.Second, nil) }()
-	p.UpdateFollower(2, 3, time.Now())
+	p.UpdateFollower(2, -1, 3, time.Now())
 	if err := <-done; err != nil {
 		t.Fatalf("follower caught up: %v", err)
 	}
 	appendN(t, p, 1)
 	go func() { done <- p.AwaitReplicated(4, 2, 10*time.Second, nil) }()
-	// The ISR shrinks under the waiter: the HW covers the batch with one
-	// replica, fewer than min.insync.replicas 2.
+	// The ISR shrinks under the waiter, its follower no longer caught up
+	// (else Kafka's rule still counts it): the HW covers the batch with
+	// one replica, fewer than min.insync.replicas 2.
+	p.isr.followers[2].lastCaughtUp = time.Now().Add(-2 * DefaultReplicaLagTimeMax)
 	p.setRole(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1}, Leader: 1}, 1)
 	if err := <-done; !errors.Is(err, ErrNotEnoughReplicasAfterAppend) {
 		t.Fatalf("ISR shrank while waiting: %v", err)

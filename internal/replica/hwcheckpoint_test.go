@@ -82,7 +82,7 @@ func TestReopenReplicatedAtCheckpointedHW(t *testing.T) {
 	r, s := m.Get("r", 0), m.Get("s", 0)
 	appendN(t, r, 5)
 	appendN(t, s, 4)
-	if hw := r.UpdateFollower(2, 3, time.Now()); hw != 3 {
+	if hw := r.UpdateFollower(2, -1, 3, time.Now()); hw != 3 {
 		t.Fatalf("HW %d, want 3", hw)
 	}
 	if err := m.Close(); err != nil {
@@ -103,7 +103,7 @@ func TestReopenReplicatedAtCheckpointedHW(t *testing.T) {
 	if hw := s.HighWatermark(); hw != 4 {
 		t.Fatalf("single-replica partition reopened at HW %d, want its LEO 4", hw)
 	}
-	if hw := r.UpdateFollower(2, 5, time.Now()); hw != 5 {
+	if hw := r.UpdateFollower(2, -1, 5, time.Now()); hw != 5 {
 		t.Fatalf("HW %d once the follower has everything, want 5", hw)
 	}
 	if err := m2.Close(); err != nil {

@@ -47,6 +47,7 @@ type ISR struct {
 	isr        []int32 // committed
 	pending    []int32 // proposed while an AlterPartition is in flight; nil: none
 	followers  map[int32]*follower
+	eligible   func(id int32) bool // nil: every broker
 }
 
 // follower is what the leader knows of one follower (Kafka's ReplicaState).
@@ -65,6 +66,11 @@ type ISRConfig struct {
 	EpochStart int64   // the leader's LEO when it took the epoch
 	LagMax     time.Duration
 	Now        time.Time
+	// Eligible reports whether a broker may be in an ISR (registered,
+	// unfenced, not shutting down: KIP-841); nil: every broker. It is
+	// called with ISR's mutex held, so it must take no lock (an image
+	// lookup is an atomic load).
+	Eligible func(id int32) bool
 }
 
 // NewISR starts a new leader's bookkeeping: fetch offsets are unknown
@@ -75,7 +81,8 @@ func NewISR(c ISRConfig) *ISR {
 	if c.LagMax <= 0 {
 		c.LagMax = DefaultReplicaLagTimeMax
 	}
-	t := &ISR{leader: c.Leader, lagMax: c.LagMax, epochStart: c.EpochStart, followers: map[int32]*follower{}}
+	t := &ISR{leader: c.Leader, lagMax: c.LagMax, epochStart: c.EpochStart, followers: map[int32]*follower{},
+		eligible: c.Eligible}
 	t.setLocked(c.Replicas, c.ISR, c.Now)
 	return t
 }
@@ -252,8 +259,9 @@ func (t *ISR) maximalLocked() []int32 {
 // HighWatermark is where the HW may be, given the offset the leader itself
 // holds durably (leaderOffset, at most its LEO): the smallest fetch offset
 // among the maximal ISR's followers, and among followers outside it that
-// are caught up and so about to join (Kafka's maybeIncrementLeaderHW), but
-// not above leaderOffset. A member not heard from in this epoch (offset
+// are caught up and eligible and so about to join (Kafka's
+// maybeIncrementLeaderHW with KIP-841: a fenced or shutting-down broker
+// outside the ISR does not hold the HW), but not above leaderOffset. A member not heard from in this epoch (offset
 // unknown) holds it at -1. The result may be below the current HW; the
 // caller only ever moves the HW up.
 func (t *ISR) HighWatermark(leaderOffset, leaderLEO int64, now time.Time) int64 {
@@ -265,7 +273,7 @@ func (t *ISR) HighWatermark(leaderOffset, leaderLEO int64, now time.Time) int64 
 		if f.fetchOffset >= hw {
 			continue
 		}
-		if slices.Contains(maximal, id) || t.caughtUp(f, leaderLEO, now) {
+		if slices.Contains(maximal, id) || (t.caughtUp(f, leaderLEO, now) && (t.eligible == nil || t.eligible(id))) {
 			hw = f.fetchOffset
 		}
 	}

@@ -30,8 +30,9 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[TP]*Partition
 
-	cleaner *cleaner  // cleaner.go; nil until StartCleaner
-	fetch   *fetchers // fetcher.go; nil until StartReplication (guarded by mu)
+	cleaner *cleaner    // cleaner.go; nil until StartCleaner
+	fetch   *fetchers   // fetcher.go; nil until StartReplication (guarded by mu)
+	isrc    *isrControl // isr_wiring.go: the leader's ISR changes
 
 	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
@@ -49,7 +50,12 @@ func (m *Manager) SetCleanStart(clean bool) { m.cleanStart.Store(clean) }
 
 // NewManager hosts partitions under dir (the first of log.dirs).
 func NewManager(dir string, broker *config.Broker, logger *slog.Logger) *Manager {
-	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}, hwc: &hwCheckpoint{dir: dir}}
+	lag := broker.ReplicaLagTimeMax()
+	if lag <= 0 {
+		lag = DefaultReplicaLagTimeMax
+	}
+	return &Manager{dir: dir, broker: broker, logger: logger, parts: map[TP]*Partition{}, hwc: &hwCheckpoint{dir: dir},
+		isrc: &isrControl{lagMax: lag}}
 }
 
 // Get returns the hosted partition or nil.
@@ -151,7 +157,7 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 		return nil, err
 	}
 	p := &Partition{Topic: topic, TopicID: id, Index: idx, Dir: dir, log: l,
-		lg: m.logger.With("topic", topic, "partition", idx)}
+		lg: m.logger.With("topic", topic, "partition", idx), ctl: m.isrc}
 	p.cfg.Store(&cfg)
 	p.compact.Store(&cc)
 	if err := p.loadProducerState(); err != nil {
@@ -221,6 +227,8 @@ func (m *Manager) Maintain(now time.Time, retention bool) {
 
 // Close flushes and closes every partition.
 func (m *Manager) Close() error {
+	// No ISR change is sent for a partition being closed.
+	m.StopISR()
 	// The cleaner goes first: a pass must not race the logs' Close.
 	if m.cleaner != nil {
 		m.cleaner.close()
@@ -268,12 +276,7 @@ func (m *Manager) StartReplication(cfg FetcherConfig) {
 	m.fetch = newFetchers(cfg)
 	// After the fetcher cut a log, the checkpoint must not keep a HW
 	// above the new end (hwcheckpoint.go).
-	truncate := m.fetch.truncate
-	m.fetch.truncate = func(p *Partition, leaderEpoch int32, leaderEnd int64) error {
-		err := truncate(p, leaderEpoch, leaderEnd)
-		m.afterTruncate(p)
-		return err
-	}
+	m.fetch.afterCut = m.afterTruncate
 	for _, p := range m.parts {
 		m.followLocked(p)
 	}

@@ -33,14 +33,17 @@ type Partition struct {
 	lg       *slog.Logger
 	epochs   *epochCache // leader-epoch-checkpoint (epochcache.go)
 
-	mu          sync.Mutex
-	hw          int64
-	leaderEpoch int32
-	waiters     map[chan struct{}]struct{} // signalled when the HW moves
-	unflushed   int64
-	role        role                       // from the image (hw.go)
-	followers   map[int32]*followerState   // leader only: each follower's last fetch
-	leoWaiters  map[chan struct{}]struct{} // replica fetches: signalled on append
+	mu           sync.Mutex
+	hw           int64
+	leaderEpoch  int32
+	waiters      map[chan struct{}]struct{} // signalled when the HW moves
+	unflushed    int64
+	role         role                       // from the image (hw.go)
+	isr          *ISR                       // leader only: the ISR decisions and follower fetches (isr.go)
+	brokerEpochs map[int32]int64            // leader only: each follower's broker epoch from its fetches
+	isrGen       uint64                     // the AlterPartition in flight (isr_wiring.go)
+	ctl          *isrControl                // the Manager's ISR wiring; nil in unit tests
+	leoWaiters   map[chan struct{}]struct{} // replica fetches: signalled on append
 
 	ld      atomic.Pointer[LogDir]         // the directory's health (logdir.go), found on first use
 	stale   atomic.Bool                    // a heal ended before the producer state was rebuilt

@@ -26,6 +26,9 @@ const (
 	ElectionTimeout   = 300 * time.Millisecond // controller.quorum.election.timeout.ms
 	HeartbeatInterval = 100 * time.Millisecond // broker.heartbeat.interval.ms
 	SessionTimeout    = time.Second            // broker.session.timeout.ms
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: how long a follower
+	// may lag before its leader drops it from the ISR.
+	ReplicaLagTimeMax = 1500 * time.Millisecond
 	// WaitTimeout bounds every WaitFor helper.
 	WaitTimeout = 20 * time.Second
 )
@@ -161,6 +164,9 @@ func defaultProps(n int) map[string]string {
 		"group.initial.rebalance.delay.ms":     "0",
 		"offsets.topic.num.partitions":         "6",
 		"transaction.state.log.num.partitions": "6",
+		// A paused or crashed follower leaves the ISR in seconds, not
+		// Kafka's 30 s (the leader checks every half of it).
+		"replica.lag.time.max.ms": strconv.Itoa(int(ReplicaLagTimeMax.Milliseconds())),
 	}
 	if n < 3 {
 		// Kafka's internal-topic defaults (3 replicas, min ISR 2) need

@@ -92,7 +92,7 @@ func waitState(c *testcluster.Cluster, skip int, topic string, ok func(leader in
 // gets a new leader from the ISR within the session timeout (plus a lease
 // check and the image's propagation) when its leader crashes; the ISR
 // loses the crashed broker. Restarted, the broker is added back by the
-// leader's AlterPartition, and a PREFERRED ElectLeaders moves the
+// new leader's own AlterPartition once it caught up, and a PREFERRED ElectLeaders moves the
 // leadership back to it.
 func TestLeaderCrashElectsFromISR(t *testing.T) {
 	t.Parallel()
@@ -153,26 +153,17 @@ func TestLeaderCrashElectsFromISR(t *testing.T) {
 		t.Errorf("new leader after %s: want about the session timeout %s", took, testcluster.SessionTimeout)
 	}
 
-	// Back: the leader adds it to the ISR; the preferred election moves
+	// Back: the new leader adds it to the ISR by itself once its
+	// fetches caught up (AlterPartition); the preferred election moves
 	// the leadership home.
 	c.Restart(v)
 	c.WaitUnfenced(v)
-	ln := c.NodeByID(newLeader)
-	var le, pe int32
-	c.WaitFor("the new leader's view of its partition", func() error {
-		m, err := c.Metadata(ln.Index(), topic)
-		if err != nil {
-			return err
+	waitState(c, -1, topic, func(l int32, isr []int32) error {
+		if l != newLeader || len(isr) != 3 {
+			return fmt.Errorf("leader %d isr %v, want %d with all three", l, isr, newLeader)
 		}
-		le = m.Topics[0].Partitions[0].LeaderEpoch
 		return nil
 	})
-	// The partition epoch is the controller's: 1 after the fence.
-	pe = 1
-	if st, err = ln.Broker().AlterISR(ctx(t), broker.ISRUpdate{TopicID: metadata.UUID(id), Partition: 0,
-		LeaderEpoch: le, PartitionEpoch: pe, ISR: all(replicas...)}); err != nil || len(st.ISR) != 3 {
-		t.Fatalf("AlterISR adding the restarted broker: %+v %v", st, err)
-	}
 	el := kmsg.NewPtrElectLeadersRequest()
 	el.ElectionType = 0
 	et := kmsg.NewElectLeadersRequestTopic()
@@ -197,39 +188,47 @@ func TestLeaderCrashElectsFromISR(t *testing.T) {
 	})
 }
 
-// TestUncleanLeaderElection: an RF 3 partition whose ISR is its leader
-// alone loses the leader to a crash: without
-// unclean.leader.election.enable it stays leaderless (an out-of-sync
-// replica may miss acknowledged records); with it on the topic from the
-// start another replica leads at once, and once it is turned on for the
-// other topic the controller elects one there too; the new leader's ISR
-// is itself alone.
+// TestUncleanLeaderElection: an RF 2 partition whose ISR is its leader
+// alone (its follower cut off from it for longer than
+// replica.lag.time.max.ms, so the leader shrank the ISR itself) loses the
+// leader to a crash: without unclean.leader.election.enable it stays
+// leaderless (an out-of-sync replica may miss acknowledged records); with
+// it on the topic from the start the other replica leads at once, and
+// once it is turned on for the other topic the controller elects it there
+// too; the new leader's ISR is itself alone. (RF 2 on the two brokers
+// that are not the active controller: a follower on the controller's
+// node could not be cut off without cutting the leader's heartbeats.)
 func TestUncleanLeaderElection(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
 	v := victim(t, c)
 	vid := c.Node(v).ID()
-	replicas := []int32{vid}
-	for j := range c.N() {
-		if j != v {
-			replicas = append(replicas, c.Node(j).ID())
-		}
-	}
-	ids := map[string][16]byte{
-		"clean-only": tcCreateAssigned(t, c, "clean-only", replicas, nil),
-		"unclean-ok": tcCreateAssigned(t, c, "unclean-ok", replicas, map[string]string{"unclean.leader.election.enable": "true"}),
-	}
+	ctl := c.WaitLeader().Index()
+	w := 3 - v - ctl // the third node
+	replicas := []int32{vid, c.Node(w).ID()}
+	tcCreateAssigned(t, c, "clean-only", replicas, nil)
+	tcCreateAssigned(t, c, "unclean-ok", replicas, map[string]string{"unclean.leader.election.enable": "true"})
 	for _, topic := range []string{"clean-only", "unclean-ok"} {
 		if l := c.WaitPartitionLeader(topic, 0); l != vid {
 			t.Fatalf("%s: leader %d, want %d", topic, l, vid)
 		}
-		// The leader shrinks the ISR to itself, as it would with both
-		// followers lagging.
-		st, err := c.Node(v).Broker().AlterISR(ctx(t), broker.ISRUpdate{TopicID: metadata.UUID(ids[topic]), Partition: 0,
-			LeaderEpoch: 0, PartitionEpoch: 0, ISR: []broker.ISRMember{{ID: vid, Epoch: -1}}})
-		if err != nil || !slices.Equal(st.ISR, []int32{vid}) {
-			t.Fatalf("%s: AlterISR to the leader alone: %+v %v", topic, st, err)
+	}
+	// The follower cannot fetch and the leader's log grows: the leader
+	// drops it from the ISR after replica.lag.time.max.ms (an idle
+	// partition's follower stays caught up, as in Kafka).
+	c.Cut(v, w)
+	for _, topic := range []string{"clean-only", "unclean-ok"} {
+		if code := produceOnce(t, c, v, topic, 1, 5*time.Second); code != 0 {
+			t.Fatalf("%s: acks=1 to the leader: %v", topic, kerr.ErrorForCode(code))
 		}
+	}
+	for _, topic := range []string{"clean-only", "unclean-ok"} {
+		waitState(c, -1, topic, func(l int32, isr []int32) error {
+			if l != vid || !slices.Equal(isr, []int32{vid}) {
+				return fmt.Errorf("leader %d isr %v, want %d alone", l, isr, vid)
+			}
+			return nil
+		})
 	}
 
 	c.Crash(v)

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -76,9 +77,9 @@ func createAssigned(t testing.TB, nd *node, topic string, replicas ...int32) {
 // SIGKILLed broker is fenced by the active controller within about the
 // session timeout: the partition it alone hosts gets leader -1, the one it
 // shares with an in-sync replica moves there, and Metadata no longer
-// lists it. Restarted, it
-// registers again, is unfenced and leads its partition again, with the
-// record written before the kill.
+// lists it. Restarted, it registers again, is unfenced, leads its
+// partition again with the record written before the kill, and rejoins
+// the shared partition's ISR once caught up.
 func TestBrokerFencedAfterSIGKILL(t *testing.T) {
 	t.Parallel()
 	const session = time.Second
@@ -174,11 +175,23 @@ func TestBrokerFencedAfterSIGKILL(t *testing.T) {
 	if !listsBroker(t, via, victim.id) {
 		t.Errorf("Metadata from node %d does not list the unfenced broker %d", via.id, victim.id)
 	}
-	// The fenced broker left the shared partition's ISR (ISR expansion
-	// is not built yet), so the leadership stays where it moved.
-	if l, err := leaderOf(t, via, "shared"); err != nil || l != other.id {
-		t.Errorf("shared led by %d (%v), want %d", l, err, other.id)
-	}
+	// The fenced broker left the shared partition's ISR; restarted, it
+	// catches up with the leader that took over and that leader adds it
+	// back (AlterPartition), while the leadership stays where it moved.
+	waitFor(t, 10*time.Second, "the restarted broker back in the shared partition's ISR", func() error {
+		md, err := metadataOf(t, via, "shared")
+		if err != nil {
+			return err
+		}
+		if len(md.Topics) != 1 || len(md.Topics[0].Partitions) != 1 {
+			return fmt.Errorf("metadata %+v", md.Topics)
+		}
+		p := md.Topics[0].Partitions[0]
+		if p.Leader != other.id || !slices.Contains(p.ISR, victim.id) {
+			return fmt.Errorf("shared led by %d with ISR %v, want %d with %d in the ISR", p.Leader, p.ISR, other.id, victim.id)
+		}
+		return nil
+	})
 
 	// The restarted broker serves its partition with the record written
 	// before the kill (a raw Fetch without a current leader epoch).

@@ -163,8 +163,9 @@ func produceOnce(t *testing.T, c *testcluster.Cluster, i int, topic string, acks
 
 // TestAcksAllWaitsForTheISR: min.insync.replicas=2 on RF 2 with the
 // follower paused. An acks=all write appended while the follower is in
-// the ISR waits; when the follower is fenced and leaves the ISR (the
-// controller's fencing; AlterPartition shrink is not built yet) the HW
+// the ISR waits; when the follower leaves the ISR (fenced by the
+// controller after the 1 s session, or dropped by the leader after
+// replica.lag.time.max.ms, 1.5 s here: whichever comes first) the HW
 // covers it with an ISR of one: NOT_ENOUGH_REPLICAS_AFTER_APPEND. Later
 // acks=all writes are refused before the append with NOT_ENOUGH_REPLICAS.
 // acks=1 answers after the leader's own write throughout.
