@@ -58,14 +58,17 @@ func TestCoordinatorsSurviveLeaderCrash(t *testing.T) {
 	via := (oldIdx + 1) % c.N()
 	c.WaitFor("another node to coordinate the group", func() error {
 		req := kmsg.NewPtrFindCoordinatorRequest()
-		req.CoordinatorKey = group
+		req.CoordinatorKeys = []string{group}
 		resp, err := c.Request(ctx(t), via, req)
 		if err != nil {
 			return err
 		}
 		r := resp.(*kmsg.FindCoordinatorResponse)
-		if r.ErrorCode != 0 || r.NodeID == old {
-			return fmt.Errorf("node %d named (code %d)", r.NodeID, r.ErrorCode)
+		if len(r.Coordinators) != 1 {
+			return fmt.Errorf("answer %+v", r)
+		}
+		if co := r.Coordinators[0]; co.ErrorCode != 0 || co.NodeID == old {
+			return fmt.Errorf("node %d named (code %d)", co.NodeID, co.ErrorCode)
 		}
 		return nil
 	})
