@@ -66,7 +66,7 @@ compat-cluster:
 CHAOS_FIRST ?= 1000
 CHAOS_SEEDS ?= 40
 CHAOS_FAULTS ?= 60
-CHAOS_PARALLEL ?= 2
+CHAOS_PARALLEL ?= 4
 chaos:
-	$(GO) test -count=1 -timeout 120m -parallel $(CHAOS_PARALLEL) -run '^TestChaos$$' ./test/cluster/ \
-		-chaos.first=$(CHAOS_FIRST) -chaos.seeds=$(CHAOS_SEEDS) -chaos.faults=$(CHAOS_FAULTS)
+	$(GO) test -count=1 -timeout 120m -run '^TestChaos$$' ./test/cluster/ \
+		-chaos.first=$(CHAOS_FIRST) -chaos.seeds=$(CHAOS_SEEDS) -chaos.faults=$(CHAOS_FAULTS) -chaos.parallel=$(CHAOS_PARALLEL)

@@ -41,22 +41,35 @@ func TestChaos(t *testing.T) {
 		t.Skip("chaos: a minute of faults")
 	}
 	seeds, chosen := chaosSeeds(t)
+	// The clusters spend their time waiting out holds, not on the CPU:
+	// run -chaos.parallel of them at once, whatever -parallel says (its
+	// default is GOMAXPROCS, two on CI). Subtests started from their own
+	// goroutines without t.Parallel do that.
+	slots := make(chan struct{}, max(1, *chaosParallel))
+	var wg sync.WaitGroup
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
-			t.Parallel()
-			if reason, ok := knownBadSeeds[seed]; ok && !chosen {
-				t.Skipf("seed %d: known bug: %s", seed, reason)
-			}
-			runChaos(t, seed, *chaosFaults)
-		})
+		wg.Add(1)
+		slots <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
+				if reason, ok := knownBadSeeds[seed]; ok && !chosen {
+					t.Skipf("seed %d: known bug: %s", seed, reason)
+				}
+				runChaos(t, seed, *chaosFaults)
+			})
+		}()
 	}
+	wg.Wait()
 }
 
 var (
-	chaosSeed   = flag.Int64("chaos.seed", 0, "replay this chaos seed only (also SLUICE_CHAOS_SEED)")
-	chaosFirst  = flag.Int64("chaos.first", 1000, "with -chaos.seeds: the first seed")
-	chaosCount  = flag.Int("chaos.seeds", 0, "run this many chaos seeds from -chaos.first instead of CI's")
-	chaosFaults = flag.Int("chaos.faults", 40, "faults per chaos seed")
+	chaosSeed     = flag.Int64("chaos.seed", 0, "replay this chaos seed only (also SLUICE_CHAOS_SEED)")
+	chaosFirst    = flag.Int64("chaos.first", 1000, "with -chaos.seeds: the first seed")
+	chaosCount    = flag.Int("chaos.seeds", 0, "run this many chaos seeds from -chaos.first instead of CI's")
+	chaosFaults   = flag.Int("chaos.faults", 40, "faults per chaos seed")
+	chaosParallel = flag.Int("chaos.parallel", 5, "chaos clusters running at once")
 )
 
 // ciSeeds run on every `go test`: 5 x 40 = 200 faults, in parallel.
@@ -65,7 +78,14 @@ var ciSeeds = []int64{1, 2, 3, 4, 5}
 // knownBadSeeds are seeds that find a bug that is understood and
 // reported but not fixed yet, with the reason. They are skipped in the
 // CI set and run when named with -chaos.seed.
-var knownBadSeeds = map[int64]string{}
+var knownBadSeeds = map[int64]string{
+	// (c) committed offset 154 of chaos-0, seen by OffsetFetch, later
+	// read back as 153 (and the record at 153 consumed again): the group
+	// coordinator answers an OffsetCommit after its own fsync, not once
+	// the __consumer_offsets ISR has it (docs/CLUSTER.md "Replication",
+	// Not yet), so a coordinator failover can lose an acknowledged commit.
+	4: "committed offsets go backwards across a __consumer_offsets leader change: coordinator commits do not wait for the ISR",
+}
 
 // chaosSeeds is the seeds to run, and whether they were named (a named
 // seed runs even when known bad).
