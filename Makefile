@@ -3,7 +3,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster
+.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster chaos
 
 run:
 	$(GO) run ./cmd/sluice serve
@@ -58,3 +58,15 @@ compat:
 # (docs/COMPATIBILITY.md has how long it takes).
 compat-cluster:
 	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner -cluster 3 $(COMPAT_FLAGS)
+
+# The seeded fault schedule (test/cluster/chaos_test.go) over many more
+# seeds than CI's five: CHAOS_SEEDS seeds from CHAOS_FIRST, CHAOS_FAULTS
+# faults each, CHAOS_PARALLEL clusters at a time. A failing seed prints
+# its schedule and the command that replays it (-chaos.seed=N).
+CHAOS_FIRST ?= 1000
+CHAOS_SEEDS ?= 40
+CHAOS_FAULTS ?= 60
+CHAOS_PARALLEL ?= 4
+chaos:
+	$(GO) test -count=1 -timeout 120m -run '^TestChaos$$' ./test/cluster/ \
+		-chaos.first=$(CHAOS_FIRST) -chaos.seeds=$(CHAOS_SEEDS) -chaos.faults=$(CHAOS_FAULTS) -chaos.parallel=$(CHAOS_PARALLEL)
