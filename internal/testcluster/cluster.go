@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -99,7 +98,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		o(s)
 	}
 	c := &Cluster{t: t, net: newNetwork(), clusterID: broker.NewClusterID()}
-	ports := freePorts(t, 2*n)
+	ports := FreePorts(t, 2*n)
 	var voters []string
 	for i := range n {
 		nd := &Node{c: c, index: i, id: int32(i + 1), dir: t.TempDir(), logs: &logBuffer{},
@@ -309,28 +308,6 @@ func (nd *Node) Running() bool { return nd.Broker() != nil }
 
 // Logs is the node's log so far (every incarnation).
 func (nd *Node) Logs() string { return nd.logs.String() }
-
-// freePorts reserves n distinct loopback ports (released just before use:
-// a small race another process could win, which fails the start loudly).
-// Ports are fixed for the cluster's life, so Restart keeps them and the
-// voters' addresses stay valid.
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
 
 // cleanShutdownMarker is the broker's .kafka_cleanshutdown: Crash removes
 // it so the next start recovers the logs as after a crash.

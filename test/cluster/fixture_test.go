@@ -21,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/testcluster"
 )
 
 var (
@@ -54,25 +56,9 @@ func sluiceBinary(t testing.TB) string {
 	return binPath
 }
 
-// freePorts reserves n distinct loopback ports (released just before use:
-// a small race another process could win, which fails the test loudly).
-func freePorts(t testing.TB, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
+// freePorts picks n free loopback ports outside the ephemeral range
+// (testcluster.FreePorts), so a restarted node finds its port free.
+func freePorts(t testing.TB, n int) []int { return testcluster.FreePorts(t, n) }
 
 // node is one sluice process of a test cluster.
 type node struct {
