@@ -42,7 +42,7 @@ func (b *Broker) startMetrics() error {
 		}
 	})
 	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, IsController: func() bool { return b.meta.QuorumStatus().IsLeader }, Connections: b.srv.NumConns,
-		MemoryPool: b.memoryPoolStat, ReplicaMaxLag: b.parts.ReplicaMaxLag}
+		MemoryPool: b.memoryPoolStat, ReplicaMaxLag: b.parts.ReplicaMaxLag, OfflinePartitions: b.offlinePartitions}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
 		if err != nil {
@@ -79,14 +79,37 @@ func (b *Broker) partitionStats() []metrics.PartitionStat {
 		return nil
 	}
 	var out []metrics.PartitionStat
+	lags := b.parts.FollowerLags()
 	for _, p := range b.parts.All() {
 		l := p.Log()
 		leads, under := p.ReplicationState()
+		underMin, atMin := p.MinISRState()
+		lag, lagKnown := lags[p]
 		out = append(out, metrics.PartitionStat{Topic: p.Topic, Partition: p.Index, Size: l.Size(),
 			StartOffset: l.StartOffset(), EndOffset: l.EndOffset(), HighWater: p.HighWatermark(),
-			Follower: !leads, UnderReplicated: under})
+			Follower: !leads, UnderReplicated: under, UnderMinISR: underMin, AtMinISR: atMin,
+			Lag: lag, LagKnown: lagKnown})
 	}
 	return out
+}
+
+// offlinePartitions counts the image's partitions without a leader
+// (Kafka's OfflinePartitionsCount); metrics reads it only on the active
+// controller, whose image is the committed metadata.
+func (b *Broker) offlinePartitions() int {
+	img := b.meta.Image()
+	if img == nil {
+		return 0
+	}
+	n := 0
+	for _, t := range img.TopicsByName {
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // groupLags asks the group coordinator, as a client would, for every

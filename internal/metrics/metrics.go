@@ -77,15 +77,21 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16), // 50µs .. ~1.6s
 	})
 
-	// ISR changes need replication; on a single node with replication
-	// factor 1 the ISR never changes, so these stay 0 until the cluster.
+	// The leader's ISR changes, counted when the controller commits its
+	// AlterPartition (Kafka's IsrShrinksPerSec, IsrExpandsPerSec and
+	// FailedIsrUpdatesPerSec are meters, i.e. rates: a counter is the
+	// Prometheus form, rate() gives the meter).
 	isrShrinks = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kafka_server_replicamanager_isrshrinks_total",
-		Help: "Replicas removed from an ISR (Kafka's IsrShrinksPerSec); 0 without replication.",
+		Help: "ISR shrinks committed for partitions this broker leads (Kafka's IsrShrinksPerSec).",
 	})
 	isrExpands = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "kafka_server_replicamanager_isrexpands_total",
-		Help: "Replicas added back to an ISR (Kafka's IsrExpandsPerSec); 0 without replication.",
+		Help: "ISR expansions committed for partitions this broker leads (Kafka's IsrExpandsPerSec).",
+	})
+	failedISRUpdates = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kafka_server_replicamanager_failedisrupdates_total",
+		Help: "AlterPartition proposals of this broker's leaders that failed or were refused (Kafka's FailedIsrUpdatesPerSec).",
 	})
 
 	// SASL authentications per listener (Kafka's socket-server-metrics
@@ -111,7 +117,7 @@ func Authentication(listener string, ok bool) {
 
 func init() {
 	Registry.MustRegister(bytesIn, messagesIn, bytesOut, messagesOut, produceRequests, failedProduce, fetchRequests,
-		requests, requestTime, flushTime, metadataCommit, isrShrinks, isrExpands, authOK, authFailed,
+		requests, requestTime, flushTime, metadataCommit, isrShrinks, isrExpands, failedISRUpdates, authOK, authFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 
@@ -191,6 +197,16 @@ func Request(key int16, name string, d time.Duration) {
 	rs.count.Inc()
 	rs.time.Observe(d.Seconds())
 }
+
+// ISRShrunk counts one committed ISR shrink of a partition this broker
+// leads.
+func ISRShrunk() { isrShrinks.Inc() }
+
+// ISRExpanded counts one committed ISR expansion.
+func ISRExpanded() { isrExpands.Inc() }
+
+// ISRUpdateFailed counts one AlterPartition proposal that failed.
+func ISRUpdateFailed() { failedISRUpdates.Inc() }
 
 // Fsync records the duration of one log fsync.
 func Fsync(d time.Duration) { flushTime.Observe(d.Seconds()) }

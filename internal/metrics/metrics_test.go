@@ -122,3 +122,85 @@ func TestListenAddr(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicationGauges: the per-broker replication gauges count the
+// partitions the State reports, the per-partition follower lag is a
+// series only where it is known, and the offline count is reported only
+// by the active controller.
+func TestReplicationGauges(t *testing.T) {
+	controller := false
+	s := State{
+		Partitions: func() []PartitionStat {
+			return []PartitionStat{
+				{Topic: "r", Partition: 0, UnderReplicated: true, UnderMinISR: true},
+				{Topic: "r", Partition: 1, UnderReplicated: true, AtMinISR: true},
+				{Topic: "r", Partition: 2, AtMinISR: true},
+				{Topic: "r", Partition: 3, Follower: true, Lag: 7, LagKnown: true},
+				{Topic: "r", Partition: 4, Follower: true},
+			}
+		},
+		IsController:      func() bool { return controller },
+		OfflinePartitions: func() int { return 2 },
+	}
+	scrape := func() string {
+		rec := httptest.NewRecorder()
+		Handler(func() error { return nil }, s).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		return rec.Body.String()
+	}
+	body := scrape()
+	for _, want := range []string{
+		"kafka_server_replicamanager_leadercount 3\n",
+		"kafka_server_replicamanager_underreplicatedpartitions 2\n",
+		"kafka_server_replicamanager_underminisrpartitioncount 1\n",
+		"kafka_server_replicamanager_atminisrpartitioncount 2\n",
+		`kafka_server_fetcherlagmetrics_consumerlag{partition="3",topic="r"} 7` + "\n",
+		"kafka_controller_kafkacontroller_offlinepartitionscount 0\n",
+		"kafka_controller_kafkacontroller_activecontrollercount 0\n",
+		"kafka_server_replicamanager_isrshrinks_total ",
+		"kafka_server_replicamanager_isrexpands_total ",
+		"kafka_server_replicamanager_failedisrupdates_total ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `consumerlag{partition="4"`) {
+		t.Error("a lag series for a partition without a fetch answer")
+	}
+	controller = true
+	if body := scrape(); !strings.Contains(body, "kafka_controller_kafkacontroller_offlinepartitionscount 2\n") {
+		t.Error("the active controller does not report its offline partitions")
+	}
+}
+
+// TestISRCounters: each call counts one change.
+func TestISRCounters(t *testing.T) {
+	read := func(name string) float64 {
+		mfs, err := Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name {
+				return mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("no %s", name)
+		return 0
+	}
+	s, e, f := read("kafka_server_replicamanager_isrshrinks_total"), read("kafka_server_replicamanager_isrexpands_total"),
+		read("kafka_server_replicamanager_failedisrupdates_total")
+	ISRShrunk()
+	ISRExpanded()
+	ISRExpanded()
+	ISRUpdateFailed()
+	if got := read("kafka_server_replicamanager_isrshrinks_total") - s; got != 1 {
+		t.Errorf("shrinks +%v, want +1", got)
+	}
+	if got := read("kafka_server_replicamanager_isrexpands_total") - e; got != 2 {
+		t.Errorf("expands +%v, want +2", got)
+	}
+	if got := read("kafka_server_replicamanager_failedisrupdates_total") - f; got != 1 {
+		t.Errorf("failed +%v, want +1", got)
+	}
+}

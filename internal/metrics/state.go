@@ -19,6 +19,15 @@ type PartitionStat struct {
 	// UnderReplicated: this broker leads it and its ISR is smaller than
 	// its replica set.
 	UnderReplicated bool
+	// UnderMinISR, AtMinISR: this broker leads it and its ISR is smaller
+	// than, or equal to, its effective min.insync.replicas (the topic's
+	// value capped at the replica count, as Kafka's effectiveMinIsr).
+	UnderMinISR, AtMinISR bool
+	// Lag is, on a follower, the leader's HW minus this log's end at the
+	// last replica fetch answer (Kafka's FetcherLagMetrics ConsumerLag);
+	// LagKnown is false on a leader or before the first answer.
+	Lag      int64
+	LagKnown bool
 }
 
 // GroupLag is one committed offset of a consumer group and its lag.
@@ -43,6 +52,10 @@ type State struct {
 	// ReplicaMaxLag is the largest lag, in offsets, of a partition this
 	// broker follows behind its leader's HW (nil: no series).
 	ReplicaMaxLag func() int64
+	// OfflinePartitions counts the partitions without a leader in the
+	// metadata image; read only while this node is the active controller
+	// (Kafka reports 0 elsewhere). Nil: no series.
+	OfflinePartitions func() int
 }
 
 var (
@@ -64,6 +77,15 @@ var (
 		[]string{"consumergroup", "topic", "partition"}, nil)
 	groupLag = prometheus.NewDesc("kafka_consumergroup_lag", "High watermark minus a consumer group's committed offset.",
 		[]string{"consumergroup", "topic", "partition"}, nil)
+	underMinISR = prometheus.NewDesc("kafka_server_replicamanager_underminisrpartitioncount",
+		"Partitions this broker leads whose ISR is smaller than min.insync.replicas (acks=all writes fail with NOT_ENOUGH_REPLICAS).", nil, nil)
+	atMinISR = prometheus.NewDesc("kafka_server_replicamanager_atminisrpartitioncount",
+		"Partitions this broker leads whose ISR is exactly min.insync.replicas (one more loss stops acks=all writes).", nil, nil)
+	offlinePartitions = prometheus.NewDesc("kafka_controller_kafkacontroller_offlinepartitionscount",
+		"Partitions without a leader, on the active controller (0 on other nodes).", nil, nil)
+	consumerLag = prometheus.NewDesc("kafka_server_fetcherlagmetrics_consumerlag",
+		"A followed partition's lag in offsets behind its leader's high watermark, at the last replica fetch answer.",
+		[]string{"topic", "partition"}, nil)
 	connections   = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
 	replicaMaxLag = prometheus.NewDesc("kafka_server_replicafetchermanager_maxlag",
 		"Largest lag in offsets of a followed partition behind its leader's high watermark.", nil, prometheus.Labels{"clientid": "Replica"})
@@ -81,7 +103,7 @@ func gatherer(s State) prometheus.Gatherer {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{logSize, logStart, logEnd, highWater, partitionCount, leaderCount,
-		underReplicated, activeController, groupOffset, groupLag, connections, replicaMaxLag} {
+		underReplicated, underMinISR, atMinISR, offlinePartitions, consumerLag, activeController, groupOffset, groupLag, connections, replicaMaxLag} {
 		ch <- d
 	}
 	for _, d := range memPoolDescs {
@@ -97,7 +119,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.s.Partitions != nil {
 		parts = c.s.Partitions()
 	}
-	leaders, under := 0, 0
+	leaders, under, underMin, atMin := 0, 0, 0, 0
 	for _, p := range parts {
 		if !p.Follower {
 			leaders++
@@ -105,7 +127,16 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		if p.UnderReplicated {
 			under++
 		}
+		if p.UnderMinISR {
+			underMin++
+		}
+		if p.AtMinISR {
+			atMin++
+		}
 		idx := strconv.Itoa(int(p.Partition))
+		if p.LagKnown {
+			gauge(consumerLag, float64(p.Lag), p.Topic, idx)
+		}
 		gauge(logSize, float64(p.Size), p.Topic, idx)
 		gauge(logStart, float64(p.StartOffset), p.Topic, idx)
 		gauge(logEnd, float64(p.EndOffset), p.Topic, idx)
@@ -114,6 +145,8 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(partitionCount, float64(len(parts)))
 	gauge(leaderCount, float64(leaders))
 	gauge(underReplicated, float64(under))
+	gauge(underMinISR, float64(underMin))
+	gauge(atMinISR, float64(atMin))
 	if c.s.ReplicaMaxLag != nil {
 		gauge(replicaMaxLag, float64(c.s.ReplicaMaxLag()))
 	}
@@ -122,6 +155,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ctl = 1
 	}
 	gauge(activeController, ctl)
+	if c.s.OfflinePartitions != nil {
+		offline := 0
+		if ctl == 1 {
+			offline = c.s.OfflinePartitions()
+		}
+		gauge(offlinePartitions, float64(offline))
+	}
 	if c.s.Connections != nil {
 		gauge(connections, float64(c.s.Connections()))
 	}

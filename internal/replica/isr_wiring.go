@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/sluice-io/sluice/internal/metrics"
 )
 
 // ISR changes on the leader (issue #17), Kafka's way: the ISR component
@@ -30,6 +32,11 @@ import (
 // no answer within the bound) calls Failed: the committed ISR stands and
 // the next fetch or check may propose again. NOT_CONTROLLER and timeouts
 // of one attempt are retried inside Alter.
+//
+// Metrics, as Kafka's leader marks its meters: a committed answer counts
+// one shrink or expansion (countISRChange); every refusal, failure or
+// answer for another epoch counts one failed ISR update. A proposal the
+// image commits later (after a stale-view refusal) counts only as failed.
 //
 // INVARIANT: at most one proposal per partition is in flight (ISR's
 // pending), and an answer acts only on the proposal it answers (isrGen):
@@ -230,6 +237,7 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, 
 	}
 	switch {
 	case err == nil && res.LeaderEpoch == p.role.leaderEpoch && res.PartitionEpoch > p.role.partitionEpoch:
+		countISRChange(p.role.isr, res.ISR)
 		p.role.isr = sortedSet(res.ISR)
 		p.role.partitionEpoch = res.PartitionEpoch
 		t.Committed(nil, res.ISR, time.Now())
@@ -243,16 +251,31 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, 
 	case err == nil:
 		// An answer for another epoch: the image holds the truth.
 		p.mu.Unlock()
+		metrics.ISRUpdateFailed()
 		lg.Warn("AlterPartition answered another epoch; waiting for the image", "leader_epoch", res.LeaderEpoch, "partition_epoch", res.PartitionEpoch)
 		return
 	case errors.Is(err, kerr.FencedLeaderEpoch), errors.Is(err, kerr.InvalidUpdateVersion), errors.Is(err, kerr.UnknownTopicID):
 		p.mu.Unlock()
+		metrics.ISRUpdateFailed()
 		lg.Info("AlterPartition refused for a stale view; waiting for the next image", "err", err)
 		return
 	}
 	p.mu.Unlock()
+	metrics.ISRUpdateFailed()
 	lg.Warn("AlterPartition failed; the committed ISR stands", "err", err, "isr", slices.Clone(t.Current()))
 	t.Failed()
+}
+
+// countISRChange counts a committed ISR change as Kafka's leader marks
+// its meters: a shrink when a member left, an expansion when one joined
+// (the leader proposes one or the other, never both at once).
+func countISRChange(old, committed []int32) {
+	if slices.ContainsFunc(old, func(id int32) bool { return !slices.Contains(committed, id) }) {
+		metrics.ISRShrunk()
+	}
+	if slices.ContainsFunc(committed, func(id int32) bool { return !slices.Contains(old, id) }) {
+		metrics.ISRExpanded()
+	}
 }
 
 // eligible is the partition's KIP-841 check for its ISR component.
