@@ -204,6 +204,7 @@ func (p *Partition) sendISR(t *ISR, isr []int32) {
 	p.isrGen = gen
 	c := ISRChange{TopicID: p.TopicID, Partition: p.Index, LeaderEpoch: p.role.leaderEpoch,
 		PartitionEpoch: p.role.partitionEpoch, ISR: isr, BrokerEpochs: maps.Clone(p.brokerEpochs)}
+	old := slices.Clone(p.role.isr) // the committed ISR the proposal changes (metrics)
 	p.mu.Unlock()
 
 	ctl.mu.Lock()
@@ -222,12 +223,13 @@ func (p *Partition) sendISR(t *ISR, isr []int32) {
 		actx, cancel := context.WithTimeout(ctx, max(2*ctl.lagMax, 10*time.Second))
 		res, err := cfg.Alter(actx, c)
 		cancel()
-		p.isrAnswered(t, gen, c, res, err, cfg.Logger)
+		p.isrAnswered(t, gen, c, old, res, err, cfg.Logger)
 	}()
 }
 
 // isrAnswered applies the controller's answer to proposal gen of t.
-func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, err error, lg *slog.Logger) {
+// old is the committed ISR when the proposal went out.
+func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, old []int32, res ISRCommit, err error, lg *slog.Logger) {
 	lg = lg.With("topic", p.Topic, "partition", p.Index, "proposed", c.ISR)
 	p.mu.Lock()
 	current := p.isr == t && p.isrGen == gen
@@ -237,7 +239,7 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, 
 	}
 	switch {
 	case err == nil && res.LeaderEpoch == p.role.leaderEpoch && res.PartitionEpoch > p.role.partitionEpoch:
-		countISRChange(p.role.isr, res.ISR)
+		countISRChange(old, res.ISR)
 		p.role.isr = sortedSet(res.ISR)
 		p.role.partitionEpoch = res.PartitionEpoch
 		t.Committed(nil, res.ISR, time.Now())
@@ -247,6 +249,14 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, res ISRCommit, 
 		lg.Info("ISR changed", "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
 		wake(ws)
 		p.advance(p.ownOffset())
+		return
+	case err == nil && res.LeaderEpoch == p.role.leaderEpoch && res.PartitionEpoch == p.role.partitionEpoch &&
+		slices.Equal(sortedSet(res.ISR), p.role.isr):
+		// The image installed this very answer first (the controller
+		// shares the process, or the answer was slow): committed.
+		p.mu.Unlock()
+		countISRChange(old, res.ISR)
+		lg.Info("ISR changed (the image came first)", "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
 		return
 	case err == nil:
 		// An answer for another epoch: the image holds the truth.
