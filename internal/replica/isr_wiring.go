@@ -251,7 +251,7 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, old []int32, re
 		p.advance(p.ownOffset())
 		return
 	case err == nil && res.LeaderEpoch == p.role.leaderEpoch && res.PartitionEpoch == p.role.partitionEpoch &&
-		slices.Equal(sortedSet(res.ISR), p.role.isr):
+		slices.Equal(sortedSet(res.ISR), sortedSet(p.role.isr)):
 		// The image installed this very answer first (the controller
 		// shares the process, or the answer was slow): committed.
 		p.mu.Unlock()
