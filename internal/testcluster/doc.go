@@ -73,8 +73,9 @@
 //
 // Prometheus collectors are package globals of internal/metrics (one
 // registry): the brokers of a test cluster, and of every cluster of the
-// test binary, add to the same counters, so a test must not assert on
-// metric values. No broker serves metrics.listener unless a test sets it
+// test binary, add to the same counters, so a test may only assert that
+// a counter grew; gauges a broker computes from its own state (served on
+// its own metrics.listener) are its own. No broker serves metrics.listener unless a test sets it
 // (one port each). The rest of a broker's state is its own; the package's
 // tests run under -race with several clusters in parallel.
 //
