@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // reassignPlan is kafka-reassign-partitions' --reassignment-json-file
@@ -111,11 +113,12 @@ leader, or "complete"; --wait polls until every partition is complete.
 			if !cancel && replicas == "" && file == "" {
 				req = nil
 			}
-			adm, ctx, done, err := cf.admin(cmd.Context())
+			cl, ctx, done, err := cf.client(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer done()
+			adm := kadm.NewClient(cl)
 			out := cmd.OutOrStdout()
 			if len(req) > 0 {
 				resps, err := adm.AlterPartitionAssignments(ctx, req)
@@ -139,7 +142,7 @@ leader, or "complete"; --wait polls until every partition is complete.
 				return nil
 			}
 			for {
-				states, err := reassignProgress(ctx, adm, set)
+				states, err := reassignProgress(ctx, cl, set, req)
 				if err != nil {
 					return cf.clientErr(ctx, "reassignment progress", err)
 				}
@@ -205,15 +208,35 @@ func parseBrokerList(s string) ([]int32, error) {
 // reassignProgress reads the partitions' state: ongoing reassignments
 // (ListPartitionReassignments), leader and ISR (Metadata) and, for
 // adding replicas, how much smaller their log is than the leader's
-// (DescribeLogDirs; a follower's end offset is not on the wire).
-func reassignProgress(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet) ([]reassignState, error) {
+// (DescribeLogDirs; a follower's end offset is not on the wire). A
+// partition whose target this run set is complete only once the broker
+// answering Metadata shows it too (it may lag the controller).
+func reassignProgress(ctx context.Context, cl *kgo.Client, set kadm.TopicsSet, targets kadm.AlterPartitionAssignmentsReq) ([]reassignState, error) {
+	adm := kadm.NewClient(cl)
 	ongoing, err := adm.ListPartitionReassignments(ctx, set)
 	if err != nil {
 		return nil, err
 	}
-	md, err := adm.Metadata(ctx, set.Topics()...)
+	// A fresh Metadata request, not kadm's (cached for seconds).
+	mreq := kmsg.NewPtrMetadataRequest()
+	for _, t := range set.Topics() {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t)
+		mreq.Topics = append(mreq.Topics, rt)
+	}
+	md, err := mreq.RequestWith(ctx, cl)
 	if err != nil {
 		return nil, err
+	}
+	parts := map[string]map[int32]kmsg.MetadataResponseTopicPartition{}
+	for _, t := range md.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		parts[*t.Topic] = map[int32]kmsg.MetadataResponseTopicPartition{}
+		for _, p := range t.Partitions {
+			parts[*t.Topic][p.Partition] = p
+		}
 	}
 	var sizes kadm.DescribedAllLogDirs
 	if len(ongoing) > 0 {
@@ -232,10 +255,11 @@ func reassignProgress(ctx context.Context, adm *kadm.Client, set kadm.TopicsSet)
 	for _, tp := range set.Sorted() {
 		for _, p := range tp.Partitions {
 			s := reassignState{Topic: tp.Topic, Partition: p, Leader: -1, Complete: true}
-			if td, ok := md.Topics[tp.Topic]; ok {
-				if pd, ok := td.Partitions[p]; ok {
-					s.Leader, s.Replicas, s.ISR = pd.Leader, pd.Replicas, pd.ISR
-				}
+			if pd, ok := parts[tp.Topic][p]; ok {
+				s.Leader, s.Replicas, s.ISR = pd.Leader, pd.Replicas, pd.ISR
+			}
+			if target := targets[tp.Topic][p]; target != nil && !slices.Equal(target, s.Replicas) {
+				s.Complete = false
 			}
 			if r, ok := ongoing[tp.Topic][p]; ok {
 				s.Complete, s.Replicas, s.Adding, s.Removing = false, r.Replicas, r.AddingReplicas, r.RemovingReplicas
