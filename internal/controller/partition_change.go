@@ -71,7 +71,7 @@ func newPartitionChange(im *metadata.Image, t *metadata.TopicImage, i int32) *pa
 	return &partitionChange{topicID: t.ID, partition: i, p: p, election: electClean,
 		acceptable: func(r int32) bool { return acceptableLeader(im, r) },
 		targetISR:  p.ISR, recovery: p.LeaderRecoveryState,
-		replicas:   p.Replicas, adding: p.AddingReplicas, removing: p.RemovingReplicas}
+		replicas: p.Replicas, adding: p.AddingReplicas, removing: p.RemovingReplicas}
 }
 
 // completeReassignment applies the reassignment INVARIANT above.
