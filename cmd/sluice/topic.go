@@ -32,11 +32,13 @@ prints one line saying why and exits non-zero.`,
   sluice topic alter-config orders --set retention.ms=3600000 --delete segment.ms
   sluice topic offsets orders --time 2026-01-02T15:04:05Z
   sluice topic delete-records orders --before 1000 --partition 0
+  sluice topic reassign --topic orders --partition 0 --replicas 2,3 --wait
   sluice topic delete orders`,
 	}
 	cf := addClientFlags(cmd)
 	cmd.AddCommand(topicCreateCmd(cf), topicListCmd(cf), topicDescribeCmd(cf), topicDeleteCmd(cf),
-		topicAddPartitionsCmd(cf), topicAlterConfigCmd(cf), topicOffsetsCmd(cf), topicDeleteRecordsCmd(cf))
+		topicAddPartitionsCmd(cf), topicAlterConfigCmd(cf), topicOffsetsCmd(cf), topicDeleteRecordsCmd(cf),
+		topicReassignCmd(cf))
 	return cmd
 }
 

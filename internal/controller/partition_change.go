@@ -8,9 +8,9 @@ import (
 	"github.com/sluice-io/sluice/internal/metadata"
 )
 
-// Every change of a partition's leader or ISR goes through partitionChange
-// (Kafka's PartitionChangeBuilder, without reassignments in flight or
-// eligible leader replicas, which Sluice does not have): fencing, controlled
+// Every change of a partition's leader, ISR or replicas goes through
+// partitionChange (Kafka's PartitionChangeBuilder, without eligible leader
+// replicas, which Sluice does not have): fencing, controlled
 // shutdown, unfencing, ElectLeaders, AlterPartition and the periodic
 // unclean election all say what they want (a target ISR, who may lead,
 // which election) and get the one record that does it, or none.
@@ -27,6 +27,17 @@ import (
 //     says RECOVERED in an AlterPartition. Records acknowledged by the old
 //     ISR may be lost; that is what unclean.leader.election.enable trades
 //     for availability.
+//
+// Reassignments (reassign.go): while one is ongoing the replicas are the
+// target plus the removing replicas. INVARIANT (Kafka's
+// tryCompleteReassignment): whatever change is built, when every adding
+// replica is in the target ISR and the ISR without the removing replicas
+// is not empty, the same record completes the reassignment: replicas =
+// target, the removing replicas leave the ISR, adding/removing are cleared
+// and, the removed leader being out of the ISR, the election picks the
+// first target replica in sync. So the leader's AlterPartition expansion
+// that admits the last adding replica completes it, as does any other
+// change (fencing, a new reassignment) that finds it complete.
 //
 // INVARIANT: a record is built only when something changes, so the
 // partition epoch counts real changes (metadata.PartitionChangeRecord); a
@@ -49,6 +60,8 @@ type partitionChange struct {
 	acceptable func(int32) bool // may lead (besides being in sync)
 	targetISR  []int32
 	recovery   metadata.LeaderRecoveryState // target leader recovery state
+	// The target replicas and reassignment state (default: unchanged).
+	replicas, adding, removing []int32
 }
 
 // newPartitionChange starts a change of partition i of topic t that, until
@@ -57,12 +70,51 @@ func newPartitionChange(im *metadata.Image, t *metadata.TopicImage, i int32) *pa
 	p := t.Partitions[i]
 	return &partitionChange{topicID: t.ID, partition: i, p: p, election: electClean,
 		acceptable: func(r int32) bool { return acceptableLeader(im, r) },
-		targetISR:  p.ISR, recovery: p.LeaderRecoveryState}
+		targetISR:  p.ISR, recovery: p.LeaderRecoveryState,
+		replicas: p.Replicas, adding: p.AddingReplicas, removing: p.RemovingReplicas}
+}
+
+// completeReassignment applies the reassignment INVARIANT above.
+func (c *partitionChange) completeReassignment() {
+	if len(c.adding) == 0 && len(c.removing) == 0 {
+		return
+	}
+	for _, r := range c.adding {
+		if !slices.Contains(c.targetISR, r) {
+			return
+		}
+	}
+	isr := without(c.targetISR, c.removing)
+	if len(isr) == 0 {
+		return
+	}
+	c.replicas, c.targetISR = without(c.replicas, c.removing), isr
+	c.adding, c.removing = nil, nil
+}
+
+// without returns s without the members of drop, in s's order.
+func without(s, drop []int32) []int32 {
+	out := make([]int32, 0, len(s))
+	for _, x := range s {
+		if !slices.Contains(drop, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // build returns the record, or nil when nothing would change.
 func (c *partitionChange) build() *metadata.PartitionChangeRecord {
 	rec := &metadata.PartitionChangeRecord{TopicID: c.topicID, Partition: c.partition, Leader: metadata.NoLeaderChange}
+	c.completeReassignment()
+	if !slices.Equal(c.replicas, c.p.Replicas) {
+		rec.Replicas = slices.Clone(c.replicas)
+	}
+	if !slices.Equal(c.adding, c.p.AddingReplicas) || !slices.Equal(c.removing, c.p.RemovingReplicas) {
+		// Empty, not nil, clears a field (metadata.PartitionChangeRecord).
+		rec.AddingReplicas = append([]int32{}, c.adding...)
+		rec.RemovingReplicas = append([]int32{}, c.removing...)
+	}
 	leader, unclean := c.elect()
 	if leader != c.p.Leader {
 		rec.Leader = leader
@@ -82,7 +134,8 @@ func (c *partitionChange) build() *metadata.PartitionChangeRecord {
 			rec.LeaderRecovery = metadata.RecoveryToRecovering
 		}
 	}
-	if rec.Leader == metadata.NoLeaderChange && rec.ISR == nil && rec.LeaderRecovery == metadata.RecoveryUnchanged {
+	if rec.Leader == metadata.NoLeaderChange && rec.ISR == nil && rec.LeaderRecovery == metadata.RecoveryUnchanged &&
+		rec.Replicas == nil && rec.AddingReplicas == nil {
 		return nil
 	}
 	return rec
@@ -92,7 +145,7 @@ func (c *partitionChange) build() *metadata.PartitionChangeRecord {
 // whether it is an unclean pick.
 func (c *partitionChange) elect() (int32, bool) {
 	valid := func(r int32) bool { return slices.Contains(c.targetISR, r) && c.acceptable(r) }
-	replicas := c.p.Replicas
+	replicas := c.replicas
 	if c.election == electPreferred {
 		if len(replicas) > 0 && valid(replicas[0]) {
 			return replicas[0], false

@@ -24,18 +24,21 @@ type ReassignTopic struct {
 // ReplicationControlManager: unknown topics and partitions get
 // UNKNOWN_TOPIC_OR_PARTITION; a target with no replicas, a broker twice or
 // an unregistered broker gets INVALID_REPLICA_ASSIGNMENT; a target equal to
-// the current replicas changes nothing; cancelling when nothing is ongoing
-// gets NO_REASSIGNMENT_IN_PROGRESS.
+// the current replicas (nothing ongoing) changes nothing; cancelling when
+// nothing is ongoing gets NO_REASSIGNMENT_IN_PROGRESS.
 //
-// A reassignment completes at once when every target replica is already in
-// sync: the PartitionChangeRecord sets the replicas to the target, drops
-// the removed brokers from the ISR and, if the leader was removed, makes
-// the first target replica leader. A target naming a broker that is not in
-// sync would need that broker to copy the partition first, and replication
-// between brokers is not built (the cluster issue): such a target gets
-// INVALID_REPLICA_ASSIGNMENT and nothing is ever left ongoing. (On a
-// single node the only registered broker is this one, which is in every
-// ISR, so Kafka answers exactly the same.) The records of all changed
+// A target makes the replicas target ∪ current (target first), with
+// AddingReplicas = target − current and RemovingReplicas = current −
+// target: the adding brokers host the partition and fetch it from the
+// leader, which admits them to the ISR through AlterPartition once caught
+// up; the record that puts the last adding replica in the ISR completes
+// the reassignment (partition_change.go). A target whose replicas are
+// already in sync completes in the request that starts it. A new target
+// while one is ongoing starts from the current (union) replicas, as Kafka
+// does. Cancelling (Replicas nil) restores the replicas before the
+// reassignment (replicas − adding) and drops the adding replicas from the
+// ISR; when no original replica is in sync that would need an unclean
+// election and gets INVALID_REPLICA_ASSIGNMENT. The records of all changed
 // partitions are appended as one batch.
 func (c *Controller) AlterPartitionReassignments(topics []ReassignTopic) []TopicResults {
 	c.mu.Lock()
@@ -45,7 +48,7 @@ func (c *Controller) AlterPartitionReassignments(topics []ReassignTopic) []Topic
 	for _, rt := range topics {
 		tr := TopicResults{Topic: rt.Topic}
 		for _, rp := range rt.Partitions {
-			rec, e := reassign(b.im, rt.Topic, rp)
+			rec, e := c.reassign(b.im, rt.Topic, rp)
 			if rec != nil {
 				e = b.add(*rec)
 			}
@@ -65,44 +68,34 @@ func (c *Controller) AlterPartitionReassignments(topics []ReassignTopic) []Topic
 
 // reassign returns the record reassigning one partition (nil when nothing
 // changes), or why it cannot.
-func reassign(im *metadata.Image, topic string, rp ReassignPartition) (*metadata.PartitionChangeRecord, *Error) {
+func (c *Controller) reassign(im *metadata.Image, topic string, rp ReassignPartition) (*metadata.PartitionChangeRecord, *Error) {
 	t, part, e := lookupPartition(im, topic, rp.Partition)
 	if e != nil {
 		return nil, e
 	}
+	pc := newPartitionChange(im, t, rp.Partition)
 	if rp.Replicas == nil {
-		// Every reassignment completes in the request that starts it
-		// (see AlterPartitionReassignments), so none is ever ongoing.
-		return nil, errorf(kerr.NoReassignmentInProgress, "No partition reassignment is in progress.")
+		if !part.Reassigning() {
+			return nil, errorf(kerr.NoReassignmentInProgress, "No partition reassignment is in progress.")
+		}
+		isr := without(part.ISR, part.AddingReplicas)
+		if len(isr) == 0 {
+			return nil, errorf(kerr.InvalidReplicaAssignment,
+				"Unable to revert partition assignment for %s-%d because it would require an unclean leader election.", topic, rp.Partition)
+		}
+		pc.replicas, pc.adding, pc.removing, pc.targetISR = without(part.Replicas, part.AddingReplicas), nil, nil, isr
+		return pc.build(), nil
 	}
 	if e := validateReassignment(im, rp.Replicas); e != nil {
 		return nil, e
 	}
-	if slices.Equal(rp.Replicas, part.Replicas) {
+	if !part.Reassigning() && slices.Equal(rp.Replicas, part.Replicas) {
 		return nil, nil
 	}
-	for _, b := range rp.Replicas {
-		if !slices.Contains(part.ISR, b) {
-			return nil, errorf(kerr.InvalidReplicaAssignment,
-				"Reassigning %s-%d to %v needs broker %d, which is not in sync, to copy the partition; replication between brokers is not supported yet.",
-				topic, rp.Partition, rp.Replicas, b)
-		}
-	}
-	rec := &metadata.PartitionChangeRecord{TopicID: t.ID, Partition: rp.Partition, Leader: metadata.NoLeaderChange,
-		Replicas: slices.Clone(rp.Replicas)}
-	isr := make([]int32, 0, len(part.ISR))
-	for _, b := range part.ISR {
-		if slices.Contains(rp.Replicas, b) {
-			isr = append(isr, b)
-		}
-	}
-	if !slices.Equal(isr, part.ISR) {
-		rec.ISR = isr
-	}
-	if !slices.Contains(rp.Replicas, part.Leader) {
-		rec.Leader = rp.Replicas[0]
-	}
-	return rec, nil
+	removing := without(part.Replicas, rp.Replicas)
+	pc.replicas = append(slices.Clone(rp.Replicas), removing...)
+	pc.adding, pc.removing = without(rp.Replicas, part.Replicas), removing
+	return pc.build(), nil
 }
 
 // validateReassignment applies Kafka's validateManualPartitionAssignment
@@ -135,11 +128,35 @@ type Reassignment struct {
 }
 
 // ListPartitionReassignments returns the ongoing reassignments among the
-// given topics' partitions (all topics when topics is nil); unknown topics
-// and partitions are left out, as Kafka does. A reassignment is ongoing
-// while replicas are still being added or removed; since
-// AlterPartitionReassignments only accepts targets it can complete at
-// once, none ever is, and the answer is always empty.
+// given topics' partitions (all topics when topics is nil), by topic name
+// then partition; unknown topics and partitions are left out, as Kafka
+// does. Replicas is the whole current set (target plus removing).
 func (c *Controller) ListPartitionReassignments(topics []TopicPartitions) []Reassignment {
-	return nil
+	im := c.store.Image()
+	var out []Reassignment
+	add := func(t *metadata.TopicImage, i int32) {
+		if i < 0 || int(i) >= len(t.Partitions) || !t.Partitions[i].Reassigning() {
+			return
+		}
+		p := t.Partitions[i]
+		out = append(out, Reassignment{Topic: t.Name, Partition: i, Replicas: slices.Clone(p.Replicas),
+			Adding: append([]int32{}, p.AddingReplicas...), Removing: append([]int32{}, p.RemovingReplicas...)})
+	}
+	if topics == nil {
+		for _, name := range im.TopicNames() {
+			t := im.TopicsByName[name]
+			for i := range t.Partitions {
+				add(t, int32(i))
+			}
+		}
+		return out
+	}
+	for _, tp := range topics {
+		if t, ok := im.Topic(tp.Topic); ok {
+			for _, i := range tp.Partitions {
+				add(t, i)
+			}
+		}
+	}
+	return out
 }

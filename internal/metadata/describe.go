@@ -31,6 +31,9 @@ func Describe(r Record, names map[UUID]string) string {
 		if r.ISR != nil {
 			s += fmt.Sprintf(" isr %v", r.ISR)
 		}
+		if r.AddingReplicas != nil || r.RemovingReplicas != nil {
+			s += fmt.Sprintf(" adding %v removing %v", r.AddingReplicas, r.RemovingReplicas)
+		}
 		return s
 	case ConfigRecord:
 		v := "(deleted)"

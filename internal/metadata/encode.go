@@ -34,12 +34,18 @@ import (
 //	                           partitionEpoch int32
 //	                      (v1): the v0 fields, then leaderRecoveryState int8
 //	                           (Kafka's: 0 RECOVERED, 1 RECOVERING)
+//	                      (v2): the v1 fields, then addingReplicas []int32,
+//	                           removingReplicas []int32 (written only while
+//	                           a reassignment is ongoing)
 //	ConfigRecord          (4): resourceType int8, resourceName string,
 //	                           name string, value nullable string
 //	PartitionChangeRecord (5): topicId uuid, partition int32, leader int32,
 //	                           isr nullable []int32, replicas nullable []int32
 //	                      (v1): the v0 fields, then leaderRecoveryState int8
 //	                           (Kafka's: -1 no change, 0 RECOVERED, 1 RECOVERING)
+//	                      (v2): the v1 fields, then addingReplicas and
+//	                           removingReplicas, nullable []int32 (nil no
+//	                           change, empty: cleared)
 //	FenceBrokerRecord     (7): id int32, epoch int64
 //	UnfenceBrokerRecord   (8): id int32, epoch int64
 //	RemoveTopicRecord     (9): topicId uuid
@@ -113,6 +119,9 @@ func Decode(b []byte) (Record, error) {
 				d.err = fmt.Errorf("leader recovery state %d", pr.LeaderRecoveryState)
 			}
 		}
+		if v >= 2 {
+			pr.AddingReplicas, pr.RemovingReplicas = d.ints(), d.ints()
+		}
 		r = pr
 	case TypeConfig:
 		r = ConfigRecord{ResourceType: int8(d.u8()), ResourceName: d.str(), Name: d.str(), Value: d.nstr()}
@@ -125,6 +134,9 @@ func Decode(b []byte) (Record, error) {
 				d.err = fmt.Errorf("leader recovery state %d", k)
 			}
 			pc.LeaderRecovery = LeaderRecoveryChange(k + 1)
+		}
+		if v >= 2 {
+			pc.AddingReplicas, pc.RemovingReplicas = d.nints(), d.nints()
 		}
 		r = pc
 	case TypeRemoveTopic:
@@ -161,7 +173,7 @@ func maxVersion(t RecordType) uint8 {
 	case TypeRegisterBroker:
 		return 2
 	case TypePartition, TypePartitionChange:
-		return 1
+		return 2
 	}
 	return 0
 }
@@ -213,6 +225,10 @@ func (r PartitionRecord) appendBody(b []byte) []byte {
 	if r.Version() >= 1 {
 		b = append(b, byte(r.LeaderRecoveryState))
 	}
+	if r.Version() >= 2 {
+		b = appendInts(b, r.AddingReplicas)
+		b = appendInts(b, r.RemovingReplicas)
+	}
 	return b
 }
 
@@ -231,6 +247,10 @@ func (r PartitionChangeRecord) appendBody(b []byte) []byte {
 	b = appendNInts(b, r.Replicas)
 	if r.Version() >= 1 {
 		b = append(b, byte(int8(r.LeaderRecovery)-1))
+	}
+	if r.Version() >= 2 {
+		b = appendNInts(b, r.AddingReplicas)
+		b = appendNInts(b, r.RemovingReplicas)
 	}
 	return b
 }

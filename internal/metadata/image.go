@@ -81,6 +81,17 @@ type PartitionImage struct {
 	LeaderEpoch         int32
 	PartitionEpoch      int32
 	LeaderRecoveryState LeaderRecoveryState
+	// AddingReplicas and RemovingReplicas describe an ongoing
+	// reassignment (nil when none): Replicas is then the target plus the
+	// replicas being removed, and the target is Replicas minus
+	// RemovingReplicas.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning reports whether a reassignment of the partition is ongoing.
+func (p PartitionImage) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
 }
 
 // BrokerImage is a registered broker.
@@ -318,7 +329,8 @@ func (d *delta) partition(r PartitionRecord) error {
 		return fmt.Errorf("partition %d of %q has no replicas", r.Partition, t.Name)
 	}
 	p := PartitionImage{Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), Leader: r.Leader,
-		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch, LeaderRecoveryState: r.LeaderRecoveryState}
+		LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch, LeaderRecoveryState: r.LeaderRecoveryState,
+		AddingReplicas: cloneNonEmpty(r.AddingReplicas), RemovingReplicas: cloneNonEmpty(r.RemovingReplicas)}
 	if int(r.Partition) == len(t.Partitions) {
 		t.Partitions = append(t.Partitions, p)
 	} else {
@@ -344,6 +356,12 @@ func (d *delta) partitionChange(r PartitionChangeRecord) error {
 	}
 	if r.ISR != nil {
 		p.ISR = slices.Clone(r.ISR)
+	}
+	if r.AddingReplicas != nil {
+		p.AddingReplicas = cloneNonEmpty(r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		p.RemovingReplicas = cloneNonEmpty(r.RemovingReplicas)
 	}
 	if r.Leader != NoLeaderChange && r.Leader != p.Leader {
 		p.Leader = r.Leader
@@ -419,4 +437,13 @@ func setConfig(m map[string]string, r ConfigRecord) {
 	} else {
 		m[r.Name] = *r.Value
 	}
+}
+
+// cloneNonEmpty clones s, or returns nil when it is empty, so an image
+// never holds an empty non-nil list.
+func cloneNonEmpty(s []int32) []int32 {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
 }

@@ -196,6 +196,11 @@ type PartitionRecord struct {
 	LeaderEpoch         int32
 	PartitionEpoch      int32
 	LeaderRecoveryState LeaderRecoveryState
+	// AddingReplicas and RemovingReplicas (version 2, Kafka's fields of
+	// the same name) describe an ongoing reassignment; both empty when
+	// none is.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // LeaderRecoveryChange is a PartitionChangeRecord's change of the leader
@@ -227,6 +232,11 @@ type PartitionChangeRecord struct {
 	ISR            []int32
 	Replicas       []int32
 	LeaderRecovery LeaderRecoveryChange // version 1
+	// AddingReplicas and RemovingReplicas (version 2): nil leaves the
+	// field unchanged, an empty slice clears it (reassignment done or
+	// cancelled).
+	AddingReplicas   []int32
+	RemovingReplicas []int32
 }
 
 // ConfigRecord sets (Value != nil) or deletes (Value == nil) one dynamic
@@ -279,6 +289,9 @@ func (TopicRecord) Version() uint8 { return 0 }
 
 // Version implements Record: 1 when the leader is recovering.
 func (r PartitionRecord) Version() uint8 {
+	if len(r.AddingReplicas) > 0 || len(r.RemovingReplicas) > 0 {
+		return 2
+	}
 	if r.LeaderRecoveryState != Recovered {
 		return 1
 	}
@@ -287,6 +300,9 @@ func (r PartitionRecord) Version() uint8 {
 
 // Version implements Record: 1 when it changes the leader recovery state.
 func (r PartitionChangeRecord) Version() uint8 {
+	if r.AddingReplicas != nil || r.RemovingReplicas != nil {
+		return 2
+	}
 	if r.LeaderRecovery != RecoveryUnchanged {
 		return 1
 	}

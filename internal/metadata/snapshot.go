@@ -37,7 +37,8 @@ func (im *Image) Records() []Record {
 		for i, p := range t.Partitions {
 			out = append(out, PartitionRecord{TopicID: t.ID, Partition: int32(i), Replicas: slices.Clone(p.Replicas),
 				ISR: slices.Clone(p.ISR), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
-				LeaderRecoveryState: p.LeaderRecoveryState})
+				LeaderRecoveryState: p.LeaderRecoveryState,
+				AddingReplicas:      slices.Clone(p.AddingReplicas), RemovingReplicas: slices.Clone(p.RemovingReplicas)})
 		}
 		out = appendConfigs(out, ResourceTopic, t.Name, t.Configs)
 	}

@@ -177,18 +177,15 @@ func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32
 }
 
 // removeLocked closes and deletes the log of a partition whose topic the
-// image removed (or recreated under a new id).
+// image removed (or recreated under a new id), or that was reassigned away.
 // releaseLocked stops hosting a partition that was reassigned away from
-// this broker: the log is closed and its directory left as it is (moving
-// data is replication's job, cluster step 3; until then nothing is
-// deleted that a reassignment made unreachable).
+// this broker and deletes its log, as Kafka does (StopReplica with
+// delete, or a KRaft broker's stray log): the image names the same topic
+// id and other replicas, which hold the data (a reassignment completes
+// only once every target replica is in the ISR).
 func (m *Manager) releaseLocked(tp TP, p *Partition) {
-	delete(m.parts, tp)
-	m.unfollowLocked(p)
-	if err := p.log.Close(); err != nil && !errors.Is(err, log.ErrFailed) {
-		m.logger.Error("close partition log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-	}
-	m.logger.Warn("partition no longer assigned to this broker; its log is closed and kept", "topic", tp.Topic, "partition", tp.Partition, "dir", p.Dir)
+	m.logger.Info("partition reassigned away from this broker; deleting its log", "topic", tp.Topic, "partition", tp.Partition, "dir", p.Dir)
+	m.removeLocked(tp, p)
 }
 
 func (m *Manager) removeLocked(tp TP, p *Partition) {

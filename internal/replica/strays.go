@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/sluice-io/sluice/internal/fsutil"
@@ -15,7 +16,11 @@ import (
 //
 // INVARIANT: a partition directory is deleted only when its topic id
 // (partition.metadata) is one the metadata log removed (Image.Removed):
-// the topic was deleted and the directory is what is left of it. Any
+// the topic was deleted and the directory is what is left of it; or when
+// its topic id is the image's id for that topic and the image no longer
+// places the partition on this broker: it was reassigned away (deleted
+// while running by releaseLocked, at start by sweepDirs, as Kafka's
+// stray-replica cleanup). Any
 // other directory the image does not know (an unknown topic, a topic id
 // that differs from the image's, no topic id but data) is a stray: it is
 // never deleted, emptied or reused. A stray under a name the image does
@@ -60,6 +65,14 @@ func (m *Manager) sweepDirs(img *metadata.Image) {
 			continue
 		}
 		if t, ok := img.TopicsByName[topic]; ok && int(p) < len(t.Partitions) {
+			if !slices.Contains(t.Partitions[p].Replicas, m.broker.NodeID) {
+				if id, err := metadata.ReadPartitionTopicID(path); err == nil && id == t.ID {
+					m.logger.Info("removing the log of a partition reassigned away from this broker", "dir", path)
+					if err := deleteDir(path); err != nil {
+						m.logger.Error("remove partition directory", "dir", path, "err", err)
+					}
+				}
+			}
 			continue
 		}
 		id, err := metadata.ReadPartitionTopicID(path)
