@@ -185,13 +185,7 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				rr.Release()
 			case rr.Size > 0:
 				releases = append(releases, rr)
-				marker := newMarker()
-				fp.RecordBatches = marker
-				parts := make([]server.FilePart, len(rr.Slices))
-				for i, s := range rr.Slices {
-					parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
-				}
-				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts, Records: rr.Records})
+				spliceRecords(out, &fp, rr)
 				size += rr.Size
 				budget -= rr.Size
 			default:
@@ -237,6 +231,18 @@ var markerPrefix = func() uint64 {
 }()
 
 var markerSeq atomic.Uint64
+
+// spliceRecords makes rr's batches fp's records, sent from the segment
+// files with sendfile (server.Splice) rather than copied.
+func spliceRecords(out *server.Response, fp *kmsg.FetchResponseTopicPartition, rr *log.ReadResult) {
+	marker := newMarker()
+	fp.RecordBatches = marker
+	parts := make([]server.FilePart, len(rr.Slices))
+	for i, s := range rr.Slices {
+		parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
+	}
+	out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts, Records: rr.Records})
+}
 
 func newMarker() []byte {
 	m := make([]byte, 16)

@@ -164,13 +164,7 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 				rr.Release()
 			case rr.Size > 0:
 				releases = append(releases, rr)
-				marker := newMarker()
-				fp.RecordBatches = marker
-				parts := make([]server.FilePart, len(rr.Slices))
-				for i, s := range rr.Slices {
-					parts[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
-				}
-				out.Splices = append(out.Splices, server.Splice{Marker: marker, Parts: parts, Records: rr.Records})
+				spliceRecords(out, &fp, rr)
 				size += rr.Size
 				budget -= rr.Size
 			default:
