@@ -355,23 +355,7 @@ func TestLeaderCrashKeepsAckedRecords(t *testing.T) {
 
 	old := c.NodeByID(oldLeader).Index()
 	c.Crash(old)
-	var newLeader int32
-	c.WaitFor("another replica to lead", func() error {
-		for j := range c.N() {
-			if j == old {
-				continue
-			}
-			l, err := c.PartitionLeader(j, topic, 0)
-			if err != nil {
-				return err
-			}
-			if l < 0 || l == oldLeader {
-				return fmt.Errorf("node %d names leader %d", c.Node(j).ID(), l)
-			}
-			newLeader = l
-		}
-		return nil
-	})
+	newLeader := waitOtherLeader(c, old, oldLeader, topic)
 	produce(50, 100)
 
 	c.Restart(old)
@@ -440,23 +424,7 @@ func TestDivergedLeaderTruncates(t *testing.T) {
 			t.Fatalf("acks=1 on the cut-off leader: %v", kerr.ErrorForCode(code))
 		}
 	}
-	var newLeader int32
-	c.WaitFor("another replica to lead", func() error {
-		for j := range c.N() {
-			if j == old {
-				continue
-			}
-			l, err := c.PartitionLeader(j, topic, 0)
-			if err != nil {
-				return err
-			}
-			if l < 0 || l == oldLeader {
-				return fmt.Errorf("node %d names leader %d", c.Node(j).ID(), l)
-			}
-			newLeader = l
-		}
-		return nil
-	})
+	newLeader := waitOtherLeader(c, old, oldLeader, topic)
 	for range 4 {
 		if code := produceOnce(t, c, c.NodeByID(newLeader).Index(), topic, -1, 5*time.Second); code != 0 {
 			t.Fatalf("acks=all on the new leader: %v", kerr.ErrorForCode(code))
@@ -492,4 +460,27 @@ func TestDivergedLeaderTruncates(t *testing.T) {
 	if n != 7 {
 		t.Fatalf("the old leader holds %d records, want the 7 acks=all ones", n)
 	}
+}
+
+// waitOtherLeader waits until every node but skip names a leader of
+// topic-0 other than oldLeader, and returns it.
+func waitOtherLeader(c *testcluster.Cluster, skip int, oldLeader int32, topic string) int32 {
+	var newLeader int32
+	c.WaitFor("another replica to lead", func() error {
+		for j := range c.N() {
+			if j == skip {
+				continue
+			}
+			l, err := c.PartitionLeader(j, topic, 0)
+			if err != nil {
+				return err
+			}
+			if l < 0 || l == oldLeader {
+				return fmt.Errorf("node %d names leader %d", c.Node(j).ID(), l)
+			}
+			newLeader = l
+		}
+		return nil
+	})
+	return newLeader
 }
