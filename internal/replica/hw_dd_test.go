@@ -96,7 +96,7 @@ func (h *hwHarness) open(t *testing.T, d *datadriven.TestData) {
 
 func (h *hwHarness) image(t *testing.T, d *datadriven.TestData, replicas []int32) {
 	pi := metadata.PartitionImage{Leader: 1, Replicas: replicas, ISR: argIDs(t, d, "isr"),
-		LeaderEpoch: int32(argInt64(t, d, "epoch", int64(h.p.role.leaderEpoch))),
+		LeaderEpoch:    int32(argInt64(t, d, "epoch", int64(h.p.role.leaderEpoch))),
 		PartitionEpoch: int32(mustInt64(t, d, "partition-epoch"))}
 	h.p.followImage(pi, 1)
 }
