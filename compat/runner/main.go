@@ -294,7 +294,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		saslAddr := strings.TrimPrefix(strings.Split(specs[0].listeners, ",")[1], "SASL_PLAINTEXT://")
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
+			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=" + strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
 				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr,
 				"KGO_TEST_OAUTH_SEEDS=" + saslAddr},
 			NotRun: known.NotRun(suite), RunPattern: o.run,
