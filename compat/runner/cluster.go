@@ -16,22 +16,26 @@ import (
 // clusterOverrides are the settings every node of a -cluster run of n
 // nodes gets: Kafka's replicated defaults. Data partitions and the
 // internal topics (__consumer_offsets, __transaction_state,
-// __share_group_state) get clusterRF(n) replicas (3 on three nodes) and
-// min.insync.replicas (transaction.state.log.min.isr) 2, so an acks=all
-// write is on two brokers before it is acknowledged. The kgo suite
-// creates its topics at KGO_TEST_RF = clusterRF(n); kafka-go asks for
-// replication factor 1 itself.
+// __share_group_state) get clusterRF(n) replicas (3 on three nodes), the
+// transaction log a minimum ISR of 2. The broker-wide min.insync.replicas
+// is the suite's (suiteMinISR): kafka-go creates its topics with one
+// replica and writes acks=all, which min.insync.replicas 2 refuses (as
+// Kafka does).
 func clusterOverrides(n int) []string {
-	rf, minISR := clusterRF(n), min(clusterRF(n), 2)
+	rf := clusterRF(n)
 	return []string{
 		fmt.Sprintf("default.replication.factor=%d", rf),
-		fmt.Sprintf("min.insync.replicas=%d", minISR),
 		fmt.Sprintf("offsets.topic.replication.factor=%d", rf),
 		fmt.Sprintf("transaction.state.log.replication.factor=%d", rf),
-		fmt.Sprintf("transaction.state.log.min.isr=%d", minISR),
+		fmt.Sprintf("transaction.state.log.min.isr=%d", min(rf, 2)),
 		fmt.Sprintf("share.coordinator.state.topic.replication.factor=%d", rf),
 	}
 }
+
+// suiteMinISR is min.insync.replicas for a suite whose topics have rf
+// replicas: 2 when they have more than one (an acks=all write is then on
+// two brokers before it is acknowledged), else 1.
+func suiteMinISR(rf int) string { return fmt.Sprintf("min.insync.replicas=%d", min(rf, 2)) }
 
 // clusterRF is the replication factor on a cluster of n nodes: Kafka's 3,
 // or n when there are fewer.

@@ -279,7 +279,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 			return errResult(suite, err)
 		}
 		if nodes, err = start(ctx, o, sluice, dir, specs,
-			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER")...); err != nil {
+			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER", suiteMinISR(clusterRF(o.cluster)))...); err != nil {
 			return errResult(suite, err)
 		}
 		if err := createSCRAM(ctx, nodes[0].Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
