@@ -52,9 +52,10 @@ compat:
 	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner $(COMPAT_FLAGS)
 
 # The same suites against a cluster of three combined broker+controller
-# nodes (formatted, one metadata quorum; internal topics with one replica
-# while data replication does not exist). Entries of known_failures.txt
-# marked cluster:<suite> apply only here. Not part of CI's default path
+# nodes (formatted, one metadata quorum; Kafka's replicated defaults:
+# internal topics, default.replication.factor and the kgo suite's topics
+# at RF 3, min.insync.replicas 2 for kgo; kafka-go makes RF 1 topics).
+# Entries of known_failures.txt marked cluster:<suite> apply only here. Not part of CI's default path
 # (docs/COMPATIBILITY.md has how long it takes).
 compat-cluster:
 	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner -cluster 3 $(COMPAT_FLAGS)

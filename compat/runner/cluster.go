@@ -13,19 +13,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// clusterOverrides are the settings every node of a -cluster run gets.
-// Sluice has no data replication yet (docs/CLUSTER.md: every partition has
-// one replica), so the internal topics get one replica each, as on a
-// single node, instead of Kafka's three: three "replicas" of which two
-// hold nothing would only pretend to be safer. The suites create their
-// topics with replication factor 1 (KGO_TEST_RF=1; kafka-go asks for 1).
-var clusterOverrides = []string{
-	"default.replication.factor=1",
-	"offsets.topic.replication.factor=1",
-	"transaction.state.log.replication.factor=1",
-	"transaction.state.log.min.isr=1",
-	"share.coordinator.state.topic.replication.factor=1",
+// clusterOverrides are the settings every node of a -cluster run of n
+// nodes gets: Kafka's replicated defaults. Data partitions and the
+// internal topics (__consumer_offsets, __transaction_state,
+// __share_group_state) get clusterRF(n) replicas (3 on three nodes), the
+// transaction log a minimum ISR of 2. The broker-wide min.insync.replicas
+// is the suite's (suiteMinISR): kafka-go creates its topics with one
+// replica and writes acks=all, which min.insync.replicas 2 refuses (as
+// Kafka does).
+func clusterOverrides(n int) []string {
+	rf := clusterRF(n)
+	return []string{
+		fmt.Sprintf("default.replication.factor=%d", rf),
+		fmt.Sprintf("offsets.topic.replication.factor=%d", rf),
+		fmt.Sprintf("transaction.state.log.replication.factor=%d", rf),
+		fmt.Sprintf("transaction.state.log.min.isr=%d", min(rf, 2)),
+		fmt.Sprintf("share.coordinator.state.topic.replication.factor=%d", rf),
+	}
 }
+
+// suiteMinISR is min.insync.replicas for a suite whose topics have rf
+// replicas: 2 when they have more than one (an acks=all write is then on
+// two brokers before it is acknowledged), else 1.
+func suiteMinISR(rf int) string { return fmt.Sprintf("min.insync.replicas=%d", min(rf, 2)) }
+
+// clusterRF is the replication factor on a cluster of n nodes: Kafka's 3,
+// or n when there are fewer.
+func clusterRF(n int) int { return min(n, 3) }
 
 // nodeSpec is one node of a cluster as a suite wants it: its client
 // listeners (the runner adds the controller's), the PLAINTEXT address
@@ -84,7 +98,7 @@ func startCluster(ctx context.Context, bin, workDir string, specs []nodeSpec, ov
 			"--override", "process.roles=broker,controller",
 			"--override", "controller.quorum.voters=" + strings.Join(voters, ","),
 			"--override", "controller.listener.names=CONTROLLER"}
-		for _, o := range append(append(append([]string{}, clusterOverrides...), overrides...), s.overrides...) {
+		for _, o := range append(append(clusterOverrides(n), overrides...), s.overrides...) {
 			args = append(args, "--override", o)
 		}
 		b, err := spawn(bin, args, s.addr, dataDir, filepath.Join(workDir, fmt.Sprintf("broker-%d.log", id)))

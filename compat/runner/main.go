@@ -279,7 +279,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 			return errResult(suite, err)
 		}
 		if nodes, err = start(ctx, o, sluice, dir, specs,
-			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER")...); err != nil {
+			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER", suiteMinISR(clusterRF(o.cluster)))...); err != nil {
 			return errResult(suite, err)
 		}
 		if err := createSCRAM(ctx, nodes[0].Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
@@ -294,7 +294,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		saslAddr := strings.TrimPrefix(strings.Split(specs[0].listeners, ",")[1], "SASL_PLAINTEXT://")
 		s := &GoSuite{
 			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=1", "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
+			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=" + strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
 				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr,
 				"KGO_TEST_OAUTH_SEEDS=" + saslAddr},
 			NotRun: known.NotRun(suite), RunPattern: o.run,

@@ -32,7 +32,13 @@ type batch struct {
 // offset order, up to the last whole batch (a batch being appended as
 // the files are read is left out: it is above the HW).
 func replicaLog(c *testcluster.Cluster, id int32, topic string, p int32) ([]batch, error) {
-	dir := filepath.Join(c.NodeByID(id).Dir(), fmt.Sprintf("%s-%d", topic, p))
+	return logInDir(c.NodeByID(id).Dir(), id, topic, p)
+}
+
+// logInDir is replicaLog for the log directory dataDir of node id (a
+// process fixture's node too).
+func logInDir(dataDir string, id int32, topic string, p int32) ([]batch, error) {
+	dir := filepath.Join(dataDir, fmt.Sprintf("%s-%d", topic, p))
 	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
 	if err != nil {
 		return nil, err
