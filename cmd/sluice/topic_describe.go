@@ -54,7 +54,7 @@ func topicDescribeCmd(cf *clientFlags) *cobra.Command {
 	var overridesOnly, underReplicated, unavailable bool
 	cmd := &cobra.Command{
 		Use:   "describe TOPIC",
-		Short: "Show a topic's partitions (leader, replicas, ISR, start/end offsets) and configs with their sources",
+		Short: "Show a topic's partitions (leader, replicas, ISR, offline replicas, status, start/end offsets) and configs with their sources",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, ctx, done, err := cf.admin(cmd.Context())
