@@ -10,7 +10,8 @@ package main
 // one of them can be killed with kill -9 to watch the others take over.
 
 import (
-	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -217,56 +218,65 @@ func printBootstrap(out io.Writer, nodes []*devNode) {
 // runDevInProcess runs every node as a broker.Broker in this process until
 // a signal, then closes them all at once: each hands its leaderships over
 // in a controlled shutdown while the quorum still has its majority.
+//
+// A node's Start waits for a quorum leader without end, so when a start
+// fails (a port in use) or a signal comes during the start, the nodes that
+// started are closed and those still waiting are left to the process's
+// exit: they serve nothing yet, and their next start recovers their logs.
 func runDevInProcess(cmd *cobra.Command, f devClusterFlags, nodes []*devNode, sig <-chan os.Signal) error {
+	type result struct {
+		i   int
+		err error
+	}
 	brokers := make([]*broker.Broker, len(nodes))
-	fatal := make(chan error, len(nodes))
 	for i, nd := range nodes {
-		logger, _ := newLoggerTo(nd.logLines, f.logFormat, f.logLevel)
+		logger, err := newLoggerTo(nd.logLines, f.logFormat, f.logLevel)
+		if err != nil {
+			return err
+		}
 		brokers[i] = broker.New(nd.cfg, logger)
 	}
 	// A multi-voter broker's Start waits for the quorum: start them all
 	// at once.
-	errs := make([]error, len(nodes))
-	var wg sync.WaitGroup
+	results := make(chan result, len(nodes))
 	for i, b := range brokers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if errs[i] = b.Start(); errs[i] == nil {
-				go func() {
-					if err, ok := <-b.Fatal(); ok && err != nil {
-						fatal <- fmt.Errorf("node %d: %w", nodes[i].id, err)
-					}
-				}()
-			}
-		}()
+		go func() { results <- result{i, b.Start()} }()
 	}
-	started := make(chan struct{})
-	go func() { wg.Wait(); close(started) }()
+	fatal := make(chan error, len(nodes))
+	started := make([]bool, len(nodes))
 	var stopErr error
-	select {
-	case <-started:
-		for i, err := range errs {
-			if err != nil {
-				stopErr = fmt.Errorf("node %d: %w", nodes[i].id, err)
+	for n := 0; n < len(nodes) && stopErr == nil; {
+		select {
+		case r := <-results:
+			n++
+			if r.err != nil {
+				stopErr = fmt.Errorf("node %d: %w", nodes[r.i].id, r.err)
+				break
 			}
+			started[r.i] = true
+			go func() {
+				if err, ok := <-brokers[r.i].Fatal(); ok && err != nil {
+					fatal <- fmt.Errorf("node %d: %w", nodes[r.i].id, err)
+				}
+			}()
+		case s := <-sig:
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s during the start: stopping\n", s)
+			stopErr = errInterrupted
 		}
-		if stopErr == nil {
-			printBootstrap(cmd.OutOrStdout(), nodes)
-			select {
-			case s := <-sig:
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: stopping %d nodes\n", s, len(nodes))
-			case stopErr = <-fatal:
-			}
+	}
+	if stopErr == nil {
+		printBootstrap(cmd.OutOrStdout(), nodes)
+		select {
+		case s := <-sig:
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s: stopping %d nodes\n", s, len(nodes))
+		case stopErr = <-fatal:
 		}
-	case s := <-sig:
-		fmt.Fprintf(cmd.ErrOrStderr(), "%s during start: stopping %d nodes\n", s, len(nodes))
-		<-started
 	}
 	closeErrs := make([]error, len(brokers))
+	var wg sync.WaitGroup
 	for i, b := range brokers {
-		if errs[i] != nil {
-			continue // Start failed and cleaned up after itself
+		if !started[i] {
+			continue
 		}
 		wg.Add(1)
 		go func() { defer wg.Done(); closeErrs[i] = b.Close() }()
@@ -282,6 +292,9 @@ func runDevInProcess(cmd *cobra.Command, f devClusterFlags, nodes []*devNode, si
 	}
 	return stopErr
 }
+
+// errInterrupted: a signal came before every node was up.
+var errInterrupted = errors.New("interrupted before every node was up")
 
 // devLogMu keeps the nodes' log lines whole on the shared stderr.
 var devLogMu sync.Mutex
@@ -301,7 +314,7 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	l.pending = append(l.pending, p...)
 	for {
-		i := strings.IndexByte(string(l.pending), '\n')
+		i := bytes.IndexByte(l.pending, '\n')
 		if i < 0 {
 			return len(p), nil
 		}
@@ -309,15 +322,5 @@ func (l *linePrefixer) Write(p []byte) (int, error) {
 			return 0, err
 		}
 		l.pending = l.pending[i+1:]
-	}
-}
-
-// copyLines copies r to w line by line (a child's output through its
-// prefixer) until r ends.
-func copyLines(w io.Writer, r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		_, _ = w.Write(append(sc.Bytes(), '\n'))
 	}
 }
