@@ -1,12 +1,20 @@
 # Sluice make targets. `make run` starts a single-node broker on
-# 127.0.0.1:9092 with data in ./data; `make test` runs every test.
+# 127.0.0.1:9092 with data in ./data; `make cluster` three nodes on
+# 127.0.0.1:9092-9094 with data in ./data/node-N; `make test` runs every test.
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster chaos
+.PHONY: run cluster build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster chaos
 
 run:
 	$(GO) run ./cmd/sluice serve
+
+# A local three-node cluster in the foreground (Ctrl-C stops it);
+# NODES=5 for more, DEV_CLUSTER_FLAGS=--processes for one process per node.
+NODES ?= 3
+DEV_CLUSTER_FLAGS ?=
+cluster:
+	$(GO) run ./cmd/sluice dev-cluster --nodes $(NODES) $(DEV_CLUSTER_FLAGS)
 
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sluice-io/sluice/internal/broker"
+	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/metadata"
 )
 
@@ -50,16 +52,8 @@ formatted directory with the same ids is left as it is.`,
 			if err != nil {
 				return err
 			}
-			dirs := strings.Split(cfg.LogDirs, ",")
-			if md := cfg.MetadataLogDir(); md != strings.TrimSpace(dirs[0]) {
-				dirs = append(dirs, md)
-			}
-			for _, d := range dirs {
-				d = strings.TrimSpace(d)
-				if _, err := broker.FormatDir(d, clusterID, cfg.NodeID); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "formatted %s: cluster.id=%s node.id=%d\n", d, clusterID, cfg.NodeID)
+			if err := formatNode(cfg, clusterID, cmd.OutOrStdout()); err != nil {
+				return err
 			}
 			if initialControllers != "" {
 				voters, err := parseInitialControllers(initialControllers)
@@ -84,6 +78,25 @@ formatted directory with the same ids is left as it is.`,
 	f.BoolVar(&random, "random-cluster-id", false, "print a new random cluster id and exit (kafka-storage random-uuid)")
 	f.StringVar(&initialControllers, "initial-controllers", "", "the voter set, id@host:port[:directory-id],... (kafka-storage format --initial-controllers), for nodes started with controller.quorum.bootstrap.servers")
 	return cmd
+}
+
+// formatNode writes meta.properties with clusterID and the node's id into
+// each of its log dirs and its metadata log dir (sluice format's work, also
+// done by sluice dev-cluster). An already formatted directory with the same
+// ids is left as it is.
+func formatNode(cfg *config.Broker, clusterID string, out io.Writer) error {
+	dirs := strings.Split(cfg.LogDirs, ",")
+	if md := cfg.MetadataLogDir(); md != strings.TrimSpace(dirs[0]) {
+		dirs = append(dirs, md)
+	}
+	for _, d := range dirs {
+		d = strings.TrimSpace(d)
+		if _, err := broker.FormatDir(d, clusterID, cfg.NodeID); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "formatted %s: cluster.id=%s node.id=%d\n", d, clusterID, cfg.NodeID)
+	}
+	return nil
 }
 
 // parseInitialControllers reads Kafka's --initial-controllers list:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -27,10 +28,18 @@ type partitionDetail struct {
 	LeaderEpoch int32   `json:"leader_epoch"`
 	Replicas    []int32 `json:"replicas"`
 	ISR         []int32 `json:"isr"`
-	Offline     []int32 `json:"offline_replicas"`
-	StartOffset int64   `json:"start_offset"`
-	EndOffset   int64   `json:"end_offset"`
-	Error       string  `json:"error,omitempty"`
+	// ELR and LastKnownELR are KIP-966's eligible leader replicas, which
+	// Sluice does not keep: always empty (kafka-topics --describe's Elr
+	// and LastKnownElr).
+	ELR          []int32 `json:"elr"`
+	LastKnownELR []int32 `json:"last_known_elr"`
+	Offline      []int32 `json:"offline_replicas"`
+	// Status: ok, under-replicated (ISR smaller than the replicas) or
+	// offline (no leader).
+	Status      string `json:"status"`
+	StartOffset int64  `json:"start_offset"`
+	EndOffset   int64  `json:"end_offset"`
+	Error       string `json:"error,omitempty"`
 }
 
 // configEntry is one config with where its value comes from.
@@ -42,10 +51,10 @@ type configEntry struct {
 }
 
 func topicDescribeCmd(cf *clientFlags) *cobra.Command {
-	var overridesOnly bool
+	var overridesOnly, underReplicated, unavailable bool
 	cmd := &cobra.Command{
 		Use:   "describe TOPIC",
-		Short: "Show a topic's partitions (leader, replicas, ISR, start/end offsets) and configs with their sources",
+		Short: "Show a topic's partitions (leader, replicas, ISR, offline replicas, status, start/end offsets) and configs with their sources",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			adm, ctx, done, err := cf.admin(cmd.Context())
@@ -56,6 +65,19 @@ func topicDescribeCmd(cf *clientFlags) *cobra.Command {
 			d, err := describeTopic(ctx, adm, args[0])
 			if err != nil {
 				return cf.clientErr(ctx, fmt.Sprintf("describe topic %q", args[0]), err)
+			}
+			if underReplicated || unavailable {
+				// kafka-topics' filters: either kind listed when both are given.
+				var kept []partitionDetail
+				for _, p := range d.Partitions {
+					if underReplicated && len(p.ISR) < len(p.Replicas) || unavailable && p.Leader < 0 {
+						kept = append(kept, p)
+					}
+				}
+				d.Partitions = kept
+			}
+			if d.Partitions == nil {
+				d.Partitions = []partitionDetail{}
 			}
 			if overridesOnly {
 				var kept []configEntry
@@ -77,6 +99,8 @@ func topicDescribeCmd(cf *clientFlags) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&overridesOnly, "overrides", false, "show only the topic's own config overrides")
+	cmd.Flags().BoolVar(&underReplicated, "under-replicated-partitions", false, "show only partitions whose ISR is smaller than their replicas, as kafka-topics")
+	cmd.Flags().BoolVar(&unavailable, "unavailable-partitions", false, "show only partitions without a leader, as kafka-topics")
 	return cmd
 }
 
@@ -92,18 +116,21 @@ func describeTopic(ctx context.Context, adm *kadm.Client, topic string) (*topicD
 	if td.Err != nil {
 		return nil, td.Err
 	}
+	// An offline partition's offsets cannot be listed (its leader is the
+	// one to ask): it shows -1, the rest of the topic is still described.
 	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err != nil {
+	if err != nil && !isShardErr(err) {
 		return nil, err
 	}
 	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
+	if err != nil && !isShardErr(err) {
 		return nil, err
 	}
 	d := &topicDescription{Topic: topic, ID: kafkaID(td.ID), Internal: td.IsInternal}
 	for _, p := range td.Partitions.Sorted() {
 		pd := partitionDetail{Partition: p.Partition, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch,
-			Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), Offline: nonNil(p.OfflineReplicas), StartOffset: -1, EndOffset: -1}
+			Replicas: nonNil(p.Replicas), ISR: nonNil(p.ISR), ELR: []int32{}, LastKnownELR: []int32{},
+			Offline: nonNil(p.OfflineReplicas), StartOffset: -1, EndOffset: -1, Status: partitionStatus(p.Leader, p.Replicas, p.ISR)}
 		if o, ok := starts.Lookup(topic, p.Partition); ok && o.Err == nil {
 			pd.StartOffset = o.Offset
 		}
@@ -132,6 +159,33 @@ func describeTopic(ctx context.Context, adm *kadm.Client, topic string) (*topicD
 	return d, nil
 }
 
+// Partition statuses in `sluice topic describe`.
+const (
+	partitionOK              = "ok"
+	partitionUnderReplicated = "under-replicated"
+	partitionOffline         = "offline"
+)
+
+// partitionStatus is offline without a leader, under-replicated with an
+// ISR smaller than the replica set (kafka-topics'
+// --unavailable-partitions and --under-replicated-partitions), else ok.
+func partitionStatus(leader int32, replicas, isr []int32) string {
+	switch {
+	case leader < 0:
+		return partitionOffline
+	case len(isr) < len(replicas):
+		return partitionUnderReplicated
+	}
+	return partitionOK
+}
+
+// isShardErr reports whether err is only some partitions' failure (kadm's
+// ShardErrors): the answer still holds the others.
+func isShardErr(err error) bool {
+	var se *kadm.ShardErrors
+	return errors.As(err, &se)
+}
+
 func nonNil(s []int32) []int32 {
 	if s == nil {
 		return []int32{}
@@ -146,10 +200,20 @@ func printTopic(w io.Writer, d *topicDescription) error {
 	}
 	fmt.Fprintf(w, "TOPIC        %s\nID           %s\nPARTITIONS   %d\nREPLICAS     %d\nINTERNAL     %v\n\n",
 		d.Topic, d.ID, len(d.Partitions), rf, d.Internal)
-	tw := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "START-OFFSET", "END-OFFSET")
+	tw := newTable(w, "PARTITION", "LEADER", "EPOCH", "REPLICAS", "ISR", "ELR", "LAST-KNOWN-ELR", "OFFLINE",
+		"START-OFFSET", "END-OFFSET", "STATUS")
 	for _, p := range d.Partitions {
-		tw.row(strconv.Itoa(int(p.Partition)), strconv.Itoa(int(p.Leader)), strconv.Itoa(int(p.LeaderEpoch)),
-			ints(p.Replicas), ints(p.ISR), strconv.FormatInt(p.StartOffset, 10), strconv.FormatInt(p.EndOffset, 10))
+		leader := strconv.Itoa(int(p.Leader))
+		if p.Leader < 0 {
+			leader = "none" // as kafka-topics prints it
+		}
+		offline := "-"
+		if len(p.Offline) > 0 {
+			offline = ints(p.Offline)
+		}
+		tw.row(strconv.Itoa(int(p.Partition)), leader, strconv.Itoa(int(p.LeaderEpoch)),
+			ints(p.Replicas), ints(p.ISR), ints(p.ELR), ints(p.LastKnownELR), offline,
+			strconv.FormatInt(p.StartOffset, 10), strconv.FormatInt(p.EndOffset, 10), p.Status)
 	}
 	if err := tw.flush(); err != nil {
 		return err

@@ -170,6 +170,7 @@ var brokerDefs = []brokerDef{
 
 var brokerDefsByName = func() map[string]*brokerDef {
 	brokerDefs = append(append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...), hwCheckpointDefs...)
+	brokerDefs = append(brokerDefs, leaderRebalanceDefs...)
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
 		m[brokerDefs[i].name] = &brokerDefs[i]

@@ -471,7 +471,9 @@ func (c *Controller) fenceExpired() {
 // StartBrokerLeases starts the lease check of the active controller: every
 // tenth of broker.session.timeout.ms it notices whether this node became
 // or stopped being the quorum leader, fences the brokers whose lease
-// expired and runs the unclean elections topics allow (elect.go). It runs until StopBrokerLeases.
+// expired, runs the unclean elections topics allow (elect.go) and, once
+// per leader.imbalance.check.interval, the automatic leader rebalance
+// (rebalance.go). It runs until StopBrokerLeases.
 func (c *Controller) StartBrokerLeases() {
 	c.leases.mu.Lock()
 	defer c.leases.mu.Unlock()
@@ -508,6 +510,7 @@ func (c *Controller) leaseTickFired() {
 
 	c.fenceExpired()
 	c.electUncleanLeaders()
+	c.maybeRebalanceLeaders()
 
 	c.leases.mu.Lock()
 	defer c.leases.mu.Unlock()

@@ -78,6 +78,8 @@ type Controller struct {
 	// remote reaches the active controller when this node is not the
 	// quorum leader (remote.go); nil on a single node.
 	remote func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
+	// rebalance is the automatic leader rebalance's state (rebalance.go).
+	rebalance rebalanceState
 }
 
 // New returns a controller writing through store, with defaults (number

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -79,8 +80,10 @@ func TestCLITopicLifecycle(t *testing.T) {
 		t.Errorf("segment.bytes source %s", src)
 	}
 	table := cliOK(t, p.addr, "topic", "describe", topic)
-	for _, want := range []string{"TOPIC        " + topic, "PARTITION  LEADER  EPOCH  REPLICAS  ISR  START-OFFSET  END-OFFSET",
-		"CONFIG ", "retention.ms", "DYNAMIC_TOPIC_CONFIG"} {
+	if !regexp.MustCompile(`PARTITION +LEADER +EPOCH +REPLICAS +ISR +ELR +LAST-KNOWN-ELR +OFFLINE +START-OFFSET +END-OFFSET +STATUS\n0 +1 +0 +\[1\] +\[1\] +\[\] +\[\] +- +0 +[0-9]+ +ok\n`).MatchString(table) {
+		t.Errorf("describe table's partitions:\n%s", table)
+	}
+	for _, want := range []string{"TOPIC        " + topic, "CONFIG ", "retention.ms", "DYNAMIC_TOPIC_CONFIG"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("describe table lacks %q:\n%s", want, table)
 		}
