@@ -36,6 +36,9 @@ type Env struct {
 	Txn    *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
 	Share  *share.Manager           // share-partitions and share sessions (keys 78, 79); nil: not served
 	Quotas *quota.Manager           // client quotas (quotas.go); nil: none
+	// LeaderThrottle is the leader side's replication throttle
+	// (fetch_replica.go); nil: none.
+	LeaderThrottle *quota.Replication
 	Auth   *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
 	Log    *slog.Logger
 	NodeID int32

@@ -59,7 +59,9 @@ type Broker struct {
 	followers atomic.Pointer[imageFollowers]
 
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
-	health storageHealth  // offline log directory probe and scrubber (storage.go)
+	// throttle is the replication throttles, following the image (throttle.go).
+	throttle throttles
+	health   storageHealth // offline log directory probe and scrubber (storage.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -128,9 +130,12 @@ func (b *Broker) Start() error {
 	// Client quotas follow the image too (internal/quota).
 	b.quotas = quota.New(quota.ConfigFrom(b.cfg))
 	b.quotas.Update(meta.Image())
+	b.newThrottles()
+	b.applyThrottles(meta.Image())
 	meta.Subscribe(func(old, img *metadata.Image) {
 		b.applyDynamicConfigs(img)
 		b.quotas.Update(img)
+		b.applyThrottles(img)
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
 		}
@@ -209,7 +214,8 @@ func (b *Broker) Start() error {
 
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
-		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
+		LeaderThrottle: b.throttle.leader,
+		NodeID:         b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}

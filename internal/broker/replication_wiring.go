@@ -37,6 +37,7 @@ func (b *Broker) startReplication() error {
 		MaxWait:          s.MaxWait,
 		Backoff:          s.Backoff,
 		Fetchers:         s.Fetchers,
+		Throttle:         b.throttle.follower,
 		Logger:           b.logger.With("component", "replica-fetcher"),
 	})
 	b.startISR()

@@ -56,6 +56,9 @@ type State struct {
 	// metadata image; read only while this node is the active controller
 	// (Kafka reports 0 elsewhere). Nil: no series.
 	OfflinePartitions func() int
+	// ReplicationByteRate is the measured rate of throttled replication
+	// bytes, leader and follower side (KIP-73). Nil: no series.
+	ReplicationByteRate func() (leader, follower float64)
 }
 
 var (
@@ -86,7 +89,11 @@ var (
 	consumerLag = prometheus.NewDesc("kafka_server_fetcherlagmetrics_consumerlag",
 		"A followed partition's lag in offsets behind its leader's high watermark, at the last replica fetch answer.",
 		[]string{"topic", "partition"}, nil)
-	connections   = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
+	connections    = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
+	leaderReplRate = prometheus.NewDesc("kafka_server_leaderreplication_byte_rate",
+		"Bytes/s this broker sent as a leader for throttled replicas (Kafka's LeaderReplication byte-rate).", nil, nil)
+	followerReplRate = prometheus.NewDesc("kafka_server_followerreplication_byte_rate",
+		"Bytes/s this broker fetched as a follower for throttled replicas (Kafka's FollowerReplication byte-rate).", nil, nil)
 	replicaMaxLag = prometheus.NewDesc("kafka_server_replicafetchermanager_maxlag",
 		"Largest lag in offsets of a followed partition behind its leader's high watermark.", nil, prometheus.Labels{"clientid": "Replica"})
 )
@@ -103,7 +110,7 @@ func gatherer(s State) prometheus.Gatherer {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{logSize, logStart, logEnd, highWater, partitionCount, leaderCount,
-		underReplicated, underMinISR, atMinISR, offlinePartitions, consumerLag, activeController, groupOffset, groupLag, connections, replicaMaxLag} {
+		underReplicated, underMinISR, atMinISR, offlinePartitions, consumerLag, activeController, groupOffset, groupLag, connections, replicaMaxLag, leaderReplRate, followerReplRate} {
 		ch <- d
 	}
 	for _, d := range memPoolDescs {
@@ -149,6 +156,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(atMinISR, float64(atMin))
 	if c.s.ReplicaMaxLag != nil {
 		gauge(replicaMaxLag, float64(c.s.ReplicaMaxLag()))
+	}
+	if c.s.ReplicationByteRate != nil {
+		l, f := c.s.ReplicationByteRate()
+		gauge(leaderReplRate, l)
+		gauge(followerReplRate, f)
 	}
 	ctl := 0.0
 	if c.s.Controller || (c.s.IsController != nil && c.s.IsController()) {

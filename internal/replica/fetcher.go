@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -50,6 +51,9 @@ type FetcherConfig struct {
 	Backoff time.Duration
 	// Fetchers is num.replica.fetchers (1).
 	Fetchers int
+	// Throttle is the follower side's replication throttle (KIP-73);
+	// nil: none.
+	Throttle *quota.Replication
 	Logger   *slog.Logger
 }
 
@@ -172,6 +176,7 @@ type followState struct {
 	leaderEpoch int32
 	delayUntil  time.Time // after a retriable error: replica.fetch.backoff.ms
 	lag         int64     // the leader's HW minus the log end, at the last answer
+	answered    bool      // lag is known: an answer was applied since follow
 	failed      error     // set: not fetched until the image gives a new epoch
 }
 
@@ -277,6 +282,9 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 			wait = min(wait, st.delayUntil.Sub(now))
 			continue
 		}
+		if f.throttled(st) {
+			continue
+		}
 		off, lastEpoch, start, err := st.p.FetchPosition()
 		if err != nil {
 			st.delayUntil = now.Add(cfg.Backoff)
@@ -304,6 +312,21 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 		return nil, nil, wait
 	}
 	return req, sent, 0
+}
+
+// throttled is Kafka's shouldFollowerThrottle: a partition this broker
+// throttles as a follower (follower.replication.throttled.replicas names
+// it with this broker) is left out of the fetch while it is behind its
+// leader's HW (or not answered yet) and the throttled bytes fetched are
+// over follower.replication.throttled.rate. A caught-up replica is never
+// held back. With every partition left out the fetcher waits
+// replica.fetch.backoff.ms, as Kafka's empty fetch does.
+func (f *fetcher) throttled(st *followState) bool {
+	q := f.fs.cfg.Throttle
+	if q == nil || !q.IsThrottled(st.p.Topic, st.p.Index) || (st.answered && st.lag <= 0) {
+		return false
+	}
+	return q.Exceeded()
 }
 
 // sentState is what one fetch asked for a partition.
@@ -405,8 +428,11 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		if err := p.SyncReplica(); err != nil {
 			return err
 		}
+		if q := f.fs.cfg.Throttle; q != nil && q.IsThrottled(p.Topic, p.Index) {
+			q.Record(len(b))
+		}
 	}
-	st.lag = max(0, rp.HighWatermark-p.log.EndOffset())
+	st.lag, st.answered = max(0, rp.HighWatermark-p.log.EndOffset()), true
 	return p.FollowLeader(rp.HighWatermark, rp.LogStartOffset)
 }
 
