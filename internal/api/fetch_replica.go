@@ -57,18 +57,23 @@ func handleReplicaFetch(e *Env, req *server.Request, r *kmsg.FetchRequest, id in
 			budget = 1 << 30
 		}
 		for {
-			resp, size, parts, errs, throttled := replicaFetchOnce(e, img, r, id, wake, budget)
+			resp, size, parts, errs, th := replicaFetchOnce(e, img, r, id, wake, budget)
 			if size >= int(r.MinBytes) || errs || deadline.IsZero() || !time.Now().Before(deadline) {
 				unwatchLEO(parts, wake)
 				// Only what is sent counts (Kafka records the
 				// response's throttled partitions).
 				if e.LeaderThrottle != nil {
-					e.LeaderThrottle.Record(throttled)
+					e.LeaderThrottle.Record(th.bytes)
 				}
 				return resp
 			}
 			resp.Release()
-			t := time.NewTimer(time.Until(deadline))
+			d := time.Until(deadline)
+			if th.held {
+				// Read again once the throttle lifts, not at MaxWait.
+				d = min(d, max(e.LeaderThrottle.Delay(), time.Millisecond))
+			}
+			t := time.NewTimer(d)
 			select {
 			case <-wake:
 			case <-t.C:
@@ -93,8 +98,8 @@ func unwatchLEO(parts []*replica.Partition, ch chan struct{}) {
 
 // replicaFetchOnce reads every requested partition once, registering wake
 // for appends before each read so none is missed.
-// It also returns the bytes read for partitions the leader throttles.
-func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int32, wake chan struct{}, budget int) (*server.Response, int, []*replica.Partition, bool, int) {
+// It also reports on the partitions the leader throttles.
+func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int32, wake chan struct{}, budget int) (*server.Response, int, []*replica.Partition, bool, throttleUse) {
 	resp := kmsg.NewPtrFetchResponse()
 	out := &server.Response{Msg: resp}
 	var releases []*log.ReadResult
@@ -103,7 +108,8 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 			rr.Release()
 		}
 	}
-	size, anyErr, throttledBytes := 0, false, 0
+	size, anyErr := 0, false
+	var th throttleUse
 	var watched []*replica.Partition
 	now := time.Now()
 	brokerEpoch := int64(-1) // the follower's broker epoch (KIP-903), for AlterPartition
@@ -163,6 +169,7 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 			fp.LastStableOffset = min(p.LastStableOffset(), fp.HighWatermark)
 			throttled := e.LeaderThrottle != nil && e.LeaderThrottle.IsThrottled(name, rp.Partition)
 			if throttled && leaderThrottles(e.LeaderThrottle, p, id) {
+				th.held = true
 				t.Partitions = append(t.Partitions, fp)
 				continue
 			}
@@ -185,7 +192,7 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 				size += rr.Size
 				budget -= rr.Size
 				if throttled {
-					throttledBytes += rr.Size
+					th.bytes += rr.Size
 				}
 			default:
 				rr.Release()
@@ -194,7 +201,14 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	return out, size, watched, anyErr, throttledBytes
+	return out, size, watched, anyErr, th
+}
+
+// throttleUse is what one read did with throttled partitions: the bytes
+// it read for them, and whether it held one back.
+type throttleUse struct {
+	bytes int
+	held  bool
 }
 
 // leaderThrottles is Kafka's shouldLeaderThrottle for a partition this

@@ -71,8 +71,13 @@ func (r *Replication) IsThrottled(topic string, partition int32) bool {
 
 // Exceeded reports whether the recorded rate is over the bound (Kafka's
 // isQuotaExceeded: checked before a read, without recording).
-func (r *Replication) Exceeded() bool {
-	return r.sensor.Throttle(r.Rate(), r.now()) > 0
+func (r *Replication) Exceeded() bool { return r.Delay() > 0 }
+
+// Delay is how long until the rate is back within the bound if nothing
+// more is recorded (0 when it is within): a throttled fetch waits this
+// long, not a whole backoff, before it asks again.
+func (r *Replication) Delay() time.Duration {
+	return r.sensor.Throttle(r.Rate(), r.now())
 }
 
 // Record adds the bytes sent or fetched for throttled partitions.

@@ -282,7 +282,8 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 			wait = min(wait, st.delayUntil.Sub(now))
 			continue
 		}
-		if f.throttled(st) {
+		if d := f.throttled(st); d > 0 {
+			wait = min(wait, d)
 			continue
 		}
 		off, lastEpoch, start, err := st.p.FetchPosition()
@@ -319,14 +320,16 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 // it with this broker) is left out of the fetch while it is behind its
 // leader's HW (or not answered yet) and the throttled bytes fetched are
 // over follower.replication.throttled.rate. A caught-up replica is never
-// held back. With every partition left out the fetcher waits
-// replica.fetch.backoff.ms, as Kafka's empty fetch does.
-func (f *fetcher) throttled(st *followState) bool {
+// held back. It returns how long until the throttle lifts (0: fetch it
+// now). With every partition left out the fetcher waits that long,
+// where Kafka's empty fetch waits replica.fetch.backoff.ms: the copy
+// then runs at the rate rather than below it.
+func (f *fetcher) throttled(st *followState) time.Duration {
 	q := f.fs.cfg.Throttle
 	if q == nil || !q.IsThrottled(st.p.Topic, st.p.Index) || (st.answered && st.lag <= 0) {
-		return false
+		return 0
 	}
-	return q.Exceeded()
+	return q.Delay()
 }
 
 // sentState is what one fetch asked for a partition.
