@@ -39,11 +39,11 @@ type Env struct {
 	// LeaderThrottle is the leader side's replication throttle
 	// (fetch_replica.go); nil: none.
 	LeaderThrottle *quota.Replication
-	Auth   *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
-	Log    *slog.Logger
-	NodeID int32
-	Host   string // the first listener's advertised endpoint
-	Port   int32
+	Auth           *auth.Authorizer // nil: no authorizer.class.name, nothing is checked (authz.go)
+	Log            *slog.Logger
+	NodeID         int32
+	Host           string // the first listener's advertised endpoint
+	Port           int32
 	// Endpoints is this node's advertised endpoint per listener name:
 	// brokers are named to a client with the endpoint of the listener
 	// its request arrived on, as Kafka does.
