@@ -36,14 +36,16 @@ type Env struct {
 	Txn    *txn.Coordinator         // transaction coordinator (keys 22, 24-28, 61, 65, 66)
 	Share  *share.Manager           // share-partitions and share sessions (keys 78, 79); nil: not served
 	Quotas *quota.Manager           // client quotas (quotas.go); nil: none
+	Auth   *auth.Authorizer         // nil: no authorizer.class.name, nothing is checked (authz.go)
+	Log    *slog.Logger
+	NodeID int32
+	Host   string // the first listener's advertised endpoint
+	Port   int32
+
 	// LeaderThrottle is the leader side's replication throttle
 	// (fetch_replica.go); nil: none.
 	LeaderThrottle *quota.Replication
-	Auth           *auth.Authorizer // nil: no authorizer.class.name, nothing is checked (authz.go)
-	Log            *slog.Logger
-	NodeID         int32
-	Host           string // the first listener's advertised endpoint
-	Port           int32
+
 	// Endpoints is this node's advertised endpoint per listener name:
 	// brokers are named to a client with the endpoint of the listener
 	// its request arrived on, as Kafka does.
