@@ -59,9 +59,10 @@ type Broker struct {
 	followers atomic.Pointer[imageFollowers]
 
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
+	health storageHealth  // offline log directory probe and scrubber (storage.go)
+
 	// throttle is the replication throttles, following the image (throttle.go).
 	throttle throttles
-	health   storageHealth // offline log directory probe and scrubber (storage.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -214,9 +215,9 @@ func (b *Broker) Start() error {
 
 	env := &api.Env{
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
-		LeaderThrottle: b.throttle.leader,
-		NodeID:         b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
+		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
+	env.LeaderThrottle = b.throttle.leader
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}

@@ -61,6 +61,14 @@ type State struct {
 	ReplicationByteRate func() (leader, follower float64)
 }
 
+// The replication throttles' measured rates (KIP-73).
+var (
+	leaderReplRate = prometheus.NewDesc("kafka_server_leaderreplication_byte_rate",
+		"Bytes/s this broker sent as a leader for throttled replicas (Kafka's LeaderReplication byte-rate).", nil, nil)
+	followerReplRate = prometheus.NewDesc("kafka_server_followerreplication_byte_rate",
+		"Bytes/s this broker fetched as a follower for throttled replicas (Kafka's FollowerReplication byte-rate).", nil, nil)
+)
+
 var (
 	logSize = prometheus.NewDesc("kafka_log_log_size", "Bytes of a partition's log segments (Kafka's Log Size).",
 		[]string{"topic", "partition"}, nil)
@@ -89,11 +97,7 @@ var (
 	consumerLag = prometheus.NewDesc("kafka_server_fetcherlagmetrics_consumerlag",
 		"A followed partition's lag in offsets behind its leader's high watermark, at the last replica fetch answer.",
 		[]string{"topic", "partition"}, nil)
-	connections    = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
-	leaderReplRate = prometheus.NewDesc("kafka_server_leaderreplication_byte_rate",
-		"Bytes/s this broker sent as a leader for throttled replicas (Kafka's LeaderReplication byte-rate).", nil, nil)
-	followerReplRate = prometheus.NewDesc("kafka_server_followerreplication_byte_rate",
-		"Bytes/s this broker fetched as a follower for throttled replicas (Kafka's FollowerReplication byte-rate).", nil, nil)
+	connections   = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections.", nil, nil)
 	replicaMaxLag = prometheus.NewDesc("kafka_server_replicafetchermanager_maxlag",
 		"Largest lag in offsets of a followed partition behind its leader's high watermark.", nil, prometheus.Labels{"clientid": "Replica"})
 )
