@@ -20,7 +20,7 @@ import (
 // replication throttles, submit the reassignment, then print its
 // progress once (--verify) or until it completes (--wait), removing the
 // throttles once every partition is complete, as kafka-reassign-partitions
-// --verify does.
+// --verify does (and at once on --cancel).
 type reassignRun struct {
 	req               kadm.AlterPartitionAssignmentsReq // nil: submit nothing
 	set               kadm.TopicsSet                    // the partitions to follow
@@ -58,6 +58,17 @@ func (r *reassignRun) run(ctx context.Context, cf *clientFlags, cl *kgo.Client, 
 				what = "Reassignment cancelled"
 			}
 			fmt.Fprintf(out, "%s for %d partitions.\n", what, len(resps.Sorted()))
+		}
+		if r.cancel && !r.preserveThrottles {
+			// As kafka-reassign-partitions --cancel: the moves'
+			// throttles go with them.
+			msg, err := clearReassignThrottles(ctx, cl, r.set.Topics())
+			if err != nil {
+				return cf.clientErr(ctx, "remove replication throttles", err)
+			}
+			if !cf.wantJSON() {
+				fmt.Fprintln(out, msg)
+			}
 		}
 	}
 	if !r.verify && !r.wait {

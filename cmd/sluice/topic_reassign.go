@@ -77,7 +77,7 @@ follower.replication.throttled.replicas, and every broker involved gets
 leader.replication.throttled.rate and follower.replication.throttled.rate.
 In-sync replicas are never held back. --verify (or --wait) removes the
 throttles from every broker and the topics once every partition is
-complete, unless --preserve-throttles.`,
+complete, unless --preserve-throttles; --cancel removes them at once.`,
 		Example: `  sluice topic reassign --topic orders --partition 0 --replicas 2,3 --wait
   sluice topic reassign --topic orders --partition 0 --replicas 2,3 --throttle 10000000
   sluice topic reassign --reassignment-json-file plan.json
