@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -51,6 +52,8 @@ func topicReassignCmd(cf *clientFlags) *cobra.Command {
 		verify     bool
 		wait       bool
 		interval   time.Duration
+		throttle   int64
+		preserve   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "reassign",
@@ -65,8 +68,18 @@ target the replica set and the removed brokers delete their copy.
 --verify prints each partition's replicas, adding and removing brokers,
 ISR and how far (in bytes of log) each adding replica is behind the
 leader, or "complete"; --wait polls until every partition is complete.
---cancel reverts ongoing reassignments to the original replicas.`,
+--cancel reverts ongoing reassignments to the original replicas.
+
+--throttle BYTES limits the copy to BYTES/s, as kafka-reassign-partitions
+does: the moving partitions' current replicas are named in their topic's
+leader.replication.throttled.replicas, the added ones in
+follower.replication.throttled.replicas, and every broker involved gets
+leader.replication.throttled.rate and follower.replication.throttled.rate.
+In-sync replicas are never held back. --verify (or --wait) removes the
+throttles from every broker and the topics once every partition is
+complete, unless --preserve-throttles; --cancel removes them at once.`,
 		Example: `  sluice topic reassign --topic orders --partition 0 --replicas 2,3 --wait
+  sluice topic reassign --topic orders --partition 0 --replicas 2,3 --throttle 10000000
   sluice topic reassign --reassignment-json-file plan.json
   sluice topic reassign --topic orders --partition 0 --verify
   sluice topic reassign --topic orders --partition 0 --cancel`,
@@ -118,47 +131,9 @@ leader, or "complete"; --wait polls until every partition is complete.
 				return err
 			}
 			defer done()
-			adm := kadm.NewClient(cl)
-			out := cmd.OutOrStdout()
-			if len(req) > 0 {
-				resps, err := adm.AlterPartitionAssignments(ctx, req)
-				if err != nil {
-					return cf.clientErr(ctx, "reassign partitions", err)
-				}
-				for _, r := range resps.Sorted() {
-					if r.Err != nil {
-						return cf.clientErr(ctx, fmt.Sprintf("reassign %s-%d", r.Topic, r.Partition), withMessage(r.Err, r.ErrMessage))
-					}
-				}
-				if !cf.wantJSON() {
-					what := "Reassignment started"
-					if cancel {
-						what = "Reassignment cancelled"
-					}
-					fmt.Fprintf(out, "%s for %d partitions.\n", what, len(resps.Sorted()))
-				}
-			}
-			if !verify && !wait {
-				return nil
-			}
-			for {
-				states, err := reassignProgress(ctx, cl, set, req)
-				if err != nil {
-					return cf.clientErr(ctx, "reassignment progress", err)
-				}
-				complete := !slices.ContainsFunc(states, func(s reassignState) bool { return !s.Complete })
-				if !wait || complete {
-					return printReassign(out, cf.wantJSON(), states)
-				}
-				if !cf.wantJSON() {
-					_ = printReassign(out, false, states)
-				}
-				select {
-				case <-ctx.Done():
-					return cf.clientErr(ctx, "wait for the reassignment", ctx.Err())
-				case <-time.After(interval):
-				}
-			}
+			run := reassignRun{req: req, set: set, cancel: cancel, verify: verify, wait: wait, interval: interval,
+				throttle: throttle, preserveThrottles: preserve}
+			return run.run(ctx, cf, cl, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
@@ -170,6 +145,7 @@ leader, or "complete"; --wait polls until every partition is complete.
 	f.BoolVar(&verify, "verify", false, "print the progress of the partitions' reassignments")
 	f.BoolVar(&wait, "wait", false, "print the progress until every reassignment is complete")
 	f.DurationVar(&interval, "interval", time.Second, "how often --wait polls")
+	addThrottleFlags(f, &throttle, &preserve)
 	return cmd
 }
 
@@ -299,4 +275,10 @@ func printReassign(w io.Writer, asJSON bool, states []reassignState) error {
 		fmt.Fprintln(w)
 	}
 	return nil
+}
+
+// addThrottleFlags registers --throttle and --preserve-throttles.
+func addThrottleFlags(f *pflag.FlagSet, throttle *int64, preserve *bool) {
+	f.Int64Var(throttle, "throttle", -1, "replication throttle in bytes/s for the moves (-1: none), as kafka-reassign-partitions --throttle")
+	f.BoolVar(preserve, "preserve-throttles", false, "keep the throttles once the reassignment is complete (--verify, --wait)")
 }

@@ -41,6 +41,11 @@ type Env struct {
 	NodeID int32
 	Host   string // the first listener's advertised endpoint
 	Port   int32
+
+	// LeaderThrottle is the leader side's replication throttle
+	// (fetch_replica.go); nil: none.
+	LeaderThrottle *quota.Replication
+
 	// Endpoints is this node's advertised endpoint per listener name:
 	// brokers are named to a client with the endpoint of the listener
 	// its request arrived on, as Kafka does.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -10,6 +11,7 @@ import (
 	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/log"
 	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -22,7 +24,11 @@ import (
 // nothing new until the LEO grows (not the HW) or MaxWait passes; and it
 // tells a follower whose last fetched epoch diverged from the leader's
 // log where that epoch ends (DivergingEpoch, KIP-595). Only a broker in
-// the partition's replica set may fetch it, with CLUSTER_ACTION.
+// the partition's replica set may fetch it, with CLUSTER_ACTION. A
+// follower's broker epoch (ReplicaState.Epoch, KIP-903) does not decide
+// whether it is served, only whether it may join the ISR (replica/
+// isr_wiring.go). Replication throttles (KIP-73) hold back the data of
+// throttled partitions for followers outside the ISR (leaderThrottles).
 
 // replicaIDOf is the fetching broker's id, or -1 for a consumer.
 func replicaIDOf(r *kmsg.FetchRequest) int32 {
@@ -51,13 +57,23 @@ func handleReplicaFetch(e *Env, req *server.Request, r *kmsg.FetchRequest, id in
 			budget = 1 << 30
 		}
 		for {
-			resp, size, parts, errs := replicaFetchOnce(e, img, r, id, wake, budget)
+			resp, size, parts, errs, th := replicaFetchOnce(e, img, r, id, wake, budget)
 			if size >= int(r.MinBytes) || errs || deadline.IsZero() || !time.Now().Before(deadline) {
 				unwatchLEO(parts, wake)
+				// Only what is sent counts (Kafka records the
+				// response's throttled partitions).
+				if e.LeaderThrottle != nil {
+					e.LeaderThrottle.Record(th.bytes)
+				}
 				return resp
 			}
 			resp.Release()
-			t := time.NewTimer(time.Until(deadline))
+			d := time.Until(deadline)
+			if th.held {
+				// Read again once the throttle lifts, not at MaxWait.
+				d = min(d, max(e.LeaderThrottle.Delay(), time.Millisecond))
+			}
+			t := time.NewTimer(d)
 			select {
 			case <-wake:
 			case <-t.C:
@@ -82,7 +98,8 @@ func unwatchLEO(parts []*replica.Partition, ch chan struct{}) {
 
 // replicaFetchOnce reads every requested partition once, registering wake
 // for appends before each read so none is missed.
-func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int32, wake chan struct{}, budget int) (*server.Response, int, []*replica.Partition, bool) {
+// It also reports on the partitions the leader throttles.
+func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int32, wake chan struct{}, budget int) (*server.Response, int, []*replica.Partition, bool, throttleUse) {
 	resp := kmsg.NewPtrFetchResponse()
 	out := &server.Response{Msg: resp}
 	var releases []*log.ReadResult
@@ -92,6 +109,7 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 		}
 	}
 	size, anyErr := 0, false
+	var th throttleUse
 	var watched []*replica.Partition
 	now := time.Now()
 	brokerEpoch := int64(-1) // the follower's broker epoch (KIP-903), for AlterPartition
@@ -149,6 +167,12 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 				fp.HighWatermark = p.HighWatermark()
 			}
 			fp.LastStableOffset = min(p.LastStableOffset(), fp.HighWatermark)
+			throttled := e.LeaderThrottle != nil && e.LeaderThrottle.IsThrottled(name, rp.Partition)
+			if throttled && leaderThrottles(e.LeaderThrottle, p, id) {
+				th.held = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
 			max := min(int(rp.PartitionMaxBytes), budget)
 			if max <= 0 && size > 0 {
 				t.Partitions = append(t.Partitions, fp)
@@ -167,6 +191,9 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 				spliceRecords(out, &fp, rr)
 				size += rr.Size
 				budget -= rr.Size
+				if throttled {
+					th.bytes += rr.Size
+				}
 			default:
 				rr.Release()
 			}
@@ -174,7 +201,27 @@ func replicaFetchOnce(e *Env, img *metadata.Image, r *kmsg.FetchRequest, id int3
 		}
 		resp.Topics = append(resp.Topics, t)
 	}
-	return out, size, watched, anyErr
+	return out, size, watched, anyErr, th
+}
+
+// throttleUse is what one read did with throttled partitions: the bytes
+// it read for them, and whether it held one back.
+type throttleUse struct {
+	bytes int
+	held  bool
+}
+
+// leaderThrottles is Kafka's shouldLeaderThrottle for a partition this
+// leader throttles (leader.replication.throttled.replicas names it with
+// this broker): a follower outside the ISR (a reassignment's new
+// replica, one catching up) gets no data while the leader's throttled
+// bytes are over leader.replication.throttled.rate. In-sync followers are
+// never held back, so acks=all and the HW do not wait on the throttle.
+func leaderThrottles(q *quota.Replication, p *replica.Partition, follower int32) bool {
+	if t := p.ISRView(); t != nil && slices.Contains(t.Current(), follower) {
+		return false
+	}
+	return q.Exceeded()
 }
 
 // divergence is KIP-595's check on the leader (Partition.DivergingEpoch,

@@ -61,6 +61,9 @@ type Broker struct {
 	quotas *quota.Manager // client quotas, following the metadata image (quotas.go)
 	health storageHealth  // offline log directory probe and scrubber (storage.go)
 
+	// throttle is the replication throttles, following the image (throttle.go).
+	throttle throttles
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -128,9 +131,12 @@ func (b *Broker) Start() error {
 	// Client quotas follow the image too (internal/quota).
 	b.quotas = quota.New(quota.ConfigFrom(b.cfg))
 	b.quotas.Update(meta.Image())
+	b.newThrottles()
+	b.applyThrottles(meta.Image())
 	meta.Subscribe(func(old, img *metadata.Image) {
 		b.applyDynamicConfigs(img)
 		b.quotas.Update(img)
+		b.applyThrottles(img)
 		if err := b.parts.Apply(img); err != nil {
 			b.logger.Error("apply metadata", "err", err)
 		}
@@ -211,6 +217,7 @@ func (b *Broker) Start() error {
 		Cfg: b.cfg, Meta: meta, Ctl: b.ctl, Parts: b.parts, Groups: b.coord, Txn: b.txn, Share: b.share, Quotas: b.quotas, Log: b.logger,
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
+	env.LeaderThrottle = b.throttle.leader
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}

@@ -16,9 +16,10 @@ import (
 // startISR starts the partition manager's ISR changes.
 func (b *Broker) startISR() {
 	b.parts.StartISR(replica.ISRControl{
-		Alter:    b.alterISRFor,
-		Eligible: b.isrEligible,
-		Logger:   b.logger.With("component", "isr"),
+		Alter:       b.alterISRFor,
+		Eligible:    b.isrEligible,
+		BrokerEpoch: b.registeredEpoch,
+		Logger:      b.logger.With("component", "isr"),
 	})
 }
 
@@ -26,6 +27,14 @@ func (b *Broker) startISR() {
 func (b *Broker) isrEligible(id int32) bool {
 	br, ok := b.meta.Image().Brokers[id]
 	return ok && !br.Fenced && !br.InControlledShutdown
+}
+
+// registeredEpoch is broker id's epoch in the image, -1 when unregistered.
+func (b *Broker) registeredEpoch(id int32) int64 {
+	if br, ok := b.meta.Image().Brokers[id]; ok {
+		return br.Epoch
+	}
+	return -1
 }
 
 // alterISRFor sends one proposed ISR; members carry the broker epoch

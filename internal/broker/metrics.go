@@ -42,7 +42,8 @@ func (b *Broker) startMetrics() error {
 		}
 	})
 	state := metrics.State{Partitions: b.partitionStats, Groups: b.groupLags, IsController: func() bool { return b.meta.QuorumStatus().IsLeader }, Connections: b.srv.NumConns,
-		MemoryPool: b.memoryPoolStat, ReplicaMaxLag: b.parts.ReplicaMaxLag, OfflinePartitions: b.offlinePartitions}
+		MemoryPool: b.memoryPoolStat, ReplicaMaxLag: b.parts.ReplicaMaxLag, OfflinePartitions: b.offlinePartitions,
+		ReplicationByteRate: func() (float64, float64) { return b.throttle.leader.ByteRate(), b.throttle.follower.ByteRate() }}
 	if l := b.cfg.MetricsListener(); l != "" {
 		srv, err := metrics.Serve(l, b.readyErr, state, b.logger.With("component", "metrics"))
 		if err != nil {

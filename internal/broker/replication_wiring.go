@@ -25,18 +25,14 @@ func (b *Broker) startReplication() error {
 	}
 	b.replNet = ib
 	b.parts.StartReplication(replica.FetcherConfig{
-		BrokerEpoch: func() int64 {
-			if br, ok := b.meta.Image().Brokers[b.cfg.NodeID]; ok {
-				return br.Epoch
-			}
-			return -1
-		},
+		BrokerEpoch:      func() int64 { return b.registeredEpoch(b.cfg.NodeID) },
 		Request:          ib.Request,
 		MaxBytes:         s.MaxBytes,
 		ResponseMaxBytes: s.ResponseMaxBytes,
 		MaxWait:          s.MaxWait,
 		Backoff:          s.Backoff,
 		Fetchers:         s.Fetchers,
+		Throttle:         b.throttle.follower,
 		Logger:           b.logger.With("component", "replica-fetcher"),
 	})
 	b.startISR()

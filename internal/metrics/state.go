@@ -56,7 +56,18 @@ type State struct {
 	// metadata image; read only while this node is the active controller
 	// (Kafka reports 0 elsewhere). Nil: no series.
 	OfflinePartitions func() int
+	// ReplicationByteRate is the measured rate of throttled replication
+	// bytes, leader and follower side (KIP-73). Nil: no series.
+	ReplicationByteRate func() (leader, follower float64)
 }
+
+// The replication throttles' measured rates (KIP-73).
+var (
+	leaderReplRate = prometheus.NewDesc("kafka_server_leaderreplication_byte_rate",
+		"Bytes/s this broker sent as a leader for throttled replicas (Kafka's LeaderReplication byte-rate).", nil, nil)
+	followerReplRate = prometheus.NewDesc("kafka_server_followerreplication_byte_rate",
+		"Bytes/s this broker fetched as a follower for throttled replicas (Kafka's FollowerReplication byte-rate).", nil, nil)
+)
 
 var (
 	logSize = prometheus.NewDesc("kafka_log_log_size", "Bytes of a partition's log segments (Kafka's Log Size).",
@@ -103,7 +114,7 @@ func gatherer(s State) prometheus.Gatherer {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{logSize, logStart, logEnd, highWater, partitionCount, leaderCount,
-		underReplicated, underMinISR, atMinISR, offlinePartitions, consumerLag, activeController, groupOffset, groupLag, connections, replicaMaxLag} {
+		underReplicated, underMinISR, atMinISR, offlinePartitions, consumerLag, activeController, groupOffset, groupLag, connections, replicaMaxLag, leaderReplRate, followerReplRate} {
 		ch <- d
 	}
 	for _, d := range memPoolDescs {
@@ -149,6 +160,11 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(atMinISR, float64(atMin))
 	if c.s.ReplicaMaxLag != nil {
 		gauge(replicaMaxLag, float64(c.s.ReplicaMaxLag()))
+	}
+	if c.s.ReplicationByteRate != nil {
+		l, f := c.s.ReplicationByteRate()
+		gauge(leaderReplRate, l)
+		gauge(followerReplRate, f)
 	}
 	ctl := 0.0
 	if c.s.Controller || (c.s.IsController != nil && c.s.IsController()) {

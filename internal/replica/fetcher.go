@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -50,6 +51,9 @@ type FetcherConfig struct {
 	Backoff time.Duration
 	// Fetchers is num.replica.fetchers (1).
 	Fetchers int
+	// Throttle is the follower side's replication throttle (KIP-73);
+	// nil: none.
+	Throttle *quota.Replication
 	Logger   *slog.Logger
 }
 
@@ -172,6 +176,7 @@ type followState struct {
 	leaderEpoch int32
 	delayUntil  time.Time // after a retriable error: replica.fetch.backoff.ms
 	lag         int64     // the leader's HW minus the log end, at the last answer
+	answered    bool      // lag is known: an answer was applied since follow
 	failed      error     // set: not fetched until the image gives a new epoch
 }
 
@@ -277,6 +282,10 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 			wait = min(wait, st.delayUntil.Sub(now))
 			continue
 		}
+		if d := f.throttled(st); d > 0 {
+			wait = min(wait, d)
+			continue
+		}
 		off, lastEpoch, start, err := st.p.FetchPosition()
 		if err != nil {
 			st.delayUntil = now.Add(cfg.Backoff)
@@ -304,6 +313,23 @@ func (f *fetcher) build() (*kmsg.FetchRequest, map[partKey]sentState, time.Durat
 		return nil, nil, wait
 	}
 	return req, sent, 0
+}
+
+// throttled is Kafka's shouldFollowerThrottle: a partition this broker
+// throttles as a follower (follower.replication.throttled.replicas names
+// it with this broker) is left out of the fetch while it is behind its
+// leader's HW (or not answered yet) and the throttled bytes fetched are
+// over follower.replication.throttled.rate. A caught-up replica is never
+// held back. It returns how long until the throttle lifts (0: fetch it
+// now). With every partition left out the fetcher waits that long,
+// where Kafka's empty fetch waits replica.fetch.backoff.ms: the copy
+// then runs at the rate rather than below it.
+func (f *fetcher) throttled(st *followState) time.Duration {
+	q := f.fs.cfg.Throttle
+	if q == nil || !q.IsThrottled(st.p.Topic, st.p.Index) || (st.answered && st.lag <= 0) {
+		return 0
+	}
+	return q.Delay()
 }
 
 // sentState is what one fetch asked for a partition.
@@ -405,8 +431,11 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		if err := p.SyncReplica(); err != nil {
 			return err
 		}
+		if q := f.fs.cfg.Throttle; q != nil && q.IsThrottled(p.Topic, p.Index) {
+			q.Record(len(b))
+		}
 	}
-	st.lag = max(0, rp.HighWatermark-p.log.EndOffset())
+	st.lag, st.answered = max(0, rp.HighWatermark-p.log.EndOffset()), true
 	return p.FollowLeader(rp.HighWatermark, rp.LogStartOffset)
 }
 

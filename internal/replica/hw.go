@@ -169,11 +169,17 @@ func (p *Partition) UpdateFollower(id int32, brokerEpoch, offset int64, now time
 	leo := p.log.EndOffset()
 	p.mu.Lock()
 	t := p.isr
-	if t != nil && brokerEpoch >= 0 {
+	switch {
+	case t == nil:
+	case brokerEpoch >= 0:
 		if p.brokerEpochs == nil {
 			p.brokerEpochs = map[int32]int64{}
 		}
 		p.brokerEpochs[id] = brokerEpoch
+	default:
+		// A fetch without an epoch (before Fetch v15) skips the check,
+		// as Kafka's stored -1 does: forget an older one.
+		delete(p.brokerEpochs, id)
 	}
 	p.mu.Unlock()
 	if t != nil {

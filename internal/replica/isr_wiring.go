@@ -69,7 +69,13 @@ type ISRControl struct {
 	// Eligible reports whether broker id may join an ISR: registered,
 	// unfenced and not shutting down (the image's view).
 	Eligible func(id int32) bool
-	Logger   *slog.Logger
+	// BrokerEpoch is broker id's registered epoch in the image (-1 when
+	// not registered). A follower whose last fetch named another epoch
+	// (a previous incarnation, or one the image does not show yet) may
+	// not join an ISR: Kafka's isBrokerEpochIsrEligible (KIP-903). Nil:
+	// no check.
+	BrokerEpoch func(id int32) int64
+	Logger      *slog.Logger
 }
 
 // isrControl is the Manager's ISR wiring, shared by its partitions.
@@ -162,12 +168,26 @@ func (p *Partition) maybeExpand(t *ISR, id int32, hw int64) {
 	p.ctl.mu.Lock()
 	cfg := p.ctl.cfg
 	p.ctl.mu.Unlock()
-	if cfg == nil || !p.ctl.eligible(id) {
+	if cfg == nil || !p.ctl.eligible(id) || !p.fetchEpochCurrent(cfg, id) {
 		return
 	}
 	if isr, ok := t.ProposeExpand(id, hw); ok {
 		p.sendISR(t, isr)
 	}
+}
+
+// fetchEpochCurrent reports whether follower id's last fetch carried its
+// registered broker epoch, or none (-1 is not stored: UpdateFollower).
+// Kafka serves a fetch with a stale epoch like any other (no
+// STALE_BROKER_EPOCH on Fetch); it only keeps the sender out of the ISR.
+func (p *Partition) fetchEpochCurrent(cfg *ISRControl, id int32) bool {
+	if cfg.BrokerEpoch == nil {
+		return true
+	}
+	p.mu.Lock()
+	e, ok := p.brokerEpochs[id]
+	p.mu.Unlock()
+	return !ok || e == cfg.BrokerEpoch(id)
 }
 
 // maybeShrink proposes dropping the ISR members that fell out of sync
