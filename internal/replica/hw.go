@@ -61,7 +61,7 @@ var ErrReplicationTimeout = errors.New("replica: timed out waiting for the ISR")
 // installed) keeps the newer ISR. An ISR change may let the HW move (a
 // lagging member left) and wakes acks=all waiters to recheck.
 func (p *Partition) setRole(pi metadata.PartitionImage, self int32) {
-	now, leo := time.Now(), p.log.EndOffset()
+	now, leo := p.now(), p.log.EndOffset()
 	p.mu.Lock()
 	was := p.role
 	next := role{self: self, leader: pi.Leader, leaderEpoch: pi.LeaderEpoch, partitionEpoch: pi.PartitionEpoch,
@@ -156,7 +156,7 @@ func (p *Partition) hwCapLocked(own int64) int64 {
 	case p.isr == nil:
 		return own // no image yet: a lone log
 	}
-	return p.isr.HighWatermark(own, p.log.EndOffset(), time.Now())
+	return p.isr.HighWatermark(own, p.log.EndOffset(), p.now())
 }
 
 // UpdateFollower records a replica fetch from follower id at offset (its

@@ -242,7 +242,7 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, old []int32, re
 		countISRChange(old, res.ISR)
 		p.role.isr = sortedSet(res.ISR)
 		p.role.partitionEpoch = res.PartitionEpoch
-		t.Committed(nil, res.ISR, time.Now())
+		t.Committed(nil, res.ISR, p.now())
 		ws := p.waiters
 		p.waiters = nil
 		p.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/log"
@@ -44,6 +45,10 @@ type Partition struct {
 	isrGen       uint64                     // the AlterPartition in flight (isr_wiring.go)
 	ctl          *isrControl                // the Manager's ISR wiring; nil in unit tests
 	leoWaiters   map[chan struct{}]struct{} // replica fetches: signalled on append
+	// clock is the time of the leader's ISR decisions (setRole, the HW's
+	// caught-up check, an AlterPartition answer); nil: the wall clock.
+	// Tests set it so lag times are deterministic.
+	clock func() time.Time
 
 	ld      atomic.Pointer[LogDir]         // the directory's health (logdir.go), found on first use
 	stale   atomic.Bool                    // a heal ended before the producer state was rebuilt
@@ -90,6 +95,14 @@ func (p *Partition) setLeaderEpoch(epoch int32) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.leaderEpoch = epoch
+}
+
+// now is the partition's clock (see clock).
+func (p *Partition) now() time.Time {
+	if p.clock != nil {
+		return p.clock()
+	}
+	return time.Now()
 }
 
 // HighWatermark is the offset below which records are visible to consumers.
