@@ -126,7 +126,7 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 	sent, failed := acks.sent, acks.failed
 	acks.mu.Unlock()
 	if failed > 0 {
-		t.Errorf("%d of %d records failed delivery: a client-visible error", failed, sent)
+		t.Errorf("%d of %d records failed delivery: a client-visible error; first: %v", failed, sent, acks.errs)
 	}
 
 	var logs map[int32]committedLog
