@@ -138,22 +138,27 @@ func (c *epochCache) Latest() int32 {
 	return c.entries[len(c.entries)-1].Epoch
 }
 
-// Assign records that epoch starts at offset. An epoch not newer than the
-// latest changes nothing (batches of one epoch arrive in order; an older
-// epoch's batch can only be a follower's copy of history the cache already
-// has). Entries starting at or after offset are dropped first: they
-// describe a log that was truncated away.
+// Assign records that epoch starts at offset (Kafka's
+// LeaderEpochFileCache.assign). Later batches of the latest epoch change
+// nothing. Otherwise every entry that conflicts with the new one goes
+// first, newest first while they conflict: one of an epoch not older
+// (a follower that took the lead at a newer epoch and wrote nothing, or
+// wrote what its new leader never had, is now given the leader's history)
+// or starting at or after offset (a log that was truncated away).
+//
+// INVARIANT: epochs and start offsets both strictly increase along the
+// cache.
 func (c *epochCache) Assign(epoch int32, offset int64) error {
 	if epoch < 0 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if k := len(c.entries); k > 0 && epoch <= c.entries[k-1].Epoch {
+	if k := len(c.entries); k > 0 && epoch == c.entries[k-1].Epoch && offset >= c.entries[k-1].StartOffset {
 		return nil
 	}
-	for len(c.entries) > 0 && c.entries[len(c.entries)-1].StartOffset >= offset {
-		c.entries = c.entries[:len(c.entries)-1]
+	for k := len(c.entries); k > 0 && (c.entries[k-1].Epoch >= epoch || c.entries[k-1].StartOffset >= offset); k = len(c.entries) {
+		c.entries = c.entries[:k-1]
 	}
 	c.entries = append(c.entries, EpochEntry{Epoch: epoch, StartOffset: offset})
 	return c.flushLocked()

@@ -417,6 +417,8 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		// again from the new end: the leader checks the new last epoch,
 		// until the logs agree.
 		to := p.TruncationOffset(rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
+		p.logger().Info("log diverges from the leader's", "fetch_offset", offset, "last_fetched_epoch", p.epochs.Latest(),
+			"leader_epoch", rp.DivergingEpoch.Epoch, "leader_epoch_end", rp.DivergingEpoch.EndOffset, "truncate_to", to)
 		if err := cut(p.TruncateTo(to)); err != nil {
 			return fmt.Errorf("truncate at the leader's epoch %d end %d: %w", rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, err)
 		}

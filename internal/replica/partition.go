@@ -75,17 +75,29 @@ func (p *Partition) LeaderEpoch() int32 {
 // this broker leads, the epoch starts at the log end in the epoch cache at
 // once (Kafka's leader does this when it becomes leader), so
 // OffsetForLeaderEpoch knows it before the first batch of the epoch.
+//
+// All of it happens under appendMu, so an append sees the old term or the
+// new one whole (appendLocked's invariant).
 func (p *Partition) followImage(pi metadata.PartitionImage, self int32) {
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
 	p.setLeaderEpoch(pi.LeaderEpoch)
 	p.setRole(pi, self)
 	if pi.Leader != self {
 		return
 	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
 	if err := p.epochs.Assign(pi.LeaderEpoch, p.log.EndOffset()); err != nil {
 		p.logger().Error("write leader-epoch-checkpoint", "err", err)
 	}
+}
+
+// leaderTerm is the current leader epoch and whether this broker leads
+// in it. A partition no image has reached yet (role unset, as in the
+// package's own tests) counts as led.
+func (p *Partition) leaderTerm() (int32, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.leaderEpoch, p.role.leader == p.role.self
 }
 
 // setLeaderEpoch follows the image's leader epoch for the partition (it

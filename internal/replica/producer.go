@@ -92,6 +92,16 @@ type ProduceError struct {
 
 func (e *ProduceError) Error() string { return e.Err.Message + ": " + e.Msg }
 
+// Is makes a NOT_LEADER_OR_FOLLOWER refusal ErrNotLeader, as callers
+// waiting for replication already handle it.
+func (e *ProduceError) Is(target error) bool {
+	return target == ErrNotLeader && e.Err == kerr.NotLeaderForPartition
+}
+
+// errNotLeaderAppend refuses an append on a broker that does not lead
+// the partition (any more, or yet).
+var errNotLeaderAppend = &ProduceError{kerr.NotLeaderForPartition, "this broker does not lead the partition"}
+
 func inSequence(last, next int32) bool {
 	return next == last+1 || (next == 0 && last == math.MaxInt32)
 }

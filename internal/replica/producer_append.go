@@ -114,8 +114,20 @@ func (p *Partition) appendLocked(batches []byte, records int64) (log.AppendInfo,
 	if err := p.offlineErr(); err != nil {
 		return log.AppendInfo{}, err
 	}
+	// INVARIANT: a batch is stamped with the epoch of a term this broker
+	// leads. Handlers check leadership in the metadata image, which is
+	// published before followImage gives the partition its new role and
+	// epoch: checked here under appendMu (followImage changes both under
+	// it), a broker taking the lead cannot stamp a batch with the epoch it
+	// followed (its epoch cache would start the new epoch after that
+	// batch, and a follower holding another batch at that offset and epoch
+	// would keep it), and one losing the lead stops appending at once
+	// (Kafka checks leaderLogIfLocal under leaderIsrUpdateLock).
+	epoch, leads := p.leaderTerm()
+	if !leads {
+		return log.AppendInfo{}, errNotLeaderAppend
+	}
 	base := p.log.ActiveBase()
-	epoch := p.LeaderEpoch()
 	info, err := p.log.Append(batches, epoch)
 	if err != nil {
 		return info, p.noteStorage(err)

@@ -40,7 +40,7 @@ import (
 // TruncateTo removes every offset >= offset from a follower's log: the
 // batch holding offset goes too, so the new end (Log().EndOffset(), where
 // the next fetch starts) may be below offset. An offset at or past the
-// end changes nothing; below the log start it empties the log, which then
+// end changes nothing but the epoch cache; below the log start it empties the log, which then
 // starts at offset (Kafka's truncateFullyAndStartAt). The log change is
 // fsynced before TruncateTo returns.
 func (p *Partition) TruncateTo(offset int64) error {
@@ -52,7 +52,15 @@ func (p *Partition) TruncateTo(offset int64) error {
 	if err := p.offlineErr(); err != nil {
 		return err
 	}
-	if offset >= p.log.EndOffset() {
+	if end := p.log.EndOffset(); offset >= end {
+		// The log keeps everything, but the epoch cache is still cut at
+		// the log end, as Kafka's truncateTo does: a broker that took the
+		// lead (its epoch entered at its log end) and lost it before
+		// writing holds an epoch its new leader's log never had, and
+		// would send it as LastFetchedEpoch for ever.
+		if err := p.epochs.TruncateFromEnd(end); err != nil {
+			return fmt.Errorf("replica: truncate leader epochs of %s: %w", p.Dir, err)
+		}
 		return nil
 	}
 	if offset < p.log.StartOffset() {

@@ -242,6 +242,7 @@ func (c *Cluster) shutdown() {
 		for _, nd := range c.nodes {
 			c.t.Logf("node %d log (tail):\n%s", nd.id, nd.logs.tail(6000))
 		}
+		c.saveLogs()
 	}
 }
 
@@ -345,4 +346,27 @@ func (l *logBuffer) tail(n int) string {
 		return s[len(s)-n:]
 	}
 	return s
+}
+
+// saveLogs writes every node's whole log to $SLUICE_TESTCLUSTER_LOGS/
+// <test>/node-N.log when that variable names a directory: the failure
+// message holds only their tails.
+func (c *Cluster) saveLogs() {
+	root := os.Getenv("SLUICE_TESTCLUSTER_LOGS")
+	if root == "" {
+		return
+	}
+	dir := filepath.Join(root, strings.NewReplacer("/", "_", " ", "_").Replace(c.t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		c.t.Logf("testcluster: save logs: %v", err)
+		return
+	}
+	for _, nd := range c.nodes {
+		name := filepath.Join(dir, fmt.Sprintf("node-%d.log", nd.id))
+		if err := os.WriteFile(name, []byte(nd.logs.String()), 0o644); err != nil {
+			c.t.Logf("testcluster: save logs: %v", err)
+			return
+		}
+	}
+	c.t.Logf("testcluster: whole node logs in %s", dir)
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -180,7 +181,9 @@ func checkReplicas(c *testcluster.Cluster, topic string) (map[int32]committedLog
 			}
 			for i := range below {
 				if !bytes.Equal(below[i].raw, ref[i].raw) {
-					return nil, fmt.Errorf("(b) %s-%d: batch %d..%d differs between replicas %d and %d", topic, p, below[i].base, below[i].last, mp.Replicas[0], id)
+					return nil, fmt.Errorf("(b) %s-%d: batch %d..%d differs between replicas %d (epoch %d, producer %d) and %d (epoch %d, producer %d): %s",
+						topic, p, below[i].base, below[i].last, mp.Replicas[0], batchEpoch(ref[i].raw), batchProducer(ref[i].raw),
+						id, batchEpoch(below[i].raw), batchProducer(below[i].raw), state)
 				}
 			}
 		}
@@ -294,4 +297,20 @@ func checkConsumed(recs []logRecord, logs map[int32]committedLog, gl *groupLog) 
 		}
 	}
 	return errs
+}
+
+// batchEpoch and batchProducer read a raw v2 batch's partition leader
+// epoch and producer id, for messages.
+func batchEpoch(raw []byte) int32 {
+	if len(raw) < 16 {
+		return -1
+	}
+	return int32(binary.BigEndian.Uint32(raw[12:16]))
+}
+
+func batchProducer(raw []byte) int64 {
+	if len(raw) < 51 {
+		return -1
+	}
+	return int64(binary.BigEndian.Uint64(raw[43:51]))
 }

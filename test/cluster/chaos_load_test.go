@@ -37,6 +37,7 @@ type ackSet struct {
 	mu     sync.Mutex
 	acked  map[recKey]int32
 	failed int
+	errs   []string // the first delivery errors
 	sent   int
 }
 
@@ -82,6 +83,9 @@ func runProducer(t *testing.T, c *testcluster.Cluster, topic string, id int, par
 					defer acks.mu.Unlock()
 					if err != nil {
 						acks.failed++
+						if len(acks.errs) < 5 {
+							acks.errs = append(acks.errs, fmt.Sprintf("%s on partition %d: %v", k.value(), r.Partition, err))
+						}
 						return
 					}
 					acks.acked[k] = r.Partition

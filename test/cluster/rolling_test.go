@@ -1,0 +1,298 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/testcluster"
+)
+
+// Issue 18's operability tests: brokers stopped the controlled way
+// (broker.Close, the path SIGTERM takes: BrokerHeartbeat WantShutDown,
+// leaderships moved away, then the close) under load, with the chaos
+// checker of issue 17 and two stricter client-side checks:
+//
+//   - no client error that is not retriable: the idempotent acks=all
+//     producers have every record acknowledged (a record whose delivery
+//     failed is a client-visible error), and the group's consumer polls
+//     no error other than the retriable ones;
+//   - no consumer re-reads a committed record: once a commit of offset N
+//     was acknowledged, the consumer is never handed a record of that
+//     partition below N again.
+
+const (
+	rollTopic      = "roll"
+	rollPartitions = 6
+)
+
+// TestSIGTERMEachLeaderInTurn stops, three times over, the broker that
+// leads partition 0 at that moment, restarts it and waits until it is back
+// in every ISR before the next.
+func TestSIGTERMEachLeaderInTurn(t *testing.T) {
+	t.Parallel()
+	runRolling(t, func(c *testcluster.Cluster, round int) int {
+		if round >= 3 {
+			return -1
+		}
+		id := c.WaitPartitionLeader(rollTopic, 0)
+		return c.NodeByID(id).Index()
+	})
+}
+
+// TestRollingRestartUnderLoad restarts node 1, then 2, then 3, each
+// stopped the controlled way and waited for until it has caught up (back
+// in every ISR), as an operator rolls a cluster.
+func TestRollingRestartUnderLoad(t *testing.T) {
+	t.Parallel()
+	runRolling(t, func(c *testcluster.Cluster, round int) int {
+		if round >= c.N() {
+			return -1
+		}
+		return round
+	})
+}
+
+// runRolling runs the load, then for each round stops the node next picks
+// (-1 ends), restarts it and waits for it to catch up; then checks.
+func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) {
+	c := testcluster.New(t, 3)
+	adm := c.Admin(t)
+	two := "2"
+	if resp, err := adm.CreateTopic(ctx(t), rollPartitions, 3, map[string]*string{"min.insync.replicas": &two}, rollTopic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	for p := range int32(rollPartitions) {
+		c.WaitPartitionLeader(rollTopic, p)
+	}
+
+	acks := &ackSet{acked: map[recKey]int32{}}
+	gl := &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}}
+	strict := &strictLog{}
+	stopProducers, stopConsumer := make(chan struct{}), make(chan struct{})
+	var producers, consumers sync.WaitGroup
+	stopAll := func() {
+		for _, ch := range []chan struct{}{stopProducers, stopConsumer} {
+			select {
+			case <-ch:
+			default:
+				close(ch)
+			}
+		}
+		producers.Wait()
+		consumers.Wait()
+	}
+	defer stopAll()
+	runStrictConsumer(t, c, rollTopic, "roll-group", gl, strict, stopConsumer, &consumers)
+	runOffsetSampler(t, c, "roll-group", gl, stopConsumer, &consumers)
+	for id := range 2 {
+		runProducer(t, c, rollTopic, id, rollPartitions, 10*time.Millisecond, acks, stopProducers, &producers)
+	}
+	// Let the group form and some records flow before the first stop.
+	waitAcked(c, acks, 50)
+
+	for round := 0; ; round++ {
+		i := next(c, round)
+		if i < 0 {
+			break
+		}
+		before := ackedCount(acks)
+		t.Logf("round %d: stopping %s the controlled way", round, c.Node(i))
+		c.Stop(i)
+		if !strings.Contains(c.Node(i).Logs(), "controlled shutdown complete") {
+			t.Errorf("round %d: %s closed without a completed controlled shutdown:\n%s", round, c.Node(i), c.Node(i).Logs())
+		}
+		// The load goes on with two nodes (min.insync.replicas 2).
+		waitAcked(c, acks, before+50)
+		c.Restart(i)
+		waitFullISR(c, rollTopic, "__consumer_offsets")
+		t.Logf("round %d: %s back in every ISR", round, c.Node(i))
+	}
+	waitAcked(c, acks, ackedCount(acks)+50)
+
+	close(stopProducers)
+	producers.Wait()
+	acks.mu.Lock()
+	acked := maps.Clone(acks.acked)
+	sent, failed := acks.sent, acks.failed
+	acks.mu.Unlock()
+	if failed > 0 {
+		t.Errorf("%d of %d records failed delivery: a client-visible error; first: %v", failed, sent, acks.errs)
+	}
+
+	var logs map[int32]committedLog
+	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
+		var err error
+		logs, err = checkReplicas(c, rollTopic)
+		if err != nil {
+			return err
+		}
+		for p, l := range logs {
+			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
+				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", rollTopic, p, l.state)
+			}
+		}
+		_, err = checkReplicas(c, "__consumer_offsets")
+		return err
+	})
+	recs, err := committedRecords(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range checkAcked(recs, acked) {
+		t.Error(e)
+	}
+	c.WaitForWithin(60*time.Second, "the group to consume every acknowledged record", func() error {
+		n := 0
+		for k := range acked {
+			if !gl.has(k.value()) {
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("%d of %d acknowledged records not consumed", n, len(acked))
+		}
+		return nil
+	})
+	close(stopConsumer)
+	consumers.Wait()
+	for _, e := range checkConsumed(recs, logs, gl) {
+		t.Error(e)
+	}
+	strict.mu.Lock()
+	for _, e := range strict.errs {
+		t.Error(e)
+	}
+	strict.mu.Unlock()
+	t.Logf("%d records sent, %d acknowledged, %d in the log, %d consumed, %d commits",
+		sent, len(acked), len(recs), len(gl.records), gl.commits)
+}
+
+// strictLog holds what runStrictConsumer found wrong.
+type strictLog struct {
+	mu   sync.Mutex
+	errs []string
+}
+
+func (s *strictLog) add(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.errs) < 20 {
+		s.errs = append(s.errs, fmt.Sprintf(format, args...))
+	}
+}
+
+// runStrictConsumer is runConsumer (a read_committed group member
+// committing after each poll) that also records every polled error that
+// is not retriable, and every record handed out below an offset whose
+// commit was acknowledged.
+func runStrictConsumer(t *testing.T, c *testcluster.Cluster, topic, group string, gl *groupLog, strict *strictLog,
+	stop <-chan struct{}, done *sync.WaitGroup) {
+	cl := c.Client(t,
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.FetchMaxWait(200*time.Millisecond),
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	done.Add(1)
+	go func() {
+		<-stop
+		cancel()
+	}()
+	go func() {
+		defer done.Done()
+		committed := map[int32]int64{} // acknowledged commit per partition
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			for _, fe := range fs.Errors() {
+				if !retriableClientError(fe.Err) {
+					strict.add("consumer: %s-%d: non-retriable error %v", fe.Topic, fe.Partition, fe.Err)
+				}
+			}
+			polled := map[int32]int64{}
+			gl.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset < committed[r.Partition] {
+					strict.add("consumer: %s-%d offset %d handed out again after a commit of %d was acknowledged",
+						r.Topic, r.Partition, r.Offset, committed[r.Partition])
+				}
+				polled[r.Partition] = r.Offset + 1
+				gl.records = append(gl.records, consumed{r.Partition, r.Offset, string(r.Value)})
+				gl.seen[string(r.Value)] = true
+			})
+			gl.mu.Unlock()
+			cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+			err := cl.CommitUncommittedOffsets(cctx)
+			ccancel()
+			if err == nil {
+				gl.mu.Lock()
+				gl.commits++
+				gl.mu.Unlock()
+				for p, o := range polled {
+					committed[p] = max(committed[p], o)
+				}
+			}
+		}
+	}()
+}
+
+// retriableClientError reports whether a polled error is one a client
+// retries on its own: Kafka's retriable codes, or the poll's own end.
+func retriableClientError(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || kerr.IsRetriable(err)
+}
+
+func ackedCount(acks *ackSet) int {
+	acks.mu.Lock()
+	defer acks.mu.Unlock()
+	return len(acks.acked)
+}
+
+// waitAcked waits until at least n records are acknowledged.
+func waitAcked(c *testcluster.Cluster, acks *ackSet, n int) {
+	c.WaitFor(fmt.Sprintf("%d records acknowledged", n), func() error {
+		if got := ackedCount(acks); got < n {
+			return fmt.Errorf("%d acknowledged", got)
+		}
+		return nil
+	})
+}
+
+// waitFullISR waits until every partition of topics has all its replicas
+// in the ISR, as every node's Metadata says: the restarted node has
+// caught up everywhere.
+func waitFullISR(c *testcluster.Cluster, topics ...string) {
+	c.WaitForWithin(60*time.Second, fmt.Sprintf("full ISRs of %v", topics), func() error {
+		for i := range c.N() {
+			m, err := c.Metadata(i, topics...)
+			if err != nil {
+				return err
+			}
+			for _, mt := range m.Topics {
+				if mt.ErrorCode != 0 {
+					return fmt.Errorf("node %d: %s: error %d", i+1, *mt.Topic, mt.ErrorCode)
+				}
+				for _, mp := range mt.Partitions {
+					for _, r := range mp.Replicas {
+						if !slices.Contains(mp.ISR, r) {
+							return fmt.Errorf("node %d: %s-%d ISR %v of replicas %v", i+1, *mt.Topic, mp.Partition, mp.ISR, mp.Replicas)
+						}
+					}
+				}
+			}
+		}
+		return nil
+	})
+}
