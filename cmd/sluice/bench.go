@@ -90,12 +90,13 @@ start) at every --sizes, then latency (--rate records/s for --duration with
 linger 0). The failover phase (--phases failover, cluster targets only,
 after the others) SIGKILLs a partition leader --failover times while a
 producer writes acks=all at --rate, and times each kill to the first
-acknowledgement of a record sent after it on the partitions it led. --disk-floor adds, before every target and after the last,
-the same records appended and fdatasynced with no broker at all: what the
-disk alone gives them, the part of a durable broker's latency that is the
-disk's. Progress goes to stderr; a Markdown report goes to stdout, with
-ratios against --baseline (default: the first target that is not an
-embedded Sluice).`,
+acknowledgement of a record sent after it on the partitions it led.
+--disk-floor adds, before every target and after the last, the same records
+appended and fdatasynced with no broker at all: what the disk alone gives
+them, the part of a durable broker's latency that is the disk's. Progress
+goes to stderr; a Markdown report goes to stdout, with ratios against
+--baseline (default: the first target that is not an embedded Sluice or a
+cluster).`,
 		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB
   sluice bench --brokers kafka=127.0.0.1:9092 --embedded --records 1000000 --producers 2
   sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s
@@ -240,9 +241,9 @@ embedded Sluice).`,
 	f.IntVar(&producers, "producers", 1, "concurrent producer clients")
 	f.IntVar(&consumers, "consumers", 1, "concurrent consumer clients (at most one per partition)")
 	f.StringSliceVar(&phases, "phases", []string{bench.PhaseProduce, bench.PhaseConsume, bench.PhaseLatency}, "phases to run: produce, consume, latency, failover (cluster targets)")
-	f.IntVar(&rate, "rate", 5000, "latency phase: records per second")
+	f.IntVar(&rate, "rate", 5000, "latency and failover phases: records per second")
 	f.DurationVar(&duration, "duration", 10*time.Second, "latency phase: how long to produce")
-	f.IntVar(&latencySize, "latency-size", 0, "latency phase: record size (default: the first size)")
+	f.IntVar(&latencySize, "latency-size", 0, "latency and failover phases: record size (default: the first size)")
 	f.DurationVar(&linger, "linger", 5*time.Millisecond, "throughput phase: producer linger")
 	f.StringVar(&batchMax, "batch-max-bytes", "1MiB", "producer batch size limit")
 	f.IntVar(&inflight, "max-inflight", 5, "produce requests in flight per broker")
