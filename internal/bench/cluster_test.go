@@ -58,3 +58,18 @@ func TestAckWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPickVictimAlternates(t *testing.T) {
+	st := steady{leaders: []int32{1, 2, 3}, controller: 2}
+	for k := range 6 {
+		got := pickVictim(st, k)
+		if isCtl := got == st.controller; isCtl != (k%2 == 1) {
+			t.Errorf("kill %d: victim %d, controller %v", k, got, isCtl)
+		}
+	}
+	// No leader is the controller: the rotation alone.
+	st = steady{leaders: []int32{1, 2, 3}, controller: 9}
+	if got := pickVictim(st, 1); got != 2 {
+		t.Errorf("victim %d, want 2", got)
+	}
+}

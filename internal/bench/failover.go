@@ -138,9 +138,7 @@ func runFailover(ctx context.Context, c *Config, pr *progress, t Target, rt *run
 		}); err != nil {
 			return fmt.Errorf("kill %d: %w", k+1, err)
 		}
-		// Rotate over the partitions: with the preferred leaders restored
-		// after each kill, this rotates over the brokers too.
-		victim := st.leaders[int32(k)%c.Partitions]
+		victim := pickVictim(st, k)
 		var led []int32
 		for p, l := range st.leaders {
 			if l == victim {
@@ -185,6 +183,24 @@ func runFailover(ctx context.Context, c *Config, pr *progress, t Target, rt *run
 		electPreferred(ctx, kadm.NewClient(admCl), topic, c.Partitions)
 	}
 	return nil
+}
+
+// pickVictim chooses kill k's victim among the partition leaders. A
+// leader that is also the active controller takes longer to replace (a new
+// controller is elected first, and gives every broker a fresh session), so
+// kills alternate between such a leader and one that is not, each figure
+// getting about half the samples; within a kind they rotate over the
+// partitions, and so, with the preferred leaders restored after each
+// kill, over the brokers.
+func pickVictim(st steady, k int) int32 {
+	n := len(st.leaders)
+	wantController := k%2 == 1
+	for i := range n {
+		if l := st.leaders[(k+i)%n]; (l == st.controller) == wantController {
+			return l
+		}
+	}
+	return st.leaders[k%n]
 }
 
 // paceFailover sends c.Rate records/s round-robin over the partitions
