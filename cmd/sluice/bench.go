@@ -54,6 +54,13 @@ func benchCmd() *cobra.Command {
 		peerProfile  string
 		rawConsume   bool
 		diskFloor    bool
+		clusterN     int
+		minInsync    int
+		sessionTO    time.Duration
+		heartbeat    time.Duration
+		clusterProps []string
+		kills        int
+		sluiceCmd    string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -68,6 +75,10 @@ Targets (several may be given; they run one after another):
                                             at its maximum (Kafka's default)
   --kfake                                   franz-go's in-process kfake, in each of
                                             --kfake-modes (sync, disk, mem)
+  --cluster N                               N "sluice serve" processes forming one
+                                            cluster (broker,controller each); its
+                                            topics have replication factor min(N,3)
+                                            and --min-insync-replicas
 
 --spawn runs each Sluice and kfake target as its own process, and
 --broker-cpus pins those processes with taskset: with the bench itself
@@ -76,16 +87,22 @@ report adds the broker's RSS and both sides' CPU use.
 
 Phases: produce (acks=all, idempotence off) and consume (groupless, from the
 start) at every --sizes, then latency (--rate records/s for --duration with
-linger 0). --disk-floor adds, before every target and after the last,
-the same records appended and fdatasynced with no broker at all: what the
-disk alone gives them, the part of a durable broker's latency that is the
-disk's. Progress goes to stderr; a Markdown report goes to stdout, with
-ratios against --baseline (default: the first target that is not an
-embedded Sluice).`,
+linger 0). The failover phase (--phases failover, cluster targets only,
+after the others) SIGKILLs a partition leader --failover times while a
+producer writes acks=all at --rate, and times each kill to the first
+acknowledgement of a record sent after it on the partitions it led.
+--disk-floor adds, before every target and after the last, the same records
+appended and fdatasynced with no broker at all: what the disk alone gives
+them, the part of a durable broker's latency that is the disk's. Progress
+goes to stderr; a Markdown report goes to stdout, with ratios against
+--baseline (default: the first target that is not an embedded Sluice or a
+cluster).`,
 		Example: `  sluice bench --embedded --kfake --sizes 1024,100 --bytes 512MiB
   sluice bench --brokers kafka=127.0.0.1:9092 --embedded --records 1000000 --producers 2
   sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s
-  taskset -c 1 sluice bench --embedded --kfake --broker-cpus 0 --consumers 3`,
+  taskset -c 1 sluice bench --embedded --kfake --broker-cpus 0 --consumers 3
+  sluice bench --spawn --embedded --cluster 3 --phases produce,latency
+  sluice bench --cluster 3 --phases failover --failover 20 --session-timeout 1s --heartbeat-interval 100ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.Config{
@@ -104,6 +121,7 @@ embedded Sluice).`,
 				DataDir:           dataDir,
 				DiskFloor:         diskFloor,
 				Baseline:          baseline,
+				Kills:             kills,
 				PhaseTimeout:      phaseTimeout,
 				KeepTopics:        keepTopics,
 				RawConsume:        rawConsume,
@@ -142,6 +160,15 @@ embedded Sluice).`,
 					return err
 				}
 				cfg.Targets = append(cfg.Targets, t)
+			}
+			if clusterN > 0 {
+				cfg.Targets = append(cfg.Targets, bench.Target{Name: fmt.Sprintf("sluice-cluster%d", clusterN), Kind: bench.Cluster,
+					Cluster: bench.ClusterSpec{Nodes: clusterN, MinInsync: minInsync, SessionTimeout: sessionTO, HeartbeatInterval: heartbeat, Overrides: clusterProps}})
+			} else if cmd.Flags().Changed("failover") || cmd.Flags().Changed("session-timeout") || cmd.Flags().Changed("heartbeat-interval") {
+				return fmt.Errorf("--failover, --session-timeout and --heartbeat-interval need --cluster")
+			}
+			if sluiceCmd != "" {
+				cfg.SluiceCommand = strings.Fields(sluiceCmd)
 			}
 			if useKFake {
 				for _, m := range kfakeModes {
@@ -213,10 +240,10 @@ embedded Sluice).`,
 	f.Int16Var(&rf, "replication-factor", 1, "replication factor of bench topics")
 	f.IntVar(&producers, "producers", 1, "concurrent producer clients")
 	f.IntVar(&consumers, "consumers", 1, "concurrent consumer clients (at most one per partition)")
-	f.StringSliceVar(&phases, "phases", []string{bench.PhaseProduce, bench.PhaseConsume, bench.PhaseLatency}, "phases to run: produce, consume, latency")
-	f.IntVar(&rate, "rate", 5000, "latency phase: records per second")
+	f.StringSliceVar(&phases, "phases", []string{bench.PhaseProduce, bench.PhaseConsume, bench.PhaseLatency}, "phases to run: produce, consume, latency, failover (cluster targets)")
+	f.IntVar(&rate, "rate", 5000, "latency and failover phases: records per second")
 	f.DurationVar(&duration, "duration", 10*time.Second, "latency phase: how long to produce")
-	f.IntVar(&latencySize, "latency-size", 0, "latency phase: record size (default: the first size)")
+	f.IntVar(&latencySize, "latency-size", 0, "latency and failover phases: record size (default: the first size)")
 	f.DurationVar(&linger, "linger", 5*time.Millisecond, "throughput phase: producer linger")
 	f.StringVar(&batchMax, "batch-max-bytes", "1MiB", "producer batch size limit")
 	f.IntVar(&inflight, "max-inflight", 5, "produce requests in flight per broker")
@@ -233,6 +260,13 @@ embedded Sluice).`,
 	f.StringVar(&peerProfile, "peer-profile", "", "spawned brokers write CPU, allocation, mutex and block profiles to this directory (implies --spawn)")
 	f.BoolVar(&rawConsume, "raw-consume", false, "consume phase: send Fetch requests directly and count records from batch headers (CRC checked, records not decoded), a lighter load generator")
 	f.BoolVar(&diskFloor, "disk-floor", false, "latency phase: also time the same records written and fdatasynced with no broker, before every target and after the last")
+	f.IntVar(&clusterN, "cluster", 0, "also measure a cluster of N local sluice serve processes (topics: replication factor min(N,3))")
+	f.IntVar(&minInsync, "min-insync-replicas", 0, "cluster target: min.insync.replicas of its topics (default: replication factor - 1)")
+	f.DurationVar(&sessionTO, "session-timeout", 0, "cluster target: broker.session.timeout.ms (default: Kafka's 9s)")
+	f.DurationVar(&heartbeat, "heartbeat-interval", 0, "cluster target: broker.heartbeat.interval.ms (default: Kafka's 2s)")
+	f.StringArrayVar(&clusterProps, "cluster-override", nil, "cluster target: another broker property key=value for every node (repeatable)")
+	f.IntVar(&kills, "failover", 20, "failover phase: leader SIGKILLs")
+	f.StringVar(&sluiceCmd, "sluice-cmd", "", "the sluice executable cluster targets run (default: this one); format and serve are appended")
 	cmd.AddCommand(servePeerCmd(), startupCmd())
 	return cmd
 }

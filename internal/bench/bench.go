@@ -29,6 +29,9 @@ const (
 	PhaseProduce = "produce"
 	PhaseConsume = "consume"
 	PhaseLatency = "latency"
+	// PhaseFailover SIGKILLs partition leaders of a Cluster target while
+	// a producer writes (failover.go); other targets skip it.
+	PhaseFailover = "failover"
 )
 
 // Config is one benchmark invocation.
@@ -56,6 +59,10 @@ type Config struct {
 	// allowed minutes apart in the same run: this disk's tails drift.
 	DiskFloor bool
 
+	// Failover phase (Cluster targets): Kills SIGKILLs of a partition
+	// leader, each restarted and back in the ISR before the next.
+	Kills int
+
 	// Producer tuning for the throughput phase.
 	Linger        time.Duration
 	BatchMaxBytes int32
@@ -81,6 +88,9 @@ type Config struct {
 	Spawn       bool
 	PeerCommand []string
 	BrokerCPUs  string
+	// SluiceCommand is the sluice executable Cluster targets run
+	// ("format" and "serve" are appended); default this executable.
+	SluiceCommand []string
 
 	Command     string    // the command line, for the report
 	Progress    io.Writer // progress and per-phase lines; nil = none
@@ -123,8 +133,8 @@ func (c *Config) defaults() error {
 		c.Phases = []string{PhaseProduce, PhaseConsume, PhaseLatency}
 	}
 	for _, p := range c.Phases {
-		if p != PhaseProduce && p != PhaseConsume && p != PhaseLatency {
-			return fmt.Errorf("unknown phase %q (want produce, consume, latency)", p)
+		if p != PhaseProduce && p != PhaseConsume && p != PhaseLatency && p != PhaseFailover {
+			return fmt.Errorf("unknown phase %q (want produce, consume, latency, failover)", p)
 		}
 	}
 	if c.has(PhaseConsume) && !c.has(PhaseProduce) {
@@ -135,6 +145,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
+	}
+	if c.Kills <= 0 {
+		c.Kills = 20
 	}
 	if c.LatencySize == 0 {
 		c.LatencySize = c.Sizes[0]
@@ -166,7 +179,7 @@ func (c *Config) defaults() error {
 	if c.Baseline == "" {
 		c.Baseline = c.Targets[0].Name
 		for _, t := range c.Targets {
-			if t.Kind != Sluice {
+			if t.Kind != Sluice && t.Kind != Cluster {
 				c.Baseline = t.Name
 				break
 			}
@@ -232,6 +245,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	if c.has(PhaseLatency) {
 		topics = append(topics, latTopic)
 	}
+	foTopic := fmt.Sprintf("sluice-bench-%s-failover", runID)
 
 	floor := func(label string) {
 		if !c.DiskFloor || !c.has(PhaseLatency) || ctx.Err() != nil {
@@ -257,17 +271,33 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		pr.note("%s: starting (%s)", t.Name, t.Describe())
 		var rt *running
 		var err error
-		if c.Spawn && t.Kind != External {
+		if t.Kind == Cluster {
+			rt, err = t.startCluster(ctx, &c)
+		} else if c.Spawn && t.Kind != External {
 			rt, err = t.startProcess(&c, topics)
 		} else {
 			rt, err = t.start(c.DataDir, topics, c.Partitions, c.BrokerLog)
 		}
 		if err != nil {
 			rep.fail(t.Name, c, fmt.Errorf("start: %w", err))
+			if c.has(PhaseFailover) && t.Kind == Cluster {
+				rep.Failover = append(rep.Failover, FailoverResult{Target: t.Name, Spec: t.Cluster, Partitions: c.Partitions, Err: "start: " + err.Error()})
+			}
 			pr.note("%s: failed to start: %v", t.Name, err)
 			continue
 		}
 		runTarget(ctx, &c, rep, pr, t, rt, tputTopic, latTopic)
+		if c.has(PhaseFailover) && t.Kind == Cluster && ctx.Err() == nil {
+			// Last: it kills and restarts the target's brokers.
+			res := FailoverResult{Target: t.Name, Spec: t.Cluster, Partitions: c.Partitions}
+			pctx, cancel := context.WithTimeout(ctx, c.PhaseTimeout)
+			if err := runFailover(pctx, &c, pr, t, rt, foTopic, &res); err != nil {
+				res.Err = err.Error()
+				pr.note("%s: failover: %v", t.Name, err)
+			}
+			cancel()
+			rep.Failover = append(rep.Failover, res)
+		}
 		if t.Kind == External && !c.KeepTopics {
 			deleteTopics(ctx, rt.seeds, topics)
 		}
@@ -283,17 +313,22 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, rt *running, tputTopic func(size, rep int) string, latTopic string) {
 	seeds := rt.seeds
 	phaseCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, c.PhaseTimeout) }
-	mem := MemResult{Target: t.Name}
+	rf, topicConfigs := c.topicSpec(t)
+	mem := MemResult{Target: t.Name, Processes: len(rt.processes())}
 	sampleMem := func(dst *int64) {
-		if rt.pid <= 0 {
-			return
+		var sum MemSample
+		for _, pid := range rt.processes() {
+			m, err := ReadMem(pid)
+			if err != nil {
+				return
+			}
+			sum.RSS += m.RSS
+			sum.Peak += m.Peak
 		}
-		if m, err := ReadMem(rt.pid); err == nil {
-			*dst = max(*dst, m.RSS)
-			mem.Peak = max(mem.Peak, m.Peak)
-		}
+		*dst = max(*dst, sum.RSS)
+		mem.Peak = max(mem.Peak, sum.Peak)
 	}
-	if rt.pid > 0 {
+	if mem.Processes > 0 {
 		// Idle: started, nothing asked of it yet.
 		time.Sleep(time.Second)
 		sampleMem(&mem.Idle)
@@ -309,10 +344,10 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				topic := tputTopic(size, rep)
 				var run Repetition
 				pctx, cancel := phaseCtx()
-				err := createTopic(pctx, seeds, topic, c.Partitions, c.ReplicationFactor)
+				err := createTopic(pctx, seeds, topic, c.Partitions, rf, topicConfigs)
 				if err == nil {
 					settle()
-					cm := startCPU(rt.pid)
+					cm := startCPU(rt.processes())
 					run.Produce, err = runProduce(pctx, c, pr, t.Name, seeds, topic, size, c.recordsFor(size))
 					run.Produce.ClientCPU, run.Produce.BrokerCPU = cm.stop()
 					sampleMem(&mem.AfterProduce)
@@ -324,7 +359,7 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				} else if c.has(PhaseConsume) {
 					pctx, cancel := phaseCtx()
 					settle()
-					cm := startCPU(rt.pid)
+					cm := startCPU(rt.processes())
 					run.Consume, err = runConsume(pctx, c, pr, t.Name, seeds, topic, size)
 					run.Consume.ClientCPU, run.Consume.BrokerCPU = cm.stop()
 					sampleMem(&mem.AfterConsume)
@@ -350,10 +385,10 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 	if c.has(PhaseLatency) {
 		row := LatencyResult{Target: t.Name, Size: c.LatencySize, Rate: c.Rate, Duration: c.Duration}
 		pctx, cancel := context.WithTimeout(ctx, c.Duration+c.PhaseTimeout)
-		err := createTopic(pctx, seeds, latTopic, c.Partitions, c.ReplicationFactor)
+		err := createTopic(pctx, seeds, latTopic, c.Partitions, rf, topicConfigs)
 		if err == nil {
 			settle()
-			cm := startCPU(rt.pid)
+			cm := startCPU(rt.processes())
 			err = runLatency(pctx, c, pr, t.Name, seeds, latTopic, &row)
 			row.ClientCPU, row.BrokerCPU = cm.stop()
 		}

@@ -92,29 +92,39 @@ func selfCPU() time.Duration {
 }
 
 // cpuMeter measures the CPU a phase used in this process (the clients, and
-// in-process brokers) and in a broker process (pid > 0).
+// in-process brokers) and in the broker processes (pids), summed.
 type cpuMeter struct {
-	pid           int
+	pids          []int
 	self0, broker time.Duration
 	ok            bool
 }
 
-func startCPU(pid int) cpuMeter {
-	m := cpuMeter{pid: pid, self0: selfCPU()}
-	if pid > 0 {
-		var err error
-		m.broker, err = ProcCPU(pid)
-		m.ok = err == nil
-	}
+func startCPU(pids []int) cpuMeter {
+	m := cpuMeter{pids: pids, self0: selfCPU()}
+	m.broker, m.ok = procsCPU(pids)
 	return m
 }
 
+// procsCPU sums ProcCPU over pids; false when there are none or one could
+// not be read.
+func procsCPU(pids []int) (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, err := ProcCPU(pid)
+		if err != nil {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, len(pids) > 0
+}
+
 // stop returns the CPU time used since start: by this process, and by the
-// broker process (-1 when there is none or it could not be read).
+// broker processes (-1 when there are none or they could not be read).
 func (m cpuMeter) stop() (client, broker time.Duration) {
 	client, broker = selfCPU()-m.self0, -1
 	if m.ok {
-		if b, err := ProcCPU(m.pid); err == nil {
+		if b, ok := procsCPU(m.pids); ok {
 			broker = b - m.broker
 		}
 	}

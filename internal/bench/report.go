@@ -22,13 +22,15 @@ type Report struct {
 	Latency           []LatencyResult
 	Floor             []FloorResult // the disk floor before and after the targets
 	Memory            []MemResult   // targets that ran as their own process
+	Failover          []FailoverResult
 }
 
 // MemResult is a broker process's resident memory (VmRSS) at points of
 // its run, in bytes; 0 where not measured.
 type MemResult struct {
-	Target string
-	Idle   int64 // started, one second later, before any phase
+	Target    string
+	Processes int   // broker processes; figures are their sums
+	Idle      int64 // started, one second later, before any phase
 	// The highest RSS seen right after a produce phase and right after a
 	// consume phase.
 	AfterProduce, AfterConsume int64
@@ -289,6 +291,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	} else {
 		p("- In-process data dirs under %s; clients and in-process brokers share this process and its CPUs (allowed CPU(s) %s)\n", dataDir, m.CPUsAllowed)
 	}
+	for _, t := range c.Targets {
+		if t.Kind == Cluster {
+			p("- `%s` runs as %d processes on this machine (pinned like --broker-cpus when set), its data dirs under %s; its CPU and memory figures are their sums; "+
+				"its topics use its own replication factor and min.insync.replicas, not the one above\n", t.Name, t.Cluster.Nodes, dataDir)
+		}
+	}
 	p("- Targets:\n")
 	for _, t := range c.Targets {
 		p("  - `%s`: %s\n", t.Name, t.Describe())
@@ -390,6 +398,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		p("\n")
 		r.writeFloorNotes(p)
 	}
+	r.writeFailover(p)
 	return bw.Flush()
 }
 
@@ -453,6 +462,9 @@ func (r *Report) writeMemory(p func(string, ...any)) {
 		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 	}
 	for _, m := range r.Memory {
+		if m.Processes > 1 {
+			m.Target += fmt.Sprintf(" (%d processes, summed)", m.Processes)
+		}
 		p("| %s | %s | %s | %s | %s | %s | %s |\n", m.Target, mb(m.Idle), mb(m.AfterProduce), mb(m.AfterConsume), mb(m.End), mb(m.Peak), mb(m.AfterProduce-m.Idle))
 	}
 	p("\n")

@@ -145,5 +145,6 @@ func (t Target) startProcess(c *Config, topics []string) (*running, error) {
 	case <-time.After(60 * time.Second):
 		return nil, errors.Join(errors.New("peer process not listening after 60s"), stop())
 	}
-	return &running{seeds: strings.Split(addrs, ","), pid: cmd.Process.Pid, close: stop}, nil
+	pid := cmd.Process.Pid
+	return &running{seeds: strings.Split(addrs, ","), pids: func() []int { return []int{pid} }, close: stop}, nil
 }

@@ -273,7 +273,7 @@ func fillDataDir(ctx context.Context, c *StartupConfig, dir string) (err error) 
 	}
 	defer cl.Close()
 	const topic = "startup-data"
-	if err := createTopic(ctx, []string{b.addr}, topic, int32(c.Partitions), 1); err != nil {
+	if err := createTopic(ctx, []string{b.addr}, topic, int32(c.Partitions), 1, nil); err != nil {
 		return err
 	}
 	value := payload(c.RecordSize, 1)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,9 @@ const (
 	Sluice
 	// KFake is franz-go's in-process fake cluster.
 	KFake
+	// Cluster is several `sluice serve` processes forming one cluster
+	// (Target.Cluster).
+	Cluster
 )
 
 // Target is one system to measure.
@@ -42,6 +46,8 @@ type Target struct {
 	// the page cache and are synced on roll and shutdown) or "sync"
 	// (DataDir and SyncWrites: fsync every batch).
 	KFakeMode string
+
+	Cluster ClusterSpec // Cluster only
 }
 
 // KFakeModes lists the modes kfake supports, in the default order: the
@@ -56,6 +62,8 @@ func (t Target) Describe() string {
 			return "embedded Sluice, log.flush.interval.messages=MAX (page cache; no fsync before ack, Kafka's default)"
 		}
 		return "embedded Sluice, default config: log.flush.interval.messages=1 (fsync before ack)"
+	case Cluster:
+		return t.Cluster.describe()
 	case KFake:
 		switch t.KFakeMode {
 		case "sync":
@@ -93,8 +101,52 @@ func ParseExternal(s string) (Target, error) {
 // running is a started target.
 type running struct {
 	seeds []string
-	pid   int // the broker's process when it runs as one; 0 in-process
-	close func() error
+	// pids are the broker processes when they run as processes; nil
+	// in-process. CPU and memory figures are their sums.
+	pids    func() []int
+	cluster *localCluster // Cluster targets
+	close   func() error
+}
+
+// processes is how many broker processes the target runs.
+func (rt *running) processes() []int {
+	if rt.pids == nil {
+		return nil
+	}
+	return rt.pids()
+}
+
+// startCluster brings a Cluster target up under c.DataDir.
+func (t Target) startCluster(ctx context.Context, c *Config) (*running, error) {
+	sluice := c.SluiceCommand
+	if len(sluice) == 0 {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		sluice = []string{exe}
+	}
+	dir, err := os.MkdirTemp(c.DataDir, "sluice-bench-"+t.Name+"-")
+	if err != nil {
+		return nil, err
+	}
+	lc, err := startCluster(ctx, sluice, c.BrokerCPUs, dir, t.Cluster, c.BrokerLog)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	return &running{seeds: lc.seeds(), pids: lc.pids, cluster: lc, close: func() error {
+		return errors.Join(lc.stop(), os.RemoveAll(dir))
+	}}, nil
+}
+
+// topicSpec is the replication factor and topic configs of t's bench
+// topics: a cluster's own, else --replication-factor.
+func (c *Config) topicSpec(t Target) (int16, map[string]*string) {
+	if t.Kind != Cluster {
+		return c.ReplicationFactor, nil
+	}
+	mi := strconv.Itoa(t.Cluster.minInsync())
+	return t.Cluster.rf(), map[string]*string{"min.insync.replicas": &mi}
 }
 
 // start brings a target up. Data dirs go under parent (os.TempDir when
@@ -151,14 +203,14 @@ func (t Target) start(parent string, topics []string, partitions int32, brokerLo
 
 // createTopic creates topic (tolerating one that exists, as kfake's seeded
 // topics do) and waits until every partition answers ListOffsets.
-func createTopic(ctx context.Context, seeds []string, topic string, partitions int32, rf int16) error {
+func createTopic(ctx context.Context, seeds []string, topic string, partitions int32, rf int16, configs map[string]*string) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	resp, err := adm.CreateTopic(ctx, partitions, rf, nil, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, rf, configs, topic)
 	if err == nil {
 		err = resp.Err
 	}
