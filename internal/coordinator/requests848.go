@@ -54,7 +54,10 @@ func (c *Coordinator) validateHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest) (
 		case r.Topics == nil || len(r.Topics) > 0:
 			return invalid, "TopicPartitions must be empty when (re-)joining."
 		case r.SubscribedTopicNames == nil && r.SubscribedTopicRegex == nil:
-			return invalid, "SubscribedTopicNames or SubscribedTopicRegex must be set in first request."
+			// An empty list or an empty regex is a subscription to
+			// nothing, and librdkafka joins with names and an empty
+			// regex: only both null is refused, as in Kafka.
+			return invalid, "Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining."
 		}
 	case r.MemberEpoch > 0:
 		if r.MemberID == "" {
@@ -74,10 +77,8 @@ func (c *Coordinator) validateHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest) (
 	default:
 		return invalid, "MemberEpoch is invalid."
 	}
-	if r.SubscribedTopicRegex != nil {
-		if *r.SubscribedTopicRegex == "" {
-			return invalid, "SubscribedTopicRegex must not be empty."
-		}
+	if r.SubscribedTopicRegex != nil && *r.SubscribedTopicRegex != "" {
+		// "" clears a regex subscription (the member's regex "" is none).
 		if _, err := compileTopicRegex(*r.SubscribedTopicRegex); err != nil {
 			return kerr.InvalidRegularExpression.Code, "SubscribedTopicRegex " + *r.SubscribedTopicRegex + " is not a valid regular expression: " + err.Error()
 		}
