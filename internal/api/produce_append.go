@@ -21,11 +21,11 @@ import (
 func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg.ProduceResponseTopicPartition,
 	verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)) (int64, int16, string) {
 	cfg := p.Config()
-	h, batch, code, msg := validateProduce(version, cfg.MaxMessageBytes, records)
+	h, times, batch, code, msg := validateProduce(version, cfg.MaxMessageBytes, records)
 	if code != 0 {
 		return 0, code, msg
 	}
-	if code, msg := checkCompactedKeys(cfg.CleanupPolicy, batch); code != 0 {
+	if code, msg := checkRecords(cfg, p.Topic, p.Index, &h, times, batch, pr); code != 0 {
 		return 0, code, msg
 	}
 	var guard *replica.TxnGuard
@@ -71,42 +71,45 @@ func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg
 // validateProduce checks the record set of one partition: exactly one v2
 // batch (Produce v3+ rule), within max.message.bytes, CRC and structure
 // valid, at least one record, no control batch from a client, a sequence
-// for idempotent batches, and zstd only from Produce v7.
-func validateProduce(version int16, maxBytes int64, records []byte) (record.Header, []byte, int16, string) {
+// for idempotent batches, and zstd only from Produce v7. It also returns
+// the range of the records' timestamps (for checkRecords).
+func validateProduce(version int16, maxBytes int64, records []byte) (record.Header, record.Times, []byte, int16, string) {
 	var h record.Header
+	var times record.Times
 	if len(records) < record.HeaderSize {
-		return h, nil, kerr.CorruptMessage.Code, "record set shorter than a batch header"
+		return h, times, nil, kerr.CorruptMessage.Code, "record set shorter than a batch header"
 	}
 	h, err := record.ParseHeader(records)
 	if errors.Is(err, record.ErrMagic) {
-		return h, nil, kerr.InvalidRecord.Code, "produce requests must use message format v2"
+		return h, times, nil, kerr.InvalidRecord.Code, "produce requests must use message format v2"
 	}
 	if err != nil {
-		return h, nil, kerr.CorruptMessage.Code, err.Error()
+		return h, times, nil, kerr.CorruptMessage.Code, err.Error()
 	}
 	if h.Size() > len(records) {
-		return h, nil, kerr.CorruptMessage.Code, "batch length overruns the record set"
+		return h, times, nil, kerr.CorruptMessage.Code, "batch length overruns the record set"
 	}
 	if h.Size() != len(records) {
-		return h, nil, kerr.InvalidRecord.Code, "produce requests must contain exactly one record batch per partition"
+		return h, times, nil, kerr.InvalidRecord.Code, "produce requests must contain exactly one record batch per partition"
 	}
 	if int64(len(records)) > maxBytes {
-		return h, nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), maxBytes)
+		return h, times, nil, kerr.MessageTooLarge.Code, fmt.Sprintf("batch of %d bytes exceeds max.message.bytes %d", len(records), maxBytes)
 	}
-	if _, err := record.Validate(records, maxBytes); err != nil {
-		return h, nil, validateErrorCode(err), err.Error()
+	h, times, err = record.ValidateTimes(records, maxBytes)
+	if err != nil {
+		return h, times, nil, validateErrorCode(err), err.Error()
 	}
 	switch {
 	case h.NumRecords <= 0:
-		return h, nil, kerr.InvalidRecord.Code, "invalid reported record count"
+		return h, times, nil, kerr.InvalidRecord.Code, "invalid reported record count"
 	case h.IsControl():
-		return h, nil, kerr.InvalidRecord.Code, "clients are not allowed to write control records"
+		return h, times, nil, kerr.InvalidRecord.Code, "clients are not allowed to write control records"
 	case h.ProducerID >= 0 && h.BaseSequence < 0:
-		return h, nil, kerr.InvalidRecord.Code, "invalid sequence number for an idempotent batch"
+		return h, times, nil, kerr.InvalidRecord.Code, "invalid sequence number for an idempotent batch"
 	case h.Codec() == record.CodecZstd && version < 7:
-		return h, nil, kerr.UnsupportedCompressionType.Code, "zstd needs Produce v7 or later"
+		return h, times, nil, kerr.UnsupportedCompressionType.Code, "zstd needs Produce v7 or later"
 	}
-	return h, records, 0, ""
+	return h, times, records, 0, ""
 }
 
 // validateErrorCode maps a Validate error to Kafka's code. Records that do

@@ -120,6 +120,10 @@ type Topic struct {
 
 	MinInsyncReplicas  int32 // min.insync.replicas
 	IndexIntervalBytes int32 // index.interval.bytes
+
+	// message.timestamp.before.max.ms and .after.max.ms: how far a
+	// CreateTime record's timestamp may lag or lead the broker's clock.
+	TimestampBeforeMaxMs, TimestampAfterMaxMs int64
 }
 
 // topicDefault returns the default of d for broker b and the source of
@@ -175,6 +179,9 @@ func ResolveTopic(b *Broker, overrides map[string]string) Topic {
 		CompressionType:    str("compression.type"),
 		MinInsyncReplicas:  int32(num("min.insync.replicas")),
 		IndexIntervalBytes: int32(num("index.interval.bytes")),
+
+		TimestampBeforeMaxMs: num("message.timestamp.before.max.ms"),
+		TimestampAfterMaxMs:  num("message.timestamp.after.max.ms"),
 	}
 }
 

@@ -27,27 +27,41 @@ import (
 // Kafka refuses on produce but which compaction leaves in logs) and batches
 // whose compressed size exceeds max.message.bytes.
 func Validate(batch []byte, maxMessageBytes int64) (Header, error) {
+	h, _, err := ValidateTimes(batch, maxMessageBytes)
+	return h, err
+}
+
+// Times is the range of the record timestamps of a batch as its records
+// have them (a client's header may claim another MaxTimestamp).
+type Times struct{ Min, Max int64 }
+
+// ValidateTimes is Validate that also returns the range of the record
+// timestamps it walked (zero for a batch without records), for the
+// per-record timestamp checks of the produce path.
+func ValidateTimes(batch []byte, maxMessageBytes int64) (Header, Times, error) {
+	var ts Times
 	h, err := ParseHeader(batch)
 	if err != nil {
-		return h, err
+		return h, ts, err
 	}
 	if err := checkFraming(&h, batch); err != nil {
-		return h, err
+		return h, ts, err
 	}
 	if err := CheckCRC(batch); err != nil {
-		return h, err
+		return h, ts, err
 	}
 	codec := h.Codec()
 	if codec > CodecZstd {
-		return h, fmt.Errorf("%w %d", ErrInvalidCodec, codec)
+		return h, ts, fmt.Errorf("%w %d", ErrInvalidCodec, codec)
 	}
 	if h.NumRecords > 0 && h.LastOffsetDelta != h.NumRecords-1 {
-		return h, corruptf("lastOffsetDelta %d with %d records", h.LastOffsetDelta, h.NumRecords)
+		return h, ts, corruptf("lastOffsetDelta %d with %d records", h.LastOffsetDelta, h.NumRecords)
 	}
 
 	data := batch[HeaderSize:]
 	if codec == CodecNone {
-		return h, walkRecords(data, h.NumRecords)
+		err = walkRecords(data, h.NumRecords, h.BaseTimestamp, &ts)
+		return h, ts, err
 	}
 	// The slot is held until the walk is done, as the inflated records
 	// live that long; nothing called under it takes another slot.
@@ -65,9 +79,10 @@ func Validate(batch []byte, maxMessageBytes int64) (Header, error) {
 	out, err := AppendDecompress((*bufp)[:0], codec, data, InflateLimit(maxMessageBytes, h.NumRecords))
 	*bufp = out
 	if err != nil {
-		return h, err
+		return h, ts, err
 	}
-	return h, walkRecords(out, h.NumRecords)
+	err = walkRecords(out, h.NumRecords, h.BaseTimestamp, &ts)
+	return h, ts, err
 }
 
 const maxPooledInflate = 4 << 20
@@ -76,9 +91,10 @@ var inflateBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // walkRecords checks that data holds exactly count well-formed records whose
 // offset deltas run 0, 1, 2, ... (Kafka's "bad offsets delta" rule for
-// produced batches). Headers are checked but not built, so it allocates
-// nothing on success.
-func walkRecords(data []byte, count int32) error {
+// produced batches), and sets ts to the range of their timestamps (base +
+// each delta). Headers are checked but not built, so it allocates nothing
+// on success.
+func walkRecords(data []byte, count int32, base int64, ts *Times) error {
 	var r Record
 	var err error
 	for i := range count {
@@ -87,6 +103,13 @@ func walkRecords(data []byte, count int32) error {
 		}
 		if r.OffsetDelta != i {
 			return corruptf("record %d has offset delta %d (bad offsets delta)", i, r.OffsetDelta)
+		}
+		t := base + r.TimestampDelta
+		if i == 0 || t < ts.Min {
+			ts.Min = t
+		}
+		if i == 0 || t > ts.Max {
+			ts.Max = t
 		}
 	}
 	if len(data) != 0 {
