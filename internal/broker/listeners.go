@@ -6,6 +6,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/metadata"
@@ -21,6 +22,8 @@ type boundListener struct {
 	host string // advertised
 	port int32
 	sasl server.Authenticator // nil without SASL
+	// maxReauth is connections.max.reauth.ms per mechanism (KIP-368).
+	maxReauth map[string]time.Duration
 }
 
 // listen binds every listener of the config (closing those already bound
@@ -42,6 +45,12 @@ func (b *Broker) listen() ([]*boundListener, error) {
 		if l.SASL() {
 			if bl.sasl, err = b.authenticator(l); err != nil {
 				return fail(err)
+			}
+			bl.maxReauth = map[string]time.Duration{}
+			for _, m := range b.cfg.SASLMechanisms(l.Name) {
+				if bl.maxReauth[m], err = b.cfg.MaxReauth(l.Name, m); err != nil {
+					return fail(err)
+				}
 			}
 		}
 		host, port, err := b.cfg.AdvertisedEndpoint(l.Name)

@@ -58,7 +58,7 @@ var brokerDefs = []brokerDef{
 	strField("advertised.listeners", "Listeners published to clients, by listener name; a listener not named here publishes its own address.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
 	rawDef("listener.security.protocol.map", TypeString, DefaultProtocolMap, nil, "Security protocol of each listener name, LISTENER_NAME:PROTOCOL,... (SSL and SASL_SSL are refused at startup: no TLS yet)."),
 	rawDef("sasl.enabled.mechanisms", TypeList, DefaultSASLMechanism, nil, "SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (unsecured tokens; Kafka's default GSSAPI is not supported; Sluice defaults to PLAIN). Per listener: listener.name.<name>.sasl.enabled.mechanisms."),
-	rawDef("connections.max.reauth.ms", TypeLong, "0", nil, "SASL re-authentication interval; only 0 (no re-authentication) is supported."),
+	rawDef("connections.max.reauth.ms", TypeLong, "0", nil, "Longest SASL session before the client must re-authenticate on its connection (KIP-368); 0: no limit. Per listener and mechanism: listener.name.<name>.<mechanism>.connections.max.reauth.ms."),
 	strField("log.dirs", "Directories holding the log data (the first one is used).", func(b *Broker) *string { return &b.LogDirs }, nil),
 	rawDef("log.dir", TypeString, "", nil, "Log directory, used when log.dirs is not set."),
 	i32Field("num.partitions", "Default number of partitions per topic.", func(b *Broker) *int32 { return &b.NumPartitions }, atLeast(1)),

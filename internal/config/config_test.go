@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoadProperties(t *testing.T) {
@@ -204,7 +205,7 @@ func TestMultipleListeners(t *testing.T) {
 		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": "PLAIN,KERBEROS_V4"},
 		{"listeners": "SASL_PLAINTEXT://:0", "sasl.enabled.mechanisms": ""},
 		{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "SCRAM-SHA-1"},
-		{"listeners": "SASL_PLAINTEXT://:0", "connections.max.reauth.ms": "60000"},
+		{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.plain.connections.max.reauth.ms": "soon"},
 		{"listeners": "PLAINTEXT://:0", "advertised.listeners": "SASL_PLAINTEXT://h:1"},
 		{"listeners": "PLAINTEXT://:0", "listener.security.protocol.map": "PLAINTEXT:TLS"},
 		{"listeners": "CLIENT://:0", "listener.security.protocol.map": "CLIENT:SSL"},
@@ -212,6 +213,19 @@ func TestMultipleListeners(t *testing.T) {
 		if _, err := Build(bad); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+	// connections.max.reauth.ms (KIP-368), overridden per listener and
+	// mechanism; 0 or negative is no limit.
+	rb, err := Build(map[string]string{"listeners": "SASL_PLAINTEXT://:0,OTHER://:0", "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,OTHER:SASL_PLAINTEXT",
+		"connections.max.reauth.ms": "60000", "listener.name.other.plain.connections.max.reauth.ms": "-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := rb.MaxReauth("SASL_PLAINTEXT", "PLAIN"); d != time.Minute {
+		t.Errorf("connections.max.reauth.ms 60000: %v", d)
+	}
+	if d, _ := rb.MaxReauth("OTHER", "PLAIN"); d != 0 {
+		t.Errorf("listener override -1: %v", d)
 	}
 	// Mechanisms only matter where a SASL listener exists, as in Kafka.
 	if _, err := Build(map[string]string{"listeners": "PLAINTEXT://:0", "sasl.enabled.mechanisms": "GSSAPI"}); err != nil {

@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Security protocols, as Kafka names them in listener.security.protocol.map.
@@ -183,7 +185,7 @@ func (b *Broker) AdvertisedEndpoint(name string) (string, int32, error) {
 
 // validateListeners is Build's check of listeners, advertised.listeners,
 // listener.security.protocol.map and, for SASL listeners, their
-// mechanisms and connections.max.reauth.ms.
+// mechanisms and connections.max.reauth.ms (as a long).
 func (b *Broker) validateListeners() error {
 	ls, err := b.ListenerList()
 	if err != nil {
@@ -221,8 +223,10 @@ func (b *Broker) validateListeners() error {
 				return invalid(key, b.Raw[key], fmt.Sprintf("SASL mechanism %s is not supported by Sluice (supported: %s)", m, strings.Join(SupportedSASLMechanisms, ", ")))
 			}
 		}
-		if v := strings.TrimSpace(b.Raw["connections.max.reauth.ms"]); v != "" && v != "0" {
-			return invalid("connections.max.reauth.ms", v, "re-authentication (KIP-368) is not supported: leave it 0")
+		for _, m := range mechs {
+			if _, err := b.MaxReauth(l.Name, m); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -262,4 +266,27 @@ func (b *Broker) JAASConfig(name, mechanism string) (key, value string) {
 		}
 	}
 	return "", ""
+}
+
+// MaxReauth is connections.max.reauth.ms for mechanism on listener name
+// (KIP-368): listener.name.<name>.<mechanism>.connections.max.reauth.ms,
+// else connections.max.reauth.ms, lower-cased in the key as Kafka. A
+// session authenticated there lasts at most this long (0 or negative: no
+// limit beyond an OAUTHBEARER token's expiry).
+func (b *Broker) MaxReauth(name, mechanism string) (time.Duration, error) {
+	for _, key := range []string{"listener.name." + strings.ToLower(name) + "." + strings.ToLower(mechanism) + ".connections.max.reauth.ms", "connections.max.reauth.ms"} {
+		v, ok := b.Raw[key]
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		ms, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, invalid(key, v, "not a long")
+		}
+		if ms <= 0 {
+			return 0, nil
+		}
+		return time.Duration(min(ms, int64(math.MaxInt64/time.Millisecond))) * time.Millisecond, nil
+	}
+	return 0, nil
 }

@@ -24,7 +24,8 @@ const kvsep = "\x01"
 type oauthExchange struct {
 	now      func() time.Time
 	user     string
-	errorMsg string // the error challenge sent, awaiting the client's 0x01
+	exp      time.Time // the token's "exp" claim, once authenticated
+	errorMsg string    // the error challenge sent, awaiting the client's 0x01
 }
 
 func newOAuthBearer(now func() time.Time) *oauthExchange {
@@ -35,6 +36,10 @@ func newOAuthBearer(now func() time.Time) *oauthExchange {
 }
 
 func (o *oauthExchange) User() string { return o.user }
+
+// Expiry is when the token the client authenticated with expires: Kafka
+// ends the session there (KIP-368), whatever connections.max.reauth.ms.
+func (o *oauthExchange) Expiry() time.Time { return o.exp }
 
 func (o *oauthExchange) Step(token []byte) ([]byte, bool, error) {
 	if o.errorMsg != "" {
@@ -47,7 +52,7 @@ func (o *oauthExchange) Step(token []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, generic("OAUTHBEARER", err.Error())
 	}
-	sub, reason := validateUnsecuredJWS(bearer, o.now())
+	sub, exp, reason := validateUnsecuredJWS(bearer, o.now())
 	if reason != "" {
 		o.errorMsg = `{"status":"invalid_token"}`
 		_ = reason // the status is all the client learns, as in Kafka
@@ -57,7 +62,7 @@ func (o *oauthExchange) Step(token []byte) ([]byte, bool, error) {
 		return nil, false, specific("Authentication failed: Client requested an authorization id (" + authzid +
 			") that is different from the token's principal name (" + sub + ")")
 	}
-	o.user = sub
+	o.user, o.exp = sub, exp
 	return nil, true, nil
 }
 
@@ -96,39 +101,40 @@ func parseOAuthClientFirst(msg string) (authzid, token string, err error) {
 
 // validateUnsecuredJWS checks an unsecured JWS as Kafka's unsecured
 // validator does (principal claim "sub", no clock skew allowed, no
-// required scope) and returns the principal, or why it is invalid.
-func validateUnsecuredJWS(token string, now time.Time) (sub, reason string) {
+// required scope) and returns the principal and the expiry, or why it is
+// invalid.
+func validateUnsecuredJWS(token string, now time.Time) (sub string, expiry time.Time, reason string) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 || parts[2] != "" {
-		return "", "not an unsecured JWS (three parts, empty signature)"
+		return "", time.Time{}, "not an unsecured JWS (three parts, empty signature)"
 	}
 	var header map[string]any
 	if err := decodeJSONPart(parts[0], &header); err != nil {
-		return "", "bad header: " + err.Error()
+		return "", time.Time{}, "bad header: " + err.Error()
 	}
 	if alg, _ := header["alg"].(string); alg != "none" {
-		return "", "header alg is not none"
+		return "", time.Time{}, "header alg is not none"
 	}
 	var claims map[string]any
 	if err := decodeJSONPart(parts[1], &claims); err != nil {
-		return "", "bad claims: " + err.Error()
+		return "", time.Time{}, "bad claims: " + err.Error()
 	}
 	sub, _ = claims["sub"].(string)
 	if strings.TrimSpace(sub) == "" {
-		return "", "no sub claim"
+		return "", time.Time{}, "no sub claim"
 	}
 	exp, ok := claims["exp"].(float64)
 	if !ok {
-		return "", "no exp claim"
+		return "", time.Time{}, "no exp claim"
 	}
 	nowSec := float64(now.UnixMilli()) / 1000
 	if exp <= nowSec {
-		return "", "token expired"
+		return "", time.Time{}, "token expired"
 	}
 	if iat, ok := claims["iat"].(float64); ok && iat > nowSec {
-		return "", "token issued in the future"
+		return "", time.Time{}, "token issued in the future"
 	}
-	return sub, ""
+	return sub, time.UnixMilli(int64(exp * 1000)), ""
 }
 
 func decodeJSONPart(part string, v any) error {

@@ -39,10 +39,15 @@ type conn struct {
 	lastRead  int64
 	lastWrite atomic.Int64
 	pu        poolUser // the read loop's standing with the memory pool
-	// SASL state (sasl.go), read loop only.
-	sasl Authenticator
-	auth authState
-	ex   SASLExchange
+	// SASL state (sasl.go, reauth.go), read loop only.
+	sasl       Authenticator
+	auth       authState
+	ex         SASLExchange
+	maxReauth  map[string]time.Duration // connections.max.reauth.ms per mechanism
+	session    time.Time                // when the session ends; zero: never
+	lastReauth time.Time                // when the last re-authentication began
+	reauth     bool                     // the exchange in progress re-authenticates
+	reauthBad  string                   // a re-authentication with another mechanism: why it fails
 }
 
 func newConn(s *Server, nc net.Conn, l Listener) *conn {
@@ -56,7 +61,7 @@ func newConn(s *Server, nc net.Conn, l Listener) *conn {
 		sasl:    l.SASL,
 	}
 	if l.SASL != nil {
-		c.auth = authHandshake
+		c.auth, c.maxReauth = authHandshake, l.MaxReauth
 	}
 	return c
 }
@@ -72,6 +77,9 @@ func (c *conn) run() {
 	<-c.done
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, errSessionExpired):
+		c.s.log.Debug("closing connection whose SASL session expired", "remote", c.info.Remote.String(), "client_id", c.info.ClientID,
+			"user", c.info.User)
 	case errors.Is(err, errIdle):
 		c.s.log.Debug("closing idle connection", "remote", c.info.Remote.String(), "client_id", c.info.ClientID,
 			"idle", c.s.cfg.ConnectionsMaxIdle)
@@ -131,6 +139,11 @@ func (c *conn) serve(f inFrame) (err error) {
 	if c.auth != authDone {
 		// A SASL listener before authentication (sasl.go).
 		if handled, err := c.preAuth(req, body, start); err != nil || handled {
+			return err
+		}
+	} else if !c.session.IsZero() {
+		// A session with a lifetime (reauth.go).
+		if handled, err := c.inSession(req, body, start); err != nil || handled {
 			return err
 		}
 	}

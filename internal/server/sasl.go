@@ -18,9 +18,10 @@ import (
 // size-prefixed frames (KIP-43's legacy framing). Any other request closes
 // the connection unanswered. An unsupported mechanism or a failed
 // authentication is answered with its error, then the connection closes.
-// Once authenticated the connection is served like any other; SaslHandshake
-// and SaslAuthenticate then reach the handler (ILLEGAL_SASL_STATE: no
-// re-authentication).
+// Once authenticated the connection is served like any other, until its
+// session (if it has a lifetime) ends: re-authentication is in reauth.go.
+// A SaslHandshake that starts no re-authentication, and a SaslAuthenticate
+// after authentication, reach the handler (ILLEGAL_SASL_STATE).
 
 type authState uint8
 
@@ -77,7 +78,16 @@ func (c *conn) handshake(req *Request, body []byte, start time.Time) error {
 		c.authResult(r.Mechanism, fmt.Errorf("Unsupported SASL mechanism %s", r.Mechanism))
 		return c.fail(req, &Response{Msg: resp, Close: true}, start)
 	}
-	c.ex, c.info.Mechanism = ex, r.Mechanism
+	if c.reauth && r.Mechanism != c.info.Mechanism {
+		// Kafka answers the handshake and then drops the connection at
+		// the first token, unanswered.
+		c.reauthBad = fmt.Sprintf("SASL mechanism %s requested by the client for re-authentication, the session authenticated with %s",
+			r.Mechanism, c.info.Mechanism)
+	}
+	c.ex = ex
+	if !c.reauth {
+		c.info.Mechanism = r.Mechanism
+	}
 	if req.Version == 0 {
 		c.auth = authRawToken
 	} else {
@@ -95,19 +105,22 @@ func (c *conn) authenticate(req *Request, body []byte, start time.Time) error {
 	}
 	r := req.Body.(*kmsg.SASLAuthenticateRequest)
 	resp := kmsg.NewPtrSASLAuthenticateResponse()
+	if c.reauthBad != "" {
+		c.authResult(c.info.Mechanism, errors.New(c.reauthBad))
+		return errAuthClosed
+	}
 	reply, done, err := c.ex.Step(r.SASLAuthBytes)
+	if err == nil && done {
+		resp.SessionLifetimeMillis, err = c.succeed()
+	}
 	if err != nil {
 		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
-		msg := err.Error()
+		msg := c.failureText(err)
 		resp.ErrorMessage = &msg
 		c.authResult(c.info.Mechanism, err)
 		return c.fail(req, &Response{Msg: resp, Close: true}, start)
 	}
 	resp.SASLAuthBytes = reply
-	// SessionLifetimeMillis stays 0: connections.max.reauth.ms is 0.
-	if done {
-		c.succeed()
-	}
 	return c.enqueue(pending{req: req, reply: Ready(&Response{Msg: resp}), start: start})
 }
 
@@ -115,7 +128,14 @@ func (c *conn) authenticate(req *Request, body []byte, start time.Time) error {
 // closes the connection unanswered, as Kafka does (there is no error
 // field in this framing).
 func (c *conn) rawToken(frame []byte, start time.Time) error {
+	if c.reauthBad != "" {
+		c.authResult(c.info.Mechanism, errors.New(c.reauthBad))
+		return errAuthClosed
+	}
 	reply, done, err := c.ex.Step(frame)
+	if err == nil && done {
+		_, err = c.succeed()
+	}
 	if err != nil {
 		c.authResult(c.info.Mechanism, err)
 		return errAuthClosed
@@ -123,19 +143,25 @@ func (c *conn) rawToken(frame []byte, start time.Time) error {
 	if reply == nil {
 		reply = []byte{}
 	}
-	if done {
-		c.succeed()
-	}
 	req := &Request{Key: -1, Remote: c.info.Remote, Conn: c.info}
 	return c.enqueue(pending{req: req, reply: Ready(&Response{Raw: reply}), start: start})
 }
 
-// succeed records the authenticated user; the connection is served as
-// any other from the next request on.
-func (c *conn) succeed() {
-	c.info.User = c.ex.User()
-	c.auth, c.ex = authDone, nil
+// succeed records the authenticated user and starts the session (its
+// lifetime in ms, 0 for none: reauth.go); the connection is served as any
+// other from the next request on. A re-authentication must keep the user.
+func (c *conn) succeed() (int64, error) {
+	user := c.ex.User()
+	if c.reauth && user != c.info.User {
+		return 0, fmt.Errorf("Cannot change principals during re-authentication from User:%s to User:%s", c.info.User, user)
+	}
+	lifetime := c.startSession(time.Now())
+	if !c.reauth {
+		c.info.User = user
+	}
+	c.auth, c.ex, c.reauth = authDone, nil, false
 	c.authResult(c.info.Mechanism, nil)
+	return lifetime, nil
 }
 
 func (c *conn) authResult(mechanism string, err error) {

@@ -42,6 +42,10 @@ type Config struct {
 type Listener struct {
 	Name string
 	SASL Authenticator // nil: no authentication (PLAINTEXT)
+	// MaxReauth is connections.max.reauth.ms per SASL mechanism: a
+	// session lasts at most this long before the client must
+	// re-authenticate (KIP-368); absent or 0: no limit.
+	MaxReauth map[string]time.Duration
 }
 
 // Authenticator starts SASL exchanges for the mechanisms of one listener.
