@@ -53,6 +53,10 @@ type BrokerHeartbeat struct {
 	CurrentMetadataOffset int64
 	WantFence             bool
 	WantShutDown          bool
+	// Link, when not nil, is closed when the connection the heartbeat
+	// came over closes (server.ConnInfo.Done); nil for a broker on this
+	// node, which calls the controller directly.
+	Link <-chan struct{}
 }
 
 // HeartbeatReply is the answer to a BrokerHeartbeat.
@@ -89,6 +93,13 @@ type lease struct {
 	// controller): at or past the registration record, so a broker that
 	// reached it has seen its registration.
 	registeredAt int64
+	// link is the connection of the broker's latest heartbeat (nil: none
+	// or a local call). Once it has closed, the broker is fenced after
+	// linkGrace without a heartbeat rather than after the whole session
+	// timeout: a process that died (SIGKILL, a crash) has its sockets
+	// closed by its kernel at once, while a live broker whose connection
+	// dropped reconnects and heartbeats within an interval.
+	link <-chan struct{}
 }
 
 // leases is the active controller's lease table.
@@ -196,6 +207,7 @@ func (c *Controller) RegisterBrokerLifecycle(r BrokerRegistration) (int64, *Erro
 	ls := c.leaseOf(r.BrokerID)
 	ls.lastContact, ls.metadataOffset, ls.shutdownOffset = c.clock.Now(), -1, -1
 	ls.registeredAt = c.store.Image().Offset
+	ls.link = nil // a new incarnation: its first heartbeat brings its connection
 	c.leases.mu.Unlock()
 	c.logger.Info("broker registered", "id", r.BrokerID, "epoch", epoch, "incarnation", r.IncarnationID,
 		"endpoints", len(r.Endpoints), "replaced", exists)
@@ -218,6 +230,10 @@ func (c *Controller) BrokerHeartbeat(h BrokerHeartbeat) (HeartbeatReply, *Error)
 	c.leases.mu.Lock()
 	ls := c.leaseOf(h.BrokerID)
 	ls.lastContact, ls.metadataOffset = c.clock.Now(), h.CurrentMetadataOffset
+	if h.Link != nil && ls.link != h.Link {
+		ls.link = h.Link
+		go c.watchLink(h.Link)
+	}
 	c.leases.mu.Unlock()
 
 	c.mu.Lock()
@@ -445,7 +461,7 @@ func (c *Controller) fenceExpired() {
 		return
 	}
 	im := c.store.Image()
-	session := c.cfg.BrokerSessionTimeout()
+	session, grace := c.cfg.BrokerSessionTimeout(), c.linkGrace()
 	now := c.clock.Now()
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
@@ -453,9 +469,10 @@ func (c *Controller) fenceExpired() {
 			continue
 		}
 		c.leases.mu.Lock()
-		since := now.Sub(c.leaseOf(id).lastContact)
+		ls := c.leaseOf(id)
+		since, lost := now.Sub(ls.lastContact), closed(ls.link)
 		c.leases.mu.Unlock()
-		if since <= session {
+		if since <= session && (!lost || since <= grace) {
 			continue
 		}
 		recs := c.fenceRecords(c.store.Image(), c.store.Image().Brokers[id])
@@ -463,8 +480,55 @@ func (c *Controller) fenceExpired() {
 			c.logger.Warn("fencing a broker whose lease expired failed; retrying", "id", id, "err", err)
 			return
 		}
-		c.logger.Warn("broker fenced: no heartbeat within broker.session.timeout.ms", "id", id, "epoch", b.Epoch,
+		reason := "no heartbeat within broker.session.timeout.ms"
+		if since <= session {
+			reason = "its heartbeat connection closed and no heartbeat came since"
+		}
+		c.logger.Warn("broker fenced: "+reason, "id", id, "epoch", b.Epoch,
 			"last.heartbeat.ago", since, "partitions.changed", len(recs)-1)
+	}
+}
+
+// linkGrace is how long a broker whose heartbeat connection closed has to
+// heartbeat again before it is fenced: two heartbeat intervals (a live
+// broker reconnects and sends its next one within one), never more than
+// the session timeout.
+func (c *Controller) linkGrace() time.Duration {
+	return min(2*c.cfg.BrokerHeartbeatInterval(), c.cfg.BrokerSessionTimeout())
+}
+
+// watchLink waits for a heartbeat connection to close, then checks the
+// leases once its grace has passed, rather than at the next lease tick (a
+// tenth of the session timeout, often longer than the grace).
+func (c *Controller) watchLink(link <-chan struct{}) {
+	<-link
+	c.leases.mu.Lock()
+	defer c.leases.mu.Unlock()
+	if c.leases.closed {
+		return
+	}
+	// Just past the grace, so a lease last renewed as the link closed is
+	// already over it.
+	c.clock.AfterFunc(c.linkGrace()+time.Millisecond, func() {
+		c.leases.mu.Lock()
+		stopped := c.leases.closed
+		c.leases.mu.Unlock()
+		if !stopped {
+			c.fenceExpired()
+		}
+	})
+}
+
+// closed reports whether ch (a connection's Done) is closed; nil is open.
+func closed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -29,8 +29,9 @@ func (c *Cluster) Crash(i int) {
 	nd := c.nodes[i]
 	c.net.resume(i)
 	c.net.setDown(i, true)
-	// The close's own error is the crash's business, not the test's.
-	_ = nd.stop()
+	// The close's own error is the crash's business, not the test's. No
+	// controlled shutdown: a crashed process hands nothing over.
+	_ = nd.stopWith(false)
 	if err := removeCleanShutdownMarker(nd.dir); err != nil {
 		c.t.Fatalf("crash node %d: %v", nd.id, err)
 	}
