@@ -110,6 +110,10 @@ type leases struct {
 	ticker clock.Stopper
 	last   time.Time // when the expiry check last ran
 	closed bool
+	// prevLeader is the node id of the quorum leader this node took over
+	// from (-1: none known), whose broker starts the term's lease table
+	// with only the link grace left.
+	prevLeader int32
 }
 
 // active reports whether this node is the active controller (the quorum
@@ -127,17 +131,28 @@ func (c *Controller) active() bool {
 	}
 	if l.term != st.Term || l.byID == nil {
 		now := c.clock.Now()
-		l.term, l.byID = st.Term, map[int32]*lease{}
+		l.term, l.byID, l.prevLeader = st.Term, map[int32]*lease{}, -1
+		if st.PrevLeader != 0 {
+			l.prevLeader = metadata.NodeID(st.PrevLeader)
+		}
 		im := c.store.Image()
 		for id, b := range im.Brokers {
 			ls := &lease{lastContact: now, metadataOffset: -1, shutdownOffset: -1, registeredAt: -1}
+			if id == l.prevLeader {
+				// This node leads because the previous leader went
+				// silent for an election timeout: most likely its
+				// process died, broker included. Its broker gets the
+				// link grace to heartbeat here, not a whole session (a
+				// live one finds the new controller within an interval).
+				ls.lastContact = now.Add(c.linkGrace() - c.cfg.BrokerSessionTimeout())
+			}
 			if b.InControlledShutdown {
 				// When it entered is unknown here: take now's offset.
 				ls.shutdownOffset = im.Offset
 			}
 			l.byID[id] = ls
 		}
-		c.logger.Info("active controller: broker leases start", "term", st.Term, "brokers", len(im.Brokers))
+		c.logger.Info("active controller: broker leases start", "term", st.Term, "brokers", len(im.Brokers), "previous.leader", l.prevLeader)
 	}
 	return true
 }
@@ -481,12 +496,21 @@ func (c *Controller) fenceExpired() {
 			return
 		}
 		reason := "no heartbeat within broker.session.timeout.ms"
-		if since <= session {
+		switch {
+		case since > session && id == c.prevLeaderID():
+			reason = "it was on the previous quorum leader and has not heartbeated to this one"
+		case since <= session:
 			reason = "its heartbeat connection closed and no heartbeat came since"
 		}
 		c.logger.Warn("broker fenced: "+reason, "id", id, "epoch", b.Epoch,
 			"last.heartbeat.ago", since, "partitions.changed", len(recs)-1)
 	}
+}
+
+func (c *Controller) prevLeaderID() int32 {
+	c.leases.mu.Lock()
+	defer c.leases.mu.Unlock()
+	return c.leases.prevLeader
 }
 
 // linkGrace is how long a broker whose heartbeat connection closed has to

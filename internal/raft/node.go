@@ -98,6 +98,7 @@ type Node struct {
 	fatalMu     sync.Mutex // guards fatal, which other goroutines read
 	fatal       error
 	lastFetched map[uint64]time.Time     // leader: last time each follower answered
+	prevLeader  uint64                   // the last leader other than this node (Status.PrevLeader)
 	observers   map[uint64]ReplicaStatus // observers' last fetches (observe.go)
 
 	commitc atomic.Pointer[chan struct{}] // closed when the commit index moves

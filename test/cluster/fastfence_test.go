@@ -49,3 +49,23 @@ func TestDeadBrokerFencedBeforeItsSession(t *testing.T) {
 		t.Fatalf("fenced, but not for its closed connection:\n%s", ctl.Logs())
 	}
 }
+
+// TestDeadControllerFencedBeforeItsSession: when the node that is both
+// the active controller and a broker dies, the new controller (elected
+// after the quorum's election timeout) gives that node's broker only the
+// link grace, not a fresh session: it is fenced well before
+// broker.session.timeout.ms (20 s here).
+func TestDeadControllerFencedBeforeItsSession(t *testing.T) {
+	t.Parallel()
+	c := testcluster.New(t, 3, testcluster.WithProp("broker.session.timeout.ms", "20000"))
+	old := c.WaitLeader()
+	// Every node has seen old lead (the new controller remembers it).
+	c.Crash(old.Index())
+	ctl := c.WaitNewLeader(old.Index())
+	c.WaitForWithin(10*time.Second, "the crashed controller's broker fenced well before its 20 s session", func() error {
+		return c.FencedErr(old.Index())
+	})
+	if !strings.Contains(ctl.Logs(), "broker fenced: it was on the previous quorum leader") {
+		t.Fatalf("fenced, but not as the previous leader's broker:\n%s", ctl.Logs())
+	}
+}
