@@ -21,15 +21,22 @@ func handleBrokerHeartbeat(e *Env, req *server.Request) server.Reply {
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return reply(resp)
 	}
-	return func() *server.Response { return &server.Response{Msg: AnswerBrokerHeartbeat(e.Ctl, r)} }
+	// The connection's end tells the controller a dead broker's lease
+	// is over before its session timeout (controller.lease.link).
+	var link <-chan struct{}
+	if req.Conn != nil {
+		link = req.Conn.Done
+	}
+	return func() *server.Response { return &server.Response{Msg: AnswerBrokerHeartbeat(e.Ctl, r, link)} }
 }
 
-// AnswerBrokerHeartbeat answers r from ctl.
-func AnswerBrokerHeartbeat(ctl *controller.Controller, r *kmsg.BrokerHeartbeatRequest) *kmsg.BrokerHeartbeatResponse {
+// AnswerBrokerHeartbeat answers r from ctl; link is closed when the
+// connection r came over closes (nil for a local call).
+func AnswerBrokerHeartbeat(ctl *controller.Controller, r *kmsg.BrokerHeartbeatRequest, link <-chan struct{}) *kmsg.BrokerHeartbeatResponse {
 	resp := kmsg.NewPtrBrokerHeartbeatResponse()
 	resp.Version = r.Version
 	rep, err := ctl.BrokerHeartbeat(controller.BrokerHeartbeat{BrokerID: r.BrokerID, BrokerEpoch: r.BrokerEpoch,
-		CurrentMetadataOffset: r.CurrentMetadataOffset, WantFence: r.WantFence, WantShutDown: r.WantShutdown})
+		CurrentMetadataOffset: r.CurrentMetadataOffset, WantFence: r.WantFence, WantShutDown: r.WantShutdown, Link: link})
 	if err != nil {
 		resp.ErrorCode = err.Code
 		return resp

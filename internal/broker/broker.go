@@ -172,12 +172,12 @@ func (b *Broker) Start() error {
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
 	if err := b.startLifecycle(clusterID, endpoints(lns)); err != nil {
-		b.stopLifecycle()
+		b.stopLifecycle(true)
 		closeAll()
 		return fmt.Errorf("register broker: %w", err)
 	}
 	closeMeta := closeAll
-	closeAll = func() { b.stopLifecycle(); closeMeta() }
+	closeAll = func() { b.stopLifecycle(true); closeMeta() }
 
 	// The group coordinator replays __consumer_offsets (if any) in the
 	// background; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
@@ -304,10 +304,20 @@ func (b *Broker) maintain() {
 	}
 }
 
-// Close stops listening and closes every log cleanly.
-func (b *Broker) Close() error {
+// Close stops listening and closes every log cleanly, after a controlled
+// shutdown in a cluster.
+func (b *Broker) Close() error { return b.close(true) }
+
+// CloseWithoutHandover is Close without the controlled shutdown: the
+// controller learns of the broker's end from its closed connections or
+// its lease, as of a process that died. For fault-injection fixtures
+// (testcluster's Crash), where the network is already cut and a controlled
+// shutdown would only wait out its bound.
+func (b *Broker) CloseWithoutHandover() error { return b.close(false) }
+
+func (b *Broker) close(handover bool) error {
 	close(b.stop)
-	b.stopLifecycle()
+	b.stopLifecycle(handover)
 	b.stopMetrics()
 	// The transaction coordinator goes first: it commits group offsets
 	// through the group coordinator and writes markers to partitions.

@@ -87,7 +87,7 @@ func (s *quorumLeaderSender) Request(ctx context.Context, req kmsg.Request) (kms
 	case *kmsg.BrokerRegistrationRequest:
 		return api.AnswerBrokerRegistration(s.ctl, s.clusterID, r, true), nil
 	case *kmsg.BrokerHeartbeatRequest:
-		return api.AnswerBrokerHeartbeat(s.ctl, r), nil
+		return api.AnswerBrokerHeartbeat(s.ctl, r, nil), nil
 	case *kmsg.AlterPartitionRequest:
 		return api.AnswerAlterPartition(s.ctl, r), nil
 	}
@@ -173,12 +173,13 @@ func (b *Broker) startLifecycle(clusterID string, eps []metadata.BrokerEndpoint)
 
 // stopLifecycle stops heartbeating and the lease check. In a cluster it
 // first shuts down the Kafka way (controlledShutdown), so the broker is
-// fenced at once rather than when its lease runs out.
-func (b *Broker) stopLifecycle() {
+// fenced at once rather than when its lease runs out (unless handover is
+// false: CloseWithoutHandover).
+func (b *Broker) stopLifecycle(handover bool) {
 	if b.life != nil {
 		close(b.life.stop)
 		<-b.life.done
-		if st := b.meta.QuorumStatus(); len(st.Voters) > 1 || b.cfg.IsBrokerOnly() {
+		if st := b.meta.QuorumStatus(); handover && (len(st.Voters) > 1 || b.cfg.IsBrokerOnly()) {
 			b.life.controlledShutdown(b.cfg.BrokerSessionTimeout())
 		}
 		b.life = nil

@@ -109,11 +109,14 @@ func (b *Broker) waitMetadata(meta *metadata.Store, voters int) (*metadata.Store
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := meta.WaitReady(ctx)
+		waited := ctx.Err() != nil // read before cancel, which sets it
 		cancel()
 		if err == nil {
 			break
 		}
-		if ctx.Err() == nil {
+		if !waited {
+			// The member itself failed (raft.ErrLostLog, storage): no
+			// amount of waiting helps.
 			meta.Close()
 			return nil, err
 		}

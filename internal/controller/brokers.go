@@ -53,6 +53,10 @@ type BrokerHeartbeat struct {
 	CurrentMetadataOffset int64
 	WantFence             bool
 	WantShutDown          bool
+	// Link, when not nil, is closed when the connection the heartbeat
+	// came over closes (server.ConnInfo.Done); nil for a broker on this
+	// node, which calls the controller directly.
+	Link <-chan struct{}
 }
 
 // HeartbeatReply is the answer to a BrokerHeartbeat.
@@ -89,6 +93,13 @@ type lease struct {
 	// controller): at or past the registration record, so a broker that
 	// reached it has seen its registration.
 	registeredAt int64
+	// link is the connection of the broker's latest heartbeat (nil: none
+	// or a local call). Once it has closed, the broker is fenced after
+	// linkGrace without a heartbeat rather than after the whole session
+	// timeout: a process that died (SIGKILL, a crash) has its sockets
+	// closed by its kernel at once, while a live broker whose connection
+	// dropped reconnects and heartbeats within an interval.
+	link <-chan struct{}
 }
 
 // leases is the active controller's lease table.
@@ -99,6 +110,10 @@ type leases struct {
 	ticker clock.Stopper
 	last   time.Time // when the expiry check last ran
 	closed bool
+	// prevLeader is the node id of the quorum leader this node took over
+	// from (-1: none known), whose broker starts the term's lease table
+	// with only the link grace left.
+	prevLeader int32
 }
 
 // active reports whether this node is the active controller (the quorum
@@ -116,17 +131,28 @@ func (c *Controller) active() bool {
 	}
 	if l.term != st.Term || l.byID == nil {
 		now := c.clock.Now()
-		l.term, l.byID = st.Term, map[int32]*lease{}
+		l.term, l.byID, l.prevLeader = st.Term, map[int32]*lease{}, -1
+		if st.PrevLeader != 0 {
+			l.prevLeader = metadata.NodeID(st.PrevLeader)
+		}
 		im := c.store.Image()
 		for id, b := range im.Brokers {
 			ls := &lease{lastContact: now, metadataOffset: -1, shutdownOffset: -1, registeredAt: -1}
+			if id == l.prevLeader {
+				// This node leads because the previous leader went
+				// silent for an election timeout: most likely its
+				// process died, broker included. Its broker gets the
+				// link grace to heartbeat here, not a whole session (a
+				// live one finds the new controller within an interval).
+				ls.lastContact = now.Add(c.linkGrace() - c.cfg.BrokerSessionTimeout())
+			}
 			if b.InControlledShutdown {
 				// When it entered is unknown here: take now's offset.
 				ls.shutdownOffset = im.Offset
 			}
 			l.byID[id] = ls
 		}
-		c.logger.Info("active controller: broker leases start", "term", st.Term, "brokers", len(im.Brokers))
+		c.logger.Info("active controller: broker leases start", "term", st.Term, "brokers", len(im.Brokers), "previous.leader", l.prevLeader)
 	}
 	return true
 }
@@ -196,6 +222,7 @@ func (c *Controller) RegisterBrokerLifecycle(r BrokerRegistration) (int64, *Erro
 	ls := c.leaseOf(r.BrokerID)
 	ls.lastContact, ls.metadataOffset, ls.shutdownOffset = c.clock.Now(), -1, -1
 	ls.registeredAt = c.store.Image().Offset
+	ls.link = nil // a new incarnation: its first heartbeat brings its connection
 	c.leases.mu.Unlock()
 	c.logger.Info("broker registered", "id", r.BrokerID, "epoch", epoch, "incarnation", r.IncarnationID,
 		"endpoints", len(r.Endpoints), "replaced", exists)
@@ -218,6 +245,10 @@ func (c *Controller) BrokerHeartbeat(h BrokerHeartbeat) (HeartbeatReply, *Error)
 	c.leases.mu.Lock()
 	ls := c.leaseOf(h.BrokerID)
 	ls.lastContact, ls.metadataOffset = c.clock.Now(), h.CurrentMetadataOffset
+	if h.Link != nil && ls.link != h.Link {
+		ls.link = h.Link
+		go c.watchLink(h.Link)
+	}
 	c.leases.mu.Unlock()
 
 	c.mu.Lock()
@@ -445,7 +476,7 @@ func (c *Controller) fenceExpired() {
 		return
 	}
 	im := c.store.Image()
-	session := c.cfg.BrokerSessionTimeout()
+	session, grace := c.cfg.BrokerSessionTimeout(), c.linkGrace()
 	now := c.clock.Now()
 	for _, id := range im.BrokerIDs() {
 		b := im.Brokers[id]
@@ -453,9 +484,10 @@ func (c *Controller) fenceExpired() {
 			continue
 		}
 		c.leases.mu.Lock()
-		since := now.Sub(c.leaseOf(id).lastContact)
+		ls := c.leaseOf(id)
+		since, lost := now.Sub(ls.lastContact), closed(ls.link)
 		c.leases.mu.Unlock()
-		if since <= session {
+		if since <= session && (!lost || since <= grace) {
 			continue
 		}
 		recs := c.fenceRecords(c.store.Image(), c.store.Image().Brokers[id])
@@ -463,8 +495,64 @@ func (c *Controller) fenceExpired() {
 			c.logger.Warn("fencing a broker whose lease expired failed; retrying", "id", id, "err", err)
 			return
 		}
-		c.logger.Warn("broker fenced: no heartbeat within broker.session.timeout.ms", "id", id, "epoch", b.Epoch,
+		reason := "no heartbeat within broker.session.timeout.ms"
+		switch {
+		case since > session && id == c.prevLeaderID():
+			reason = "it was on the previous quorum leader and has not heartbeated to this one"
+		case since <= session:
+			reason = "its heartbeat connection closed and no heartbeat came since"
+		}
+		c.logger.Warn("broker fenced: "+reason, "id", id, "epoch", b.Epoch,
 			"last.heartbeat.ago", since, "partitions.changed", len(recs)-1)
+	}
+}
+
+func (c *Controller) prevLeaderID() int32 {
+	c.leases.mu.Lock()
+	defer c.leases.mu.Unlock()
+	return c.leases.prevLeader
+}
+
+// linkGrace is how long a broker whose heartbeat connection closed has to
+// heartbeat again before it is fenced: two heartbeat intervals (a live
+// broker reconnects and sends its next one within one), never more than
+// the session timeout.
+func (c *Controller) linkGrace() time.Duration {
+	return min(2*c.cfg.BrokerHeartbeatInterval(), c.cfg.BrokerSessionTimeout())
+}
+
+// watchLink waits for a heartbeat connection to close, then checks the
+// leases once its grace has passed, rather than at the next lease tick (a
+// tenth of the session timeout, often longer than the grace).
+func (c *Controller) watchLink(link <-chan struct{}) {
+	<-link
+	c.leases.mu.Lock()
+	defer c.leases.mu.Unlock()
+	if c.leases.closed {
+		return
+	}
+	// Just past the grace, so a lease last renewed as the link closed is
+	// already over it.
+	c.clock.AfterFunc(c.linkGrace()+time.Millisecond, func() {
+		c.leases.mu.Lock()
+		stopped := c.leases.closed
+		c.leases.mu.Unlock()
+		if !stopped {
+			c.fenceExpired()
+		}
+	})
+}
+
+// closed reports whether ch (a connection's Done) is closed; nil is open.
+func closed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -98,6 +98,7 @@ type Node struct {
 	fatalMu     sync.Mutex // guards fatal, which other goroutines read
 	fatal       error
 	lastFetched map[uint64]time.Time     // leader: last time each follower answered
+	prevLeader  uint64                   // the last leader other than this node (Status.PrevLeader)
 	observers   map[uint64]ReplicaStatus // observers' last fetches (observe.go)
 
 	commitc atomic.Pointer[chan struct{}] // closed when the commit index moves
@@ -320,6 +321,10 @@ func (n *Node) loop() {
 			if m.GetType() == raftpb.MessageType_MsgAppResp || m.GetType() == raftpb.MessageType_MsgHeartbeatResp {
 				n.lastFetched[m.GetFrom()] = time.Now()
 			}
+			if err := n.checkLostLog(m); err != nil {
+				n.die(err)
+				return
+			}
 			_ = n.rn.Step(m)
 		case p := <-n.propc:
 			n.propose(p)
@@ -344,6 +349,29 @@ func (n *Node) loop() {
 		}
 		n.publishStatus()
 	}
+}
+
+// ErrLostLog is the fatal error of a member whose log lost entries it
+// had acknowledged to the leader: its directory was lost, or replaced by
+// a freshly formatted one.
+var ErrLostLog = errors.New("raft: this member lost log entries it had acknowledged (its metadata log directory was lost or replaced)")
+
+// checkLostLog refuses a heartbeat that says entries past this member's
+// log end are committed here. A leader sends min(what the member
+// acknowledged, its commit index), so an intact member never sees one;
+// etcd raft would panic on it. A voter that forgot its log must not go on
+// as one: it could vote a candidate missing committed entries into the
+// lead (docs/CLUSTER.md, "Losing a disk").
+func (n *Node) checkLostLog(m *raftpb.Message) error {
+	if m.GetType() != raftpb.MessageType_MsgHeartbeat {
+		return nil
+	}
+	last, err := n.st.LastIndex()
+	if err != nil || m.GetCommit() <= last {
+		return nil
+	}
+	return fmt.Errorf("%w: the leader (member %d) has index %d committed here, this log ends at %d",
+		ErrLostLog, m.GetFrom(), m.GetCommit(), last)
 }
 
 func (n *Node) die(err error) {

@@ -22,8 +22,11 @@ type Status struct {
 	LastIndex uint64
 	IsLeader  bool
 	Ready     bool // leader and its term's first entry is applied
-	Voters    []uint64
-	Learners  []uint64
+	// PrevLeader is the last leader other than this node it has known
+	// (0: none yet): on a new leader, the node it took over from.
+	PrevLeader uint64
+	Voters     []uint64
+	Learners   []uint64
 	// Replicas is the leader's view of each member (itself included):
 	// the last index known to match and when it last answered. Empty on
 	// followers.
@@ -46,17 +49,21 @@ func (n *Node) Status() Status { return *n.status.Load() }
 func (n *Node) publishStatus() {
 	bs := n.rn.BasicStatus()
 	last, _ := n.st.LastIndex()
+	if bs.Lead != 0 && bs.Lead != n.cfg.ID {
+		n.prevLeader = bs.Lead
+	}
 	s := &Status{
-		ID:        n.cfg.ID,
-		Leader:    bs.Lead,
-		Term:      bs.HardState.GetTerm(),
-		Commit:    bs.HardState.GetCommit(),
-		Applied:   n.applied,
-		LastIndex: last,
-		IsLeader:  bs.RaftState == raft.StateLeader,
-		Ready:     n.ready,
-		Voters:    slices.Clone(n.conf.GetVoters()),
-		Learners:  slices.Clone(n.conf.GetLearners()),
+		ID:         n.cfg.ID,
+		Leader:     bs.Lead,
+		Term:       bs.HardState.GetTerm(),
+		Commit:     bs.HardState.GetCommit(),
+		Applied:    n.applied,
+		LastIndex:  last,
+		IsLeader:   bs.RaftState == raft.StateLeader,
+		Ready:      n.ready,
+		PrevLeader: n.prevLeader,
+		Voters:     slices.Clone(n.conf.GetVoters()),
+		Learners:   slices.Clone(n.conf.GetLearners()),
 	}
 	if s.IsLeader {
 		st := n.rn.Status()

@@ -198,13 +198,20 @@ func (nd *Node) start() error {
 }
 
 // stop closes the node's broker (a no-op when stopped).
-func (nd *Node) stop() error {
+func (nd *Node) stop() error { return nd.stopWith(true) }
+
+// stopWith closes the node's broker, with a controlled shutdown or
+// without (a crash).
+func (nd *Node) stopWith(handover bool) error {
 	nd.mu.Lock()
 	b := nd.b
 	nd.b = nil
 	nd.mu.Unlock()
 	if b == nil {
 		return nil
+	}
+	if !handover {
+		return b.CloseWithoutHandover()
 	}
 	return b.Close()
 }
@@ -222,7 +229,9 @@ func (c *Cluster) shutdown() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := nd.stop(); err != nil {
+			// No controlled shutdowns: all nodes go at once, so they would
+			// only wait on each other's closing controllers.
+			if err := nd.stopWith(false); err != nil {
 				c.t.Errorf("close node %d: %v", nd.id, err)
 			}
 		}()

@@ -1,6 +1,12 @@
 package testcluster
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/sluice-io/sluice/internal/broker"
+)
 
 // Faults take node indexes (0-based). Each one acts at once and returns;
 // what the cluster does about it is for the WaitFor helpers to observe.
@@ -29,8 +35,9 @@ func (c *Cluster) Crash(i int) {
 	nd := c.nodes[i]
 	c.net.resume(i)
 	c.net.setDown(i, true)
-	// The close's own error is the crash's business, not the test's.
-	_ = nd.stop()
+	// The close's own error is the crash's business, not the test's. No
+	// controlled shutdown: a crashed process hands nothing over.
+	_ = nd.stopWith(false)
 	if err := removeCleanShutdownMarker(nd.dir); err != nil {
 		c.t.Fatalf("crash node %d: %v", nd.id, err)
 	}
@@ -45,11 +52,18 @@ func (c *Cluster) Crash(i int) {
 // unfenced; a node that cannot reach the active controller starts fenced.
 func (c *Cluster) Restart(i int) {
 	c.t.Helper()
-	c.Stop(i)
-	c.net.setDown(i, false)
-	if err := c.nodes[i].start(); err != nil {
+	if err := c.RestartErr(i); err != nil {
 		c.t.Fatalf("restart node %d: %v", c.nodes[i].id, err)
 	}
+}
+
+// RestartErr is Restart returning the start's error instead of failing
+// the test: for nodes expected to refuse to start.
+func (c *Cluster) RestartErr(i int) error {
+	c.t.Helper()
+	c.Stop(i)
+	c.net.setDown(i, false)
+	return c.nodes[i].start()
 }
 
 // Pause freezes node i's traffic as a long GC pause or SIGSTOP looks
@@ -108,3 +122,27 @@ func (c *Cluster) reachable(i int) bool {
 }
 
 func (nd *Node) String() string { return fmt.Sprintf("node %d", nd.id) }
+
+// Wipe takes node i down as a crash does (see Crash) and replaces its data
+// directory (log.dirs) with an empty one formatted with the cluster's id
+// and the node's id, as an operator does after replacing a lost disk.
+// With metadata.log.dir elsewhere (WithNodeProp) the metadata log
+// survives and Restart brings the node back with its replicas to refetch
+// from their leaders; without, the node's metadata log is gone too.
+func (c *Cluster) Wipe(i int) {
+	c.t.Helper()
+	c.Crash(i)
+	nd := c.nodes[i]
+	entries, err := os.ReadDir(nd.dir)
+	if err != nil {
+		c.t.Fatalf("wipe node %d: %v", nd.id, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(nd.dir, e.Name())); err != nil {
+			c.t.Fatalf("wipe node %d: %v", nd.id, err)
+		}
+	}
+	if _, err := broker.FormatDir(nd.dir, c.clusterID, nd.id); err != nil {
+		c.t.Fatalf("wipe node %d: format: %v", nd.id, err)
+	}
+}

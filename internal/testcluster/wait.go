@@ -157,14 +157,18 @@ func listsBroker(m *kmsg.MetadataResponse, id int32) bool {
 // node i out of its live brokers: the controller fenced it.
 func (c *Cluster) WaitFenced(i int) {
 	c.t.Helper()
+	c.WaitFor(fmt.Sprintf("%s fenced", c.nodes[i]), func() error { return c.FencedErr(i) })
+}
+
+// FencedErr is WaitFenced's condition, for a wait of the caller's own: nil
+// once every other reachable node leaves node i out of its live brokers.
+func (c *Cluster) FencedErr(i int) error {
 	id := c.nodes[i].id
-	c.WaitFor(fmt.Sprintf("%s fenced", c.nodes[i]), func() error {
-		return c.askOthers(i, func(via int, m *kmsg.MetadataResponse) error {
-			if listsBroker(m, id) {
-				return fmt.Errorf("%s still lists node %d", c.nodes[via], id)
-			}
-			return nil
-		})
+	return c.askOthers(i, func(via int, m *kmsg.MetadataResponse) error {
+		if listsBroker(m, id) {
+			return fmt.Errorf("%s still lists node %d", c.nodes[via], id)
+		}
+		return nil
 	})
 }
 
