@@ -260,6 +260,11 @@ func (c *Controller) BrokerHeartbeat(h BrokerHeartbeat) (HeartbeatReply, *Error)
 	if e := c.checkEpoch(im, h); e != nil {
 		return fenced, e
 	}
+	// Renewed again now: the broker sends its next heartbeat an interval
+	// after this answer, so time spent waiting for c.mu is not its.
+	c.leases.mu.Lock()
+	c.leaseOf(h.BrokerID).lastContact = c.clock.Now()
+	c.leases.mu.Unlock()
 	b := im.Brokers[h.BrokerID]
 	caughtUp := h.CurrentMetadataOffset >= c.registrationOffset(b)
 	cur := currentState(b)
@@ -470,9 +475,18 @@ func forEachPartition(im *metadata.Image, fn func(t *metadata.TopicImage, i int3
 // fenceExpired fences every unfenced broker whose lease has expired, one
 // Append per broker. Only the active controller fences.
 func (c *Controller) fenceExpired() {
+	asked := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.active() {
+		return
+	}
+	// Heartbeats wait for c.mu to be answered, and a broker sends its next
+	// one only after the answer: a wait here longer than a lease tick
+	// (a long request, a stalled machine) held them up too. Judge the
+	// leases at the next tick, once the queued heartbeats were answered.
+	if waited := c.clock.Now().Sub(asked); waited > c.leaseTick() {
+		c.logger.Warn("broker lease check waited for the controller: leases judged at the next check", "waited", waited)
 		return
 	}
 	im := c.store.Image()
