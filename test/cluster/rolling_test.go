@@ -51,7 +51,8 @@ func TestSIGTERMEachLeaderInTurn(t *testing.T) {
 
 // TestRollingRestartUnderLoad restarts node 1, then 2, then 3, each
 // stopped the controlled way and waited for until it has caught up (back
-// in every ISR), as an operator rolls a cluster.
+// in every ISR), as an operator rolls a cluster. Both tests end with the
+// leadership balanced again (auto.leader.rebalance.enable).
 func TestRollingRestartUnderLoad(t *testing.T) {
 	t.Parallel()
 	runRolling(t, func(c *testcluster.Cluster, round int) int {
@@ -65,7 +66,9 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 // runRolling runs the load, then for each round stops the node next picks
 // (-1 ends), restarts it and waits for it to catch up; then checks.
 func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) {
-	c := testcluster.New(t, 3)
+	// The automatic leader rebalance checks every half second, so the
+	// leadership the stops moved away comes back during the run.
+	c := testcluster.New(t, 3, testcluster.WithProp("leader.imbalance.check.interval.ms", "500"))
 	adm := c.Admin(t)
 	two := "2"
 	if resp, err := adm.CreateTopic(ctx(t), rollPartitions, 3, map[string]*string{"min.insync.replicas": &two}, rollTopic); err != nil || resp.Err != nil {
@@ -118,6 +121,20 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 		t.Logf("round %d: %s back in every ISR", round, c.Node(i))
 	}
 	waitAcked(c, acks, ackedCount(acks)+50)
+	// Leadership balanced after the restarts: every partition back on its
+	// preferred replica (the first of its replicas).
+	c.WaitForWithin(30*time.Second, "every partition led by its preferred replica", func() error {
+		m, err := c.Metadata(0, rollTopic)
+		if err != nil {
+			return err
+		}
+		for _, mp := range m.Topics[0].Partitions {
+			if len(mp.Replicas) == 0 || mp.Leader != mp.Replicas[0] {
+				return fmt.Errorf("%s-%d: leader %d, replicas %v", rollTopic, mp.Partition, mp.Leader, mp.Replicas)
+			}
+		}
+		return nil
+	})
 
 	close(stopProducers)
 	producers.Wait()
