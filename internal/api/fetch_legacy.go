@@ -1,0 +1,55 @@
+package api
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/record"
+)
+
+// fetchMagic is the message format a Fetch version can read, as Kafka
+// down-converts: v0 for Fetch v0-1, v1 for v2-3, v2 (stored batches,
+// no conversion) from v4.
+func fetchMagic(version int16) int8 {
+	switch {
+	case version <= 1:
+		return 0
+	case version <= 3:
+		return 1
+	}
+	return 2
+}
+
+// downConvertRecords reads rr (which it releases) and makes its batches
+// fp's records in the old message format Fetch v0-3 read; the zero-copy
+// path cannot be used for them. It returns the converted size. zstd data
+// has no old format: the partition answers UNSUPPORTED_COMPRESSION_TYPE,
+// as Kafka answers fetches before v10 of a zstd topic.
+func downConvertRecords(fp *kmsg.FetchResponseTopicPartition, rr *log.ReadResult, version int16, fetchOffset int64) (int, int16) {
+	raw, err := rr.ReadAll(nil)
+	rr.Release()
+	if err != nil {
+		return 0, kerr.KafkaStorageError.Code
+	}
+	out, err := record.DownConvert(raw, fetchMagic(version), fetchOffset)
+	switch {
+	case errors.Is(err, record.ErrDownConvertZstd):
+		unsupportedCompression(fp)
+		return 0, kerr.UnsupportedCompressionType.Code
+	case err != nil:
+		return 0, kerr.CorruptMessage.Code
+	}
+	fp.RecordBatches = out
+	return len(out), 0
+}
+
+// unsupportedCompression is Kafka's answer for a partition whose records a
+// fetch version cannot read: no records, no offsets.
+func unsupportedCompression(fp *kmsg.FetchResponseTopicPartition) {
+	fp.ErrorCode = kerr.UnsupportedCompressionType.Code
+	fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
+	fp.RecordBatches = []byte{}
+}
