@@ -171,6 +171,12 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				t.Partitions = append(t.Partitions, fp)
 				continue
 			}
+			if r.Version < 4 && downConversionDisabled(e, img, name) {
+				unreadable(&fp, kerr.UnsupportedVersion.Code)
+				anyErr = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
 			limit := fp.HighWatermark
 			if r.IsolationLevel == 1 {
 				limit = lso

@@ -6,7 +6,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/log"
+	"github.com/sluice-io/sluice/internal/metadata"
 	"github.com/sluice-io/sluice/internal/record"
 )
 
@@ -46,10 +48,29 @@ func downConvertRecords(fp *kmsg.FetchResponseTopicPartition, rr *log.ReadResult
 	return len(out), 0
 }
 
+// downConversionDisabled reports whether topic's
+// message.downconversion.enable is false: Kafka then answers fetches that
+// need down-conversion (v0-3) UNSUPPORTED_VERSION for its partitions.
+func downConversionDisabled(e *Env, img *metadata.Image, topic string) bool {
+	var overrides map[string]string
+	if ti, ok := img.Topic(topic); ok {
+		overrides = ti.Configs
+	}
+	v, _ := config.TopicValue(e.Cfg, overrides, "message.downconversion.enable")
+	return v == "false"
+}
+
+// unreadable is Kafka's answer for a partition whose records a fetch
+// version cannot read (FetchResponse.partitionResponse): code, no records,
+// no offsets.
+func unreadable(fp *kmsg.FetchResponseTopicPartition, code int16) {
+	fp.ErrorCode = code
+	fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
+	fp.RecordBatches = []byte{}
+}
+
 // unsupportedCompression is Kafka's answer for a partition whose records a
 // fetch version cannot read: no records, no offsets.
 func unsupportedCompression(fp *kmsg.FetchResponseTopicPartition) {
-	fp.ErrorCode = kerr.UnsupportedCompressionType.Code
-	fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
-	fp.RecordBatches = []byte{}
+	unreadable(fp, kerr.UnsupportedCompressionType.Code)
 }

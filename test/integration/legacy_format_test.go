@@ -315,7 +315,8 @@ func TestLegacyProduceInvalid(t *testing.T) {
 // message sets (control batches left out, headers dropped, records before
 // the fetch offset inside a batch left out, codecs kept), v4+ the stored
 // v2 batches; zstd cannot be down-converted and a zstd topic answers
-// UNSUPPORTED_COMPRESSION_TYPE before Fetch v10.
+// UNSUPPORTED_COMPRESSION_TYPE before Fetch v10; a topic with
+// message.downconversion.enable=false answers Fetch v0-3 UNSUPPORTED_VERSION.
 func TestLegacyFetchDownConverted(t *testing.T) {
 	t.Parallel()
 	tb := startBroker(t)
@@ -384,6 +385,23 @@ func TestLegacyFetchDownConverted(t *testing.T) {
 			if m.offset != wantOffsets[i] || string(m.value) != wantValue || m.ts != wantTS {
 				t.Errorf("Fetch v%d message %d: offset %d value %q ts %d; want %d, %q, %d", version, i, m.offset, m.value, m.ts, wantOffsets[i], wantValue, wantTS)
 			}
+		}
+	}
+
+	// message.downconversion.enable=false: old fetchers are refused.
+	noDown := topicName(t, "nodown")
+	createTopic(t, adm, noDown, 1, map[string]*string{"message.downconversion.enable": kadm.StringPtr("false")})
+	produceSync(t, cl, &kgo.Record{Topic: noDown, Value: []byte("new only")})
+	for _, version := range []int16{1, 3, 4} {
+		req := fetchReq(noDown, [16]byte{}, 0, 0, 1<<20, 1<<20, 0, 0)
+		req.SetVersion(version)
+		fp := rc.roundTrip(int32(150+version), req).(*kmsg.FetchResponse).Topics[0].Partitions[0]
+		want := kerr.UnsupportedVersion.Code
+		if version == 4 {
+			want = 0
+		}
+		if fp.ErrorCode != want || (want == 0 && len(fp.RecordBatches) == 0) {
+			t.Errorf("message.downconversion.enable=false, Fetch v%d: error %v with %d record bytes, want %v", version, kerr.ErrorForCode(fp.ErrorCode), len(fp.RecordBatches), kerr.ErrorForCode(want))
 		}
 	}
 
