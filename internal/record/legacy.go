@@ -135,22 +135,14 @@ func IsLegacy(records []byte) bool { return len(records) > 16 && records[16] < 2
 // CreateTime, and it has no producer id. The caller applies the topic's
 // compression.type and message.timestamp.type to the result as to any batch.
 func UpConvert(set []byte, maxMessageBytes int64) ([]byte, error) {
-	// Inflating is bounded as for v2 batches (limit.go): per wrapper by
-	// what a full batch may inflate to, in total by MaxDecompressed, and
-	// under an inflation slot.
+	// Inflating is bounded as for one v2 batch (limit.go): all wrappers
+	// together by what a full batch may inflate to, under an inflation
+	// slot.
 	inflateSlots <- struct{}{}
 	defer func() { <-inflateSlots }()
-	perWrapper := InflateLimit(maxMessageBytes, MaxExpansion)
-	inflated := 0
-	var recs []Record
+	left := InflateLimit(maxMessageBytes, MaxExpansion)
+	var out upBatch
 	codec := CodecNone
-	add := func(m *legacyMessage, ts int64) error {
-		if len(recs) == math.MaxInt32 {
-			return corruptf("too many messages")
-		}
-		recs = append(recs, Record{OffsetDelta: int32(len(recs)), TimestampDelta: ts, Key: m.key, Value: m.value})
-		return nil
-	}
 	for b := set; len(b) > 0; {
 		start := b
 		m, rest, err := parseLegacy(b)
@@ -162,7 +154,7 @@ func UpConvert(set []byte, maxMessageBytes int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: message of %d bytes, max.message.bytes %d", ErrMessageTooLarge, entry, maxMessageBytes)
 		}
 		if m.codec() == CodecNone {
-			if err := add(&m, m.timestamp); err != nil {
+			if err := out.add(&m, m.timestamp); err != nil {
 				return nil, err
 			}
 			continue
@@ -177,12 +169,11 @@ func UpConvert(set []byte, maxMessageBytes int64) ([]byte, error) {
 		if m.magic == 0 && m.codec() == CodecLZ4 {
 			src = fixLZ4HeaderChecksum(src)
 		}
-		limit := min(perWrapper, MaxDecompressed-inflated)
-		inner, err := AppendDecompress(nil, m.codec(), src, limit)
+		inner, err := AppendDecompress(nil, m.codec(), src, left)
 		if err != nil {
 			return nil, err
 		}
-		inflated += len(inner)
+		left -= len(inner)
 		if len(inner) == 0 {
 			return nil, corruptf("compressed message at offset %d holds no messages", m.offset)
 		}
@@ -202,26 +193,58 @@ func UpConvert(set []byte, maxMessageBytes int64) ([]byte, error) {
 			if m.magic == 1 && m.attributes&TimestampLogAppend != 0 {
 				ts = m.timestamp
 			}
-			if err := add(&im, ts); err != nil {
+			if err := out.add(&im, ts); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if len(recs) == 0 {
+	return out.finish(codec)
+}
+
+// upBatch encodes records as UpConvert finds them, so a set of many small
+// messages costs its encoded size, not a Record per message.
+type upBatch struct {
+	raw           []byte
+	n             int32
+	baseTS, maxTS int64
+}
+
+func (u *upBatch) add(m *legacyMessage, ts int64) error {
+	if u.n == math.MaxInt32 {
+		return corruptf("too many messages")
+	}
+	if u.n == 0 {
+		u.baseTS, u.maxTS = ts, ts
+	}
+	r := Record{OffsetDelta: u.n, TimestampDelta: ts - u.baseTS, Key: m.key, Value: m.value}
+	if _, err := recordSize(&r); err != nil {
+		return err
+	}
+	u.raw = appendRecord(u.raw, &r)
+	u.maxTS = max(u.maxTS, ts)
+	u.n++
+	return nil
+}
+
+func (u *upBatch) finish(codec int) ([]byte, error) {
+	if u.n == 0 {
 		return nil, corruptf("message set holds no messages")
 	}
-	base := recs[0].TimestampDelta
-	for i := range recs {
-		recs[i].TimestampDelta -= base
+	body := u.raw
+	if codec != CodecNone {
+		var err error
+		if body, err = Compress(codec, u.raw); err != nil {
+			return nil, err
+		}
 	}
-	return Build(BatchSpec{
-		ProducerID:    -1,
-		ProducerEpoch: -1,
-		BaseSequence:  -1,
-		Attributes:    int16(codec),
-		BaseTimestamp: base,
-		Records:       recs,
-	})
+	if HeaderSize-LogOverhead+len(body) > math.MaxInt32 {
+		return nil, fmt.Errorf("record: batch of %d bytes is too large", HeaderSize+len(body))
+	}
+	out := make([]byte, HeaderSize, HeaderSize+len(body))
+	out = append(out, body...)
+	spec := BatchSpec{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Attributes: int16(codec), BaseTimestamp: u.baseTS}
+	putHeader(out, &spec, u.n-1, u.maxTS, u.n)
+	return out, nil
 }
 
 // DownConvert turns v2 batches, as a fetch read them from the log, into a
