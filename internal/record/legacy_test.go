@@ -99,3 +99,37 @@ func TestLegacyRoundTrip(t *testing.T) {
 		t.Errorf("zstd batch: %v, want ErrDownConvertZstd", err)
 	}
 }
+
+// A compressed wrapper is inflated no further than one v2 batch could be.
+func TestUpConvertBomb(t *testing.T) {
+	inner := appendLegacy(nil, &legacyMessage{magic: 1, value: make([]byte, 40<<20)})
+	comp, err := Compress(CodecGzip, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := appendLegacy(nil, &legacyMessage{magic: 1, attributes: CodecGzip, value: comp})
+	if _, err := UpConvert(set, 1<<20); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("40 MiB inflated from %d bytes: %v, want ErrTooLarge", len(set), err)
+	}
+}
+
+// Whatever the bytes, UpConvert returns a batch that validates or an
+// error, and never panics.
+func FuzzUpConvert(f *testing.F) {
+	f.Add(appendLegacy(nil, &legacyMessage{magic: 0, key: []byte("k"), value: []byte("v")}))
+	f.Add(appendLegacy(nil, &legacyMessage{magic: 1, timestamp: 5, value: []byte("v")}))
+	inner := appendLegacy(nil, &legacyMessage{magic: 1, value: []byte("x")})
+	for _, codec := range []int{CodecGzip, CodecSnappy, CodecLZ4} {
+		comp, _ := Compress(codec, inner)
+		f.Add(appendLegacy(nil, &legacyMessage{magic: 1, attributes: int8(codec), value: comp}))
+	}
+	f.Fuzz(func(t *testing.T, set []byte) {
+		batch, err := UpConvert(set, 1<<20)
+		if err != nil {
+			return
+		}
+		if _, err := Validate(batch, 1<<30); err != nil {
+			t.Fatalf("converted batch does not validate: %v", err)
+		}
+	})
+}
