@@ -603,3 +603,39 @@ func TestLegacyKcat(t *testing.T) {
 		}
 	}
 }
+
+// TestProduceAcks0Refused: an acks=0 produce the broker refuses closes the
+// connection, as Kafka does, so the producer learns its records were lost
+// (before, refused old message sets vanished without a trace); an accepted
+// one leaves the connection open.
+func TestProduceAcks0Refused(t *testing.T) {
+	t.Parallel()
+	tb := startBroker(t)
+	adm := newAdmin(t, tb.Addr())
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, 1, nil)
+	cl := newClient(t, tb.Addr())
+
+	good := legacySet(1, legacyMsg{ts: 5, value: []byte("kept")})
+	bad := append([]byte(nil), good...)
+	bad[len(bad)-1] ^= 1 // CRC no longer matches
+
+	rc := dialRaw(t, tb.Addr())
+	req := produceRequest(2, topic, good, 10000)
+	req.Acks = 0
+	rc.send(1, req)
+	// The connection still answers: ApiVersions after the acks=0 produce.
+	if resp := rc.roundTrip(2, apiVersionsReq()).(*kmsg.ApiVersionsResponse); resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions after an accepted acks=0 produce: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	waitFor(t, 10*time.Second, "the acks=0 record", func() error {
+		if off, _, _ := listOffset(t, cl, topic, 0, tsLatest); off != 1 {
+			return fmt.Errorf("log end offset %d, want 1", off)
+		}
+		return nil
+	})
+	req = produceRequest(2, topic, bad, 10000)
+	req.Acks = 0
+	rc.send(3, req)
+	rc.expectClosed("acks=0 produce of a corrupt message set")
+}
