@@ -43,6 +43,9 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		if r.Version < 3 || budget <= 0 {
 			budget = 1 << 30
 		}
+		if r.Version < 4 {
+			budget = min(budget, downConvertBudget)
+		}
 		budget = fetchQuotaBudget(e, req, budget)
 		for {
 			resp, size, parts, errs := fetchOnce(e, req, img, r, wake, z, budget)

@@ -25,6 +25,12 @@ func fetchMagic(version int16) int8 {
 	return 2
 }
 
+// downConvertBudget bounds the record bytes one Fetch v0-3 reads. Those
+// are read into memory and converted there (Kafka converts lazily while it
+// sends), and Fetch v0-2 have no response limit of their own; a consumer
+// whose answer was cut short fetches again from where it ends.
+const downConvertBudget = 32 << 20
+
 // downConvertRecords reads rr (which it releases) and makes its batches
 // fp's records in the old message format Fetch v0-3 read; the zero-copy
 // path cannot be used for them. It returns the converted size. zstd data
