@@ -121,7 +121,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				pr.ErrorMessage = &msg
 				continue
 			}
-			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr, verify)
+			upTo, code, msg := appendAnyFormat(p, r.Version, rp.Records, pr, verify)
 			pr.ErrorCode = code
 			if msg != "" {
 				pr.ErrorMessage = &msg

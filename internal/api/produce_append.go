@@ -21,10 +21,6 @@ import (
 func appendRecords(p *replica.Partition, version int16, records []byte, pr *kmsg.ProduceResponseTopicPartition,
 	verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)) (int64, int16, string) {
 	cfg := p.Config()
-	records, code, msg := upConvertLegacy(version, cfg.MaxMessageBytes, records)
-	if code != 0 {
-		return 0, code, msg
-	}
 	h, batch, code, msg := validateProduce(version, cfg.MaxMessageBytes, records)
 	if code != 0 {
 		return 0, code, msg

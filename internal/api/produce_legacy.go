@@ -4,8 +4,10 @@ import (
 	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/record"
+	"github.com/sluice-io/sluice/internal/replica"
 )
 
 // upConvertLegacy turns the message set of magic 0/1 messages that a
@@ -27,4 +29,15 @@ func upConvertLegacy(version int16, maxMessageBytes int64, records []byte) (batc
 		return nil, validateErrorCode(err), err.Error()
 	}
 	return batch, 0, ""
+}
+
+// appendAnyFormat is appendRecords for a record set of any message format
+// a Produce version may carry: an old message set is converted first.
+func appendAnyFormat(p *replica.Partition, version int16, records []byte, pr *kmsg.ProduceResponseTopicPartition,
+	verify func(p *replica.Partition, h *record.Header) (*replica.TxnGuard, int16)) (int64, int16, string) {
+	records, code, msg := upConvertLegacy(version, p.Config().MaxMessageBytes, records)
+	if code != 0 {
+		return 0, code, msg
+	}
+	return appendRecords(p, version, records, pr, verify)
 }
