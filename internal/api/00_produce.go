@@ -121,7 +121,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				pr.ErrorMessage = &msg
 				continue
 			}
-			upTo, code, msg := appendRecords(p, r.Version, rp.Records, pr, verify)
+			upTo, code, msg := appendAnyFormat(p, r.Version, rp.Records, pr, verify)
 			pr.ErrorCode = code
 			if msg != "" {
 				pr.ErrorMessage = &msg
@@ -145,7 +145,9 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		for _, w := range waits {
 			go w.p.Commit(w.upTo)
 		}
-		return server.Ready(&server.Response{None: true})
+		// A refused partition closes the connection, as Kafka does: the
+		// only way to tell an acks=0 producer that records were lost.
+		return server.Ready(&server.Response{None: true, Close: produceFailed(resp)})
 	}
 	// The commit starts now, not when the connection's replies reach this
 	// one: replies run one at a time in request order, so waiting there

@@ -43,6 +43,9 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		if r.Version < 3 || budget <= 0 {
 			budget = 1 << 30
 		}
+		if r.Version < 4 {
+			budget = min(budget, downConvertBudget)
+		}
 		budget = fetchQuotaBudget(e, req, budget)
 		for {
 			resp, size, parts, errs := fetchOnce(e, req, img, r, wake, z, budget)
@@ -165,6 +168,18 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				t.Partitions = append(t.Partitions, fp)
 				continue
 			}
+			if r.Version < 10 && p.Config().CompressionType == "zstd" {
+				unsupportedCompression(&fp)
+				anyErr = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
+			if r.Version < 4 && downConversionDisabled(e, img, name) {
+				unreadable(&fp, kerr.UnsupportedVersion.Code)
+				anyErr = true
+				t.Partitions = append(t.Partitions, fp)
+				continue
+			}
 			limit := fp.HighWatermark
 			if r.IsolationLevel == 1 {
 				limit = lso
@@ -183,6 +198,11 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				// Only the first partition with data may exceed the
 				// response limit (KIP-74); later ones wait their turn.
 				rr.Release()
+			case rr.Size > 0 && r.Version < 4:
+				n, code := downConvertRecords(&fp, rr, r.Version, rp.FetchOffset)
+				fp.ErrorCode, anyErr = code, anyErr || code != 0
+				size += n
+				budget -= n
 			case rr.Size > 0:
 				releases = append(releases, rr)
 				spliceRecords(out, &fp, rr)

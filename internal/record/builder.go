@@ -83,7 +83,14 @@ func Build(spec BatchSpec) ([]byte, error) {
 		}
 		maxTS = spec.BaseTimestamp + maxDelta
 	}
+	putHeader(out, &spec, lastDelta, maxTS, int32(len(spec.Records)))
+	return out, nil
+}
 
+// putHeader fills the header of out, a batch whose records section
+// (already in place) holds count records, from spec and the derived
+// fields.
+func putHeader(out []byte, spec *BatchSpec, lastDelta int32, maxTS int64, count int32) {
 	be := binary.BigEndian
 	be.PutUint64(out[0:], uint64(spec.BaseOffset))
 	be.PutUint32(out[8:], uint32(len(out)-LogOverhead))
@@ -96,11 +103,10 @@ func Build(spec BatchSpec) ([]byte, error) {
 	be.PutUint64(out[43:], uint64(spec.ProducerID))
 	be.PutUint16(out[51:], uint16(spec.ProducerEpoch))
 	be.PutUint32(out[53:], uint32(spec.BaseSequence))
-	be.PutUint32(out[57:], uint32(len(spec.Records)))
+	be.PutUint32(out[57:], uint32(count))
 	// The CRC covers bytes 21..end, so it is computed last, after every
 	// covered field is final.
 	be.PutUint32(out[17:], ComputeCRC(out))
-	return out, nil
 }
 
 // NewRecords makes records from key/value pairs with offset deltas 0..n-1
