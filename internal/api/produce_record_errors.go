@@ -28,6 +28,10 @@ const maxShownRecordErrors = 3
 // INVALID_TIMESTAMP when any timestamp failed, else INVALID_RECORD.
 // Only topics with one of the checks to make pay for the record walk (and
 // the decompression).
+// noTimestamp is a record without a timestamp (message format v0, or -1
+// in a batch): Kafka's validator does not range-check it.
+const noTimestamp = -1
+
 func checkRecords(cfg *config.Topic, topic string, partition int32, h *record.Header, times record.Times, batch []byte,
 	pr *kmsg.ProduceResponseTopicPartition) (int16, string) {
 	compacted := strings.Contains(cfg.CleanupPolicy, "compact")
@@ -48,7 +52,7 @@ func checkRecords(cfg *config.Topic, topic string, partition int32, h *record.He
 		switch ts := h.BaseTimestamp + r.TimestampDelta; {
 		case compacted && r.Key == nil:
 			msg = fmt.Sprintf("Compacted topic cannot accept message without key in topic partition %s-%d.", topic, partition)
-		case checkTimes && (ts < lo || ts > hi):
+		case checkTimes && ts != noTimestamp && (ts < lo || ts > hi):
 			badTime = true
 			msg = fmt.Sprintf("Timestamp %d of the record at offset delta %d is out of range: "+
 				"message.timestamp.type is CreateTime and the timestamp must be within [%d, %d]", ts, r.OffsetDelta, lo, hi)

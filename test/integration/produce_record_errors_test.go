@@ -129,6 +129,15 @@ func TestProduceRecordErrors(t *testing.T) {
 	if got := end(timed); got != 0 {
 		t.Errorf("refused batches wrote %d records", got)
 	}
+	// A record without a timestamp (-1) is not range-checked, as in
+	// Kafka's validator.
+	untimed := buildBatch(-1, []rawRecord{{offsetDelta: 0, value: []byte("no time")}})
+	if p := produceRecordErrors(t, rc, next(), 12, timed, untimed); p.ErrorCode != 0 {
+		t.Errorf("a record without a timestamp: %v, record errors %+v", kerr.ErrorForCode(p.ErrorCode), p.ErrorRecords)
+	}
+	if got := end(timed); got != 1 {
+		t.Errorf("the record without a timestamp: log end %d, want 1", got)
+	}
 	ok := buildBatch(now, []rawRecord{{offsetDelta: 0, value: []byte("a")}, {offsetDelta: 1, tsDelta: 1000, value: []byte("b")}})
 	if p := produceRecordErrors(t, rc, next(), 12, timed, ok); p.ErrorCode != 0 {
 		t.Errorf("timestamps in range: %v", kerr.ErrorForCode(p.ErrorCode))
