@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/api"
 )
 
 func init() { extraCommands = append(extraCommands, clusterCmd) }
@@ -73,6 +75,7 @@ type voterInfo struct {
 const (
 	brokerRunning       = "running"        // registered and unfenced
 	brokerFenced        = "fenced"         // registered, fenced: leads and serves nothing
+	brokerShuttingDown  = "shutting down"  // in controlled shutdown: its leaderships are moving away
 	brokerNotRegistered = "not registered" // in the quorum, never registered or gone
 )
 
@@ -95,7 +98,7 @@ func clusterInfoCmd(cf *clientFlags) *cobra.Command {
 		Use:   "info",
 		Short: "Show the cluster id, the active controller, the quorum and each broker's state and partitions",
 		Long: `Show the cluster: its id, the active controller, the metadata quorum,
-and per broker its state (running, fenced, or not registered: a quorum
+and per broker its state (running, shutting down, fenced, or not registered: a quorum
 member no broker registration names), the partitions it leads and hosts
 and how many it leads are under-replicated (ISR smaller than the replicas).
 Brokers come from DescribeCluster with fenced brokers included (v2).`,
@@ -147,8 +150,11 @@ func gatherClusterInfo(ctx context.Context, cl *kgo.Client) (*clusterInfo, error
 	}
 	for _, b := range dc.Brokers {
 		st := brokerRunning
-		if b.IsFenced {
+		switch {
+		case b.IsFenced:
 			st = brokerFenced
+		case api.InControlledShutdown(&b):
+			st = brokerShuttingDown
 		}
 		add(brokerInfo{ID: b.NodeID, Host: b.Host, Port: b.Port, Rack: b.Rack, State: st})
 	}

@@ -39,6 +39,7 @@ func handleDescribeCluster(e *Env, req *server.Request) server.Reply {
 		rb := kmsg.NewDescribeClusterResponseBroker()
 		rb.NodeID, rb.Host, rb.Port, rb.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
 		rb.IsFenced = img.Brokers[lb.ID].Fenced // this node, listed while fenced
+		markShuttingDown(&rb, img.Brokers[lb.ID].InControlledShutdown)
 		resp.Brokers = append(resp.Brokers, rb)
 	}
 	if r.IncludeFencedBrokers { // v2, KIP-1073: the fenced brokers too, marked
