@@ -79,7 +79,7 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 			c.Name = en.Name
 			v := en.Value
 			c.Value = &v
-			if en.Sensitive {
+			if en.Sensitive || en.Null {
 				c.Value = nil
 			}
 			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, kmsg.ConfigSource(en.Source)
@@ -93,8 +93,10 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 				for _, s := range en.Synonyms {
 					sy := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 					sy.Name, sy.Source = s.Name, kmsg.ConfigSource(s.Source)
-					sv := s.Value
-					sy.Value = &sv
+					if !en.Sensitive {
+						sv := s.Value
+						sy.Value = &sv
+					}
 					c.ConfigSynonyms = append(c.ConfigSynonyms, sy)
 				}
 			}
