@@ -49,6 +49,12 @@ func strField(name, doc string, f func(*Broker) *string, check checkFn) brokerDe
 		set: func(b *Broker, v string) { *f(b) = v }}
 }
 
+// asList makes a string field a LIST config (Kafka's type).
+func asList(d brokerDef) brokerDef {
+	d.typ = TypeList
+	return d
+}
+
 func rawDef(name string, typ int8, def string, check checkFn, doc string) brokerDef {
 	return brokerDef{name: name, typ: typ, def: def, check: check, doc: doc}
 }
@@ -81,7 +87,7 @@ var brokerDefs = []brokerDef{
 	rawDef("log.roll.hours", TypeInt, "168", atLeast(1), "Maximum age of the active segment in hours."),
 	i64Field("log.retention.check.interval.ms", TypeLong, "How often the retention cleaner runs.", func(b *Broker) *int64 { return &b.LogRetentionCheckIntervalMs }, atLeast(1)),
 	i32Field("log.index.interval.bytes", "Bytes between entries of the offset index.", func(b *Broker) *int32 { return &b.LogIndexIntervalBytes }, atLeast(0)),
-	strField("log.cleanup.policy", "Default cleanup policy: delete, compact or both.", func(b *Broker) *string { return &b.LogCleanupPolicy }, listOf("compact", "delete")),
+	asList(strField("log.cleanup.policy", "Default cleanup policy: delete, compact or both.", func(b *Broker) *string { return &b.LogCleanupPolicy }, listOf("compact", "delete"))),
 	i64Field("log.flush.interval.messages", TypeLong, "Messages appended to a partition before it is fsynced. Sluice defaults to 1 (every acknowledged record is durable).", func(b *Broker) *int64 { return &b.LogFlushIntervalMessages }, atLeast(1)),
 	i64Field("log.flush.interval.ms", TypeLong, "Maximum time data stays unsynced (-1: unset).", func(b *Broker) *int64 { return &b.LogFlushIntervalMs }, atLeast(-1)),
 	i32Field("message.max.bytes", "Largest record batch size allowed.", func(b *Broker) *int32 { return &b.MessageMaxBytes }, atLeast(0)),

@@ -76,7 +76,9 @@ type cleaner struct {
 
 	mu      sync.Mutex
 	busy    map[*Partition]bool
-	running int // goroutines started and not yet retired
+	running int           // goroutines started and not yet retired
+	wake    chan struct{} // closed (and replaced) on a reconfiguration
+	last    cleanerSettings
 }
 
 // StartCleaner starts the log cleaner unless log.cleaner.enable=false.
@@ -88,26 +90,35 @@ func (m *Manager) StartCleaner() {
 	if !set.enable || m.cleaner != nil {
 		return
 	}
-	c := &cleaner{m: m, stop: make(chan struct{}), busy: map[*Partition]bool{}}
+	c := &cleaner{m: m, stop: make(chan struct{}), busy: map[*Partition]bool{}, wake: make(chan struct{})}
 	m.cleaner = c
-	c.resize(set.threads)
+	c.resize(set)
 }
 
-// ReconfigureCleaner follows a dynamic change of log.cleaner.threads:
-// more goroutines start at once, surplus ones retire after their pass.
-// The other settings are read by each pass.
+// ReconfigureCleaner follows a dynamic change of the log.cleaner.*
+// settings: more goroutines start at once, surplus ones retire after their
+// pass, and sleeping ones wake to read the new backoff (Kafka restarts its
+// cleaner threads on a change).
 func (m *Manager) ReconfigureCleaner() {
 	m.cleanerMu.Lock()
 	defer m.cleanerMu.Unlock()
 	if c := m.cleaner; c != nil {
-		c.resize(cleanerSettingsFrom(m.broker).threads)
+		c.resize(cleanerSettingsFrom(m.broker))
 	}
 }
 
-func (c *cleaner) resize(threads int) {
+// resize wakes the goroutines when the settings changed (every image
+// reaches ReconfigureCleaner) and starts more if set.threads grew.
+func (c *cleaner) resize(set cleanerSettings) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for ; c.running < threads; c.running++ {
+	if set == c.last {
+		return
+	}
+	c.last = set
+	close(c.wake)
+	c.wake = make(chan struct{})
+	for ; c.running < set.threads; c.running++ {
 		c.wg.Add(1)
 		go c.run()
 	}
@@ -142,11 +153,15 @@ func (c *cleaner) run() {
 		if c.retire(set) {
 			return
 		}
+		c.mu.Lock()
+		wake := c.wake
+		c.mu.Unlock()
 		p, o := c.pick(time.Now(), set)
 		if p == nil {
 			select {
 			case <-c.stop:
 				return
+			case <-wake:
 			case <-time.After(set.backoff):
 			}
 			continue
