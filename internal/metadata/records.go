@@ -76,6 +76,8 @@ func (t RecordType) String() string {
 		return "RemoveAccessControlEntryRecord"
 	case TypeClientQuota:
 		return "ClientQuotaRecord"
+	case TypeFeatureLevel:
+		return "FeatureLevelRecord"
 	case TypeUnregisterBroker:
 		return "UnregisterBrokerRecord"
 	case TypeFenceBroker:
