@@ -25,11 +25,14 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	img := e.Meta.Image()
 	z := authorizer(e, req)
+	// Kafka answers the authorized resources first, in request order, then
+	// the denied ones.
+	var denied []kmsg.DescribeConfigsResponseResource
 	for _, rr := range r.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		if res.ErrorCode = z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpDescribeConfigs); res.ErrorCode != 0 {
-			resp.Resources = append(resp.Resources, res)
+			denied = append(denied, res)
 			continue
 		}
 		var entries []config.Entry
@@ -104,5 +107,6 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 		}
 		resp.Resources = append(resp.Resources, res)
 	}
+	resp.Resources = append(resp.Resources, denied...)
 	return server.Ready(&server.Response{Msg: resp})
 }

@@ -250,3 +250,33 @@ func TestDescribeConfigsSynonymsLikeKafka(t *testing.T) {
 		t.Errorf("log.retention.minutes %+v, want null from DEFAULT_CONFIG", c)
 	}
 }
+
+// TestDescribeConfigsDeniedLast: as Kafka, DescribeConfigs answers the
+// resources the client may describe first, in request order, then the
+// denied ones.
+func TestDescribeConfigsDeniedLast(t *testing.T) {
+	t.Parallel()
+	tb := startBroker(t, withAuthorizer(), withProp("super.users", "User:ANONYMOUS"))
+	adm := newAdmin(t, tb.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	open, closed := topicName(t, "open"), topicName(t, "closed")
+	createTopic(t, adm, open, 1, nil)
+	createTopic(t, adm, closed, 1, nil)
+	if res, err := adm.CreateACLs(ctx, kadm.NewACLs().Allow("User:ANONYMOUS").Topics(open).Operations(kadm.OpDescribeConfigs)); err != nil || res[0].Err != nil {
+		t.Fatalf("topic ACL: %v %+v", err, res)
+	}
+	delete(tb.props, "super.users")
+	tb.Restart()
+
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, name := range []string{closed, open} {
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType, r.ResourceName, r.ConfigNames = kmsg.ConfigResourceTypeTopic, name, []string{"retention.ms"}
+		req.Resources = append(req.Resources, r)
+	}
+	resp := direct(t, tb.Addr(), req).(*kmsg.DescribeConfigsResponse)
+	if len(resp.Resources) != 2 || resp.Resources[0].ResourceName != open || resp.Resources[0].ErrorCode != 0 ||
+		resp.Resources[1].ResourceName != closed || resp.Resources[1].ErrorCode != kerr.TopicAuthorizationFailed.Code {
+		t.Errorf("resources %+v, want %s described then %s denied", resp.Resources, open, closed)
+	}
+}
