@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -92,11 +91,6 @@ func ValidateDynamicBroker(name string, value *string, perBrokerResource bool) e
 	}
 	if err := parseTyped(name, v, d.typ, check); err != nil {
 		return err
-	}
-	if name == "log.cleaner.threads" {
-		if n, _ := strconv.Atoi(v); n < 1 {
-			return invalid(name, v, "Log cleaner threads should be at least 1")
-		}
 	}
 	if !perBrokerResource && mode == perBroker {
 		return setError(ErrNotDynamic, "Cannot update these configs at default cluster level, broker id must be specified", name)

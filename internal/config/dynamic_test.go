@@ -109,13 +109,35 @@ func TestValidateDynamicBroker(t *testing.T) {
 		{"listener.name.external.ssl.keystore.location", v("/k"), false, ErrNotDynamic},
 		{"listener.name.external.max.connections", v("100"), false, nil},
 		{"listener.name.external.max.connections", v("lots"), true, ErrInvalidValue},
-		{"log.cleaner.threads", v("0"), true, ErrInvalidValue},
 		{"security.inter.broker.protocol", v("SSL"), true, ErrNotDynamic},
 	}
 	for _, c := range cases {
 		err := ValidateDynamicBroker(c.name, c.value, c.perBroker)
 		if c.kind == nil && err != nil || c.kind != nil && !errors.Is(err, c.kind) {
 			t.Errorf("%s=%v (per broker %v): got %v, want %v", c.name, c.value, c.perBroker, err, c.kind)
+		}
+	}
+}
+
+// TestValidateThreadCount: Kafka's limits on a dynamic thread count: at
+// least 1, at least half and at most double the current value.
+func TestValidateThreadCount(t *testing.T) {
+	b, err := Build(map[string]string{"num.io.threads": "8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, value string
+		ok          bool
+	}{
+		{"num.io.threads", "16", true}, {"num.io.threads", "4", true}, {"num.io.threads", "17", false},
+		{"num.io.threads", "3", false}, {"num.io.threads", "0", false},
+		{"log.cleaner.threads", "2", true}, {"log.cleaner.threads", "3", false}, {"log.cleaner.threads", "0", false},
+		{"background.threads", "20", true}, {"background.threads", "21", false},
+		{"log.retention.ms", "1", true},
+	} {
+		if err := b.ValidateThreadCount(c.name, c.value); (err == nil) != c.ok {
+			t.Errorf("%s=%s: %v, want ok %v", c.name, c.value, err, c.ok)
 		}
 	}
 }

@@ -23,7 +23,7 @@ func (c *Controller) AlterBrokerConfigs(name string, configs map[string]*string,
 	if e := checkBrokerResource(name); e != nil {
 		return e
 	}
-	want, e := legacyConfigs(configs, brokerConfigError(name != ""))
+	want, e := legacyConfigs(configs, c.brokerConfigError(name != ""))
 	if e != nil {
 		return e
 	}
@@ -40,7 +40,7 @@ func (c *Controller) IncrementalAlterBrokerConfigs(name string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().BrokerConfigs[name]
-	want, e := applyConfigOps(cur, ops, brokerConfigError(name != ""), func(want map[string]string, name string) (string, bool) {
+	want, e := applyConfigOps(cur, ops, c.brokerConfigError(name != ""), func(want map[string]string, name string) (string, bool) {
 		if !config.IsListBrokerConfig(name) {
 			return "", false
 		}
@@ -70,10 +70,14 @@ func checkBrokerResource(name string) *Error {
 // resource (perBroker) or the cluster default. Kafka's brokers answer a
 // broker config that fails validation with INVALID_REQUEST and the
 // ConfigException's message (KAFKA-13609 keeps it so), not INVALID_CONFIG.
-func brokerConfigError(perBroker bool) func(name string, value *string) *Error {
+func (c *Controller) brokerConfigError(perBroker bool) func(name string, value *string) *Error {
 	return func(name string, value *string) *Error {
+		err := config.ValidateDynamicBroker(name, value, perBroker)
+		if err == nil && value != nil {
+			err = c.cfg.ValidateThreadCount(name, *value)
+		}
 		var ce *config.Error
-		if err := config.ValidateDynamicBroker(name, value, perBroker); errors.As(err, &ce) {
+		if errors.As(err, &ce) {
 			return errorf(kerr.InvalidRequest, "%s", ce.Msg)
 		} else if err != nil {
 			return errorf(kerr.InvalidRequest, "%s", err.Error())

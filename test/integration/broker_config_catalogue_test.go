@@ -66,6 +66,9 @@ func TestBrokerConfigCatalogue(t *testing.T) {
 		{"", "listeners", "PLAINTEXT://:9092", "broker id must be specified"},
 		{"1", "ssl.keystore.location", "/k", "only per-listener using the listener prefix"},
 		{"1", "num.io.threads", "many", "num.io.threads"},
+		// Thread counts move within half and double of the current value.
+		{"", "num.io.threads", "100", "value should not be greater than double the current value 16"},
+		{"", "log.cleaner.threads", "0", "Log cleaner threads should be at least 1"},
 	}
 	for _, c := range refused {
 		r := incAlter(t, addr, false, incRes(brokerT, c.resource, incOp(c.name, set, strp(c.value))))
