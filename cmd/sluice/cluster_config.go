@@ -19,11 +19,14 @@ func clusterConfigCmd(cf *clientFlags) *cobra.Command {
 "set" sends IncrementalAlterConfigs for one broker (--broker) or for the
 cluster-wide default (--cluster-default). Dynamic configs are kept in the
 metadata log, survive restarts and take precedence over server.properties
-(per-broker over cluster default over static over default). Only the
-broker-level defaults of topic configs (log.retention.ms,
-log.segment.bytes, message.max.bytes, compression.type, ...) are dynamic,
-as in Kafka; others answer INVALID_CONFIG "Cannot update these configs
-dynamically".`,
+(per-broker over cluster default over static over default). Kafka's
+update modes apply: read-only configs answer INVALID_REQUEST "Cannot
+update these configs dynamically", per-broker ones (listeners, SASL and
+SSL settings) need --broker; names Kafka does not know are accepted as
+custom configs. Sluice applies the broker-level defaults of topic configs
+(log.retention.ms, log.segment.bytes, message.max.bytes, ...), the log
+cleaner's settings and the replication throttles at once; Kafka's other
+dynamic configs are stored and reported only (see their documentation).`,
 	}
 	cmd.AddCommand(clusterConfigGetCmd(cf), clusterConfigSetCmd(cf))
 	return cmd

@@ -4,8 +4,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/server"
-	"github.com/sluice-io/sluice/internal/txn"
 )
 
 func init() { register(18, 0, 4, apiVersions) }
@@ -23,26 +23,7 @@ func apiVersions(e *Env, req *server.Request) server.Reply {
 		k.ApiKey, k.MinVersion, k.MaxVersion = v.key, v.min, v.max
 		resp.ApiKeys = append(resp.ApiKeys, k)
 	}
-	// v3+: features, as a Kafka 4.x KRaft cluster reports them. The
-	// finalized transaction.version tells clients to use KIP-890 part 2
-	// (implicit partition adds, an epoch bump per EndTxn); group.version 1
-	// is the KIP-848 consumer protocol and share.version 1 share groups
-	// (KIP-932), finalized exactly when this broker serves them.
-	feature := func(name string, max, finalized int16) {
-		f := kmsg.NewApiVersionsResponseSupportedFeature()
-		f.Name, f.MinVersion, f.MaxVersion = name, 0, max
-		resp.SupportedFeatures = append(resp.SupportedFeatures, f)
-		if finalized == 0 {
-			return // Kafka lists only features finalized above level 0
-		}
-		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = name, finalized, finalized
-		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
-	}
-	feature("transaction.version", txn.TransactionVersion, txn.TransactionVersion)
-	feature("group.version", 1, enabledLevel(consumerProtocolEnabled(e)))
-	feature("share.version", 1, enabledLevel(shareGroupsEnabled(e)))
-	resp.FinalizedFeaturesEpoch = 1
+	features(e, req, resp)
 	if req.Body == nil {
 		resp.SetVersion(0)
 		resp.ErrorCode = kerr.UnsupportedVersion.Code
@@ -51,10 +32,31 @@ func apiVersions(e *Env, req *server.Request) server.Reply {
 	return server.Ready(&server.Response{Msg: resp})
 }
 
-// enabledLevel is a boolean feature's finalized level.
-func enabledLevel(on bool) int16 {
-	if on {
-		return 1
+// features fills v3+'s feature fields as a Kafka 4.0 broker does: the
+// levels this broker supports (below v4 without those whose minimum is 0,
+// which older clients fail to parse, KAFKA-17492), the finalized levels
+// above 0, and as their epoch the metadata image's offset.
+func features(e *Env, req *server.Request, resp *kmsg.ApiVersionsResponse) {
+	img := e.Meta.Image()
+	v4 := req.Body != nil && req.Body.GetVersion() >= 4
+	for _, f := range controller.SupportedFeatures {
+		if f.Min > 0 || v4 {
+			sf := kmsg.NewApiVersionsResponseSupportedFeature()
+			sf.Name, sf.MinVersion, sf.MaxVersion = f.Name, f.Min, f.Max
+			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		}
+		if l := controller.FinalizedLevel(img, e.Cfg, f.Name); l > 0 {
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = f.Name, l, l
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		}
 	}
-	return 0
+	resp.FinalizedFeaturesEpoch = max(img.Offset, 0)
+}
+
+// featureEnabled reports whether a boolean feature (group.version,
+// share.version) is finalized at 1 or above: UpdateFeatures lowering it
+// to 0 turns its protocol off as in Kafka.
+func featureEnabled(e *Env, name string) bool {
+	return e.Meta == nil || controller.FinalizedLevel(e.Meta.Image(), e.Cfg, name) >= 1
 }

@@ -25,11 +25,14 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 	resp := kmsg.NewPtrDescribeConfigsResponse()
 	img := e.Meta.Image()
 	z := authorizer(e, req)
+	// Kafka answers the authorized resources first, in request order, then
+	// the denied ones.
+	var denied []kmsg.DescribeConfigsResponseResource
 	for _, rr := range r.Resources {
 		res := kmsg.NewDescribeConfigsResponseResource()
 		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
 		if res.ErrorCode = z.configDenied(int8(rr.ResourceType), rr.ResourceName, auth.OpDescribeConfigs); res.ErrorCode != 0 {
-			resp.Resources = append(resp.Resources, res)
+			denied = append(denied, res)
 			continue
 		}
 		var entries []config.Entry
@@ -79,7 +82,7 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 			c.Name = en.Name
 			v := en.Value
 			c.Value = &v
-			if en.Sensitive {
+			if en.Sensitive || en.Null {
 				c.Value = nil
 			}
 			c.ReadOnly, c.IsSensitive, c.Source = en.ReadOnly, en.Sensitive, kmsg.ConfigSource(en.Source)
@@ -93,8 +96,10 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 				for _, s := range en.Synonyms {
 					sy := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 					sy.Name, sy.Source = s.Name, kmsg.ConfigSource(s.Source)
-					sv := s.Value
-					sy.Value = &sv
+					if !en.Sensitive {
+						sv := s.Value
+						sy.Value = &sv
+					}
 					c.ConfigSynonyms = append(c.ConfigSynonyms, sy)
 				}
 			}
@@ -102,5 +107,6 @@ func handleDescribeConfigs(e *Env, req *server.Request) server.Reply {
 		}
 		resp.Resources = append(resp.Resources, res)
 	}
+	resp.Resources = append(resp.Resources, denied...)
 	return server.Ready(&server.Response{Msg: resp})
 }

@@ -42,6 +42,7 @@ var forwardable = map[int16]bool{
 	46: true, // ListPartitionReassignments
 	49: true, // AlterClientQuotas
 	51: true, // AlterUserScramCredentials
+	57: true, // UpdateFeatures
 }
 
 // forwardTimeout bounds one forwarded request (the inner request's own

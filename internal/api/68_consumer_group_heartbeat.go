@@ -14,7 +14,7 @@ func init() { registerIf(68, 0, 1, handleConsumerGroupHeartbeat, consumerProtoco
 // advertised only when group.coordinator.rebalance.protocols includes
 // "consumer".
 func consumerProtocolEnabled(e *Env) bool {
-	return e.Groups != nil && e.Groups.ConsumerProtocolEnabled()
+	return e.Groups != nil && e.Groups.ConsumerProtocolEnabled() && featureEnabled(e, "group.version")
 }
 
 // handleConsumerGroupHeartbeat is answered by the group coordinator

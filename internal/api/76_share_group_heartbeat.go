@@ -19,7 +19,9 @@ func init() { registerIf(76, 0, 1, handleShareGroupHeartbeat, shareGroupsEnabled
 // shareGroupsEnabled: the share group coordinator APIs (76, 77, 90-92)
 // are served and advertised unless group.share.enable is false (Kafka 4.2
 // enables share groups by default).
-func shareGroupsEnabled(e *Env) bool { return e.Groups != nil && e.Groups.ShareEnabled() }
+func shareGroupsEnabled(e *Env) bool {
+	return e.Groups != nil && e.Groups.ShareEnabled() && featureEnabled(e, "share.version")
+}
 
 // handleShareGroupHeartbeat is answered by the group coordinator once the
 // group state it reports is durable. READ on the group is required, and

@@ -263,6 +263,9 @@ func (b *Broker) Start() error {
 // default and this node's) to the shared config.
 func (b *Broker) applyDynamicConfigs(img *metadata.Image) {
 	b.cfg.SetDynamic(img.BrokerConfigs[""], img.BrokerConfigs[strconv.Itoa(int(b.cfg.NodeID))])
+	if b.parts != nil {
+		b.parts.ReconfigureCleaner() // log.cleaner.threads is dynamic
+	}
 }
 
 // Addr is the first listener's bound address (useful with port 0).

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"strconv"
 	"strings"
 )
@@ -16,6 +17,9 @@ type brokerDef struct {
 	doc   string
 	get   func(b *Broker) string
 	set   func(b *Broker, v string)
+	// kafkaOnly marks a Kafka config Sluice does not implement
+	// (kafka_catalog.go): described and accepted, with no effect.
+	kafkaOnly bool
 }
 
 const maxLong = "9223372036854775807"
@@ -43,6 +47,12 @@ func strField(name, doc string, f func(*Broker) *string, check checkFn) brokerDe
 	return brokerDef{name: name, typ: TypeString, check: check, doc: doc,
 		get: func(b *Broker) string { return *f(b) },
 		set: func(b *Broker, v string) { *f(b) = v }}
+}
+
+// asList makes a string field a LIST config (Kafka's type).
+func asList(d brokerDef) brokerDef {
+	d.typ = TypeList
+	return d
 }
 
 func rawDef(name string, typ int8, def string, check checkFn, doc string) brokerDef {
@@ -77,7 +87,7 @@ var brokerDefs = []brokerDef{
 	rawDef("log.roll.hours", TypeInt, "168", atLeast(1), "Maximum age of the active segment in hours."),
 	i64Field("log.retention.check.interval.ms", TypeLong, "How often the retention cleaner runs.", func(b *Broker) *int64 { return &b.LogRetentionCheckIntervalMs }, atLeast(1)),
 	i32Field("log.index.interval.bytes", "Bytes between entries of the offset index.", func(b *Broker) *int32 { return &b.LogIndexIntervalBytes }, atLeast(0)),
-	strField("log.cleanup.policy", "Default cleanup policy: delete, compact or both.", func(b *Broker) *string { return &b.LogCleanupPolicy }, listOf("compact", "delete")),
+	asList(strField("log.cleanup.policy", "Default cleanup policy: delete, compact or both.", func(b *Broker) *string { return &b.LogCleanupPolicy }, listOf("compact", "delete"))),
 	i64Field("log.flush.interval.messages", TypeLong, "Messages appended to a partition before it is fsynced. Sluice defaults to 1 (every acknowledged record is durable).", func(b *Broker) *int64 { return &b.LogFlushIntervalMessages }, atLeast(1)),
 	i64Field("log.flush.interval.ms", TypeLong, "Maximum time data stays unsynced (-1: unset).", func(b *Broker) *int64 { return &b.LogFlushIntervalMs }, atLeast(-1)),
 	i32Field("message.max.bytes", "Largest record batch size allowed.", func(b *Broker) *int32 { return &b.MessageMaxBytes }, atLeast(0)),
@@ -171,12 +181,31 @@ var brokerDefs = []brokerDef{
 var brokerDefsByName = func() map[string]*brokerDef {
 	brokerDefs = append(append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...), hwCheckpointDefs...)
 	brokerDefs = append(brokerDefs, leaderRebalanceDefs...)
+	have := map[string]bool{}
+	for _, d := range brokerDefs {
+		have[d.name] = true
+	}
+	for _, d := range kafkaOnlyDefs {
+		if !have[d.name] {
+			brokerDefs = append(brokerDefs, d)
+		}
+	}
 	m := make(map[string]*brokerDef, len(brokerDefs))
 	for i := range brokerDefs {
-		m[brokerDefs[i].name] = &brokerDefs[i]
+		d := &brokerDefs[i]
+		if !d.kafkaOnly && IsDynamicBrokerConfig(d.name) && !sluiceApplies[d.name] {
+			d.doc += docNotApplied
+		}
+		m[d.name] = d
 	}
 	return m
 }()
+
+// kafkaNullDefaults are configs whose Kafka default is null although
+// Sluice's typed field holds the value they resolve to: Kafka lists no
+// DEFAULT_CONFIG synonym for them (log.retention.hours and log.roll.hours
+// carry the default).
+var kafkaNullDefaults = map[string]bool{"log.retention.ms": true, "log.roll.ms": true, "log.flush.interval.ms": true}
 
 // value returns the effective value of a broker property and whether it
 // was set explicitly, statically or dynamically (for the retention and
@@ -187,65 +216,156 @@ func (b *Broker) value(name string) (string, bool) {
 }
 
 // valueSource returns the effective value of a broker property and where
-// it comes from: a dynamic layer, the static properties, or the default.
+// it comes from. As in Kafka, the layers are merged per name first
+// (per-broker dynamic over cluster-default dynamic over static over
+// default), then a family resolves by member: a static log.retention.ms
+// beats a dynamic log.retention.hours.
 func (b *Broker) valueSource(name string) (string, int8) {
-	syn := b.synonyms(name)
-	if len(syn) == 0 {
+	if members, ok := familyMembers[name]; ok {
+		for _, f := range members {
+			v, src, ok := b.merged(f.name)
+			if !ok {
+				continue
+			}
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				continue
+			}
+			if n < 0 {
+				return "-1", src
+			}
+			return strconv.FormatInt(n*f.unit, 10), src
+		}
 		return "", SourceDefault
 	}
-	return syn[0].Value, syn[0].Source
+	v, src, ok := b.merged(name)
+	if !ok {
+		return "", SourceDefault
+	}
+	return v, src
 }
 
-// synonyms lists every layer giving name a value, highest precedence
-// first: per-broker dynamic, cluster-default dynamic, static, default.
+// merged returns the highest-precedence layer's value of exactly name.
+func (b *Broker) merged(name string) (string, int8, bool) {
+	for _, l := range b.layers() {
+		if v, ok := l.get(name); ok {
+			return v, l.src, true
+		}
+	}
+	return "", SourceDefault, false
+}
+
+type layer struct {
+	src int8
+	get func(name string) (string, bool)
+}
+
+// layers are Kafka's config sources, highest precedence first.
+func (b *Broker) layers() []layer {
+	l := b.dyn.Load()
+	if l == nil {
+		l = &dynamicLayers{}
+	}
+	return []layer{
+		{SourceDynamicBroker, func(n string) (string, bool) { return layerValue(l.perBroker, n) }},
+		{SourceDynamicDefaultBroker, func(n string) (string, bool) { return layerValue(l.cluster, n) }},
+		{SourceStaticBroker, b.staticValue},
+		{SourceDefault, defaultValue},
+	}
+}
+
+// synonymNames are Kafka's synonyms of a broker config name, in
+// precedence order (DynamicBrokerConfig.brokerConfigSynonyms).
+func synonymNames(name string) []string {
+	switch name {
+	case "log.roll.ms", "log.roll.hours":
+		return []string{"log.roll.ms", "log.roll.hours"}
+	case "log.roll.jitter.ms", "log.roll.jitter.hours":
+		return []string{"log.roll.jitter.ms", "log.roll.jitter.hours"}
+	case "log.flush.interval.ms":
+		return []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"}
+	case "log.retention.ms", "log.retention.minutes", "log.retention.hours":
+		return []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}
+	}
+	if base, ok := listenerBase(name); ok {
+		// listener.name.<l>.<mechanism>.<config> for the mechanism configs
+		for _, m := range []string{"sasl.jaas.config", "sasl.login.callback.handler.class", "sasl.login.class",
+			"sasl.server.callback.handler.class", "connections.max.reauth.ms"} {
+			if strings.HasSuffix(base, m) {
+				return []string{name, m}
+			}
+		}
+		return []string{name, base}
+	}
+	return []string{name}
+}
+
+// synonyms lists where name's value could come from, as Kafka's
+// DescribeConfigs does: for each layer (per-broker dynamic, cluster-default
+// dynamic, static, default) each synonym name that layer sets, then
+// everything before the first entry for name itself dropped.
 func (b *Broker) synonyms(name string) []Synonym {
-	d, ok := brokerDefsByName[name]
-	if !ok {
-		return nil
+	names := synonymNames(name)
+	var out []Synonym
+	for _, l := range b.layers() {
+		for _, n := range names {
+			if v, ok := l.get(n); ok {
+				out = append(out, Synonym{Name: n, Value: v, Source: l.src})
+			}
+		}
 	}
-	out := b.dynamicSynonyms(name)
-	if v, ok := b.staticValue(d); ok {
-		out = append(out, Synonym{Name: name, Value: v, Source: SourceStaticBroker})
-	}
-	def := d.def
-	if d.get != nil {
-		def = d.get(defaultBroker)
-	}
-	if def != "" || d.get != nil {
-		out = append(out, Synonym{Name: name, Value: def, Source: SourceDefault})
+	for len(out) > 0 && out[0].Name != name {
+		out = out[1:]
 	}
 	return out
 }
 
 var defaultBroker = Default()
 
-// staticValue returns the value the properties file or overrides gave.
-func (b *Broker) staticValue(d *brokerDef) (string, bool) {
-	set := false
-	switch d.name {
-	case "log.retention.ms":
-		set = b.anySet("log.retention.ms", "log.retention.minutes", "log.retention.hours")
-	case "log.roll.ms":
-		set = b.anySet("log.roll.ms", "log.roll.hours")
-	case "log.dirs":
-		set = b.anySet("log.dirs", "log.dir")
-	default:
-		_, set = b.Raw[d.name]
+// defaultValue is Kafka's default of name (none when Kafka's is null).
+func defaultValue(name string) (string, bool) {
+	d, ok := brokerDefsByName[name]
+	if !ok || kafkaNullDefaults[name] {
+		return "", false
 	}
+	def := d.def
 	if d.get != nil {
-		// A typed field counts as set when it was given in the
-		// properties, or when code built the config with it changed
-		// (config.Default() then a field assignment, as tests and
-		// sluice bench do).
-		if v := d.get(b); set || v != d.get(defaultBroker) {
-			return v, true
+		def = d.get(defaultBroker)
+	}
+	return def, def != ""
+}
+
+// staticValue returns the value the properties file or overrides gave.
+func (b *Broker) staticValue(name string) (string, bool) {
+	if v, ok := b.Raw[name]; ok {
+		return strings.TrimSpace(v), true
+	}
+	d, ok := brokerDefsByName[name]
+	if !ok || d.get == nil {
+		return "", false
+	}
+	// A typed field counts as set when code built the config with it
+	// changed (config.Default() then a field assignment, as tests and
+	// sluice bench do), unless the properties set it through another
+	// member of its family.
+	switch name {
+	case "log.retention.ms":
+		if b.anySet("log.retention.minutes", "log.retention.hours") {
+			return "", false
 		}
-		return "", false
+	case "log.roll.ms":
+		if b.anySet("log.roll.hours") {
+			return "", false
+		}
+	case "log.dirs":
+		if b.anySet("log.dir") {
+			return "", false
+		}
 	}
-	if !set {
-		return "", false
+	if v := d.get(b); v != d.get(defaultBroker) {
+		return v, true
 	}
-	return strings.TrimSpace(b.Raw[d.name]), true
+	return "", false
 }
 
 func (b *Broker) anySet(names ...string) bool {
@@ -257,20 +377,59 @@ func (b *Broker) anySet(names ...string) bool {
 	return false
 }
 
-// Describe reports every known broker property with its effective value,
-// its source (DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG,
-// STATIC_BROKER_CONFIG or DEFAULT_CONFIG) and its synonyms. Only the
-// dynamic properties (IsDynamicBrokerConfig) are writable.
-func (b *Broker) Describe() []Entry {
-	out := make([]Entry, 0, len(brokerDefs))
-	for i := range brokerDefs {
-		d := &brokerDefs[i]
-		syn := b.synonyms(d.name)
-		if len(syn) == 0 {
-			continue // nullable property that is not set (log.dir, log.retention.minutes)
+// typeOf is a broker config's Kafka type; a listener-prefixed name has
+// its base config's type, and a custom name is UNKNOWN.
+func typeOf(name string) int8 {
+	if d, ok := brokerDefsByName[name]; ok {
+		return d.typ
+	}
+	if base, ok := listenerBase(name); ok {
+		if d, ok := brokerDefsByName[base]; ok {
+			return d.typ
 		}
-		out = append(out, Entry{Name: d.name, Value: syn[0].Value, Source: syn[0].Source,
-			ReadOnly: !dynamicNames[d.name], Type: d.typ, Doc: d.doc, Synonyms: syn})
+	}
+	return TypeUnknown
+}
+
+// entry describes one broker config of this broker as Kafka does: the
+// value is the highest layer setting exactly name (null when none does,
+// as for log.retention.ms when only log.retention.hours is given), the
+// source is the first synonym's, sensitive for passwords and for names
+// whose type is unknown.
+func (b *Broker) entry(name string) Entry {
+	typ := typeOf(name)
+	e := Entry{Name: name, Type: typ, Source: SourceDefault, ReadOnly: !IsDynamicBrokerConfig(name),
+		Sensitive: typ == TypeUnknown || isSensitiveType(typ), Synonyms: b.synonyms(name), Null: true}
+	if d, ok := brokerDefsByName[name]; ok {
+		e.Doc = d.doc
+	}
+	if len(e.Synonyms) > 0 {
+		e.Value, e.Source, e.Null = e.Synonyms[0].Value, e.Synonyms[0].Source, false
+	}
+	return e
+}
+
+// Describe reports every broker config Kafka describes for a broker id
+// resource: the whole catalogue (Sluice's configs and the Kafka configs it
+// does not implement), then the custom names set statically or
+// dynamically, each with its value, source and synonyms (entry).
+func (b *Broker) Describe() []Entry {
+	set := maps.Clone(b.Raw)
+	if set == nil {
+		set = map[string]string{}
+	}
+	if l := b.dyn.Load(); l != nil {
+		maps.Copy(set, l.cluster)
+		maps.Copy(set, l.perBroker)
+	}
+	out := make([]Entry, 0, len(brokerDefs)+len(set))
+	for i := range brokerDefs {
+		out = append(out, b.entry(brokerDefs[i].name))
+	}
+	for _, name := range describeOrder(set) {
+		if _, known := brokerDefsByName[name]; !known {
+			out = append(out, b.entry(name))
+		}
 	}
 	return out
 }

@@ -250,7 +250,15 @@ func TestDescribeBroker(t *testing.T) {
 		}
 	}
 	check("num.partitions", "4", SourceStaticBroker, TypeInt)
-	check("log.retention.ms", "3600000", SourceStaticBroker, TypeLong)
+	check("log.retention.hours", "1", SourceStaticBroker, TypeInt)
+	// Kafka describes log.retention.ms as null when only another member
+	// of its family is set, with no synonyms (none is log.retention.ms).
+	if e := got["log.retention.ms"]; !e.Null || e.Source != SourceDefault || len(e.Synonyms) != 0 {
+		t.Errorf("log.retention.ms = %+v, want null from DEFAULT_CONFIG without synonyms", e)
+	}
+	if tc := ResolveTopic(b, nil); tc.RetentionMs != 3600000 {
+		t.Errorf("retention.ms resolved to %d", tc.RetentionMs)
+	}
 	check("log.segment.bytes", "1073741824", SourceDefault, TypeInt)
 	check("compression.type", "zstd", SourceStaticBroker, TypeString)
 	check("auto.create.topics.enable", "true", SourceDefault, TypeBoolean)

@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
+	"slices"
 	"strings"
 )
 
-// ErrNotDynamic marks a known broker config that cannot change at runtime
-// (Kafka: "Cannot update these configs dynamically").
+// ErrNotDynamic marks a broker config change Kafka refuses at runtime: a
+// read-only config, a security config without a listener prefix, or a
+// per-broker config set at the cluster default.
 var ErrNotDynamic = errors.New("config not dynamic")
 
 // dynamicLayers are the broker configs set at runtime through
@@ -30,46 +31,71 @@ var familyMembers = map[string][]struct {
 	"log.roll.ms":      {{"log.roll.ms", 1}, {"log.roll.hours", msPerHour}},
 }
 
-// dynamicNames are the broker properties AlterConfigs may change: like
-// Kafka's DynamicLogConfig, the broker-level defaults of topic configs
-// (every topic without an override follows them at once) and the members
-// of their families. Everything else needs a restart.
-var dynamicNames = func() map[string]bool {
-	m := map[string]bool{}
-	for _, d := range topicDefs {
-		if d.brokerKey != "" {
-			m[d.brokerKey] = true
-		}
-	}
-	for _, members := range familyMembers {
-		for _, f := range members {
-			m[f.name] = true
-		}
-	}
-	return m
-}()
+// IsDynamicBrokerConfig reports whether Kafka changes name at runtime
+// (per broker or cluster-wide); whether Sluice applies it at once is
+// AppliesDynamically.
+func IsDynamicBrokerConfig(name string) bool { return updateModeOf(name) != readOnly }
 
-// IsDynamicBrokerConfig reports whether name can be changed at runtime.
-func IsDynamicBrokerConfig(name string) bool { return dynamicNames[name] }
+// AppliesDynamically reports whether Sluice applies a dynamic value of
+// name while running (the others are stored and reported only).
+func AppliesDynamically(name string) bool { return sluiceApplies[name] }
 
 // IsListBrokerConfig reports whether name is a LIST broker config (the
 // only kind IncrementalAlterConfigs may APPEND to or SUBTRACT from).
-func IsListBrokerConfig(name string) bool { return name == "log.cleanup.policy" }
-
-// ValidateDynamicBroker checks one dynamic broker config change. A nil
-// value (a deletion) only needs a known, dynamic name.
-func ValidateDynamicBroker(name string, value *string) error {
+func IsListBrokerConfig(name string) bool {
 	d, ok := brokerDefsByName[name]
-	if !ok {
-		return &Error{Kind: ErrUnknownConfig, Msg: fmt.Sprintf("Unknown broker config name: %s", name)}
-	}
-	if !dynamicNames[name] {
-		return &Error{Kind: ErrNotDynamic, Msg: fmt.Sprintf("Cannot update these configs dynamically: [%s]", name)}
-	}
+	return ok && d.typ == TypeList
+}
+
+func setError(kind error, what, name string) error {
+	return &Error{Kind: kind, Msg: fmt.Sprintf("%s: Set(%s)", what, name)}
+}
+
+// ValidateDynamicBroker checks one dynamic broker config change on a broker
+// id resource (perBrokerResource) or the cluster default, in the order
+// Kafka's DynamicBrokerConfig checks them. A nil value (a deletion) is
+// always valid, as in Kafka, where only the configs left are checked.
+// Names Kafka does not know are custom configs and accepted.
+func ValidateDynamicBroker(name string, value *string, perBrokerResource bool) error {
 	if value == nil {
 		return nil
 	}
-	return parseTyped(name, strings.TrimSpace(*value), d.typ, d.check)
+	v := strings.TrimSpace(*value)
+	if base, ok := listenerBase(name); ok {
+		// listener.name.<listener>.<config>: typed like <config>, and
+		// per broker unless Kafka allows it cluster-wide per listener.
+		if d, ok := brokerDefsByName[base]; ok && updateModeOf(base) != readOnly {
+			if err := parseTyped(name, v, d.typ, d.check); err != nil {
+				return err
+			}
+		}
+		if !perBrokerResource && !clusterLevelListenerConfigs[base] {
+			return setError(ErrNotDynamic, "Cannot update these configs at default cluster level, broker id must be specified", name)
+		}
+		return nil
+	}
+	d, ok := brokerDefsByName[name]
+	if !ok {
+		return nil
+	}
+	mode := updateModeOf(name)
+	if mode == readOnly {
+		return setError(ErrNotDynamic, "Cannot update these configs dynamically", name)
+	}
+	if listenerOnlyConfigs[name] {
+		return setError(ErrNotDynamic, "These security configs can be dynamically updated only per-listener using the listener prefix", name)
+	}
+	check := d.check
+	if d.kafkaOnly {
+		check = nil
+	}
+	if err := parseTyped(name, v, d.typ, check); err != nil {
+		return err
+	}
+	if !perBrokerResource && mode == perBroker {
+		return setError(ErrNotDynamic, "Cannot update these configs at default cluster level, broker id must be specified", name)
+	}
+	return nil
 }
 
 // SetDynamic installs the dynamic configs from the metadata image:
@@ -88,73 +114,61 @@ func (b *Broker) DynamicDefaults() map[string]string {
 	return nil
 }
 
-// dynamicSynonyms returns the dynamic layers that set name, the
-// per-broker layer first. Family members (log.retention.hours...) resolve
-// inside each layer before the next layer is consulted, as Kafka's synonym
-// order does. Values were validated when written; one that no longer
-// parses is skipped.
-func (b *Broker) dynamicSynonyms(name string) []Synonym {
-	l := b.dyn.Load()
-	if l == nil {
-		return nil
-	}
-	var out []Synonym
-	for _, layer := range []struct {
-		m   map[string]string
-		src int8
-	}{{l.perBroker, SourceDynamicBroker}, {l.cluster, SourceDynamicDefaultBroker}} {
-		if v, ok := layerValue(layer.m, name); ok {
-			out = append(out, Synonym{Name: name, Value: v, Source: layer.src})
-		}
-	}
-	return out
-}
-
-// layerValue resolves name inside one dynamic layer.
+// layerValue returns name's value in one dynamic layer. A value of a known
+// config that no longer parses (written by an older version) is skipped,
+// as Kafka drops invalid persistent configs.
 func layerValue(m map[string]string, name string) (string, bool) {
-	members, ok := familyMembers[name]
-	if !ok {
-		return validLayerValue(m, name)
-	}
-	for _, f := range members {
-		if v, ok := validLayerValue(m, f.name); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			if n < 0 {
-				return "-1", true
-			}
-			return strconv.FormatInt(n*f.unit, 10), true
-		}
-	}
-	return "", false
-}
-
-func validLayerValue(m map[string]string, name string) (string, bool) {
 	v, ok := m[name]
 	if !ok {
 		return "", false
 	}
 	v = strings.TrimSpace(v)
-	if ValidateDynamicBroker(name, &v) != nil {
+	if d, known := brokerDefsByName[name]; known && !d.kafkaOnly && parseTyped(name, v, d.typ, d.check) != nil {
 		return "", false
 	}
 	return v, true
 }
 
 // DescribeDynamicDefaults describes the cluster-wide dynamic configs only,
-// which is what Kafka answers for the default broker resource ("").
+// which is what Kafka answers for the default broker resource (""): each
+// with its DYNAMIC_DEFAULT_BROKER_CONFIG synonyms only.
 func (b *Broker) DescribeDynamicDefaults() []Entry {
-	var out []Entry
 	defaults := b.DynamicDefaults()
-	for i := range brokerDefs {
-		d := &brokerDefs[i]
-		v, ok := defaults[d.name]
-		if !ok {
-			continue
+	var out []Entry
+	for _, name := range describeOrder(defaults) {
+		e := b.entry(name)
+		e.Value, e.Null = strings.TrimSpace(defaults[name]), false
+		var syn []Synonym
+		for _, s := range e.Synonyms {
+			if s.Source == SourceDynamicDefaultBroker {
+				syn = append(syn, s)
+			}
 		}
-		out = append(out, Entry{Name: d.name, Value: v, Source: SourceDynamicDefaultBroker, Type: d.typ, Doc: d.doc,
-			Synonyms: []Synonym{{Name: d.name, Value: v, Source: SourceDynamicDefaultBroker}}})
+		e.Synonyms, e.Source = syn, SourceDefault
+		if len(syn) > 0 {
+			e.Source = syn[0].Source
+		}
+		out = append(out, e)
 	}
 	return out
+}
+
+// describeOrder lists the names of m known to the catalogue in its order,
+// then the custom ones sorted.
+func describeOrder(m map[string]string) []string {
+	var out, custom []string
+	for i := range brokerDefs {
+		if _, ok := m[brokerDefs[i].name]; ok {
+			out = append(out, brokerDefs[i].name)
+		}
+	}
+	for n := range m {
+		if _, ok := brokerDefsByName[n]; !ok {
+			custom = append(custom, n)
+		}
+	}
+	slices.Sort(custom)
+	return append(out, custom...)
 }
 
 // EffectiveValue returns a broker property's value after the dynamic

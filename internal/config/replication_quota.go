@@ -28,11 +28,6 @@ const (
 	FollowerThrottledReplicasKey = "follower.replication.throttled.replicas"
 )
 
-func init() {
-	dynamicNames[LeaderThrottledRateKey] = true
-	dynamicNames[FollowerThrottledRateKey] = true
-}
-
 // ReplicationThrottledRates returns leader.replication.throttled.rate and
 // follower.replication.throttled.rate after the dynamic layers.
 func (b *Broker) ReplicationThrottledRates() (leader, follower int64) {

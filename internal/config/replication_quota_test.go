@@ -20,10 +20,10 @@ func TestReplicationThrottledRates(t *testing.T) {
 		if e := desc[k]; e.Value != maxLong || e.Source != SourceDefault || e.ReadOnly || e.Type != TypeLong {
 			t.Errorf("%s described as %+v", k, e)
 		}
-		if err := ValidateDynamicBroker(k, new("1048576")); err != nil {
+		if err := ValidateDynamicBroker(k, new("1048576"), true); err != nil {
 			t.Errorf("%s=1048576: %v", k, err)
 		}
-		if err := ValidateDynamicBroker(k, new("-1")); err == nil {
+		if err := ValidateDynamicBroker(k, new("-1"), true); err == nil {
 			t.Errorf("%s=-1 accepted", k)
 		}
 	}

@@ -185,27 +185,28 @@ func ResolveTopic(b *Broker, overrides map[string]string) Topic {
 	}
 }
 
-// DescribeTopic describes every topic config: DYNAMIC_TOPIC_CONFIG for
-// overrides, STATIC_BROKER_CONFIG when the default comes from a broker
-// property set in the broker's properties, else DEFAULT_CONFIG. Synonyms
-// list the override, the broker property and the default, in that order.
+// DescribeTopic describes every topic config as Kafka does: the resolved
+// value; synonyms the override (DYNAMIC_TOPIC_CONFIG), then the layers of
+// the broker synonym (Broker.synonyms); the source the first synonym's,
+// DEFAULT_CONFIG when there is none.
 func DescribeTopic(b *Broker, overrides map[string]string) []Entry {
 	out := make([]Entry, 0, len(topicDefs))
 	for i := range topicDefs {
 		d := &topicDefs[i]
-		e := Entry{Name: d.name, Type: d.typ, Doc: d.doc, Source: SourceDefault}
-		if v, ok := overrides[d.name]; ok {
-			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: v, Source: SourceDynamicTopic})
+		v, _ := TopicValue(b, overrides, d.name)
+		e := Entry{Name: d.name, Type: d.typ, Doc: d.doc, Source: SourceDefault, Value: v}
+		if ov, ok := overrides[d.name]; ok {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: ov, Source: SourceDynamicTopic})
 		}
+		// Kafka lists the broker synonym's layers only (none for a
+		// topic config without one, and no DEFAULT_CONFIG entry for
+		// log.retention.ms, whose Kafka default is null).
 		if d.brokerKey != "" {
-			for _, s := range b.synonyms(d.brokerKey) {
-				s.Value = topicDefaultText(d, s.Value)
-				e.Synonyms = append(e.Synonyms, s)
-			}
-		} else {
-			e.Synonyms = append(e.Synonyms, Synonym{Name: d.name, Value: d.def, Source: SourceDefault})
+			e.Synonyms = append(e.Synonyms, b.synonyms(d.brokerKey)...)
 		}
-		e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
+		if len(e.Synonyms) > 0 {
+			e.Source = e.Synonyms[0].Source
+		}
 		out = append(out, e)
 	}
 	return out

@@ -45,6 +45,8 @@ type Entry struct {
 	// Synonyms lists where the value could come from, highest precedence
 	// first (Kafka's include_synonyms), the entry itself included.
 	Synonyms []Synonym
+	// Null: the value is null (Kafka's null default, nothing set).
+	Null bool
 }
 
 // Synonym is one candidate source of a config value.

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,7 +23,7 @@ func (c *Controller) AlterBrokerConfigs(name string, configs map[string]*string,
 	if e := checkBrokerResource(name); e != nil {
 		return e
 	}
-	want, e := legacyConfigs(configs, brokerConfigError)
+	want, e := legacyConfigs(configs, c.brokerConfigError(name != ""))
 	if e != nil {
 		return e
 	}
@@ -39,7 +40,7 @@ func (c *Controller) IncrementalAlterBrokerConfigs(name string, ops []ConfigOp, 
 		return e
 	}
 	cur := c.store.Image().BrokerConfigs[name]
-	want, e := applyConfigOps(cur, ops, brokerConfigError, func(want map[string]string, name string) (string, bool) {
+	want, e := applyConfigOps(cur, ops, c.brokerConfigError(name != ""), func(want map[string]string, name string) (string, bool) {
 		if !config.IsListBrokerConfig(name) {
 			return "", false
 		}
@@ -65,9 +66,22 @@ func checkBrokerResource(name string) *Error {
 	return nil
 }
 
-// brokerConfigError maps a validation failure to Kafka's INVALID_CONFIG;
-// a static-only config is INVALID_CONFIG too, as Kafka answers for its
-// ConfigException "Cannot update these configs dynamically".
-func brokerConfigError(name string, value *string) *Error {
-	return invalidConfig(config.ValidateDynamicBroker(name, value))
+// brokerConfigError checks one broker config change on a broker id
+// resource (perBroker) or the cluster default. Kafka's brokers answer a
+// broker config that fails validation with INVALID_REQUEST and the
+// ConfigException's message (KAFKA-13609 keeps it so), not INVALID_CONFIG.
+func (c *Controller) brokerConfigError(perBroker bool) func(name string, value *string) *Error {
+	return func(name string, value *string) *Error {
+		err := config.ValidateDynamicBroker(name, value, perBroker)
+		if err == nil && value != nil {
+			err = c.cfg.ValidateThreadCount(name, *value)
+		}
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return errorf(kerr.InvalidRequest, "%s", ce.Msg)
+		} else if err != nil {
+			return errorf(kerr.InvalidRequest, "%s", err.Error())
+		}
+		return nil
+	}
 }

@@ -56,6 +56,8 @@ func Describe(r Record, names map[UUID]string) string {
 		return fmt.Sprintf("AccessControlEntryRecord id %s resource %d %q principal %q", r.ID, r.ResourceType, r.ResourceName, r.Principal)
 	case RemoveAccessControlEntryRecord:
 		return fmt.Sprintf("RemoveAccessControlEntryRecord id %s", r.ID)
+	case FeatureLevelRecord:
+		return fmt.Sprintf("FeatureLevelRecord %s = %d", r.Name, r.Level)
 	case ClientQuotaRecord:
 		var e []string
 		for _, d := range r.Entity {

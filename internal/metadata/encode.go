@@ -153,6 +153,8 @@ func Decode(b []byte) (Record, error) {
 		r = decodeRemoveAccessControlEntry(d)
 	case TypeClientQuota:
 		r = decodeClientQuota(d)
+	case TypeFeatureLevel:
+		r = decodeFeatureLevel(d)
 	case TypeUnregisterBroker, TypeFenceBroker, TypeUnfenceBroker, TypeBrokerRegistrationChange:
 		r = decodeBrokerRecord(t, d)
 	default:

@@ -34,6 +34,9 @@ type Image struct {
 	// ClientQuotas holds the client quotas by entity, then key
 	// (client_quotas.go).
 	ClientQuotas map[QuotaEntity]map[string]float64
+	// Features holds the feature levels UpdateFeatures finalized
+	// (FeatureLevelRecord, features.go); nil until the first.
+	Features map[string]int16
 	// NextProducerID is the first producer id no broker has been given
 	// (ProducerIdsRecord).
 	NextProducerID int64
@@ -184,6 +187,7 @@ func (im *Image) Apply(recs []Record) (*Image, error) {
 		Scram:         im.Scram,
 		ACLs:          im.ACLs,
 		ClientQuotas:  im.ClientQuotas,
+		Features:      im.Features,
 
 		NextProducerID: im.NextProducerID,
 		Removed:        im.Removed,
@@ -215,6 +219,7 @@ type delta struct {
 	gcfCopied                              bool
 	scramCopied                            bool
 	quotasCopied                           bool
+	featuresCopied                         bool
 	aclIDs                                 map[UUID]ACL  // ACLs by id, once changed in this delta
 	ownTopics                              map[UUID]bool // topics cloned (or created) in this delta
 }
@@ -282,6 +287,8 @@ func (d *delta) apply(r Record) error {
 		return d.removeAccessControlEntry(r)
 	case ClientQuotaRecord:
 		return d.clientQuota(r)
+	case FeatureLevelRecord:
+		return d.featureLevel(r)
 	case RegisterBrokerRecord:
 		return d.registerBroker(r)
 	case FenceBrokerRecord:

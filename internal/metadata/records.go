@@ -9,7 +9,8 @@
 // TopicRecord, PartitionRecord, ConfigRecord, PartitionChangeRecord,
 // RemoveTopicRecord, ProducerIdsRecord, UserScramCredentialRecord,
 // RemoveUserScramCredentialRecord, AccessControlEntryRecord,
-// RemoveAccessControlEntryRecord, ClientQuotaRecord, and the broker
+// RemoveAccessControlEntryRecord, ClientQuotaRecord, FeatureLevelRecord,
+// and the broker
 // lifecycle's FenceBrokerRecord, UnfenceBrokerRecord,
 // BrokerRegistrationChangeRecord, UnregisterBrokerRecord) and use Kafka's
 // record type numbers. Today a single
@@ -76,6 +77,8 @@ func (t RecordType) String() string {
 		return "RemoveAccessControlEntryRecord"
 	case TypeClientQuota:
 		return "ClientQuotaRecord"
+	case TypeFeatureLevel:
+		return "FeatureLevelRecord"
 	case TypeUnregisterBroker:
 		return "UnregisterBrokerRecord"
 	case TypeFenceBroker:

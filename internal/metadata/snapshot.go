@@ -64,6 +64,7 @@ func (im *Image) Records() []Record {
 			out = append(out, ClientQuotaRecord{Entity: e.Data(), Key: k, Value: q[k]})
 		}
 	}
+	out = append(out, im.featureRecords()...)
 	if im.NextProducerID > 0 {
 		out = append(out, ProducerIdsRecord{BrokerID: -1, BrokerEpoch: -1, NextProducerID: im.NextProducerID})
 	}

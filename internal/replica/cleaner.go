@@ -44,9 +44,12 @@ type cleanerSettings struct {
 	ioBuffer int           // log.cleaner.io.buffer.size (512 KiB)
 }
 
+// cleanerSettingsFrom reads the settings after the dynamic layers: all but
+// log.cleaner.enable are dynamic in Kafka (cluster-wide), and a pass reads
+// them afresh.
 func cleanerSettingsFrom(b *config.Broker) cleanerSettings {
 	get := func(name string, def int64) int64 {
-		if n, err := strconv.ParseInt(strings.TrimSpace(b.Raw[name]), 10, 64); err == nil && n > 0 {
+		if n, err := strconv.ParseInt(strings.TrimSpace(b.EffectiveValue(name)), 10, 64); err == nil && n > 0 {
 			return n
 		}
 		return def
@@ -68,27 +71,69 @@ func cleanerSettingsFrom(b *config.Broker) cleanerSettings {
 // segment swaps (log.Clean).
 type cleaner struct {
 	m    *Manager
-	set  cleanerSettings
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu   sync.Mutex
-	busy map[*Partition]bool
+	mu      sync.Mutex
+	busy    map[*Partition]bool
+	running int           // goroutines started and not yet retired
+	wake    chan struct{} // closed (and replaced) on a reconfiguration
+	last    cleanerSettings
 }
 
 // StartCleaner starts the log cleaner unless log.cleaner.enable=false.
 // Close stops it.
 func (m *Manager) StartCleaner() {
 	set := cleanerSettingsFrom(m.broker)
+	m.cleanerMu.Lock()
+	defer m.cleanerMu.Unlock()
 	if !set.enable || m.cleaner != nil {
 		return
 	}
-	c := &cleaner{m: m, set: set, stop: make(chan struct{}), busy: map[*Partition]bool{}}
+	c := &cleaner{m: m, stop: make(chan struct{}), busy: map[*Partition]bool{}, wake: make(chan struct{})}
 	m.cleaner = c
-	for range set.threads {
+	c.resize(set)
+}
+
+// ReconfigureCleaner follows a dynamic change of the log.cleaner.*
+// settings: more goroutines start at once, surplus ones retire after their
+// pass, and sleeping ones wake to read the new backoff (Kafka restarts its
+// cleaner threads on a change).
+func (m *Manager) ReconfigureCleaner() {
+	m.cleanerMu.Lock()
+	defer m.cleanerMu.Unlock()
+	if c := m.cleaner; c != nil {
+		c.resize(cleanerSettingsFrom(m.broker))
+	}
+}
+
+// resize wakes the goroutines when the settings changed (every image
+// reaches ReconfigureCleaner) and starts more if set.threads grew.
+func (c *cleaner) resize(set cleanerSettings) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if set == c.last {
+		return
+	}
+	c.last = set
+	close(c.wake)
+	c.wake = make(chan struct{})
+	for ; c.running < set.threads; c.running++ {
 		c.wg.Add(1)
 		go c.run()
 	}
+}
+
+// retire ends the calling goroutine's loop when there are more than
+// log.cleaner.threads of them.
+func (c *cleaner) retire(set cleanerSettings) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.running > set.threads {
+		c.running--
+		return true
+	}
+	return false
 }
 
 func (c *cleaner) close() {
@@ -104,12 +149,20 @@ func (c *cleaner) run() {
 			return
 		default:
 		}
-		p, o := c.pick(time.Now())
+		set := cleanerSettingsFrom(c.m.broker)
+		if c.retire(set) {
+			return
+		}
+		c.mu.Lock()
+		wake := c.wake
+		c.mu.Unlock()
+		p, o := c.pick(time.Now(), set)
 		if p == nil {
 			select {
 			case <-c.stop:
 				return
-			case <-time.After(c.set.backoff):
+			case <-wake:
+			case <-time.After(set.backoff):
 			}
 			continue
 		}
@@ -123,7 +176,7 @@ func (c *cleaner) run() {
 			select {
 			case <-c.stop:
 				return
-			case <-time.After(c.set.backoff):
+			case <-time.After(set.backoff):
 			}
 		}
 	}
@@ -131,7 +184,7 @@ func (c *cleaner) run() {
 
 // pick returns the eligible partition with the highest dirty ratio (one
 // past max.compaction.lag.ms or a delete horizon first), marked busy.
-func (c *cleaner) pick(now time.Time) (*Partition, log.CleanOptions) {
+func (c *cleaner) pick(now time.Time, set cleanerSettings) (*Partition, log.CleanOptions) {
 	var best *Partition
 	var bestOpts log.CleanOptions
 	var bestInfo log.CleanInfo
@@ -141,7 +194,7 @@ func (c *cleaner) pick(now time.Time) (*Partition, log.CleanOptions) {
 		if c.busy[p] {
 			continue
 		}
-		o, ok := p.cleanOptions(now, c.set)
+		o, ok := p.cleanOptions(now, set)
 		if !ok {
 			continue
 		}

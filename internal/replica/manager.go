@@ -30,9 +30,10 @@ type Manager struct {
 	mu    sync.RWMutex
 	parts map[TP]*Partition
 
-	cleaner *cleaner    // cleaner.go; nil until StartCleaner
-	fetch   *fetchers   // fetcher.go; nil until StartReplication (guarded by mu)
-	isrc    *isrControl // isr_wiring.go: the leader's ISR changes
+	cleaner   *cleaner // cleaner.go; nil until StartCleaner (guarded by cleanerMu)
+	cleanerMu sync.Mutex
+	fetch     *fetchers   // fetcher.go; nil until StartReplication (guarded by mu)
+	isrc      *isrControl // isr_wiring.go: the leader's ISR changes
 
 	swept bool // sweepDirs ran (at the first Apply); guarded by mu
 
@@ -227,9 +228,12 @@ func (m *Manager) Close() error {
 	// No ISR change is sent for a partition being closed.
 	m.StopISR()
 	// The cleaner goes first: a pass must not race the logs' Close.
-	if m.cleaner != nil {
-		m.cleaner.close()
-		m.cleaner = nil
+	m.cleanerMu.Lock()
+	c := m.cleaner
+	m.cleaner = nil
+	m.cleanerMu.Unlock()
+	if c != nil {
+		c.close()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -139,9 +139,10 @@
 // # Not yet
 //
 // transactional.id.expiration.ms is not implemented (idle transactional
-// ids never expire); transaction.version is finalized at 2 with no
-// UpdateFeatures to lower it (clients capped below Produce v12 / EndTxn v5
-// keep the version 1 flow, which stays supported).
+// ids never expire); transaction.version is finalized at 2 unless
+// UpdateFeatures lowers it, which changes only what ApiVersions tells
+// clients: the version 1 flow (clients capped below Produce v12 / EndTxn
+// v5) and the version 2 flow both stay accepted.
 //
 // # Invariants
 //

@@ -78,9 +78,11 @@ func TestIncrementalAlterConfigsErrors(t *testing.T) {
 		{"null set", []kmsg.IncrementalAlterConfigsRequestResource{incRes(topicT, topic, incOp("retention.ms", set, nil))}, []*kerr.Error{kerr.InvalidRequest}},
 		{"duplicate key", []kmsg.IncrementalAlterConfigsRequestResource{incRes(topicT, topic, incOp("retention.ms", set, strp("1")), incOp("retention.ms", del, nil))}, []*kerr.Error{kerr.InvalidRequest}},
 		{"duplicate resource", []kmsg.IncrementalAlterConfigsRequestResource{incRes(topicT, topic, incOp("retention.ms", set, strp("1"))), incRes(topicT, topic, incOp("segment.ms", set, strp("1000")))}, []*kerr.Error{kerr.InvalidRequest, kerr.InvalidRequest}},
-		{"static broker config", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "1", incOp("num.partitions", set, strp("3")))}, []*kerr.Error{kerr.InvalidConfig}},
-		{"unknown broker config", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "", incOp("no.such", set, strp("1")))}, []*kerr.Error{kerr.InvalidConfig}},
-		{"bad broker value", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "1", incOp("log.segment.bytes", set, strp("1")))}, []*kerr.Error{kerr.InvalidConfig}},
+		// Kafka's brokers refuse broker config changes with INVALID_REQUEST
+		// (KAFKA-13609); unknown names are custom configs and accepted.
+		{"static broker config", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "1", incOp("num.partitions", set, strp("3")))}, []*kerr.Error{kerr.InvalidRequest}},
+		{"per-broker config at the cluster default", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "", incOp("listeners", set, strp("PLAINTEXT://:9092")))}, []*kerr.Error{kerr.InvalidRequest}},
+		{"bad broker value", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "1", incOp("log.segment.bytes", set, strp("1")))}, []*kerr.Error{kerr.InvalidRequest}},
 		{"bad broker name", []kmsg.IncrementalAlterConfigsRequestResource{incRes(brokerT, "x", incOp("log.retention.ms", set, strp("1")))}, []*kerr.Error{kerr.InvalidRequest}},
 		{"empty topic name", []kmsg.IncrementalAlterConfigsRequestResource{incRes(topicT, "", incOp("retention.ms", set, strp("1")))}, []*kerr.Error{kerr.InvalidRequest}},
 	} {
@@ -147,7 +149,7 @@ func TestAlterConfigsReplacesOverrides(t *testing.T) {
 	if r := send(false, kmsg.ConfigResourceTypeTopic, "no-such", "retention.ms", "1"); r[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Errorf("unknown topic: code %d", r[0].ErrorCode)
 	}
-	if r := send(false, kmsg.ConfigResourceTypeBroker, "1", "num.partitions", "3"); r[0].ErrorCode != kerr.InvalidConfig.Code {
+	if r := send(false, kmsg.ConfigResourceTypeBroker, "1", "num.partitions", "3"); r[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("static broker config: code %d", r[0].ErrorCode)
 	}
 	if r := send(true, kmsg.ConfigResourceTypeTopic, topic, "segment.ms", "1000"); r[0].ErrorCode != 0 {

@@ -139,7 +139,7 @@ func TestDynamicBrokerConfigsKadm(t *testing.T) {
 		t.Errorf("after replace, log.cleanup.policy = %q from %v", v, src)
 	}
 	resps, err = adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "log.dirs", Value: strp("/tmp/x")}}, 1)
-	if err != nil || !errors.Is(resps[0].Err, kerr.InvalidConfig) || !strings.Contains(resps[0].ErrMessage, "dynamically") {
+	if err != nil || !errors.Is(resps[0].Err, kerr.InvalidRequest) || !strings.Contains(resps[0].ErrMessage, "dynamically") {
 		t.Errorf("log.dirs: %v %+v", err, resps)
 	}
 }
