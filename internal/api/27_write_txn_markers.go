@@ -21,6 +21,14 @@ func init() { register(27, 0, 1, handleWriteTxnMarkers) }
 // the producer's last marker's is TRANSACTION_COORDINATOR_FENCED
 // (replica.AppendMarker). Answered once the markers are durable and, in
 // __consumer_offsets partitions, the transaction's offsets completed.
+//
+// INVARIANT: markers are written in the reply, so a coordinator's
+// WriteTxnMarkers on one connection apply in the order sent. A
+// coordinator whose request timed out while it still waited here sends
+// the marker again; in order, the copy lands right after the original,
+// before the coordinator can complete the transaction. Run concurrently,
+// the original could land after the copy and after the producer's next
+// transaction began in the partition, and end that one.
 func handleWriteTxnMarkers(e *Env, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
 	if denied := authorizer(e, req).writeTxnMarkersDenied(r); denied != nil {
