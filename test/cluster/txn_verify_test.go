@@ -202,7 +202,7 @@ func TestTxnV2DuplicateMarkerDuringVerification(t *testing.T) {
 	}
 	coordEpoch := int32(-1)
 	for _, p := range md.Topics[0].Partitions {
-		if p.Partition == kafkaPartition(id, 6) {
+		if p.Partition == txnPartition(id) { // testcluster runs txnStatePartitions too
 			coordEpoch = p.LeaderEpoch
 		}
 	}
