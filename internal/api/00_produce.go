@@ -66,8 +66,9 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 				return nil, 0
 			}
 			if r.Version >= 12 {
-				// KIP-890 part 2: the partition joins the transaction here.
-				return guard, produceVerifyCode(e.Txn.AddImplicit(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
+				// KIP-890 part 2: the partition joins the transaction here,
+				// and its end bumps the epoch (replica.TxnGuard).
+				return guard.EpochBumps(), produceVerifyCode(e.Txn.AddImplicit(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
 			}
 			return guard, produceVerifyCode(e.Txn.Verify(*r.TransactionID, h.ProducerID, h.ProducerEpoch, p.Topic, p.Index))
 		}

@@ -107,6 +107,8 @@ func (c *Coordinator) verifyTxnOffsets(s *shard, r *kmsg.TxnOffsetCommitRequest,
 	}
 	var code int16
 	if r.Version >= 5 {
+		// Transaction version 2: its end bumps the epoch (replica.TxnGuard).
+		guard = guard.EpochBumps()
 		code = txns.AddImplicit(r.TransactionalID, r.ProducerID, r.ProducerEpoch, OffsetsTopic, s.index)
 	} else {
 		code = txns.Verify(r.TransactionalID, r.ProducerID, r.ProducerEpoch, OffsetsTopic, s.index)

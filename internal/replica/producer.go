@@ -110,7 +110,36 @@ func inSequence(last, next int32) bool {
 // batch of a transaction in a partition (KIP-890 verification): the
 // producer's marker count when it was asked. A marker since then means the
 // confirmed transaction ended, and the batch must not open a new one.
-type TxnGuard struct{ markers uint64 }
+//
+// On transaction version 2 (KIP-890 part 2: Produce v12+, TxnOffsetCommit
+// v5+) the guard counts no markers (EpochBumps): every end of such a
+// transaction writes its markers at an epoch above the transaction's, so
+// the producer's epoch check already refuses a batch of the ended
+// transaction. Counting would also refuse good batches: a coordinator
+// whose WriteTxnMarkers timed out while the request still waited at this
+// broker sends the marker again, and the copy (a marker for a producer with
+// no open transaction, at the epoch it already has) lands after the
+// original, while the producer's next transaction is being verified.
+type TxnGuard struct {
+	markers uint64
+	bumps   bool
+}
+
+// EpochBumps marks g as taken for a transaction version 2 batch (see
+// TxnGuard) and returns it; nil stays nil.
+func (g *TxnGuard) EpochBumps() *TxnGuard {
+	if g != nil {
+		g.bumps = true
+	}
+	return g
+}
+
+// ended reports whether a marker that may have ended the verified
+// transaction landed since g was taken (e: the producer's entry, nil for
+// none, with no open transaction).
+func (g *TxnGuard) ended(e *producerEntry) bool {
+	return !g.bumps && g.markers != e.markerCount()
+}
 
 // check validates a client data batch against the state. It returns the
 // original batch when h is a retry of one of the producer's last batches.
@@ -124,7 +153,7 @@ func (s *producerState) check(h *record.Header, guard *TxnGuard) (*batchMeta, er
 	if lastSeq < h.BaseSequence { // wrapped past MaxInt32
 		lastSeq = h.LastOffsetDelta - (math.MaxInt32 - h.BaseSequence) - 1
 	}
-	if guard != nil && h.IsTransactional() && (e == nil || e.txnFirst < 0) && guard.markers != e.markerCount() {
+	if guard != nil && h.IsTransactional() && (e == nil || e.txnFirst < 0) && guard.ended(e) {
 		return nil, &ProduceError{kerr.InvalidTxnState, "the transaction ended while this batch was verified"}
 	}
 	if guard != nil && h.IsTransactional() && e != nil && e.txnFirst >= 0 && e.epoch < h.ProducerEpoch {

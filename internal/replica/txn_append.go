@@ -27,7 +27,7 @@ func (p *Partition) AppendTxn(batch []byte, records int64, guard *TxnGuard) (log
 	switch {
 	case e != nil && h.ProducerEpoch < e.epoch:
 		err = &ProduceError{kerr.InvalidProducerEpoch, "producer epoch is older than the partition's"}
-	case guard != nil && (e == nil || e.txnFirst < 0) && guard.markers != e.markerCount():
+	case guard != nil && (e == nil || e.txnFirst < 0) && guard.ended(e):
 		err = &ProduceError{kerr.InvalidTxnState, "the transaction ended while this batch was verified"}
 	case e != nil && e.txnFirst >= 0 && e.epoch < h.ProducerEpoch:
 		err = &ProduceError{kerr.ConcurrentTransactions, "the previous transaction's marker has not arrived yet"}

@@ -125,6 +125,11 @@
 // are fenced. The state record is TxnMetadataValue v1 for them, with the
 // client's transaction version and the previous producer id as tags.
 // OffsetFetch's require_stable (KIP-447) is the group coordinator's.
+// Between the check and the append the partition keeps a guard
+// (replica.TxnGuard): a marker landing meanwhile ended the transaction
+// checked, on version 1; on version 2 the epoch bump of every end refuses
+// the batch instead, so a marker sent twice (a WriteTxnMarkers retried
+// after a timeout) does not fail the next transaction's batches.
 //
 // # Timeouts and fencing
 //
