@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -313,4 +315,56 @@ func batchProducer(raw []byte) int64 {
 		return -1
 	}
 	return int64(binary.BigEndian.Uint64(raw[43:51]))
+}
+
+// checkAfterRun is the checker's pass once the producers have stopped:
+// (b), (d) wait until the replicas have caught up (the leader's HW at its
+// log end, topic and __consumer_offsets), then every check holds or the
+// last failure is the test's; (a) on the committed log; (c) the group
+// reads every acknowledged record at least once, then its consumers stop
+// (stopConsumer, consumers) and what it read is checked against the log.
+// It returns the committed logs and records, for the caller's summary.
+func checkAfterRun(t *testing.T, c *testcluster.Cluster, topic string, acked map[recKey]int32, gl *groupLog,
+	stopConsumer chan struct{}, consumers *sync.WaitGroup) (map[int32]committedLog, []logRecord) {
+	t.Helper()
+	var logs map[int32]committedLog
+	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
+		var err error
+		logs, err = checkReplicas(c, topic)
+		if err != nil {
+			return err
+		}
+		for p, l := range logs {
+			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
+				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", topic, p, l.state)
+			}
+		}
+		_, err = checkReplicas(c, "__consumer_offsets")
+		return err
+	})
+	recs, err := committedRecords(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range checkAcked(recs, acked) {
+		t.Error(e)
+	}
+	c.WaitForWithin(60*time.Second, "the group to consume every acknowledged record", func() error {
+		n := 0
+		for k := range acked {
+			if !gl.has(k.value()) {
+				n++
+			}
+		}
+		if n > 0 {
+			return fmt.Errorf("%d of %d acknowledged records not consumed", n, len(acked))
+		}
+		return nil
+	})
+	close(stopConsumer)
+	consumers.Wait()
+	for _, e := range checkConsumed(recs, logs, gl) {
+		t.Error(e)
+	}
+	return logs, recs
 }

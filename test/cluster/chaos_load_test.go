@@ -119,42 +119,9 @@ func (g *groupLog) has(v string) bool {
 }
 
 // runConsumer consumes topic in group read_committed, committing after
-// each poll, until stop closes.
+// each poll, until stop closes (runStrictConsumer without its checks).
 func runConsumer(t *testing.T, c *testcluster.Cluster, topic, group string, gl *groupLog, stop <-chan struct{}, done *sync.WaitGroup) {
-	cl := c.Client(t,
-		kgo.ConsumerGroup(group),
-		kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.DisableAutoCommit(),
-		kgo.FetchMaxWait(200*time.Millisecond),
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	done.Add(1)
-	go func() {
-		<-stop
-		cancel()
-	}()
-	go func() {
-		defer done.Done()
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			// Fetch errors during faults are the client's to retry.
-			gl.mu.Lock()
-			fs.EachRecord(func(r *kgo.Record) {
-				gl.records = append(gl.records, consumed{r.Partition, r.Offset, string(r.Value)})
-				gl.seen[string(r.Value)] = true
-			})
-			gl.mu.Unlock()
-			cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
-			if err := cl.CommitUncommittedOffsets(cctx); err == nil {
-				gl.mu.Lock()
-				gl.commits++
-				gl.mu.Unlock()
-			}
-			ccancel()
-		}
-	}()
+	runStrictConsumer(t, c, topic, group, gl, nil, stop, done)
 }
 
 // runOffsetSampler asks the group's coordinator for its committed

@@ -197,50 +197,7 @@ func runChaos(t *testing.T, seed int64, faults int) {
 		t.Fatalf("no record acknowledged of %d sent", sent)
 	}
 
-	// (b), (d): wait until the replicas have caught up (producers are
-	// stopped, so the leader's HW reaches its log end), then every check
-	// holds or the last failure is the test's.
-	var logs map[int32]committedLog
-	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
-		var err error
-		logs, err = checkReplicas(c, chaosTopic)
-		if err != nil {
-			return err
-		}
-		for p, l := range logs {
-			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
-				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", chaosTopic, p, l.state)
-			}
-		}
-		_, err = checkReplicas(c, "__consumer_offsets")
-		return err
-	})
-	recs, err := committedRecords(logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range checkAcked(recs, acked) {
-		t.Error(e)
-	}
-
-	// (c): the group reads every acknowledged record at least once.
-	c.WaitForWithin(60*time.Second, "the group to consume every acknowledged record", func() error {
-		n := 0
-		for k := range acked {
-			if !gl.has(k.value()) {
-				n++
-			}
-		}
-		if n > 0 {
-			return fmt.Errorf("%d of %d acknowledged records not consumed", n, len(acked))
-		}
-		return nil
-	})
-	close(stopConsumer)
-	consumers.Wait()
-	for _, e := range checkConsumed(recs, logs, gl) {
-		t.Error(e)
-	}
+	logs, recs := checkAfterRun(t, c, chaosTopic, acked, gl, stopConsumer, &consumers)
 	gl.mu.Lock()
 	t.Logf("chaos seed %d: %d faults in %s; %d records sent, %d acknowledged, %d failed, %d in the log, %d consumed, %d commits",
 		seed, faults, time.Since(start).Round(time.Millisecond), sent, len(acked), failed, len(recs), len(gl.records), gl.commits)

@@ -146,45 +146,7 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 		t.Errorf("%d of %d records failed delivery: a client-visible error; first: %v", failed, sent, acks.errs)
 	}
 
-	var logs map[int32]committedLog
-	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
-		var err error
-		logs, err = checkReplicas(c, rollTopic)
-		if err != nil {
-			return err
-		}
-		for p, l := range logs {
-			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
-				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", rollTopic, p, l.state)
-			}
-		}
-		_, err = checkReplicas(c, "__consumer_offsets")
-		return err
-	})
-	recs, err := committedRecords(logs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range checkAcked(recs, acked) {
-		t.Error(e)
-	}
-	c.WaitForWithin(60*time.Second, "the group to consume every acknowledged record", func() error {
-		n := 0
-		for k := range acked {
-			if !gl.has(k.value()) {
-				n++
-			}
-		}
-		if n > 0 {
-			return fmt.Errorf("%d of %d acknowledged records not consumed", n, len(acked))
-		}
-		return nil
-	})
-	close(stopConsumer)
-	consumers.Wait()
-	for _, e := range checkConsumed(recs, logs, gl) {
-		t.Error(e)
-	}
+	_, recs := checkAfterRun(t, c, rollTopic, acked, gl, stopConsumer, &consumers)
 	strict.mu.Lock()
 	for _, e := range strict.errs {
 		t.Error(e)
@@ -201,6 +163,9 @@ type strictLog struct {
 }
 
 func (s *strictLog) add(format string, args ...any) {
+	if s == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.errs) < 20 {
@@ -208,10 +173,10 @@ func (s *strictLog) add(format string, args ...any) {
 	}
 }
 
-// runStrictConsumer is runConsumer (a read_committed group member
-// committing after each poll) that also records every polled error that
-// is not retriable, and every record handed out below an offset whose
-// commit was acknowledged.
+// runStrictConsumer is a read_committed group member committing after
+// each poll; with strict it also records every polled error that is not
+// retriable, and every record handed out below an offset whose commit was
+// acknowledged.
 func runStrictConsumer(t *testing.T, c *testcluster.Cluster, topic, group string, gl *groupLog, strict *strictLog,
 	stop <-chan struct{}, done *sync.WaitGroup) {
 	cl := c.Client(t,
