@@ -101,7 +101,26 @@ func TestCoordinatorsSurviveLeaderCrash(t *testing.T) {
 		}
 	}
 	tc := coord(adm.FindTxnCoordinators, txnID)
-	c.Crash(c.NodeByID(tc).Index())
+	tcIdx := c.NodeByID(tc).Index()
+	c.Crash(tcIdx)
+	// EndTxn goes once a live broker names the new coordinator: a commit
+	// sent to the dead one fails to dial, and franz-go will not retry a
+	// commit whose outcome it cannot know (it aborts), which would test
+	// the client, not the coordinator's failover.
+	live := (tcIdx + 1) % c.N()
+	c.WaitFor("a live broker to name the new transaction coordinator", func() error {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorType, req.CoordinatorKeys = 1, []string{txnID}
+		resp, err := c.Request(ctx(t), live, req)
+		if err != nil {
+			return err
+		}
+		r := resp.(*kmsg.FindCoordinatorResponse)
+		if len(r.Coordinators) != 1 || r.Coordinators[0].ErrorCode != 0 || r.Coordinators[0].NodeID == tc {
+			return fmt.Errorf("answer %+v", r.Coordinators)
+		}
+		return nil
+	})
 	c.WaitFor("the transaction to commit on the new coordinator", func() error {
 		cctx, cancel := context.WithTimeout(ctx(t), 3*time.Second)
 		defer cancel()
