@@ -9,7 +9,9 @@ import (
 
 // writeOut writes the byte runs with writev and file ranges with sendfile,
 // so fetched log bytes go from page cache to socket without entering Go
-// memory. Non-TCP connections fall back to pread and write.
+// memory. Any other connection falls back to pread and write: a
+// *tls.Conn (SSL, SASL_SSL listeners) must encrypt every byte, so it is
+// never a *net.TCPConn here and file bytes go through its Write.
 func writeOut(c net.Conn, o *out) error {
 	var pending net.Buffers
 	for _, p := range o.parts {
