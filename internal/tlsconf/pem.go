@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // parseKeyPair reads a PEM certificate chain (leaf first) and one
@@ -25,7 +26,7 @@ func parseKeyPair(b []byte) (tls.Certificate, error) {
 			// Go's standard library reads no encrypted PKCS#8 key, and
 			// Sluice hand-writes no crypto: refuse rather than guess.
 			return tls.Certificate{}, errors.New("the private key is encrypted (ssl.key.password): Sluice reads only unencrypted PEM keys so far; decrypt it with `openssl pkcs8 -topk8 -nocrypt` and protect the file instead")
-		case len(blk.Type) > 11 && blk.Type[len(blk.Type)-11:] == "PRIVATE KEY":
+		case strings.HasSuffix(blk.Type, "PRIVATE KEY"): // PKCS#8, RSA, EC
 			if keyPEM != nil {
 				return tls.Certificate{}, errors.New("more than one private key")
 			}

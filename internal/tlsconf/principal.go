@@ -2,7 +2,6 @@ package tlsconf
 
 import (
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
@@ -17,19 +16,28 @@ import (
 // names by keyword use it; the others are dotted OIDs with the DER value
 // in hex (1.2.840.113549.1.9.1=#16...).
 func DN(cert *x509.Certificate) (string, error) {
-	var seq pkix.RDNSequence
+	var seq []rdnSET
 	if rest, err := asn1.Unmarshal(cert.RawSubject, &seq); err != nil || len(rest) > 0 {
 		return "", fmt.Errorf("unreadable certificate subject: %v", err)
 	}
 	var rdns []string
 	for i := len(seq) - 1; i >= 0; i-- {
 		var avas []string
-		for _, ava := range seq[i] {
-			avas = append(avas, formatAVA(ava))
+		for _, a := range seq[i] {
+			avas = append(avas, formatAVA(a))
 		}
 		rdns = append(rdns, strings.Join(avas, "+"))
 	}
 	return strings.Join(rdns, ","), nil
+}
+
+// rdnSET is one relative distinguished name; values stay raw so that types
+// printed in hex show the encoding the certificate holds, as the JVM does.
+type rdnSET []attribute
+
+type attribute struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
 }
 
 // rfc2253Keywords are the attribute types RFC 2253 (and the JVM) name.
@@ -38,18 +46,15 @@ var rfc2253Keywords = map[string]string{
 	"2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID",
 }
 
-func formatAVA(ava pkix.AttributeTypeAndValue) string {
-	oid := ava.Type.String()
-	kw, named := rfc2253Keywords[oid]
-	s, isString := ava.Value.(string)
-	if !named || !isString {
-		der, err := asn1.Marshal(ava.Value)
-		if err != nil {
-			return oid + "=#"
+func formatAVA(a attribute) string {
+	oid := a.Type.String()
+	if kw, named := rfc2253Keywords[oid]; named {
+		var s string
+		if _, err := asn1.Unmarshal(a.Value.FullBytes, &s); err == nil {
+			return kw + "=" + escapeValue(s)
 		}
-		return oid + "=#" + hex.EncodeToString(der)
 	}
-	return kw + "=" + escapeValue(s)
+	return oid + "=#" + hex.EncodeToString(a.Value.FullBytes)
 }
 
 // escapeValue escapes an attribute value as RFC 2253 section 2.4 asks.
