@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // startTLSBroker starts a broker with a PLAINTEXT listener (first, so it
@@ -39,7 +40,7 @@ func startTLSBroker(t *testing.T, ca *testCA, opts ...brokerOpt) *testBroker {
 		withProp("listener.name.sasl_ssl.ssl.keystore.certificate.chain", string(saslCert)),
 		withProp("listener.name.sasl_ssl.ssl.keystore.key", string(saslKey)),
 		withProp("listener.name.sasl_ssl.ssl.truststore.location", trust),
-		withProp("listener.name.sasl_ssl.sasl.enabled.mechanisms", "PLAIN"),
+		withProp("listener.name.sasl_ssl.sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
 		withProp("listener.name.sasl_ssl.plain.sasl.jaas.config", plainJAAS),
 	}
 	return startBroker(t, append(base, opts...)...)
@@ -64,7 +65,7 @@ func tlsPing(t *testing.T, addr string, cfg *tls.Config, opts ...kgo.Opt) error 
 
 // TestTLSProduceConsume: franz-go produces and consumes over the SSL
 // listener (fetched log bytes go through TLS, not sendfile) and with PLAIN
-// over SASL_SSL; a wrong password on SASL_SSL is refused.
+// and SCRAM-SHA-512 over SASL_SSL; a wrong password on SASL_SSL is refused.
 func TestTLSProduceConsume(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "ca")
@@ -75,6 +76,14 @@ func TestTLSProduceConsume(t *testing.T) {
 	saslSSL := newClient(t, tb.ListenerAddr("SASL_SSL"), kgo.DialTLSConfig(ca.clientTLS(t, nil)),
 		kgo.SASL(plain.Auth{User: "alice", Pass: "alice-pw"}.AsMechanism()))
 	saslProduceConsume(t, tb, saslSSL, topicName(t, "sasl-ssl"), 100)
+
+	up := kadm.UpsertSCRAM{User: "carol", Mechanism: kadm.ScramSha512, Iterations: 4096, Password: "carol-512"}
+	if res, err := newAdmin(t, tb.Addr()).AlterUserSCRAMs(testCtx(t, 15*time.Second), nil, []kadm.UpsertSCRAM{up}); err != nil || res.Error() != nil {
+		t.Fatalf("AlterUserSCRAMs: %v %v", err, res)
+	}
+	scramSSL := newClient(t, tb.ListenerAddr("SASL_SSL"), kgo.DialTLSConfig(ca.clientTLS(t, nil)),
+		kgo.SASL(scram.Auth{User: "carol", Pass: "carol-512"}.AsSha512Mechanism()))
+	saslProduceConsume(t, tb, scramSSL, topicName(t, "scram-ssl"), 100)
 
 	err := tlsPing(t, tb.ListenerAddr("SASL_SSL"), ca.clientTLS(t, nil), kgo.SASL(plain.Auth{User: "alice", Pass: "nope"}.AsMechanism()))
 	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
@@ -218,4 +227,38 @@ func TestTLSPrincipalACL(t *testing.T) {
 	if err := produce(pkix.Name{CommonName: "carol", Organization: []string{"acme"}}); err != nil {
 		t.Fatalf("CN=carol,O=acme: %v", err)
 	}
+}
+
+// TestTLSHalfOpenHandshakes: many clients that connect to the TLS port and
+// never handshake are all closed by the handshake bound, and the broker
+// keeps serving TLS clients meanwhile (no goroutine per handshake holds up
+// the accept loop).
+func TestTLSHalfOpenHandshakes(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "ca")
+	tb := startTLSBroker(t, ca, withProp("connections.max.idle.ms", "1000"))
+	addr := tb.ListenerAddr("SSL")
+	const n = 300
+	conns := make([]net.Conn, 0, n)
+	for range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", len(conns), err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	if err := tlsPing(t, addr, ca.clientTLS(t, nil)); err != nil {
+		t.Fatalf("TLS client while %d handshakes hang: %v", n, err)
+	}
+	// The broker closes every one of them (EOF here), each with its line.
+	for _, c := range conns {
+		expectClosed(t, c)
+	}
+	waitFor(t, 10*time.Second, "a log line per stuck handshake", func() error {
+		if k := strings.Count(tb.logs.tail(1<<22), "handshake not finished within 1s"); k < n {
+			return fmt.Errorf("%d of %d logged", k, n)
+		}
+		return nil
+	})
 }
