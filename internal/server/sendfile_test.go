@@ -1,0 +1,65 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriteOutPaths: a response of byte runs and file ranges reaches the
+// peer byte for byte both through sendfile (TCP) and through writeCopy
+// (any other connection, as TLS), and a file shorter than its range is an
+// error on both.
+func TestWriteOutPaths(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 20000) // 320 KB: several copy buffers
+	path := filepath.Join(t.TempDir(), "seg")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o := &out{parts: []part{{buf: []byte("head")}, {file: FilePart{File: f, Pos: 3, Len: int64(len(data)) - 10}}, {buf: []byte("mid")},
+		{file: FilePart{File: f, Pos: 0, Len: 5}}, {buf: []byte("tail")}}}
+	want := append(append(append(append([]byte("head"), data[3:len(data)-7]...), "mid"...), data[:5]...), "tail"...)
+	short := &out{parts: []part{{file: FilePart{File: f, Pos: int64(len(data)) - 4, Len: 8}}}}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	tcp := func() (net.Conn, net.Conn) {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, c
+	}
+	for name, pair := range map[string]func() (net.Conn, net.Conn){"tcp": tcp, "pipe": func() (net.Conn, net.Conn) { return net.Pipe() }} {
+		w, r := pair()
+		got := make(chan []byte)
+		go func() { b, _ := io.ReadAll(r); got <- b }()
+		if err := writeOut(w, o); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := writeOut(w, short); !errors.Is(err, errShortFile) {
+			t.Errorf("%s: short file: %v", name, err)
+		}
+		w.Close()
+		if b := <-got; !bytes.Equal(b[:min(len(b), len(want))], want) {
+			t.Errorf("%s: %d bytes differ from the %d expected", name, len(b), len(want))
+		}
+		r.Close()
+	}
+}
