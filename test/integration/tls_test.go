@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -261,4 +263,47 @@ func TestTLSHalfOpenHandshakes(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestTLSKcat runs librdkafka (kcat) against the SSL listener with a CA
+// file and a client certificate (ssl.client.auth=required): produce, then
+// consume the records back; without its certificate kcat is refused.
+func TestTLSKcat(t *testing.T) {
+	if _, err := exec.LookPath("kcat"); err != nil {
+		t.Skip("kcat not installed")
+	}
+	t.Parallel()
+	ca := newTestCA(t, "ca")
+	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
+	topic := topicName(t, "")
+	createTopic(t, newAdmin(t, tb.Addr()), topic, 1, nil)
+	dir := t.TempDir()
+	cert, key := ca.issue(t, pkix.Name{CommonName: "kcat"}, false)
+	for name, b := range map[string][]byte{"ca.pem": ca.pem, "client.pem": cert, "client.key": key} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := func(withCert bool, more ...string) []string {
+		a := []string{"-b", tb.ListenerAddr("SSL"), "-X", "security.protocol=SSL", "-X", "ssl.ca.location=" + filepath.Join(dir, "ca.pem"), "-t", topic}
+		if withCert {
+			a = append(a, "-X", "ssl.certificate.location="+filepath.Join(dir, "client.pem"), "-X", "ssl.key.location="+filepath.Join(dir, "client.key"))
+		}
+		return append(a, more...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prod := exec.CommandContext(ctx, "kcat", args(true, "-P")...)
+	prod.Stdin = strings.NewReader("one\ntwo\nthree\n")
+	if out, err := prod.CombinedOutput(); err != nil {
+		t.Fatalf("kcat -P: %v\n%s", err, out)
+	}
+	out, err := exec.CommandContext(ctx, "kcat", args(true, "-C", "-o", "beginning", "-e", "-q")...).CombinedOutput()
+	if err != nil || string(out) != "one\ntwo\nthree\n" {
+		t.Fatalf("kcat -C: %v\n%q", err, out)
+	}
+	out, err = exec.CommandContext(ctx, "kcat", args(false, "-L", "-m", "5")...).CombinedOutput()
+	if err == nil {
+		t.Fatalf("kcat without a client certificate listed metadata:\n%s", out)
+	}
 }
