@@ -249,7 +249,8 @@ func (b *Broker) Start() error {
 	for _, l := range lns {
 		go func() {
 			defer b.wg.Done()
-			_ = b.srv.ServeListener(l.ln, server.Listener{Name: l.cfg.Name, SASL: l.sasl, MaxReauth: l.maxReauth})
+			_ = b.srv.ServeListener(l.ln, server.Listener{Name: l.cfg.Name, SASL: l.sasl, MaxReauth: l.maxReauth,
+				TLS: l.tls, HandshakeTimeout: b.tlsHandshakeTimeout(), Principal: l.principal})
 		}()
 		started = append(started, fmt.Sprintf("%s://%s (advertised %s:%d)", l.cfg.Name, l.ln.Addr(), l.host, l.port))
 	}

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -24,6 +26,8 @@ type boundListener struct {
 	sasl server.Authenticator // nil without SASL
 	// maxReauth is connections.max.reauth.ms per mechanism (KIP-368).
 	maxReauth map[string]time.Duration
+	tls       *tls.Config                             // nil: plaintext
+	principal func(*x509.Certificate) (string, error) // mutual TLS on SSL
 }
 
 // listen binds every listener of the config (closing those already bound
@@ -51,6 +55,11 @@ func (b *Broker) listen() ([]*boundListener, error) {
 				if bl.maxReauth[m], err = b.cfg.MaxReauth(l.Name, m); err != nil {
 					return fail(err)
 				}
+			}
+		}
+		if l.TLS() {
+			if bl.tls, bl.principal, err = b.tlsListener(l); err != nil {
+				return fail(err)
 			}
 		}
 		host, port, err := b.cfg.AdvertisedEndpoint(l.Name)

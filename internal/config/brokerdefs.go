@@ -64,9 +64,9 @@ func rawDef(name string, typ int8, def string, check checkFn, doc string) broker
 // listeners are parsed specially by Build but described from here.
 var brokerDefs = []brokerDef{
 	i32Field("node.id", "The node id of this broker.", func(b *Broker) *int32 { return &b.NodeID }, atLeast(0)),
-	strField("listeners", "Comma-separated listeners NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093; each name's security protocol comes from listener.security.protocol.map (PLAINTEXT and SASL_PLAINTEXT are supported).", func(b *Broker) *string { return &b.Listeners }, nil),
+	strField("listeners", "Comma-separated listeners NAME://host:port, e.g. PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9093; each name's security protocol comes from listener.security.protocol.map (PLAINTEXT, SSL, SASL_PLAINTEXT and SASL_SSL).", func(b *Broker) *string { return &b.Listeners }, nil),
 	strField("advertised.listeners", "Listeners published to clients, by listener name; a listener not named here publishes its own address.", func(b *Broker) *string { return &b.AdvertisedListeners }, nil),
-	rawDef("listener.security.protocol.map", TypeString, DefaultProtocolMap, nil, "Security protocol of each listener name, LISTENER_NAME:PROTOCOL,... (SSL and SASL_SSL are refused at startup: no TLS yet)."),
+	rawDef("listener.security.protocol.map", TypeString, DefaultProtocolMap, nil, "Security protocol of each listener name, LISTENER_NAME:PROTOCOL,... (Kafka's default maps each protocol name to itself). SSL and SASL_SSL listeners take Kafka's ssl.* configs, globally or as listener.name.<name>.ssl.* (PEM stores only); the inter-broker and controller listeners cannot use TLS yet."),
 	rawDef("sasl.enabled.mechanisms", TypeList, DefaultSASLMechanism, nil, "SASL mechanisms enabled on SASL listeners: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (unsecured tokens; Kafka's default GSSAPI is not supported; Sluice defaults to PLAIN). Per listener: listener.name.<name>.sasl.enabled.mechanisms."),
 	rawDef("connections.max.reauth.ms", TypeLong, "0", nil, "Longest SASL session before the client must re-authenticate on its connection (KIP-368); 0: no limit. Per listener and mechanism: listener.name.<name>.<mechanism>.connections.max.reauth.ms."),
 	strField("log.dirs", "Directories holding the log data (the first one is used).", func(b *Broker) *string { return &b.LogDirs }, nil),
@@ -181,6 +181,7 @@ var brokerDefs = []brokerDef{
 var brokerDefsByName = func() map[string]*brokerDef {
 	brokerDefs = append(append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...), hwCheckpointDefs...)
 	brokerDefs = append(brokerDefs, leaderRebalanceDefs...)
+	brokerDefs = append(brokerDefs, sslDefs...)
 	have := map[string]bool{}
 	for _, d := range brokerDefs {
 		have[d.name] = true

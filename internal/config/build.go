@@ -96,6 +96,9 @@ func Build(props map[string]string) (*Broker, error) {
 	if err := b.validateInterBroker(); err != nil {
 		return nil, err
 	}
+	if err := b.validateTLSListeners(); err != nil {
+		return nil, err
+	}
 	if b.GroupMinSessionTimeoutMs > b.GroupMaxSessionTimeoutMs {
 		return nil, invalid("group.min.session.timeout.ms", strconv.Itoa(int(b.GroupMinSessionTimeoutMs)),
 			"must not exceed group.max.session.timeout.ms")

@@ -42,6 +42,11 @@ type Listener struct {
 // Addr is host:port to bind.
 func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l.Port)) }
 
+// TLS reports whether the listener's connections are TLS (SSL, SASL_SSL).
+func (l Listener) TLS() bool {
+	return l.Protocol == ProtocolSSL || l.Protocol == ProtocolSASLSSL
+}
+
 // SASL reports whether the listener authenticates clients with SASL.
 func (l Listener) SASL() bool {
 	return l.Protocol == ProtocolSASLPlaintext || l.Protocol == ProtocolSASLSSL
@@ -129,9 +134,6 @@ func (b *Broker) ListenerList() ([]Listener, error) {
 		}
 		if !ok {
 			return nil, invalid("listeners", b.Listeners, fmt.Sprintf("no security protocol defined for listener %s: add it to listener.security.protocol.map", e.name))
-		}
-		if proto == ProtocolSSL || proto == ProtocolSASLSSL {
-			return nil, invalid("listeners", b.Listeners, fmt.Sprintf("listener %s uses security protocol %s: Sluice does not support TLS yet (use PLAINTEXT or SASL_PLAINTEXT)", e.name, proto))
 		}
 		for _, o := range out {
 			if e.port != 0 && o.Port == e.port && o.Host == e.host {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +49,10 @@ type conn struct {
 	lastReauth time.Time                // when the last re-authentication began
 	reauth     bool                     // the exchange in progress re-authenticates
 	reauthBad  string                   // a re-authentication with another mechanism: why it fails
+	// TLS listeners (tls.go): the handshake's bound and, on SSL without
+	// SASL, the client certificate's principal.
+	hsTimeout time.Duration
+	principal func(*x509.Certificate) (string, error)
 }
 
 func newConn(s *Server, nc net.Conn, l Listener) *conn {
@@ -59,6 +64,11 @@ func newConn(s *Server, nc net.Conn, l Listener) *conn {
 		replies: make(chan pending, s.cfg.MaxInFlight),
 		done:    make(chan struct{}),
 		sasl:    l.SASL,
+		// The principal comes from SASL on SASL_SSL, as in Kafka.
+		hsTimeout: l.HandshakeTimeout,
+	}
+	if l.SASL == nil {
+		c.principal = l.Principal
 	}
 	if l.SASL != nil {
 		c.auth, c.maxReauth = authHandshake, l.MaxReauth
@@ -68,6 +78,9 @@ func newConn(s *Server, nc net.Conn, l Listener) *conn {
 
 func (c *conn) run() {
 	defer c.s.forget(c)
+	if !c.runHandshake() {
+		return
+	}
 	go c.writeLoop()
 	err := c.readLoop()
 	// Close first so replies still parked (a fetch long poll) see Done

@@ -1,16 +1,24 @@
 package server
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 )
 
 // writeOut writes the byte runs with writev and file ranges with sendfile,
 // so fetched log bytes go from page cache to socket without entering Go
-// memory. Non-TCP connections fall back to pread and write.
+// memory. Any other connection goes through writeCopy: a *tls.Conn (SSL,
+// SASL_SSL listeners) must encrypt every byte, so it is never a
+// *net.TCPConn here and file bytes never reach sendfile.
 func writeOut(c net.Conn, o *out) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return writeCopy(c, o)
+	}
 	var pending net.Buffers
 	for _, p := range o.parts {
 		if len(p.buf) > 0 {
@@ -26,7 +34,7 @@ func writeOut(c net.Conn, o *out) error {
 			}
 			pending = nil
 		}
-		if err := sendFile(c, f); err != nil {
+		if err := sendFile(tc, f); err != nil {
 			return err
 		}
 	}
@@ -37,14 +45,42 @@ func writeOut(c net.Conn, o *out) error {
 	return nil
 }
 
+// copyBufs are the buffers of writeCopy. 64 KiB holds four full TLS
+// records, so a fetch over TLS is written in few records and syscalls.
+var copyBufs = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// writeCopy writes a response on a connection sendfile cannot serve (TLS):
+// file ranges are read straight into one buffer that the connection then
+// encrypts, the only copy TLS needs; byte runs join them in that buffer.
+func writeCopy(c net.Conn, o *out) error {
+	bw := copyBufs.Get().(*bufio.Writer)
+	bw.Reset(c)
+	defer func() {
+		bw.Reset(nil)
+		copyBufs.Put(bw)
+	}()
+	for _, p := range o.parts {
+		if _, err := bw.Write(p.buf); err != nil {
+			return err
+		}
+		f := p.file
+		if f.File == nil || f.Len == 0 {
+			continue
+		}
+		n, err := bw.ReadFrom(io.NewSectionReader(f.File, f.Pos, f.Len))
+		if err != nil {
+			return err
+		}
+		if n < f.Len {
+			return errShortFile
+		}
+	}
+	return bw.Flush()
+}
+
 var errShortFile = errors.New("file range shorter than promised")
 
-func sendFile(c net.Conn, f FilePart) error {
-	tc, ok := c.(*net.TCPConn)
-	if !ok {
-		_, err := io.Copy(c, io.NewSectionReader(f.File, f.Pos, f.Len))
-		return err
-	}
+func sendFile(tc *net.TCPConn, f FilePart) error {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return err

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -46,6 +48,16 @@ type Listener struct {
 	// session lasts at most this long before the client must
 	// re-authenticate (KIP-368); absent or 0: no limit.
 	MaxReauth map[string]time.Duration
+	// TLS, when set, makes every connection TLS (SSL, SASL_SSL): the
+	// handshake runs on the connection's goroutine, bounded by
+	// HandshakeTimeout (<= 0: DefaultHandshakeTimeout). Fetch responses
+	// on it are copied through TLS, never spliced with sendfile.
+	TLS              *tls.Config
+	HandshakeTimeout time.Duration
+	// Principal, when set on a listener without SASL, names the user of a
+	// connection that presented a client certificate (mutual TLS); an
+	// error closes the connection.
+	Principal func(leaf *x509.Certificate) (string, error)
 }
 
 // Authenticator starts SASL exchanges for the mechanisms of one listener.
@@ -130,6 +142,10 @@ func (s *Server) ServeListener(ln net.Listener, l Listener) error {
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetNoDelay(true)
+		}
+		if l.TLS != nil {
+			// No I/O yet: the handshake runs in the connection's goroutine.
+			nc = tls.Server(nc, l.TLS)
 		}
 		c := newConn(s, nc, l)
 		s.mu.Lock()
