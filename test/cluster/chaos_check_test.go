@@ -327,21 +327,7 @@ func batchProducer(raw []byte) int64 {
 func checkAfterRun(t *testing.T, c *testcluster.Cluster, topic string, acked map[recKey]int32, gl *groupLog,
 	stopConsumer chan struct{}, consumers *sync.WaitGroup) (map[int32]committedLog, []logRecord) {
 	t.Helper()
-	var logs map[int32]committedLog
-	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
-		var err error
-		logs, err = checkReplicas(c, topic)
-		if err != nil {
-			return err
-		}
-		for p, l := range logs {
-			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
-				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", topic, p, l.state)
-			}
-		}
-		_, err = checkReplicas(c, "__consumer_offsets")
-		return err
-	})
+	logs := waitConverged(c, topic, "__consumer_offsets")
 	recs, err := committedRecords(logs)
 	if err != nil {
 		t.Fatal(err)
@@ -367,4 +353,52 @@ func checkAfterRun(t *testing.T, c *testcluster.Cluster, topic string, acked map
 		t.Error(e)
 	}
 	return logs, recs
+}
+
+// waitConverged waits until every partition of topic passes checkReplicas
+// with the leader's HW at its log end (the producers have stopped, so the
+// replicas catch up), and the others topics pass checkReplicas, and
+// returns topic's committed logs.
+func waitConverged(c *testcluster.Cluster, topic string, others ...string) map[int32]committedLog {
+	var logs map[int32]committedLog
+	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
+		var err error
+		logs, err = checkReplicas(c, topic)
+		if err != nil {
+			return err
+		}
+		for p, l := range logs {
+			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
+				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", topic, p, l.state)
+			}
+		}
+		for _, o := range others {
+			if _, err := checkReplicas(c, o); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return logs
+}
+
+// waitLogsEqual waits until the segment bytes of topic's partition 0 are
+// the same on every replica in ids as on leader.
+func waitLogsEqual(c *testcluster.Cluster, topic string, leader int32, ids []int32) {
+	c.WaitFor("every replica's log equal to the new leader's", func() error {
+		want, err := segmentBytes(c, leader, topic, 0)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			got, err := segmentBytes(c, id, topic, 0)
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(got, want) {
+				return fmt.Errorf("replica %d holds %d bytes, leader %d %d", id, len(got), leader, len(want))
+			}
+		}
+		return nil
+	})
 }

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -122,22 +121,7 @@ func TestIsolatedLeaderCannotAckAllAndTruncates(t *testing.T) {
 		}
 		return nil
 	})
-	c.WaitFor("every replica's log equal to the new leader's", func() error {
-		want, err := segmentBytes(c, newID, topic, 0)
-		if err != nil {
-			return err
-		}
-		for _, id := range replicas {
-			got, err := segmentBytes(c, id, topic, 0)
-			if err != nil {
-				return err
-			}
-			if !bytes.Equal(got, want) {
-				return fmt.Errorf("replica %d holds %d bytes, leader %d %d", id, len(got), newID, len(want))
-			}
-		}
-		return nil
-	})
+	waitLogsEqual(c, topic, newID, replicas)
 	b, err := segmentBytes(c, oldID, topic, 0)
 	if err != nil {
 		t.Fatal(err)

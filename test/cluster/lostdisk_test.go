@@ -56,20 +56,7 @@ func TestLostDataDiskRebuilds(t *testing.T) {
 	c.Restart(2)
 	waitFullISR(c, topic)
 
-	var logs map[int32]committedLog
-	c.WaitForWithin(60*time.Second, "replicas converged below the HW", func() error {
-		var err error
-		logs, err = checkReplicas(c, topic)
-		if err != nil {
-			return err
-		}
-		for p, l := range logs {
-			if n := len(l.batches); n == 0 || l.batches[n-1].last+1 != l.hw {
-				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", topic, p, l.state)
-			}
-		}
-		return nil
-	})
+	logs := waitConverged(c, topic)
 	recs, err := committedRecords(logs)
 	if err != nil {
 		t.Fatal(err)
