@@ -359,11 +359,63 @@ func TestLeaderCrashKeepsAckedRecords(t *testing.T) {
 	produce(50, 100)
 
 	c.Restart(old)
-	var all []int32
-	for j := range c.N() {
-		all = append(all, c.Node(j).ID())
+	waitLogsEqual(c, topic, newLeader, allIDs(c))
+
+	consumer := c.Client(t, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	var got []string
+	for len(got) < len(acked) {
+		fs := consumer.PollFetches(ctx(t))
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("consume after %d records: %v", len(got), err)
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
 	}
-	waitLogsEqual(c, topic, newLeader, all)
+	if !slices.Equal(got, acked) {
+		t.Fatalf("read %d records %v..., want the %d acknowledged ones in order", len(got), got[:min(5, len(got))], len(acked))
+	}
+}
+
+// TestDivergedLeaderTruncates: a leader cut off from the other brokers
+// keeps taking acks=1 writes that nobody copies; it is fenced, another
+// replica leads and takes acks=all writes. Healed, the old leader follows
+// the new one: the leader's DivergingEpoch answer makes it drop its
+// uncopied tail, and the logs end up byte for byte the same, holding every
+// acks=all record and none of the lost acks=1 ones.
+func TestDivergedLeaderTruncates(t *testing.T) {
+	t.Parallel()
+	c := testcluster.New(t, 3)
+	const topic = "repl-diverge"
+	adm := c.Admin(t)
+	if resp, err := adm.CreateTopic(ctx(t), 1, 3, nil, topic); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	oldLeader := c.WaitPartitionLeader(topic, 0)
+	old := c.NodeByID(oldLeader).Index()
+	for range 3 {
+		if code := produceOnce(t, c, old, topic, -1, 5*time.Second); code != 0 {
+			t.Fatalf("acks=all: %v", kerr.ErrorForCode(code))
+		}
+	}
+	for j := range c.N() {
+		if j != old {
+			c.Cut(old, j)
+		}
+	}
+	// Still the leader in its own (now stale) metadata: acks=1 lands
+	// there only.
+	for range 2 {
+		if code := produceOnce(t, c, old, topic, 1, 5*time.Second); code != 0 {
+			t.Fatalf("acks=1 on the cut-off leader: %v", kerr.ErrorForCode(code))
+		}
+	}
+	newLeader := waitOtherLeader(c, old, oldLeader, topic)
+	for range 4 {
+		if code := produceOnce(t, c, c.NodeByID(newLeader).Index(), topic, -1, 5*time.Second); code != 0 {
+			t.Fatalf("acks=all on the new leader: %v", kerr.ErrorForCode(code))
+		}
+	}
+	c.HealAll()
+	waitLogsEqual(c, topic, newLeader, allIDs(c))
 	b, err := segmentBytes(c, oldLeader, topic, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -399,4 +451,13 @@ func waitOtherLeader(c *testcluster.Cluster, skip int, oldLeader int32, topic st
 		return nil
 	})
 	return newLeader
+}
+
+// allIDs is every node's id.
+func allIDs(c *testcluster.Cluster) []int32 {
+	var ids []int32
+	for j := range c.N() {
+		ids = append(ids, c.Node(j).ID())
+	}
+	return ids
 }
