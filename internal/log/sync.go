@@ -42,11 +42,14 @@ func syncDir(dir string) error {
 // disk, whatever failed after).
 func (l *Log) Sync(upTo int64) error {
 	l.syncMu.Lock()
-	if l.droppedBy(upTo) {
-		l.syncMu.Unlock()
-		return fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
-	}
 	for {
+		// Checked on every round, not once: a caller that waited through a
+		// failed fsync may wake after Heal, whose durable offset lies past
+		// the dropped offsets this caller is waiting for.
+		if l.droppedBy(upTo) {
+			l.syncMu.Unlock()
+			return fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
+		}
 		if l.durable.Load() >= min(upTo, l.EndOffset()) {
 			l.syncMu.Unlock()
 			return nil
