@@ -24,6 +24,7 @@ import (
 	"github.com/sluice-io/sluice/internal/replica"
 	"github.com/sluice-io/sluice/internal/server"
 	"github.com/sluice-io/sluice/internal/share"
+	"github.com/sluice-io/sluice/internal/tlsconf"
 	"github.com/sluice-io/sluice/internal/txn"
 )
 
@@ -34,6 +35,10 @@ type Broker struct {
 	cfg    *config.Broker
 	logger *slog.Logger
 	dir    string
+	// tlsStores are the TLS listeners' reloadable configurations by
+	// listener name (tls.go): written while listening, before the
+	// metadata subscription that reloads them starts.
+	tlsStores map[string]*tlsconf.Reloading
 
 	meta  *metadata.Store
 	ctl   *controller.Controller
@@ -171,6 +176,7 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.ctl = controller.New(meta, b.cfg, b.logger.With("component", "controller"))
+	b.ctl.SetBrokerConfigCheck(b.checkTLSConfigs)
 	if err := b.startLifecycle(clusterID, endpoints(lns)); err != nil {
 		b.stopLifecycle(true)
 		closeAll()
@@ -267,6 +273,7 @@ func (b *Broker) applyDynamicConfigs(img *metadata.Image) {
 	if b.parts != nil {
 		b.parts.ReconfigureCleaner() // log.cleaner.threads is dynamic
 	}
+	b.reloadTLS() // listener.name.<name>.ssl.* are dynamic
 }
 
 // Addr is the first listener's bound address (useful with port 0).

@@ -95,7 +95,8 @@ var listenerOnlyConfigs = map[string]bool{
 
 // sluiceApplies are the dynamic configs Sluice applies at runtime: the
 // broker-level defaults of topic configs (every topic without an override
-// follows them), the log cleaner's settings and the replication throttles.
+// follows them), the log cleaner's settings, the replication throttles and
+// the TLS listeners' ssl.* configs.
 // Kafka's other dynamic configs are stored, reported and documented as
 // not applied.
 var sluiceApplies = func() map[string]bool {
@@ -103,6 +104,14 @@ var sluiceApplies = func() map[string]bool {
 		"log.cleaner.threads": true, "log.cleaner.backoff.ms": true, "log.cleaner.dedupe.buffer.size": true,
 		"log.cleaner.io.buffer.size": true, "message.max.bytes": true,
 		LeaderThrottledRateKey: true, FollowerThrottledRateKey: true,
+	}
+	// A TLS listener rebuilds its configuration when any of these
+	// changes (internal/broker/tls.go); ssl.principal.mapping.rules is
+	// read-only in Kafka.
+	for _, d := range sslDefs {
+		if d.name != "ssl.principal.mapping.rules" {
+			m[d.name] = true
+		}
 	}
 	for _, d := range topicDefs {
 		if d.brokerKey != "" {

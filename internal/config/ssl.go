@@ -6,11 +6,30 @@ import (
 )
 
 // SSL returns the value of an ssl.* config for listener name and the key it
-// came from: listener.name.<name>.<key>, else <key> (Kafka's order).
+// came from: listener.name.<name>.<key>, else <key> (Kafka's order: the
+// listener prefix wins whatever the source). Each key's value is this
+// broker's dynamic one, else the cluster-wide dynamic one, else the
+// static property, so a reload after AlterConfigs sees the new stores.
 func (b *Broker) SSL(name, key string) (value, from string, ok bool) {
+	return b.SSLWith(nil, name, key)
+}
+
+// SSLWith is SSL with perBroker in place of this broker's dynamic configs
+// (nil: the current ones): the values an AlterConfigs would leave, which
+// it validates before they are written.
+func (b *Broker) SSLWith(perBroker map[string]string, name, key string) (value, from string, ok bool) {
+	var cluster map[string]string
+	if l := b.dyn.Load(); l != nil {
+		cluster = l.cluster
+		if perBroker == nil {
+			perBroker = l.perBroker
+		}
+	}
 	for _, k := range []string{"listener.name." + strings.ToLower(name) + "." + key, key} {
-		if v, ok := b.Raw[k]; ok {
-			return v, k, true
+		for _, m := range []map[string]string{perBroker, cluster, b.Raw} {
+			if v, ok := m[k]; ok {
+				return v, k, true
+			}
 		}
 	}
 	return "", "", false
@@ -48,12 +67,15 @@ func (b *Broker) validateTLSListeners() error {
 // types and defaults); each may be set per listener as
 // listener.name.<name>.<config>. The other ssl.* configs stay Kafka-only.
 var sslDefs = []brokerDef{
-	rawDef("ssl.keystore.type", TypeString, "JKS", nil, "Format of the keystore. Sluice reads PEM only: set PEM (unset is read as PEM); JKS and PKCS12 are refused."),
-	rawDef("ssl.keystore.location", TypeString, "", nil, "PEM file holding the listener's certificate chain (leaf first) and its unencrypted private key."),
+	rawDef("ssl.keystore.type", TypeString, "JKS", nil, "Format of the keystore file: JKS, PKCS12 or PEM. JKS and PKCS12 each read a file of the other format, as the JVM does; unset (JKS) also reads a PEM file."),
+	rawDef("ssl.keystore.location", TypeString, "", nil, "Keystore file: JKS or PKCS12 with one private key entry, or PEM with the certificate chain (leaf first) and the private key. Re-read when it changes (checked at most once a second on new connections)."),
+	rawDef("ssl.keystore.password", TypePassword, "", nil, "Password of the keystore file (JKS, PKCS12)."),
+	rawDef("ssl.key.password", TypePassword, "", nil, "Password of the private key: a JKS key entry's (default: the keystore password) or an encrypted PKCS#8 PEM key's. PKCS12 keys use the keystore password."),
 	rawDef("ssl.keystore.certificate.chain", TypePassword, "", nil, "The listener's certificate chain in PEM, inline (with ssl.keystore.key)."),
-	rawDef("ssl.keystore.key", TypePassword, "", nil, "The listener's unencrypted private key in PEM, inline (encrypted keys and ssl.key.password are refused)."),
-	rawDef("ssl.truststore.type", TypeString, "JKS", nil, "Format of the truststore. Sluice reads PEM only: set PEM (unset is read as PEM)."),
-	rawDef("ssl.truststore.location", TypeString, "", nil, "PEM file of the CA certificates client certificates are verified against (unset: the system roots)."),
+	rawDef("ssl.keystore.key", TypePassword, "", nil, "The listener's private key in PEM, inline; PKCS#8 encrypted with ssl.key.password or unencrypted."),
+	rawDef("ssl.truststore.type", TypeString, "JKS", nil, "Format of the truststore file: JKS, PKCS12 or PEM (unset also reads PEM)."),
+	rawDef("ssl.truststore.location", TypeString, "", nil, "Truststore file of the CA certificates client certificates are verified against (unset: the system roots). Re-read when it changes."),
+	rawDef("ssl.truststore.password", TypePassword, "", nil, "Password of the truststore file (required for JKS)."),
 	rawDef("ssl.truststore.certificates", TypePassword, "", nil, "CA certificates in PEM, inline, client certificates are verified against."),
 	rawDef("ssl.client.auth", TypeString, "none", nil, "Client certificates: none, requested (verified when given) or required."),
 	rawDef("ssl.enabled.protocols", TypeList, "TLSv1.2,TLSv1.3", nil, "TLS versions accepted (TLSv1.2, TLSv1.3; older ones are accepted by name)."),

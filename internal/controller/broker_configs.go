@@ -24,6 +24,9 @@ func (c *Controller) AlterBrokerConfigs(name string, configs map[string]*string,
 		return e
 	}
 	want, e := legacyConfigs(configs, c.brokerConfigError(name != ""))
+	if e == nil {
+		e = c.checkBrokerConfigs(name, want)
+	}
 	if e != nil {
 		return e
 	}
@@ -49,6 +52,9 @@ func (c *Controller) IncrementalAlterBrokerConfigs(name string, ops []ConfigOp, 
 		}
 		return c.cfg.EffectiveValue(name), true
 	})
+	if e == nil {
+		e = c.checkBrokerConfigs(name, want)
+	}
 	if e != nil {
 		return e
 	}

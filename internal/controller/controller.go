@@ -80,6 +80,9 @@ type Controller struct {
 	remote func(ctx context.Context, req kmsg.Request) (kmsg.Response, error)
 	// rebalance is the automatic leader rebalance's state (rebalance.go).
 	rebalance rebalanceState
+	// brokerCheck validates broker config changes against the broker's
+	// own state (broker_config_check.go); nil: none.
+	brokerCheck BrokerConfigCheck
 }
 
 // New returns a controller writing through store, with defaults (number

@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/youmark/pkcs8"
 )
 
-// parseKeyPair reads a PEM certificate chain (leaf first) and one
-// unencrypted private key (PKCS#8, PKCS#1 or SEC 1).
-func parseKeyPair(b []byte) (tls.Certificate, error) {
+// parseKeyPair reads a PEM certificate chain (leaf first) and one private
+// key: PKCS#8, PKCS#1 or SEC 1, or PKCS#8 encrypted with password
+// (ssl.key.password), as Kafka's PEM stores take it.
+func parseKeyPair(b []byte, password string, hasPassword bool) (tls.Certificate, error) {
 	var certPEM, keyPEM []byte
 	for {
 		var blk *pem.Block
@@ -22,10 +25,21 @@ func parseKeyPair(b []byte) (tls.Certificate, error) {
 		switch {
 		case blk.Type == "CERTIFICATE":
 			certPEM = append(certPEM, pem.EncodeToMemory(blk)...)
-		case blk.Type == "ENCRYPTED PRIVATE KEY" || blk.Headers["Proc-Type"] != "":
-			// Go's standard library reads no encrypted PKCS#8 key, and
-			// Sluice hand-writes no crypto: refuse rather than guess.
-			return tls.Certificate{}, errors.New("the private key is encrypted (ssl.key.password): Sluice reads only unencrypted PEM keys so far; decrypt it with `openssl pkcs8 -topk8 -nocrypt` and protect the file instead")
+		case blk.Type == "ENCRYPTED PRIVATE KEY":
+			if keyPEM != nil {
+				return tls.Certificate{}, errors.New("more than one private key")
+			}
+			if !hasPassword {
+				return tls.Certificate{}, errors.New("the private key is encrypted: set ssl.key.password")
+			}
+			var err error
+			if keyPEM, err = decryptPKCS8(blk.Bytes, password); err != nil {
+				return tls.Certificate{}, err
+			}
+		case blk.Headers["Proc-Type"] != "":
+			// OpenSSL's legacy encryption: Kafka's PEM stores refuse it
+			// too (encrypted keys must be PKCS#8).
+			return tls.Certificate{}, errors.New("the private key uses OpenSSL's legacy PEM encryption (Proc-Type): convert it to encrypted PKCS#8 with `openssl pkcs8 -topk8 -v2 aes-256-cbc`")
 		case strings.HasSuffix(blk.Type, "PRIVATE KEY"): // PKCS#8, RSA, EC
 			if keyPEM != nil {
 				return tls.Certificate{}, errors.New("more than one private key")
@@ -44,6 +58,20 @@ func parseKeyPair(b []byte) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return cert, nil
+}
+
+// decryptPKCS8 decrypts an ENCRYPTED PRIVATE KEY (PKCS#8 with PBES2,
+// as openssl pkcs8 -topk8 writes it) into an unencrypted PKCS#8 PEM.
+func decryptPKCS8(der []byte, password string) ([]byte, error) {
+	key, err := pkcs8.ParsePKCS8PrivateKey(der, []byte(password))
+	if err != nil {
+		return nil, fmt.Errorf("decrypt the private key with ssl.key.password: %w", err)
+	}
+	plain, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: plain}), nil
 }
 
 // parseCerts reads every PEM CERTIFICATE block; at least one is required.

@@ -5,9 +5,7 @@ package tlsconf
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 )
@@ -38,86 +36,6 @@ func Server(get Lookup) (*tls.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// storeType checks ssl.keystore.type or ssl.truststore.type: only PEM is
-// read. Unset (Kafka's default is JKS) is taken as PEM, since a JKS file
-// would fail to parse as PEM with an error naming the file anyway.
-func storeType(get Lookup, key string) error {
-	v, from, ok := get(key)
-	if !ok || strings.EqualFold(strings.TrimSpace(v), "PEM") {
-		return nil
-	}
-	return fmt.Errorf("%s=%s: Sluice reads only PEM key and trust stores so far (set %s=PEM; convert a JKS or PKCS12 store with keytool/openssl)", from, v, key)
-}
-
-// keystore reads the listener's certificate chain and private key, inline
-// (ssl.keystore.certificate.chain and ssl.keystore.key) or from the PEM
-// file ssl.keystore.location holding both.
-func keystore(get Lookup) (tls.Certificate, error) {
-	if err := storeType(get, "ssl.keystore.type"); err != nil {
-		return tls.Certificate{}, err
-	}
-	chain, chainFrom, okChain := get("ssl.keystore.certificate.chain")
-	key, keyFrom, okKey := get("ssl.keystore.key")
-	loc, locFrom, okLoc := get("ssl.keystore.location")
-	var pemBytes []byte
-	var from string
-	switch {
-	case okChain || okKey:
-		if !okChain || !okKey {
-			return tls.Certificate{}, fmt.Errorf("an inline keystore needs both ssl.keystore.certificate.chain and ssl.keystore.key")
-		}
-		if okLoc {
-			return tls.Certificate{}, fmt.Errorf("%s and %s are both set: use an inline keystore or a keystore file, not both", chainFrom, locFrom)
-		}
-		pemBytes, from = []byte(chain+"\n"+key), chainFrom+" and "+keyFrom
-	case okLoc && strings.TrimSpace(loc) != "":
-		b, err := os.ReadFile(loc)
-		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("%s: %w", locFrom, err)
-		}
-		pemBytes, from = b, locFrom+"="+loc
-	default:
-		return tls.Certificate{}, fmt.Errorf("no keystore: set ssl.keystore.location (PEM file with certificate chain and private key) or ssl.keystore.certificate.chain and ssl.keystore.key, globally or as listener.name.<listener>.ssl.*")
-	}
-	cert, err := parseKeyPair(pemBytes)
-	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("%s: %w", from, err)
-	}
-	return cert, nil
-}
-
-// truststore reads the CA certificates client certificates are verified
-// against: ssl.truststore.certificates inline or the PEM file
-// ssl.truststore.location. nil (neither set): the system roots, as Kafka
-// falls back to the JVM's.
-func truststore(get Lookup) (*x509.CertPool, error) {
-	if err := storeType(get, "ssl.truststore.type"); err != nil {
-		return nil, err
-	}
-	var pemBytes []byte
-	var from string
-	if v, f, ok := get("ssl.truststore.certificates"); ok && strings.TrimSpace(v) != "" {
-		pemBytes, from = []byte(v), f
-	} else if loc, f, ok := get("ssl.truststore.location"); ok && strings.TrimSpace(loc) != "" {
-		b, err := os.ReadFile(loc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		pemBytes, from = b, f+"="+loc
-	} else {
-		return nil, nil
-	}
-	certs, err := parseCerts(pemBytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", from, err)
-	}
-	pool := x509.NewCertPool()
-	for _, c := range certs {
-		pool.AddCert(c)
-	}
-	return pool, nil
 }
 
 // clientAuth is ssl.client.auth: none (default), requested (a certificate
