@@ -46,8 +46,9 @@ func (b *Broker) reloadTLS() {
 
 // checkTLSConfigs refuses a dynamic change of this broker's configs that
 // leaves a TLS listener unable to build its configuration (a keystore
-// that does not load, a wrong password), as Kafka validates a new
-// keystore before it accepts the change. Listeners whose ssl.* values do
+// that does not load, a wrong password) or changes its certificate's DN
+// or SANs (unless ssl.allow.dn.changes / ssl.allow.san.changes), as Kafka
+// validates a new keystore before it accepts the change. Listeners whose ssl.* values do
 // not change are not checked, and neither are other brokers' resources
 // (their files are on their machines).
 func (b *Broker) checkTLSConfigs(resource string, want map[string]string) error {
@@ -57,7 +58,7 @@ func (b *Broker) checkTLSConfigs(resource string, want map[string]string) error 
 	if want == nil {
 		want = map[string]string{}
 	}
-	for name := range b.tlsStores {
+	for name, r := range b.tlsStores {
 		changed := false
 		for _, k := range tlsconf.ConfigKeys() {
 			v0, f0, ok0 := b.cfg.SSL(name, k)
@@ -68,7 +69,7 @@ func (b *Broker) checkTLSConfigs(resource string, want map[string]string) error 
 			continue
 		}
 		get := func(key string) (string, string, bool) { return b.cfg.SSLWith(want, name, key) }
-		if _, err := tlsconf.Server(get); err != nil {
+		if err := r.Validate(get); err != nil {
 			return fmt.Errorf("Validation of dynamic config update of SSLFactory failed: listener %s: %w", name, err)
 		}
 	}

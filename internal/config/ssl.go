@@ -81,5 +81,7 @@ var sslDefs = []brokerDef{
 	rawDef("ssl.enabled.protocols", TypeList, "TLSv1.2,TLSv1.3", nil, "TLS versions accepted (TLSv1.2, TLSv1.3; older ones are accepted by name)."),
 	rawDef("ssl.protocol", TypeString, "TLSv1.3", nil, "Highest TLS version of the listener's context (TLSv1.2 caps ssl.enabled.protocols at TLSv1.2)."),
 	rawDef("ssl.cipher.suites", TypeList, "", nil, "TLS 1.2 cipher suites by IANA name (unset: Go's secure defaults); TLS 1.3 suites are always enabled."),
+	rawDef("ssl.allow.dn.changes", TypeBoolean, "false", nil, "Allow a reloaded keystore (file change or dynamic update) whose certificate has another subject DN."),
+	rawDef("ssl.allow.san.changes", TypeBoolean, "false", nil, "Allow a reloaded keystore whose certificate has other subject alternative names."),
 	rawDef("ssl.principal.mapping.rules", TypeString, "DEFAULT", nil, "Rules mapping a client certificate's distinguished name (RFC 2253, e.g. CN=alice,OU=eng) to the principal name on SSL listeners: RULE:pattern/replacement/[LU] and DEFAULT, comma-separated."),
 }

@@ -22,6 +22,7 @@ var reloadKeys = []string{
 	"ssl.keystore.certificate.chain", "ssl.keystore.key", "ssl.truststore.type",
 	"ssl.truststore.location", "ssl.truststore.password", "ssl.truststore.certificates",
 	"ssl.client.auth", "ssl.enabled.protocols", "ssl.protocol", "ssl.cipher.suites",
+	"ssl.allow.dn.changes", "ssl.allow.san.changes",
 }
 
 // Reloading is a listener's TLS configuration that follows its configs
@@ -86,6 +87,9 @@ func (r *Reloading) reload(force bool) bool {
 		return false
 	}
 	cfg, err := Server(r.get)
+	if err == nil {
+		err = compatible(r.get, r.cur.Load(), cfg)
+	}
 	if err != nil {
 		r.failed = fp
 		r.log.Error("TLS reload failed: new connections keep the previous keystore and truststore", "err", err)

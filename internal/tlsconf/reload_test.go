@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"bytes"
+	"crypto/tls"
 	"log/slog"
 	"os"
 	"strings"
@@ -63,5 +64,38 @@ func TestReloadingFollowsFiles(t *testing.T) {
 			t.Fatalf("handshakes still get serial %d", served(t, cfg))
 		}
 		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
+	}
+}
+
+// TestReloadingRefusesIdentityChange: a new keystore whose certificate
+// has another subject DN, or other SANs, is not served unless
+// ssl.allow.dn.changes / ssl.allow.san.changes is true, as Kafka checks a
+// dynamic keystore update.
+func TestReloadingRefusesIdentityChange(t *testing.T) {
+	path := writeFile(t, "ks.p12", newPair(t, "broker", 1).pkcs12(t, "pw"))
+	m := map[string]string{"ssl.keystore.location": path, "ssl.keystore.password": "pw"}
+	var logs bytes.Buffer
+	r, err := NewReloading(props(m), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newPair(t, "other", 2)
+	if err := os.WriteFile(path, other.pkcs12(t, "pw"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r.Reload() || served(t, r.Current()) != 1 || !strings.Contains(logs.String(), "Keystore DistinguishedName does not match") {
+		t.Fatalf("another DN was served (serial %d) or not logged:\n%s", served(t, r.Current()), logs.String())
+	}
+	if err := r.Validate(props(m)); err == nil || !strings.Contains(err.Error(), "ssl.allow.dn.changes") {
+		t.Fatalf("Validate of another DN: %v", err)
+	}
+	m["ssl.allow.dn.changes"] = "true"
+	if !r.Reload() || served(t, r.Current()) != 2 {
+		t.Fatalf("with ssl.allow.dn.changes=true: serial %d, want 2", served(t, r.Current()))
+	}
+	withSAN := newPair(t, "other", 3, "broker.example")
+	if err := compatible(props(m), r.Current(), &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{withSAN.cert.Raw}}}}); err == nil ||
+		!strings.Contains(err.Error(), "SubjectAltNames do not match") {
+		t.Fatalf("other SANs: %v", err)
 	}
 }

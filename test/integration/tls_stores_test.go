@@ -33,9 +33,9 @@ type issued struct {
 	key  crypto.PrivateKey
 }
 
-func (ca *testCA) issueParsed(t *testing.T) issued {
+func (ca *testCA) issueParsed(t *testing.T, cn string) issued {
 	t.Helper()
-	c, k := ca.issue(t, pkix.Name{CommonName: "broker"}, true)
+	c, k := ca.issue(t, pkix.Name{CommonName: cn}, true)
 	cb, _ := pem.Decode(c)
 	kb, _ := pem.Decode(k)
 	cert, err := x509.ParseCertificate(cb.Bytes)
@@ -152,7 +152,7 @@ func TestTLSKeystorePKCS12AndJKS(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "ca")
 	dir := t.TempDir()
-	sslCert, saslCert := ca.issueParsed(t), ca.issueParsed(t)
+	sslCert, saslCert := ca.issueParsed(t, "broker"), ca.issueParsed(t, "broker")
 	tb := startBroker(t,
 		withProp("listeners", "PLAINTEXT://127.0.0.1:0,SSL://127.0.0.1:0,SASL_SSL://127.0.0.1:0"),
 		withProp("ssl.client.auth", "required"),
@@ -198,7 +198,7 @@ func TestTLSKeystorePKCS12AndJKS(t *testing.T) {
 func TestTLSEncryptedPEMKey(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "ca")
-	c := ca.issueParsed(t)
+	c := ca.issueParsed(t, "broker")
 	der, err := pkcs8.MarshalPrivateKey(c.key, []byte("key-pw"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +248,7 @@ func waitServed(t *testing.T, addr string, cfg *tls.Config, want *big.Int) {
 func TestTLSKeystoreFileRotation(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "ca")
-	first, second := ca.issueParsed(t), ca.issueParsed(t)
+	first, second := ca.issueParsed(t, "broker"), ca.issueParsed(t, "broker")
 	path := storeFile(t, t.TempDir(), "ks.p12", first.pkcs12(t, "pw"))
 	tb := startRotatingBroker(t, path)
 	addr := tb.ListenerAddr("SSL")
@@ -296,13 +296,14 @@ func TestTLSKeystoreFileRotation(t *testing.T) {
 
 // TestTLSKeystoreAlterConfigs: IncrementalAlterConfigs and AlterConfigs
 // of listener.name.ssl.ssl.keystore.location (and its password) switch
-// new connections to the new keystore; a keystore that does not load, or
-// a wrong password, is refused with INVALID_REQUEST and changes nothing.
+// new connections to the new keystore; a keystore that does not load, a
+// wrong password or another subject DN is refused with INVALID_REQUEST
+// and changes nothing.
 func TestTLSKeystoreAlterConfigs(t *testing.T) {
 	t.Parallel()
 	ca := newTestCA(t, "ca")
 	dir := t.TempDir()
-	first, second, third := ca.issueParsed(t), ca.issueParsed(t), ca.issueParsed(t)
+	first, second, third := ca.issueParsed(t, "broker"), ca.issueParsed(t, "broker"), ca.issueParsed(t, "broker")
 	tb := startRotatingBroker(t, storeFile(t, dir, "first.p12", first.pkcs12(t, "pw")))
 	addr := tb.ListenerAddr("SSL")
 	client := ca.clientTLS(t, nil)
@@ -335,6 +336,8 @@ func TestTLSKeystoreAlterConfigs(t *testing.T) {
 		{"listener.name.ssl.ssl.keystore.location", storeFile(t, dir, "garbage.p12", []byte("garbage"))},
 		{"listener.name.ssl.ssl.keystore.location", storeFile(t, dir, "third.p12", third.pkcs12(t, "pw3"))}, // password still pw2
 		{"listener.name.ssl.ssl.keystore.location", filepath.Join(dir, "missing.p12")},
+		// Another subject DN: Kafka refuses it unless ssl.allow.dn.changes.
+		{"listener.name.ssl.ssl.keystore.location", storeFile(t, dir, "other.p12", ca.issueParsed(t, "other").pkcs12(t, "pw2"))},
 	} {
 		err := set(bad...)
 		if !errors.Is(err, kerr.InvalidRequest) {
