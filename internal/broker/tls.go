@@ -48,9 +48,11 @@ func (b *Broker) reloadTLS() {
 // leaves a TLS listener unable to build its configuration (a keystore
 // that does not load, a wrong password) or changes its certificate's DN
 // or SANs (unless ssl.allow.dn.changes / ssl.allow.san.changes), as Kafka
-// validates a new keystore before it accepts the change. Listeners whose ssl.* values do
-// not change are not checked, and neither are other brokers' resources
-// (their files are on their machines).
+// validates a new keystore before it accepts the change. Only listeners
+// whose ssl.* values change are checked, so an unrelated change is never
+// refused for a store file broken on disk (the file watch keeps the old
+// material then); other brokers' resources are not checked (their files
+// are on their machines).
 func (b *Broker) checkTLSConfigs(resource string, want map[string]string) error {
 	if resource != strconv.Itoa(int(b.cfg.NodeID)) {
 		return nil

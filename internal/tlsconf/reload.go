@@ -46,7 +46,7 @@ type Reloading struct {
 // first build stops the broker at start.
 func NewReloading(get Lookup, log *slog.Logger) (*Reloading, error) {
 	r := &Reloading{get: get, log: log}
-	fp := r.fingerprint()
+	fp := fingerprint(r.get)
 	cfg, err := Server(get)
 	if err != nil {
 		return nil, err
@@ -82,7 +82,7 @@ func (r *Reloading) reload(force bool) bool {
 		return false
 	}
 	r.checked = time.Now()
-	fp := r.fingerprint()
+	fp := fingerprint(r.get)
 	if bytes.Equal(fp, r.fp) || bytes.Equal(fp, r.failed) {
 		return false
 	}
@@ -104,10 +104,10 @@ func (r *Reloading) reload(force bool) bool {
 // fingerprint hashes the configs and the store files' contents; a file
 // that cannot be read hashes as its error, so it fails once and a later
 // fix is seen.
-func (r *Reloading) fingerprint() []byte {
+func fingerprint(get Lookup) []byte {
 	h := sha256.New()
 	for _, k := range reloadKeys {
-		v, from, ok := r.get(k)
+		v, from, ok := get(k)
 		if !ok {
 			continue
 		}
