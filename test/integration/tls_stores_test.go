@@ -358,4 +358,22 @@ func TestTLSKeystoreAlterConfigs(t *testing.T) {
 		t.Fatalf("AlterConfigs to the third keystore: %v %v", err, res)
 	}
 	waitServed(t, addr, client, third.cert.SerialNumber)
+
+	// Passwords are sensitive: DescribeConfigs never returns them.
+	described, err := adm.DescribeBrokerConfigs(testCtx(t, 15*time.Second), node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, c := range described[0].Configs {
+		if c.Key == "listener.name.ssl.ssl.keystore.password" {
+			found = true
+			if c.Value != nil || !c.Sensitive {
+				t.Fatalf("keystore password described as %v (sensitive %v)", *c.Value, c.Sensitive)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("listener.name.ssl.ssl.keystore.password not described")
+	}
 }
