@@ -99,3 +99,25 @@ func TestReloadingRefusesIdentityChange(t *testing.T) {
 		t.Fatalf("other SANs: %v", err)
 	}
 }
+
+// TestReloadingFollowsTruststore: a truststore file replaced by one with
+// another CA is what new connections verify client certificates against.
+func TestReloadingFollowsTruststore(t *testing.T) {
+	oldCA, newCA := newPair(t, "old-ca", 10), newPair(t, "new-ca", 11)
+	trust := writeFile(t, "trust.jks", jksTruststore(t, "pw", oldCA.cert))
+	m := map[string]string{"ssl.keystore.location": writeFile(t, "ks.p12", newPair(t, "broker", 1).pkcs12(t, "pw")),
+		"ssl.keystore.password": "pw", "ssl.truststore.location": trust, "ssl.truststore.password": "pw", "ssl.client.auth": "required"}
+	r, err := NewReloading(props(m), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Current().ClientCAs.Equal(poolOf(oldCA.cert)) {
+		t.Fatal("the first truststore is not in force")
+	}
+	if err := os.WriteFile(trust, jksTruststore(t, "pw", newCA.cert), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Reload() || !r.Current().ClientCAs.Equal(poolOf(newCA.cert)) {
+		t.Fatal("the new truststore is not in force after a reload")
+	}
+}
