@@ -16,9 +16,9 @@ func (b *Broker) SSL(name, key string) (value, from string, ok bool) {
 	return "", "", false
 }
 
-// validateTLSListeners refuses TLS on the listeners brokers and
-// controllers dial each other on: their clients speak plaintext only, so
-// such a cluster would start and then fail to talk to itself.
+// validateTLSListeners refuses SASL_SSL on the listeners brokers and
+// controllers dial each other on: their clients speak TLS (SSL) but no
+// SASL, so such a cluster would start and then fail to talk to itself.
 func (b *Broker) validateTLSListeners() error {
 	ls, err := b.ListenerList()
 	if err != nil {
@@ -29,16 +29,16 @@ func (b *Broker) validateTLSListeners() error {
 		return nil // validateInterBroker reports it
 	}
 	for _, l := range ls {
-		if !l.TLS() {
+		if l.Protocol != ProtocolSASLSSL {
 			continue
 		}
 		if b.IsControllerListener(l.Name) {
 			return invalid("listener.security.protocol.map", b.Raw["listener.security.protocol.map"], fmt.Sprintf(
-				"controller listener %s uses %s: controller traffic over TLS is not supported yet (use PLAINTEXT or SASL_PLAINTEXT)", l.Name, l.Protocol))
+				"controller listener %s uses SASL_SSL: controller traffic does not authenticate with SASL; use SSL (mutual TLS) or PLAINTEXT", l.Name))
 		}
 		if l.Name == inter {
 			return invalid("inter.broker.listener.name", inter, fmt.Sprintf(
-				"inter-broker listener %s uses %s: inter-broker traffic over TLS is not supported yet; name a PLAINTEXT or SASL_PLAINTEXT listener in inter.broker.listener.name (default: the first broker listener)", l.Name, l.Protocol))
+				"inter-broker listener %s uses SASL_SSL: brokers do not authenticate to each other with SASL yet (sasl.mechanism.inter.broker.protocol); use an SSL listener (mutual TLS, principal from the certificate) or PLAINTEXT for inter-broker traffic", l.Name))
 		}
 	}
 	return nil
