@@ -32,7 +32,12 @@ func Client(get Lookup) (*ClientConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, RootCAs: roots}
+	// The keystore's certificate is always presented when asked for, even
+	// when the server names CAs it does not come from (Go's default then
+	// sends none): the server's refusal then says the certificate is
+	// untrusted, not that none was sent.
+	cfg := &tls.Config{RootCAs: roots,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
 	if cfg.MinVersion, cfg.MaxVersion, err = versions(get); err != nil {
 		return nil, err
 	}
