@@ -58,6 +58,9 @@
 // (internal/testcluster) puts every connection on a network it can cut
 // and stall.
 //
-// Not here: SASL and TLS (PLAINTEXT listeners only), retries of written
-// requests, and metrics.
+// TLS comes through Config.Dial too: for an SSL inter-broker listener the
+// broker passes a dialer that completes the handshake (tlsconf.Client),
+// so a connection here is plain bytes either way.
+//
+// Not here: SASL, retries of written requests, and metrics.
 package interbroker
