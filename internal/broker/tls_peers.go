@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/sasl"
+
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/tlsconf"
 )
@@ -27,6 +29,9 @@ type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 type peerDialers struct {
 	broker     dialFunc
 	controller dialFunc
+	// brokerSASL logs inter-broker connections in on a SASL_PLAINTEXT or
+	// SASL_SSL inter-broker listener (sasl_peers.go); nil on the others.
+	brokerSASL sasl.Mechanism
 }
 
 // setupPeerDialers builds b.peers from the listeners' configs; an SSL
@@ -40,6 +45,11 @@ func (b *Broker) setupPeerDialers() error {
 	}
 	if b.peers.broker, err = b.peerDial(inter, "inter-broker"); err != nil {
 		return err
+	}
+	if proto, _ := b.cfg.ListenerProtocol(inter); proto == config.ProtocolSASLPlaintext || proto == config.ProtocolSASLSSL {
+		if b.peers.brokerSASL, err = b.interBrokerSASL(inter); err != nil {
+			return err
+		}
 	}
 	if names := b.cfg.ControllerListenerNames(); len(names) > 0 {
 		if b.peers.controller, err = b.peerDial(names[0], "controller"); err != nil {
@@ -59,8 +69,8 @@ func (b *Broker) peerDial(name, role string) (dialFunc, error) {
 		return nil, err
 	}
 	base := b.opts.Dial
-	if proto != config.ProtocolSSL {
-		// SASL_SSL is refused for these listeners by config validation.
+	if proto != config.ProtocolSSL && proto != config.ProtocolSASLSSL {
+		// SASL_SSL controller listeners are refused by config validation.
 		return base, nil
 	}
 	cc, err := tlsconf.Client(func(key string) (string, string, bool) { return b.cfg.SSL(name, key) })

@@ -12,6 +12,7 @@ import (
 var interBrokerDefs = []brokerDef{
 	rawDef("inter.broker.listener.name", TypeString, "", nil, "Name of the listener brokers use to reach each other; its endpoint as each broker registered it is what the inter-broker client dials, with TLS when the listener is SSL. Default: the listener named by security.inter.broker.protocol when that is set, else the first listener that is not a controller listener (Kafka: PLAINTEXT)."),
 	rawDef("security.inter.broker.protocol", TypeString, "PLAINTEXT", nil, "Security protocol brokers use to reach each other: the inter-broker listener is the one of that name (Kafka's rule). Set this or inter.broker.listener.name, not both."),
+	rawDef("sasl.mechanism.inter.broker.protocol", TypeString, "GSSAPI", nil, "SASL mechanism brokers log in to each other with on a SASL_PLAINTEXT or SASL_SSL inter-broker listener: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (Kafka's default GSSAPI is not supported), one the listener enables; the credentials are the username and password options of listener.name.<listener>.<mechanism>.sasl.jaas.config."),
 	rawDef("ssl.endpoint.identification.algorithm", TypeString, "https", nil, "How a broker checks the certificate of the broker or controller it dials over TLS: https checks that the certificate's subject alternative names hold the host or IP dialed; empty skips that check (the chain is still verified against the truststore). Per listener as listener.name.<name>.ssl.endpoint.identification.algorithm."),
 }
 

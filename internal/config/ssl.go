@@ -16,29 +16,18 @@ func (b *Broker) SSL(name, key string) (value, from string, ok bool) {
 	return "", "", false
 }
 
-// validateTLSListeners refuses SASL_SSL on the listeners brokers and
-// controllers dial each other on: their clients speak TLS (SSL) but no
-// SASL, so such a cluster would start and then fail to talk to itself.
+// validateTLSListeners refuses SASL_SSL on the controller listener: the
+// quorum's transport speaks TLS (SSL) but no SASL, so such a cluster
+// would start and then fail to talk to itself.
 func (b *Broker) validateTLSListeners() error {
 	ls, err := b.ListenerList()
 	if err != nil {
 		return err
 	}
-	inter, err := b.InterBrokerListenerName()
-	if err != nil {
-		return nil // validateInterBroker reports it
-	}
 	for _, l := range ls {
-		if l.Protocol != ProtocolSASLSSL {
-			continue
-		}
-		if b.IsControllerListener(l.Name) {
+		if l.Protocol == ProtocolSASLSSL && b.IsControllerListener(l.Name) {
 			return invalid("listener.security.protocol.map", b.Raw["listener.security.protocol.map"], fmt.Sprintf(
 				"controller listener %s uses SASL_SSL: controller traffic does not authenticate with SASL; use SSL (mutual TLS) or PLAINTEXT", l.Name))
-		}
-		if l.Name == inter {
-			return invalid("inter.broker.listener.name", inter, fmt.Sprintf(
-				"inter-broker listener %s uses SASL_SSL: brokers do not authenticate to each other with SASL yet (sasl.mechanism.inter.broker.protocol); use an SSL listener (mutual TLS, principal from the certificate) or PLAINTEXT for inter-broker traffic", l.Name))
 		}
 	}
 	return nil

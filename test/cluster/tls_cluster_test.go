@@ -22,15 +22,22 @@ import (
 // certificate when it dials another, so its principal there is
 // User:CN=broker-N.
 
-// tlsCluster starts n nodes so configured; keystore gives node i's
-// keystore file for the SSL listener (the CONTROLLER listener gets its
-// own from ctlKeystore).
+// tlsCluster starts n nodes so configured, the inter-broker listener
+// named SSL; keystore gives node i's keystore file for it (the CONTROLLER
+// listener gets its own from ctlKeystore).
 func tlsCluster(t *testing.T, ca *certAuthority, n int, keystore, ctlKeystore func(i int) string, opts ...testcluster.Option) *testcluster.Cluster {
 	t.Helper()
+	return tlsClusterOn(t, "SSL", ca, n, keystore, ctlKeystore, opts...)
+}
+
+// tlsClusterOn is tlsCluster with the inter-broker listener named (and
+// so, by Kafka's default map, of protocol) inter: SSL or SASL_SSL.
+func tlsClusterOn(t *testing.T, inter string, ca *certAuthority, n int, keystore, ctlKeystore func(i int) string, opts ...testcluster.Option) *testcluster.Cluster {
+	t.Helper()
 	base := []testcluster.Option{
-		testcluster.WithListener("SSL"),
-		testcluster.WithProp("security.inter.broker.protocol", "SSL"),
-		testcluster.WithProp("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:SSL"),
+		testcluster.WithListener(inter),
+		testcluster.WithProp("security.inter.broker.protocol", inter),
+		testcluster.WithProp("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:SSL"),
 		testcluster.WithProp("ssl.keystore.type", "PEM"),
 		testcluster.WithProp("ssl.truststore.type", "PEM"),
 		testcluster.WithProp("ssl.truststore.location", ca.truststore()),
@@ -38,7 +45,7 @@ func tlsCluster(t *testing.T, ca *certAuthority, n int, keystore, ctlKeystore fu
 	}
 	for i := range n {
 		base = append(base,
-			testcluster.WithNodeProp(i, "listener.name.ssl.ssl.keystore.location", keystore(i)),
+			testcluster.WithNodeProp(i, "listener.name."+strings.ToLower(inter)+".ssl.keystore.location", keystore(i)),
 			testcluster.WithNodeProp(i, "listener.name.controller.ssl.keystore.location", ctlKeystore(i)))
 	}
 	return testcluster.New(t, n, append(base, opts...)...)
@@ -76,6 +83,14 @@ func TestTLSInterBrokerReplication(t *testing.T) {
 	// The test's clients (PLAINTEXT, User:ANONYMOUS) may do anything on
 	// the cluster but act as a broker: were the brokers' inter-broker
 	// principal not their certificate's DN, replication would stop here.
+	denyAnonymousClusterAction(t, c)
+	replicateAndFailOver(t, c, "tls-repl")
+}
+
+// denyAnonymousClusterAction lets User:ANONYMOUS do anything on the
+// cluster resource but CLUSTER_ACTION (the brokers' own requests).
+func denyAnonymousClusterAction(t *testing.T, c *testcluster.Cluster) {
+	t.Helper()
 	adm := c.Admin(t)
 	for _, b := range []*kadm.ACLBuilder{
 		kadm.NewACLs().Allow("User:ANONYMOUS").AllowHosts().Clusters().Operations(kadm.OpAll).ResourcePatternType(kadm.ACLPatternLiteral),
@@ -92,7 +107,13 @@ func TestTLSInterBrokerReplication(t *testing.T) {
 		}
 	}
 
-	const topic, n = "tls-repl", 20
+}
+
+// replicateAndFailOver writes to an RF 3 topic with min.insync.replicas=3
+// and acks=all, stops its leader and reads the records from the new one.
+func replicateAndFailOver(t *testing.T, c *testcluster.Cluster, topic string) {
+	t.Helper()
+	const n = 20
 	ids := []int32{1, 2, 3}
 	tcCreateAssigned(t, c, topic, ids, map[string]string{"min.insync.replicas": "3"})
 	waitISR(c, topic, -1, ids...)
@@ -200,4 +221,27 @@ func TestTLSHostVerificationOff(t *testing.T) {
 	if got := consumePartition(t, c, topic, 0, 5); !slices.Equal(got, values("nohost", 5)) {
 		t.Errorf("read %v", got)
 	}
+}
+
+// TestSASLSSLInterBrokerReplication: on a SASL_SSL inter-broker listener
+// the brokers log in with sasl.mechanism.inter.broker.protocol=PLAIN and
+// the username and password of the listener's JAAS config (Kafka's way),
+// over TLS with the listener's truststore; their principal there is that
+// user, the only one allowed CLUSTER_ACTION, and replication and failover
+// work as on SSL.
+func TestSASLSSLInterBrokerReplication(t *testing.T) {
+	t.Parallel()
+	ca := newCertAuthority(t, "cluster-ca")
+	ks := func(i int) string { return ca.keystore(t, brokerCN(i), localhost, nil) }
+	c := tlsClusterOn(t, "SASL_SSL", ca, 3, ks, ks,
+		testcluster.WithProp("listener.name.sasl_ssl.ssl.client.auth", "none"),
+		testcluster.WithProp("listener.name.sasl_ssl.sasl.enabled.mechanisms", "PLAIN"),
+		testcluster.WithProp("sasl.mechanism.inter.broker.protocol", "PLAIN"),
+		testcluster.WithProp("listener.name.sasl_ssl.plain.sasl.jaas.config",
+			`org.apache.kafka.common.security.plain.PlainLoginModule required username="interbroker" password="s3cret" user_interbroker="s3cret";`),
+		testcluster.WithProp("authorizer.class.name", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"),
+		testcluster.WithProp("super.users", "User:interbroker"),
+		testcluster.WithProp("allow.everyone.if.no.acl.found", "true"))
+	denyAnonymousClusterAction(t, c)
+	replicateAndFailOver(t, c, "sasl-ssl-repl")
 }
