@@ -62,5 +62,9 @@
 // broker passes a dialer that completes the handshake (tlsconf.Client),
 // so a connection here is plain bytes either way.
 //
-// Not here: SASL, retries of written requests, and metrics.
+// On a SASL inter-broker listener each connection logs in right after
+// ApiVersions with Config.SASL (sasl.go), before any caller's request.
+//
+// Not here: SASL re-authentication (KIP-368), retries of written
+// requests, and metrics.
 package interbroker
