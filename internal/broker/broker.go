@@ -69,6 +69,9 @@ type Broker struct {
 	// throttle is the replication throttles, following the image (throttle.go).
 	throttle throttles
 
+	// peers is how other nodes are dialed, TLS or not (tls_peers.go).
+	peers peerDialers
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -96,6 +99,9 @@ func (b *Broker) Start() error {
 	}
 	clusterID, err := loadMetaProperties(b.dir, b.cfg.NodeID, b.cfg.ProcessRoles() != nil)
 	if err != nil {
+		return err
+	}
+	if err := b.setupPeerDialers(); err != nil {
 		return err
 	}
 	lns, err := b.listen()

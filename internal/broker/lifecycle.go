@@ -56,7 +56,7 @@ func newControllerSender(b *Broker, clusterID string) (*quorumLeaderSender, erro
 		return nil, err
 	}
 	meta := b.meta
-	ib, err := interbroker.New(interbroker.Config{NodeID: b.cfg.NodeID, Logger: b.logger.With("component", "lifecycle"), Dial: b.opts.Dial,
+	ib, err := interbroker.New(interbroker.Config{NodeID: b.cfg.NodeID, Logger: b.logger.With("component", "lifecycle"), Dial: b.peers.broker, SASL: b.peers.brokerSASL,
 		Resolve: func(id int32) (string, error) {
 			br, ok := meta.Image().Brokers[id]
 			if !ok {

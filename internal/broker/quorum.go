@@ -67,7 +67,7 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 	}
 	var meta *metadata.Store
 	if b.cfg.IsBrokerOnly() {
-		cfg.Dial = b.opts.Dial
+		cfg.Dial = b.peers.controller
 		// No vote: follow the quorum as an observer (raft/observe.go).
 		if meta, err = metadata.OpenObserver(cfg); err != nil {
 			return nil, err
@@ -78,10 +78,17 @@ func (b *Broker) openMetadata(ctl *boundListener, clusterID string) (*metadata.S
 		if ctl == nil {
 			return nil, fmt.Errorf("a multi-node quorum is configured but no listener is named by controller.listener.names")
 		}
+		if ctl.tls != nil {
+			// An SSL controller listener: the raft transport reads plain
+			// bytes from connections that completed a TLS handshake.
+			ctl.ln = &tlsPeerListener{Listener: ctl.ln, cfg: ctl.tls, timeout: b.tlsHandshakeTimeout(),
+				logs: &onceLog{logger: b.logger.With("component", "tls-controller"), seen: map[string]string{}}}
+		}
 		cfg.Listener = ctl.ln
-		if dial := b.opts.Dial; dial != nil {
+		if dial := b.peers.controller; dial != nil {
 			// The TCP transport as metadata.OpenQuorum would build it,
-			// dialing through the seam (options.go).
+			// dialing through the seam (options.go) or with TLS
+			// (tls_peers.go).
 			peers := map[uint64]string{}
 			for id, addr := range voters {
 				peers[metadata.RaftID(id)] = addr

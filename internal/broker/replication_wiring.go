@@ -18,7 +18,7 @@ func (b *Broker) startReplication() error {
 	}
 	s := b.cfg.ReplicaFetch()
 	ib, err := interbroker.New(interbroker.Config{NodeID: b.cfg.NodeID, Resolve: endpointResolver(b.meta, listener),
-		Logger: b.logger.With("component", "replica-fetcher-interbroker"), Dial: b.opts.Dial,
+		Logger: b.logger.With("component", "replica-fetcher-interbroker"), Dial: b.peers.broker, SASL: b.peers.brokerSASL,
 		MaxResponseBytes: max(s.ResponseMaxBytes, s.MaxBytes) + 1<<20})
 	if err != nil {
 		return err

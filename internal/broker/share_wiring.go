@@ -28,7 +28,7 @@ func (b *Broker) startShare() error {
 		return err
 	}
 	ib, err := interbroker.New(interbroker.Config{NodeID: b.cfg.NodeID, Resolve: endpointResolver(b.meta, listener),
-		Logger: b.logger.With("component", "share-interbroker"), Dial: b.opts.Dial})
+		Logger: b.logger.With("component", "share-interbroker"), Dial: b.peers.broker, SASL: b.peers.brokerSASL})
 	if err != nil {
 		return err
 	}

@@ -25,7 +25,7 @@ func (b *Broker) newTxnCoordinator() (*txn.Coordinator, error) {
 		return nil, err
 	}
 	ib, err := interbroker.New(interbroker.Config{NodeID: b.cfg.NodeID, Resolve: endpointResolver(b.meta, listener),
-		Logger: b.logger.With("component", "txn-interbroker"), Dial: b.opts.Dial})
+		Logger: b.logger.With("component", "txn-interbroker"), Dial: b.peers.broker, SASL: b.peers.brokerSASL})
 	if err != nil {
 		return nil, err
 	}

@@ -144,19 +144,15 @@ func TestListeners(t *testing.T) {
 	if host, _, _ = b.AdvertisedHostPort(); host != "::1" {
 		t.Errorf("ipv6 host %q", host)
 	}
-	for _, l := range []string{"SSL://h:1", "SASL_SSL://h:1", "PLAINTEXT://h", "h:9092", "PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:99999", "",
+	for _, l := range []string{"PLAINTEXT://h", "h:9092", "PLAINTEXT://h:1,PLAINTEXT://h:2", "PLAINTEXT://h:99999", "",
 		"CLIENT://h:1", "PLAINTEXT://h:1,SASL_PLAINTEXT://h:1"} {
 		_, err := Build(map[string]string{"listeners": l})
 		if err == nil {
 			t.Errorf("listeners %q accepted", l)
 			continue
 		}
-		// A lone TLS listener would be the inter-broker one.
-		if strings.Contains(l, "SSL://") && !strings.Contains(err.Error(), "inter-broker traffic over TLS is not supported yet") {
-			t.Errorf("SSL error %v", err)
-		}
 	}
-	for _, l := range []string{"PLAINTEXT://h:1,SSL://h:2", "SASL_PLAINTEXT://h:1,SASL_SSL://h:2,SSL://h:3"} {
+	for _, l := range []string{"SSL://h:1", "SASL_SSL://h:1", "PLAINTEXT://h:1,SSL://h:2", "SASL_PLAINTEXT://h:1,SASL_SSL://h:2,SSL://h:3"} {
 		if _, err := Build(map[string]string{"listeners": l}); err != nil {
 			t.Errorf("listeners %q: %v", l, err)
 		}
@@ -214,7 +210,6 @@ func TestMultipleListeners(t *testing.T) {
 		{"listeners": "SASL_PLAINTEXT://:0", "listener.name.sasl_plaintext.plain.connections.max.reauth.ms": "soon"},
 		{"listeners": "PLAINTEXT://:0", "advertised.listeners": "SASL_PLAINTEXT://h:1"},
 		{"listeners": "PLAINTEXT://:0", "listener.security.protocol.map": "PLAINTEXT:TLS"},
-		{"listeners": "CLIENT://:0", "listener.security.protocol.map": "CLIENT:SSL"},
 	} {
 		if _, err := Build(bad); err == nil {
 			t.Errorf("%v accepted", bad)

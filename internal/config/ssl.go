@@ -35,29 +35,18 @@ func (b *Broker) SSLWith(perBroker map[string]string, name, key string) (value, 
 	return "", "", false
 }
 
-// validateTLSListeners refuses TLS on the listeners brokers and
-// controllers dial each other on: their clients speak plaintext only, so
-// such a cluster would start and then fail to talk to itself.
+// validateTLSListeners refuses SASL_SSL on the controller listener: the
+// quorum's transport speaks TLS (SSL) but no SASL, so such a cluster
+// would start and then fail to talk to itself.
 func (b *Broker) validateTLSListeners() error {
 	ls, err := b.ListenerList()
 	if err != nil {
 		return err
 	}
-	inter, err := b.InterBrokerListenerName()
-	if err != nil {
-		return nil // validateInterBroker reports it
-	}
 	for _, l := range ls {
-		if !l.TLS() {
-			continue
-		}
-		if b.IsControllerListener(l.Name) {
+		if l.Protocol == ProtocolSASLSSL && b.IsControllerListener(l.Name) {
 			return invalid("listener.security.protocol.map", b.Raw["listener.security.protocol.map"], fmt.Sprintf(
-				"controller listener %s uses %s: controller traffic over TLS is not supported yet (use PLAINTEXT or SASL_PLAINTEXT)", l.Name, l.Protocol))
-		}
-		if l.Name == inter {
-			return invalid("inter.broker.listener.name", inter, fmt.Sprintf(
-				"inter-broker listener %s uses %s: inter-broker traffic over TLS is not supported yet; name a PLAINTEXT or SASL_PLAINTEXT listener in inter.broker.listener.name (default: the first broker listener)", l.Name, l.Protocol))
+				"controller listener %s uses SASL_SSL: controller traffic does not authenticate with SASL; use SSL (mutual TLS) or PLAINTEXT", l.Name))
 		}
 	}
 	return nil

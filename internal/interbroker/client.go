@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 )
 
 // Resolver returns host:port of a broker's inter-broker listener. It is
@@ -58,6 +59,10 @@ type Config struct {
 	// Dial opens connections (default: net.Dialer's DialContext). Tests
 	// pass a network they can cut or stall (internal/testcluster).
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// SASL, when set, authenticates every connection with this mechanism
+	// after ApiVersions (a SASL_PLAINTEXT or SASL_SSL listener; TLS comes
+	// from Dial). A failed login fails the dial like a refused connection.
+	SASL sasl.Mechanism
 }
 
 func (c *Config) setDefaults() {

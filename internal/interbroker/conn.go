@@ -82,6 +82,12 @@ func (c *Client) open(node int32, addr string, onDead func(*conn, error)) (*conn
 		return nil, err
 	}
 	cn.versions = versions
+	if mech := c.cfg.SASL; mech != nil {
+		if err := cn.authenticate(ctx, mech); err != nil {
+			cn.die(err)
+			return nil, err
+		}
+	}
 	return cn, nil
 }
 

@@ -58,6 +58,13 @@
 // (internal/testcluster) puts every connection on a network it can cut
 // and stall.
 //
-// Not here: SASL and TLS (PLAINTEXT listeners only), retries of written
+// TLS comes through Config.Dial too: for an SSL inter-broker listener the
+// broker passes a dialer that completes the handshake (tlsconf.Client),
+// so a connection here is plain bytes either way.
+//
+// On a SASL inter-broker listener each connection logs in right after
+// ApiVersions with Config.SASL (sasl.go), before any caller's request.
+//
+// Not here: SASL re-authentication (KIP-368), retries of written
 // requests, and metrics.
 package interbroker

@@ -38,6 +38,16 @@ type Option func(*settings)
 type settings struct {
 	props     map[string]string
 	nodeProps map[int]map[string]string
+	listeners []string // extra listener names (WithListener)
+}
+
+// WithListener gives every node one more listener, name, on a port of
+// its own (after PLAINTEXT and CONTROLLER in listeners), on the test's
+// network like the others; its protocol, and whether it is the
+// inter-broker listener, are the test's props
+// (listener.security.protocol.map, inter.broker.listener.name).
+func WithListener(name string) Option {
+	return func(s *settings) { s.listeners = append(s.listeners, strings.ToUpper(name)) }
 }
 
 // WithProp sets a broker property (Kafka's name) on every node.
@@ -78,6 +88,8 @@ type Node struct {
 	ctlAddr string // CONTROLLER listener
 	props   map[string]string
 	logs    *logBuffer
+	// extra are WithListener's listeners: name -> address.
+	extra map[string]string
 
 	mu sync.Mutex
 	b  *broker.Broker // nil while stopped
@@ -98,7 +110,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		o(s)
 	}
 	c := &Cluster{t: t, net: newNetwork(), clusterID: broker.NewClusterID()}
-	ports := FreePorts(t, 2*n)
+	ports := FreePorts(t, (2+len(s.listeners))*n)
 	var voters []string
 	for i := range n {
 		nd := &Node{c: c, index: i, id: int32(i + 1), dir: t.TempDir(), logs: &logBuffer{},
@@ -106,6 +118,11 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		c.nodes = append(c.nodes, nd)
 		c.net.register(nd.addr, i)
 		c.net.register(nd.ctlAddr, i)
+		nd.extra = map[string]string{}
+		for j, name := range s.listeners {
+			nd.extra[name] = fmt.Sprintf("127.0.0.1:%d", ports[2*n+j*n+i])
+			c.net.register(nd.extra[name], i)
+		}
 		voters = append(voters, fmt.Sprintf("%d@%s", nd.id, nd.ctlAddr))
 	}
 	for _, nd := range c.nodes {
@@ -113,6 +130,9 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 		nd.props["node.id"] = strconv.Itoa(int(nd.id))
 		nd.props["log.dirs"] = nd.dir
 		nd.props["listeners"] = fmt.Sprintf("PLAINTEXT://%s,CONTROLLER://%s", nd.addr, nd.ctlAddr)
+		for _, name := range s.listeners {
+			nd.props["listeners"] += fmt.Sprintf(",%s://%s", name, nd.extra[name])
+		}
 		nd.props["controller.quorum.voters"] = strings.Join(voters, ",")
 		maps.Copy(nd.props, s.props)
 		maps.Copy(nd.props, s.nodeProps[nd.index])
@@ -302,6 +322,9 @@ func (nd *Node) Addr() string { return nd.addr }
 
 // ControllerAddr is the node's CONTROLLER listener (raft), host:port.
 func (nd *Node) ControllerAddr() string { return nd.ctlAddr }
+
+// ListenerAddr is the address of the node's listener name (WithListener).
+func (nd *Node) ListenerAddr(name string) string { return nd.extra[strings.ToUpper(name)] }
 
 // Dir is the node's data directory (log.dirs, also the metadata log's).
 func (nd *Node) Dir() string { return nd.dir }
