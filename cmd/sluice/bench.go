@@ -84,6 +84,10 @@ Targets (several may be given; they run one after another):
                                             topics have replication factor min(N,3)
                                             and --min-insync-replicas
 
+--command-config and the security flags (--security-protocol, --sasl-*,
+--ssl-*; docs/SECURITY.md) apply to every --brokers target, as for the
+other client commands.
+
 --spawn runs each Sluice and kfake target as its own process, and
 --broker-cpus pins those processes with taskset: with the bench itself
 started under "taskset -c 1", broker and clients each have a core, and the
