@@ -1,8 +1,17 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseJAAS reads the login module lines Kafka's docs show, and
@@ -53,5 +62,83 @@ func TestSASLMechanismChecks(t *testing.T) {
 	}
 	if _, err := saslMechanism(set("sasl.mechanism", "scram-sha-512", "sasl.username", "u", "sasl.password", "p")); err != nil {
 		t.Errorf("scram with sasl.username/password: %v", err)
+	}
+}
+
+// selfSignedPEM is a CA-and-server certificate for dnsName, in PEM.
+func selfSignedPEM(t *testing.T, dnsName string) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: dnsName}, DNSNames: []string{dnsName},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
+}
+
+// TestHostnameVerification: with ssl.endpoint.identification.algorithm
+// https (the default) a server certificate that does not name the host
+// dialled is refused; empty accepts it, yet still refuses a certificate
+// the truststore does not vouch for.
+func TestHostnameVerification(t *testing.T) {
+	certPEM, keyPEM := selfSignedPEM(t, "broker.example")
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pair}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { _ = c.(*tls.Conn).Handshake(); c.Close() }()
+		}
+	}()
+	otherPEM, _ := selfSignedPEM(t, "other")
+	dial := func(trust []byte, kv ...string) error {
+		s := map[string]secSetting{"ssl.truststore.certificates": {string(trust), "test"}}
+		for i := 0; i < len(kv); i += 2 {
+			s[kv[i]] = secSetting{kv[i+1], "test"}
+		}
+		cfg, err := clientTLS(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := tls.Dial("tcp", ln.Addr().String(), cfg)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(certPEM); err == nil || !strings.Contains(err.Error(), "127.0.0.1") {
+		t.Errorf("default (https) with a certificate for another name: %v", err)
+	}
+	if err := dial(certPEM, "ssl.endpoint.identification.algorithm", "HTTPS"); err == nil {
+		t.Error("https with a certificate for another name connected")
+	}
+	if err := dial(certPEM, "ssl.endpoint.identification.algorithm", ""); err != nil {
+		t.Errorf("empty algorithm, trusted certificate: %v", err)
+	}
+	if err := dial(otherPEM, "ssl.endpoint.identification.algorithm", ""); err == nil {
+		t.Error("empty algorithm accepted a certificate the truststore does not hold")
 	}
 }
