@@ -45,6 +45,19 @@ var secKeys = []string{
 	"ssl.key.location",
 }
 
+// secIgnored are client keys a Kafka client.properties often carries that
+// tune the JVM's TLS engine; Go's defaults (TLS 1.2 and 1.3, its cipher
+// suites) stand in, so the CLI accepts and ignores them rather than
+// refusing a file that works with Kafka's tools.
+var secIgnored = []string{
+	"ssl.protocol",
+	"ssl.enabled.protocols",
+	"ssl.cipher.suites",
+	"ssl.keymanager.algorithm",
+	"ssl.trustmanager.algorithm",
+	"ssl.secure.random.implementation",
+}
+
 // secFlag is a short flag and the client key it sets.
 type secFlag struct {
 	name, key, usage string
@@ -138,7 +151,7 @@ func readClientProperties(path string) (map[string]string, error) {
 		return nil, fmt.Errorf("--command-config %s: %w", path, err)
 	}
 	known := map[string]bool{}
-	for _, k := range secKeys {
+	for _, k := range append(secKeys, secIgnored...) {
 		known[k] = true
 	}
 	var unknown []string

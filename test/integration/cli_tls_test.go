@@ -101,7 +101,8 @@ func TestCLISASLSSLScram(t *testing.T) {
 		`    username="carol" password="carol-512";`,
 		"ssl.truststore.type=PEM",
 		"ssl.truststore.location=" + filepath.Join(dir, "ca.pem"),
-		"acks=all", // a producer key, ignored as Kafka's tools do
+		"ssl.enabled.protocols=TLSv1.2,TLSv1.3", // JVM TLS tuning, accepted and ignored
+		"acks=all",                              // a producer key, ignored as Kafka's tools do
 	}, "\n")
 	file := filepath.Join(writeFiles(t, map[string]string{"client.properties": props}), "client.properties")
 	addr := tb.ListenerAddr("SASL_SSL")
@@ -151,6 +152,8 @@ func TestCLISSLClientCert(t *testing.T) {
 
 	cliSecuredFails(t, nil, "connect", "produce", "x", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("ca.pem"), "--timeout", "10s")
 	cliSecuredFails(t, nil, "bad-ca.pem", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("bad-ca.pem"))
+	cliSecuredFails(t, nil, "does not support ssl.trustore.location", "topic", "list", "--brokers", addr,
+		"--command-config", writeFiles(t, map[string]string{"p": "security.protocol=SSL\nssl.trustore.location=" + at("ca.pem") + "\n"})+"/p")
 	cliSecuredFails(t, nil, "PEM stores only", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("ca.pem"),
 		"--command-config", writeFiles(t, map[string]string{"p": "ssl.truststore.type=JKS\n"})+"/p")
 }
