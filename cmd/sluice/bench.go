@@ -23,6 +23,8 @@ func benchCmd() *cobra.Command {
 		brokers      []string
 		embedded     bool
 		embeddedNS   bool
+		embeddedTLS  bool
+		sec          *securityFlags
 		useKFake     bool
 		kfakeModes   []string
 		size         int
@@ -73,12 +75,18 @@ Targets (several may be given; they run one after another):
                                             data dir, default config (fsync before ack)
   --embedded-nosync                         the same with log.flush.interval.messages
                                             at its maximum (Kafka's default)
+  --embedded-tls                            an in-process Sluice, default config, whose
+                                            clients connect over TLS (SSL listener)
   --kfake                                   franz-go's in-process kfake, in each of
                                             --kfake-modes (sync, disk, mem)
   --cluster N                               N "sluice serve" processes forming one
                                             cluster (broker,controller each); its
                                             topics have replication factor min(N,3)
                                             and --min-insync-replicas
+
+--command-config and the security flags (--security-protocol, --sasl-*,
+--ssl-*; docs/SECURITY.md) apply to every --brokers target, as for the
+other client commands.
 
 --spawn runs each Sluice and kfake target as its own process, and
 --broker-cpus pins those processes with taskset: with the bench itself
@@ -154,11 +162,19 @@ cluster).`,
 			if embeddedNS {
 				cfg.Targets = append(cfg.Targets, bench.Target{Name: "sluice-nosync", Kind: bench.Sluice, NoSync: true})
 			}
+			if embeddedTLS {
+				cfg.Targets = append(cfg.Targets, bench.Target{Name: "sluice-tls", Kind: bench.Sluice, TLS: true})
+			}
+			secOpts, err := sec.opts()
+			if err != nil {
+				return err
+			}
 			for _, b := range brokers {
 				t, err := bench.ParseExternal(b)
 				if err != nil {
 					return err
 				}
+				t.ClientOpts = secOpts
 				cfg.Targets = append(cfg.Targets, t)
 			}
 			if clusterN > 0 {
@@ -229,6 +245,9 @@ cluster).`,
 	f.StringArrayVar(&brokers, "brokers", nil, "a running cluster to measure, `[name=]host:port[,host:port]` (repeatable)")
 	f.BoolVar(&embedded, "embedded", false, "run an in-process Sluice (fsync before ack, the default config)")
 	f.BoolVar(&embeddedNS, "embedded-nosync", false, "also run an in-process Sluice that leaves flushing to the OS")
+	f.BoolVar(&embeddedTLS, "embedded-tls", false, "also run an in-process Sluice whose clients connect over TLS")
+	// The security options apply to the --brokers targets.
+	sec = addSecurityFlags(f)
 	f.BoolVar(&useKFake, "kfake", false, "run franz-go's in-process kfake as a peer")
 	f.StringSliceVar(&kfakeModes, "kfake-modes", bench.KFakeModes, "kfake modes: sync (data dir + fsync per batch), disk (data dir), mem")
 	f.IntVar(&size, "size", 1024, "record value size in bytes")

@@ -31,6 +31,7 @@ type clientFlags struct {
 	brokers string
 	format  string
 	timeout time.Duration
+	sec     *securityFlags
 }
 
 // addClientFlags registers --brokers, --format and --timeout as persistent
@@ -45,6 +46,7 @@ func addClientFlags(cmd *cobra.Command) *clientFlags {
 	f.StringVar(&cf.brokers, "brokers", def, "comma-separated seed `host:port` list (else $"+brokersEnv+")")
 	f.StringVar(&cf.format, "format", "table", "output format: table or json")
 	f.DurationVar(&cf.timeout, "timeout", 15*time.Second, "give up on the brokers after this long")
+	cf.sec = addSecurityFlags(f)
 	return cf
 }
 
@@ -93,11 +95,15 @@ func (cf *clientFlags) client(parent context.Context) (*kgo.Client, context.Cont
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cl, err := kgo.NewClient(
+	sec, err := cf.sec.opts()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
-		kgo.DialTimeout(5*time.Second),
+		kgo.DialTimeout(5 * time.Second),
 		kgo.RequestRetries(3),
-	)
+	}, sec...)...)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -28,7 +28,11 @@ func (cf *clientFlags) kgoClient(ctx context.Context, opts ...kgo.Opt) (*kgo.Cli
 	if err != nil {
 		return nil, err
 	}
-	opts = append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(5 * time.Second)}, opts...)
+	sec, err := cf.sec.opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTimeout(5 * time.Second)}, sec...), opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err

@@ -96,6 +96,11 @@ type Config struct {
 	Progress    io.Writer // progress and per-phase lines; nil = none
 	ProgressTTY bool      // redraw a live line with carriage returns
 	BrokerLog   io.Writer // embedded Sluice warnings; nil = discard
+
+	// conn are the connection options (TLS, SASL) of the target being
+	// measured: runTarget sets them on its own copy of the Config, so
+	// every client a phase makes connects as that target needs.
+	conn []kgo.Opt
 }
 
 func (c *Config) defaults() error {
@@ -273,6 +278,8 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		var err error
 		if t.Kind == Cluster {
 			rt, err = t.startCluster(ctx, &c)
+		} else if c.Spawn && t.Kind == Sluice && t.TLS {
+			err = errors.New("the TLS embedded target runs in-process only (not with --spawn or --broker-cpus)")
 		} else if c.Spawn && t.Kind != External {
 			rt, err = t.startProcess(&c, topics)
 		} else {
@@ -299,7 +306,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			rep.Failover = append(rep.Failover, res)
 		}
 		if t.Kind == External && !c.KeepTopics {
-			deleteTopics(ctx, rt.seeds, topics)
+			deleteTopics(ctx, rt.seeds, topics, rt.opts...)
 		}
 		if err := rt.close(); err != nil {
 			pr.note("%s: close: %v", t.Name, err)
@@ -311,6 +318,9 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 }
 
 func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Target, rt *running, tputTopic func(size, rep int) string, latTopic string) {
+	tc := *c
+	tc.conn = rt.opts
+	c = &tc
 	seeds := rt.seeds
 	phaseCtx := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, c.PhaseTimeout) }
 	rf, topicConfigs := c.topicSpec(t)
@@ -344,7 +354,7 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				topic := tputTopic(size, rep)
 				var run Repetition
 				pctx, cancel := phaseCtx()
-				err := createTopic(pctx, seeds, topic, c.Partitions, rf, topicConfigs)
+				err := createTopic(pctx, seeds, topic, c.Partitions, rf, topicConfigs, c.conn...)
 				if err == nil {
 					settle()
 					cm := startCPU(rt.processes())
@@ -375,7 +385,7 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 				// Drop the data so repetitions and sizes start alike (and
 				// kfake's in-memory mode does not hold every run at once).
 				if t.Kind != External || !c.KeepTopics {
-					deleteTopics(ctx, seeds, []string{topic})
+					deleteTopics(ctx, seeds, []string{topic}, c.conn...)
 				}
 			}
 			row.pickMedians()
@@ -385,7 +395,7 @@ func runTarget(ctx context.Context, c *Config, rep *Report, pr *progress, t Targ
 	if c.has(PhaseLatency) {
 		row := LatencyResult{Target: t.Name, Size: c.LatencySize, Rate: c.Rate, Duration: c.Duration}
 		pctx, cancel := context.WithTimeout(ctx, c.Duration+c.PhaseTimeout)
-		err := createTopic(pctx, seeds, latTopic, c.Partitions, rf, topicConfigs)
+		err := createTopic(pctx, seeds, latTopic, c.Partitions, rf, topicConfigs, c.conn...)
 		if err == nil {
 			settle()
 			cm := startCPU(rt.processes())

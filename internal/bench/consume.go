@@ -20,8 +20,8 @@ type partitionRange struct {
 }
 
 // listRanges asks for the start and end offset of every partition of topic.
-func listRanges(ctx context.Context, seeds []string, topic string) ([]partitionRange, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func listRanges(ctx context.Context, seeds []string, topic string, opts ...kgo.Opt) ([]partitionRange, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -56,20 +56,20 @@ func consumerOpts(c *Config, seeds []string, topic string, parts []partitionRang
 	for _, p := range parts {
 		assign[p.partition] = kgo.NewOffset().At(p.start)
 	}
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: assign}),
 		kgo.FetchMaxBytes(c.FetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(c.FetchMaxPartitionBytes),
 		kgo.FetchMaxWait(500 * time.Millisecond),
-	}
+	}, c.conn...)
 }
 
 // runConsume reads topic back from its start offsets with up to
 // c.Consumers groupless clients, each assigned partitions round robin,
 // and times from creating the clients until the last record arrives.
 func runConsume(ctx context.Context, c *Config, pr *progress, target string, seeds []string, topic string, size int) (PhaseResult, error) {
-	ranges, err := listRanges(ctx, seeds, topic)
+	ranges, err := listRanges(ctx, seeds, topic, c.conn...)
 	if err != nil {
 		return PhaseResult{}, err
 	}
@@ -100,7 +100,7 @@ func runConsume(ctx context.Context, c *Config, pr *progress, target string, see
 			// version, which names them by ID.
 			v := kversion.Stable()
 			v.SetMaxKeyVersion(int16(kmsg.Fetch), 12)
-			opts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MaxVersions(v)}
+			opts = append([]kgo.Opt{kgo.SeedBrokers(seeds...), kgo.MaxVersions(v)}, c.conn...)
 		}
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {

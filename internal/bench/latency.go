@@ -46,7 +46,7 @@ func (r LatencyResult) AchievedRate() float64 {
 // from the Produce call to the consumer holding the record, read from the
 // timestamp in the value (same process, same monotonic clock).
 func runLatency(ctx context.Context, c *Config, pr *progress, target string, seeds []string, topic string, res *LatencyResult) error {
-	ranges, err := listRanges(ctx, seeds, topic)
+	ranges, err := listRanges(ctx, seeds, topic, c.conn...)
 	if err != nil {
 		return err
 	}

@@ -83,7 +83,7 @@ func (ph *phase) note(res PhaseResult) {
 // MaxInflight produce requests in flight per broker.
 func producerOpts(c *Config, seeds []string, topic string, linger time.Duration) []kgo.Opt {
 	cc, _ := CompressionCodec(c.Compression)
-	return []kgo.Opt{
+	return append([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.DefaultProduceTopic(topic),
 		kgo.DisableIdempotentWrite(),
@@ -95,7 +95,7 @@ func producerOpts(c *Config, seeds []string, topic string, linger time.Duration)
 		kgo.MaxBufferedRecords(1 << 20),
 		kgo.MaxBufferedBytes(64 << 20),
 		kgo.ProduceRequestTimeout(30 * time.Second),
-	}
+	}, c.conn...)
 }
 
 // payload is size bytes that do not compress, different per producer.

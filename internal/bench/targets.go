@@ -37,6 +37,13 @@ type Target struct {
 	Name  string
 	Kind  Kind
 	Seeds []string // External only
+	// ClientOpts (External only) are connection options every client of
+	// the target takes: TLS and SASL for a secured cluster.
+	ClientOpts []kgo.Opt
+
+	// TLS (Sluice, in-process only) serves clients on an SSL listener
+	// with a throwaway certificate the bench's clients trust.
+	TLS bool
 
 	// NoSync (Sluice) sets log.flush.interval.messages to its maximum,
 	// Kafka's own default, instead of Sluice's 1 (fsync before ack).
@@ -58,6 +65,9 @@ var KFakeModes = []string{"sync", "disk", "mem"}
 func (t Target) Describe() string {
 	switch t.Kind {
 	case Sluice:
+		if t.TLS {
+			return "embedded Sluice over TLS (SSL listener, ECDSA P-256 certificate), default config: log.flush.interval.messages=1 (fsync before ack)"
+		}
 		if t.NoSync {
 			return "embedded Sluice, log.flush.interval.messages=MAX (page cache; no fsync before ack, Kafka's default)"
 		}
@@ -101,6 +111,8 @@ func ParseExternal(s string) (Target, error) {
 // running is a started target.
 type running struct {
 	seeds []string
+	// opts are the client options the target needs (TLS, SASL).
+	opts []kgo.Opt
 	// pids are the broker processes when they run as processes; nil
 	// in-process. CPU and memory figures are their sums.
 	pids    func() []int
@@ -155,18 +167,18 @@ func (c *Config) topicSpec(t Target) (int16, map[string]*string) {
 func (t Target) start(parent string, topics []string, partitions int32, brokerLog io.Writer) (*running, error) {
 	switch t.Kind {
 	case External:
-		return &running{seeds: t.Seeds, close: func() error { return nil }}, nil
+		return &running{seeds: t.Seeds, opts: t.ClientOpts, close: func() error { return nil }}, nil
 	case Sluice:
 		dir, err := os.MkdirTemp(parent, "sluice-bench-"+t.Name+"-")
 		if err != nil {
 			return nil, err
 		}
-		seeds, stop, err := startSluice(dir, t.NoSync, brokerLog)
+		seeds, opts, stop, err := startSluice(dir, t.NoSync, t.TLS, brokerLog)
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		return &running{seeds: seeds, close: func() error {
+		return &running{seeds: seeds, opts: opts, close: func() error {
 			err := stop()
 			return errors.Join(err, os.RemoveAll(dir))
 		}}, nil
@@ -203,8 +215,8 @@ func (t Target) start(parent string, topics []string, partitions int32, brokerLo
 
 // createTopic creates topic (tolerating one that exists, as kfake's seeded
 // topics do) and waits until every partition answers ListOffsets.
-func createTopic(ctx context.Context, seeds []string, topic string, partitions int32, rf int16, configs map[string]*string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func createTopic(ctx context.Context, seeds []string, topic string, partitions int32, rf int16, configs map[string]*string, opts ...kgo.Opt) error {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
 		return err
 	}
@@ -239,8 +251,8 @@ func createTopic(ctx context.Context, seeds []string, topic string, partitions i
 }
 
 // deleteTopics is best effort, for external clusters.
-func deleteTopics(ctx context.Context, seeds []string, topics []string) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+func deleteTopics(ctx context.Context, seeds []string, topics []string, opts ...kgo.Opt) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(seeds...)}, opts...)...)
 	if err != nil {
 		return
 	}
