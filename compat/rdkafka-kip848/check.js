@@ -1,0 +1,158 @@
+// KIP-848 consumer groups through librdkafka (node-rdkafka) against a
+// running Sluice broker; run.sh starts the broker and runs this.
+//
+// Usage: BROKER=host:port TOPIC=t PARTITIONS=n FIRST=n SLUICE=path node check.js
+//
+// The topic holds FIRST records (written by the caller with `sluice
+// produce`, a franz-go producer). Two consumers with
+// group.protocol=consumer join one group: together they must hold every
+// partition, neither sharing one, and read every record once, committing
+// as they go. Then the first closes (a leave heartbeat); the second must
+// be given every partition, read the records produced after that from
+// the committed offsets (none of the first ones again) and commit them.
+// Prints "ok <check>" or "FAIL <check>: why" per step; exits 1 on a
+// failure.
+'use strict';
+
+const Kafka = require('node-rdkafka');
+const { execFileSync } = require('child_process');
+
+const broker = process.env.BROKER || '127.0.0.1:9092';
+const topic = process.env.TOPIC;
+const partitions = Number(process.env.PARTITIONS || 4);
+const first = Number(process.env.FIRST || 200);
+const sluice = process.env.SLUICE || 'sluice';
+const group = `${topic}-g`;
+const deadlineMs = Number(process.env.CHECK_TIMEOUT_MS || 60000);
+
+let failed = 0;
+const ok = (what) => console.log(`ok   ${what}`);
+const fail = (what, why) => { failed++; console.log(`FAIL ${what}: ${why}`); };
+
+function consumer(name) {
+  const seen = [];
+  const errors = [];
+  const conf = {
+    'bootstrap.servers': broker,
+    'group.id': group,
+    'group.protocol': 'consumer',
+    'client.id': name,
+    'enable.auto.commit': false,
+    'rebalance_cb': true,
+  };
+  if (process.env.RDK_DEBUG) conf.debug = process.env.RDK_DEBUG; // e.g. cgrp,protocol
+  const c = new Kafka.KafkaConsumer(conf, { 'auto.offset.reset': 'earliest' });
+  c.on('data', (m) => {
+    seen.push(m);
+    // Commit the next offset to read, per message, as a consumer that
+    // commits what it processed does.
+    c.commitMessage(m);
+  });
+  c.on('event.error', (e) => errors.push(`${name}: ${e.message} (${e.code})`));
+  c.on('event.log', (l) => console.log(`[${name}] ${l.fac} ${l.message}`));
+  return { name, c, seen, errors };
+}
+
+const connect = (x) => new Promise((resolve, reject) => {
+  x.c.connect({ timeout: 15000 }, (err) => (err ? reject(err) : resolve()));
+});
+
+const owned = (x) => x.c.assignments().filter((tp) => tp.topic === topic).map((tp) => tp.partition);
+
+async function until(what, cond) {
+  const end = Date.now() + deadlineMs;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const key = (m) => `${m.partition}/${m.offset}`;
+const values = (xs) => xs.map((m) => m.value.toString());
+
+function committed(x) {
+  return new Promise((resolve, reject) => {
+    const tps = [];
+    for (let p = 0; p < partitions; p++) tps.push({ topic, partition: p });
+    x.c.committed(tps, 10000, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+function produce(lines) {
+  execFileSync(sluice, ['produce', topic, '--brokers', broker, '--key-delimiter', ':'],
+    { input: lines.join('\n') + '\n', stdio: ['pipe', 'ignore', 'inherit'] });
+}
+
+async function main() {
+  console.log(`librdkafka ${Kafka.librdkafkaVersion}, node-rdkafka ${require('node-rdkafka/package.json').version}`);
+  const a = consumer('rdk-a');
+  const b = consumer('rdk-b');
+  await connect(a);
+  await connect(b);
+  a.c.subscribe([topic]);
+  b.c.subscribe([topic]);
+  a.c.consume();
+  b.c.consume();
+
+  // 1. Both members share the partitions.
+  const shared = await until('shared', () => {
+    const pa = owned(a), pb = owned(b);
+    return pa.length > 0 && pb.length > 0 && pa.length + pb.length === partitions &&
+      new Set([...pa, ...pb]).size === partitions;
+  });
+  if (shared) ok(`join/two-members-share (a=${owned(a)} b=${owned(b)})`);
+  else fail('join/two-members-share', `a owns [${owned(a)}], b owns [${owned(b)}]; errors: ${[...a.errors, ...b.errors].join('; ')}`);
+
+  // 2. Every record once between them.
+  const all = () => [...a.seen, ...b.seen];
+  await until('first', () => new Set(all().map(key)).size >= first);
+  const keys = all().map(key);
+  const distinct = new Set(keys).size;
+  if (distinct === first && keys.length === first) ok(`consume/every-record-once (${first})`);
+  else fail('consume/every-record-once', `${keys.length} records, ${distinct} distinct, want ${first}`);
+
+  // 3. The commits are the group's: every partition's committed offset is
+  // the number of records it holds.
+  const perPart = new Array(partitions).fill(0);
+  for (const m of all()) perPart[m.partition] = Math.max(perPart[m.partition], m.offset + 1);
+  let done = false;
+  for (const end = Date.now() + deadlineMs; !done && Date.now() < end;) {
+    const res = await committed(b);
+    done = res.every((tp) => tp.offset === perPart[tp.partition]);
+    if (!done) await new Promise((r) => setTimeout(r, 200));
+  }
+  if (done) ok(`commit/offsets (${perPart})`);
+  else fail('commit/offsets', `committed ${JSON.stringify(await committed(b))}, want ${perPart}`);
+
+  // 4. a leaves; b takes every partition.
+  await new Promise((r) => a.c.disconnect(r));
+  const took = await until('takeover', () => owned(b).length === partitions);
+  if (took) ok(`leave/other-takes-over (b=${owned(b)})`);
+  else fail('leave/other-takes-over', `b owns [${owned(b)}]; errors: ${b.errors.join('; ')}`);
+
+  // 5. b reads what is produced now, on every partition, from the
+  // committed offsets: nothing of the first records again.
+  const before = b.seen.length;
+  const second = [];
+  for (let i = 0; i < 4 * partitions; i++) second.push(`k${i}:after-${i}`);
+  produce(second);
+  await until('second', () => b.seen.length - before >= second.length);
+  const got = values(b.seen.slice(before));
+  const parts = new Set(b.seen.slice(before).map((m) => m.partition));
+  if (got.length === second.length && got.every((v) => v.startsWith('after-')) && parts.size === partitions)
+    ok(`leave/resume-from-commit (${got.length} records on ${parts.size} partitions)`);
+  else fail('leave/resume-from-commit', `${got.length} records after the leave (${got.slice(0, 5)}...) on partitions [${[...parts]}], want ${second.length} new ones on all`);
+
+  // Errors reported by librdkafka at any point (a fatal one ends the
+  // consumer) fail the check.
+  const errs = [...a.errors, ...b.errors];
+  if (errs.length === 0) ok('no-client-errors');
+  else fail('no-client-errors', errs.join('; '));
+
+  await new Promise((r) => b.c.disconnect(r));
+  console.log(failed === 0 ? 'rdkafka-kip848: all checks passed' : `rdkafka-kip848: ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+main().catch((e) => { console.log(`FAIL run: ${e.stack || e}`); process.exit(1); });
