@@ -49,7 +49,13 @@ function consumer(name) {
     c.commitMessage(m);
   });
   c.on('event.error', (e) => errors.push(`${name}: ${e.message} (${e.code})`));
-  c.on('event.log', (l) => console.log(`[${name}] ${l.fac} ${l.message}`));
+  c.on('event.log', (l) => {
+    console.log(`[${name}] ${l.fac} ${l.message}`);
+    // librdkafka reports a fatal consumer error (one ending the group
+    // membership, as INVALID_REQUEST on a heartbeat does) as a log line of
+    // severity 2 or less, not always as an error event.
+    if (l.severity <= 3) errors.push(`${name}: ${l.fac} ${l.message}`);
+  });
   return { name, c, seen, errors };
 }
 

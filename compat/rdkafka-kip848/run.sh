@@ -6,6 +6,8 @@
 # bundles and builds its own librdkafka) against it. Not part of `make
 # test` or CI: the first `npm ci` compiles librdkafka (several minutes;
 # needs a C/C++ toolchain and python3). Exits non-zero if a check failed.
+# SLUICE_BIN=path runs another sluice binary (e.g. an older build) and
+# SKIP_BUILD=1 skips building this tree's.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -25,7 +27,7 @@ if [ ! -d "$here/node_modules/node-rdkafka" ]; then
 fi
 
 [ -n "${SKIP_BUILD:-}" ] || (cd "$repo" && go build -o "$out/sluice" ./cmd/sluice)
-sluice="$out/sluice"
+sluice="${SLUICE_BIN:-$out/sluice}"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 broker="127.0.0.1:$port"
