@@ -29,12 +29,12 @@ let failed = 0;
 const ok = (what) => console.log(`ok   ${what}`);
 const fail = (what, why) => { failed++; console.log(`FAIL ${what}: ${why}`); };
 
-function consumer(name) {
+function consumer(name, groupID = group) {
   const seen = [];
   const errors = [];
   const conf = {
     'bootstrap.servers': broker,
-    'group.id': group,
+    'group.id': groupID,
     'group.protocol': 'consumer',
     'client.id': name,
     'enable.auto.commit': false,
@@ -157,6 +157,23 @@ async function main() {
   else fail('no-client-errors', errs.join('; '));
 
   await new Promise((r) => b.c.disconnect(r));
+
+  // 6. A regex subscription (librdkafka sends it as SubscribedTopicRegex
+  // for the broker to resolve, KIP-848) in a group of its own reads every
+  // record of the topic.
+  const r = consumer('rdk-regex', `${group}-regex`);
+  await connect(r);
+  r.c.subscribe([`^${topic.replace(/[-]/g, '[-]')}$`]);
+  r.c.consume();
+  const total = first + second.length;
+  await until('regex', () => new Set(r.seen.map(key)).size >= total);
+  const rp = owned(r);
+  if (new Set(r.seen.map(key)).size === total && rp.length === partitions)
+    ok(`regex/broker-resolves (${total} records, partitions ${rp})`);
+  else fail('regex/broker-resolves', `${r.seen.length} records, want ${total}; owns [${rp}]; errors: ${r.errors.join('; ')}`);
+  if (r.errors.length > 0) fail('regex/no-client-errors', r.errors.join('; '));
+  await new Promise((res) => r.c.disconnect(res));
+
   console.log(failed === 0 ? 'rdkafka-kip848: all checks passed' : `rdkafka-kip848: ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
 }
