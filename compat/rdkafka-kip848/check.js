@@ -29,7 +29,7 @@ let failed = 0;
 const ok = (what) => console.log(`ok   ${what}`);
 const fail = (what, why) => { failed++; console.log(`FAIL ${what}: ${why}`); };
 
-function consumer(name, groupID = group) {
+function consumer(name, groupID = group, extra = {}) {
   const seen = [];
   const errors = [];
   const conf = {
@@ -40,6 +40,7 @@ function consumer(name, groupID = group) {
     'enable.auto.commit': false,
     'rebalance_cb': true,
   };
+  Object.assign(conf, extra);
   if (process.env.RDK_DEBUG) conf.debug = process.env.RDK_DEBUG; // e.g. cgrp,protocol
   const c = new Kafka.KafkaConsumer(conf, { 'auto.offset.reset': 'earliest' });
   c.on('data', (m) => {
@@ -173,6 +174,36 @@ async function main() {
   else fail('regex/broker-resolves', `${r.seen.length} records, want ${total}; owns [${rp}]; errors: ${r.errors.join('; ')}`);
   if (r.errors.length > 0) fail('regex/no-client-errors', r.errors.join('; '));
   await new Promise((res) => r.c.disconnect(res));
+
+  // 7. Static members (group.instance.id) with the range assignor: one
+  // restarts (a new member id; librdkafka leaves with epoch -2 on close)
+  // and gets its partitions back while the other keeps its own, with no
+  // rebalance in between.
+  const sg = `${group}-static`;
+  const st = { 'group.instance.id': 'i-1', 'group.remote.assignor': 'range' };
+  let s1 = consumer('rdk-s1', sg, st);
+  const s2 = consumer('rdk-s2', sg, { ...st, 'group.instance.id': 'i-2' });
+  await connect(s1); await connect(s2);
+  s1.c.subscribe([topic]); s2.c.subscribe([topic]);
+  s1.c.consume(); s2.c.consume();
+  const half = partitions / 2;
+  if (!await until('static', () => owned(s1).length === half && owned(s2).length === half)) {
+    fail('static/share', `s1 owns [${owned(s1)}], s2 [${owned(s2)}]`);
+  } else {
+    const had1 = owned(s1).join(','), had2 = owned(s2).join(',');
+    await new Promise((res) => s1.c.disconnect(res));
+    s1 = consumer('rdk-s1-again', sg, st);
+    await connect(s1);
+    s1.c.subscribe([topic]);
+    s1.c.consume();
+    await until('static rejoin', () => owned(s1).length === half);
+    if (owned(s1).join(',') === had1 && owned(s2).join(',') === had2)
+      ok(`static/restart-keeps-partitions (s1=${had1} s2=${had2})`);
+    else fail('static/restart-keeps-partitions', `s1 had [${had1}], now [${owned(s1)}]; s2 had [${had2}], now [${owned(s2)}]`);
+  }
+  if (s1.errors.length + s2.errors.length > 0) fail('static/no-client-errors', [...s1.errors, ...s2.errors].join('; '));
+  await new Promise((res) => s1.c.disconnect(res));
+  await new Promise((res) => s2.c.disconnect(res));
 
   console.log(failed === 0 ? 'rdkafka-kip848: all checks passed' : `rdkafka-kip848: ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);
