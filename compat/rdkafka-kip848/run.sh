@@ -6,8 +6,9 @@
 # bundles and builds its own librdkafka) against it. Not part of `make
 # test` or CI: the first `npm ci` compiles librdkafka (several minutes;
 # needs a C/C++ toolchain and python3). Exits non-zero if a check failed.
-# SLUICE_BIN=path runs another sluice binary (e.g. an older build) and
-# SKIP_BUILD=1 skips building this tree's.
+# SLUICE_BIN=path runs another sluice binary (e.g. an older build),
+# SKIP_BUILD=1 skips building this tree's, and BROKER=host:port uses a
+# broker or cluster already running instead of starting one.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,17 +30,21 @@ fi
 [ -n "${SKIP_BUILD:-}" ] || (cd "$repo" && go build -o "$out/sluice" ./cmd/sluice)
 sluice="${SLUICE_BIN:-$out/sluice}"
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-broker="127.0.0.1:$port"
-"$sluice" serve --listeners "PLAINTEXT://$broker" --log-dirs "$work/data" \
-  --override group.initial.rebalance.delay.ms=0 >"$out/broker.log" 2>&1 &
-pid=$!
-
-for _ in $(seq 1 150); do
-  if "$sluice" topic list --brokers "$broker" --timeout 2s >/dev/null 2>&1; then break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then echo "broker exited; see $out/broker.log" >&2; exit 1; fi
-  sleep 0.2
-done
+if [ -n "${BROKER:-}" ]; then
+  # A broker or cluster already running (e.g. `sluice dev-cluster`).
+  broker="$BROKER"
+else
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  broker="127.0.0.1:$port"
+  "$sluice" serve --listeners "PLAINTEXT://$broker" --log-dirs "$work/data" \
+    --override group.initial.rebalance.delay.ms=0 >"$out/broker.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 1 150); do
+    if "$sluice" topic list --brokers "$broker" --timeout 2s >/dev/null 2>&1; then break; fi
+    if ! kill -0 "$pid" 2>/dev/null; then echo "broker exited; see $out/broker.log" >&2; exit 1; fi
+    sleep 0.2
+  done
+fi
 
 topic="rdk848-$$-$(date +%s)"
 partitions=4
