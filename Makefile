@@ -72,7 +72,8 @@ compat-cluster:
 # node-rdkafka pinned in compat/rdkafka-kip848/package.json, which builds
 # its bundled librdkafka on the first run (needs npm, a C/C++ toolchain,
 # python3; several minutes). Two consumers share a topic's partitions and
-# commit, one leaves, the other takes over. Not part of `make test` or CI.
+# commit, one leaves, the other takes over; regex and static members; SASL
+# re-authentication (KIP-368). Not part of `make test` or CI.
 compat-rdkafka:
 	compat/rdkafka-kip848/run.sh
 

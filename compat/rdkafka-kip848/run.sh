@@ -6,6 +6,8 @@
 # bundles and builds its own librdkafka) against it. Not part of `make
 # test` or CI: the first `npm ci` compiles librdkafka (several minutes;
 # needs a C/C++ toolchain and python3). Exits non-zero if a check failed.
+# The broker also gets a SASL_PLAINTEXT listener (PLAIN, 2 s sessions) for
+# the KIP-368 re-authentication check.
 # SLUICE_BIN=path runs another sluice binary (e.g. an older build),
 # SKIP_BUILD=1 skips building this tree's, and BROKER=host:port uses a
 # broker or cluster already running instead of starting one.
@@ -34,10 +36,16 @@ if [ -n "${BROKER:-}" ]; then
   # A broker or cluster already running (e.g. `sluice dev-cluster`).
   broker="$BROKER"
 else
-  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  broker="127.0.0.1:$port"
-  "$sluice" serve --listeners "PLAINTEXT://$broker" --log-dirs "$work/data" \
-    --override group.initial.rebalance.delay.ms=0 >"$out/broker.log" 2>&1 &
+  free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+  broker="127.0.0.1:$(free)"
+  # A SASL_PLAINTEXT listener with a PLAIN user and 2 s sessions
+  # (KIP-368) for the re-authentication check.
+  export SASL_BROKER="127.0.0.1:$(free)"
+  "$sluice" serve --listeners "PLAINTEXT://$broker,SASL_PLAINTEXT://$SASL_BROKER" --log-dirs "$work/data" \
+    --override group.initial.rebalance.delay.ms=0 \
+    --override sasl.enabled.mechanisms=PLAIN --override connections.max.reauth.ms=2000 \
+    --override 'listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_rdk="rdk-secret";' \
+    >"$out/broker.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 150); do
     if "$sluice" topic list --brokers "$broker" --timeout 2s >/dev/null 2>&1; then break; fi
