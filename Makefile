@@ -4,7 +4,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run cluster build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster chaos
+.PHONY: run cluster build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster compat-rdkafka chaos
 
 run:
 	$(GO) run ./cmd/sluice serve
@@ -67,6 +67,15 @@ compat:
 # (docs/COMPATIBILITY.md has how long it takes).
 compat-cluster:
 	cd compat && $(GO) test -count=1 ./runner && $(GO) build -o .out/runner ./runner && ./.out/runner -cluster 3 $(COMPAT_FLAGS)
+
+# KIP-848 consumer groups (group.protocol=consumer) through librdkafka:
+# node-rdkafka pinned in compat/rdkafka-kip848/package.json, which builds
+# its bundled librdkafka on the first run (needs npm, a C/C++ toolchain,
+# python3; several minutes). Two consumers share a topic's partitions and
+# commit, one leaves, the other takes over; regex and static members; SASL
+# re-authentication (KIP-368). Not part of `make test` or CI.
+compat-rdkafka:
+	compat/rdkafka-kip848/run.sh
 
 # The seeded fault schedule (test/cluster/chaos_test.go) over many more
 # seeds than CI's five: CHAOS_SEEDS seeds from CHAOS_FIRST, CHAOS_FAULTS

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -180,9 +181,22 @@ func ResolveTopic(b *Broker, overrides map[string]string) Topic {
 		MinInsyncReplicas:  int32(num("min.insync.replicas")),
 		IndexIntervalBytes: int32(num("index.interval.bytes")),
 
-		TimestampBeforeMaxMs: num("message.timestamp.before.max.ms"),
-		TimestampAfterMaxMs:  num("message.timestamp.after.max.ms"),
+		TimestampBeforeMaxMs: timestampBound(num("message.timestamp.before.max.ms"), num("message.timestamp.difference.max.ms")),
+		TimestampAfterMaxMs:  timestampBound(num("message.timestamp.after.max.ms"), num("message.timestamp.difference.max.ms")),
 	}
+}
+
+// timestampBound is message.timestamp.before.max.ms or .after.max.ms as
+// Kafka 3.x's LogConfig resolves it: while the bound is at its default
+// (no limit), the deprecated message.timestamp.difference.max.ms limits
+// that side instead, so topics configured before KIP-937 keep their check.
+// Kafka 4.0 removed the old config; Sluice still accepts it (topicDefs),
+// so it honours it as the last Kafka that did.
+func timestampBound(bound, difference int64) int64 {
+	if bound == math.MaxInt64 {
+		return difference
+	}
+	return bound
 }
 
 // DescribeTopic describes every topic config as Kafka does: the resolved

@@ -27,7 +27,8 @@
 // revoking in time) remove members. Epoch 0 joins (an existing member id
 // rejoins in place), -1 leaves, -2 is a static member leaving for now (it
 // keeps its partitions until it rejoins or its session expires; a new
-// member with its instance id takes them over). A classic JoinGroup for a
+// member with its instance id takes them over, and its target, without a
+// new group epoch unless its subscription differs). A classic JoinGroup for a
 // non-empty consumer group is refused (GROUP_ID_NOT_FOUND, or
 // INCONSISTENT_GROUP_PROTOCOL for a non-consumer protocol type): there is
 // no online migration; an empty group of either type changes type on the

@@ -127,10 +127,14 @@ func (s *shard) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, cl Clie
 
 	// 1. The member.
 	dirty := len(recs) > 0 || isNew || r.MemberEpoch == 0
-	bump := cg.groupEpoch == 0 || isNew
+	bump := cg.groupEpoch == 0 || isNew && replaced == nil
 	if replaced != nil {
 		// The new incarnation of a static member takes over the old
-		// one's partitions and target.
+		// one's partitions and target. The group epoch stays, as in
+		// Kafka (only a changed subscription below bumps it): a new
+		// target would be computed over a new member id, and the range
+		// assignor, which orders members by id, would move the other
+		// members' partitions, the rebalance static membership avoids.
 		target := cg.target[replaced.id]
 		assigned := replaced.assigned
 		s.dropConsumerMember(cg, replaced)
@@ -141,7 +145,8 @@ func (s *shard) consumerHeartbeat(r *kmsg.ConsumerGroupHeartbeatRequest, cl Clie
 		for t := range replaced.assignedAt {
 			m.assignedAt[t] = 0
 		}
-		bump = true
+		// Its subscription is compared with the old incarnation's.
+		m.subscribed, m.regex = replaced.subscribed, replaced.regex
 	}
 	if r.InstanceID != nil {
 		m.instanceID = r.InstanceID

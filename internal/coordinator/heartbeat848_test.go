@@ -321,3 +321,72 @@ func TestConsumerGroupTopicChanges(t *testing.T) {
 		t.Errorf("classic list: %+v", ls.Groups)
 	}
 }
+
+// TestConsumerGroupStaticReplaceKeepsEpoch: a static member that comes
+// back under a new member id (librdkafka picks a fresh id on every start)
+// takes over its old incarnation's target assignment without a new group
+// epoch, as Kafka's consumerGroupHeartbeat does (only a changed
+// subscription bumps it), so the other members keep their partitions even
+// with the range assignor, whose result depends on member-id order.
+func TestConsumerGroupStaticReplaceKeepsEpoch(t *testing.T) {
+	h := newHarnessWith(t, testConfig(), newMemBackend(), newFakeClock())
+	hb := func(member string, epoch int32, inst *string, owned parts) *kmsg.ConsumerGroupHeartbeatResponse {
+		r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		r.Version, r.Group, r.MemberID, r.MemberEpoch, r.InstanceID = 1, "g", member, epoch, inst
+		r.RebalanceTimeoutMillis, r.ServerAssignor = 30000, kmsg.StringPtr("range")
+		r.SubscribedTopicNames = []string{"t"}
+		r.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		for _, id := range sortedIDs(owned) {
+			r.Topics = append(r.Topics, kmsg.ConsumerGroupHeartbeatRequestTopic{TopicID: id, Partitions: owned[id]})
+		}
+		ch := h.c.ConsumerGroupHeartbeat(r, Client{ID: member})
+		h.settle()
+		resp := recv(t, ch)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("%s at epoch %d: %v", member, epoch, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp
+	}
+	type state struct {
+		epoch int32
+		owned parts
+	}
+	step := func(member string, inst *string, s *state) {
+		resp := hb(member, s.epoch, inst, s.owned)
+		s.epoch = resp.MemberEpoch
+		if p := respParts(resp); p != nil {
+			s.owned = p
+		}
+	}
+	i1 := kmsg.StringPtr("i1")
+	a, c := &state{owned: parts{}}, &state{owned: parts{}}
+	step("m-a", i1, a)
+	step("m-c", nil, c)
+	for i := 0; i < 4; i++ {
+		step("m-a", i1, a)
+		step("m-c", nil, c)
+	}
+	if a.owned.count() != 2 || c.owned.count() != 2 || a.epoch != c.epoch {
+		t.Fatalf("before: m-a %v at %d, m-c %v at %d", a.owned, a.epoch, c.owned, c.epoch)
+	}
+	groupEpoch := a.epoch
+
+	// m-a leaves for now; its next incarnation, m-z, sorts after m-c.
+	r := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	r.Version, r.Group, r.MemberID, r.MemberEpoch, r.InstanceID = 1, "g", "m-a", leaveStaticEpoch, i1
+	if resp := recv(t, h.c.ConsumerGroupHeartbeat(r, Client{})); resp.ErrorCode != 0 {
+		t.Fatalf("static leave: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	h.settle()
+	z := &state{owned: parts{}}
+	step("m-z", i1, z)
+	if !z.owned.equal(a.owned) || z.epoch != groupEpoch {
+		t.Errorf("m-z got %v at epoch %d, want m-a's %v at %d", z.owned, z.epoch, a.owned, groupEpoch)
+	}
+	before := c.owned
+	step("m-c", nil, c)
+	if !c.owned.equal(before) || c.epoch != groupEpoch {
+		t.Errorf("m-c now %v at epoch %d, had %v at %d", c.owned, c.epoch, before, groupEpoch)
+	}
+	h.checkOwners()
+}

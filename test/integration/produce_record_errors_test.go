@@ -163,3 +163,44 @@ func TestProduceRecordErrors(t *testing.T) {
 		t.Errorf("LogAppendTime topic: %v, record errors %+v", kerr.ErrorForCode(p.ErrorCode), p.ErrorRecords)
 	}
 }
+
+// TestProduceTimestampDifferenceFallback: the deprecated
+// message.timestamp.difference.max.ms limits a side whose
+// message.timestamp.before.max.ms or .after.max.ms is unlimited, as Kafka
+// 3.x's LogConfig does; a side with a bound keeps it. (Kafka 4's default
+// after.max.ms is an hour, so the fallback reaches that side only when it
+// is set to Long.MAX_VALUE, Kafka 3's default.)
+func TestProduceTimestampDifferenceFallback(t *testing.T) {
+	t.Parallel()
+	tb := startBroker(t)
+	adm := newAdmin(t, tb.Addr())
+	minute, twoHours := kadm.StringPtr("60000"), kadm.StringPtr("7200000")
+	onlyDiff, afterSet := topicName(t, "diff"), topicName(t, "after")
+	createTopic(t, adm, onlyDiff, 1, map[string]*string{"message.timestamp.difference.max.ms": minute,
+		"message.timestamp.after.max.ms": kadm.StringPtr("9223372036854775807")})
+	createTopic(t, adm, afterSet, 1, map[string]*string{"message.timestamp.difference.max.ms": minute,
+		"message.timestamp.after.max.ms": twoHours})
+	rc := dialRaw(t, tb.Addr())
+	now := time.Now().UnixMilli()
+	hour := time.Hour.Milliseconds()
+	ahead := buildBatch(now+hour, []rawRecord{{offsetDelta: 0, value: []byte("ahead")}})
+	behind := buildBatch(now-hour, []rawRecord{{offsetDelta: 0, value: []byte("behind")}})
+	inRange := buildBatch(now, []rawRecord{{offsetDelta: 0, value: []byte("now")}})
+
+	for _, c := range []struct {
+		topic, what string
+		batch       []byte
+		want        int16
+	}{
+		{onlyDiff, "an hour ahead (after.max.ms unlimited: the difference applies)", ahead, kerr.InvalidTimestamp.Code},
+		{onlyDiff, "an hour behind (before.max.ms default, unlimited)", behind, kerr.InvalidTimestamp.Code},
+		{onlyDiff, "now", inRange, 0},
+		{afterSet, "an hour ahead (after.max.ms two hours)", ahead, 0},
+		{afterSet, "an hour behind (before.max.ms default: the difference applies)", behind, kerr.InvalidTimestamp.Code},
+	} {
+		p := produceRecordErrors(t, rc, int32(len(c.what)), 12, c.topic, c.batch)
+		if p.ErrorCode != c.want {
+			t.Errorf("%s: %s: %v, want %v", c.topic, c.what, kerr.ErrorForCode(p.ErrorCode), kerr.ErrorForCode(c.want))
+		}
+	}
+}
