@@ -394,10 +394,20 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		for i := range specs {
 			specs[i].listeners = "PLAINTEXT://" + specs[i].addr
 		}
-		if nodes, err = start(ctx, o, sluice, dir, specs, append(common, "num.partitions=3")...); err != nil {
+		// An SSL listener for kcat.sh's ssl/* checks.
+		files, err := writeTLSFiles(dir)
+		if err != nil {
 			return errResult(suite, err)
 		}
-		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log)
+		sslAddrs, err := addListener(specs, "SSL")
+		if err != nil {
+			return errResult(suite, err)
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs, append(append(common, "num.partitions=3"), files.brokerOverrides()...)...); err != nil {
+			return errResult(suite, err)
+		}
+		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log,
+			"SSL_BROKER="+sslAddrs[0], "SSL_CA="+files.CA, "SSL_CERT="+files.ClientCert, "SSL_KEY="+files.ClientKey)
 	default:
 		return errResult(suite, fmt.Errorf("unknown suite %q", suite))
 	}
