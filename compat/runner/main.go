@@ -295,8 +295,8 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 			return errResult(suite, err)
 		}
 		overrides := append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER", suiteMinISR(clusterRF(o.cluster)))
-		env := []string{"KGO_TEST_RF=" + strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords)}
-		var sslAddrs []string
+		records := o.kgoRecords
+		var env, sslAddrs []string
 		if suite == "kgo-tls" {
 			// Every client the suite's helpers make (testClientOpts) dials
 			// KGO_SEEDS with KGO_TEST_TLS's config: the SSL listeners. The
@@ -309,8 +309,8 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 				return errResult(suite, err)
 			}
 			overrides = append(overrides, files.brokerOverrides()...)
-			env = []string{"KGO_TEST_RF=" + strconv.Itoa(clusterRF(o.cluster)),
-				"KGO_TEST_RECORDS=" + strconv.Itoa(min(o.kgoRecords, tlsRecords)), files.kgoEnv()}
+			records = min(records, tlsRecords)
+			env = append(env, files.kgoEnv())
 		}
 		if nodes, err = start(ctx, o, sluice, dir, specs, overrides...); err != nil {
 			return errResult(suite, err)
@@ -331,7 +331,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		saslAddr := strings.TrimPrefix(strings.Split(specs[0].listeners, ",")[1], "SASL_PLAINTEXT://")
 		s := &GoSuite{
 			Name: suite, Binary: suiteBinary(o, suite), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env: append(env, "KGO_SEEDS="+kgoSeeds,
+			Env: append(env, "KGO_SEEDS="+kgoSeeds, "KGO_TEST_RF="+strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS="+strconv.Itoa(records),
 				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS="+saslAddr,
 				"KGO_TEST_OAUTH_SEEDS="+saslAddr),
 			NotRun: known.NotRun(suite), RunPattern: o.run,
