@@ -50,8 +50,9 @@ fuzz:
 bench:
 	$(GO) run ./cmd/sluice bench --embedded --kfake
 
-# The clients' own integration suites (franz-go kgo, segmentio/kafka-go,
-# a kcat session) against a freshly started broker each; prints one table
+# The clients' own integration suites (franz-go kgo, kgo again with every
+# client on mutual TLS, segmentio/kafka-go, a kcat session with SSL
+# checks) against a freshly started broker each; prints one table
 # and fails on a failure not explained in compat/known_failures.txt.
 # Needs unshare and ip (kafka-go's suite runs in a private network
 # namespace). docs/COMPATIBILITY.md has the results and the causes.

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # kcat (librdkafka) session against a running broker, for `make compat`.
-# Usage: BROKER=host:port [BROKERS=n] compat/kcat.sh
+# Usage: BROKER=host:port [BROKERS=n] [SSL_BROKER=host:port SSL_CA=ca.pem
+#        SSL_CERT=client.pem SSL_KEY=client-key.pem] compat/kcat.sh
 # (BROKERS: how many brokers the cluster has, 1 unless the runner started
-# a cluster; the metadata check expects that many.)
+# a cluster; the metadata check expects that many. SSL_BROKER: the same
+# broker's SSL listener, for the ssl/* checks, which dial it with
+# security.protocol=ssl, the CA file and the client certificate.)
 #
 # Prints one line per check, "ok   <id>" or "FAIL <id>: <detail>", then a
 # summary; exits non-zero if any check failed. Check ids are stable so
@@ -185,6 +188,44 @@ got=$(kc -C -t "$topic" -p 0 -o -2 -e -q -f '%o ' 2>"$work/o.err")
 if [ "$got" = "13 14 " ]; then pass consume/relative-offset; else fail consume/relative-offset "got '$got', want '13 14 ' $(oneline "$work/o.err")"; fi
 got=$(kc -C -t "$topic" -p 0 -o "s@$boundary" -e -q -f '%s ' 2>"$work/o.err")
 if [ "$got" = "late 1 late 2 late 3 late 4 late 5 " ]; then pass consume/timestamp-start; else fail consume/timestamp-start "got '$got' $(oneline "$work/o.err")"; fi
+
+# ssl/*: librdkafka over TLS with a client certificate (the runner's
+# broker requires one): metadata names every broker at its SSL address
+# (the one dialled among them), keyed records with a codec round-trip,
+# and the balanced consumer, whose coordinator connection is a second
+# TLS connection to the advertised SSL address.
+if [ -n "${SSL_BROKER:-}" ]; then
+  ks() {
+    timeout "$TIMEOUT" "$KCAT" -b "$SSL_BROKER" -X security.protocol=ssl -X "ssl.ca.location=$SSL_CA" \
+      -X "ssl.certificate.location=$SSL_CERT" -X "ssl.key.location=$SSL_KEY" "$@"
+  }
+  if ks -L >"$work/ssl-meta.txt" 2>"$work/ssl-meta.err"; then
+    if grep -q "^ $BROKERS brokers:" "$work/ssl-meta.txt" && grep -q "broker [0-9]* at $SSL_BROKER" "$work/ssl-meta.txt"; then
+      pass ssl/metadata
+    else
+      fail ssl/metadata "kcat -L: $(oneline "$work/ssl-meta.txt")"
+    fi
+  else
+    fail ssl/metadata "$(oneline "$work/ssl-meta.err")"
+  fi
+  topic="compat-kcat-ssl-$RUN_ID"
+  awk 'BEGIN { for (i = 1; i <= 300; i++) printf "k%d:v%d\n", i, i }' >"$work/ssl-in.txt"
+  if ! ks -P -t "$topic" -K : -z lz4 -X acks=all <"$work/ssl-in.txt" 2>"$work/ssl-p.err"; then
+    fail ssl/produce-consume "produce: $(oneline "$work/ssl-p.err")"
+  elif ! ks -C -t "$topic" -o beginning -e -q -f '%k:%s\n' >"$work/ssl-out.txt" 2>"$work/ssl-c.err"; then
+    fail ssl/produce-consume "consume: $(oneline "$work/ssl-c.err")"
+  elif [ "$(sort "$work/ssl-in.txt")" != "$(sort "$work/ssl-out.txt")" ]; then
+    fail ssl/produce-consume "consumed $(grep -c . "$work/ssl-out.txt") records, want the 300 produced ones"
+  else
+    pass ssl/produce-consume
+  fi
+  got=$(ks -G "compat-kcat-ssl-g-$RUN_ID" -X auto.offset.reset=earliest -X session.timeout.ms=6000 -e -q -f '%k:%s\n' "$topic" 2>"$work/ssl-g.err" | sort)
+  if [ "$got" = "$(sort "$work/ssl-in.txt")" ]; then
+    pass ssl/group
+  else
+    fail ssl/group "read $(echo -n "$got" | grep -c .) of 300 records: $(oneline "$work/ssl-g.err")"
+  fi
+fi
 
 echo "kcat session: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,13 +10,14 @@ import (
 	"strings"
 )
 
-// runKcat runs compat/kcat.sh against addr, one of brokers brokers; each
-// "ok   <id>" or "FAIL <id>: <detail>" line is one check.
-func runKcat(ctx context.Context, script, addr string, brokers int, log io.Writer) *Result {
+// runKcat runs compat/kcat.sh against addr, one of brokers brokers, with
+// env added to its environment; each "ok   <id>" or "FAIL <id>: <detail>"
+// line is one check.
+func runKcat(ctx context.Context, script, addr string, brokers int, log io.Writer, env ...string) *Result {
 	res := newResult("kcat")
 	res.Runs = 1
 	cmd := exec.CommandContext(ctx, script)
-	cmd.Env = append(os.Environ(), "BROKER="+addr, fmt.Sprintf("BROKERS=%d", brokers))
+	cmd.Env = append(append(os.Environ(), "BROKER="+addr, fmt.Sprintf("BROKERS=%d", brokers)), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

@@ -6,11 +6,16 @@
 // Suites:
 //   - kgo: franz-go's pkg/kgo integration tests (KGO_SEEDS at a broker on a
 //     free port; KGO_TEST_SCRAM_SEEDS at its SASL_PLAINTEXT listener).
+//   - kgo-tls: the same test binary with every test client dialling an SSL
+//     listener (KGO_TEST_TLS: the runner's CA and a client certificate the
+//     broker requires), with fewer records (tlsRecords), so TLS costs a
+//     short second pass.
 //   - kafka-go: segmentio/kafka-go's root package tests, which hard-code
 //     localhost:9092 (and SASL on 9093), so the runner re-executes itself
 //     inside a private network namespace (unshare -n, loopback up) and starts
 //     the broker on localhost:9092 and localhost:9093 there.
-//   - kcat: compat/kcat.sh (librdkafka through kcat).
+//   - kcat: compat/kcat.sh (librdkafka through kcat), with its SSL checks
+//     against an SSL listener of the same broker.
 //
 // With -cluster n (make compat-cluster: 3) every suite runs against n
 // formatted combined broker+controller nodes instead of one (cluster.go);
@@ -53,7 +58,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.suites, "suites", "kgo,kafka-go,kcat", "comma-separated suites to run")
+	flag.StringVar(&o.suites, "suites", "kgo,kgo-tls,kafka-go,kcat", "comma-separated suites to run")
 	flag.StringVar(&o.out, "out", ".out", "work directory: binaries, broker logs, test output")
 	flag.StringVar(&o.known, "known", "known_failures.txt", "allow-list of explained failures")
 	flag.StringVar(&o.repo, "repo", "..", "the Sluice repository root")
@@ -168,9 +173,11 @@ func build(ctx context.Context, o options, suites []string) error {
 		return err
 	}
 	compatDir := filepath.Join(o.repo, "compat")
+	built := map[string]bool{}
 	for _, s := range suites {
-		if pkg := suitePackage(s); pkg != "" {
-			if err := step(compatDir, "test", "-c", "-o", filepath.Join(o.out, s+".test"), pkg); err != nil {
+		if pkg := suitePackage(s); pkg != "" && !built[pkg] {
+			built[pkg] = true
+			if err := step(compatDir, "test", "-c", "-o", suiteBinary(o, s), pkg); err != nil {
 				return err
 			}
 		}
@@ -178,9 +185,17 @@ func build(ctx context.Context, o options, suites []string) error {
 	return nil
 }
 
+// suiteBinary is the test binary of suite s; kgo and kgo-tls share one.
+func suiteBinary(o options, s string) string {
+	if s == "kgo-tls" {
+		s = "kgo"
+	}
+	return filepath.Join(o.out, s+".test")
+}
+
 func suitePackage(s string) string {
 	switch s {
-	case "kgo":
+	case "kgo", "kgo-tls":
 		return "github.com/twmb/franz-go/pkg/kgo"
 	case "kafka-go":
 		return "github.com/segmentio/kafka-go"
@@ -270,16 +285,34 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		}
 	}
 	switch suite {
-	case "kgo":
+	case "kgo", "kgo-tls":
 		// A SASL listener for TestSCRAMAuth/TestSCRAMAuthBadCredentials
 		// (KGO_TEST_SCRAM_SEEDS; the user is made once the broker runs) and
-		// TestOAuthAuth (KGO_TEST_OAUTH_SEEDS: unsecured tokens).
+		// TestOAuthAuth (KGO_TEST_OAUTH_SEEDS: unsecured tokens). Those
+		// tests dial without TLS, whatever KGO_TEST_TLS says.
 		specs, err := loopbackSpecs(o.cluster)
 		if err != nil {
 			return errResult(suite, err)
 		}
-		if nodes, err = start(ctx, o, sluice, dir, specs,
-			append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER", suiteMinISR(clusterRF(o.cluster)))...); err != nil {
+		overrides := append(common, "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER", suiteMinISR(clusterRF(o.cluster)))
+		records := o.kgoRecords
+		var env, sslAddrs []string
+		if suite == "kgo-tls" {
+			// Every client the suite's helpers make (testClientOpts) dials
+			// KGO_SEEDS with KGO_TEST_TLS's config: the SSL listeners. The
+			// broker's Metadata then names each broker's SSL address.
+			files, err := writeTLSFiles(dir)
+			if err != nil {
+				return errResult(suite, err)
+			}
+			if sslAddrs, err = addListener(specs, "SSL"); err != nil {
+				return errResult(suite, err)
+			}
+			overrides = append(overrides, files.brokerOverrides()...)
+			records = min(records, tlsRecords)
+			env = append(env, files.kgoEnv())
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs, overrides...); err != nil {
 			return errResult(suite, err)
 		}
 		if err := createSCRAM(ctx, nodes[0].Addr, kadm.UpsertSCRAM{User: "kgo", Mechanism: kadm.ScramSha256, Iterations: 4096, Password: "kgo-secret"}); err != nil {
@@ -291,12 +324,16 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 			stop()
 			return errResult(suite, err)
 		}
+		kgoSeeds := seeds(nodes)
+		if sslAddrs != nil {
+			kgoSeeds = strings.Join(sslAddrs, ",")
+		}
 		saslAddr := strings.TrimPrefix(strings.Split(specs[0].listeners, ",")[1], "SASL_PLAINTEXT://")
 		s := &GoSuite{
-			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
-			Env: []string{"KGO_SEEDS=" + seeds(nodes), "KGO_TEST_RF=" + strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS=" + strconv.Itoa(o.kgoRecords),
-				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS=" + saslAddr,
-				"KGO_TEST_OAUTH_SEEDS=" + saslAddr},
+			Name: suite, Binary: suiteBinary(o, suite), Dir: pkgDir, Timeout: o.timeout, Log: log,
+			Env: append(env, "KGO_SEEDS="+kgoSeeds, "KGO_TEST_RF="+strconv.Itoa(clusterRF(o.cluster)), "KGO_TEST_RECORDS="+strconv.Itoa(records),
+				"KGO_TEST_SCRAM=kgo:kgo-secret:256", "KGO_TEST_SCRAM_SEEDS="+saslAddr,
+				"KGO_TEST_OAUTH_SEEDS="+saslAddr),
 			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
 		res = s.Run(ctx)
@@ -344,7 +381,7 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 			return errResult(suite, err)
 		}
 		s := &GoSuite{
-			Name: suite, Binary: filepath.Join(o.out, suite+".test"), Dir: pkgDir, Timeout: o.timeout, Log: log,
+			Name: suite, Binary: suiteBinary(o, suite), Dir: pkgDir, Timeout: o.timeout, Log: log,
 			Env:    []string{"KAFKA_VERSION=3.7.0", "KAFKA_SKIP_NETTEST=1"},
 			NotRun: known.NotRun(suite), RunPattern: o.run,
 		}
@@ -357,10 +394,20 @@ func runSuite(ctx context.Context, o options, suite string, known *Known) *Resul
 		for i := range specs {
 			specs[i].listeners = "PLAINTEXT://" + specs[i].addr
 		}
-		if nodes, err = start(ctx, o, sluice, dir, specs, append(common, "num.partitions=3")...); err != nil {
+		// An SSL listener for kcat.sh's ssl/* checks.
+		files, err := writeTLSFiles(dir)
+		if err != nil {
 			return errResult(suite, err)
 		}
-		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log)
+		sslAddrs, err := addListener(specs, "SSL")
+		if err != nil {
+			return errResult(suite, err)
+		}
+		if nodes, err = start(ctx, o, sluice, dir, specs, append(append(common, "num.partitions=3"), files.brokerOverrides()...)...); err != nil {
+			return errResult(suite, err)
+		}
+		res = runKcat(ctx, filepath.Join(o.repo, "compat", "kcat.sh"), nodes[0].Addr, len(nodes), log,
+			"SSL_BROKER="+sslAddrs[0], "SSL_CA="+files.CA, "SSL_CERT="+files.ClientCert, "SSL_KEY="+files.ClientKey)
 	default:
 		return errResult(suite, fmt.Errorf("unknown suite %q", suite))
 	}
@@ -390,6 +437,24 @@ func loopbackSpecs(n int) ([]nodeSpec, error) {
 		specs = append(specs, nodeSpec{listeners: fmt.Sprintf("PLAINTEXT://%s,SASL_PLAINTEXT://127.0.0.1:%d", addr, sp), addr: addr})
 	}
 	return specs, nil
+}
+
+// addListener gives every node of specs one more listener of the given
+// security protocol (also its name) on a free 127.0.0.1 port, after the
+// others (the first stays the inter-broker listener), and returns their
+// addresses.
+func addListener(specs []nodeSpec, protocol string) ([]string, error) {
+	var addrs []string
+	for i := range specs {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", p)
+		specs[i].listeners += "," + protocol + "://" + addr
+		addrs = append(addrs, addr)
+	}
+	return addrs, nil
 }
 
 // start runs one node (no KRaft settings, as `sluice serve` alone) or,
