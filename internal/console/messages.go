@@ -59,6 +59,9 @@ type messagesData struct {
 	Download   string
 }
 
+// MaxPartition is the highest partition number, for the form's bound.
+func (d messagesData) MaxPartition() int { return max(d.Partitions-1, 0) }
+
 func parseBrowse(r *http.Request) (browse, error) {
 	q := r.URL.Query()
 	b := browse{Mode: q.Get("mode"), Timestamp: strings.TrimSpace(q.Get("timestamp")), Filter: q.Get("q"), Limit: defaultWindow}

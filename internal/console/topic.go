@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	ids = ids[pg.From:pg.To]
 	starts := s.listOffsets(ctx, name, ids, -2)
 	ends := s.listOffsets(ctx, name, ids, -1)
-	d := topicData{Name: name, ID: t.ID.String(), Internal: t.IsInternal, Count: len(t.Partitions), Pager: pg}
+	d := topicData{Name: name, ID: base64.RawURLEncoding.EncodeToString(t.ID[:]), Internal: t.IsInternal, Count: len(t.Partitions), Pager: pg}
 	for _, id := range ids {
 		p := t.Partitions[id]
 		row := partitionRow{Partition: id, Leader: p.Leader, Replicas: p.Replicas, ISR: p.ISR, Offline: p.OfflineReplicas,
