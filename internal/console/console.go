@@ -162,6 +162,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /topics/{topic}/messages.jsonl", s.messagesJSONL)
 	mux.HandleFunc("GET /groups", s.groups)
 	mux.HandleFunc("GET /groups/{group}", s.group)
+	mux.HandleFunc("GET /groups/{group}/reset", s.resetPreview)
+	mux.HandleFunc("POST /groups/{group}/reset", s.resetApply)
 	return securityHeaders(mux)
 }
 

@@ -277,3 +277,81 @@ func TestConsoleGroups(t *testing.T) {
 	}
 	consoleGet(t, base+"/groups/nosuch", http.StatusNotFound)
 }
+
+// TestConsoleGroupReset: a reset is previewed (earliest, offset,
+// timestamp), then applied to an Empty group; a group with a live member
+// is refused.
+func TestConsoleGroupReset(t *testing.T) {
+	t.Parallel()
+	tb, base := consoleBroker(t)
+	adm := newAdmin(t, tb.Addr())
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, 2, nil)
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	produceBrowseRecords(t, tb.Addr(), topic, 10, t0) // all to partition 0
+	group := topicName(t, "group")
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 4, -1)
+	offs.AddOffset(topic, 1, 0, -1)
+	if err := adm.CommitAllOffsets(testCtx(t, 15*time.Second), group, offs); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	preview := base + "/groups/" + group + "/reset?topic=" + url.QueryEscape(topic)
+	for _, c := range []struct{ to, value, row0 string }{
+		{"earliest", "", "<td>0</td><td>4</td><td>0</td>"},
+		{"latest", "", "<td>0</td><td>4</td><td>10</td>"},
+		{"offset", "7", "<td>0</td><td>4</td><td>7</td>"},
+		{"offset", "99", "<td>0</td><td>4</td><td>10</td>"},
+		{"timestamp", "2026-03-01T12:00:03", "<td>0</td><td>4</td><td>3</td>"},
+	} {
+		body := consoleGet(t, preview+"&to="+c.to+"&value="+url.QueryEscape(c.value), http.StatusOK)
+		if !strings.Contains(body, c.row0) || !strings.Contains(body, `id="apply"`) {
+			t.Errorf("preview to %s %s: want partition 0 row %s and the apply form", c.to, c.value, c.row0)
+		}
+	}
+	checkAccessible(t, "reset", consoleGet(t, preview+"&to=earliest", http.StatusOK))
+	if body := consoleGet(t, preview+"&to=offset&value=x", http.StatusOK); strings.Contains(body, `id="apply"`) || !strings.Contains(body, "want an offset") {
+		t.Error("a bad offset: want an error and no apply form")
+	}
+
+	tok := consoleCSRF(t, preview+"&to=offset&value=7")
+	status, loc := consolePost(t, base+"/groups/"+group+"/reset", url.Values{"csrf": {tok}, "topic": {topic}, "to": {"offset"}, "value": {"7"}})
+	if status != http.StatusSeeOther || strings.Contains(loc, "error") {
+		t.Fatalf("apply: %d %s", status, loc)
+	}
+	fetched, err := adm.FetchOffsets(testCtx(t, 10*time.Second), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := fetched.Lookup(topic, 0); o.At != 7 {
+		t.Errorf("partition 0 committed %d after the reset, want 7", o.At)
+	}
+	if o, _ := fetched.Lookup(topic, 1); o.At != 0 {
+		t.Errorf("partition 1 committed %d after the reset, want 0 (clamped to its end)", o.At)
+	}
+
+	// A live member: the reset is refused and nothing changes.
+	member := newClient(t, tb.Addr(), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		member.PollRecords(testCtx(t, 200*time.Millisecond), 1)
+		dg, err := adm.DescribeGroups(testCtx(t, 5*time.Second), group)
+		if err == nil && dg[group].State == "Stable" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group never Stable: %v %v", dg[group].State, err)
+		}
+	}
+	if body := consoleGet(t, preview+"&to=earliest", http.StatusOK); strings.Contains(body, `id="apply"`) || !strings.Contains(body, "only an Empty group is reset") {
+		t.Error("preview of a Stable group: want the refusal and no apply form")
+	}
+	status, loc = consolePost(t, base+"/groups/"+group+"/reset", url.Values{"csrf": {tok}, "topic": {topic}, "to": {"earliest"}})
+	if status != http.StatusSeeOther || !strings.Contains(loc, "error=") {
+		t.Errorf("apply to a Stable group: %d %s, want a redirect with an error", status, loc)
+	}
+	fetched, _ = adm.FetchOffsets(testCtx(t, 10*time.Second), group)
+	if o, _ := fetched.Lookup(topic, 0); o.At != 7 {
+		t.Errorf("partition 0 committed %d after a refused reset, want 7", o.At)
+	}
+}
