@@ -15,10 +15,8 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -30,9 +28,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 //go:embed assets
@@ -42,8 +37,12 @@ var assets embed.FS
 type Config struct {
 	// Listener is console.listener: http://host:port (or host:port).
 	Listener string
-	// Bootstrap is host:port of a PLAINTEXT Kafka listener of this broker.
+	// Bootstrap is host:port of a Kafka listener of this broker:
+	// PLAINTEXT, or SASL_PLAINTEXT when SASLMechanisms is set.
 	Bootstrap string
+	// SASLMechanisms, when set, are the mechanisms of Bootstrap's SASL
+	// listener: the console asks users to log in and connects as them.
+	SASLMechanisms []string
 	// ReadOnly is console.read.only: no form that changes the cluster.
 	ReadOnly bool
 	// Dial, when set, opens the console client's Kafka connections (the
@@ -64,11 +63,11 @@ type Server struct {
 	cfg   Config
 	ln    net.Listener
 	srv   *http.Server
-	kcl   *kgo.Client
-	adm   *kadm.Client
 	pages map[string]*template.Template
-	csrf  string // token every form carries (see checkForm)
 	rates *rates
+
+	anon     *session  // without login: the one session everybody shares
+	sessions *sessions // with login (session.go)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -105,25 +104,20 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Bootstrap), kgo.ClientID("sluice-console"),
-		kgo.RequestTimeoutOverhead(5 * time.Second), kgo.RequestRetries(2)}
-	if cfg.Dial != nil {
-		opts = append(opts, kgo.Dialer(cfg.Dial))
+	s := &Server{cfg: cfg, pages: pages, rates: newRates(60), stop: make(chan struct{}), sessions: newSessions()}
+	if len(cfg.SASLMechanisms) == 0 {
+		if s.anon, err = s.newSession("", nil); err != nil {
+			return nil, err
+		}
 	}
-	kcl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("console: %w", err)
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		kcl.Close()
+	if s.ln, err = net.Listen("tcp", addr); err != nil {
+		if s.anon != nil {
+			s.anon.kcl.Close()
+		}
 		return nil, fmt.Errorf("console.listener: %w", err)
 	}
-	tok := make([]byte, 16)
-	_, _ = rand.Read(tok)
-	s := &Server{cfg: cfg, ln: ln, kcl: kcl, adm: kadm.NewClient(kcl), pages: pages,
-		csrf: hex.EncodeToString(tok), rates: newRates(60), stop: make(chan struct{})}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	ln := s.ln
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -143,7 +137,10 @@ func (s *Server) Close() error {
 	close(s.stop)
 	err := s.srv.Close()
 	s.wg.Wait()
-	s.kcl.Close()
+	if s.anon != nil {
+		s.anon.kcl.Close()
+	}
+	s.sessions.closeAll()
 	return err
 }
 
@@ -151,6 +148,9 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(assets, "assets/static")
 	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("POST /login", s.login)
+	mux.HandleFunc("POST /logout", s.logout)
 	mux.HandleFunc("GET /{$}", s.overview)
 	mux.HandleFunc("GET /topics", s.topics)
 	mux.HandleFunc("POST /topics", s.createTopic)
@@ -164,7 +164,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.resetPreview)
 	mux.HandleFunc("POST /groups/{group}/reset", s.resetApply)
-	return securityHeaders(mux)
+	return securityHeaders(s.withSession(mux))
 }
 
 // securityHeaders keeps the pages from being framed or sniffed, and
@@ -197,7 +197,8 @@ func (s *Server) checkForm(w http.ResponseWriter, r *http.Request) bool {
 		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
 		return false
 	}
-	if subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(s.csrf)) != 1 {
+	sess := sessionOf(r.Context())
+	if sess == nil || subtle.ConstantTimeCompare([]byte(r.PostForm.Get("csrf")), []byte(sess.csrf)) != 1 {
 		http.Error(w, "missing or stale form token: reload the page", http.StatusForbidden)
 		return false
 	}

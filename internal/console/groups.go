@@ -19,7 +19,7 @@ type groupsData struct {
 func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	lg, err := s.adm.ListGroups(ctx)
+	lg, err := sessionOf(ctx).adm.ListGroups(ctx)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, "Groups", err)
 		return
@@ -60,7 +60,7 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("group")
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	lags, err := s.adm.Lag(ctx, name)
+	lags, err := sessionOf(ctx).adm.Lag(ctx, name)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, name, err)
 		return

@@ -116,7 +116,7 @@ func parseTime(s string) (int64, error) {
 // watermark and reads them, newest first, filtered.
 func (s *Server) window(ctx context.Context, topic string, b browse) (messagesData, error) {
 	d := messagesData{Topic: topic, B: b}
-	md, err := s.adm.Metadata(ctx, topic)
+	md, err := sessionOf(ctx).adm.Metadata(ctx, topic)
 	if err != nil {
 		return d, err
 	}
@@ -184,12 +184,9 @@ func (s *Server) read(ctx context.Context, topic string, partition int32, from, 
 	if from >= to {
 		return nil, nil
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(s.cfg.Bootstrap), kgo.ClientID("sluice-console"),
+	opts := append(sessionOf(ctx).connOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {partition: kgo.NewOffset().At(from)}}),
-		kgo.FetchMaxBytes(maxWindowBytes), kgo.FetchMaxPartitionBytes(maxWindowBytes), kgo.FetchMaxWait(250 * time.Millisecond)}
-	if s.cfg.Dial != nil {
-		opts = append(opts, kgo.Dialer(s.cfg.Dial))
-	}
+		kgo.FetchMaxBytes(maxWindowBytes), kgo.FetchMaxPartitionBytes(maxWindowBytes), kgo.FetchMaxWait(250*time.Millisecond))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err

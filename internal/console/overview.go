@@ -24,7 +24,7 @@ type overviewData struct {
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	md, err := s.adm.Metadata(ctx)
+	md, err := sessionOf(ctx).adm.Metadata(ctx)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, "Cluster", err)
 		return

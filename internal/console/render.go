@@ -17,6 +17,7 @@ type page struct {
 	Nav      string // which navigation link is current
 	ReadOnly bool
 	CSRF     string
+	User     string // the logged-in user, "" without login
 	OK       string // a message after a successful change
 	Error    string
 	Data     any
@@ -59,7 +60,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, p p
 }
 
 func (s *Server) renderStatus(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	p.ReadOnly, p.CSRF = s.cfg.ReadOnly, s.csrf
+	p.ReadOnly = s.cfg.ReadOnly
+	if sess := sessionOf(r.Context()); sess != nil {
+		p.CSRF, p.User = sess.csrf, sess.user
+	}
 	if p.OK == "" {
 		p.OK = r.URL.Query().Get("ok")
 	}

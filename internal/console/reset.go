@@ -39,7 +39,7 @@ type resetData struct {
 // resetPlan computes the new offsets of group's partitions of topic.
 func (s *Server) resetPlan(ctx context.Context, group, topic, to, value string) (resetData, error) {
 	d := resetData{Group: group, Topic: topic, To: to, Value: value}
-	described, err := s.adm.DescribeGroups(ctx, group)
+	described, err := sessionOf(ctx).adm.DescribeGroups(ctx, group)
 	if err != nil {
 		return d, err
 	}
@@ -48,7 +48,7 @@ func (s *Server) resetPlan(ctx context.Context, group, topic, to, value string) 
 		return d, fmt.Errorf("group %q not found", group)
 	}
 	d.State = g.State
-	fetched, err := s.adm.FetchOffsets(ctx, group)
+	fetched, err := sessionOf(ctx).adm.FetchOffsets(ctx, group)
 	if err != nil {
 		return d, err
 	}
@@ -166,7 +166,7 @@ func (s *Server) resetApply(w http.ResponseWriter, r *http.Request) {
 	for _, row := range d.Rows {
 		offs.AddOffset(d.Topic, row.Partition, row.New, -1)
 	}
-	resps, err := s.adm.CommitOffsets(ctx, group, offs)
+	resps, err := sessionOf(ctx).adm.CommitOffsets(ctx, group, offs)
 	if err == nil {
 		err = resps.Error()
 	}

@@ -47,7 +47,7 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	md, err := s.adm.Metadata(ctx, name)
+	md, err := sessionOf(ctx).adm.Metadata(ctx, name)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, name, err)
 		return
@@ -82,7 +82,7 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Partitions = append(d.Partitions, row)
 	}
-	rcs, err := s.adm.DescribeTopicConfigs(ctx, name)
+	rcs, err := sessionOf(ctx).adm.DescribeTopicConfigs(ctx, name)
 	if err == nil && len(rcs) == 1 && rcs[0].Err != nil {
 		err = rcs[0].Err
 	}
@@ -151,7 +151,7 @@ func (s *Server) listOffsets(ctx context.Context, topic string, partitions []int
 		rt.Partitions = append(rt.Partitions, rp)
 	}
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, s.kcl)
+	resp, err := req.RequestWith(ctx, sessionOf(ctx).kcl)
 	if err != nil {
 		for _, p := range partitions {
 			out[p] = offsetResult{offset: -1, err: err}
@@ -191,7 +191,7 @@ func (s *Server) alterConfig(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	resps, err := s.adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{ac}, name)
+	resps, err := sessionOf(ctx).adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{ac}, name)
 	if err == nil {
 		for _, rsp := range resps {
 			if rsp.Err != nil {
@@ -224,7 +224,7 @@ func (s *Server) addPartitions(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	resps, err := s.adm.CreatePartitions(ctx, n, name)
+	resps, err := sessionOf(ctx).adm.CreatePartitions(ctx, n, name)
 	if err == nil {
 		if rsp, ok := resps[name]; ok && rsp.Err != nil {
 			err = fmt.Errorf("%s", errText(rsp.Err, rsp.ErrMessage))
@@ -250,7 +250,7 @@ func (s *Server) deleteTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	resp, err := s.adm.DeleteTopic(ctx, name)
+	resp, err := sessionOf(ctx).adm.DeleteTopic(ctx, name)
 	if err != nil {
 		redirect(w, r, "/topics/"+pathEscape(name), "delete: "+errText(err, resp.ErrMessage), true)
 		return

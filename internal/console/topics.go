@@ -31,7 +31,7 @@ type topicsData struct {
 func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	md, err := s.adm.Metadata(ctx)
+	md, err := sessionOf(ctx).adm.Metadata(ctx)
 	if err != nil {
 		s.fail(w, r, http.StatusBadGateway, "Topics", err)
 		return
@@ -74,7 +74,7 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 func (s *Server) topicSizes(r *http.Request, set kadm.TopicsSet) map[string]int64 {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	dirs, err := s.adm.DescribeAllLogDirs(ctx, set)
+	dirs, err := sessionOf(ctx).adm.DescribeAllLogDirs(ctx, set)
 	if err != nil {
 		return nil
 	}
@@ -113,7 +113,7 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	resp, err := s.adm.CreateTopic(ctx, int32(parts), int16(rf), nil, name)
+	resp, err := sessionOf(ctx).adm.CreateTopic(ctx, int32(parts), int16(rf), nil, name)
 	if err != nil {
 		redirect(w, r, "/topics", "create "+name+": "+errText(err, resp.ErrMessage), true)
 		return
