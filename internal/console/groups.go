@@ -21,7 +21,7 @@ func (s *Server) groups(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	lg, err := sessionOf(ctx).adm.ListGroups(ctx)
 	if err != nil {
-		s.fail(w, r, http.StatusBadGateway, "Groups", err)
+		s.fail(w, r, statusFor(err), "Groups", err)
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -62,7 +62,7 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	lags, err := sessionOf(ctx).adm.Lag(ctx, name)
 	if err != nil {
-		s.fail(w, r, http.StatusBadGateway, name, err)
+		s.fail(w, r, statusFor(err), name, err)
 		return
 	}
 	l, ok := lags[name]
@@ -71,7 +71,7 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := l.Error(); err != nil {
-		s.fail(w, r, http.StatusBadGateway, name, err)
+		s.fail(w, r, statusFor(err), name, err)
 		return
 	}
 	if l.State == "Dead" {

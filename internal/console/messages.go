@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -122,6 +124,9 @@ func (s *Server) window(ctx context.Context, topic string, b browse) (messagesDa
 	}
 	t, ok := md.Topics[topic]
 	if !ok || t.Err != nil {
+		if ok && t.Err != nil && !isUnknownTopic(t.Err) {
+			return d, t.Err
+		}
 		return d, fmt.Errorf("topic %q: %w", topic, errNoTopic)
 	}
 	d.Partitions = len(t.Partitions)
@@ -323,8 +328,15 @@ func safeFileRune(r rune) rune {
 	return '_'
 }
 
+// statusFor is the HTTP status of a failed page: 403 when the broker's
+// authorizer refused, 404 for what does not exist, else 502 (the broker
+// did not answer as it should).
 func statusFor(err error) int {
-	if strings.Contains(err.Error(), errNoTopic.Error()) || strings.Contains(err.Error(), "has no partition") {
+	switch {
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.GroupAuthorizationFailed),
+		errors.Is(err, kerr.ClusterAuthorizationFailed):
+		return http.StatusForbidden
+	case errors.Is(err, errNoTopic), errors.Is(err, kerr.UnknownTopicOrPartition), strings.Contains(err.Error(), "has no partition"):
 		return http.StatusNotFound
 	}
 	return http.StatusBadGateway

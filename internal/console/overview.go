@@ -26,7 +26,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	md, err := sessionOf(ctx).adm.Metadata(ctx)
 	if err != nil {
-		s.fail(w, r, http.StatusBadGateway, "Cluster", err)
+		s.fail(w, r, statusFor(err), "Cluster", err)
 		return
 	}
 	d := overviewData{Cluster: md.Cluster, Controller: md.Controller, Topics: len(md.Topics)}

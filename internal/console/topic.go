@@ -49,13 +49,13 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	md, err := sessionOf(ctx).adm.Metadata(ctx, name)
 	if err != nil {
-		s.fail(w, r, http.StatusBadGateway, name, err)
+		s.fail(w, r, statusFor(err), name, err)
 		return
 	}
 	t, ok := md.Topics[name]
 	if !ok || t.Err != nil {
 		if ok && t.Err != nil && !isUnknownTopic(t.Err) {
-			s.fail(w, r, http.StatusBadGateway, name, t.Err)
+			s.fail(w, r, statusFor(t.Err), name, t.Err)
 			return
 		}
 		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("topic %q: %w", name, errNoTopic))

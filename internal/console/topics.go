@@ -33,7 +33,7 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	md, err := sessionOf(ctx).adm.Metadata(ctx)
 	if err != nil {
-		s.fail(w, r, http.StatusBadGateway, "Topics", err)
+		s.fail(w, r, statusFor(err), "Topics", err)
 		return
 	}
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
