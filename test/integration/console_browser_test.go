@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kadm"
 )
 
 // chromiumPath finds a Chromium for the browser tests: skipped with a
@@ -75,12 +76,18 @@ func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
 // submit runs steps that submit a form and waits for the next page.
 func (b *browser) submit(steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
+	b.submitStatus(200, steps...)
+}
+
+// submitStatus is submit expecting the next page's HTTP status.
+func (b *browser) submitStatus(want int64, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
 	resp, err := chromedp.RunResponse(b.ctx, steps...)
 	if err != nil {
 		b.t.Fatalf("browser submit: %v", err)
 	}
-	if resp.Status != 200 {
-		b.t.Fatalf("browser submit: landed on %s with status %d", resp.URL, resp.Status)
+	if resp.Status != want {
+		b.t.Fatalf("browser submit: landed on %s with status %d, want %d", resp.URL, resp.Status, want)
 	}
 }
 
@@ -241,4 +248,53 @@ func TestConsoleBrowser(t *testing.T) {
 	b.screenshot("overview")
 	b.open("/groups")
 	b.checkA11y("groups")
+}
+
+// TestConsoleBrowserLogin: in Chromium, a SASL broker's console sends the
+// user to the login form, logs alice in, shows only what her ACLs allow
+// and shows the broker's refusal of a topic she may not create.
+func TestConsoleBrowserLogin(t *testing.T) {
+	t.Parallel()
+	tb := startSASLBroker(t, withAuthorizer(), withProp("super.users", "User:ANONYMOUS"),
+		withProp("console.listener", "http://127.0.0.1:0"))
+	b := newBrowser(t, "http://"+tb.b.ConsoleAddr())
+	adm := newAdmin(t, tb.Addr())
+	mine := topicName(t, "alice")
+	createTopic(t, adm, mine, 1, nil)
+	createTopic(t, adm, topicName(t, "other"), 1, nil)
+	res, err := adm.CreateACLs(testCtx(t, 15*time.Second), kadm.NewACLs().Allow("User:alice").Topics(mine).Operations(kadm.OpDescribe))
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("acl: %v %v", err, res)
+	}
+
+	b.open("/topics")
+	if loc := b.location(); !strings.Contains(loc, "/login?next=") {
+		t.Fatalf("before login: at %s, want the login page", loc)
+	}
+	b.checkA11y("login")
+	b.screenshot("login")
+	b.submitStatus(401, chromedp.SetValue(chromedp.ID("username"), "alice"), chromedp.SetValue(chromedp.ID("password"), "alice-pw"),
+		chromedp.SetValue(chromedp.ID("mechanism"), "SCRAM-SHA-256"), chromedp.Click(chromedp.CSS(`#login button`)))
+	// SCRAM-SHA-256 has no credentials for alice (only PLAIN users exist):
+	// the broker refuses, the form says so.
+	if got := b.text(".flash.error"); !strings.Contains(got, "login failed") {
+		t.Fatalf("SCRAM login without SCRAM credentials: %q", got)
+	}
+	b.submit(chromedp.SetValue(chromedp.ID("password"), "alice-pw"), chromedp.SetValue(chromedp.ID("mechanism"), "PLAIN"),
+		chromedp.Click(chromedp.CSS(`#login button`)))
+	if loc := b.location(); !strings.HasSuffix(loc, "/topics") {
+		t.Fatalf("after login: at %s", loc)
+	}
+	if rows := b.text("table tbody"); !strings.Contains(rows, mine) || strings.Contains(rows, topicName(t, "other")) {
+		t.Errorf("alice's topics: %q, want only %s", rows, mine)
+	}
+	b.submit(chromedp.SetValue(chromedp.ID("name"), topicName(t, "new")), chromedp.Click(chromedp.CSS(`#create-form button`)))
+	if got := b.text(".flash.error"); !strings.Contains(got, "AUTHORIZATION_FAILED") {
+		t.Errorf("alice creates a topic: flash %q, want the broker's authorization failure", got)
+	}
+	b.screenshot("refused")
+	b.submit(chromedp.Click(chromedp.CSS(`form.logout button`)))
+	if loc := b.location(); !strings.HasSuffix(loc, "/login") {
+		t.Errorf("after logout: at %s", loc)
+	}
 }
