@@ -65,6 +65,7 @@ type Server struct {
 	srv   *http.Server
 	pages map[string]*template.Template
 	rates *rates
+	lags  *lagHistory
 
 	anon     *session  // without login: the one session everybody shares
 	sessions *sessions // with login (session.go)
@@ -104,7 +105,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, pages: pages, rates: newRates(60), stop: make(chan struct{}), sessions: newSessions()}
+	s := &Server{cfg: cfg, pages: pages, rates: newRates(60), lags: newLagHistory(), stop: make(chan struct{}), sessions: newSessions()}
 	if len(cfg.SASLMechanisms) == 0 {
 		if s.anon, err = s.newSession("", nil); err != nil {
 			return nil, err
@@ -116,7 +117,7 @@ func Start(cfg Config) (*Server, error) {
 		}
 		return nil, fmt.Errorf("console.listener: %w", err)
 	}
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln := s.ln
 	s.wg.Add(2)
 	go func() {

@@ -52,6 +52,8 @@ type groupData struct {
 	Lag                                 []lagRow
 	TotalLag                            int64
 	Pager                               pager
+	Chart                               chart
+	Refresh                             bool // the page reloads itself every lagRefresh seconds
 }
 
 // group is one group: members and the lag per partition (committed
@@ -79,7 +81,8 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := groupData{Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType,
-		Coordinator: l.Coordinator.NodeID, Members: l.Members, TotalLag: l.Lag.Total()}
+		Coordinator: l.Coordinator.NodeID, Members: l.Members, TotalLag: l.Lag.Total(), Refresh: r.URL.Query().Get("refresh") == "1"}
+	d.Chart = drawChart("Total lag", s.lags.add(name, d.TotalLag))
 	all := l.Lag.Sorted()
 	d.Pager = paginate(r, len(all), s.cfg.PageSize)
 	for _, m := range all[d.Pager.From:d.Pager.To] {
@@ -95,5 +98,9 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 	if len(d.Members) > s.cfg.PageSize {
 		d.Members = d.Members[:s.cfg.PageSize]
 	}
-	s.render(w, r, "group", page{Title: "Group " + name, Nav: "groups", Data: d})
+	p := page{Title: "Group " + name, Nav: "groups", Data: d}
+	if d.Refresh {
+		p.Refresh = lagRefresh
+	}
+	s.render(w, r, "group", p)
 }

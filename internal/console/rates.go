@@ -72,11 +72,20 @@ const chartW, chartH = 240, 40
 
 // sparkline draws xs (bytes/s) scaled to the chart box.
 func sparkline(label string, xs []float64) chart {
+	c := drawChart(label, xs)
+	if len(xs) > 0 {
+		c.Now = humanBytes(int64(xs[len(xs)-1])) + "/s"
+	}
+	return c
+}
+
+// drawChart scales xs to the chart box; Now is the last value.
+func drawChart(label string, xs []float64) chart {
 	c := chart{Label: label, Empty: len(xs) < 2, Now: "no samples yet"}
 	if len(xs) == 0 {
 		return c
 	}
-	c.Now = humanBytes(int64(xs[len(xs)-1])) + "/s"
+	c.Now = fmt.Sprint(int64(xs[len(xs)-1]))
 	top := 1.0
 	for _, x := range xs {
 		top = max(top, x)

@@ -18,6 +18,7 @@ type page struct {
 	ReadOnly bool
 	CSRF     string
 	User     string // the logged-in user, "" without login
+	Refresh  int    // seconds before the page reloads itself, 0: never
 	OK       string // a message after a successful change
 	Error    string
 	Data     any

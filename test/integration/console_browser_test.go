@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // chromiumPath finds a Chromium for the browser tests: skipped with a
@@ -297,4 +298,56 @@ func TestConsoleBrowserLogin(t *testing.T) {
 	if loc := b.location(); !strings.HasSuffix(loc, "/login") {
 		t.Errorf("after logout: at %s", loc)
 	}
+}
+
+// TestConsoleBrowserLagFalls: a group's page, refreshing itself, shows its
+// lag fall to zero while a consumer runs, and draws the lag chart.
+func TestConsoleBrowserLagFalls(t *testing.T) {
+	t.Parallel()
+	tb, base := consoleBroker(t)
+	b := newBrowser(t, base)
+	adm := newAdmin(t, tb.Addr())
+	topic, group := topicName(t, ""), topicName(t, "group")
+	createTopic(t, adm, topic, 1, nil)
+	produceBrowseRecords(t, tb.Addr(), topic, 20, time.Now())
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 0, -1)
+	if err := adm.CommitAllOffsets(testCtx(t, 15*time.Second), group, offs); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/groups/" + group)
+	b.checkA11y("group")
+	b.submit(chromedp.Click(chromedp.ID("refresh")))
+	if got := b.text("#total-lag"); got != "20" {
+		t.Fatalf("total lag before consuming: %q, want 20", got)
+	}
+
+	consumer := newClient(t, tb.Addr(), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit())
+	for n := 0; n < 20; {
+		fs := consumer.PollFetches(testCtx(t, 15*time.Second))
+		if errs := fs.Errors(); len(errs) > 0 {
+			t.Fatalf("consume: %v", errs)
+		}
+		n += fs.NumRecords()
+	}
+	if err := consumer.CommitUncommittedOffsets(testCtx(t, 15*time.Second)); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	// The page reloads itself (meta refresh); nothing here reloads it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, err := chromedp.Run(b.ctx, chromedp.Text(chromedp.ID("total-lag")))
+		if err == nil && got == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("total lag still %q (%v) 30 s after the consumer committed", got, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	pts, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector('figure.lag polyline')?.getAttribute('points') ?? ''`))
+	if err != nil || len(strings.Fields(pts)) < 2 || !strings.HasSuffix(pts, ",39.0") {
+		t.Errorf("lag chart points %q (%v): want a line ending at zero lag", pts, err)
+	}
+	b.screenshot("group-lag")
 }
