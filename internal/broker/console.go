@@ -29,17 +29,21 @@ func (b *Broker) startConsole() error {
 	if l == "" {
 		return nil
 	}
+	readOnly, err := b.cfg.ConsoleReadOnly()
+	if err != nil {
+		return err
+	}
 	boot, mechs, err := b.consoleBootstrap()
 	if err != nil {
 		return err
 	}
-	c, err := console.Start(console.Config{Listener: l, Bootstrap: boot, SASLMechanisms: mechs, ReadOnly: b.cfg.ConsoleReadOnly(),
+	c, err := console.Start(console.Config{Listener: l, Bootstrap: boot, SASLMechanisms: mechs, ReadOnly: readOnly,
 		Dial: b.opts.Dial, Throughput: metrics.Throughput, Logger: b.logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
 	b.console = c
-	b.logger.Info("console listening", "console.listener", "http://"+c.Addr()+"/", "read.only", b.cfg.ConsoleReadOnly(), "login", len(mechs) > 0)
+	b.logger.Info("console listening", "console.listener", "http://"+c.Addr()+"/", "read.only", readOnly, "login", len(mechs) > 0)
 	return nil
 }
 

@@ -16,7 +16,14 @@ const (
 // ConsoleListener returns console.listener ("" when off).
 func (b *Broker) ConsoleListener() string { return strings.TrimSpace(b.Raw[ConsoleListenerKey]) }
 
-// ConsoleReadOnly returns console.read.only (default false).
-func (b *Broker) ConsoleReadOnly() bool {
-	return strings.EqualFold(strings.TrimSpace(b.Raw[ConsoleReadOnlyKey]), "true")
+// ConsoleReadOnly returns console.read.only (default false); a value
+// other than true or false is an error, as Kafka's booleans.
+func (b *Broker) ConsoleReadOnly() (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(b.Raw[ConsoleReadOnlyKey])); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, invalid(ConsoleReadOnlyKey, b.Raw[ConsoleReadOnlyKey], "want true or false")
 }

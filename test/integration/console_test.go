@@ -12,6 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluice-io/sluice/internal/broker"
+	"github.com/sluice-io/sluice/internal/config"
 )
 
 // TestConsoleOverview: the cluster page counts brokers, topics and
@@ -353,5 +356,38 @@ func TestConsoleGroupReset(t *testing.T) {
 	fetched, _ = adm.FetchOffsets(testCtx(t, 10*time.Second), group)
 	if o, _ := fetched.Lookup(topic, 0); o.At != 7 {
 		t.Errorf("partition 0 committed %d after a refused reset, want 7", o.At)
+	}
+}
+
+// TestConsoleConfigErrors: a bad console.read.only or console.listener, or
+// a broker without a listener the console can use, stops the start with
+// the key to fix.
+func TestConsoleConfigErrors(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"console.read.only": "yes"}, "console.read.only"},
+		{map[string]string{"console.listener": "nonsense"}, "console.listener"},
+		{map[string]string{"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms": "OAUTHBEARER",
+			"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"},
+			"console.listener needs"},
+	} {
+		props := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "console.listener": "http://127.0.0.1:0"}
+		for k, v := range c.props {
+			props[k] = v
+		}
+		cfg, err := config.Build(props)
+		if err != nil {
+			t.Fatalf("%v: config.Build: %v", c.props, err)
+		}
+		b := broker.New(cfg, nil)
+		if err := b.Start(); err == nil || !strings.Contains(err.Error(), c.want) {
+			if err == nil {
+				b.Close()
+			}
+			t.Errorf("%v: start error %v, want one naming %s", c.props, err, c.want)
+		}
 	}
 }
