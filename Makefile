@@ -6,8 +6,9 @@ PKGS := ./...
 
 .PHONY: run cluster build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster compat-rdkafka chaos
 
+# The web console (docs/CONSOLE.md) is on http://127.0.0.1:8080 in both.
 run:
-	$(GO) run ./cmd/sluice serve
+	$(GO) run ./cmd/sluice serve --override console.listener=http://127.0.0.1:8080
 
 # A local three-node cluster in the foreground (Ctrl-C stops it);
 # NODES=5 for more, DEV_CLUSTER_FLAGS=--processes for one process per node.

@@ -42,6 +42,7 @@ type devClusterFlags struct {
 	controllerBase int
 	overrides      []string
 	processes      bool
+	console        string // console.listener of node 1, "" for none
 	logFormat      string
 	logLevel       string
 }
@@ -76,6 +77,7 @@ are printed) to watch the cluster fail over.`,
 	fl.IntVar(&f.basePort, "base-port", 9092, "client port of node 1; node N gets base-port+N-1")
 	fl.IntVar(&f.controllerBase, "controller-base-port", 0, "controller (quorum) port of node 1 (default base-port+100)")
 	fl.StringArrayVar(&f.overrides, "override", nil, "set a broker config key=value on every node (repeatable)")
+	fl.StringVar(&f.console, "console", "http://127.0.0.1:8080", "the web console's console.listener on node 1 (\"\" for none; docs/CONSOLE.md)")
 	fl.BoolVar(&f.processes, "processes", false, "run each node as a child process (kill -9 one to see failover)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -153,6 +155,10 @@ func planDevCluster(f devClusterFlags, logs io.Writer) ([]*devNode, error) {
 			nd.props["transaction.state.log.min.isr"] = "1"
 			nd.props["share.coordinator.state.topic.replication.factor"] = rf
 		}
+		if nd.id == 1 && f.console != "" {
+			// One console is enough: it is a client of the whole cluster.
+			nd.props["console.listener"] = f.console
+		}
 		for _, o := range f.overrides {
 			k, v, ok := strings.Cut(o, "=")
 			if !ok || strings.TrimSpace(k) == "" {
@@ -212,6 +218,9 @@ func printBootstrap(out io.Writer, nodes []*devNode) {
 		addrs[i] = nd.addr
 	}
 	fmt.Fprintf(out, "%s%s\n", bootstrapPrefix, strings.Join(addrs, ","))
+	if l := nodes[0].props["console.listener"]; l != "" {
+		fmt.Fprintf(out, "console: %s\n", l)
+	}
 	fmt.Fprintf(out, "try:  SLUICE_BROKERS=%s sluice cluster info    (Ctrl-C stops every node)\n", addrs[0])
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/sluice-io/sluice/internal/api"
 	"github.com/sluice-io/sluice/internal/auth"
 	"github.com/sluice-io/sluice/internal/config"
+	"github.com/sluice-io/sluice/internal/console"
 	"github.com/sluice-io/sluice/internal/controller"
 	"github.com/sluice-io/sluice/internal/coordinator"
 	"github.com/sluice-io/sluice/internal/interbroker"
@@ -49,6 +50,8 @@ type Broker struct {
 	srv   *server.Server
 	lns   []*boundListener // listeners.go; the first one is Addr()
 	obs   brokerMetrics    // metrics.go
+
+	console *console.Server // the web console, nil when off (console.go)
 
 	txnNet   *interbroker.Client // the transaction coordinator's inter-broker client (txn_wiring.go)
 	replNet  *interbroker.Client // the replica fetchers' inter-broker client (replication_wiring.go)
@@ -267,6 +270,10 @@ func (b *Broker) Start() error {
 		started = append(started, fmt.Sprintf("%s://%s (advertised %s:%d)", l.cfg.Name, l.ln.Addr(), l.host, l.port))
 	}
 	go func() { defer b.wg.Done(); b.maintain() }()
+	if err := b.startConsole(); err != nil {
+		b.Close()
+		return err
+	}
 	b.logger.Info("sluice started", "listener", lns[0].ln.Addr().String(), "advertised", fmt.Sprintf("%s:%d", host, port),
 		"listeners", strings.Join(started, ","), "log.dirs", b.dir, "node.id", b.cfg.NodeID, "cluster.id", clusterID)
 	return nil
@@ -334,6 +341,7 @@ func (b *Broker) CloseWithoutHandover() error { return b.close(false) }
 
 func (b *Broker) close(handover bool) error {
 	close(b.stop)
+	b.stopConsole()
 	b.stopLifecycle(handover)
 	b.stopMetrics()
 	// The transaction coordinator goes first: it commits group offsets

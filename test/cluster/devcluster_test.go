@@ -55,7 +55,7 @@ type devCluster struct {
 func startDevCluster(t *testing.T, bin, dataDir string, base, ctlBase int, extra ...string) *devCluster {
 	t.Helper()
 	args := append([]string{"dev-cluster", "--nodes", "3", "--data-dir", dataDir,
-		"--base-port", fmt.Sprint(base), "--controller-base-port", fmt.Sprint(ctlBase),
+		"--base-port", fmt.Sprint(base), "--controller-base-port", fmt.Sprint(ctlBase), "--console=",
 		"--override", "controller.quorum.election.timeout.ms=300",
 		"--override", "broker.heartbeat.interval.ms=100",
 		"--override", "broker.session.timeout.ms=1000"}, extra...)

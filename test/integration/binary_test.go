@@ -41,12 +41,12 @@ func TestMain(m *testing.M) {
 }
 
 // sluiceBinary builds ./cmd/sluice (once) and returns its path.
-func sluiceBinary(t *testing.T) string {
+func sluiceBinary(t testing.TB) string {
 	return sluiceBin.path(t, "sluice", "github.com/sluice-io/sluice/cmd/sluice")
 }
 
 // path builds pkg into binDir/name on first use and returns its path.
-func (b *builtBinary) path(t *testing.T, name, pkg string) string {
+func (b *builtBinary) path(t testing.TB, name, pkg string) string {
 	t.Helper()
 	bin := filepath.Join(binDir, name)
 	b.once.Do(func() {

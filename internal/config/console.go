@@ -1,0 +1,29 @@
+package config
+
+import "strings"
+
+// Keys of the built-in web console (internal/console, docs/CONSOLE.md).
+// Sluice's own: Kafka has no console.
+const (
+	// ConsoleListenerKey names the console's HTTP listener, e.g.
+	// http://127.0.0.1:8080. Unset or empty: no console (the default).
+	ConsoleListenerKey = "console.listener"
+	// ConsoleReadOnlyKey, when true, hides every form that changes the
+	// cluster and refuses such requests.
+	ConsoleReadOnlyKey = "console.read.only"
+)
+
+// ConsoleListener returns console.listener ("" when off).
+func (b *Broker) ConsoleListener() string { return strings.TrimSpace(b.Raw[ConsoleListenerKey]) }
+
+// ConsoleReadOnly returns console.read.only (default false); a value
+// other than true or false is an error, as Kafka's booleans.
+func (b *Broker) ConsoleReadOnly() (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(b.Raw[ConsoleReadOnlyKey])); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, invalid(ConsoleReadOnlyKey, b.Raw[ConsoleReadOnlyKey], "want true or false")
+}
