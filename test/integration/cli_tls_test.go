@@ -208,3 +208,44 @@ func TestCLIStores(t *testing.T) {
 	cliSecuredFails(t, []string{"SLUICE_SSL_KEY_PASSWORD=wrong"}, "ssl.key.password", "topic", "list", "--brokers", addr, "--command-config", p12jks)
 	cliSecuredFails(t, nil, "needs ssl.truststore.password", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", trustJKS)
 }
+
+// TestCLISecuredCommands: the commands beyond topic, produce and consume
+// (group, txn, cluster, bench --brokers) take the same client.properties
+// against a listener that requires client certificates; without it each
+// fails.
+func TestCLISecuredCommands(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "ca")
+	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
+	addr := tb.ListenerAddr("SSL")
+	cl := ca.issueParsedFor(t, "cli", false)
+	dir := t.TempDir()
+	file := storeFile(t, dir, "client.properties", []byte(strings.Join([]string{
+		"security.protocol=SSL",
+		"ssl.truststore.type=PKCS12",
+		"ssl.truststore.location=" + storeFile(t, dir, "trust.p12", ca.pkcs12Truststore(t, "trust-pw")),
+		"ssl.truststore.password=trust-pw",
+		"ssl.keystore.location=" + storeFile(t, dir, "client.p12", cl.pkcs12(t, "store-pw")),
+		"ssl.keystore.password=store-pw",
+	}, "\n")+"\n"))
+	topic := topicName(t, "cmds")
+	cliSecured(t, nil, "", "topic", "create", topic, "-p", "1", "--brokers", addr, "--command-config", file)
+	for _, args := range [][]string{
+		{"group", "list"},
+		{"txn", "list"},
+		{"cluster", "info"},
+	} {
+		cliSecured(t, nil, "", append(args, "--brokers", addr, "--command-config", file)...)
+		cliSecuredFails(t, nil, "TLS", append(args, "--brokers", addr)...)
+	}
+	// bench reports a target's failure in its report and goes on to the
+	// next target, so the report says whether the run worked.
+	bench := []string{"bench", "--records", "200", "--sizes", "100", "--phases", "produce,consume", "--brokers", addr}
+	out := cliSecured(t, nil, "", append(bench, "--command-config", file)...)
+	if !strings.Contains(out, "| "+addr+" | 100 |") || strings.Contains(out, "error") {
+		t.Errorf("bench over TLS: %q", out)
+	}
+	if out = cliSecured(t, nil, "", bench...); !strings.Contains(out, "error") || !strings.Contains(out, "TLS") {
+		t.Errorf("bench in plaintext against the TLS port: %q", out)
+	}
+}
