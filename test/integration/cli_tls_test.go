@@ -168,10 +168,7 @@ func TestCLISSLClientCert(t *testing.T) {
 // before connecting, naming the key.
 func TestCLIStores(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "ca")
-	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
-	addr := tb.ListenerAddr("SSL")
-	cl := ca.issueParsedFor(t, "cli", false)
+	ca, addr, cl := startMTLSBroker(t)
 	encDER, err := pkcs8.MarshalPrivateKey(cl.key, []byte("pem-key-pw"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -215,10 +212,7 @@ func TestCLIStores(t *testing.T) {
 // fails.
 func TestCLISecuredCommands(t *testing.T) {
 	t.Parallel()
-	ca := newTestCA(t, "ca")
-	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
-	addr := tb.ListenerAddr("SSL")
-	cl := ca.issueParsedFor(t, "cli", false)
+	ca, addr, cl := startMTLSBroker(t)
 	dir := t.TempDir()
 	file := storeFile(t, dir, "client.properties", []byte(strings.Join([]string{
 		"security.protocol=SSL",
@@ -248,4 +242,14 @@ func TestCLISecuredCommands(t *testing.T) {
 	if out = cliSecured(t, nil, "", bench...); !strings.Contains(out, "error") || !strings.Contains(out, "TLS") {
 		t.Errorf("bench in plaintext against the TLS port: %q", out)
 	}
+}
+
+// startMTLSBroker starts a broker whose SSL listener requires client
+// certificates, and returns its CA, that listener's address and a client
+// certificate the CA issued.
+func startMTLSBroker(t *testing.T) (*testCA, string, issued) {
+	t.Helper()
+	ca := newTestCA(t, "ca")
+	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
+	return ca, tb.ListenerAddr("SSL"), ca.issueParsedFor(t, "cli", false)
 }
