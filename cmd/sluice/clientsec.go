@@ -39,20 +39,21 @@ var secKeys = []string{
 	"ssl.keystore.key",
 	"ssl.keystore.password",
 	"ssl.key.password",
+	"ssl.truststore.password",
 	"ssl.endpoint.identification.algorithm",
+	"ssl.protocol",
+	"ssl.enabled.protocols",
+	"ssl.cipher.suites",
 	"ssl.ca.location",
 	"ssl.certificate.location",
 	"ssl.key.location",
 }
 
 // secIgnored are client keys a Kafka client.properties often carries that
-// tune the JVM's TLS engine; Go's defaults (TLS 1.2 and 1.3, its cipher
-// suites) stand in, so the CLI accepts and ignores them rather than
-// refusing a file that works with Kafka's tools.
+// pick the JVM's TLS implementations; Go has no such choice, so the CLI
+// accepts and ignores them rather than refusing a file that works with
+// Kafka's tools.
 var secIgnored = []string{
-	"ssl.protocol",
-	"ssl.enabled.protocols",
-	"ssl.cipher.suites",
 	"ssl.keymanager.algorithm",
 	"ssl.trustmanager.algorithm",
 	"ssl.secure.random.implementation",
@@ -68,9 +69,9 @@ var secFlags = []secFlag{
 	{"sasl-mechanism", "sasl.mechanism", "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (sasl.mechanism)"},
 	{"sasl-user", "sasl.username", "SASL user name (sasl.username)"},
 	{"sasl-password", "sasl.password", "SASL password (sasl.password); prefer $SLUICE_SASL_PASSWORD or a file"},
-	{"ssl-ca", "ssl.truststore.location", "PEM file of CA certificates to trust (ssl.truststore.location); default the system's"},
+	{"ssl-ca", "ssl.truststore.location", "CA certificates to trust: a PEM, PKCS12 or JKS file (ssl.truststore.location; a store's password from $SLUICE_SSL_TRUSTSTORE_PASSWORD); default the system's"},
 	{"ssl-cert", "ssl.certificate.location", "PEM file of the client certificate chain, for mutual TLS (ssl.certificate.location)"},
-	{"ssl-key", "ssl.key.location", "PEM file of the client certificate's unencrypted private key (ssl.key.location)"},
+	{"ssl-key", "ssl.key.location", "PEM file of the client certificate's private key, encrypted PKCS#8 with $SLUICE_SSL_KEY_PASSWORD (ssl.key.location)"},
 }
 
 // securityFlags holds the security options of one command.

@@ -28,16 +28,39 @@ func Client(get Lookup) (*ClientConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	return client(get, &cert)
+}
+
+// ToolClient builds a client's TLS configuration from Kafka's client
+// ssl.* keys (a client.properties), as Kafka's command-line tools take
+// them: the keystore is optional (no client certificate without one),
+// and the stores are read as a listener's are.
+func ToolClient(get Lookup) (*ClientConfig, error) {
+	var cert *tls.Certificate
+	if hasKeystore(get) {
+		c, err := keystore(get)
+		if err != nil {
+			return nil, err
+		}
+		cert = &c
+	}
+	return client(get, cert)
+}
+
+// client builds the configuration around cert (nil: none to present).
+func client(get Lookup, cert *tls.Certificate) (*ClientConfig, error) {
 	roots, err := truststore(get)
 	if err != nil {
 		return nil, err
 	}
-	// The keystore's certificate is always presented when asked for, even
-	// when the server names CAs it does not come from (Go's default then
-	// sends none): the server's refusal then says the certificate is
-	// untrusted, not that none was sent.
-	cfg := &tls.Config{RootCAs: roots,
-		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+	cfg := &tls.Config{RootCAs: roots}
+	if cert != nil {
+		// The keystore's certificate is always presented when asked for,
+		// even when the server names CAs it does not come from (Go's
+		// default then sends none): the server's refusal then says the
+		// certificate is untrusted, not that none was sent.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
 	if cfg.MinVersion, cfg.MaxVersion, err = versions(get); err != nil {
 		return nil, err
 	}
@@ -87,6 +110,10 @@ func verifyChain(cs tls.ConnectionState, roots *x509.CertPool) error {
 	_, err := cs.PeerCertificates[0].Verify(opts)
 	return err
 }
+
+// Config returns the configuration without a server name, for a dialer
+// that sets it from the address it dials (franz-go's kgo.DialTLSConfig).
+func (c *ClientConfig) Config() *tls.Config { return c.base.Clone() }
 
 // For returns the configuration to dial addr (host:port) with: with host
 // verification on, the peer's certificate must name host.

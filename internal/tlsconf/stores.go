@@ -68,6 +68,17 @@ func password(get Lookup, key string) (string, bool) {
 	return v, ok
 }
 
+// hasKeystore says whether any keystore key is set: a client without one
+// presents no certificate.
+func hasKeystore(get Lookup) bool {
+	for _, k := range []string{"ssl.keystore.location", "ssl.keystore.certificate.chain", "ssl.keystore.key"} {
+		if v, _, ok := get(k); ok && strings.TrimSpace(v) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // keystore reads the listener's certificate chain and private key, inline
 // (ssl.keystore.certificate.chain and ssl.keystore.key, PEM) or from the
 // file ssl.keystore.location in the format of ssl.keystore.type.

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/youmark/pkcs8"
 )
 
 // writeFiles writes name -> content into a temporary directory and
@@ -101,7 +103,7 @@ func TestCLISASLSSLScram(t *testing.T) {
 		`    username="carol" password="carol-512";`,
 		"ssl.truststore.type=PEM",
 		"ssl.truststore.location=" + filepath.Join(dir, "ca.pem"),
-		"ssl.enabled.protocols=TLSv1.2,TLSv1.3", // JVM TLS tuning, accepted and ignored
+		"ssl.enabled.protocols=TLSv1.2,TLSv1.3", // read as a listener reads it
 		"acks=all",                              // a producer key, ignored as Kafka's tools do
 	}, "\n")
 	file := filepath.Join(writeFiles(t, map[string]string{"client.properties": props}), "client.properties")
@@ -154,6 +156,100 @@ func TestCLISSLClientCert(t *testing.T) {
 	cliSecuredFails(t, nil, "bad-ca.pem", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("bad-ca.pem"))
 	cliSecuredFails(t, nil, "does not support ssl.trustore.location", "topic", "list", "--brokers", addr,
 		"--command-config", writeFiles(t, map[string]string{"p": "security.protocol=SSL\nssl.trustore.location=" + at("ca.pem") + "\n"})+"/p")
-	cliSecuredFails(t, nil, "PEM stores only", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("ca.pem"),
+	cliSecuredFails(t, nil, "set the type to PEM", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", at("ca.pem"),
 		"--command-config", writeFiles(t, map[string]string{"p": "ssl.truststore.type=JKS\n"})+"/p")
+}
+
+// TestCLIStores: the CLI reads a Kafka client.properties with a PKCS12
+// truststore and a JKS keystore (store and key passwords), a JKS
+// truststore and a PKCS12 keystore, and an encrypted PEM key from the
+// short flags with its password from the environment, against a listener
+// that requires client certificates; wrong or missing passwords fail
+// before connecting, naming the key.
+func TestCLIStores(t *testing.T) {
+	t.Parallel()
+	ca, addr, cl := startMTLSBroker(t)
+	encDER, err := pkcs8.MarshalPrivateKey(cl.key, []byte("pem-key-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	at := func(name string, b []byte) string { return storeFile(t, dir, name, b) }
+	trustP12 := at("trust.p12", ca.pkcs12Truststore(t, "trust-pw"))
+	trustJKS := at("trust.jks", ca.jksTruststore(t, "trust-pw"))
+	keyJKS := at("client.jks", cl.jks(t, "store-pw", "key-pw"))
+	keyP12 := at("client.p12", cl.pkcs12(t, "store-pw"))
+	certPEM := at("client.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cl.cert.Raw}))
+	encKey := at("client.key", pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: encDER}))
+	props := func(name string, lines ...string) string {
+		return at(name, []byte("security.protocol=SSL\n"+strings.Join(lines, "\n")+"\n"))
+	}
+
+	p12jks := props("p12jks.properties", "ssl.truststore.type=PKCS12", "ssl.truststore.location="+trustP12, "ssl.truststore.password=trust-pw",
+		"ssl.keystore.type=JKS", "ssl.keystore.location="+keyJKS, "ssl.keystore.password=store-pw", "ssl.key.password=key-pw")
+	cliTopicRoundTrip(t, "p12jks", nil, "--brokers", addr, "--command-config", p12jks)
+
+	jksp12 := props("jksp12.properties", "ssl.truststore.type=JKS", "ssl.truststore.location="+trustJKS, "ssl.truststore.password=trust-pw",
+		"ssl.keystore.type=PKCS12", "ssl.keystore.location="+keyP12, "ssl.keystore.password=store-pw")
+	cliSecured(t, nil, "", "topic", "list", "--brokers", addr, "--command-config", jksp12)
+
+	// Flags and environment only: a PKCS12 CA file (its type read from
+	// the file) and an encrypted PKCS#8 key.
+	env := []string{"SLUICE_SSL_TRUSTSTORE_PASSWORD=trust-pw", "SLUICE_SSL_KEY_PASSWORD=pem-key-pw"}
+	flags := []string{"--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", trustP12, "--ssl-cert", certPEM, "--ssl-key", encKey}
+	cliTopicRoundTrip(t, "enc", env, flags...)
+
+	cliSecuredFails(t, env[:1], "set ssl.key.password", append([]string{"topic", "list"}, flags...)...)
+	cliSecuredFails(t, []string{env[0], "SLUICE_SSL_KEY_PASSWORD=wrong"}, "ssl.key.password", append([]string{"topic", "list"}, flags...)...)
+	cliSecuredFails(t, []string{"SLUICE_SSL_TRUSTSTORE_PASSWORD=wrong"}, "trust.p12", "topic", "list", "--brokers", addr, "--command-config", p12jks)
+	cliSecuredFails(t, []string{"SLUICE_SSL_KEY_PASSWORD=wrong"}, "ssl.key.password", "topic", "list", "--brokers", addr, "--command-config", p12jks)
+	cliSecuredFails(t, nil, "needs ssl.truststore.password", "topic", "list", "--brokers", addr, "--security-protocol", "SSL", "--ssl-ca", trustJKS)
+}
+
+// TestCLISecuredCommands: the commands beyond topic, produce and consume
+// (group, txn, cluster, bench --brokers) take the same client.properties
+// against a listener that requires client certificates; without it each
+// fails.
+func TestCLISecuredCommands(t *testing.T) {
+	t.Parallel()
+	ca, addr, cl := startMTLSBroker(t)
+	dir := t.TempDir()
+	file := storeFile(t, dir, "client.properties", []byte(strings.Join([]string{
+		"security.protocol=SSL",
+		"ssl.truststore.type=PKCS12",
+		"ssl.truststore.location=" + storeFile(t, dir, "trust.p12", ca.pkcs12Truststore(t, "trust-pw")),
+		"ssl.truststore.password=trust-pw",
+		"ssl.keystore.location=" + storeFile(t, dir, "client.p12", cl.pkcs12(t, "store-pw")),
+		"ssl.keystore.password=store-pw",
+	}, "\n")+"\n"))
+	topic := topicName(t, "cmds")
+	cliSecured(t, nil, "", "topic", "create", topic, "-p", "1", "--brokers", addr, "--command-config", file)
+	for _, args := range [][]string{
+		{"group", "list"},
+		{"txn", "list"},
+		{"cluster", "info"},
+	} {
+		cliSecured(t, nil, "", append(args, "--brokers", addr, "--command-config", file)...)
+		cliSecuredFails(t, nil, "TLS", append(args, "--brokers", addr)...)
+	}
+	// bench reports a target's failure in its report and goes on to the
+	// next target, so the report says whether the run worked.
+	bench := []string{"bench", "--records", "200", "--sizes", "100", "--phases", "produce,consume", "--brokers", addr}
+	out := cliSecured(t, nil, "", append(bench, "--command-config", file)...)
+	if !strings.Contains(out, "| "+addr+" | 100 |") || strings.Contains(out, "error") {
+		t.Errorf("bench over TLS: %q", out)
+	}
+	if out = cliSecured(t, nil, "", bench...); !strings.Contains(out, "error") || !strings.Contains(out, "TLS") {
+		t.Errorf("bench in plaintext against the TLS port: %q", out)
+	}
+}
+
+// startMTLSBroker starts a broker whose SSL listener requires client
+// certificates, and returns its CA, that listener's address and a client
+// certificate the CA issued.
+func startMTLSBroker(t *testing.T) (*testCA, string, issued) {
+	t.Helper()
+	ca := newTestCA(t, "ca")
+	tb := startTLSBroker(t, ca, withProp("listener.name.ssl.ssl.client.auth", "required"))
+	return ca, tb.ListenerAddr("SSL"), ca.issueParsedFor(t, "cli", false)
 }

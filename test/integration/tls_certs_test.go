@@ -58,6 +58,13 @@ func (ca *testCA) pool() *x509.CertPool {
 // and returns it and its key in PEM, leaf first.
 func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
+	return ca.issueUntil(t, subject, server, time.Now().Add(time.Hour))
+}
+
+// issueUntil issues a certificate valid for the two hours before notAfter
+// (in the past: an expired one).
+func (ca *testCA) issueUntil(t *testing.T, subject pkix.Name, server bool, notAfter time.Time) (certPEM, keyPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +73,8 @@ func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool) (certPEM, 
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      subject,
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    notAfter.Add(-2 * time.Hour),
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

@@ -35,7 +35,13 @@ type issued struct {
 
 func (ca *testCA) issueParsed(t *testing.T, cn string) issued {
 	t.Helper()
-	c, k := ca.issue(t, pkix.Name{CommonName: cn}, true)
+	return ca.issueParsedFor(t, cn, true)
+}
+
+// issueParsedFor issues a server (server) or client certificate for cn.
+func (ca *testCA) issueParsedFor(t *testing.T, cn string, server bool) issued {
+	t.Helper()
+	c, k := ca.issue(t, pkix.Name{CommonName: cn}, server)
 	cb, _ := pem.Decode(c)
 	kb, _ := pem.Decode(k)
 	cert, err := x509.ParseCertificate(cb.Bytes)
