@@ -37,6 +37,9 @@ func servePeerCmd() *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
+			if strings.HasPrefix(kind, "sluice") {
+				raiseProcs() // as sluice serve does; kfake peers keep Go's default
+			}
 			var stopProfiles func() error
 			if profileDir != "" {
 				var err error

@@ -43,6 +43,7 @@ win over both. With no configuration at all the broker listens on
 			if err != nil {
 				return err
 			}
+			raiseProcs()
 			b := broker.New(cfg, logger)
 			if err := b.Start(); err != nil {
 				return err
