@@ -9,17 +9,18 @@ import (
 // with, whatever its CPU affinity or quota.
 //
 // A goroutine in fdatasync keeps its P until the runtime's sysmon retakes
-// it, one to two sysmon ticks later (20 µs when busy, up to 10 ms after
-// a quiet spell). A durable broker is in fdatasync most of the time under
+// it, one to two sysmon ticks later (20 µs when busy, up to 10 ms after a
+// quiet spell). A durable broker is in fdatasync most of the time under
 // load, so with one P (a broker pinned to one CPU, or a one-CPU container)
 // the read loops, the write loops and the next fsync's leader wait that
-// long after every fsync starts: an execution trace of the latency bench
-// showed goroutines runnable with the only P held by a syscall for 1.7 s
-// of 11 s. Spare Ps let the goroutines in fsyncs hold theirs while the
-// rest keep running; an idle P costs no thread and no CPU. Four covers
-// the fsyncs of three partitions in flight at once plus one P for the
-// network loops.
-const minBrokerProcs = 4
+// long after every fsync starts. In execution traces of the latency bench
+// (5,000 records/s, 3 partitions, docs/BENCHMARKS.md) goroutines were
+// runnable while every P was held by a syscall for 1.7-2.0 s of 11 s with
+// one P, 0.6 s with two and 0.03-0.14 s with four. Four cost memory, though:
+// RSS after producing 256 MiB grew by 48 MB against 22 MB with one P and
+// 27 MB with two (more request frames held at once, per-P pools), so the
+// floor is two until that is fixed.
+const minBrokerProcs = 2
 
 // raiseProcs applies minBrokerProcs unless GOMAXPROCS is set in the
 // environment (then the operator chose).

@@ -33,7 +33,7 @@ file; --override key=value (repeatable) wins over the file; the short flags
 win over both. With no configuration at all the broker listens on
 127.0.0.1:9092 and keeps its data in ./data.
 
-The broker runs with GOMAXPROCS of at least 4, even on one CPU, so that
+The broker runs with GOMAXPROCS of at least 2, even on one CPU, so that
 goroutines waiting in fsync do not hold up the network loops; set
 GOMAXPROCS in the environment to choose another value.`,
 		Example: `  sluice serve
