@@ -18,8 +18,9 @@ import (
 // runnable while every P was held by a syscall for 1.7-2.0 s of 11 s with
 // one P, 0.6 s with two and 0.03-0.14 s with four. Four cost memory, though:
 // RSS after producing 256 MiB grew by 48 MB against 22 MB with one P and
-// 27 MB with two (more request frames held at once, per-P pools), so the
-// floor is two until that is fixed.
+// 27 MB with two: server.getFrame's pooled buffers in use went from 7 MB
+// to 15 MB (sync.Pool keeps one per P), so the floor is two until the
+// frame pools share their buffers across Ps.
 const minBrokerProcs = 2
 
 // raiseProcs applies minBrokerProcs unless GOMAXPROCS is set in the
