@@ -11,6 +11,7 @@
 #   scripts/bench-latency.sh                    # 5 rounds, 5000 rec/s, 3 partitions
 #   ROUNDS=7 RATE=20000 PARTITIONS=100 scripts/bench-latency.sh
 #   SLUICE=./bin/sluice scripts/bench-latency.sh --trace /tmp/broker.trace
+#   scripts/bench-latency.sh --peer-cmd "env GOMAXPROCS=4 $PWD/bin/sluice bench serve-peer"   # A/B the broker's Ps
 #
 # Extra arguments go to sluice bench. Reports of each round stay in OUT.
 set -euo pipefail
