@@ -4,7 +4,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run cluster build test test-short vet fmt fuzz bench kcat-smoke compat compat-cluster compat-rdkafka chaos
+.PHONY: run cluster build test test-short vet fmt fuzz bench bench-latency kcat-smoke compat compat-cluster compat-rdkafka chaos
 
 # The web console (docs/CONSOLE.md) is on http://127.0.0.1:8080 in both.
 run:
@@ -50,6 +50,14 @@ fuzz:
 
 bench:
 	$(GO) run ./cmd/sluice bench --embedded --kfake
+
+# Durable ack latency against the disk floor (issue #21): ROUNDS runs of the
+# pinned latency phase, each Sluice's percentiles divided by the adjacent
+# disk floors of the same run; prints every round and the median and range.
+# ROUNDS, RATE, DURATION, PARTITIONS, SIZE as environment or make variables.
+bench-latency:
+	ROUNDS=$(or $(ROUNDS),5) RATE=$(or $(RATE),5000) DURATION=$(or $(DURATION),10s) PARTITIONS=$(or $(PARTITIONS),3) \
+		scripts/bench-latency.sh
 
 # The clients' own integration suites (franz-go kgo, kgo again with every
 # client on mutual TLS, segmentio/kafka-go, a kcat session with SSL

@@ -50,6 +50,7 @@ func benchCmd() *cobra.Command {
 		keepTopics   bool
 		brokerLog    bool
 		cpuProfile   string
+		tracePath    string
 		spawn        bool
 		brokerCPUs   string
 		peerCmd      string
@@ -135,6 +136,7 @@ cluster).`,
 				RawConsume:        rawConsume,
 				Spawn:             spawn || brokerCPUs != "",
 				BrokerCPUs:        brokerCPUs,
+				Trace:             tracePath,
 				Command:           commandLine(),
 				Progress:          os.Stderr,
 				ProgressTTY:       isTerminal(os.Stderr),
@@ -230,6 +232,14 @@ cluster).`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			if tracePath != "" && !cfg.Spawn {
+				// In-process targets share this process: trace all of it.
+				stopTrace, err := startTrace(tracePath)
+				if err != nil {
+					return err
+				}
+				defer stopTrace()
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			rep, err := bench.Run(ctx, cfg)
@@ -273,6 +283,7 @@ cluster).`,
 	f.BoolVar(&keepTopics, "keep-topics", false, "leave bench topics on external clusters")
 	f.BoolVar(&brokerLog, "broker-log", false, "show the embedded Sluice's warnings on stderr")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (clients and in-process brokers) to this file")
+	f.StringVar(&tracePath, "trace", "", "write a Go execution trace (runtime/trace) of each spawned broker (\"-<kind>\" added before the extension with several targets), or of this whole process when nothing is spawned, for go tool trace")
 	f.BoolVar(&spawn, "spawn", false, "run every Sluice and kfake target as its own process (sluice bench serve-peer); reports its RSS and CPU")
 	f.StringVar(&brokerCPUs, "broker-cpus", "", "pin spawned brokers to these CPUs with taskset, e.g. 0 (implies --spawn; pin the bench itself with taskset -c 1 sluice bench ...)")
 	f.StringVar(&peerCmd, "peer-cmd", "", "command line that serves a peer (default: this executable's \"bench serve-peer\"); the kind and flags are appended")

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,7 @@ func servePeerCmd() *cobra.Command {
 		topics     []string
 		partitions int32
 		profileDir string
+		tracePath  string
 		quiet      bool
 	)
 	cmd := &cobra.Command{
@@ -35,12 +37,22 @@ func servePeerCmd() *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
+			if strings.HasPrefix(kind, "sluice") {
+				raiseProcs() // as sluice serve does; kfake peers keep Go's default
+			}
 			var stopProfiles func() error
 			if profileDir != "" {
 				var err error
 				if stopProfiles, err = startProfiles(profileDir, kind); err != nil {
 					return err
 				}
+			}
+			if tracePath != "" {
+				stopTrace, err := startTrace(tracePath)
+				if err != nil {
+					return err
+				}
+				defer stopTrace()
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -60,8 +72,27 @@ func servePeerCmd() *cobra.Command {
 	f.StringSliceVar(&topics, "topics", nil, "topics to seed (kfake)")
 	f.Int32Var(&partitions, "partitions", 3, "partitions of each seeded topic")
 	f.StringVar(&profileDir, "profile-dir", "", "write <kind>-{cpu,allocs,heap,mutex,block}.pprof here at exit")
+	f.StringVar(&tracePath, "trace", "", "write a Go execution trace (runtime/trace) of this process to this file")
 	f.BoolVar(&quiet, "quiet", false, "discard the broker's warnings")
 	return cmd
+}
+
+// startTrace starts a Go execution trace into path; the returned func
+// stops it and closes the file. Read it with go tool trace (its -pprof=
+// sync, syscall and sched views show where goroutines wait).
+func startTrace(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		trace.Stop()
+		f.Close()
+	}, nil
 }
 
 // startProfiles starts a CPU profile and mutex and block sampling; the

@@ -31,7 +31,11 @@ func serveCmd() *cobra.Command {
 Configuration uses Kafka's names. --config reads a Kafka server.properties
 file; --override key=value (repeatable) wins over the file; the short flags
 win over both. With no configuration at all the broker listens on
-127.0.0.1:9092 and keeps its data in ./data.`,
+127.0.0.1:9092 and keeps its data in ./data.
+
+The broker runs with GOMAXPROCS of at least 2, even on one CPU, so that
+goroutines waiting in fsync do not hold up the network loops; set
+GOMAXPROCS in the environment to choose another value.`,
 		Example: `  sluice serve
   sluice serve --config server.properties --override log.retention.ms=60000`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -43,6 +47,7 @@ win over both. With no configuration at all the broker listens on
 			if err != nil {
 				return err
 			}
+			raiseProcs()
 			b := broker.New(cfg, logger)
 			if err := b.Start(); err != nil {
 				return err

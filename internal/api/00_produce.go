@@ -157,11 +157,9 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 	// join them: Sync is a group commit). Responses still leave in order.
 	done := make(chan struct{})
 	if len(waits) > 0 {
+		timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 		go func() {
-			commitAll(waits)
-			if r.Acks == -1 {
-				awaitISR(waits, time.Duration(r.TimeoutMillis)*time.Millisecond, req.Conn.Done)
-			}
+			settleAll(waits, r.Acks == -1, timeout, req.Conn.Done)
 			close(done)
 		}()
 	} else {
@@ -192,57 +190,45 @@ func produceVerifyCode(code int16) int16 {
 	return code
 }
 
-// commitAll waits for every partition's fsync, in parallel across logs.
-func commitAll(waits []produced) {
-	commit := func(w produced) {
-		if err := w.p.Commit(w.upTo); err != nil {
-			w.resp.ErrorCode = kerr.KafkaStorageError.Code
-			w.resp.BaseOffset = -1
-		}
-	}
-	if len(waits) == 1 {
-		commit(waits[0])
-		return
-	}
+// settleAll makes each partition's records durable and, for acks=all,
+// waits until the HW covers them, in parallel across partitions. Each
+// partition goes straight from its fsync to its ISR wait, and the calling
+// goroutine settles the last partition itself: a one-partition request
+// (the common case with linger 0) starts no goroutine, and a larger one
+// is woken once, by the slowest partition, not once per stage.
+func settleAll(waits []produced, all bool, timeout time.Duration, gone <-chan struct{}) {
 	var wg sync.WaitGroup
-	for _, w := range waits {
+	for _, w := range waits[:len(waits)-1] {
 		wg.Add(1)
-		go func() { defer wg.Done(); commit(w) }()
+		go func() { defer wg.Done(); settle(w, all, timeout, gone) }()
 	}
+	settle(waits[len(waits)-1], all, timeout, gone)
 	wg.Wait()
 }
 
-// awaitISR waits (acks=all) until the HW covers each partition's records,
-// in parallel across partitions, bounded by the request's timeout. On one
-// broker (ISR = the leader) the HW is already there after the commit. A
-// partition whose commit failed keeps its error.
-func awaitISR(waits []produced, timeout time.Duration, gone <-chan struct{}) {
-	await := func(w produced) {
-		if w.resp.ErrorCode != 0 {
-			return
-		}
-		err := w.p.AwaitReplicated(w.upTo, int(w.p.Config().MinInsyncReplicas), timeout, gone)
-		code := int16(0)
-		switch {
-		case err == nil:
-			return
-		case errors.Is(err, replica.ErrNotEnoughReplicasAfterAppend):
-			code = kerr.NotEnoughReplicasAfterAppend.Code
-		case errors.Is(err, replica.ErrNotLeader):
-			code = kerr.NotLeaderForPartition.Code
-		default:
-			code = kerr.RequestTimedOut.Code
-		}
-		w.resp.ErrorCode, w.resp.BaseOffset = code, -1
-	}
-	if len(waits) == 1 {
-		await(waits[0])
+// settle commits one partition's append and, with all (acks=all), waits
+// until the HW covers it, bounded by timeout; the outcome goes to its
+// response. A failed commit is KAFKA_STORAGE_ERROR and skips the wait. On
+// one broker (ISR = the leader) the HW is already there after the commit.
+func settle(w produced, all bool, timeout time.Duration, gone <-chan struct{}) {
+	if err := w.p.Commit(w.upTo); err != nil {
+		w.resp.ErrorCode, w.resp.BaseOffset = kerr.KafkaStorageError.Code, -1
 		return
 	}
-	var wg sync.WaitGroup
-	for _, w := range waits {
-		wg.Add(1)
-		go func() { defer wg.Done(); await(w) }()
+	if !all {
+		return
 	}
-	wg.Wait()
+	err := w.p.AwaitReplicated(w.upTo, int(w.p.Config().MinInsyncReplicas), timeout, gone)
+	code := int16(0)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, replica.ErrNotEnoughReplicasAfterAppend):
+		code = kerr.NotEnoughReplicasAfterAppend.Code
+	case errors.Is(err, replica.ErrNotLeader):
+		code = kerr.NotLeaderForPartition.Code
+	default:
+		code = kerr.RequestTimedOut.Code
+	}
+	w.resp.ErrorCode, w.resp.BaseOffset = code, -1
 }

@@ -91,6 +91,10 @@ type Config struct {
 	// SluiceCommand is the sluice executable Cluster targets run
 	// ("format" and "serve" are appended); default this executable.
 	SluiceCommand []string
+	// Trace, when set, makes every spawned Sluice and kfake peer write a
+	// Go execution trace (runtime/trace) of its whole life to this path,
+	// with "-<kind>" before the extension when there are several targets.
+	Trace string
 
 	Command     string    // the command line, for the report
 	Progress    io.Writer // progress and per-phase lines; nil = none

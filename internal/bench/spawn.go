@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,16 @@ func ServePeer(ctx context.Context, kind, parent string, topics []string, partit
 	return rt.close()
 }
 
+// tracePath is where t's peer writes its execution trace: Config.Trace,
+// or with several targets Config.Trace with "-<kind>" before its extension.
+func (c *Config) tracePath(t Target) string {
+	if len(c.Targets) <= 1 {
+		return c.Trace
+	}
+	ext := filepath.Ext(c.Trace)
+	return strings.TrimSuffix(c.Trace, ext) + "-" + t.peerKind() + ext
+}
+
 // startProcess runs t as a child process: cmd (the serve-peer command
 // line, default this executable's) with the kind and flags appended,
 // prefixed by taskset when cpus is set.
@@ -91,6 +102,9 @@ func (t Target) startProcess(c *Config, topics []string) (*running, error) {
 	}
 	if len(topics) > 0 {
 		argv = append(argv, "--topics", strings.Join(topics, ","))
+	}
+	if c.Trace != "" {
+		argv = append(argv, "--trace", c.tracePath(t))
 	}
 	if c.BrokerCPUs != "" {
 		argv = append([]string{"taskset", "-c", c.BrokerCPUs}, argv...)

@@ -187,3 +187,14 @@ func TestStartup(t *testing.T) {
 		t.Errorf("report:\n%s", md.String())
 	}
 }
+
+func TestTracePath(t *testing.T) {
+	one := &Config{Trace: "/tmp/b.trace", Targets: []Target{{Name: "sluice", Kind: Sluice}}}
+	if got := one.tracePath(one.Targets[0]); got != "/tmp/b.trace" {
+		t.Errorf("one target: %q", got)
+	}
+	two := &Config{Trace: "/tmp/b.trace", Targets: []Target{{Name: "sluice", Kind: Sluice}, {Name: "kfake-sync", Kind: KFake, KFakeMode: "sync"}}}
+	if got := two.tracePath(two.Targets[1]); got != "/tmp/b-kfake-sync.trace" {
+		t.Errorf("two targets: %q", got)
+	}
+}

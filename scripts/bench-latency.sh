@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Durable ack latency against the disk floor (issue #21), several rounds.
+#
+# Each round is one `sluice bench --disk-floor` latency run: the disk floor,
+# then Sluice (its own process, pinned to CPU 0, clients on CPU 1), then the
+# floor again. Sluice's percentiles are divided by the mean of the two
+# adjacent floors measured minutes apart in the same run, so a disk whose
+# tails drift still yields comparable ratios. The table at the end has
+# every round and the median and range of each ratio.
+#
+#   scripts/bench-latency.sh                    # 5 rounds, 5000 rec/s, 3 partitions
+#   ROUNDS=7 RATE=20000 PARTITIONS=100 scripts/bench-latency.sh
+#   SLUICE=./bin/sluice scripts/bench-latency.sh --trace /tmp/broker.trace
+#   scripts/bench-latency.sh --peer-cmd "env GOMAXPROCS=4 $PWD/bin/sluice bench serve-peer"   # A/B the broker's Ps
+#
+# Extra arguments go to sluice bench. Reports of each round stay in OUT.
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+RATE=${RATE:-5000}
+DURATION=${DURATION:-10s}
+PARTITIONS=${PARTITIONS:-3}
+SIZE=${SIZE:-1024}
+OUT=${OUT:-$(mktemp -d /tmp/sluice-bench-latency.XXXXXX)}
+if [[ -z "${SLUICE:-}" ]]; then
+	SLUICE="$OUT/sluice"
+	go build -o "$SLUICE" ./cmd/sluice
+fi
+mkdir -p "$OUT"
+
+# us converts the report's "449 µs", "1.33 ms", "1.02 s" to microseconds.
+us() {
+	awk -v v="$1" -v u="$2" 'BEGIN { m = (u == "ms") ? 1000 : (u == "s") ? 1000000 : 1; printf "%.1f", v * m }'
+}
+
+# row prints "p50 p99 p99.9 e2e-p99" in µs for the latency row of target $1.
+row() {
+	local line
+	line=$(grep -F "| $1 | " "$2" | grep -E '^\| [^|]+ \| [0-9.]+ k? ?\|' | head -1) || return 1
+	IFS='|' read -r _ _ _ p50 p99 p999 _ _ e99 _ <<<"$line"
+	set -- $p50; local a; a=$(us "$1" "$2")
+	set -- $p99; local b; b=$(us "$1" "$2")
+	set -- $p999; local c; c=$(us "$1" "$2")
+	local d=0
+	if [[ "$e99" =~ [0-9] ]]; then set -- $e99; d=$(us "$1" "$2"); fi
+	echo "$a $b $c $d"
+}
+
+results="$OUT/rounds.txt"
+: >"$results"
+for ((i = 1; i <= ROUNDS; i++)); do
+	rep="$OUT/round-$i.md"
+	echo "round $i/$ROUNDS: $(cut -d' ' -f1-3 /proc/loadavg) load" >&2
+	taskset -c 1 "$SLUICE" bench --embedded --broker-cpus 0 --phases latency --rate "$RATE" --duration "$DURATION" \
+		--partitions "$PARTITIONS" --size "$SIZE" --disk-floor "$@" >"$rep" 2>"$OUT/round-$i.err" || {
+		echo "round $i failed: $OUT/round-$i.err" >&2
+		continue
+	}
+	read -r fb50 fb99 fb999 _ < <(row "disk floor (before sluice)" "$rep")
+	read -r fa50 fa99 fa999 _ < <(row "disk floor (after sluice)" "$rep")
+	read -r s50 s99 s999 e99 < <(row "sluice" "$rep")
+	echo "$i $fb50 $fb99 $fb999 $fa50 $fa99 $fa999 $s50 $s99 $s999 $e99" >>"$results"
+done
+
+awk -v rate="$RATE" -v parts="$PARTITIONS" -v size="$SIZE" '
+function ms(x) { return sprintf("%.2f", x / 1000) }
+function med(a, n,   i, j, t) {
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function lo(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] < m) m = a[i]; return m }
+function hi(a, n,   i, m) { m = a[1]; for (i = 2; i <= n; i++) if (a[i] > m) m = a[i]; return m }
+BEGIN {
+	printf "Ack latency of %d-byte records at %d records/s over %d partitions: Sluice / mean of the adjacent disk floors (ms)\n\n", size, rate, parts
+	print "| round | floor p50 | floor p99 | floor p99.9 | sluice p50 | sluice p99 | sluice p99.9 | e2e p99 | p50 ratio | p99 ratio | p99.9 ratio | e2e p99 − ack p99 |"
+	print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+}
+{
+	n++
+	f50 = ($2 + $5) / 2; f99 = ($3 + $6) / 2; f999 = ($4 + $7) / 2
+	r50[n] = $8 / f50; r99[n] = $9 / f99; r999[n] = $10 / f999; ed[n] = ($11 - $9) / 1000
+	printf "| %d | %s | %s | %s | %s | %s | %s | %s | %.2f× | %.2f× | %.2f× | %+.2f |\n", $1, ms(f50), ms(f99), ms(f999), ms($8), ms($9), ms($10), ms($11), r50[n], r99[n], r999[n], ed[n]
+}
+END {
+	if (n == 0) { print "no round finished"; exit 1 }
+	printf "| median (range) | | | | | | | | %.2f× (%.2f–%.2f) | %.2f× (%.2f–%.2f) | %.2f× (%.2f–%.2f) | %+.2f (%+.2f–%+.2f) |\n",
+		med(r50, n), lo(r50, n), hi(r50, n), med(r99, n), lo(r99, n), hi(r99, n), med(r999, n), lo(r999, n), hi(r999, n), med(ed, n), lo(ed, n), hi(ed, n)
+	print "\nTargets (issue #21): p50 ≤ 1.5×, p99 ≤ 1.5×, p99.9 ≤ 2×, e2e p99 − ack p99 ≤ 1 ms."
+}' "$results"
+echo "reports: $OUT" >&2
