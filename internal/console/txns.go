@@ -151,7 +151,9 @@ func (s *Server) producers(w http.ResponseWriter, r *http.Request) {
 	if len(ids) > 0 { // an empty set would make kadm ask for every partition
 		described, err = adm.DescribeProducers(ctx, kadm.TopicsSet{name: setOf(ids)})
 	}
-	if err != nil && len(described) == 0 {
+	// kadm keeps what some leaders answered; an authorization failure is
+	// the user's, though, not a leader's, and fails the page.
+	if err != nil && (len(described) == 0 || adminStatus(err) == http.StatusForbidden) {
 		s.fail(w, r, adminStatus(err), "Producers of "+name, err)
 		return
 	}
