@@ -312,6 +312,11 @@ func TestConsoleAdminRefused(t *testing.T) {
 		t.Fatalf("acl: %v %v", err, res)
 	}
 	u := newConsoleUser(t, "http://"+tb.b.ConsoleAddr())
+	for _, p := range []string{"/acls", "/users", "/quotas", "/transactions"} {
+		if status, loc, _ := u.do(http.MethodGet, p, nil); status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?next=") {
+			t.Errorf("%s before login: %d %s, want the login page", p, status, loc)
+		}
+	}
 	tok := u.login("alice", "alice-pw")
 	for _, p := range []string{"/acls", "/users", "/quotas", "/topics/" + topic + "/producers"} {
 		if body := u.page(p, http.StatusForbidden); !strings.Contains(body, "AUTHORIZATION_FAILED") {
