@@ -85,6 +85,13 @@ func (s *Server) acls(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = codeErr(resp.ErrorCode, resp.ErrorMessage)
 	}
+	p := page{Title: "ACLs", Nav: "acls"}
+	if errors.Is(err, kerr.SecurityDisabled) {
+		// No authorizer (the default): nothing to list, and saying so is
+		// the page, not a failure of it.
+		p.Error, err = err.Error()+" (no authorizer.class.name on the broker: ACLs are not enforced)", nil
+		resp.Resources = nil
+	}
 	if err != nil {
 		s.fail(w, r, adminStatus(err), "ACLs", err)
 		return
@@ -100,7 +107,8 @@ func (s *Server) acls(w http.ResponseWriter, r *http.Request) {
 	sortBindings(rows)
 	d.Pager = paginate(r, len(rows), s.cfg.PageSize)
 	d.Rows = rows[d.Pager.From:d.Pager.To]
-	s.render(w, r, "acls", page{Title: "ACLs", Nav: "acls", Data: d})
+	p.Data = d
+	s.render(w, r, "acls", p)
 }
 
 func sortBindings(rows []aclBinding) {

@@ -389,3 +389,21 @@ func TestConsoleAdminReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleACLsSecurityDisabled: without an authorizer the ACL page says
+// so (the broker's SECURITY_DISABLED) instead of failing, and a create
+// shows the same answer.
+func TestConsoleACLsSecurityDisabled(t *testing.T) {
+	t.Parallel()
+	_, base := consoleBroker(t)
+	body := consoleGet(t, base+"/acls", http.StatusOK)
+	if !strings.Contains(body, "SECURITY_DISABLED") || !strings.Contains(body, "No ACLs match.") {
+		t.Errorf("/acls without an authorizer lacks SECURITY_DISABLED")
+	}
+	tok := consoleCSRF(t, base+"/acls")
+	status, loc := consolePost(t, base+"/acls", url.Values{"csrf": {tok}, "principal": {"User:a"}, "permission": {"ALLOW"}, "operation": {"READ"},
+		"resource_type": {"TOPIC"}, "resource_name": {"t"}})
+	if _, failed := flash(t, loc); status != http.StatusSeeOther || !strings.Contains(failed, "SECURITY_DISABLED") {
+		t.Errorf("create without an authorizer: %d %s", status, loc)
+	}
+}
