@@ -165,6 +165,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /groups/{group}", s.group)
 	mux.HandleFunc("GET /groups/{group}/reset", s.resetPreview)
 	mux.HandleFunc("POST /groups/{group}/reset", s.resetApply)
+	s.adminRoutes(mux) // admin.go: transactions, producers, ACLs, SCRAM users, quotas
 	return securityHeaders(s.withSession(mux))
 }
 
