@@ -33,12 +33,19 @@ func (b *Broker) startConsole() error {
 	if err != nil {
 		return err
 	}
-	boot, mechs, err := b.consoleBootstrap()
+	boot, name, mechs, err := b.consoleBootstrap()
+	if err != nil {
+		return err
+	}
+	// On an SSL or SASL_SSL listener the console dials as another broker
+	// of the cluster would (tls_peers.go): the listener's keystore is its
+	// client certificate, its truststore checks this broker's.
+	dial, err := b.peerDial(name, "console")
 	if err != nil {
 		return err
 	}
 	c, err := console.Start(console.Config{Listener: l, Bootstrap: boot, SASLMechanisms: mechs, ReadOnly: readOnly,
-		Dial: b.opts.Dial, Throughput: metrics.Throughput, Logger: b.logger.With("component", "console")})
+		Dial: dial, Throughput: metrics.Throughput, Logger: b.logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
@@ -47,19 +54,21 @@ func (b *Broker) startConsole() error {
 	return nil
 }
 
-// consoleBootstrap is the address the console's clients use: this
-// broker's first SASL_PLAINTEXT listener with a mechanism the console can
-// log in with (PLAIN, SCRAM; users then log in and act as themselves),
-// else its first PLAINTEXT listener (no login); a wildcard host is
-// replaced by loopback. TLS listeners are not used yet (docs/CONSOLE.md).
-func (b *Broker) consoleBootstrap() (addr string, mechanisms []string, err error) {
+// consoleBootstrap is the address and listener name the console's clients
+// use: this broker's first SASL_PLAINTEXT listener with a mechanism the
+// console can log in with (PLAIN, SCRAM; users then log in and act as
+// themselves), else its first PLAINTEXT listener (no login), else the same
+// two over TLS (SASL_SSL, then SSL); a wildcard host is replaced by
+// loopback. Plaintext comes first: the console's client is local, TLS to
+// itself buys nothing when the broker also listens without it.
+func (b *Broker) consoleBootstrap() (addr, name string, mechanisms []string, err error) {
 	ctl := b.cfg.ControllerListenerNames()
 	pick := func(protocol string) *boundListener {
 		for _, l := range b.lns {
 			if l.cfg.Protocol != protocol || slices.Contains(ctl, l.cfg.Name) {
 				continue
 			}
-			if protocol == config.ProtocolSASLPlaintext {
+			if protocol == config.ProtocolSASLPlaintext || protocol == config.ProtocolSASLSSL {
 				mechanisms = nil
 				for _, m := range b.cfg.SASLMechanisms(l.cfg.Name) {
 					if m == "PLAIN" || strings.HasPrefix(m, "SCRAM-") {
@@ -74,22 +83,24 @@ func (b *Broker) consoleBootstrap() (addr string, mechanisms []string, err error
 		}
 		return nil
 	}
-	l := pick(config.ProtocolSASLPlaintext)
-	if l == nil {
+	var l *boundListener
+	for _, p := range []string{config.ProtocolSASLPlaintext, config.ProtocolPlaintext, config.ProtocolSASLSSL, config.ProtocolSSL} {
 		mechanisms = nil
-		l = pick(config.ProtocolPlaintext)
+		if l = pick(p); l != nil {
+			break
+		}
 	}
 	if l == nil {
-		return "", nil, errors.New("console.listener needs a PLAINTEXT listener, or a SASL_PLAINTEXT one with PLAIN or SCRAM, on this broker (docs/CONSOLE.md)")
+		return "", "", nil, errors.New("console.listener needs a PLAINTEXT or SSL listener, or a SASL_PLAINTEXT or SASL_SSL one with PLAIN or SCRAM, on this broker (docs/CONSOLE.md)")
 	}
 	host, port, err := net.SplitHostPort(l.ln.Addr().String())
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return net.JoinHostPort(host, port), mechanisms, nil
+	return net.JoinHostPort(host, port), l.cfg.Name, mechanisms, nil
 }
 
 func (b *Broker) stopConsole() {

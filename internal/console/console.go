@@ -38,15 +38,16 @@ type Config struct {
 	// Listener is console.listener: http://host:port (or host:port).
 	Listener string
 	// Bootstrap is host:port of a Kafka listener of this broker:
-	// PLAINTEXT, or SASL_PLAINTEXT when SASLMechanisms is set.
+	// PLAINTEXT or SSL, or SASL_PLAINTEXT or SASL_SSL when SASLMechanisms
+	// is set (for SSL, Dial completes the TLS handshake).
 	Bootstrap string
 	// SASLMechanisms, when set, are the mechanisms of Bootstrap's SASL
 	// listener: the console asks users to log in and connects as them.
 	SASLMechanisms []string
 	// ReadOnly is console.read.only: no form that changes the cluster.
 	ReadOnly bool
-	// Dial, when set, opens the console client's Kafka connections (the
-	// test cluster's network seam).
+	// Dial, when set, opens the console client's Kafka connections: the
+	// test cluster's network seam, and TLS on an SSL listener.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Throughput returns this process's cumulative record bytes in
 	// (produced) and out (fetched), sampled for the overview's charts.

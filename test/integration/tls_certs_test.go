@@ -54,7 +54,8 @@ func (ca *testCA) pool() *x509.CertPool {
 	return p
 }
 
-// issue signs a certificate for subject (server: valid for 127.0.0.1)
+// issue signs a certificate for subject (server: valid for 127.0.0.1, and
+// as a client certificate too, as a broker's keystore is when it dials)
 // and returns it and its key in PEM, leaf first.
 func (ca *testCA) issue(t *testing.T, subject pkix.Name, server bool) (certPEM, keyPEM []byte) {
 	t.Helper()
@@ -79,7 +80,7 @@ func (ca *testCA) issueUntil(t *testing.T, subject pkix.Name, server bool, notAf
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
 		tmpl.DNSNames = []string{"localhost"}
 	}
