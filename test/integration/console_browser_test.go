@@ -90,6 +90,8 @@ func (b *browser) submitStatus(want int64, steps ...chromedp.Action[chromedp.Voi
 	if resp.Status != want {
 		b.t.Fatalf("browser submit: landed on %s with status %d, want %d", resp.URL, resp.Status, want)
 	}
+	// Every page a test visits is checked, not only those it names.
+	b.checkA11y(strings.TrimPrefix(resp.URL, b.base))
 }
 
 func (b *browser) open(path string) {
@@ -145,14 +147,18 @@ const a11yScript = `(() => {
   return bad;
 })()`
 
+// checkA11y runs a11yScript and contrastScript (console_contrast_test.go)
+// on the page shown. submitStatus calls it on every page a test lands on.
 func (b *browser) checkA11y(page string) {
 	b.t.Helper()
-	bad, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](a11yScript))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	for _, p := range bad {
-		b.t.Errorf("%s: %s", page, p)
+	for _, script := range []string{a11yScript, contrastScript} {
+		bad, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](script))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		for _, p := range bad {
+			b.t.Errorf("%s: %s", page, p)
+		}
 	}
 }
 
@@ -168,7 +174,6 @@ func TestConsoleBrowser(t *testing.T) {
 	topic := topicName(t, "")
 
 	b.open("/topics")
-	b.checkA11y("topics")
 	b.submit(chromedp.SetValue(chromedp.ID("name"), topic), chromedp.SetValue(chromedp.ID("partitions"), "2"),
 		chromedp.SetValue(chromedp.ID("replication_factor"), "1"), chromedp.Click(chromedp.CSS(`#create-form button`)))
 	if loc := b.location(); !strings.HasSuffix(loc, "/topics/"+topic+"?ok=created+"+topic) {
@@ -182,7 +187,6 @@ func TestConsoleBrowser(t *testing.T) {
 	produceBrowseRecords(t, tb.Addr(), topic, 20, t0)
 
 	b.open("/topics/" + topic)
-	b.checkA11y("topic")
 	if row := strings.Join(strings.Fields(b.text("table tbody tr")), " "); !strings.HasPrefix(row, "0 1 1 1 0 20 browse") {
 		t.Errorf("partition 0 row %q: want leader 1, replicas 1, ISR 1, offsets 0..20", row)
 	}
@@ -201,7 +205,6 @@ func TestConsoleBrowser(t *testing.T) {
 	b.screenshot("topic")
 
 	b.open("/topics/" + topic + "/messages")
-	b.checkA11y("messages")
 	b.submit(chromedp.SetValue(chromedp.ID("mode"), "offset"), chromedp.SetValue(chromedp.ID("offset"), "5"),
 		chromedp.SetValue(chromedp.ID("limit"), "3"), chromedp.Click(chromedp.CSS(`form.browse button`)))
 	if w := b.text("#window"); !strings.Contains(w, "offsets 5–8 of 0–20; 3 read, 3 shown") {
@@ -224,7 +227,6 @@ func TestConsoleBrowser(t *testing.T) {
 	// Keyboard only: the first Tab reaches the skip link, further Tabs
 	// move through real links; Enter on "Topics" follows it.
 	b.open("/")
-	b.checkA11y("overview")
 	focused := func() string {
 		s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.activeElement.tagName + ' ' + document.activeElement.textContent.trim()`))
 		if err != nil {
@@ -248,7 +250,6 @@ func TestConsoleBrowser(t *testing.T) {
 	b.open("/")
 	b.screenshot("overview")
 	b.open("/groups")
-	b.checkA11y("groups")
 }
 
 // TestConsoleBrowserLogin: in Chromium, a SASL broker's console sends the
@@ -272,7 +273,6 @@ func TestConsoleBrowserLogin(t *testing.T) {
 	if loc := b.location(); !strings.Contains(loc, "/login?next=") {
 		t.Fatalf("before login: at %s, want the login page", loc)
 	}
-	b.checkA11y("login")
 	b.screenshot("login")
 	b.submitStatus(401, chromedp.SetValue(chromedp.ID("username"), "alice"), chromedp.SetValue(chromedp.ID("password"), "alice-pw"),
 		chromedp.SetValue(chromedp.ID("mechanism"), "SCRAM-SHA-256"), chromedp.Click(chromedp.CSS(`#login button`)))
@@ -316,7 +316,6 @@ func TestConsoleBrowserLagFalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.open("/groups/" + group)
-	b.checkA11y("group")
 	b.submit(chromedp.Click(chromedp.ID("refresh")))
 	if got := b.text("#total-lag"); got != "20" {
 		t.Fatalf("total lag before consuming: %q, want 20", got)
