@@ -1,11 +1,13 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 type groupsData struct {
@@ -68,16 +70,16 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l, ok := lags[name]
-	if !ok {
-		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("group %q not found", name))
+	// DescribeGroups does not know share groups: a group it calls missing
+	// (Dead, GROUP_ID_NOT_FOUND) may be one (sharegroup.go).
+	if !ok || l.State == "Dead" || errors.Is(l.Error(), kerr.GroupIDNotFound) {
+		if !s.shareGroup(ctx, w, r, name) {
+			s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("group %q not found", name))
+		}
 		return
 	}
 	if err := l.Error(); err != nil {
 		s.fail(w, r, statusFor(err), name, err)
-		return
-	}
-	if l.State == "Dead" {
-		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("group %q not found", name))
 		return
 	}
 	d := groupData{Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType,
