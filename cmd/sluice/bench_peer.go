@@ -32,7 +32,7 @@ func servePeerCmd() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:    "serve-peer " + strings.Join(bench.PeerKinds, "|"),
-		Short:  "Serve one benchmark target (Sluice or kfake) in this process until SIGTERM",
+		Short:  "Serve one benchmark target (Sluice, kfake, or the loopback floor's server) in this process until SIGTERM",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -57,6 +57,8 @@ type Config struct {
 	// rate, size and partitions before every target and after the last,
 	// so each target's latencies can be read against what the disk
 	// allowed minutes apart in the same run: this disk's tails drift.
+	// With it the loopback floor (runNetFloor) runs beside each disk
+	// floor run, its server placed like the broker.
 	DiskFloor bool
 
 	// Failover phase (Cluster targets): Kills SIGKILLs of a partition
@@ -271,6 +273,22 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 				fmtDur(f.Ack.P50), fmtDur(f.Ack.P99), fmtDur(f.Ack.P999), f.Syncs, fmtDur(f.Sync.P99))
 		}
 		rep.Floor = append(rep.Floor, f)
+
+		nf := NetFloorResult{Label: "loopback floor (" + label + ")"}
+		rt, err := startNetFloor(&c)
+		if err == nil {
+			nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration)
+			nf.Label = "loopback floor (" + label + ")"
+			err = errors.Join(err, rt.close())
+		}
+		if err != nil {
+			nf.Err = err.Error()
+			pr.note("loopback floor (%s): %v", label, err)
+		} else {
+			pr.note("loopback floor (%s): round trip p50 %s p99 %s p99.9 %s", label,
+				fmtDur(nf.Ack.P50), fmtDur(nf.Ack.P99), fmtDur(nf.Ack.P999))
+		}
+		rep.NetFloor = append(rep.NetFloor, nf)
 	}
 	for _, t := range c.Targets {
 		if err := ctx.Err(); err != nil {

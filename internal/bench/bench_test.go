@@ -102,14 +102,30 @@ func TestTinyBench(t *testing.T) {
 		}
 	}
 
+	if len(rep.NetFloor) != len(targets)+1 {
+		t.Fatalf("%d loopback floor runs, want %d (beside each disk floor run)", len(rep.NetFloor), len(targets)+1)
+	}
+	for _, f := range rep.NetFloor {
+		// Every request sent got its response.
+		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 || f.Ack.P50 <= 0 || f.Ack.P50 > f.Ack.Max {
+			t.Errorf("%s: %+v", f.Label, f)
+		}
+	}
+
 	var md bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
 	out := md.String()
+	for _, prefix := range []string{"| loopback floor (", "| disk + loopback floor ("} {
+		if got, want := strings.Count(out, prefix), len(targets)+1; got != want {
+			t.Errorf("report has %d %q rows, want %d", got, prefix, want)
+		}
+	}
 	for _, want := range []string{"GOMAXPROCS=", "sluice bench --test", "| sluice |", "| kfake-sync |", "| ext |",
 		"vs kfake-sync", "median of 2 runs", "Throughput, 1024-byte records", "Throughput, 100-byte records", "Latency, 1024-byte",
-		"| disk floor (before sluice) |", "| disk floor (after ext) |", "fdatasyncs (up to"} {
+		"| disk floor (before sluice) |", "| disk floor (after ext) |", "fdatasyncs (up to",
+		"| loopback floor (before sluice) |", "| disk + loopback floor (after ext) |", "Loopback floor: no broker"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

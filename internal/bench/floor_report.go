@@ -1,10 +1,29 @@
 package bench
 
-// writeFloorRows adds the disk floor run labelled "disk floor (<when>)"
-// to the latency table, so each sits next to the target it ran beside.
-// It has no end-to-end figures: nothing reads the floor's files back.
+import "time"
+
+// writeFloorRows adds the floor runs labelled "(<when>)" to the latency
+// table, so each sits next to the target it ran beside: the disk floor,
+// the loopback floor and their sum. They have no end-to-end figures:
+// nothing reads the floors' records back.
 func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, when string) {
-	for _, f := range r.Floor {
+	var b50, ba float64
+	if base != nil {
+		b50, ba = float64(base.Ack.P50), float64(base.Ack.P99)
+	}
+	row := func(label string, rate float64, a Summary) {
+		p("| %s | %s | %s | %s | %s | %s | — | — | — | — | %s | %s | — |\n", label, fmtRate(rate),
+			fmtDur(a.P50), fmtDur(a.P99), fmtDur(a.P999), fmtDur(a.Max),
+			ratio(float64(a.P50), b50), ratio(float64(a.P99), ba))
+	}
+	perSec := func(n int64, d time.Duration) float64 {
+		if d <= 0 {
+			return 0
+		}
+		return float64(n) / d.Seconds()
+	}
+	var disk *FloorResult
+	for i, f := range r.Floor {
 		if f.Label != "disk floor ("+when+")" {
 			continue
 		}
@@ -12,17 +31,25 @@ func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, whe
 			p("| %s | — | — | — | — | — | — | — | — | — | — | — | — | error: %s\n", f.Label, oneLine(f.Err))
 			continue
 		}
-		var b50, ba float64
-		if base != nil {
-			b50, ba = float64(base.Ack.P50), float64(base.Ack.P99)
+		disk = &r.Floor[i]
+		row(f.Label, perSec(f.Records, f.Elapsed), f.Ack)
+	}
+	for _, f := range r.NetFloor {
+		if f.Label != "loopback floor ("+when+")" {
+			continue
 		}
-		rate := 0.0
-		if f.Elapsed > 0 {
-			rate = float64(f.Records) / f.Elapsed.Seconds()
+		if f.Err != "" || f.Ack.Count == 0 {
+			p("| %s | — | — | — | — | — | — | — | — | — | — | — | — | error: %s\n", f.Label, oneLine(f.Err))
+			continue
 		}
-		p("| %s | %s | %s | %s | %s | %s | — | — | — | — | %s | %s | — |\n", f.Label, fmtRate(rate),
-			fmtDur(f.Ack.P50), fmtDur(f.Ack.P99), fmtDur(f.Ack.P999), fmtDur(f.Ack.Max),
-			ratio(float64(f.Ack.P50), b50), ratio(float64(f.Ack.P99), ba))
+		row(f.Label, perSec(f.Records, f.Elapsed), f.Ack)
+		if disk != nil {
+			// Percentiles added, not of a sum: the p50 is a lower bound on
+			// a durable ack's median, the tails only a rough scale.
+			sum := Summary{P50: disk.Ack.P50 + f.Ack.P50, P99: disk.Ack.P99 + f.Ack.P99,
+				P999: disk.Ack.P999 + f.Ack.P999, Max: disk.Ack.Max + f.Ack.Max}
+			row("disk + loopback floor ("+when+")", perSec(disk.Records, disk.Elapsed), sum)
+		}
 	}
 }
 
@@ -39,6 +66,9 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 		}
 		p("- %s: %d fdatasyncs (up to %d records each), each took p50 %s, p99 %s, p99.9 %s, max %s\n",
 			f.Label, f.Syncs, f.MaxBatch, fmtDur(f.Sync.P50), fmtDur(f.Sync.P99), fmtDur(f.Sync.P999), fmtDur(f.Sync.Max))
+	}
+	if len(r.NetFloor) > 0 {
+		p("\nLoopback floor: no broker either. A server that reads each length-prefixed request and at once writes a %d-byte response, placed like the broker (its own process on the broker's CPUs when targets are spawned), gets the same number of requests at the same rate over one TCP connection, each of the record's size plus %d bytes (about the Produce request kgo sends for one record at linger 0), pipelined; each is timed from its write to its response. It is the loopback round trip, kernel and both Go runtimes at this load, with no Kafka protocol work. Disk + loopback floor adds the two floors' percentiles: its p50 is a lower bound for any broker's durable ack median on this machine; its p99 and p99.9 are sums of tails, only a scale.\n", netFloorResponseSize, netFloorRequestOverhead)
 	}
 	p("\n")
 }

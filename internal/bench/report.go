@@ -20,8 +20,9 @@ type Report struct {
 	Config            Config
 	Throughput        []ThroughputResult
 	Latency           []LatencyResult
-	Floor             []FloorResult // the disk floor before and after the targets
-	Memory            []MemResult   // targets that ran as their own process
+	Floor             []FloorResult    // the disk floor before and after the targets
+	NetFloor          []NetFloorResult // the loopback floor beside each disk floor run
+	Memory            []MemResult      // targets that ran as their own process
 	Failover          []FailoverResult
 }
 

@@ -22,7 +22,8 @@ import (
 // from /proc.
 
 // PeerKinds are the target names serve-peer accepts.
-var PeerKinds = []string{"sluice", "sluice-nosync", "kfake-sync", "kfake-disk", "kfake-mem"}
+// "loopback" is not a broker: it is the loopback floor's server (netfloor.go).
+var PeerKinds = []string{"sluice", "sluice-nosync", "kfake-sync", "kfake-disk", "kfake-mem", "loopback"}
 
 // peerTarget maps a serve-peer kind to the in-process target it runs.
 func peerTarget(kind string) (Target, error) {
@@ -39,6 +40,9 @@ func peerTarget(kind string) (Target, error) {
 
 // peerKind is the serve-peer kind of an in-process target.
 func (t Target) peerKind() string {
+	if t.peer != "" {
+		return t.peer
+	}
 	switch t.Kind {
 	case Sluice:
 		if t.NoSync {
@@ -59,6 +63,9 @@ const listeningPrefix = "listening "
 // until ctx ends, after printing "listening host:port" on out. topics are
 // seeded into kfake with partitions each, as the in-process targets are.
 func ServePeer(ctx context.Context, kind, parent string, topics []string, partitions int32, out, brokerLog io.Writer) error {
+	if kind == "loopback" {
+		return ServeNetFloor(ctx, out)
+	}
 	t, err := peerTarget(kind)
 	if err != nil {
 		return err

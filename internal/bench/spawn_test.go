@@ -100,6 +100,7 @@ func TestSpawnedBench(t *testing.T) {
 		DataDir:      t.TempDir(),
 		PhaseTimeout: time.Minute,
 		Spawn:        true,
+		DiskFloor:    true, // the loopback floor's server runs as a peer too
 		RawConsume:   true,
 		PeerCommand:  childCmd(t, "peer"),
 		Command:      "sluice bench --spawn --test",
@@ -121,6 +122,14 @@ func TestSpawnedBench(t *testing.T) {
 	for _, l := range rep.Latency {
 		if l.Err != "" || l.Acked != 400 {
 			t.Errorf("%s latency: %+v", l.Target, l)
+		}
+	}
+	if len(rep.NetFloor) != 3 {
+		t.Fatalf("%d loopback floor runs, want 3", len(rep.NetFloor))
+	}
+	for _, f := range rep.NetFloor {
+		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 {
+			t.Errorf("%s: %+v", f.Label, f)
 		}
 	}
 	if len(rep.Memory) != 2 {

@@ -55,6 +55,10 @@ type Target struct {
 	KFakeMode string
 
 	Cluster ClusterSpec // Cluster only
+
+	// peer, when set, is the serve-peer kind startProcess runs instead
+	// of the one Kind implies (the loopback floor's server).
+	peer string
 }
 
 // KFakeModes lists the modes kfake supports, in the default order: the

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// The loopback floor: what one TCP round trip over loopback costs these
+// records at this rate, with no broker behind the socket. Beside the disk
+// floor it bounds what any broker on this machine can acknowledge in: a
+// durable ack needs at least the round trip and the fdatasync.
+
+// netFloorRequestOverhead approximates what a Produce request adds to one
+// record's value when kgo sends it alone (linger 0): the request header,
+// topic and partition, the 61-byte batch header and the record's own
+// framing. netFloorResponseSize is about a one-partition ProduceResponse.
+const (
+	netFloorRequestOverhead = 150
+	netFloorResponseSize    = 64
+)
+
+// NetFloorResult is one loopback floor run.
+type NetFloorResult struct {
+	Label   string
+	Ack     Summary // request written to response read
+	Elapsed time.Duration
+	Records int64
+	Err     string
+}
+
+// serveNetFloor answers every length-prefixed frame on every connection
+// ln accepts with a netFloorResponseSize frame carrying the request's
+// correlation id (bytes 4-8 of a Kafka request header), written at once:
+// a server that does nothing but read the request and answer.
+func serveNetFloor(ln net.Listener) error {
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		go func() {
+			defer conn.Close()
+			var hdr [4]byte
+			var body []byte
+			resp := make([]byte, netFloorResponseSize)
+			binary.BigEndian.PutUint32(resp, netFloorResponseSize-4)
+			for {
+				if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+					return
+				}
+				n := int(binary.BigEndian.Uint32(hdr[:]))
+				if n < 8 || n > 64<<20 {
+					return
+				}
+				if cap(body) < n {
+					body = make([]byte, n)
+				}
+				body = body[:n]
+				if _, err := io.ReadFull(conn, body); err != nil {
+					return
+				}
+				copy(resp[4:8], body[4:8])
+				if _, err := conn.Write(resp); err != nil {
+					return
+				}
+			}
+		}()
+	}
+}
+
+// startNetFloor runs the loopback floor server: as its own process pinned
+// like the broker (serve-peer loopback) when c.Spawn, else in this process.
+func startNetFloor(c *Config) (*running, error) {
+	if c.Spawn {
+		pc := *c
+		pc.Trace = "" // the broker's trace file is not the echo server's
+		return Target{Name: "loopback", peer: "loopback"}.startProcess(&pc, nil)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveNetFloor(ln) }()
+	return &running{seeds: []string{ln.Addr().String()}, close: func() error {
+		err := ln.Close()
+		return errors.Join(err, <-done)
+	}}, nil
+}
+
+// runNetFloor sends rate frames/s for d over one connection to addr, each
+// the size of the Produce request kgo sends for one record of size bytes,
+// pipelined without limit, and times each from its write to its response.
+// It measures the loopback round trip, the kernel and both ends' Go
+// runtimes at this load; not Kafka's protocol work nor kgo's (kgo may also
+// put several records in one request when one is in flight).
+func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Duration) (res NetFloorResult, err error) {
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+
+	// Responses come back in request order on one connection, so the
+	// reader matches them to send times first in, first out.
+	var (
+		mu    sync.Mutex
+		sent  []time.Time
+		ack   Hist
+		acked int64
+	)
+	readErr := make(chan error, 1)
+	total := int64(float64(rate) * d.Seconds())
+	go func() {
+		var resp [netFloorResponseSize]byte
+		for acked < total {
+			if _, err := io.ReadFull(conn, resp[:]); err != nil {
+				readErr <- err
+				return
+			}
+			now := time.Now()
+			mu.Lock()
+			at := sent[0]
+			sent = sent[1:]
+			mu.Unlock()
+			ack.RecordDuration(now.Sub(at))
+			acked++
+		}
+		readErr <- nil
+	}()
+
+	frame := make([]byte, 4+size+netFloorRequestOverhead)
+	binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
+	interval := float64(time.Second) / float64(rate)
+	start := time.Now()
+	var n int64
+	for n < total && ctx.Err() == nil {
+		due := min(total, int64(float64(time.Since(start))/interval)+1)
+		for ; n < due; n++ {
+			binary.BigEndian.PutUint32(frame[8:12], uint32(n))
+			mu.Lock()
+			sent = append(sent, time.Now())
+			mu.Unlock()
+			if _, err := conn.Write(frame); err != nil {
+				return res, err
+			}
+		}
+		if w := time.Until(start.Add(time.Duration(float64(n) * interval))); w > 0 {
+			time.Sleep(w)
+		}
+	}
+	res.Elapsed = time.Since(start)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n < total {
+		// ctx ended: the reader waits for responses never asked for.
+		_ = conn.Close()
+	}
+	err = <-readErr
+	res.Records = acked
+	res.Ack = ack.Summarize()
+	if ctx.Err() != nil {
+		return res, ctx.Err()
+	}
+	return res, err
+}
+
+// ServeNetFloor runs the loopback floor server until ctx ends, after
+// printing "listening host:port" on out (serve-peer loopback).
+func ServeNetFloor(ctx context.Context, out io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- serveNetFloor(ln) }()
+	if _, err := fmt.Fprintf(out, "%s%s\n", listeningPrefix, ln.Addr()); err != nil {
+		return errors.Join(err, ln.Close(), <-done)
+	}
+	select {
+	case <-ctx.Done():
+		return errors.Join(ln.Close(), <-done)
+	case err := <-done:
+		return err
+	}
+}
