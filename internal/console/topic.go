@@ -47,25 +47,10 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("topic")
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	md, err := sessionOf(ctx).adm.Metadata(ctx, name)
-	if err != nil {
-		s.fail(w, r, statusFor(err), name, err)
+	t, ids, ok := s.topicPartitions(ctx, w, r, name, statusFor)
+	if !ok {
 		return
 	}
-	t, ok := md.Topics[name]
-	if !ok || t.Err != nil {
-		if ok && t.Err != nil && !isUnknownTopic(t.Err) {
-			s.fail(w, r, statusFor(t.Err), name, t.Err)
-			return
-		}
-		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("topic %q: %w", name, errNoTopic))
-		return
-	}
-	ids := make([]int32, 0, len(t.Partitions))
-	for id := range t.Partitions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	pg := paginate(r, len(ids), s.cfg.PageSize)
 	ids = ids[pg.From:pg.To]
 	starts := s.listOffsets(ctx, name, ids, -2)
@@ -256,4 +241,30 @@ func (s *Server) deleteTopic(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	redirect(w, r, "/topics", "deleted "+name, false)
+}
+
+// topicPartitions reads one topic's metadata and its partition ids in
+// order, or answers the request itself (404 for an unknown topic, status's
+// code for another error) and reports false.
+func (s *Server) topicPartitions(ctx context.Context, w http.ResponseWriter, r *http.Request, name string, status func(error) int) (kadm.TopicDetail, []int32, bool) {
+	md, err := sessionOf(ctx).adm.Metadata(ctx, name)
+	if err != nil {
+		s.fail(w, r, status(err), name, err)
+		return kadm.TopicDetail{}, nil, false
+	}
+	t, ok := md.Topics[name]
+	if !ok || t.Err != nil {
+		if ok && t.Err != nil && !isUnknownTopic(t.Err) {
+			s.fail(w, r, status(t.Err), name, t.Err)
+			return kadm.TopicDetail{}, nil, false
+		}
+		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("topic %q: %w", name, errNoTopic))
+		return kadm.TopicDetail{}, nil, false
+	}
+	ids := make([]int32, 0, len(t.Partitions))
+	for id := range t.Partitions {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return t, ids, true
 }

@@ -126,28 +126,16 @@ func (s *Server) producers(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	adm := sessionOf(ctx).adm
-	md, err := adm.Metadata(ctx, name)
-	if err != nil {
-		s.fail(w, r, adminStatus(err), name, err)
+	_, ids, ok := s.topicPartitions(ctx, w, r, name, adminStatus)
+	if !ok {
 		return
 	}
-	t, ok := md.Topics[name]
-	if !ok || t.Err != nil {
-		if ok && t.Err != nil && !isUnknownTopic(t.Err) {
-			s.fail(w, r, adminStatus(t.Err), name, t.Err)
-			return
-		}
-		s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("topic %q: %w", name, errNoTopic))
-		return
-	}
-	ids := make([]int32, 0, len(t.Partitions))
-	for id := range t.Partitions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
 	d := producersData{Topic: name, Pager: paginate(r, len(ids), s.cfg.PageSize)}
 	ids = ids[d.Pager.From:d.Pager.To]
-	var described kadm.DescribedProducersTopics
+	var (
+		described kadm.DescribedProducersTopics
+		err       error
+	)
 	if len(ids) > 0 { // an empty set would make kadm ask for every partition
 		described, err = adm.DescribeProducers(ctx, kadm.TopicsSet{name: setOf(ids)})
 	}
