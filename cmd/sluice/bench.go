@@ -105,7 +105,9 @@ appended and fdatasynced with no broker at all: what the disk alone gives
 them, the part of a durable broker's latency that is the disk's; and beside
 each a loopback floor: requests of the Produce request's size at the same rate
 over one TCP connection to a server, placed like the broker, that answers each
-at once: what the round trip alone costs. Progress
+at once: what the round trip alone costs; and a durable loopback floor: the
+same server appending each request to a file per partition and answering once
+an fdatasync covers it, the smallest durable broker under the same load. Progress
 goes to stderr; a Markdown report goes to stdout, with ratios against
 --baseline (default: the first target that is not an embedded Sluice or a
 cluster).`,
@@ -292,7 +294,7 @@ cluster).`,
 	f.StringVar(&peerCmd, "peer-cmd", "", "command line that serves a peer (default: this executable's \"bench serve-peer\"); the kind and flags are appended")
 	f.StringVar(&peerProfile, "peer-profile", "", "spawned brokers write CPU, allocation, mutex and block profiles to this directory (implies --spawn)")
 	f.BoolVar(&rawConsume, "raw-consume", false, "consume phase: send Fetch requests directly and count records from batch headers (CRC checked, records not decoded), a lighter load generator")
-	f.BoolVar(&diskFloor, "disk-floor", false, "latency phase: also time the same records written and fdatasynced with no broker, and their round trips over loopback to a server that answers at once, before every target and after the last")
+	f.BoolVar(&diskFloor, "disk-floor", false, "latency phase: also time the same records written and fdatasynced with no broker, their round trips over loopback to a server that answers at once, and to one that answers once each is fdatasynced, before every target and after the last")
 	f.IntVar(&clusterN, "cluster", 0, "also measure a cluster of N local sluice serve processes (topics: replication factor min(N,3))")
 	f.IntVar(&minInsync, "min-insync-replicas", 0, "cluster target: min.insync.replicas of its topics (default: replication factor - 1)")
 	f.DurationVar(&sessionTO, "session-timeout", 0, "cluster target: broker.session.timeout.ms (default: Kafka's 9s)")

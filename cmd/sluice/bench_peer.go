@@ -37,8 +37,10 @@ func servePeerCmd() *cobra.Command {
 		Args:   cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kind := args[0]
-			if strings.HasPrefix(kind, "sluice") {
-				raiseProcs() // as sluice serve does; kfake peers keep Go's default
+			if strings.HasPrefix(kind, "sluice") || kind == bench.DurablePeer {
+				// As sluice serve does (the durable floor runs as the broker
+				// would); kfake peers keep Go's default.
+				raiseProcs()
 			}
 			var stopProfiles func() error
 			if profileDir != "" {

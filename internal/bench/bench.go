@@ -274,21 +274,24 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		rep.Floor = append(rep.Floor, f)
 
-		nf := NetFloorResult{Label: "loopback floor (" + label + ")"}
-		rt, err := startNetFloor(&c)
-		if err == nil {
-			nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration)
-			nf.Label = "loopback floor (" + label + ")"
-			err = errors.Join(err, rt.close())
+		for _, peer := range []string{"loopback", DurablePeer} {
+			name := netFloorName(peer) + " (" + label + ")"
+			nf := NetFloorResult{Label: name}
+			rt, err := startNetFloor(&c, peer)
+			if err == nil {
+				nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration)
+				nf.Label = name
+				err = errors.Join(err, rt.close())
+			}
+			if err != nil {
+				nf.Err = err.Error()
+				pr.note("%s: %v", name, err)
+			} else {
+				pr.note("%s: round trip p50 %s p99 %s p99.9 %s", name,
+					fmtDur(nf.Ack.P50), fmtDur(nf.Ack.P99), fmtDur(nf.Ack.P999))
+			}
+			rep.NetFloor = append(rep.NetFloor, nf)
 		}
-		if err != nil {
-			nf.Err = err.Error()
-			pr.note("loopback floor (%s): %v", label, err)
-		} else {
-			pr.note("loopback floor (%s): round trip p50 %s p99 %s p99.9 %s", label,
-				fmtDur(nf.Ack.P50), fmtDur(nf.Ack.P99), fmtDur(nf.Ack.P999))
-		}
-		rep.NetFloor = append(rep.NetFloor, nf)
 	}
 	for _, t := range c.Targets {
 		if err := ctx.Err(); err != nil {

@@ -102,8 +102,8 @@ func TestTinyBench(t *testing.T) {
 		}
 	}
 
-	if len(rep.NetFloor) != len(targets)+1 {
-		t.Fatalf("%d loopback floor runs, want %d (beside each disk floor run)", len(rep.NetFloor), len(targets)+1)
+	if len(rep.NetFloor) != 2*(len(targets)+1) {
+		t.Fatalf("%d loopback floor runs, want %d (plain and durable beside each disk floor run)", len(rep.NetFloor), 2*(len(targets)+1))
 	}
 	for _, f := range rep.NetFloor {
 		// Every request sent got its response.
@@ -117,7 +117,7 @@ func TestTinyBench(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := md.String()
-	for _, prefix := range []string{"| loopback floor (", "| disk + loopback floor ("} {
+	for _, prefix := range []string{"| loopback floor (", "| disk + loopback floor (", "| durable loopback floor ("} {
 		if got, want := strings.Count(out, prefix), len(targets)+1; got != want {
 			t.Errorf("report has %d %q rows, want %d", got, prefix, want)
 		}

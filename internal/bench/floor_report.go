@@ -51,6 +51,18 @@ func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, whe
 			row("disk + loopback floor ("+when+")", perSec(disk.Records, disk.Elapsed), sum)
 		}
 	}
+	// The durable loopback floor last: it is the one a durable broker's
+	// figures are closest to (durfloor.go).
+	for _, f := range r.NetFloor {
+		if f.Label != "durable loopback floor ("+when+")" {
+			continue
+		}
+		if f.Err != "" || f.Ack.Count == 0 {
+			p("| %s | — | — | — | — | — | — | — | — | — | — | — | — | error: %s\n", f.Label, oneLine(f.Err))
+			continue
+		}
+		row(f.Label, perSec(f.Records, f.Elapsed), f.Ack)
+	}
 }
 
 // writeFloorNotes says what the floor rows are and what the disk did
@@ -69,6 +81,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	}
 	if len(r.NetFloor) > 0 {
 		p("\nLoopback floor: no broker either. A server that reads each length-prefixed request and at once writes a %d-byte response, placed like the broker (its own process on the broker's CPUs when targets are spawned), gets the same number of requests at the same rate over one TCP connection, each of the record's size plus %d bytes (about the Produce request kgo sends for one record at linger 0), pipelined; each is timed from its write to its response. It is the loopback round trip, kernel and both Go runtimes at this load, with no Kafka protocol work. Disk + loopback floor adds the two floors' percentiles: its p50 is a lower bound for any broker's durable ack median on this machine; its p99 and p99.9 are sums of tails, only a scale.\n", netFloorResponseSize, netFloorRequestOverhead)
+		p("\nDurable loopback floor: the loopback floor's server, but it appends each request to one of the partitions' files (request n to file n mod partitions) with a group-commit flusher per file (one write and one fdatasync for whatever arrived meanwhile) and answers each, in request order, once an fdatasync covers it. The smallest durable broker, placed and loaded like the broker: unlike the disk floor, which runs with the rest of the machine idle, it meets what the machine does to fdatasyncs while the client keeps the other CPU and a socket busy.\n")
 	}
 	p("\n")
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -37,8 +38,9 @@ type NetFloorResult struct {
 // serveNetFloor answers every length-prefixed frame on every connection
 // ln accepts with a netFloorResponseSize frame carrying the request's
 // correlation id (bytes 4-8 of a Kafka request header), written at once:
-// a server that does nothing but read the request and answer.
-func serveNetFloor(ln net.Listener) error {
+// a server that does nothing but read the request and answer. With d, it
+// answers each once it is durable instead (durfloor.go).
+func serveNetFloor(ln net.Listener, d *durableFloor) error {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -48,6 +50,10 @@ func serveNetFloor(ln net.Listener) error {
 			return err
 		}
 		go func() {
+			if d != nil {
+				d.serveConn(conn)
+				return
+			}
 			defer conn.Close()
 			var hdr [4]byte
 			var body []byte
@@ -77,23 +83,43 @@ func serveNetFloor(ln net.Listener) error {
 	}
 }
 
-// startNetFloor runs the loopback floor server: as its own process pinned
-// like the broker (serve-peer loopback) when c.Spawn, else in this process.
-func startNetFloor(c *Config) (*running, error) {
+// startNetFloor runs the loopback floor server (peer "loopback", or
+// "loopback-durable" for the durable one): as its own process pinned like
+// the broker when c.Spawn, else in this process.
+func startNetFloor(c *Config, peer string) (*running, error) {
 	if c.Spawn {
 		pc := *c
 		pc.Trace = "" // the broker's trace file is not the echo server's
-		return Target{Name: "loopback", peer: "loopback"}.startProcess(&pc, nil)
+		return Target{Name: peer, peer: peer}.startProcess(&pc, nil)
+	}
+	return listenNetFloor(peer, c.DataDir, int(c.Partitions))
+}
+
+// listenNetFloor serves the floor peer on a loopback port in this process.
+func listenNetFloor(peer, parent string, partitions int) (*running, error) {
+	var d *durableFloor
+	var dir string
+	if peer == DurablePeer {
+		var err error
+		if dir, err = os.MkdirTemp(parent, "sluice-bench-durable-floor-"); err != nil {
+			return nil, err
+		}
+		if d, err = openDurableFloor(dir, partitions); err != nil {
+			return nil, errors.Join(err, os.RemoveAll(dir))
+		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	done := make(chan error, 1)
-	go func() { done <- serveNetFloor(ln) }()
+	go func() { done <- serveNetFloor(ln, d) }()
 	return &running{seeds: []string{ln.Addr().String()}, close: func() error {
-		err := ln.Close()
-		return errors.Join(err, <-done)
+		err := errors.Join(ln.Close(), <-done)
+		if d != nil {
+			err = errors.Join(err, d.close(), os.RemoveAll(dir))
+		}
+		return err
 	}}, nil
 }
 
@@ -174,22 +200,28 @@ func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Durati
 	return res, err
 }
 
-// ServeNetFloor runs the loopback floor server until ctx ends, after
-// printing "listening host:port" on out (serve-peer loopback).
-func ServeNetFloor(ctx context.Context, out io.Writer) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// netFloorName is how the report names the floor a peer serves.
+func netFloorName(peer string) string {
+	if peer == DurablePeer {
+		return "durable loopback floor"
+	}
+	return "loopback floor"
+}
+
+// DurablePeer is the serve-peer kind of the durable loopback floor.
+const DurablePeer = "loopback-durable"
+
+// ServeNetFloor runs a loopback floor server (peer "loopback" or
+// "loopback-durable", files under parent) until ctx ends, after printing
+// "listening host:port" on out.
+func ServeNetFloor(ctx context.Context, peer, parent string, partitions int, out io.Writer) error {
+	rt, err := listenNetFloor(peer, parent, partitions)
 	if err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- serveNetFloor(ln) }()
-	if _, err := fmt.Fprintf(out, "%s%s\n", listeningPrefix, ln.Addr()); err != nil {
-		return errors.Join(err, ln.Close(), <-done)
+	if _, err := fmt.Fprintf(out, "%s%s\n", listeningPrefix, rt.seeds[0]); err != nil {
+		return errors.Join(err, rt.close())
 	}
-	select {
-	case <-ctx.Done():
-		return errors.Join(ln.Close(), <-done)
-	case err := <-done:
-		return err
-	}
+	<-ctx.Done()
+	return rt.close()
 }

@@ -23,7 +23,7 @@ import (
 
 // PeerKinds are the target names serve-peer accepts.
 // "loopback" is not a broker: it is the loopback floor's server (netfloor.go).
-var PeerKinds = []string{"sluice", "sluice-nosync", "kfake-sync", "kfake-disk", "kfake-mem", "loopback"}
+var PeerKinds = []string{"sluice", "sluice-nosync", "kfake-sync", "kfake-disk", "kfake-mem", "loopback", DurablePeer}
 
 // peerTarget maps a serve-peer kind to the in-process target it runs.
 func peerTarget(kind string) (Target, error) {
@@ -63,8 +63,8 @@ const listeningPrefix = "listening "
 // until ctx ends, after printing "listening host:port" on out. topics are
 // seeded into kfake with partitions each, as the in-process targets are.
 func ServePeer(ctx context.Context, kind, parent string, topics []string, partitions int32, out, brokerLog io.Writer) error {
-	if kind == "loopback" {
-		return ServeNetFloor(ctx, out)
+	if kind == "loopback" || kind == DurablePeer {
+		return ServeNetFloor(ctx, kind, parent, int(partitions), out)
 	}
 	t, err := peerTarget(kind)
 	if err != nil {
