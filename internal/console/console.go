@@ -114,13 +114,13 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if s.ln, err = net.Listen("tcp", addr); err != nil {
 		if s.anon != nil {
-			s.anon.kcl.Close()
+			s.anon.close()
 		}
 		return nil, fmt.Errorf("console.listener: %w", err)
 	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ln := s.ln
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -128,6 +128,8 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}()
 	go func() { defer s.wg.Done(); s.sample() }()
+	every := lagSampleEvery
+	go func() { defer s.wg.Done(); s.sampleLags(every) }()
 	return s, nil
 }
 
@@ -140,7 +142,7 @@ func (s *Server) Close() error {
 	err := s.srv.Close()
 	s.wg.Wait()
 	if s.anon != nil {
-		s.anon.kcl.Close()
+		s.anon.close()
 	}
 	s.sessions.closeAll()
 	return err
@@ -164,6 +166,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /topics/{topic}/messages.jsonl", s.messagesJSONL)
 	mux.HandleFunc("GET /groups", s.groups)
 	mux.HandleFunc("GET /groups/{group}", s.group)
+	mux.HandleFunc("GET /groups/{group}/lag.json", s.lagSamples)
 	mux.HandleFunc("GET /groups/{group}/reset", s.resetPreview)
 	mux.HandleFunc("POST /groups/{group}/reset", s.resetApply)
 	s.adminRoutes(mux) // admin.go: transactions, producers, ACLs, SCRAM users, quotas

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,7 +40,17 @@ type session struct {
 	last           time.Time // guarded by sessions.mu
 	bootstrap      string
 	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
+	closed         atomic.Bool // the session ended: nothing is sampled through it any more
 }
+
+// close ends the session: its client closes and the lag sampler drops
+// its series (lagchart.go).
+func (se *session) close() {
+	se.closed.Store(true)
+	se.kcl.Close()
+}
+
+func (se *session) ended() bool { return se.closed.Load() }
 
 func token() string {
 	b := make([]byte, 24)
@@ -178,7 +189,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Any request authenticates the connection first; ApiVersions needs
 	// no ACL, so only the credentials decide.
 	if _, err := se.adm.ApiVersions(ctx); err != nil {
-		se.kcl.Close()
+		se.close()
 		fail("login failed: " + err.Error())
 		return
 	}
@@ -223,7 +234,7 @@ func (ss *sessions) get(id string) *session {
 	}
 	if time.Since(se.last) > sessionIdle {
 		delete(ss.m, id)
-		go se.kcl.Close()
+		go se.close()
 		return nil
 	}
 	se.last = time.Now()
@@ -241,7 +252,7 @@ func (ss *sessions) add(se *session) {
 			}
 		}
 		delete(ss.m, oldest.id)
-		go oldest.kcl.Close()
+		go oldest.close()
 	}
 	ss.m[se.id] = se
 }
@@ -252,7 +263,7 @@ func (ss *sessions) remove(id string) {
 	delete(ss.m, id)
 	ss.mu.Unlock()
 	if se != nil {
-		se.kcl.Close()
+		se.close()
 	}
 }
 
@@ -262,6 +273,6 @@ func (ss *sessions) closeAll() {
 	ss.m = map[string]*session{}
 	ss.mu.Unlock()
 	for _, se := range all {
-		se.kcl.Close()
+		se.close()
 	}
 }
