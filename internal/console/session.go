@@ -146,7 +146,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A login form posted from another site is refused (login CSRF).
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+	if o := r.Header.Get("Origin"); o != "" && o != s.scheme()+"://"+r.Host {
 		http.Error(w, "cross-origin login refused", http.StatusForbidden)
 		return
 	}
@@ -195,7 +195,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.add(se)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: se.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		MaxAge: int(sessionIdle.Seconds())})
+		MaxAge: int(sessionIdle.Seconds()), Secure: s.cfg.TLS != nil})
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 }
 
@@ -212,7 +212,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.remove(se.id)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1,
+		Secure: s.cfg.TLS != nil})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
