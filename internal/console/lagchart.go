@@ -71,7 +71,7 @@ func (h *lagHistory) view(se *session, group string, share bool, lag int64) []fl
 		s = &lagSeries{se: se, share: share, samples: []float64{float64(lag)}}
 		h.series[k] = s
 	}
-	s.viewed = time.Now()
+	s.viewed, s.share = time.Now(), share // a group deleted and made again may change kind
 	return append([]float64(nil), s.samples...)
 }
 
