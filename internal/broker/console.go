@@ -4,7 +4,9 @@ package broker
 // client of this broker on one of its own listeners.
 
 import (
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"github.com/sluice-io/sluice/internal/config"
 	"github.com/sluice-io/sluice/internal/console"
 	"github.com/sluice-io/sluice/internal/metrics"
+	"github.com/sluice-io/sluice/internal/tlsconf"
 )
 
 // ConsoleAddr is the bound console listener address, "" when off.
@@ -44,14 +47,39 @@ func (b *Broker) startConsole() error {
 	if err != nil {
 		return err
 	}
-	c, err := console.Start(console.Config{Listener: l, Bootstrap: boot, SASLMechanisms: mechs, ReadOnly: readOnly,
+	serverTLS, err := b.consoleTLS()
+	if err != nil {
+		return err
+	}
+	c, err := console.Start(console.Config{Listener: l, TLS: serverTLS, Bootstrap: boot, SASLMechanisms: mechs, ReadOnly: readOnly,
 		Dial: dial, Throughput: metrics.Throughput, Logger: b.logger.With("component", "console")})
 	if err != nil {
 		return err
 	}
 	b.console = c
-	b.logger.Info("console listening", "console.listener", "http://"+c.Addr()+"/", "read.only", readOnly, "login", len(mechs) > 0)
+	b.logger.Info("console listening", "console.listener", c.URL()+"/", "read.only", readOnly, "login", len(mechs) > 0)
 	return nil
+}
+
+// consoleTLS is the TLS configuration of an https console.listener, from
+// console.ssl.* read by the Kafka listeners' reader (tlsconf.Server); nil
+// for http. An https listener without a keystore is refused.
+func (b *Broker) consoleTLS() (*tls.Config, error) {
+	if !b.cfg.ConsoleHTTPS() {
+		return nil, nil
+	}
+	_, _, hasFile := b.cfg.ConsoleSSL("ssl.keystore.location")
+	_, _, hasInline := b.cfg.ConsoleSSL("ssl.keystore.certificate.chain")
+	if !hasFile && !hasInline {
+		return nil, fmt.Errorf("%s=%s needs the console's keystore: set %s (and %s, %s, %s as for a Kafka SSL listener)",
+			config.ConsoleListenerKey, b.cfg.ConsoleListener(), config.ConsoleSSLKeystoreLocationKey,
+			config.ConsoleSSLKeystoreTypeKey, config.ConsoleSSLKeystorePasswordKey, config.ConsoleSSLKeyPasswordKey)
+	}
+	cfg, err := tlsconf.Server(b.cfg.ConsoleSSL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", config.ConsoleListenerKey, err)
+	}
+	return cfg, nil
 }
 
 // consoleBootstrap is the address and listener name the console's clients

@@ -1,6 +1,8 @@
 package config
 
-import "strings"
+import (
+	"strings"
+)
 
 // Keys of the built-in web console (internal/console, docs/CONSOLE.md).
 // Sluice's own: Kafka has no console.
@@ -11,6 +13,16 @@ const (
 	// ConsoleReadOnlyKey, when true, hides every form that changes the
 	// cluster and refuses such requests.
 	ConsoleReadOnlyKey = "console.read.only"
+
+	// The keystore of an https console.listener, read as a Kafka
+	// listener's ssl.keystore.* and ssl.key.password are (internal/tlsconf).
+	ConsoleSSLKeystoreLocationKey = "console.ssl.keystore.location"
+	ConsoleSSLKeystoreTypeKey     = "console.ssl.keystore.type"
+	ConsoleSSLKeystorePasswordKey = "console.ssl.keystore.password"
+	ConsoleSSLKeyPasswordKey      = "console.ssl.key.password"
+
+	// consoleSSLPrefix: console.<k> is the console listener's ssl.* key k.
+	consoleSSLPrefix = "console."
 )
 
 // ConsoleListener returns console.listener ("" when off).
@@ -26,4 +38,18 @@ func (b *Broker) ConsoleReadOnly() (bool, error) {
 		return true, nil
 	}
 	return false, invalid(ConsoleReadOnlyKey, b.Raw[ConsoleReadOnlyKey], "want true or false")
+}
+
+// ConsoleHTTPS reports whether console.listener is https://.
+func (b *Broker) ConsoleHTTPS() bool {
+	return strings.HasPrefix(strings.ToLower(b.ConsoleListener()), "https://")
+}
+
+// ConsoleSSL looks up the console listener's ssl.* properties (a
+// tlsconf.Lookup): ssl.keystore.location is console.ssl.keystore.location,
+// and so on; the key it came from is named in errors.
+func (b *Broker) ConsoleSSL(key string) (value, from string, ok bool) {
+	from = consoleSSLPrefix + key
+	value, ok = b.Raw[from]
+	return value, from, ok
 }

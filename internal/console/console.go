@@ -16,6 +16,7 @@ package console
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -35,8 +36,12 @@ var assets embed.FS
 
 // Config is what the broker hands the console.
 type Config struct {
-	// Listener is console.listener: http://host:port (or host:port).
+	// Listener is console.listener: http://host:port (or host:port), or
+	// https://host:port with TLS set.
 	Listener string
+	// TLS, when set, serves the console over TLS (an https listener); the
+	// session cookie is then Secure.
+	TLS *tls.Config
 	// Bootstrap is host:port of a Kafka listener of this broker:
 	// PLAINTEXT or SSL, or SASL_PLAINTEXT or SASL_SSL when SASLMechanisms
 	// is set (for SSL, Dial completes the TLS handshake).
@@ -77,12 +82,18 @@ type Server struct {
 
 // ListenAddr turns a console.listener value into an address to listen on.
 func ListenAddr(listener string) (string, error) {
-	addr := strings.TrimPrefix(strings.TrimSpace(listener), "http://")
+	addr := strings.TrimSpace(listener)
+	for _, scheme := range []string{"http://", "https://"} {
+		if len(addr) >= len(scheme) && strings.EqualFold(addr[:len(scheme)], scheme) {
+			addr = addr[len(scheme):]
+			break
+		}
+	}
 	if i := strings.IndexByte(addr, '/'); i >= 0 {
 		addr = addr[:i]
 	}
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return "", fmt.Errorf("console.listener %q: want http://host:port", listener)
+		return "", fmt.Errorf("console.listener %q: want http://host:port or https://host:port", listener)
 	}
 	return addr, nil
 }
@@ -102,6 +113,9 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if https := strings.HasPrefix(strings.ToLower(strings.TrimSpace(cfg.Listener)), "https://"); https != (cfg.TLS != nil) {
+		return nil, fmt.Errorf("console.listener %q: an https listener needs the console's keystore (console.ssl.keystore.location), and only an https one uses it", cfg.Listener)
+	}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -114,13 +128,16 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if s.ln, err = net.Listen("tcp", addr); err != nil {
 		if s.anon != nil {
-			s.anon.kcl.Close()
+			s.anon.close()
 		}
 		return nil, fmt.Errorf("console.listener: %w", err)
 	}
 	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if cfg.TLS != nil {
+		s.ln = tls.NewListener(s.ln, cfg.TLS)
+	}
 	ln := s.ln
-	s.wg.Add(2)
+	s.wg.Add(3)
 	go func() {
 		defer s.wg.Done()
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -128,11 +145,23 @@ func Start(cfg Config) (*Server, error) {
 		}
 	}()
 	go func() { defer s.wg.Done(); s.sample() }()
+	every := lagSampleEvery
+	go func() { defer s.wg.Done(); s.sampleLags(every) }()
 	return s, nil
 }
 
 // Addr is the bound address (useful with port 0).
 func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// URL is the console's base URL: http:// or https://, and Addr.
+func (s *Server) URL() string { return s.scheme() + "://" + s.Addr() }
+
+func (s *Server) scheme() string {
+	if s.cfg.TLS != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // Close stops serving and closes the console's Kafka client.
 func (s *Server) Close() error {
@@ -140,7 +169,7 @@ func (s *Server) Close() error {
 	err := s.srv.Close()
 	s.wg.Wait()
 	if s.anon != nil {
-		s.anon.kcl.Close()
+		s.anon.close()
 	}
 	s.sessions.closeAll()
 	return err
@@ -164,6 +193,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /topics/{topic}/messages.jsonl", s.messagesJSONL)
 	mux.HandleFunc("GET /groups", s.groups)
 	mux.HandleFunc("GET /groups/{group}", s.group)
+	mux.HandleFunc("GET /groups/{group}/lag.json", s.lagSamples)
 	mux.HandleFunc("GET /groups/{group}/reset", s.resetPreview)
 	mux.HandleFunc("POST /groups/{group}/reset", s.resetApply)
 	s.adminRoutes(mux) // admin.go: transactions, producers, ACLs, SCRAM users, quotas

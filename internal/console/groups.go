@@ -1,6 +1,8 @@
 package console
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -58,33 +60,48 @@ type groupData struct {
 	Refresh                             bool // the page reloads itself every lagRefresh seconds
 }
 
-// group is one group: members and the lag per partition (committed
-// offsets against the partitions' end offsets, kadm's Lag).
+// groupLag is a consumer group's description with its lag per
+// partition (committed offsets against the partitions' end offsets).
+type groupLag = kadm.DescribedGroupLag
+
+// errNotConsumerGroup: DescribeGroups calls the group missing (Dead,
+// GROUP_ID_NOT_FOUND); it may be a share group (sharegroup.go), which
+// DescribeGroups does not know.
+var errNotConsumerGroup = errors.New("not a consumer group")
+
+// consumerGroupLag is kadm's Lag of one group: the one lag computation of
+// the group page and the lag sampler.
+func consumerGroupLag(ctx context.Context, adm *kadm.Client, name string) (groupLag, error) {
+	lags, err := adm.Lag(ctx, name)
+	if err != nil {
+		return groupLag{}, err
+	}
+	l, ok := lags[name]
+	if !ok || l.State == "Dead" || errors.Is(l.Error(), kerr.GroupIDNotFound) {
+		return l, errNotConsumerGroup
+	}
+	return l, l.Error()
+}
+
+// group is one group: members and the lag per partition.
 func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("group")
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	lags, err := sessionOf(ctx).adm.Lag(ctx, name)
-	if err != nil {
-		s.fail(w, r, statusFor(err), name, err)
-		return
-	}
-	l, ok := lags[name]
-	// DescribeGroups does not know share groups: a group it calls missing
-	// (Dead, GROUP_ID_NOT_FOUND) may be one (sharegroup.go).
-	if !ok || l.State == "Dead" || errors.Is(l.Error(), kerr.GroupIDNotFound) {
+	l, err := consumerGroupLag(ctx, sessionOf(ctx).adm, name)
+	if errors.Is(err, errNotConsumerGroup) {
 		if !s.shareGroup(ctx, w, r, name) {
 			s.fail(w, r, http.StatusNotFound, name, fmt.Errorf("group %q not found", name))
 		}
 		return
 	}
-	if err := l.Error(); err != nil {
+	if err != nil {
 		s.fail(w, r, statusFor(err), name, err)
 		return
 	}
 	d := groupData{Name: name, State: l.State, Protocol: l.Protocol, ProtocolType: l.ProtocolType,
 		Coordinator: l.Coordinator.NodeID, Members: l.Members, TotalLag: l.Lag.Total(), Refresh: r.URL.Query().Get("refresh") == "1"}
-	d.Chart = drawChart("Total lag", s.lags.add(name, d.TotalLag))
+	d.Chart = drawChart("Total lag", s.lags.view(sessionOf(ctx), name, false, d.TotalLag))
 	all := l.Lag.Sorted()
 	d.Pager = paginate(r, len(all), s.cfg.PageSize)
 	for _, m := range all[d.Pager.From:d.Pager.To] {
@@ -105,4 +122,19 @@ func (s *Server) group(w http.ResponseWriter, r *http.Request) {
 		p.Refresh = lagRefresh
 	}
 	s.render(w, r, "group", p)
+}
+
+// lagSamples answers the group's lag chart data, {"samples": [...]},
+// oldest first, of the requester's own series: it is not a view of the
+// page (it neither starts nor prolongs sampling).
+func (s *Server) lagSamples(w http.ResponseWriter, r *http.Request) {
+	xs := s.lags.samples(sessionOf(r.Context()), r.PathValue("group"))
+	if xs == nil {
+		xs = []float64{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(struct {
+		Samples []float64 `json:"samples"`
+	}{xs})
 }

@@ -11,10 +11,13 @@ import (
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// A reset moves a group's committed offsets of one topic, as
-// kafka-consumer-groups --reset-offsets: to the earliest or latest
+// A reset moves a group's offsets of one topic, as
+// kafka-consumer-groups --reset-offsets (committed offsets, OffsetCommit)
+// and kafka-share-groups --reset-offsets (share-partition start offsets,
+// AlterShareGroupOffsets) do: to the earliest or latest
 // offset, to an offset (clamped to the log), or to the first offset at or
 // after a timestamp. It is previewed first (GET) and applied by a form
 // (POST); like Kafka's tool, only a group without members (Empty) is
@@ -34,25 +37,81 @@ type resetData struct {
 	Rows                    []resetRow
 	More                    int // rows not shown
 	Applicable              bool
+	Share                   bool // a share group: its share-partitions' start offsets
 }
 
-// resetPlan computes the new offsets of group's partitions of topic.
-func (s *Server) resetPlan(ctx context.Context, group, topic, to, value string) (resetData, error) {
-	d := resetData{Group: group, Topic: topic, To: to, Value: value}
-	described, err := sessionOf(ctx).adm.DescribeGroups(ctx, group)
+// groupStart is where a reset starts from: the group's kind and state,
+// and its current offsets by topic and partition.
+type groupStart struct {
+	state   string
+	share   bool
+	current map[string]map[int32]int64
+}
+
+// loadGroupStart reads a consumer group's committed offsets
+// (DescribeGroups, OffsetFetch) or, when DescribeGroups does not know the
+// group, a share group's share-partition start offsets
+// (ShareGroupDescribe, DescribeShareGroupOffsets).
+func loadGroupStart(ctx context.Context, adm *kadm.Client, group string) (groupStart, error) {
+	described, err := adm.DescribeGroups(ctx, group)
 	if err != nil {
-		return d, err
+		return groupStart{}, err
 	}
 	g, ok := described[group]
-	if !ok || g.Err != nil || g.State == "Dead" {
-		return d, fmt.Errorf("group %q not found", group)
+	if ok && g.Err == nil && g.State != "Dead" {
+		fetched, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return groupStart{}, err
+		}
+		gs := groupStart{state: g.State, current: map[string]map[int32]int64{}}
+		fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err == nil {
+				addCurrent(gs.current, o.Topic, o.Partition, o.At)
+			}
+		})
+		return gs, nil
 	}
-	d.State = g.State
-	fetched, err := sessionOf(ctx).adm.FetchOffsets(ctx, group)
+	if ok && g.Err != nil && !errors.Is(g.Err, kerr.GroupIDNotFound) {
+		return groupStart{}, g.Err
+	}
+	sd, ok, err := describeShareGroup(ctx, adm, group)
+	if err != nil {
+		return groupStart{}, err
+	}
+	if !ok {
+		return groupStart{}, fmt.Errorf("group %q not found", group)
+	}
+	offs, err := shareGroupOffsets(ctx, adm, group)
+	if err != nil {
+		return groupStart{}, err
+	}
+	gs := groupStart{state: sd.GroupState, share: true, current: map[string]map[int32]int64{}}
+	offs.Offsets.Each(func(o kadm.ShareOffset) {
+		// -1: a share-partition without a start offset yet.
+		if o.Err == nil && o.StartOffset >= 0 {
+			addCurrent(gs.current, o.Topic, o.Partition, o.StartOffset)
+		}
+	})
+	return gs, nil
+}
+
+func addCurrent(m map[string]map[int32]int64, topic string, p int32, at int64) {
+	if m[topic] == nil {
+		m[topic] = map[int32]int64{}
+	}
+	m[topic][p] = at
+}
+
+// resetPlan computes the new offsets of group's partitions of topic: the
+// one plan of consumer and share groups, from their current offsets.
+func (s *Server) resetPlan(ctx context.Context, group, topic, to, value string) (resetData, error) {
+	d := resetData{Group: group, Topic: topic, To: to, Value: value}
+	gs, err := loadGroupStart(ctx, sessionOf(ctx).adm, group)
 	if err != nil {
 		return d, err
 	}
-	for t := range fetched {
+	d.State, d.Share = gs.state, gs.share
+	for t := range gs.current {
 		d.Topics = append(d.Topics, t)
 	}
 	slices.Sort(d.Topics)
@@ -60,15 +119,12 @@ func (s *Server) resetPlan(ctx context.Context, group, topic, to, value string) 
 		return d, nil
 	}
 	var ids []int32
-	current := map[int32]int64{}
-	for p, o := range fetched[topic] {
-		if o.Err == nil {
-			ids = append(ids, p)
-			current[p] = o.At
-		}
+	current := gs.current[topic]
+	for p := range current {
+		ids = append(ids, p)
 	}
 	if len(ids) == 0 {
-		return d, fmt.Errorf("group %q has no committed offsets for topic %q", group, topic)
+		return d, fmt.Errorf("group %q has no offsets for topic %q", group, topic)
 	}
 	slices.Sort(ids)
 	starts, ends := s.listOffsets(ctx, topic, ids, -2), s.listOffsets(ctx, topic, ids, -1)
@@ -166,9 +222,17 @@ func (s *Server) resetApply(w http.ResponseWriter, r *http.Request) {
 	for _, row := range d.Rows {
 		offs.AddOffset(d.Topic, row.Partition, row.New, -1)
 	}
-	resps, err := sessionOf(ctx).adm.CommitOffsets(ctx, group, offs)
-	if err == nil {
-		err = resps.Error()
+	adm := sessionOf(ctx).adm
+	if d.Share {
+		var resps kadm.AlterShareGroupOffsetsResponses
+		if resps, err = adm.AlterShareGroupOffsets(ctx, group, offs); err == nil {
+			err = resps.Error()
+		}
+	} else {
+		var resps kadm.OffsetResponses
+		if resps, err = adm.CommitOffsets(ctx, group, offs); err == nil {
+			err = resps.Error()
+		}
 	}
 	if err != nil {
 		redirect(w, r, back, "reset: "+err.Error(), true)

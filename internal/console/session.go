@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -39,7 +40,17 @@ type session struct {
 	last           time.Time // guarded by sessions.mu
 	bootstrap      string
 	dial           func(ctx context.Context, network, addr string) (net.Conn, error)
+	closed         atomic.Bool // the session ended: nothing is sampled through it any more
 }
+
+// close ends the session: its client closes and the lag sampler drops
+// its series (lagchart.go).
+func (se *session) close() {
+	se.closed.Store(true)
+	se.kcl.Close()
+}
+
+func (se *session) ended() bool { return se.closed.Load() }
 
 func token() string {
 	b := make([]byte, 24)
@@ -135,7 +146,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// A login form posted from another site is refused (login CSRF).
-	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host {
+	if o := r.Header.Get("Origin"); o != "" && o != s.scheme()+"://"+r.Host {
 		http.Error(w, "cross-origin login refused", http.StatusForbidden)
 		return
 	}
@@ -178,13 +189,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	// Any request authenticates the connection first; ApiVersions needs
 	// no ACL, so only the credentials decide.
 	if _, err := se.adm.ApiVersions(ctx); err != nil {
-		se.kcl.Close()
+		se.close()
 		fail("login failed: " + err.Error())
 		return
 	}
 	s.sessions.add(se)
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: se.id, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
-		MaxAge: int(sessionIdle.Seconds())})
+		MaxAge: int(sessionIdle.Seconds()), Secure: s.cfg.TLS != nil})
 	http.Redirect(w, r, data.Next, http.StatusSeeOther)
 }
 
@@ -201,7 +212,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sessions.remove(se.id)
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1,
+		Secure: s.cfg.TLS != nil})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -223,7 +235,7 @@ func (ss *sessions) get(id string) *session {
 	}
 	if time.Since(se.last) > sessionIdle {
 		delete(ss.m, id)
-		go se.kcl.Close()
+		go se.close()
 		return nil
 	}
 	se.last = time.Now()
@@ -241,7 +253,7 @@ func (ss *sessions) add(se *session) {
 			}
 		}
 		delete(ss.m, oldest.id)
-		go oldest.kcl.Close()
+		go oldest.close()
 	}
 	ss.m[se.id] = se
 }
@@ -252,7 +264,7 @@ func (ss *sessions) remove(id string) {
 	delete(ss.m, id)
 	ss.mu.Unlock()
 	if se != nil {
-		se.kcl.Close()
+		se.close()
 	}
 }
 
@@ -262,6 +274,6 @@ func (ss *sessions) closeAll() {
 	ss.m = map[string]*session{}
 	ss.mu.Unlock()
 	for _, se := range all {
-		se.kcl.Close()
+		se.close()
 	}
 }

@@ -41,6 +41,8 @@ type shareGroupData struct {
 	MemberCount                 int
 	Members                     []shareMemberRow
 	Offsets                     []shareOffsetRow
+	TotalLag                    int64
+	Chart                       chart
 	Pager                       pager
 }
 
@@ -94,17 +96,14 @@ func (s *Server) shareGroup(ctx context.Context, w http.ResponseWriter, r *http.
 		row.Assignment = strings.Join(parts, "; ")
 		data.Members = append(data.Members, row)
 	}
-	// The offsets request names the group only: the broker answers for
-	// every share-partition it has state of, as kafka-share-groups does.
-	offs, err := adm.DescribeShareGroupOffsets(ctx, name)
-	if err == nil {
-		err = offs[name].Err
-	}
+	offs, err := shareGroupOffsets(ctx, adm, name)
 	if err != nil {
 		s.fail(w, r, statusFor(err), name, err)
 		return true
 	}
-	all := offs[name].Offsets.Sorted()
+	data.TotalLag = totalShareLag(offs)
+	data.Chart = drawChart("Total lag", s.lags.view(sessionOf(ctx), name, true, data.TotalLag))
+	all := offs.Offsets.Sorted()
 	data.Pager = paginate(r, len(all), s.cfg.PageSize)
 	for _, o := range all[data.Pager.From:data.Pager.To] {
 		row := shareOffsetRow{Topic: o.Topic, Partition: o.Partition, LeaderEpoch: o.LeaderEpoch, StartOffset: o.StartOffset, Lag: o.Lag}
@@ -115,4 +114,36 @@ func (s *Server) shareGroup(ctx context.Context, w http.ResponseWriter, r *http.
 	}
 	s.render(w, r, "sharegroup", page{Title: "Share group " + name, Nav: "groups", Data: data})
 	return true
+}
+
+// shareGroupOffsets asks DescribeShareGroupOffsets for name. The request
+// names the group only: the broker answers for every share-partition it
+// has state of, as kafka-share-groups does.
+func shareGroupOffsets(ctx context.Context, adm *kadm.Client, name string) (kadm.DescribedShareGroupOffsets, error) {
+	offs, err := adm.DescribeShareGroupOffsets(ctx, name)
+	if err != nil {
+		return kadm.DescribedShareGroupOffsets{}, err
+	}
+	return offs[name], offs[name].Err
+}
+
+// totalShareLag sums the share-partitions' lags; an unknown lag (-1, or
+// a partition's error) counts as none.
+func totalShareLag(o kadm.DescribedShareGroupOffsets) int64 {
+	var n int64
+	for _, ps := range o.Offsets {
+		for _, p := range ps {
+			if p.Err == nil && p.Lag > 0 {
+				n += p.Lag
+			}
+		}
+	}
+	return n
+}
+
+// shareGroupLag is a share group's total lag: the one computation of the
+// share group page and the lag sampler.
+func shareGroupLag(ctx context.Context, adm *kadm.Client, name string) (int64, error) {
+	o, err := shareGroupOffsets(ctx, adm, name)
+	return totalShareLag(o), err
 }

@@ -373,6 +373,8 @@ func TestConsoleConfigErrors(t *testing.T) {
 		{map[string]string{"listeners": "SASL_PLAINTEXT://127.0.0.1:0", "sasl.enabled.mechanisms": "OAUTHBEARER",
 			"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config": "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"},
 			"console.listener needs"},
+		{map[string]string{"console.listener": "https://127.0.0.1:0"}, "needs the console's keystore: set console.ssl.keystore.location"},
+		{map[string]string{"console.listener": "https://127.0.0.1:0", "console.ssl.keystore.location": "/nonexistent/keystore.pem"}, "console.ssl.keystore.location"},
 	} {
 		props := map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0", "log.dirs": t.TempDir(), "console.listener": "http://127.0.0.1:0"}
 		for k, v := range c.props {

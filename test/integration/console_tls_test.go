@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // consoleTLSPages checks the console's pages through u, which is logged
@@ -68,4 +69,47 @@ func TestConsoleSASLSSLOnly(t *testing.T) {
 		t.Fatalf("login over SASL_SSL: %d %s", status, loc)
 	}
 	consoleTLSPages(t, u)
+}
+
+// TestConsoleHTTPS: with console.listener=https://... the console serves
+// TLS with console.ssl.* (the same keystore reader as the Kafka
+// listeners): a client trusting the CA gets the pages, one that does not
+// is refused the handshake, and the session cookie is Secure.
+func TestConsoleHTTPS(t *testing.T) {
+	t.Parallel()
+	ca := newTestCA(t, "console-ca")
+	tb := startSASLBroker(t, withProp("console.listener", "https://127.0.0.1:0"),
+		withProp("console.ssl.keystore.type", "PEM"),
+		withProp("console.ssl.keystore.location", ca.keystoreFile(t)))
+	base := "https://" + tb.b.ConsoleAddr()
+
+	if _, err := (&http.Client{Timeout: 10 * time.Second}).Get(base + "/login"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("a client not trusting the CA: %v, want a certificate error", err)
+	}
+	u := newConsoleUser(t, base)
+	u.cl.Transport = &http.Transport{TLSClientConfig: ca.clientTLS(t, nil)}
+	status, _, body := u.do(http.MethodGet, "/login", nil)
+	if status != http.StatusOK || !strings.Contains(body, `type="password"`) {
+		t.Fatalf("login page over https: %d", status)
+	}
+	resp, err := u.cl.PostForm(base+"/login", url.Values{"username": {"alice"}, "password": {"alice-pw"}, "mechanism": {"PLAIN"}, "next": {"/topics"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/topics" {
+		t.Fatalf("login over https: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "sluice_console" {
+			session = c
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly {
+		t.Fatalf("session cookie %v: want it Secure and HttpOnly", session)
+	}
+	if status, _, body := u.do(http.MethodGet, "/topics", nil); status != http.StatusOK || !strings.Contains(body, "alice") {
+		t.Errorf("topics page after login over https: %d", status)
+	}
 }
