@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,10 +240,11 @@ func (l *shareLedger) allAccepted(from, to int64) func() error {
 	}
 }
 
-// startSampler polls DescribeShareGroupOffsets through every node until
-// stop is called, which returns the start offsets seen in order.
-func startSampler(t *testing.T, c *testCluster, group, topic string) (stop func() []int64) {
-	addrs := addrsOf(c.nodes)
+// startSampler polls DescribeShareGroupOffsets through the nodes live()
+// returns until stop is called, which returns the start offsets seen, in
+// order; last is the latest sample (-1 before the first). A sample that
+// fails (a broker just died) is skipped.
+func startSampler(t *testing.T, live func() []string, group, topic string) (last func() int64, stop func() []int64) {
 	var (
 		mu   sync.Mutex
 		seen []int64
@@ -255,7 +257,7 @@ func startSampler(t *testing.T, c *testCluster, group, topic string) (stop func(
 		tick := time.NewTicker(100 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			ds, err := describeOnce(sctx, addrs, group)
+			ds, err := describeOnce(sctx, live(), group)
 			if err == nil {
 				err = ds[group].Err
 			}
@@ -269,7 +271,7 @@ func startSampler(t *testing.T, c *testCluster, group, topic string) (stop func(
 					err = fmt.Errorf("found %v: %v", ok, o.Err)
 				}
 			}
-			if err != nil {
+			if err != nil && sctx.Err() == nil {
 				mu.Lock()
 				errs[err.Error()]++
 				mu.Unlock()
@@ -281,19 +283,22 @@ func startSampler(t *testing.T, c *testCluster, group, topic string) (stop func(
 			}
 		}
 	}()
-	return func() []int64 {
-		// One more sample once the sampler stopped: the final state.
-		cancel()
-		<-done
-		if ds, err := describeOnce(ctx(t), addrs, group); err == nil && ds[group].Err == nil {
-			if o, ok := ds[group].Offsets.Lookup(topic, 0); ok && o.Err == nil {
-				seen = append(seen, o.StartOffset)
-			}
-		}
-		// Errors while brokers die are expected; logged for the reader.
-		t.Logf("DescribeShareGroupOffsets errors while sampling: %v", errs)
+	last = func() int64 {
 		mu.Lock()
 		defer mu.Unlock()
+		if len(seen) == 0 {
+			return -1
+		}
+		return seen[len(seen)-1]
+	}
+	return last, func() []int64 {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		if len(errs) > 0 {
+			t.Logf("DescribeShareGroupOffsets errors while sampling: %v", errs)
+		}
 		return seen
 	}
 }
@@ -424,7 +429,20 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 		}
 	}
 	produce(0, 30)
-	stopSampler := startSampler(t, c, group, topic)
+	// The sampler asks the live brokers: a client seeded with a dead one
+	// may spend a sample's whole timeout dialing it.
+	var live atomic.Pointer[[]string]
+	setLive := func() {
+		var addrs []string
+		for _, nd := range c.nodes {
+			if nd.cmd != nil {
+				addrs = append(addrs, nd.addr())
+			}
+		}
+		live.Store(&addrs)
+	}
+	setLive()
+	lastSample, stopSampler := startSampler(t, func() []string { return *live.Load() }, group, topic)
 
 	l := &shareLedger{t: t, accepted: map[int64]bool{}, counts: map[int64][]int16{}, held: map[int64]time.Time{}}
 	m1 := newRawShareMember(group, "member-1", tid)
@@ -453,6 +471,7 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 	// --- phase 1: the share coordinator dies ---
 	state := nodeByID(c, stateID)
 	state.kill()
+	setLive()
 	t.Logf("SIGKILLed broker %d, leader of __share_group_state-%d (the share coordinator)", stateID, sp)
 	newState := waitNewLeader(t, c, "__share_group_state", sp, stateID)
 	t.Logf("broker %d leads __share_group_state-%d", newState, sp)
@@ -482,6 +501,7 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 
 	// --- phase 2: the data partition's leader dies ---
 	state.restart()
+	setLive()
 	waitAllListed(t, c)
 	waitReplicated(t, c, topic, nil)
 	waitReplicated(t, c, "__share_group_state", nil)
@@ -498,8 +518,10 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 			t.Fatalf("ElectLeaders __share_group_state-%d: %v", sp, err)
 		}
 		waitNewLeader(t, c, "__share_group_state", sp, data.id)
+		t.Logf("elected the preferred leader of __share_group_state-%d", sp)
 	}
 	data.kill()
+	setLive()
 	// The locks ended with the leader: what member 2 held comes back
 	// at the next leader without waiting for them.
 	clear(l.held)
@@ -525,15 +547,18 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 			t.Errorf("offset %d delivered with counts %v, want 1 then 2 after its lock expired", o, cs)
 		}
 	}
+	waitFor(t, 20*time.Second, "the sampler to see start offset 40", func() error {
+		if o := lastSample(); o != 40 {
+			return fmt.Errorf("last sample %d", o)
+		}
+		return nil
+	})
 	seen := stopSampler()
-	for i := 1; i < len(seen); i++ {
-		if seen[i] < seen[i-1] {
-			t.Errorf("start offset went back from %d to %d (samples %v)", seen[i-1], seen[i], seen)
+	for i, o := range seen {
+		if i > 0 && o < seen[i-1] {
+			t.Errorf("start offset went back from %d to %d: %v", seen[i-1], o, seen)
 			break
 		}
-	}
-	if len(seen) == 0 || seen[len(seen)-1] != 40 {
-		t.Errorf("start offset samples end at %v, want 40", seen[max(0, len(seen)-1):])
 	}
 	t.Logf("%d start offset samples: %v", len(seen), slices.Compact(seen))
 }
