@@ -303,6 +303,16 @@ func startSampler(t *testing.T, live func() []string, group, topic string) (last
 	}
 }
 
+// configValue is the value of config name in cs, "" when absent.
+func configValue(cs []kadm.Config, name string) string {
+	for _, c := range cs {
+		if c.Key == name && c.Value != nil {
+			return *c.Value
+		}
+	}
+	return ""
+}
+
 // describeOnce is DescribeShareGroupOffsets through a new client: one
 // that found the group's coordinator before a SIGKILL keeps dialing the
 // dead broker, not asking for the new one.
@@ -374,7 +384,7 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 	c := startFailoverCluster(t,
 		"share.coordinator.state.topic.num.partitions="+strconv.Itoa(shareStatePartitions),
 		"share.coordinator.state.topic.replication.factor=3",
-		"min.insync.replicas=2",
+		"share.coordinator.state.topic.min.isr=2",
 		"group.share.min.record.lock.duration.ms=1000",
 		"group.share.record.lock.duration.ms="+strconv.Itoa(int(shareLock.Milliseconds())),
 	)
@@ -403,6 +413,15 @@ func TestShareGroupSurvivesFailover(t *testing.T) {
 	alterStart("share-failover-probe")
 	states := stateLeaders(t, c)
 	waitReplicated(t, c, "__share_group_state", nil)
+	rcs, err := adm.DescribeTopicConfigs(ctx(t), "__share_group_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := rcs.On("__share_group_state", nil); err != nil {
+		t.Fatal(err)
+	} else if v := configValue(rc.Configs, "min.insync.replicas"); v != "2" {
+		t.Fatalf("__share_group_state min.insync.replicas %q, want 2 (share.coordinator.state.topic.min.isr)", v)
+	}
 	// A group whose share coordinator is not the data leader, so each
 	// phase kills one role.
 	group := ""
