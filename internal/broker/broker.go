@@ -404,5 +404,6 @@ func shareConfig(cfg *config.Broker) share.Config {
 // shareStateTopic is how __share_group_state is created.
 func shareStateTopic(cfg *config.Broker) share.StateTopicConfig {
 	sp := cfg.Share()
-	return share.StateTopicConfig{ReplicationFactor: sp.StateTopicReplication, SegmentBytes: sp.StateTopicSegmentBytes}
+	return share.StateTopicConfig{ReplicationFactor: sp.StateTopicReplication, MinISR: sp.StateTopicMinISR,
+		SegmentBytes: sp.StateTopicSegmentBytes}
 }

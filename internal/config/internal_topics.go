@@ -8,7 +8,8 @@ import (
 // Kafka's replication settings of the internal topics (__consumer_offsets,
 // __transaction_state, __share_group_state), read-only as in Kafka.
 //
-// Kafka's defaults (replication factor 3, transaction.state.log.min.isr 2)
+// Kafka's defaults (replication factor 3, transaction.state.log.min.isr and
+// share.coordinator.state.topic.min.isr 2)
 // cannot be met by one broker, and Kafka's single-node quickstart config
 // sets them to 1. Sluice resolves the defaults the same way from
 // process.roles: a node without process.roles is a single combined node
@@ -36,6 +37,8 @@ var internalTopicDefs = []brokerDef{
 		"min.insync.replicas of __transaction_state. Default 2 (Kafka's), or 1 on a node without process.roles."),
 	internalTopicDef(ShareStateTopicReplicationFactorKey, TypeShort, "3",
 		"Replication factor of __share_group_state, used when it is created. Default 3 (Kafka's), or 1 on a node without process.roles."),
+	internalTopicDef(ShareStateTopicMinISRKey, TypeInt, "2",
+		"min.insync.replicas of __share_group_state, used when it is created. Default 2 (Kafka's), or 1 on a node without process.roles."),
 }
 
 // internalTopicDef is a property whose default depends on process.roles.
@@ -89,6 +92,11 @@ func (b *Broker) TransactionStateLogReplicationFactor() int16 {
 // TransactionStateLogMinISR is transaction.state.log.min.isr.
 func (b *Broker) TransactionStateLogMinISR() int32 {
 	return int32(b.internalTopicInt(TransactionStateLogMinISRKey))
+}
+
+// ShareStateTopicMinISR is share.coordinator.state.topic.min.isr.
+func (b *Broker) ShareStateTopicMinISR() int32 {
+	return int32(b.internalTopicInt(ShareStateTopicMinISRKey))
 }
 
 // ShareStateTopicReplicationFactor is

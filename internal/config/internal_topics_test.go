@@ -12,12 +12,12 @@ import (
 func TestInternalTopicReplicationDefaults(t *testing.T) {
 	type want struct {
 		offsets, txn, share int16
-		minISR              int32
+		minISR, shareMinISR int32
 	}
 	check := func(name string, b *Broker, w want) {
 		t.Helper()
 		got := want{b.OffsetsTopicReplicationFactor(), b.TransactionStateLogReplicationFactor(),
-			b.ShareStateTopicReplicationFactor(), b.TransactionStateLogMinISR()}
+			b.ShareStateTopicReplicationFactor(), b.TransactionStateLogMinISR(), b.ShareStateTopicMinISR()}
 		if got != w {
 			t.Errorf("%s: got %+v, want %+v", name, got, w)
 		}
@@ -26,27 +26,27 @@ func TestInternalTopicReplicationDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("single node", single, want{1, 1, 1, 1})
+	check("single node", single, want{1, 1, 1, 1, 1})
 	var nilB *Broker
-	check("nil", nilB, want{3, 3, 3, 2})
+	check("nil", nilB, want{3, 3, 3, 2, 2})
 
 	cluster, err := Build(map[string]string{"process.roles": "broker,controller"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("cluster node", cluster, want{3, 3, 3, 2})
+	check("cluster node", cluster, want{3, 3, 3, 2, 2})
 
 	explicit, err := Build(map[string]string{"process.roles": "broker,controller",
-		OffsetsTopicReplicationFactorKey: " 2 ", TransactionStateLogMinISRKey: "1"})
+		OffsetsTopicReplicationFactorKey: " 2 ", TransactionStateLogMinISRKey: "1", ShareStateTopicMinISRKey: "3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("explicit", explicit, want{2, 3, 3, 1})
+	check("explicit", explicit, want{2, 3, 3, 1, 3})
 	explicitSingle, err := Build(map[string]string{OffsetsTopicReplicationFactorKey: "3"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check("explicit single", explicitSingle, want{3, 1, 1, 1})
+	check("explicit single", explicitSingle, want{3, 1, 1, 1, 1})
 
 	desc := map[string]Entry{}
 	for _, e := range explicit.Describe() {

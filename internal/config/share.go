@@ -29,6 +29,7 @@ const (
 	ShareMaxSizeKey                     = "group.share.max.size"
 	ShareStateTopicPartitionsKey        = "share.coordinator.state.topic.num.partitions"
 	ShareStateTopicReplicationFactorKey = "share.coordinator.state.topic.replication.factor"
+	ShareStateTopicMinISRKey            = "share.coordinator.state.topic.min.isr"
 	ShareStateTopicSegmentBytesKey      = "share.coordinator.state.topic.segment.bytes"
 )
 
@@ -39,6 +40,7 @@ type ShareProps struct {
 	MaxShareSessions       int32 // group.share.max.share.sessions
 	StateTopicPartitions   int32 // share.coordinator.state.topic.num.partitions
 	StateTopicReplication  int16 // share.coordinator.state.topic.replication.factor
+	StateTopicMinISR       int32 // share.coordinator.state.topic.min.isr
 	StateTopicSegmentBytes int32 // share.coordinator.state.topic.segment.bytes
 }
 
@@ -51,6 +53,7 @@ func (b *Broker) Share() ShareProps {
 		MaxShareSessions:       int32(b.shareInt(ShareMaxSessionsKey)),
 		StateTopicPartitions:   int32(b.shareInt(ShareStateTopicPartitionsKey)),
 		StateTopicReplication:  b.ShareStateTopicReplicationFactor(),
+		StateTopicMinISR:       b.ShareStateTopicMinISR(),
 		StateTopicSegmentBytes: int32(b.shareInt(ShareStateTopicSegmentBytesKey)),
 	}
 }

@@ -11,13 +11,13 @@ func TestShareDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ShareProps{DeliveryCountLimit: 5, PartitionMaxRecordLock: 2000, MaxShareSessions: 2000,
-		StateTopicPartitions: 50, StateTopicReplication: 1, StateTopicSegmentBytes: 104857600}
+		StateTopicPartitions: 50, StateTopicReplication: 1, StateTopicMinISR: 1, StateTopicSegmentBytes: 104857600}
 	if got := b.Share(); got != want {
 		t.Errorf("Share() = %+v, want %+v", got, want)
 	}
 	// Without a Broker (or with process.roles) the replication factor is
 	// Kafka's 3; a single node (no process.roles) resolves it to 1.
-	want.StateTopicReplication = 3
+	want.StateTopicReplication, want.StateTopicMinISR = 3, 2
 	var nilB *Broker
 	if got := nilB.Share(); got != want {
 		t.Errorf("nil Share() = %+v, want %+v", got, want)
@@ -30,7 +30,7 @@ func TestShareDefaults(t *testing.T) {
 	for name, def := range map[string]string{
 		ShareDeliveryCountLimitKey: "5", ShareMinDeliveryCountLimitKey: "2", ShareMaxDeliveryCountLimitKey: "10",
 		SharePartitionMaxRecordLocksKey: "2000", ShareMaxSessionsKey: "2000",
-		ShareStateTopicPartitionsKey: "50", ShareStateTopicReplicationFactorKey: "1",
+		ShareStateTopicPartitionsKey: "50", ShareStateTopicReplicationFactorKey: "1", ShareStateTopicMinISRKey: "1",
 		ShareStateTopicSegmentBytesKey: "104857600", ShareMaxRecordLockDurationKey: "60000",
 	} {
 		e, ok := desc[name]

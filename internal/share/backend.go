@@ -12,14 +12,19 @@ import (
 )
 
 // StateTopicConfig is how __share_group_state is created: Kafka's
-// share.coordinator.state.topic.replication.factor and
+// share.coordinator.state.topic.replication.factor,
+// share.coordinator.state.topic.min.isr and
 // share.coordinator.state.topic.segment.bytes.
 type StateTopicConfig struct {
 	// ReplicationFactor is capped at the number of registered brokers:
 	// Kafka's default (3) cannot be met by a single node, and refusing
 	// to create the topic would leave share groups unusable by default.
 	ReplicationFactor int16
-	SegmentBytes      int32
+	// MinISR is the topic's min.insync.replicas (0: the broker's),
+	// capped at the replication factor it is created with, so a capped
+	// topic still takes writes.
+	MinISR       int32
+	SegmentBytes int32
 }
 
 // NewBackend wires the manager to the metadata store, the controller and
@@ -83,7 +88,6 @@ func CreateCompactedTopic(ctl *controller.Controller, topic string, n int32, rf 
 }
 
 func (b *brokerBackend) CreateStateTopic(n int32) error {
-	segment := strconv.Itoa(int(b.tc.SegmentBytes))
 	rf := b.tc.ReplicationFactor
 	if brokers := int16(len(b.meta.Image().Brokers)); rf > brokers {
 		rf = max(brokers, 1)
@@ -91,11 +95,25 @@ func (b *brokerBackend) CreateStateTopic(n int32) error {
 	if rf <= 0 {
 		rf = -1 // default.replication.factor
 	}
+	return CreateCompactedTopic(b.ctl, StateTopic, n, rf, stateTopicConfigs(b.tc, rf))
+}
+
+// stateTopicConfigs are the topic configs __share_group_state is created
+// with at replication factor rf (-1: the broker default).
+func stateTopicConfigs(tc StateTopicConfig, rf int16) map[string]*string {
 	configs := map[string]*string{}
-	if b.tc.SegmentBytes > 0 {
+	if tc.SegmentBytes > 0 {
+		segment := strconv.Itoa(int(tc.SegmentBytes))
 		configs["segment.bytes"] = &segment
 	}
-	return CreateCompactedTopic(b.ctl, StateTopic, n, rf, configs)
+	if isr := tc.MinISR; isr > 0 {
+		if rf > 0 {
+			isr = min(isr, int32(rf))
+		}
+		v := strconv.Itoa(int(isr))
+		configs["min.insync.replicas"] = &v
+	}
+	return configs
 }
 
 func (b *brokerBackend) StateLog(i int32) StateLog {
