@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluice-io/sluice/internal/console"
+	"github.com/sluice-io/sluice/internal/testcluster"
 )
 
 // TestConsoleTopicRates: the topics page, a topic's page and the overview
@@ -143,4 +144,79 @@ func between(s, from, to string) string {
 func positive(s string) bool {
 	f, err := strconv.ParseFloat(s, 64)
 	return err == nil && f > 0
+}
+
+// TestConsoleClusterRates: on a two-broker cluster with the console on
+// node 1, records written only to a partition that node 2 leads show in
+// the overview's cluster records/s and the topics page's rate: the
+// sampler asks every leader, not only its own broker.
+func TestConsoleClusterRates(t *testing.T) {
+	defer console.SetRateSampleEvery(300 * time.Millisecond)()
+	c := testcluster.New(t, 2, testcluster.WithNodeProp(0, "console.listener", "http://127.0.0.1:0"))
+	base := "http://" + c.Node(0).Broker().ConsoleAddr()
+	cl := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const topic = "cluster-rate"
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	// A partition led by node 2, once the metadata has leaders.
+	remote := int32(-1)
+	for deadline := time.Now().Add(30 * time.Second); remote < 0; {
+		md, err := adm.Metadata(ctx, topic)
+		if err == nil {
+			for _, p := range md.Topics[topic].Partitions {
+				if p.Leader == c.Node(1).ID() {
+					remote = p.Partition
+				}
+			}
+		}
+		if remote < 0 && time.Now().After(deadline) {
+			t.Fatalf("no partition of %s led by node %d: %v %v", topic, c.Node(1).ID(), md.Topics[topic], err)
+		}
+		if remote < 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	get(t, base+"/")       // the overview and
+	get(t, base+"/topics") // the topic are watched from here on
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			case <-tick.C:
+				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: remote, Value: []byte("x")}).FirstErr(); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+	}()
+	stopProducer := sync.OnceValue(func() error { close(stop); return <-done })
+	defer func() {
+		if err := stopProducer(); err != nil {
+			t.Errorf("produce: %v", err)
+		}
+	}()
+	clusterRate := regexp.MustCompile(`Records in \(cluster\): ([0-9.]+) records/s`)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		m := clusterRate.FindStringSubmatch(get(t, base+"/"))
+		rate := cell(t, get(t, base+"/topics"), "rate", topic)
+		if m != nil && positive(m[1]) && positive(rate) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("producing to partition %d (led by node 2): cluster records/s %v, topic's %q; want both > 0", remote, m, rate)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
