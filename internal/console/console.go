@@ -72,6 +72,8 @@ type Server struct {
 	pages map[string]*template.Template
 	rates *rates
 	lags  *lagHistory
+	// topicRates: the topics' and the cluster's records/s (topicrates.go).
+	topicRates *rateHistory
 
 	anon     *session  // without login: the one session everybody shares
 	sessions *sessions // with login (session.go)
@@ -120,7 +122,7 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, pages: pages, rates: newRates(60), lags: newLagHistory(), stop: make(chan struct{}), sessions: newSessions()}
+	s := &Server{cfg: cfg, pages: pages, rates: newRates(60), lags: newLagHistory(), topicRates: newRateHistory(), stop: make(chan struct{}), sessions: newSessions()}
 	if len(cfg.SASLMechanisms) == 0 {
 		if s.anon, err = s.newSession("", nil); err != nil {
 			return nil, err
@@ -137,7 +139,7 @@ func Start(cfg Config) (*Server, error) {
 		s.ln = tls.NewListener(s.ln, cfg.TLS)
 	}
 	ln := s.ln
-	s.wg.Add(3)
+	s.wg.Add(4)
 	go func() {
 		defer s.wg.Done()
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -147,6 +149,8 @@ func Start(cfg Config) (*Server, error) {
 	go func() { defer s.wg.Done(); s.sample() }()
 	every := lagSampleEvery
 	go func() { defer s.wg.Done(); s.sampleLags(every) }()
+	rateEvery := rateSampleEvery
+	go func() { defer s.wg.Done(); s.sampleRates(rateEvery) }()
 	return s, nil
 }
 

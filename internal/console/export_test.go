@@ -9,3 +9,11 @@ func SetLagSampleEvery(d time.Duration) (restore func()) {
 	lagSampleEvery = d
 	return func() { lagSampleEvery = old }
 }
+
+// SetRateSampleEvery shortens the rate sampler's period (topics' and the
+// cluster's records/s) for consoles started after it, until restore.
+func SetRateSampleEvery(d time.Duration) (restore func()) {
+	old := rateSampleEvery
+	rateSampleEvery = d
+	return func() { rateSampleEvery = old }
+}

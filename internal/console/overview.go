@@ -16,11 +16,14 @@ type overviewData struct {
 	Partitions        int
 	UnderReplicated   int
 	Offline           int
-	ChartIn, ChartOut chart
+	ChartIn, ChartOut chart // this process's bytes
+	ChartRecords      chart // the cluster's records/s in
 }
 
 // overview is the cluster page: one Metadata request for every topic
-// (counted, never listed here) and the sampled throughput.
+// (counted, never listed here) and the sampled throughput: the cluster's
+// records/s, which a view keeps the rate sampler sampling (ratesampler.go),
+// and this process's bytes.
 func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
@@ -49,6 +52,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Brokers = brokers
 	in, out := s.rates.snapshot()
-	d.ChartIn, d.ChartOut = sparkline("Bytes in", in), sparkline("Bytes out", out)
+	d.ChartIn, d.ChartOut = sparkline("Bytes in (this node)", in), sparkline("Bytes out (this node)", out)
+	d.ChartRecords = recordsChart("Records in (cluster)", s.topicRates.viewCluster(sessionOf(ctx)))
 	s.render(w, r, "overview", page{Title: "Cluster", Nav: "overview", Data: d})
 }

@@ -79,6 +79,23 @@ func sparkline(label string, xs []float64) chart {
 	return c
 }
 
+// recordsChart draws xs (records/s).
+func recordsChart(label string, xs []float64) chart {
+	c := drawChart(label, xs)
+	if len(xs) > 0 {
+		c.Now = perSecond(xs[len(xs)-1]) + " records/s"
+	}
+	return c
+}
+
+// perSecond is a rate for a page: one decimal below 10, whole above.
+func perSecond(x float64) string {
+	if x < 10 {
+		return fmt.Sprintf("%.1f", x)
+	}
+	return fmt.Sprintf("%.0f", x)
+}
+
 // drawChart scales xs to the chart box; Now is the last value.
 func drawChart(label string, xs []float64) chart {
 	c := chart{Label: label, Empty: len(xs) < 2, Now: "no samples yet"}

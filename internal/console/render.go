@@ -34,7 +34,9 @@ var funcs = template.FuncMap{
 		return strings.Join(s, ", ")
 	},
 	"pathesc": url.PathEscape,
-	"slice2":  func(a, b chart) []chart { return []chart{a, b} },
+	"charts":  func(cs ...chart) []chart { return cs },
+	"persec":  perSecond,
+	"bytesps": func(x float64) string { return humanBytes(int64(x)) + "/s" },
 }
 
 // parsePages parses each assets/*.page.html with the layout.

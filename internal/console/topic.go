@@ -39,6 +39,7 @@ type topicData struct {
 	Pager      pager
 	Configs    []configRow
 	ConfigErr  string
+	Rate       topicRate
 }
 
 // topic is one topic: a page of its partitions with their start and end
@@ -55,7 +56,8 @@ func (s *Server) topic(w http.ResponseWriter, r *http.Request) {
 	ids = ids[pg.From:pg.To]
 	starts := s.listOffsets(ctx, name, ids, -2)
 	ends := s.listOffsets(ctx, name, ids, -1)
-	d := topicData{Name: name, ID: base64.RawURLEncoding.EncodeToString(t.ID[:]), Internal: t.IsInternal, Count: len(t.Partitions), Pager: pg}
+	d := topicData{Name: name, ID: base64.RawURLEncoding.EncodeToString(t.ID[:]), Internal: t.IsInternal, Count: len(t.Partitions), Pager: pg,
+		Rate: s.topicRates.viewTopics(sessionOf(ctx), name)[name]}
 	for _, id := range ids {
 		p := t.Partitions[id]
 		row := partitionRow{Partition: id, Leader: p.Leader, Replicas: p.Replicas, ISR: p.ISR, Offline: p.OfflineReplicas,
@@ -117,39 +119,56 @@ type offsetResult struct {
 // the offset at ts: -2 earliest, -1 latest, else the first offset with a
 // timestamp ≥ ts. Only the partitions given: a page, never a whole topic.
 func (s *Server) listOffsets(ctx context.Context, topic string, partitions []int32, ts int64) map[int32]offsetResult {
-	out := make(map[int32]offsetResult, len(partitions))
-	for _, p := range partitions {
-		out[p] = offsetResult{offset: -1}
-	}
-	if len(partitions) == 0 {
-		return out
-	}
+	return s.listTopicsOffsets(ctx, map[string][]int32{topic: partitions}, ts)[topic]
+}
+
+// listTopicsOffsets is listOffsets for several topics in one request,
+// which kgo splits into one request per leader broker.
+func (s *Server) listTopicsOffsets(ctx context.Context, topics map[string][]int32, ts int64) map[string]map[int32]offsetResult {
+	out := make(map[string]map[int32]offsetResult, len(topics))
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID = -1
-	rt := kmsg.NewListOffsetsRequestTopic()
-	rt.Topic = topic
-	for _, p := range partitions {
-		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition = p
-		rp.CurrentLeaderEpoch = -1
-		rp.Timestamp = ts
-		rt.Partitions = append(rt.Partitions, rp)
+	for topic, partitions := range topics {
+		out[topic] = make(map[int32]offsetResult, len(partitions))
+		if len(partitions) == 0 {
+			continue
+		}
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for _, p := range partitions {
+			out[topic][p] = offsetResult{offset: -1}
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition = p
+			rp.CurrentLeaderEpoch = -1
+			rp.Timestamp = ts
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
 	}
-	req.Topics = append(req.Topics, rt)
+	if len(req.Topics) == 0 {
+		return out
+	}
 	resp, err := req.RequestWith(ctx, sessionOf(ctx).kcl)
 	if err != nil {
-		for _, p := range partitions {
-			out[p] = offsetResult{offset: -1, err: err}
+		for topic, ps := range out {
+			for p := range ps {
+				ps[p] = offsetResult{offset: -1, err: err}
+			}
+			out[topic] = ps
 		}
 		return out
 	}
 	for _, t := range resp.Topics {
+		ps := out[t.Topic]
+		if ps == nil {
+			continue
+		}
 		for _, p := range t.Partitions {
 			res := offsetResult{offset: p.Offset, timestamp: p.Timestamp}
 			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 				res = offsetResult{offset: -1, err: err}
 			}
-			out[p.Partition] = res
+			ps[p.Partition] = res
 		}
 	}
 	return out

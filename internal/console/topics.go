@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -18,6 +19,7 @@ type topicRow struct {
 	UnderReplicated int
 	Size            int64
 	SizeKnown       bool
+	Rate            topicRate
 }
 
 type topicsData struct {
@@ -27,7 +29,8 @@ type topicsData struct {
 }
 
 // topics lists topics by name, filtered by the search text, one page at a
-// time; sizes are asked (DescribeLogDirs) only for the page's topics.
+// time; sizes are asked (DescribeLogDirs) only for the page's topics, and
+// only they are watched by the rate sampler (topicrates.go).
 func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := s.ctx(r)
 	defer cancel()
@@ -61,9 +64,11 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 		rows[i] = row
 	}
 	if len(names) > 0 {
-		sizes := s.topicSizes(r, set)
+		sizes := s.topicSizes(ctx, set)
+		rates := s.topicRates.viewTopics(sessionOf(ctx), names...)
 		for i := range rows {
 			rows[i].Size, rows[i].SizeKnown = sizes[rows[i].Name]
+			rows[i].Rate = rates[rows[i].Name]
 		}
 	}
 	s.render(w, r, "topics", page{Title: "Topics", Nav: "topics", Data: topicsData{Query: q, Rows: rows, Pager: pg}})
@@ -71,9 +76,7 @@ func (s *Server) topics(w http.ResponseWriter, r *http.Request) {
 
 // topicSizes is each topic's size on disk counting one replica of each
 // partition (its largest); missing when the brokers could not say.
-func (s *Server) topicSizes(r *http.Request, set kadm.TopicsSet) map[string]int64 {
-	ctx, cancel := s.ctx(r)
-	defer cancel()
+func (s *Server) topicSizes(ctx context.Context, set kadm.TopicsSet) map[string]int64 {
 	dirs, err := sessionOf(ctx).adm.DescribeAllLogDirs(ctx, set)
 	if err != nil {
 		return nil
