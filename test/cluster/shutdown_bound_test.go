@@ -29,7 +29,7 @@ func TestControlledShutdownGivesUp(t *testing.T) {
 		testcluster.WithProp("auto.leader.rebalance.enable", "false"))
 	ctl := c.WaitLeader().Index()
 	v := (ctl + 1) % c.N()
-	tcCreateAssigned(t, c, "bound", []int32{c.Node(v).ID(), c.Node((v+1)%3).ID(), c.Node((v+2)%3).ID()}, nil)
+	tcCreateAssigned(t, c, "bound", []int32{c.Node(v).ID(), c.Node((v + 1) % 3).ID(), c.Node((v + 2) % 3).ID()}, nil)
 	if l := c.WaitPartitionLeader("bound", 0); l != c.Node(v).ID() {
 		t.Fatalf("bound-0 led by %d, want %d", l, c.Node(v).ID())
 	}
