@@ -179,7 +179,9 @@ func (b *Broker) stopLifecycle(handover bool) {
 	if b.life != nil {
 		close(b.life.stop)
 		<-b.life.done
-		if st := b.meta.QuorumStatus(); handover && (len(st.Voters) > 1 || b.cfg.IsBrokerOnly()) {
+		// controlled.shutdown.enable=false closes as Kafka does then:
+		// without asking the controller, which fences on the lease.
+		if st := b.meta.QuorumStatus(); handover && b.cfg.ControlledShutdownEnable() && (len(st.Voters) > 1 || b.cfg.IsBrokerOnly()) {
 			b.life.controlledShutdown(b.cfg.BrokerSessionTimeout())
 		}
 		b.life = nil

@@ -73,6 +73,8 @@ type Cluster struct {
 	net       *network
 	clusterID string
 	nodes     []*Node
+	voters    int                 // the first nodes, New's; AddNode's come after
+	props     map[string]string   // WithProp's, for AddNode
 	probe     *interbroker.Client // the fixture's own kmsg requests (wait.go)
 }
 
@@ -90,6 +92,8 @@ type Node struct {
 	logs    *logBuffer
 	// extra are WithListener's listeners: name -> address.
 	extra map[string]string
+	// observer: process.roles=broker, no vote (AddNode).
+	observer bool
 
 	mu sync.Mutex
 	b  *broker.Broker // nil while stopped
@@ -109,7 +113,7 @@ func New(t testing.TB, n int, opts ...Option) *Cluster {
 	for _, o := range opts {
 		o(s)
 	}
-	c := &Cluster{t: t, net: newNetwork(), clusterID: broker.NewClusterID()}
+	c := &Cluster{t: t, net: newNetwork(), clusterID: broker.NewClusterID(), voters: n, props: s.props}
 	ports := FreePorts(t, (2+len(s.listeners))*n)
 	var voters []string
 	for i := range n {

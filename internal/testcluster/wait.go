@@ -93,14 +93,14 @@ func (c *Cluster) WaitLeader() *Node {
 		lst := leader.Broker().QuorumStatus()
 		agree := 0
 		for _, nd := range c.nodes {
-			if b := nd.Broker(); b != nil {
+			if b := nd.Broker(); b != nil && !nd.observer {
 				if st := b.QuorumStatus(); st.Leader == lst.ID && st.Term == lst.Term {
 					agree++
 				}
 			}
 		}
-		if agree <= len(c.nodes)/2 {
-			return fmt.Errorf("%d of %d voters follow %s at term %d", agree, len(c.nodes), leader, lst.Term)
+		if agree <= c.voters/2 {
+			return fmt.Errorf("%d of %d voters follow %s at term %d", agree, c.voters, leader, lst.Term)
 		}
 		return nil
 	})

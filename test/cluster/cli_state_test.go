@@ -19,14 +19,22 @@ import (
 // decodes its output into v.
 func cliJSONAt(t *testing.T, addr string, v any, args ...string) {
 	t.Helper()
+	if err := cliJSONErr(t, addr, v, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cliJSONErr is cliJSONAt returning its error, for polling.
+func cliJSONErr(t *testing.T, addr string, v any, args ...string) error {
 	args = append(args, "--brokers", addr, "--format", "json")
 	out, err := exec.Command(sluiceBinary(t), args...).CombinedOutput()
 	if err != nil {
-		t.Fatalf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	if err := json.Unmarshal(out, v); err != nil {
-		t.Fatalf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("sluice %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return nil
 }
 
 func TestCLIShowsAStoppedBroker(t *testing.T) {

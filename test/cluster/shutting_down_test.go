@@ -16,10 +16,13 @@ import (
 // shutdown, DescribeCluster marks it (api.TagInControlledShutdown, what
 // `sluice cluster info` shows as "shutting down"), and not the others.
 // The shutdown is held open by a paused third broker: the controller lets
-// a broker go once every active broker has seen its leaderships move.
+// a broker go once every active broker has seen its leaderships move (or
+// the paused one's lease runs out, hence the long session timeout). While
+// it is held, `sluice cluster info --format json` (the CLI process) says
+// "shutting down" for that broker and "running" for the others.
 func TestDescribeClusterShowsShuttingDown(t *testing.T) {
 	t.Parallel()
-	c := testcluster.New(t, 3, testcluster.WithProp("broker.session.timeout.ms", "4000"))
+	c := testcluster.New(t, 3, testcluster.WithProp("broker.session.timeout.ms", "8000"))
 	adm := c.Admin(t)
 	if resp, err := adm.CreateTopic(ctx(t), 3, 3, nil, "sd"); err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
@@ -48,6 +51,37 @@ func TestDescribeClusterShowsShuttingDown(t *testing.T) {
 		}
 		return nil
 	})
+	// The CLI asks the controller's node too (the paused one would stall
+	// it).
+	c.WaitFor(fmt.Sprintf("cluster info showing node %d shutting down", id), func() error {
+		var info struct {
+			Brokers []struct {
+				ID    int32  `json:"id"`
+				State string `json:"state"`
+			} `json:"brokers"`
+		}
+		if err := cliJSONErr(t, c.Node(ctl).Addr(), &info, "cluster", "info"); err != nil {
+			return err
+		}
+		if len(info.Brokers) != 3 {
+			return fmt.Errorf("brokers %+v", info.Brokers)
+		}
+		for _, b := range info.Brokers {
+			want := "running"
+			if b.ID == id {
+				want = "shutting down"
+			}
+			if b.State != want {
+				return fmt.Errorf("broker %d: state %q, want %q", b.ID, b.State, want)
+			}
+		}
+		return nil
+	})
+	select {
+	case <-stopped:
+		t.Fatalf("node %d finished its shutdown while a broker was paused", id)
+	default:
+	}
 	c.Resume(paused)
 	<-stopped
 }
