@@ -262,7 +262,24 @@ func runStrictConsumer(t *testing.T, c *testcluster.Cluster, topic, group string
 // retriableClientError reports whether a polled error is one a client
 // retries on its own: Kafka's retriable codes, or the poll's own end.
 func retriableClientError(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || kerr.IsRetriable(err)
+	return errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) || kerr.IsRetriable(err) ||
+		rejoinedGroupSession(err)
+}
+
+// rejoinedGroupSession: franz-go reports a failed join or sync through a
+// poll, then rejoins by itself. UNKNOWN_MEMBER_ID (a member id given out
+// by the old coordinator in a rebalance it never completed, so never
+// written to __consumer_offsets: Kafka's coordinator forgets it the same
+// way), ILLEGAL_GENERATION and REBALANCE_IN_PROGRESS are how a coordinator
+// move looks to a member mid-rebalance; Java's consumer resets and rejoins
+// on them without telling the application.
+func rejoinedGroupSession(err error) bool {
+	var gs *kgo.ErrGroupSession
+	if !errors.As(err, &gs) {
+		return false
+	}
+	return errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) ||
+		errors.Is(err, kerr.RebalanceInProgress)
 }
 
 func ackedCount(acks *ackSet) int {
