@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluice-io/sluice/internal/testcluster"
@@ -117,6 +118,15 @@ func TestUnregisterBroker(t *testing.T) {
 	}
 	wantValues(t, consumeAll(t, c, topic, parts, n), prefix, n)
 
+	// Sent to a node that is not the active controller, the request takes
+	// the forwarding path (Envelope) and gets the controller's answer.
+	follower := (c.WaitLeader().Index() + 1) % 3
+	ureq := kmsg.NewPtrUnregisterBrokerRequest()
+	ureq.BrokerID = 4
+	if r, err := dcl.Broker(int(c.Node(follower).ID())).Request(ctx(t), ureq); err != nil ||
+		r.(*kmsg.UnregisterBrokerResponse).ErrorCode != kerr.BrokerIDNotRegistered.Code {
+		t.Fatalf("unregister via node %d, not the controller: %v %+v", follower+1, err, r)
+	}
 	for _, id := range []string{"4", "9"} {
 		out, err = cliVia(t, c, rest, "cluster", "unregister", "--broker", id)
 		if err == nil || !strings.Contains(out, "broker "+id+" is not registered") || !strings.Contains(out, "BROKER_ID_NOT_REGISTERED") {
