@@ -36,7 +36,7 @@ Output is a table, or JSON with --format json.`,
 	}
 	cf := addClientFlags(cmd)
 	cmd.AddCommand(clusterInfoCmd(cf), clusterConfigCmd(cf), clusterLogDirsCmd(cf))
-	cmd.AddCommand(clusterAddBrokerCmd(cf), clusterDecommissionCmd(cf), clusterFeaturesCmd(cf))
+	cmd.AddCommand(clusterAddBrokerCmd(cf), clusterDecommissionCmd(cf), clusterUnregisterCmd(cf), clusterFeaturesCmd(cf))
 	return cmd
 }
 

@@ -20,7 +20,7 @@ hold, nothing is submitted and the command fails naming those partitions.
 The plan is submitted as one AlterPartitionReassignments and followed as by
 "sluice topic reassign --verify" (--wait until it completes); --throttle and
 --dry-run as for add-broker. Once complete, the broker holds no partition
-and can be stopped; its registration stays until it is unregistered.`,
+and can be stopped, then unregistered with "sluice cluster unregister".`,
 		Example: `  sluice cluster decommission --broker 3 --dry-run
   sluice cluster decommission --broker 3 --wait`,
 	}, planDecommission)

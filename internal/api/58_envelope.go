@@ -43,6 +43,7 @@ var forwardable = map[int16]bool{
 	49: true, // AlterClientQuotas
 	51: true, // AlterUserScramCredentials
 	57: true, // UpdateFeatures
+	64: true, // UnregisterBroker
 }
 
 // forwardTimeout bounds one forwarded request (the inner request's own

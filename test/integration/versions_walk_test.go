@@ -195,6 +195,8 @@ func walkFill(req kmsg.Request, w *walkEnv) {
 		r.BrokerID, r.BrokerEpoch = 999, 1
 	case *kmsg.AllocateProducerIDsRequest:
 		r.BrokerID, r.BrokerEpoch = 999, 1
+	case *kmsg.UnregisterBrokerRequest:
+		r.BrokerID = 999 // no such broker: BROKER_ID_NOT_REGISTERED, nothing removed
 	case *kmsg.DescribeProducersRequest:
 		rt := kmsg.NewDescribeProducersRequestTopic()
 		rt.Topic, rt.Partitions = w.topic, []int32{0}
