@@ -63,6 +63,7 @@ func benchCmd() *cobra.Command {
 		heartbeat    time.Duration
 		clusterProps []string
 		kills        int
+		shutdowns    int
 		sluiceCmd    string
 	)
 	cmd := &cobra.Command{
@@ -99,7 +100,9 @@ start) at every --sizes, then latency (--rate records/s for --duration with
 linger 0). The failover phase (--phases failover, cluster targets only,
 after the others) SIGKILLs a partition leader --failover times while a
 producer writes acks=all at --rate, and times each kill to the first
-acknowledgement of a record sent after it on the partitions it led.
+acknowledgement of a record sent after it on the partitions it led, and
+the longest gap between acknowledgements on them; --shutdowns N then does
+the same N times with SIGTERM (a controlled shutdown).
 --disk-floor adds, before every target and after the last, the same records
 appended and fdatasynced with no broker at all: what the disk alone gives
 them, the part of a durable broker's latency that is the disk's; and beside
@@ -116,7 +119,8 @@ cluster).`,
   sluice bench --embedded --kfake --phases latency --rate 2000 --duration 30s
   taskset -c 1 sluice bench --embedded --kfake --broker-cpus 0 --consumers 3
   sluice bench --spawn --embedded --cluster 3 --phases produce,latency
-  sluice bench --cluster 3 --phases failover --failover 20 --session-timeout 1s --heartbeat-interval 100ms`,
+  sluice bench --cluster 3 --phases failover --failover 20 --session-timeout 1s --heartbeat-interval 100ms
+  sluice bench --cluster 3 --phases failover --failover 0 --shutdowns 10`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.Config{
@@ -136,6 +140,7 @@ cluster).`,
 				DiskFloor:         diskFloor,
 				Baseline:          baseline,
 				Kills:             kills,
+				Shutdowns:         shutdowns,
 				PhaseTimeout:      phaseTimeout,
 				KeepTopics:        keepTopics,
 				RawConsume:        rawConsume,
@@ -187,8 +192,8 @@ cluster).`,
 			if clusterN > 0 {
 				cfg.Targets = append(cfg.Targets, bench.Target{Name: fmt.Sprintf("sluice-cluster%d", clusterN), Kind: bench.Cluster,
 					Cluster: bench.ClusterSpec{Nodes: clusterN, MinInsync: minInsync, SessionTimeout: sessionTO, HeartbeatInterval: heartbeat, Overrides: clusterProps}})
-			} else if cmd.Flags().Changed("failover") || cmd.Flags().Changed("session-timeout") || cmd.Flags().Changed("heartbeat-interval") {
-				return fmt.Errorf("--failover, --session-timeout and --heartbeat-interval need --cluster")
+			} else if cmd.Flags().Changed("failover") || cmd.Flags().Changed("shutdowns") || cmd.Flags().Changed("session-timeout") || cmd.Flags().Changed("heartbeat-interval") {
+				return fmt.Errorf("--failover, --shutdowns, --session-timeout and --heartbeat-interval need --cluster")
 			}
 			if sluiceCmd != "" {
 				cfg.SluiceCommand = strings.Fields(sluiceCmd)
@@ -301,6 +306,7 @@ cluster).`,
 	f.DurationVar(&heartbeat, "heartbeat-interval", 0, "cluster target: broker.heartbeat.interval.ms (default: Kafka's 2s)")
 	f.StringArrayVar(&clusterProps, "cluster-override", nil, "cluster target: another broker property key=value for every node (repeatable)")
 	f.IntVar(&kills, "failover", 20, "failover phase: leader SIGKILLs")
+	f.IntVar(&shutdowns, "shutdowns", 0, "failover phase: leader SIGTERMs (controlled shutdowns) after the kills")
 	f.StringVar(&sluiceCmd, "sluice-cmd", "", "the sluice executable cluster targets run (default: this one); format and serve are appended")
 	cmd.AddCommand(servePeerCmd(), startupCmd())
 	return cmd

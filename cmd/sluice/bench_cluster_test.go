@@ -14,7 +14,7 @@ import (
 // TestBenchClusterTiny runs the cluster target tiny beside the embedded
 // single node: three real sluice serve processes (this test binary as
 // sluice), the produce and latency phases at RF 3 with min.insync.replicas
-// 2, then two leader SIGKILLs with a 1 s session timeout. It proves the
+// 2, then two leader SIGKILLs and one SIGTERM with a 1 s session timeout. It proves the
 // tool works and its figures are sane; it says nothing about speed.
 func TestBenchClusterTiny(t *testing.T) {
 	t.Setenv("SLUICE_TEST_MAIN", "1")
@@ -22,7 +22,7 @@ func TestBenchClusterTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const records, kills = 500, 2
+	const records, kills, shutdowns = 500, 2, 1
 	var progress bytes.Buffer
 	cfg := bench.Config{
 		Targets: []bench.Target{
@@ -36,6 +36,7 @@ func TestBenchClusterTiny(t *testing.T) {
 		Rate:          200,
 		Duration:      time.Second,
 		Kills:         kills,
+		Shutdowns:     shutdowns,
 		DataDir:       t.TempDir(),
 		PhaseTimeout:  time.Minute,
 		SluiceCommand: []string{exe},
@@ -66,14 +67,19 @@ func TestBenchClusterTiny(t *testing.T) {
 		t.Fatalf("%d failover results, want 1 (the cluster's)", len(rep.Failover))
 	}
 	fo := rep.Failover[0]
-	if fo.Err != "" || fo.Errors != 0 || len(fo.Kills) != kills {
-		t.Fatalf("failover: %d kills, %d producer errors (%s), err %q", len(fo.Kills), fo.Errors, fo.FirstError, fo.Err)
+	if fo.Err != "" || fo.Errors != 0 || len(fo.Kills) != kills || len(fo.Shutdowns) != shutdowns {
+		t.Fatalf("failover: %d kills, %d shutdowns, %d producer errors (%s), err %q", len(fo.Kills), len(fo.Shutdowns), fo.Errors, fo.FirstError, fo.Err)
 	}
-	for i, k := range fo.Kills {
+	for i, k := range append(fo.Kills, fo.Shutdowns...) {
 		// The report's figures are the bench's business; here only that a
-		// kill was timed and the victim came back.
-		if k.Node < 1 || k.Node > 3 || k.Led < 1 || k.Writable <= 0 || k.Writable > 30*time.Second || k.Rejoined <= 0 {
-			t.Errorf("kill %d: %+v", i+1, k)
+		// disruption was timed and the victim came back.
+		want := "SIGKILL"
+		if i >= kills {
+			want = "SIGTERM"
+		}
+		if k.Signal != want || k.Node < 1 || k.Node > 3 || k.Led < 1 || k.Writable <= 0 || k.Writable > 30*time.Second ||
+			k.MaxGap <= 0 || k.Exited <= 0 || k.Errors != 0 || k.Rejoined <= 0 {
+			t.Errorf("disruption %d: %+v", i+1, k)
 		}
 	}
 	var md bytes.Buffer
@@ -81,7 +87,7 @@ func TestBenchClusterTiny(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := md.String()
-	for _, want := range []string{"| rf3 |", "replication factor 3 and min.insync.replicas=2", "#### Failover", "| rf3 | 1000 ms | 100 ms | 2 | all |", "3 processes, summed"} {
+	for _, want := range []string{"| rf3 |", "replication factor 3 and min.insync.replicas=2", "#### Failover", "| rf3 | 1000 ms | 100 ms | SIGKILL | all | 2 |", "| rf3 | 1000 ms | 100 ms | SIGTERM | all | 1 |", "3 processes, summed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
 		}

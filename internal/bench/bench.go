@@ -62,8 +62,10 @@ type Config struct {
 	DiskFloor bool
 
 	// Failover phase (Cluster targets): Kills SIGKILLs of a partition
-	// leader, each restarted and back in the ISR before the next.
-	Kills int
+	// leader, each restarted and back in the ISR before the next; then
+	// Shutdowns SIGTERMs (controlled shutdowns) the same way.
+	Kills     int
+	Shutdowns int
 
 	// Producer tuning for the throughput phase.
 	Linger        time.Duration
@@ -157,8 +159,8 @@ func (c *Config) defaults() error {
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
 	}
-	if c.Kills <= 0 {
-		c.Kills = 20
+	if c.Kills <= 0 && c.Shutdowns <= 0 {
+		c.Kills = 20 // a failover phase with nothing to time is no phase
 	}
 	if c.LatencySize == 0 {
 		c.LatencySize = c.Sizes[0]

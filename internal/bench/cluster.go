@@ -287,14 +287,15 @@ func (nd *clusterNode) start() error {
 	return nil
 }
 
-// kill SIGKILLs the node (nothing unsynced survives) and waits until it
+// signal sends sig to the node's process (SIGKILL: nothing unsynced
+// survives; SIGTERM: a controlled shutdown); the channel closes once it
 // has exited.
-func (nd *clusterNode) kill() {
+func (nd *clusterNode) signal(sig syscall.Signal) <-chan struct{} {
 	nd.mu.Lock()
 	cmd, done := nd.cmd, nd.done
 	nd.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-done
+	_ = cmd.Process.Signal(sig)
+	return done
 }
 
 func (nd *clusterNode) stop(grace time.Duration) error {

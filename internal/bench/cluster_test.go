@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -51,11 +52,39 @@ func TestAckWatch(t *testing.T) {
 	default:
 		t.Fatal("not done after both partitions acknowledged")
 	}
-	if d, left := w.disarm(); left != 0 || d <= 0 {
-		t.Fatalf("disarm: %v, %d left", d, left)
+	if d, gap, errs, left := w.disarm(); left != 0 || d <= 0 || gap <= 0 || errs != 0 {
+		t.Fatalf("disarm: %v, gap %v, %d errors, %d left", d, gap, errs, left)
 	}
 	if err := w.ackedSince(before); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAckWatchAfterExit: a partition acknowledged after the signal but
+// before the process exited is not done until a record sent after the
+// exit is acknowledged too; errors count while armed, on any partition.
+func TestAckWatchAfterExit(t *testing.T) {
+	w := &ackWatch{lastAck: make([]time.Time, 2)}
+	w.acked(0, time.Now(), nil)
+	w.acked(1, time.Now(), nil)
+	w.acked(1, time.Now(), errors.New("before the signal"))
+	first := w.arm([]int32{0})
+	w.acked(0, time.Now(), nil) // the old leader, still up
+	select {
+	case <-first:
+	default:
+		t.Fatal("first not done after a post-signal ack")
+	}
+	after := w.await(time.Now())                  // the exit
+	w.acked(0, time.Now().Add(-time.Second), nil) // a retry of a record sent before the exit
+	w.acked(1, time.Now(), errors.New("an unwatched partition"))
+	select {
+	case <-after:
+		t.Fatal("done on a record sent before the exit")
+	default:
+	}
+	if _, gap, errs, left := w.disarm(); left != 1 || errs != 1 || gap <= 0 {
+		t.Fatalf("%d partitions left (want 1), %d errors (want 1), gap %v", left, errs, gap)
 	}
 }
 

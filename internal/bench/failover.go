@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,7 +17,8 @@ import (
 // Config.Rate round-robin over the partitions, SIGKILL the leader of a
 // partition, time until every partition it led has acknowledged a record
 // produced after the kill, restart it, wait until it is back in every
-// ISR, and do it again, Config.Kills times. The time includes the
+// ISR, and do it again, Config.Kills times; then the same with SIGTERM (a
+// controlled shutdown), Config.Shutdowns times. The times include the
 // client's rediscovery of the new leader (failoverProducerOpts).
 
 // FailoverResult is the failover phase of one Cluster target.
@@ -26,6 +28,7 @@ type FailoverResult struct {
 	Partitions int32
 	Rate       int
 	Kills      []Kill
+	Shutdowns  []Kill // the SIGTERMs
 	// Errors counts records the producer failed (it retries without
 	// limit, so any is a finding); FirstError is the first one.
 	Errors     int64
@@ -33,29 +36,40 @@ type FailoverResult struct {
 	Err        string
 }
 
-// Kill is one SIGKILL of a partition leader.
+// Kill is one SIGKILL (or SIGTERM) of a partition leader.
 type Kill struct {
-	Node int32
+	Node   int32
+	Signal string // SIGKILL or SIGTERM
 	// Controller: the victim was also the active controller (the
 	// metadata quorum's leader), so a new one had to be elected first.
 	Controller bool
 	Led        int // partitions of the topic it led
-	// Writable is SIGKILL to the first acknowledgement of a record sent
-	// after it, on the last of the partitions it led.
+	// Writable is the signal to the first acknowledgement of a record
+	// sent after it, on the last of the partitions it led.
 	Writable time.Duration
+	// MaxGap is the longest time between consecutive acknowledgements on
+	// one of those partitions, from the last before the signal until a
+	// record sent after the process exited was acknowledged on each.
+	MaxGap time.Duration
+	// Exited is the signal to the process's exit: a controlled shutdown's
+	// length; next to nothing for SIGKILL.
+	Exited time.Duration
+	// Errors counts records the producer failed in that window.
+	Errors int64
 	// Rejoined is the restart to the node back in every ISR of the topic.
 	Rejoined time.Duration
 }
 
-// summary summarizes Writable over the kills keep accepts.
-func (r FailoverResult) summary(keep func(Kill) bool) Summary {
+// summary summarizes f (Writable, MaxGap) over the disruptions in ds
+// keep accepts.
+func summary(ds []Kill, keep func(Kill) bool, f func(Kill) time.Duration) (Summary, time.Duration) {
 	var h Hist
-	for _, k := range r.Kills {
+	for _, k := range ds {
 		if keep(k) {
-			h.RecordDuration(k.Writable)
+			h.RecordDuration(f(k))
 		}
 	}
-	return h.Summarize()
+	return h.Summarize(), time.Duration(h.Quantile(0.9))
 }
 
 // failoverProducerOpts are the producer's settings: acks=all, no linger,
@@ -78,111 +92,174 @@ func failoverProducerOpts(seeds []string, topic string) []kgo.Opt {
 }
 
 func runFailover(ctx context.Context, c *Config, pr *progress, t Target, rt *running, topic string, res *FailoverResult) error {
-	lc := rt.cluster
 	res.Rate = c.Rate
 	rf, configs := c.topicSpec(t)
 	if err := createTopic(ctx, rt.seeds, topic, c.Partitions, rf, configs); err != nil {
 		return err
 	}
+	e := &disruptor{c: c, pr: pr, t: t, lc: rt.cluster, topic: topic, rf: rf}
 	// One admin client per node, each asking that node only: a node just
 	// restarted may answer from an old image until it caught up, so the
 	// cluster is steady only when every node says so.
-	var views []*kgo.Client
-	for _, nd := range lc.nodes {
+	for _, nd := range e.lc.nodes {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(nd.addr), kgo.RequestRetries(0))
 		if err != nil {
 			return err
 		}
 		defer cl.Close()
-		views = append(views, cl)
+		e.views = append(e.views, cl)
 	}
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(rt.seeds...), kgo.RetryBackoffFn(func(int) time.Duration { return 20 * time.Millisecond }))
 	if err != nil {
 		return err
 	}
 	defer admCl.Close()
+	e.adm = kadm.NewClient(admCl)
 	prod, err := kgo.NewClient(failoverProducerOpts(rt.seeds, topic)...)
 	if err != nil {
 		return err
 	}
 	defer prod.Close()
 
-	w := &ackWatch{lastAck: make([]time.Time, c.Partitions)}
+	e.w = &ackWatch{lastAck: make([]time.Time, c.Partitions)}
 	pctx, stopPacer := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); paceFailover(pctx, c, prod, w) }()
+	go func() { defer wg.Done(); paceFailover(pctx, c, prod, e.w) }()
 	defer func() {
-		w.close()
+		e.w.close()
 		stopPacer()
 		wg.Wait()
-		res.Errors, res.FirstError = w.errorsSeen()
+		res.Errors, res.FirstError = e.w.errorsSeen()
 	}()
 
-	// A kill waits at most this long for its partitions: far more than
-	// fencing (the session timeout) and an election take.
-	limit := 60 * time.Second
+	// A disruption waits at most this long for its partitions: far more
+	// than fencing (the session timeout) and an election take.
+	e.limit = 60 * time.Second
 	if s := t.Cluster.SessionTimeout; s > 0 {
-		limit += 2 * s
+		e.limit += 2 * s
 	} else {
-		limit += 18 * time.Second
+		e.limit += 18 * time.Second
 	}
-	for k := 0; k < c.Kills; k++ {
-		st, err := waitSteady(ctx, views, topic, c.Partitions, rf)
+	for k := range c.Kills {
+		kill, err := e.once(ctx, k, c.Kills, syscall.SIGKILL)
 		if err != nil {
-			return fmt.Errorf("kill %d: %w", k+1, err)
-		}
-		since := time.Now()
-		if err := pollUntil(ctx, 30*time.Second, "an acknowledgement on every partition", func(context.Context) error {
-			return w.ackedSince(since)
-		}); err != nil {
-			return fmt.Errorf("kill %d: %w", k+1, err)
-		}
-		victim := pickVictim(st, k)
-		var led []int32
-		for p, l := range st.leaders {
-			if l == victim {
-				led = append(led, int32(p))
-			}
-		}
-		nd := lc.node(victim)
-		if nd == nil {
-			return fmt.Errorf("kill %d: leader %d is not a node of the cluster", k+1, victim)
-		}
-		kill := Kill{Node: victim, Controller: st.controller == victim, Led: len(led)}
-		done := w.arm(led)
-		nd.kill()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(limit):
-		}
-		var left int
-		kill.Writable, left = w.disarm()
-		if left > 0 {
-			return fmt.Errorf("kill %d (node %d): %d of %d partitions not writable after %v", k+1, victim, left, len(led), limit)
-		}
-		restart := time.Now()
-		if err := nd.start(); err != nil {
 			return err
 		}
-		if _, err := waitSteady(ctx, views, topic, c.Partitions, rf); err != nil {
-			return fmt.Errorf("kill %d: node %d back: %w", k+1, victim, err)
-		}
-		kill.Rejoined = time.Since(restart)
 		res.Kills = append(res.Kills, kill)
-		ctl := ""
-		if kill.Controller {
-			ctl = " (the active controller)"
+	}
+	for k := range c.Shutdowns {
+		sd, err := e.once(ctx, k, c.Shutdowns, syscall.SIGTERM)
+		if err != nil {
+			return err
 		}
-		pr.note("%s failover %d/%d: node %d%s led %d partition(s): writable after %s; restarted, back in every ISR after %s",
-			t.Name, k+1, c.Kills, victim, ctl, len(led), fmtDur(kill.Writable), fmtDur(kill.Rejoined))
-		// Kafka's auto.leader.rebalance.enable does this after a while;
-		// here at once, so every kill starts from the same spread.
-		electPreferred(ctx, kadm.NewClient(admCl), topic, c.Partitions)
+		res.Shutdowns = append(res.Shutdowns, sd)
 	}
 	return nil
+}
+
+// disruptor signals partition leaders of a running cluster one at a time
+// while the producer writes, and times what the partitions they led see.
+type disruptor struct {
+	c     *Config
+	pr    *progress
+	t     Target
+	lc    *localCluster
+	topic string
+	rf    int16
+	views []*kgo.Client // one per node, asking that node only
+	adm   *kadm.Client
+	w     *ackWatch
+	limit time.Duration
+}
+
+// once sends sig to the leader of a partition (the k-th of n of its kind,
+// pickVictim's choice) and waits until the process has exited and every
+// partition it led has acknowledged a record sent after the exit; then
+// restarts it, waits until it is back in every ISR and elects the
+// preferred leaders again, so every disruption starts from the same spread.
+func (e *disruptor) once(ctx context.Context, k, n int, sig syscall.Signal) (Kill, error) {
+	what := "kill"
+	if sig == syscall.SIGTERM {
+		what = "shutdown"
+	}
+	fail := func(err error) (Kill, error) { return Kill{}, fmt.Errorf("%s %d: %w", what, k+1, err) }
+	st, err := waitSteady(ctx, e.views, e.topic, e.c.Partitions, e.rf)
+	if err != nil {
+		return fail(err)
+	}
+	since := time.Now()
+	if err := pollUntil(ctx, 30*time.Second, "an acknowledgement on every partition", func(context.Context) error {
+		return e.w.ackedSince(since)
+	}); err != nil {
+		return fail(err)
+	}
+	victim := pickVictim(st, k)
+	var led []int32
+	for p, l := range st.leaders {
+		if l == victim {
+			led = append(led, int32(p))
+		}
+	}
+	nd := e.lc.node(victim)
+	if nd == nil {
+		return fail(fmt.Errorf("leader %d is not a node of the cluster", victim))
+	}
+	d := Kill{Node: victim, Signal: sigName(sig), Controller: st.controller == victim, Led: len(led)}
+	first := e.w.arm(led)
+	at := time.Now()
+	timeout := time.After(e.limit)
+	exited := nd.signal(sig)
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	case <-timeout:
+		return fail(fmt.Errorf("node %d still running %v after %s", victim, e.limit, sig))
+	}
+	d.Exited = time.Since(at)
+	// A controlled shutdown may leave a partition writable before the
+	// process exits, and its client only then finds the new leader: the
+	// window lasts until a record sent after the exit is acknowledged.
+	after := e.w.await(time.Now())
+	for _, ch := range []<-chan struct{}{first, after} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fail(ctx.Err())
+		case <-timeout:
+		}
+	}
+	var left int
+	d.Writable, d.MaxGap, d.Errors, left = e.w.disarm()
+	if left > 0 {
+		return fail(fmt.Errorf("node %d: %d of %d partitions not writable after %v", victim, left, len(led), e.limit))
+	}
+	restart := time.Now()
+	if err := nd.start(); err != nil {
+		return Kill{}, err
+	}
+	if _, err := waitSteady(ctx, e.views, e.topic, e.c.Partitions, e.rf); err != nil {
+		return fail(fmt.Errorf("node %d back: %w", victim, err))
+	}
+	d.Rejoined = time.Since(restart)
+	ctl := ""
+	if d.Controller {
+		ctl = " (the active controller)"
+	}
+	e.pr.note("%s %s %d/%d: node %d%s led %d partition(s), exited after %s: first ack after %s, longest gap %s, %d errors; restarted, back in every ISR after %s",
+		e.t.Name, what, k+1, n, victim, ctl, len(led), fmtDur(d.Exited), fmtDur(d.Writable), fmtDur(d.MaxGap), d.Errors, fmtDur(d.Rejoined))
+	// Kafka's auto.leader.rebalance.enable does this after a while;
+	// here at once.
+	electPreferred(ctx, e.adm, e.topic, e.c.Partitions)
+	return d, nil
+}
+
+func sigName(sig syscall.Signal) string {
+	if sig == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGKILL"
 }
 
 // pickVictim chooses kill k's victim among the partition leaders. A
@@ -219,98 +296,6 @@ func paceFailover(ctx context.Context, c *Config, prod *kgo.Client, w *ackWatch)
 			w.acked(p, sent, err)
 		})
 	}
-}
-
-// ackWatch follows the producer's acknowledgements: the last one per
-// partition, and, while a kill is armed, the first one per partition of
-// a record sent after the kill.
-type ackWatch struct {
-	mu       sync.Mutex
-	lastAck  []time.Time
-	at       time.Time      // the armed kill
-	pending  map[int32]bool // its partitions still without a post-kill ack
-	worst    time.Duration  // the latest first post-kill ack so far
-	done     chan struct{}  // closed when pending empties
-	errs     int64
-	firstErr error
-	closing  bool // the phase is over: errors are the client closing
-}
-
-func (w *ackWatch) acked(p int32, sent time.Time, err error) {
-	now := time.Now()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if err != nil {
-		if !w.closing {
-			w.errs++
-			if w.firstErr == nil {
-				w.firstErr = fmt.Errorf("partition %d: %w", p, err)
-			}
-		}
-		return
-	}
-	w.lastAck[p] = now
-	// A record sent after the kill proves the partition writable again;
-	// one sent before may have been appended before the leader died.
-	if w.pending[p] && sent.After(w.at) {
-		delete(w.pending, p)
-		w.worst = max(w.worst, now.Sub(w.at))
-		if len(w.pending) == 0 {
-			close(w.done)
-		}
-	}
-}
-
-// arm starts watching partitions from now, the moment of the kill.
-func (w *ackWatch) arm(partitions []int32) <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.pending = map[int32]bool{}
-	for _, p := range partitions {
-		w.pending[p] = true
-	}
-	w.worst, w.done = 0, make(chan struct{})
-	w.at = time.Now()
-	return w.done
-}
-
-// disarm ends the watch: the time to the last partition's first post-kill
-// ack, and how many partitions had none.
-func (w *ackWatch) disarm() (time.Duration, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	left := len(w.pending)
-	w.pending = nil
-	return w.worst, left
-}
-
-func (w *ackWatch) ackedSince(t time.Time) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.firstErr != nil {
-		return errStop{w.firstErr}
-	}
-	for p, at := range w.lastAck {
-		if !at.After(t) {
-			return fmt.Errorf("partition %d: no acknowledgement yet", p)
-		}
-	}
-	return nil
-}
-
-func (w *ackWatch) close() {
-	w.mu.Lock()
-	w.closing = true
-	w.mu.Unlock()
-}
-
-func (w *ackWatch) errorsSeen() (int64, string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.firstErr == nil {
-		return w.errs, ""
-	}
-	return w.errs, w.firstErr.Error()
 }
 
 // steady is the cluster's agreed view of the topic.

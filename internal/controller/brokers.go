@@ -152,6 +152,11 @@ func (c *Controller) active() bool {
 			}
 			l.byID[id] = ls
 		}
+		if b, ok := im.Brokers[l.prevLeader]; ok && !b.Fenced {
+			// Judge that lease once its grace has passed, not at the
+			// next lease tick (up to a tenth of the session later).
+			c.checkLeasesAfter(c.linkGrace())
+		}
 		c.logger.Info("active controller: broker leases start", "term", st.Term, "brokers", len(im.Brokers), "previous.leader", l.prevLeader)
 	}
 	return true
@@ -542,12 +547,17 @@ func (c *Controller) watchLink(link <-chan struct{}) {
 	<-link
 	c.leases.mu.Lock()
 	defer c.leases.mu.Unlock()
+	c.checkLeasesAfter(c.linkGrace())
+}
+
+// checkLeasesAfter runs fenceExpired just past d from now (so a lease
+// whose grace ends at d is already over it), unless the lease check has
+// stopped. The caller holds c.leases.mu.
+func (c *Controller) checkLeasesAfter(d time.Duration) {
 	if c.leases.closed {
 		return
 	}
-	// Just past the grace, so a lease last renewed as the link closed is
-	// already over it.
-	c.clock.AfterFunc(c.linkGrace()+time.Millisecond, func() {
+	c.clock.AfterFunc(d+time.Millisecond, func() {
 		c.leases.mu.Lock()
 		stopped := c.leases.closed
 		c.leases.mu.Unlock()

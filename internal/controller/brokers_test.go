@@ -322,19 +322,19 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestNotControllerOnFollower: on a three-member quorum only the leader's
-// controller takes registrations and heartbeats; the followers answer
-// NOT_CONTROLLER. A new leader starts every lease afresh: a broker the
-// old leader had unfenced is not fenced before a full session timeout.
-func TestNotControllerOnFollower(t *testing.T) {
+// quorumControllers starts a three-member quorum with default config on
+// one fake clock, a Controller on each member; leader waits for a ready
+// quorum leader other than index not and returns its index.
+func quorumControllers(t *testing.T) (stores []*metadata.Store, ctls []*Controller, clk *clock.Fake, leader func(not int) int) {
+	t.Helper()
 	cfg, err := config.Build(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hub := raft.NewHub(3)
-	clk := clock.NewFake(time.Unix(1_000_000, 0))
-	stores := make([]*metadata.Store, 3)
-	ctls := make([]*Controller, 3)
+	clk = clock.NewFake(time.Unix(1_000_000, 0))
+	stores = make([]*metadata.Store, 3)
+	ctls = make([]*Controller, 3)
 	for i := range 3 {
 		s, err := metadata.OpenQuorum(metadata.Config{Dir: t.TempDir(), NodeID: int32(i), Voters: map[int32]string{0: "", 1: "", 2: ""},
 			Transport:       func(r raft.Receiver) raft.Transport { return hub.Join(metadata.RaftID(int32(i)), r) },
@@ -347,7 +347,7 @@ func TestNotControllerOnFollower(t *testing.T) {
 		ctls[i] = New(s, cfg, slog.New(slog.DiscardHandler))
 		ctls[i].clock = clk
 	}
-	leader := func(not int) int {
+	leader = func(not int) int {
 		var l int
 		waitUntil(t, "a ready leader", func() bool {
 			for i, s := range stores {
@@ -360,6 +360,15 @@ func TestNotControllerOnFollower(t *testing.T) {
 		})
 		return l
 	}
+	return stores, ctls, clk, leader
+}
+
+// TestNotControllerOnFollower: on a three-member quorum only the leader's
+// controller takes registrations and heartbeats; the followers answer
+// NOT_CONTROLLER. A new leader starts every lease afresh: a broker the
+// old leader had unfenced is not fenced before a full session timeout.
+func TestNotControllerOnFollower(t *testing.T) {
+	stores, ctls, clk, leader := quorumControllers(t)
 	l := leader(-1)
 	epoch, ce := ctls[l].RegisterBrokerLifecycle(registration(5, 5))
 	if ce != nil {
@@ -398,6 +407,39 @@ func TestNotControllerOnFollower(t *testing.T) {
 	if !stores[nl].Image().Brokers[5].Fenced {
 		t.Fatal("the new controller did not fence a silent broker after a full session")
 	}
+}
+
+// TestPrevLeaderJudgedAfterItsGrace: the broker of the quorum leader a
+// new controller took over from, silent since, is fenced once its link
+// grace (two heartbeat intervals) has passed, by a check scheduled for
+// then, without waiting for a lease tick (none runs here).
+func TestPrevLeaderJudgedAfterItsGrace(t *testing.T) {
+	stores, ctls, clk, leader := quorumControllers(t)
+	l := leader(-1)
+	id := int32(l) // the leader node's own broker
+	epoch, ce := ctls[l].RegisterBrokerLifecycle(registration(id, 1))
+	if ce != nil {
+		t.Fatal(ce)
+	}
+	if _, ce := ctls[l].BrokerHeartbeat(BrokerHeartbeat{BrokerID: id, BrokerEpoch: epoch, CurrentMetadataOffset: epoch}); ce != nil {
+		t.Fatal(ce)
+	}
+	stores[l].Close()
+	nl := leader(l)
+	waitUntil(t, "the new leader to know the broker unfenced", func() bool {
+		b, ok := stores[nl].Image().Brokers[id]
+		return ok && !b.Fenced
+	})
+	ctls[nl].fenceExpired() // the new controller's leases start here
+	grace := ctls[nl].linkGrace()
+	clk.Advance(grace - time.Millisecond)
+	if stores[nl].Image().Brokers[id].Fenced {
+		t.Fatal("fenced before its grace")
+	}
+	clk.Advance(10 * time.Millisecond)
+	waitUntil(t, "the previous leader's broker fenced after its grace", func() bool {
+		return stores[nl].Image().Brokers[id].Fenced
+	})
 }
 
 // TestEpochAheadOfTheLog: a registration whose previous epoch is ahead of
