@@ -134,17 +134,22 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	})
 	start := time.Now()
 
-	c := testcluster.New(t, 3)
+	// Transactions their producer left open (a client replaced after
+	// an error) are aborted within a second of their timeout.
+	c := testcluster.New(t, 3, testcluster.WithProp("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"))
 	adm := c.Admin(t)
 	two := "2"
-	if resp, err := adm.CreateTopic(ctx(t), chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two}, chaosTopic); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	for p := range int32(chaosPartitions) {
-		c.WaitPartitionLeader(chaosTopic, p)
+	for topic, parts := range map[string]int32{chaosTopic: chaosPartitions, txnTopic: txnPartitions} {
+		if resp, err := adm.CreateTopic(ctx(t), parts, 3, map[string]*string{"min.insync.replicas": &two}, topic); err != nil || resp.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, resp.Err)
+		}
+		for p := range parts {
+			c.WaitPartitionLeader(topic, p)
+		}
 	}
 
 	acks := &ackSet{acked: map[recKey]int32{}}
+	txns := &txnLog{}
 	gl := &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}}
 	stopProducers, stopConsumer := make(chan struct{}), make(chan struct{})
 	var producers, consumers sync.WaitGroup
@@ -169,6 +174,7 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	for id := range chaosProducers {
 		runProducer(t, c, chaosTopic, id, chaosPartitions, chaosInterval, acks, stopProducers, &producers)
 	}
+	runTxnProducer(t, c, fmt.Sprintf("chaos-txn-%d", seed), txns, stopProducers, &producers)
 
 	for i, f := range schedule {
 		t.Logf("fault %d: %s", i, f)
@@ -198,10 +204,12 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	}
 
 	logs, recs := checkAfterRun(t, c, chaosTopic, acked, gl, stopConsumer, &consumers)
+	txnSummary := checkTxnsAfterRun(t, c, txns)
 	gl.mu.Lock()
 	t.Logf("chaos seed %d: %d faults in %s; %d records sent, %d acknowledged, %d failed, %d in the log, %d consumed, %d commits",
 		seed, faults, time.Since(start).Round(time.Millisecond), sent, len(acked), failed, len(recs), len(gl.records), gl.commits)
 	gl.mu.Unlock()
+	t.Logf("chaos seed %d: transactions: %s", seed, txnSummary)
 	for p, l := range logs {
 		t.Logf("%s-%d at the end: %s", chaosTopic, p, l.state)
 	}
