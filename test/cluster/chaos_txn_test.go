@@ -130,22 +130,36 @@ func runTxnProducer(t *testing.T, c *testcluster.Cluster, id string, tl *txnLog,
 			case <-tick.C:
 			}
 			tl.set(n, txnNeverCommitted)
-			if !runOneTxn(cl, n, tl) {
+			switch runOneTxn(cl, n, tl) {
+			case txnGiveUp:
 				if !abortTxn(cl, n, tl) {
 					replace()
 				}
+			case txnBroken:
+				replace()
 			}
 		}
 	}()
 }
 
+// txnStep is how a transaction attempt left the client.
+type txnStep int
+
+const (
+	txnEnded  txnStep = iota // committed or aborted
+	txnGiveUp                // still open: abort it
+	// txnBroken: the client cannot begin a transaction (kgo keeps a
+	// producer ID error, such as an InitProducerId sent to a coordinator
+	// missing from its metadata, as fatal): replace it.
+	txnBroken
+)
+
 // runOneTxn writes transaction n and ends it (commit, or abort on
-// purpose), recording its outcome. It reports false when the
-// transaction is still to be given up.
-func runOneTxn(cl *kgo.Client, n int, tl *txnLog) bool {
+// purpose), recording its outcome.
+func runOneTxn(cl *kgo.Client, n int, tl *txnLog) txnStep {
 	if err := cl.BeginTransaction(); err != nil {
 		tl.fail(n, "begin", err)
-		return false
+		return txnBroken
 	}
 	recs := make([]*kgo.Record, txnRecords)
 	for i := range recs {
@@ -156,10 +170,13 @@ func runOneTxn(cl *kgo.Client, n int, tl *txnLog) bool {
 	// cancelled produce would leave the client's state unknown.
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		tl.fail(n, "produce", err)
-		return false
+		return txnGiveUp
 	}
 	if n%txnAbortEvery == txnAbortEvery-1 {
-		return abortTxn(cl, n, tl)
+		if !abortTxn(cl, n, tl) {
+			return txnGiveUp
+		}
+		return txnEnded
 	}
 	// From here on the commit may have happened whatever the answer.
 	tl.set(n, txnUnknown)
@@ -167,10 +184,10 @@ func runOneTxn(cl *kgo.Client, n int, tl *txnLog) bool {
 	defer cancel()
 	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		tl.fail(n, "commit", err)
-		return false
+		return txnGiveUp
 	}
 	tl.set(n, txnCommitted)
-	return true
+	return txnEnded
 }
 
 // abortTxn aborts the client's open transaction, if any, and reports
