@@ -15,7 +15,8 @@ import (
 
 // TestChaos is the seeded fault schedule of issue 17: three nodes, a
 // topic with RF 3 and min.insync.replicas 2, idempotent acks=all
-// producers, a read_committed consumer group committing, while a
+// producers, a transactional producer on a second topic, a
+// read_committed consumer group committing, while a
 // schedule drawn from a seed crashes, pauses, cuts, isolates and stops
 // nodes (one fault at a time, each held 100 ms .. 2 s, so a majority of
 // the quorum is always up; everything healed at the end). Then the
@@ -27,7 +28,11 @@ import (
 //	(c) committed offsets never go backwards, the group consumed every
 //	    acknowledged record, and everything it consumed is in the final
 //	    log where it read it;
-//	(d) HW <= LEO on every replica, offsets increasing and contiguous.
+//	(d) HW <= LEO on every replica, offsets increasing and contiguous;
+//	(e) of a transactional producer's transactions (chaos_txn_test.go),
+//	    read_committed sees each all or not at all, every committed one
+//	    exactly once and in order, none never committed; the replicas'
+//	    control markers agree.
 //
 // acks=all produce errors during faults are expected (a paused ISR
 // member holds acks=all until the request times out); only what was
