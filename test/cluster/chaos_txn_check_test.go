@@ -267,6 +267,12 @@ func checkTxnsAfterRun(t *testing.T, c *testcluster.Cluster, tl *txnLog) string 
 	for _, recs := range read {
 		visible += len(recs)
 	}
-	return fmt.Sprintf("%d begun: %d committed, %d unknown, %d never committed; %d records visible; %d clients replaced; first errors %q",
-		len(outcomes), by[txnCommitted], by[txnUnknown], by[txnNeverCommitted], visible, restarts, errs)
+	var ends [3]int // per partition and transaction, how the log ended it
+	for _, res := range markers {
+		for _, r := range res {
+			ends[r]++
+		}
+	}
+	return fmt.Sprintf("%d begun: %d committed, %d unknown, %d never committed; %d records visible; in the logs %d commit and %d abort markers ending them; %d clients replaced; first errors %q",
+		len(outcomes), by[txnCommitted], by[txnUnknown], by[txnNeverCommitted], visible, ends[resCommit], ends[resAbort], restarts, errs)
 }
