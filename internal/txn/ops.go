@@ -212,7 +212,14 @@ func (s *shard) initProducer(version int16, id string, timeoutMs int32, reqPID i
 			bump(m, spare)
 		}
 	}
-	m.prevEpoch = -1
+	if reqPID < 0 {
+		// A new instance: no earlier epoch may come back as a retry.
+		m.prevEpoch = -1
+	}
+	// Otherwise (KIP-360) prevEpoch stays the epoch the producer named:
+	// its retry of this request, whose answer it may have lost, gets the
+	// same epoch rather than PRODUCER_FENCED (Kafka's lastProducerEpoch,
+	// kept in memory only, as Kafka does).
 	m.timeoutMs, m.state, m.lastUpdate, m.startMs = timeoutMs, kmsg.TransactionStateEmpty, now, -1
 	m.parts, m.offsets = map[tp]bool{}, nil
 	if code := s.persist(m); code != 0 {

@@ -54,7 +54,7 @@ type txnMeta struct {
 	id         string
 	pid        int64
 	epoch      int16
-	prevEpoch  int16 // epoch before a coordinator bump (timeout abort), -1 none
+	prevEpoch  int16 // epoch before a coordinator bump (timeout abort) or a KIP-360 re-init, -1 none
 	prevPID    int64 // producer id before the last rotation at epoch exhaustion, -1 none
 	nextPID    int64 // producer id the completion rotates to (EndTxn v5 at the last epochs), -1 none
 	tv         int16 // client transaction version (2: KIP-890 part 2, the epoch bumps at every end)

@@ -15,7 +15,8 @@ import (
 
 // TestChaos is the seeded fault schedule of issue 17: three nodes, a
 // topic with RF 3 and min.insync.replicas 2, idempotent acks=all
-// producers, a read_committed consumer group committing, while a
+// producers, a transactional producer on a second topic, a
+// read_committed consumer group committing, while a
 // schedule drawn from a seed crashes, pauses, cuts, isolates and stops
 // nodes (one fault at a time, each held 100 ms .. 2 s, so a majority of
 // the quorum is always up; everything healed at the end). Then the
@@ -27,7 +28,11 @@ import (
 //	(c) committed offsets never go backwards, the group consumed every
 //	    acknowledged record, and everything it consumed is in the final
 //	    log where it read it;
-//	(d) HW <= LEO on every replica, offsets increasing and contiguous.
+//	(d) HW <= LEO on every replica, offsets increasing and contiguous;
+//	(e) of a transactional producer's transactions (chaos_txn_test.go),
+//	    read_committed sees each all or not at all, every committed one
+//	    exactly once and in order, none never committed; the replicas'
+//	    control markers agree.
 //
 // acks=all produce errors during faults are expected (a paused ISR
 // member holds acks=all until the request times out); only what was
@@ -134,17 +139,22 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	})
 	start := time.Now()
 
-	c := testcluster.New(t, 3)
+	// Transactions their producer left open (a client replaced after
+	// an error) are aborted within a second of their timeout.
+	c := testcluster.New(t, 3, testcluster.WithProp("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"))
 	adm := c.Admin(t)
 	two := "2"
-	if resp, err := adm.CreateTopic(ctx(t), chaosPartitions, 3, map[string]*string{"min.insync.replicas": &two}, chaosTopic); err != nil || resp.Err != nil {
-		t.Fatalf("create: %v %v", err, resp.Err)
-	}
-	for p := range int32(chaosPartitions) {
-		c.WaitPartitionLeader(chaosTopic, p)
+	for topic, parts := range map[string]int32{chaosTopic: chaosPartitions, txnTopic: txnPartitions} {
+		if resp, err := adm.CreateTopic(ctx(t), parts, 3, map[string]*string{"min.insync.replicas": &two}, topic); err != nil || resp.Err != nil {
+			t.Fatalf("create %s: %v %v", topic, err, resp.Err)
+		}
+		for p := range parts {
+			c.WaitPartitionLeader(topic, p)
+		}
 	}
 
 	acks := &ackSet{acked: map[recKey]int32{}}
+	txns := &txnLog{}
 	gl := &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}}
 	stopProducers, stopConsumer := make(chan struct{}), make(chan struct{})
 	var producers, consumers sync.WaitGroup
@@ -169,6 +179,7 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	for id := range chaosProducers {
 		runProducer(t, c, chaosTopic, id, chaosPartitions, chaosInterval, acks, stopProducers, &producers)
 	}
+	runTxnProducer(t, c, fmt.Sprintf("chaos-txn-%d", seed), txns, stopProducers, &producers)
 
 	for i, f := range schedule {
 		t.Logf("fault %d: %s", i, f)
@@ -198,10 +209,12 @@ func runChaos(t *testing.T, seed int64, faults int) {
 	}
 
 	logs, recs := checkAfterRun(t, c, chaosTopic, acked, gl, stopConsumer, &consumers)
+	txnSummary := checkTxnsAfterRun(t, c, txns)
 	gl.mu.Lock()
 	t.Logf("chaos seed %d: %d faults in %s; %d records sent, %d acknowledged, %d failed, %d in the log, %d consumed, %d commits",
 		seed, faults, time.Since(start).Round(time.Millisecond), sent, len(acked), failed, len(recs), len(gl.records), gl.commits)
 	gl.mu.Unlock()
+	t.Logf("chaos seed %d: transactions: %s", seed, txnSummary)
 	for p, l := range logs {
 		t.Logf("%s-%d at the end: %s", chaosTopic, p, l.state)
 	}
