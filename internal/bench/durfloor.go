@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -159,23 +158,13 @@ func (d *durableFloor) serveConn(conn net.Conn) {
 	queue := make(chan answer, 1<<16)
 	go func() {
 		defer close(queue)
-		var hdr [4]byte
 		var body []byte
 		for {
-			if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			var err error
+			if body, err = readFloorFrame(conn, body); err != nil {
 				return
 			}
-			n := int(binary.BigEndian.Uint32(hdr[:]))
-			if n < 8 || n > 64<<20 {
-				return
-			}
-			if cap(body) < n {
-				body = make([]byte, n)
-			}
-			body = body[:n]
-			if _, err := io.ReadFull(conn, body); err != nil {
-				return
-			}
+			n := len(body)
 			var a answer
 			copy(a.corr[:], body[4:8])
 			a.done = d.append(int(binary.BigEndian.Uint32(body[4:8])), max(n-netFloorRequestOverhead, 1))

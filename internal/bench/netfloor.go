@@ -55,23 +55,12 @@ func serveNetFloor(ln net.Listener, d *durableFloor) error {
 				return
 			}
 			defer conn.Close()
-			var hdr [4]byte
 			var body []byte
 			resp := make([]byte, netFloorResponseSize)
 			binary.BigEndian.PutUint32(resp, netFloorResponseSize-4)
 			for {
-				if _, err := io.ReadFull(conn, hdr[:]); err != nil {
-					return
-				}
-				n := int(binary.BigEndian.Uint32(hdr[:]))
-				if n < 8 || n > 64<<20 {
-					return
-				}
-				if cap(body) < n {
-					body = make([]byte, n)
-				}
-				body = body[:n]
-				if _, err := io.ReadFull(conn, body); err != nil {
+				var err error
+				if body, err = readFloorFrame(conn, body); err != nil {
 					return
 				}
 				copy(resp[4:8], body[4:8])
@@ -81,6 +70,26 @@ func serveNetFloor(ln net.Listener, d *durableFloor) error {
 			}
 		}()
 	}
+}
+
+// readFloorFrame reads one length-prefixed request into buf (grown as
+// needed) and returns it; at least the 8 bytes of a request header's key,
+// version and correlation id, at most 64 MiB.
+func readFloorFrame(r io.Reader, buf []byte) ([]byte, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return buf, err
+	}
+	n := int(binary.BigEndian.Uint32(hdr[:]))
+	if n < 8 || n > 64<<20 {
+		return buf, fmt.Errorf("floor frame of %d bytes", n)
+	}
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	_, err := io.ReadFull(r, buf)
+	return buf, err
 }
 
 // startNetFloor runs the loopback floor server (peer "loopback", or

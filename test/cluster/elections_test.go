@@ -30,6 +30,29 @@ func victim(t *testing.T, c *testcluster.Cluster) int {
 	return (ctl + 1) % c.N()
 }
 
+// createLedByVictim creates topic with one partition on all three nodes,
+// led by victim's node (so not the active controller's) with every replica
+// in its ISR, and returns that node's index and id and the topic's id.
+func createLedByVictim(t *testing.T, c *testcluster.Cluster, topic string, configs map[string]string) (v int, vid int32, topicID [16]byte) {
+	t.Helper()
+	v = victim(t, c)
+	vid = c.Node(v).ID()
+	replicas := []int32{vid}
+	for j := range c.N() {
+		if j != v {
+			replicas = append(replicas, c.Node(j).ID())
+		}
+	}
+	topicID = tcCreateAssigned(t, c, topic, replicas, configs)
+	waitState(c, -1, topic, func(l int32, isr []int32) error {
+		if l != vid || !sameSet(isr, replicas) {
+			return fmt.Errorf("leader %d isr %v", l, isr)
+		}
+		return nil
+	})
+	return v, vid, topicID
+}
+
 // tcCreateAssigned creates topic with one partition on replicas (the first
 // leads) and returns its id.
 func tcCreateAssigned(t *testing.T, c *testcluster.Cluster, topic string, replicas []int32, configs map[string]string) [16]byte {

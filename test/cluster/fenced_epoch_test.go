@@ -21,22 +21,8 @@ import (
 func TestLeaderEpochFencingAfterFailover(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
-	v := victim(t, c)
-	vid := c.Node(v).ID()
-	replicas := []int32{vid}
-	for j := range c.N() {
-		if j != v {
-			replicas = append(replicas, c.Node(j).ID())
-		}
-	}
 	const topic = "fenced-epoch"
-	topicID := tcCreateAssigned(t, c, topic, replicas, nil)
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != vid || !sameSet(isr, replicas) {
-			return fmt.Errorf("leader %d isr %v", l, isr)
-		}
-		return nil
-	})
+	v, vid, topicID := createLedByVictim(t, c, topic, nil)
 	oldEpoch := partitionInfo(t, c, v, topic, 0).LeaderEpoch
 	produceTo(t, producer(t, c), topic, 0, values("f", 3)...)
 

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -24,22 +23,8 @@ import (
 func TestIdempotentRetryAfterFailover(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
-	v := victim(t, c)
-	vid := c.Node(v).ID()
-	replicas := []int32{vid}
-	for j := range c.N() {
-		if j != v {
-			replicas = append(replicas, c.Node(j).ID())
-		}
-	}
 	const topic = "idem-retry"
-	tcCreateAssigned(t, c, topic, replicas, map[string]string{"min.insync.replicas": "2"})
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != vid || !sameSet(isr, replicas) {
-			return fmt.Errorf("leader %d isr %v", l, isr)
-		}
-		return nil
-	})
+	v, vid, _ := createLedByVictim(t, c, topic, map[string]string{"min.insync.replicas": "2"})
 	produceTo(t, producer(t, c), topic, 0, values("pre", 2)...) // offsets 0-1
 
 	ipr := kmsg.NewPtrInitProducerIDRequest()

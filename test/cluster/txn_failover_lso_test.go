@@ -28,22 +28,8 @@ import (
 func TestReadCommittedOnNewLeader(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
-	v := victim(t, c)
-	vid := c.Node(v).ID()
-	replicas := []int32{vid}
-	for j := range c.N() {
-		if j != v {
-			replicas = append(replicas, c.Node(j).ID())
-		}
-	}
 	const topic = "txn-lso"
-	topicID := tcCreateAssigned(t, c, topic, replicas, map[string]string{"min.insync.replicas": "2"})
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != vid || !sameSet(isr, replicas) {
-			return fmt.Errorf("leader %d isr %v", l, isr)
-		}
-		return nil
-	})
+	v, vid, topicID := createLedByVictim(t, c, topic, map[string]string{"min.insync.replicas": "2"})
 
 	plain := producer(t, c)
 	produceTo(t, plain, topic, 0, values("pre", 3)...) // offsets 0-2
