@@ -124,15 +124,8 @@ func (h *lagHistory) add(k lagKey, lag int64) {
 // client, with the page's own lag functions. It returns when the console
 // stops (Close waits for it).
 func (s *Server) sampleLags(every time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

@@ -15,15 +15,8 @@ import (
 // watched topics, one DescribeLogDirs per broker for their sizes. It
 // returns when the console stops (Close waits for it).
 func (s *Server) sampleRates(every time.Duration) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := s.untilStop()
 	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -109,4 +102,18 @@ func (s *Server) sampleRate(ctx context.Context, w rateWork, every time.Duration
 		size, known := sizes[topic]
 		s.topicRates.add(rateKey{w.se.id, topic}, now, m, size, known)
 	}
+}
+
+// untilStop is a context that ends when the console stops (or cancel is
+// called), for a background sampler's requests.
+func (s *Server) untilStop() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

@@ -13,6 +13,54 @@ import (
 	"github.com/sluice-io/sluice/internal/testcluster"
 )
 
+// followerCutOut creates topic on two nodes that are not the active
+// controller, cuts the follower off its leader, produces n records
+// prefixed p and waits until the leader has shrunk the ISR to itself. It
+// returns the controller's, leader's and follower's indexes and the topic
+// id; the cut is healed at cleanup.
+func followerCutOut(t *testing.T, c *testcluster.Cluster, topic, p string, n int) (ctl, li, fi int, topicID [16]byte) {
+	t.Helper()
+	ctl = c.WaitLeader().Index()
+	li, fi = (ctl+1)%3, (ctl+2)%3
+	lid, fid := c.Node(li).ID(), c.Node(fi).ID()
+	topicID = tcCreateAssigned(t, c, topic, []int32{lid, fid}, nil)
+	both := []int32{lid, fid}
+	waitState(c, -1, topic, func(l int32, isr []int32) error {
+		if l != lid || !sameSet(isr, both) {
+			return fmt.Errorf("leader %d isr %v", l, isr)
+		}
+		return nil
+	})
+	c.Cut(li, fi)
+	t.Cleanup(c.HealAll)
+	produceTo(t, producer(t, c), topic, 0, values(p, n)...)
+	waitState(c, -1, topic, func(l int32, isr []int32) error {
+		if l != lid || !slices.Equal(isr, []int32{lid}) {
+			return fmt.Errorf("leader %d isr %v, want the follower out", l, isr)
+		}
+		return nil
+	})
+	return ctl, li, fi, topicID
+}
+
+// replicaFetchAt is a Fetch (v15) of topicID's partition 0 from offset at,
+// sent in the name of broker fid with broker epoch epoch (-1: none).
+func replicaFetchAt(fid int32, epoch int64, topicID [16]byte, at int64, maxWaitMs, minBytes int32) *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 15
+	req.ReplicaState.ID, req.ReplicaState.Epoch = fid, epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = maxWaitMs, minBytes, 1<<20
+	req.SessionEpoch = -1
+	rt := kmsg.NewFetchRequestTopic()
+	rt.TopicID = topicID
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = 0, at, -1, -1
+	rp.LogStartOffset, rp.PartitionMaxBytes = -1, 1<<20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // TestStaleBrokerEpochFetchKeepsFollowerOutOfISR: KIP-903 on the leader,
 // as Kafka's Partition.isReplicaIsrEligible. A replica fetch whose
 // ReplicaState.ReplicaEpoch is not the follower's registered broker
@@ -27,28 +75,10 @@ import (
 func TestStaleBrokerEpochFetchKeepsFollowerOutOfISR(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
-	ctl := c.WaitLeader().Index()
-	li, fi := (ctl+1)%3, (ctl+2)%3
-	lid, fid := c.Node(li).ID(), c.Node(fi).ID()
 	const topic = "stale-epoch"
-	topicID := tcCreateAssigned(t, c, topic, []int32{lid, fid}, nil)
-	both := []int32{lid, fid}
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != lid || !sameSet(isr, both) {
-			return fmt.Errorf("leader %d isr %v", l, isr)
-		}
-		return nil
-	})
-	c.Cut(li, fi)
-	t.Cleanup(c.HealAll)
-	cl := producer(t, c)
-	produceTo(t, cl, topic, 0, values("e", 5)...)
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != lid || !slices.Equal(isr, []int32{lid}) {
-			return fmt.Errorf("leader %d isr %v, want the follower out", l, isr)
-		}
-		return nil
-	})
+	ctl, li, fi, topicID := followerCutOut(t, c, topic, "e", 5)
+	fid := c.Node(fi).ID()
+	both := []int32{c.Node(li).ID(), fid}
 	epoch := c.Node(fi).Broker().BrokerEpoch()
 	if epoch < 0 {
 		t.Fatalf("follower %d has no broker epoch", fid)
@@ -57,18 +87,7 @@ func TestStaleBrokerEpochFetchKeepsFollowerOutOfISR(t *testing.T) {
 	end := leaderEnd(t, c, li, topic)
 	fetchAs := func(replicaEpoch int64) {
 		t.Helper()
-		req := kmsg.NewPtrFetchRequest()
-		req.Version = 15
-		req.ReplicaState.ID, req.ReplicaState.Epoch = fid, replicaEpoch
-		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, 1<<20
-		req.SessionEpoch = -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.TopicID = topicID
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = 0, end, -1, -1
-		rp.LogStartOffset, rp.PartitionMaxBytes = -1, 1<<20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := replicaFetchAt(fid, replicaEpoch, topicID, end, 0, 0)
 		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		resp, err := c.Request(rctx, li, req)

@@ -3,7 +3,6 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -26,28 +25,10 @@ import (
 func TestReplicaFetchParksUntilProduce(t *testing.T) {
 	t.Parallel()
 	c := testcluster.New(t, 3)
-	ctl := c.WaitLeader().Index()
-	li, fi := (ctl+1)%3, (ctl+2)%3
-	lid, fid := c.Node(li).ID(), c.Node(fi).ID()
 	const topic = "park"
-	topicID := tcCreateAssigned(t, c, topic, []int32{lid, fid}, nil)
+	_, li, fi, topicID := followerCutOut(t, c, topic, "before", 2)
+	lid, fid := c.Node(li).ID(), c.Node(fi).ID()
 	both := []int32{lid, fid}
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != lid || !sameSet(isr, both) {
-			return fmt.Errorf("leader %d isr %v", l, isr)
-		}
-		return nil
-	})
-	c.Cut(li, fi)
-	t.Cleanup(c.HealAll)
-	cl := producer(t, c)
-	produceTo(t, cl, topic, 0, values("before", 2)...)
-	waitState(c, -1, topic, func(l int32, isr []int32) error {
-		if l != lid || !slices.Equal(isr, []int32{lid}) {
-			return fmt.Errorf("leader %d isr %v, want the follower out", l, isr)
-		}
-		return nil
-	})
 	end := leaderEnd(t, c, li, topic)
 
 	type answer struct {
@@ -59,18 +40,7 @@ func TestReplicaFetchParksUntilProduce(t *testing.T) {
 	fetcher := c.Client(t)
 	done := make(chan answer, 1)
 	go func() {
-		req := kmsg.NewPtrFetchRequest()
-		req.Version = 15
-		req.ReplicaState.ID, req.ReplicaState.Epoch = fid, -1
-		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 5000, 1, 1<<20
-		req.SessionEpoch = -1
-		rt := kmsg.NewFetchRequestTopic()
-		rt.TopicID = topicID
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.FetchOffset, rp.CurrentLeaderEpoch, rp.LastFetchedEpoch = end, -1, -1
-		rp.LogStartOffset, rp.PartitionMaxBytes = -1, 1<<20
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
+		req := replicaFetchAt(fid, -1, topicID, end, 5000, 1)
 		rctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		resp, err := fetcher.Broker(int(lid)).Request(rctx, req)
