@@ -5,7 +5,6 @@ import (
 	"maps"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,24 +62,12 @@ func TestAddBrokerUnderLoad(t *testing.T) {
 	}
 
 	acks := &ackSet{acked: map[recKey]int32{}}
-	gl := &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}}
-	strict := &strictLog{}
-	stopProducers, stopConsumer := make(chan struct{}), make(chan struct{})
-	var producers, consumers sync.WaitGroup
-	defer func() {
-		for _, ch := range []chan struct{}{stopProducers, stopConsumer} {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
-		}
-		producers.Wait()
-		consumers.Wait()
-	}()
-	runStrictConsumer(t, c, topic, "grow-group", gl, strict, stopConsumer, &consumers)
+	l := newUnderLoad()
+	defer l.stopAll()
+	gl, strict, stopProducers, stopConsumer := l.gl, l.strict, l.stopProducers, l.stopConsumer
+	runStrictConsumer(t, c, topic, "grow-group", gl, strict, stopConsumer, &l.consumers)
 	for id := range 2 {
-		runProducer(t, c, topic, id, parts, 10*time.Millisecond, acks, stopProducers, &producers)
+		runProducer(t, c, topic, id, parts, 10*time.Millisecond, acks, stopProducers, &l.producers)
 	}
 	waitAcked(c, acks, 50)
 
@@ -122,7 +109,7 @@ func TestAddBrokerUnderLoad(t *testing.T) {
 
 	waitAcked(c, acks, ackedCount(acks)+50)
 	close(stopProducers)
-	producers.Wait()
+	l.producers.Wait()
 	acks.mu.Lock()
 	acked := maps.Clone(acks.acked)
 	sent, failed := acks.sent, acks.failed
@@ -133,15 +120,11 @@ func TestAddBrokerUnderLoad(t *testing.T) {
 	for k := range parts * prefill {
 		acked[recKey{9, k}] = int32(k / prefill)
 	}
-	_, recs := checkAfterRun(t, c, topic, onlyLoad(acked), gl, stopConsumer, &consumers)
+	_, recs := checkAfterRun(t, c, topic, onlyLoad(acked), gl, stopConsumer, &l.consumers)
 	for _, e := range checkAcked(recs, acked) {
 		t.Error(e)
 	}
-	strict.mu.Lock()
-	for _, e := range strict.errs {
-		t.Error(e)
-	}
-	strict.mu.Unlock()
+	strict.report(t)
 	t.Logf("%d records sent, %d acknowledged, %d in the log, %d consumed, replicas per broker %v",
 		sent, len(acked), len(recs), len(gl.records), per)
 }

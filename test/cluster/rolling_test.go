@@ -102,26 +102,13 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 	}
 
 	acks := &ackSet{acked: map[recKey]int32{}}
-	gl := &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}}
-	strict := &strictLog{}
-	stopProducers, stopConsumer := make(chan struct{}), make(chan struct{})
-	var producers, consumers sync.WaitGroup
-	stopAll := func() {
-		for _, ch := range []chan struct{}{stopProducers, stopConsumer} {
-			select {
-			case <-ch:
-			default:
-				close(ch)
-			}
-		}
-		producers.Wait()
-		consumers.Wait()
-	}
-	defer stopAll()
-	runStrictConsumer(t, c, rollTopic, "roll-group", gl, strict, stopConsumer, &consumers)
-	runOffsetSampler(t, c, "roll-group", gl, stopConsumer, &consumers)
+	l := newUnderLoad()
+	defer l.stopAll()
+	gl, strict, stopProducers, stopConsumer := l.gl, l.strict, l.stopProducers, l.stopConsumer
+	runStrictConsumer(t, c, rollTopic, "roll-group", gl, strict, stopConsumer, &l.consumers)
+	runOffsetSampler(t, c, "roll-group", gl, stopConsumer, &l.consumers)
 	for id := range 2 {
-		runProducer(t, c, rollTopic, id, rollPartitions, 10*time.Millisecond, acks, stopProducers, &producers)
+		runProducer(t, c, rollTopic, id, rollPartitions, 10*time.Millisecond, acks, stopProducers, &l.producers)
 	}
 	// Let the group form and some records flow before the first stop.
 	waitAcked(c, acks, 50)
@@ -160,7 +147,7 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 	})
 
 	close(stopProducers)
-	producers.Wait()
+	l.producers.Wait()
 	acks.mu.Lock()
 	acked := maps.Clone(acks.acked)
 	sent, failed := acks.sent, acks.failed
@@ -169,20 +156,59 @@ func runRolling(t *testing.T, next func(c *testcluster.Cluster, round int) int) 
 		t.Errorf("%d of %d records failed delivery: a client-visible error; first: %v", failed, sent, acks.errs)
 	}
 
-	_, recs := checkAfterRun(t, c, rollTopic, acked, gl, stopConsumer, &consumers)
-	strict.mu.Lock()
-	for _, e := range strict.errs {
-		t.Error(e)
-	}
-	strict.mu.Unlock()
+	_, recs := checkAfterRun(t, c, rollTopic, acked, gl, stopConsumer, &l.consumers)
+	strict.report(t)
 	t.Logf("%d records sent, %d acknowledged, %d in the log, %d consumed, %d commits",
 		sent, len(acked), len(recs), len(gl.records), gl.commits)
+}
+
+// underLoad is a test's producers and strict consumer under load: what
+// they saw and one way to stop them all (tests stop the producers first
+// themselves when they need the acknowledgements settled).
+type underLoad struct {
+	gl                   *groupLog
+	strict               *strictLog
+	stopProducers        chan struct{}
+	stopConsumer         chan struct{}
+	producers, consumers sync.WaitGroup
+}
+
+func newUnderLoad() *underLoad {
+	return &underLoad{
+		gl:            &groupLog{seen: map[string]bool{}, committed: map[int32]int64{}},
+		strict:        &strictLog{},
+		stopProducers: make(chan struct{}),
+		stopConsumer:  make(chan struct{}),
+	}
+}
+
+// stopAll stops whatever still runs and waits for it.
+func (l *underLoad) stopAll() {
+	for _, ch := range []chan struct{}{l.stopProducers, l.stopConsumer} {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
+	l.producers.Wait()
+	l.consumers.Wait()
 }
 
 // strictLog holds what runStrictConsumer found wrong.
 type strictLog struct {
 	mu   sync.Mutex
 	errs []string
+}
+
+// report fails t with every problem found.
+func (s *strictLog) report(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.errs {
+		t.Error(e)
+	}
 }
 
 func (s *strictLog) add(format string, args ...any) {
