@@ -29,11 +29,7 @@ func TestConsoleLagSampler(t *testing.T) {
 	defer console.SetLagSampleEvery(100 * time.Millisecond)()
 	b, closeBroker := startConsoleBroker(t)
 	base := "http://" + b.ConsoleAddr()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := brokerClient(t, b)
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -117,6 +113,17 @@ func startConsoleBroker(t *testing.T) (b *broker.Broker, close func() error) {
 	close = sync.OnceValue(b.Close)
 	t.Cleanup(func() { _ = close() })
 	return b, close
+}
+
+// brokerClient is a franz-go client of b, closed at the test's end.
+func brokerClient(t *testing.T, b *broker.Broker) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
 
 func get(t *testing.T, url string) string {

@@ -26,11 +26,7 @@ func TestConsoleTopicRates(t *testing.T) {
 	defer console.SetRateSampleEvery(300 * time.Millisecond)()
 	b, closeBroker := startConsoleBroker(t)
 	base := "http://" + b.ConsoleAddr()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := brokerClient(t, b)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 2, 1, nil, "rate-busy", "rate-idle"); err != nil {
