@@ -22,8 +22,9 @@ func init() { register(1, 0, 17, handleFetch) }
 // handleFetch runs entirely in the Reply: a long poll must not stop the read
 // loop, and the bytes are read when the response is about to be written.
 //
-// Fetch sessions (KIP-227) are answered with session id 0, "no session",
-// which every client handles by sending full requests.
+// Fetch sessions (KIP-227, fetch_session.go): a consumer's incremental
+// fetch reads every partition of its session and is answered with only
+// those that have news.
 //
 // A fetch from a follower broker takes the replica path (fetch_replica.go).
 func handleFetch(e *Env, req *server.Request) server.Reply {
@@ -33,6 +34,12 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 	}
 	z := authorizer(e, req)
 	return func() *server.Response {
+		fc, code := e.FetchSessions.newContext(r)
+		if code != 0 {
+			resp := kmsg.NewPtrFetchResponse()
+			resp.ErrorCode = code
+			return &server.Response{Msg: resp}
+		}
 		img := e.Meta.Image()
 		var deadline time.Time
 		if r.MaxWaitMillis > 0 {
@@ -48,33 +55,32 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		}
 		budget = fetchQuotaBudget(e, req, budget)
 		for {
-			resp, size, parts, errs := fetchOnce(e, req, img, r, wake, z, budget)
-			if size >= int(r.MinBytes) || errs || deadline.IsZero() {
-				unwatch(parts, wake)
-				return fetchQuota(e, req, resp, size)
+			pass := fetchOnce(e, req, img, r, fc.items, wake, z, budget)
+			done := pass.size >= int(r.MinBytes) || pass.anyErr || deadline.IsZero()
+			if !done {
+				if wait := time.Until(deadline); wait > 0 {
+					pass.release()
+					t := time.NewTimer(wait)
+					select {
+					case <-wake:
+					case <-t.C:
+					case <-req.Conn.Done:
+					}
+					t.Stop()
+					unwatch(pass.watched, wake)
+					select {
+					case <-req.Conn.Done:
+						return nil
+					default:
+					}
+					if !time.Now().Before(deadline) {
+						deadline = time.Now() // one last read, then answer
+					}
+					continue
+				}
 			}
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				unwatch(parts, wake)
-				return fetchQuota(e, req, resp, size)
-			}
-			resp.Release()
-			t := time.NewTimer(wait)
-			select {
-			case <-wake:
-			case <-t.C:
-			case <-req.Conn.Done:
-			}
-			t.Stop()
-			unwatch(parts, wake)
-			select {
-			case <-req.Conn.Done:
-				return nil
-			default:
-			}
-			if !time.Now().Before(deadline) {
-				deadline = time.Now() // one last read, then answer
-			}
+			unwatch(pass.watched, wake)
+			return fc.answer(e, req, r, img, pass)
 		}
 	}
 }
@@ -85,144 +91,192 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 	}
 }
 
-// fetchOnce reads every requested partition once. It registers wake on each
-// partition before reading it, so an append between read and wait is never
-// missed.
-func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, wake chan struct{}, z authz, budget int) (*server.Response, int, []*replica.Partition, bool) {
-	resp := kmsg.NewPtrFetchResponse()
-	out := &server.Response{Msg: resp}
-	var releases []*log.ReadResult
-	out.Release = func() {
-		for _, rr := range releases {
-			rr.Release()
-		}
+// fetchPass is one read of every partition a fetch names: parts[i] and
+// records[i] answer items[i].
+type fetchPass struct {
+	out      *server.Response // carries the splices and releases
+	parts    []kmsg.FetchResponseTopicPartition
+	records  []bool
+	size     int
+	anyErr   bool
+	watched  []*replica.Partition
+	hints    hintBrokers
+	releases []*log.ReadResult
+}
+
+func (p *fetchPass) release() {
+	for _, rr := range p.releases {
+		rr.Release()
 	}
-	size, anyErr := 0, false
-	var watched []*replica.Partition
-	hints := hintBrokers{}
-	for _, rt := range r.Topics {
-		t := kmsg.NewFetchResponseTopic()
-		t.Topic, t.TopicID = rt.Topic, rt.TopicID
-		name := rt.Topic
-		if r.Version >= 13 {
-			if ti := img.TopicsByID[metadata.UUID(rt.TopicID)]; ti != nil {
-				name = ti.Name
-			} else {
-				name = ""
-			}
+}
+
+// answer builds the response of the last pass: every partition for a full
+// fetch, those with news for an incremental one (fc.answered), or an empty
+// one with the throttle when the fetch is over its consumer_byte_rate
+// quota (the session then stays as it was: nothing reached the client).
+func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest, img *metadata.Image, pass *fetchPass) *server.Response {
+	resp := kmsg.NewPtrFetchResponse()
+	out := pass.out
+	out.Msg = resp
+	if d := fetchThrottle(e, req, pass.size); d > 0 {
+		pass.release()
+		if fc.sess != nil {
+			resp.SessionID = fc.sess.id
 		}
-		for _, rp := range rt.Partitions {
-			fp := kmsg.NewFetchResponseTopicPartition()
-			fp.Partition = rp.Partition
-			// Kafka always sends an empty record set, never null:
-			// librdkafka rejects a null one as a parse failure.
-			fp.RecordBatches = []byte{}
-			if name != "" && !z.topic(auth.OpRead, name) {
-				fp.ErrorCode, anyErr = kerr.TopicAuthorizationFailed.Code, true
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			p, code, hint := e.leaderOf(img, name, rp.Partition)
-			if p == nil {
-				fp.ErrorCode = code
-				if r.Version >= 13 && name == "" {
-					fp.ErrorCode = kerr.UnknownTopicID.Code
-				}
-				if code == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
-					fp.CurrentLeader.LeaderID, fp.CurrentLeader.LeaderEpoch = hint.ID, hint.Epoch
-					hints.add(hint)
-				}
-				anyErr = true
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			p.Watch(wake)
-			watched = append(watched, p)
-			fp.HighWatermark = p.HighWatermark()
-			// The HW may move between the two reads; the answer keeps
-			// LSO <= HW.
-			lso := min(p.LastStableOffset(), fp.HighWatermark)
-			fp.LastStableOffset = lso
-			fp.LogStartOffset = p.LogStartOffset()
-			if code := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); code != 0 {
-				fp.ErrorCode, anyErr = code, true
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			if r.IsolationLevel == 1 {
-				// read_committed: nothing at or past the LSO, and the
-				// aborted transactions whose records the client may
-				// get, so it can drop them.
-				fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
-				for _, a := range p.AbortedTxns(rp.FetchOffset, lso) {
-					at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
-					at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
-					fp.AbortedTransactions = append(fp.AbortedTransactions, at)
-				}
-			}
-			max := int(rp.PartitionMaxBytes)
-			if max > budget {
-				max = budget
-			}
-			if max <= 0 && size > 0 {
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			if r.Version < 10 && p.Config().CompressionType == "zstd" {
-				unsupportedCompression(&fp)
-				anyErr = true
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			if r.Version < 4 && downConversionDisabled(e, img, name) {
-				unreadable(&fp, kerr.UnsupportedVersion.Code)
-				anyErr = true
-				t.Partitions = append(t.Partitions, fp)
-				continue
-			}
-			limit := fp.HighWatermark
-			if r.IsolationLevel == 1 {
-				limit = lso
-			}
-			rr, err := p.ReadUpTo(rp.FetchOffset, max, limit)
-			switch {
-			case errors.Is(err, log.ErrOffsetOutOfRange):
-				fp.ErrorCode, anyErr = kerr.OffsetOutOfRange.Code, true
-				fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
-				if r.Version >= 5 {
-					fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
-				}
-			case err != nil:
-				fp.ErrorCode, anyErr = kerr.KafkaStorageError.Code, true
-			case rr.Size > 0 && rr.Size > budget && size > 0:
-				// Only the first partition with data may exceed the
-				// response limit (KIP-74); later ones wait their turn.
-				rr.Release()
-			case rr.Size > 0 && r.Version < 4:
-				n, code := downConvertRecords(&fp, rr, r.Version, rp.FetchOffset)
-				fp.ErrorCode, anyErr = code, anyErr || code != 0
-				size += n
-				budget -= n
-			case rr.Size > 0:
-				releases = append(releases, rr)
-				spliceRecords(out, &fp, rr)
-				size += rr.Size
-				budget -= rr.Size
-			default:
-				rr.Release()
-			}
-			t.Partitions = append(t.Partitions, fp)
+		return &server.Response{Msg: resp, Throttle: d}
+	}
+	idx, id := fc.answered(pass.parts, pass.records)
+	resp.SessionID = id
+	var t *kmsg.FetchResponseTopic
+	for _, i := range idx {
+		it := &fc.items[i]
+		if t == nil || t.Topic != it.key.name || t.TopicID != it.key.id {
+			// Consecutive partitions of a topic share its entry, as
+			// Kafka writes them; a session's order may name a topic
+			// twice, which clients accept.
+			resp.Topics = append(resp.Topics, kmsg.NewFetchResponseTopic())
+			t = &resp.Topics[len(resp.Topics)-1]
+			t.Topic, t.TopicID = it.key.name, it.key.id
 		}
-		resp.Topics = append(resp.Topics, t)
+		t.Partitions = append(t.Partitions, pass.parts[i])
 	}
 	if r.Version >= 16 {
-		for _, lb := range hints.endpoints(e, req, img) {
+		for _, lb := range pass.hints.endpoints(e, req, img) {
 			b := kmsg.NewFetchResponseBroker()
 			b.NodeID, b.Host, b.Port, b.Rack = lb.ID, lb.Host, lb.Port, lb.Rack
 			resp.Brokers = append(resp.Brokers, b)
 		}
 	}
-	return out, size, watched, anyErr
+	out.Release = pass.release
+	return out
+}
+
+// fetchOnce reads every partition of items once. It registers wake on each
+// partition before reading it, so an append between read and wait is never
+// missed.
+func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, items []fetchItem, wake chan struct{}, z authz, budget int) *fetchPass {
+	pass := &fetchPass{
+		out:     &server.Response{},
+		parts:   make([]kmsg.FetchResponseTopicPartition, len(items)),
+		records: make([]bool, len(items)),
+		hints:   hintBrokers{},
+	}
+	var lastName string
+	var lastAllowed bool
+	for i := range items {
+		it := &items[i]
+		fp := &pass.parts[i]
+		*fp = kmsg.NewFetchResponseTopicPartition()
+		fp.Partition = it.key.partition
+		// Kafka always sends an empty record set, never null:
+		// librdkafka rejects a null one as a parse failure.
+		fp.RecordBatches = []byte{}
+		name := it.key.name
+		if r.Version >= 13 {
+			name = ""
+			if ti := img.TopicsByID[metadata.UUID(it.key.id)]; ti != nil {
+				name = ti.Name
+			}
+		}
+		if name != "" && name != lastName {
+			lastName, lastAllowed = name, z.topic(auth.OpRead, name)
+		}
+		if name != "" && !lastAllowed {
+			fp.ErrorCode, pass.anyErr = kerr.TopicAuthorizationFailed.Code, true
+			continue
+		}
+		p, code, hint := e.leaderOf(img, name, it.key.partition)
+		if p == nil {
+			fp.ErrorCode = code
+			if r.Version >= 13 && name == "" {
+				fp.ErrorCode = kerr.UnknownTopicID.Code
+			}
+			if code == kerr.NotLeaderForPartition.Code && r.Version >= 12 {
+				fp.CurrentLeader.LeaderID, fp.CurrentLeader.LeaderEpoch = hint.ID, hint.Epoch
+				pass.hints.add(hint)
+			}
+			pass.anyErr = true
+			continue
+		}
+		p.Watch(wake)
+		pass.watched = append(pass.watched, p)
+		readPartition(e, img, p, r, it, i, pass, &budget)
+	}
+	return pass
+}
+
+// readPartition answers item i from its leader partition p, within the
+// pass's budget.
+func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.FetchRequest, it *fetchItem, i int, pass *fetchPass, budget *int) {
+	fp := &pass.parts[i]
+	fp.HighWatermark = p.HighWatermark()
+	// The HW may move between the two reads; the answer keeps
+	// LSO <= HW.
+	lso := min(p.LastStableOffset(), fp.HighWatermark)
+	fp.LastStableOffset = lso
+	fp.LogStartOffset = p.LogStartOffset()
+	if code := checkLeaderEpoch(p, it.leaderEpoch); code != 0 {
+		fp.ErrorCode, pass.anyErr = code, true
+		return
+	}
+	if r.IsolationLevel == 1 {
+		// read_committed: nothing at or past the LSO, and the
+		// aborted transactions whose records the client may
+		// get, so it can drop them.
+		fp.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+		for _, a := range p.AbortedTxns(it.offset, lso) {
+			at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+			at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+			fp.AbortedTransactions = append(fp.AbortedTransactions, at)
+		}
+	}
+	max := min(int(it.maxBytes), *budget)
+	if max <= 0 && pass.size > 0 {
+		return
+	}
+	if r.Version < 10 && p.Config().CompressionType == "zstd" {
+		unsupportedCompression(fp)
+		pass.anyErr = true
+		return
+	}
+	if r.Version < 4 && downConversionDisabled(e, img, p.Topic) {
+		unreadable(fp, kerr.UnsupportedVersion.Code)
+		pass.anyErr = true
+		return
+	}
+	limit := fp.HighWatermark
+	if r.IsolationLevel == 1 {
+		limit = lso
+	}
+	rr, err := p.ReadUpTo(it.offset, max, limit)
+	switch {
+	case errors.Is(err, log.ErrOffsetOutOfRange):
+		fp.ErrorCode, pass.anyErr = kerr.OffsetOutOfRange.Code, true
+		fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = -1, -1, -1
+		if r.Version >= 5 {
+			fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = p.HighWatermark(), p.LastStableOffset(), p.LogStartOffset()
+		}
+	case err != nil:
+		fp.ErrorCode, pass.anyErr = kerr.KafkaStorageError.Code, true
+	case rr.Size > 0 && rr.Size > *budget && pass.size > 0:
+		// Only the first partition with data may exceed the
+		// response limit (KIP-74); later ones wait their turn.
+		rr.Release()
+	case rr.Size > 0 && r.Version < 4:
+		n, code := downConvertRecords(fp, rr, r.Version, it.offset)
+		fp.ErrorCode, pass.anyErr = code, pass.anyErr || code != 0
+		pass.records[i] = n > 0
+		pass.size += n
+		*budget -= n
+	case rr.Size > 0:
+		pass.releases = append(pass.releases, rr)
+		spliceRecords(pass.out, fp, rr)
+		pass.records[i] = true
+		pass.size += rr.Size
+		*budget -= rr.Size
+	default:
+		rr.Release()
+	}
 }
 
 // checkLeaderEpoch applies KIP-320: a client ahead of us gets

@@ -46,6 +46,10 @@ type Env struct {
 	// (fetch_replica.go); nil: none.
 	LeaderThrottle *quota.Replication
 
+	// FetchSessions holds consumers' fetch sessions (fetch_session.go);
+	// nil: none, every fetch is full.
+	FetchSessions *FetchSessions
+
 	// Endpoints is this node's advertised endpoint per listener name:
 	// brokers are named to a client with the endpoint of the listener
 	// its request arrived on, as Kafka does.

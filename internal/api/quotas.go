@@ -3,8 +3,6 @@ package api
 import (
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"github.com/sluice-io/sluice/internal/quota"
 	"github.com/sluice-io/sluice/internal/server"
 )
@@ -36,24 +34,19 @@ func fetchQuotaBudget(e *Env, req *server.Request, budget int) int {
 	return budget
 }
 
-// fetchQuota records a fetch response's record bytes against
-// consumer_byte_rate. Over the quota, Kafka answers an empty response (no
-// partitions) with the throttle time and takes the bytes back, since they
-// are not sent; the server then mutes the connection.
-func fetchQuota(e *Env, req *server.Request, resp *server.Response, size int) *server.Response {
+// fetchThrottle records a fetch response's record bytes against
+// consumer_byte_rate and returns how long to throttle. Over the quota,
+// Kafka answers an empty response (no partitions) with the throttle time
+// and takes the bytes back, since they are not sent; the server then
+// mutes the connection.
+func fetchThrottle(e *Env, req *server.Request, size int) time.Duration {
 	if e.Quotas == nil || !e.Quotas.Enabled(quota.Fetch) {
-		return resp
+		return 0
 	}
 	user := quotaUser(req)
 	d := e.Quotas.Record(quota.Fetch, user, req.ClientID, float64(size))
-	if d <= 0 {
-		return resp
+	if d > 0 {
+		e.Quotas.Unrecord(quota.Fetch, user, req.ClientID, float64(size))
 	}
-	e.Quotas.Unrecord(quota.Fetch, user, req.ClientID, float64(size))
-	resp.Release()
-	empty := kmsg.NewPtrFetchResponse()
-	if fr, ok := resp.Msg.(*kmsg.FetchResponse); ok {
-		empty.SessionID = fr.SessionID
-	}
-	return &server.Response{Msg: empty, Throttle: d}
+	return d
 }

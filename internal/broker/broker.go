@@ -233,6 +233,7 @@ func (b *Broker) Start() error {
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
 	env.LeaderThrottle = b.throttle.leader
+	env.FetchSessions = api.NewFetchSessions(b.cfg.FetchSessionSlots())
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}

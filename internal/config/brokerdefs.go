@@ -182,6 +182,7 @@ var brokerDefsByName = func() map[string]*brokerDef {
 	brokerDefs = append(append(append(append(append(append(brokerDefs, kraftDefs...), interBrokerDefs...), lifecycleDefs...), internalTopicDefs...), replicationDefs...), hwCheckpointDefs...)
 	brokerDefs = append(brokerDefs, leaderRebalanceDefs...)
 	brokerDefs = append(brokerDefs, sslDefs...)
+	brokerDefs = append(brokerDefs, fetchSessionDefs...)
 	have := map[string]bool{}
 	for _, d := range brokerDefs {
 		have[d.name] = true

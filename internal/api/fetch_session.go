@@ -1,0 +1,392 @@
+package api
+
+import (
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Fetch sessions (KIP-227). A consumer's full fetch (session epoch 0)
+// opens a session holding its partitions and their fetch positions; each
+// later fetch (epoch 1, 2, ...) names only the partitions whose position
+// changed, plus the ones to forget, and is answered with only the
+// partitions that have something new: records, a moved high watermark, log
+// start or LSO, or an error. With 100 partitions and one of them written
+// at a time, that turns a 100-partition request and response into one or
+// two, on both sides of the connection.
+
+const (
+	// sessionEvictAfter is how long a session must have been idle before
+	// a new one may take its slot when the cache is full (Kafka's
+	// min.incremental.fetch.session.eviction.ms, an internal constant).
+	sessionEvictAfter = 2 * time.Minute
+	// maxSessionPartitions bounds the partitions all sessions together
+	// hold, so that clients naming made-up partitions cannot grow the
+	// cache without limit (slots bound the sessions, this their size).
+	maxSessionPartitions = 500_000
+)
+
+// FetchSessions is the broker's cache of fetch sessions.
+type FetchSessions struct {
+	slots int
+
+	mu    sync.Mutex // before any session's mu
+	byID  map[int32]*fetchSession
+	parts atomic.Int64 // partitions held by every session together
+}
+
+// NewFetchSessions makes a cache of up to slots sessions; 0 disables
+// sessions (every fetch is answered as sessionless).
+func NewFetchSessions(slots int) *FetchSessions {
+	return &FetchSessions{slots: slots, byID: map[int32]*fetchSession{}}
+}
+
+// sessionKey names a partition in a session: by topic ID for sessions
+// opened at Fetch v13+, by name before.
+type sessionKey struct {
+	id        [16]byte
+	name      string
+	partition int32
+}
+
+// sessionPart is one partition of a session: what the client asked for
+// last, and what the session last told it (so an unchanged partition can
+// be left out of the answer).
+type sessionPart struct {
+	key         sessionKey
+	offset      int64
+	maxBytes    int32
+	leaderEpoch int32
+
+	hw, lso, logStart int64 // as last answered; hw -1 forces an answer
+}
+
+type fetchSession struct {
+	id      int32
+	usesIDs bool
+
+	mu       sync.Mutex
+	epoch    int32 // the epoch the next incremental fetch must carry
+	parts    []*sessionPart
+	index    map[sessionKey]*sessionPart
+	count    int // len(index), as counted in the cache's parts
+	lastUsed time.Time
+	closed   bool
+}
+
+// fetchContext is how one client fetch uses sessions: sessionless (id 0
+// in the answer), full (opens a session when answered), or incremental.
+type fetchContext struct {
+	cache   *FetchSessions
+	version int16
+	full    bool          // answer every partition
+	open    bool          // full fetch that opens a session when answered
+	sess    *fetchSession // incremental: the session
+	items   []fetchItem
+}
+
+// fetchItem is one partition a client fetch reads.
+type fetchItem struct {
+	key         sessionKey
+	offset      int64
+	maxBytes    int32
+	leaderEpoch int32
+	part        *sessionPart // incremental: the session's entry
+}
+
+// newFetchContext reads the session fields of r (Kafka's
+// FetchManager.newContext). A nonzero top-level error code ends the
+// request with that error and no partitions.
+func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) {
+	fc := &fetchContext{cache: c, version: r.Version, full: true}
+	useIDs := r.Version >= 13
+	if r.Version < 7 || c == nil {
+		fc.items = requestItems(r, useIDs)
+		return fc, 0
+	}
+	if r.SessionEpoch == -1 || r.SessionEpoch == 0 {
+		// A full fetch closes the session it names, if any, and an
+		// epoch-0 one opens a new session when it is answered.
+		if r.SessionID != 0 {
+			c.remove(r.SessionID)
+		}
+		fc.items = requestItems(r, useIDs)
+		fc.open = r.SessionEpoch == 0 && c.slots > 0
+		return fc, 0
+	}
+	c.mu.Lock()
+	s := c.byID[r.SessionID]
+	c.mu.Unlock()
+	if s == nil {
+		return nil, kerr.FetchSessionIDNotFound.Code
+	}
+	s.mu.Lock()
+	if code := s.check(r.SessionEpoch, useIDs); code != 0 {
+		s.mu.Unlock()
+		return nil, code
+	}
+	added := 0
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			k := sessionKey{partition: rp.Partition}
+			if useIDs {
+				k.id = rt.TopicID
+			} else {
+				k.name = rt.Topic
+			}
+			sp := s.index[k]
+			if sp == nil {
+				sp = &sessionPart{key: k, hw: -1, lso: -1, logStart: -1}
+				s.index[k] = sp
+				s.parts = append(s.parts, sp)
+				added++
+			}
+			sp.offset, sp.maxBytes, sp.leaderEpoch = rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch
+		}
+	}
+	removed := 0
+	for _, ft := range r.ForgottenTopics {
+		for _, p := range ft.Partitions {
+			k := sessionKey{partition: p}
+			if useIDs {
+				k.id = ft.TopicID
+			} else {
+				k.name = ft.Topic
+			}
+			if _, ok := s.index[k]; ok {
+				delete(s.index, k)
+				removed++
+			}
+		}
+	}
+	if removed > 0 {
+		kept := s.parts[:0]
+		for _, sp := range s.parts {
+			if s.index[sp.key] == sp {
+				kept = append(kept, sp)
+			}
+		}
+		clear(s.parts[len(kept):])
+		s.parts = kept
+	}
+	s.count += added - removed
+	if c.parts.Add(int64(added-removed)) > maxSessionPartitions {
+		// Too big to keep: the client starts over with a full fetch,
+		// which will not get a session while the cache is this full.
+		s.mu.Unlock()
+		c.remove(s.id)
+		return nil, kerr.FetchSessionIDNotFound.Code
+	}
+	defer s.mu.Unlock()
+	s.epoch = nextEpoch(s.epoch)
+	s.lastUsed = time.Now()
+	fc.full, fc.sess = false, s
+	fc.items = make([]fetchItem, len(s.parts))
+	for i, sp := range s.parts {
+		fc.items[i] = fetchItem{key: sp.key, offset: sp.offset, maxBytes: sp.maxBytes, leaderEpoch: sp.leaderEpoch, part: sp}
+	}
+	return fc, 0
+}
+
+// check validates an incremental fetch against the session (s.mu held).
+func (s *fetchSession) check(epoch int32, useIDs bool) int16 {
+	switch {
+	case s.closed:
+		return kerr.FetchSessionIDNotFound.Code
+	case s.usesIDs != useIDs:
+		return kerr.FetchSessionTopicIDError.Code
+	case epoch != s.epoch:
+		return kerr.InvalidFetchSessionEpoch.Code
+	}
+	return 0
+}
+
+// requestItems lists the partitions of a full request, in request order.
+func requestItems(r *kmsg.FetchRequest, useIDs bool) []fetchItem {
+	var items []fetchItem
+	for _, rt := range r.Topics {
+		for _, rp := range rt.Partitions {
+			k := sessionKey{partition: rp.Partition}
+			if useIDs {
+				k.id = rt.TopicID
+			} else {
+				k.name = rt.Topic
+			}
+			items = append(items, fetchItem{key: k, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch})
+		}
+	}
+	return items
+}
+
+// nextEpoch follows epoch, wrapping past the largest int32 to 1 (0 and -1
+// are the full-fetch epochs).
+func nextEpoch(epoch int32) int32 {
+	if epoch == 1<<31-1 {
+		return 1
+	}
+	return epoch + 1
+}
+
+// mustAnswer reports whether an incremental answer includes a partition
+// (Kafka's CachedPartition.maybeUpdateResponseData): records, an error, or
+// a high watermark, LSO or log start offset other than the session last
+// sent. Kafka leaves the LSO out of the rule; we include it so a
+// read_committed consumer always learns the LSO the HW implies.
+func mustAnswer(sp *sessionPart, fp *kmsg.FetchResponseTopicPartition, records bool) bool {
+	return records || fp.ErrorCode != 0 || sp.hw != fp.HighWatermark || sp.lso != fp.LastStableOffset || sp.logStart != fp.LogStartOffset
+}
+
+// remember records what an answer told the client about a partition. An
+// error sets hw -1, so the partition is answered again once it clears.
+func remember(sp *sessionPart, fp *kmsg.FetchResponseTopicPartition) {
+	sp.hw, sp.lso, sp.logStart = fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset
+	if fp.ErrorCode != 0 {
+		sp.hw = -1
+	}
+}
+
+// answered keeps, of one pass's partitions (parallel to fc.items), those
+// the answer includes, updating the session: a full fetch that opens one
+// creates it here (its id is returned), an incremental one drops the
+// partitions with nothing new and moves the ones with records to the end
+// of the session, so the next fetch reads the others first when the
+// response size runs out (Kafka does the same). It returns the indexes of
+// the partitions to answer and the session id for the response.
+func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, records []bool) ([]int, int32) {
+	all := func() []int {
+		idx := make([]int, len(parts))
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	switch {
+	case fc.sess != nil:
+		s := fc.sess
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		var idx, moved []int
+		for i, it := range fc.items {
+			if !mustAnswer(it.part, &parts[i], records[i]) {
+				continue
+			}
+			remember(it.part, &parts[i])
+			idx = append(idx, i)
+			if records[i] {
+				moved = append(moved, i)
+			}
+		}
+		if len(moved) > 0 {
+			s.rotate(fc.items, moved)
+		}
+		s.lastUsed = time.Now()
+		return idx, s.id
+	case fc.open:
+		return all(), fc.cache.create(fc.items, parts, fc.version >= 13)
+	default:
+		return all(), 0
+	}
+}
+
+// rotate moves the session's entries of items[moved...] to the end of its
+// order, keeping the rest in place. Entries the session no longer holds
+// (forgotten by a later request) are skipped.
+func (s *fetchSession) rotate(items []fetchItem, moved []int) {
+	back := make(map[*sessionPart]bool, len(moved))
+	for _, i := range moved {
+		back[items[i].part] = true
+	}
+	kept := make([]*sessionPart, 0, len(s.parts))
+	var tail []*sessionPart
+	for _, sp := range s.parts {
+		if back[sp] {
+			tail = append(tail, sp)
+		} else {
+			kept = append(kept, sp)
+		}
+	}
+	s.parts = append(kept, tail...)
+}
+
+// create opens a session holding items with what parts told the client,
+// or returns 0 when the cache has no room (the client then keeps sending
+// full fetches, which work as before). A full cache gives the slot of the
+// session idle longest, if it has been idle for sessionEvictAfter.
+func (c *FetchSessions) create(items []fetchItem, parts []kmsg.FetchResponseTopicPartition, usesIDs bool) int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parts.Load()+int64(len(items)) > maxSessionPartitions {
+		return 0
+	}
+	now := time.Now()
+	if len(c.byID) >= c.slots {
+		var oldest *fetchSession
+		for _, s := range c.byID {
+			if oldest == nil || s.lastUsedAt().Before(oldest.lastUsedAt()) {
+				oldest = s
+			}
+		}
+		if oldest == nil || now.Sub(oldest.lastUsedAt()) < sessionEvictAfter {
+			return 0
+		}
+		c.removeLocked(oldest.id)
+	}
+	s := &fetchSession{usesIDs: usesIDs, epoch: 1, lastUsed: now, index: make(map[sessionKey]*sessionPart, len(items))}
+	for i, it := range items {
+		if _, dup := s.index[it.key]; dup {
+			continue
+		}
+		sp := &sessionPart{key: it.key, offset: it.offset, maxBytes: it.maxBytes, leaderEpoch: it.leaderEpoch}
+		remember(sp, &parts[i])
+		s.index[it.key] = sp
+		s.parts = append(s.parts, sp)
+	}
+	for {
+		// Session ids are random and never 0 (no session).
+		s.id = rand.Int32()
+		if _, taken := c.byID[s.id]; s.id != 0 && !taken {
+			break
+		}
+	}
+	s.count = len(s.parts)
+	c.byID[s.id] = s
+	c.parts.Add(int64(s.count))
+	return s.id
+}
+
+func (s *fetchSession) lastUsedAt() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastUsed
+}
+
+// remove closes session id, if the cache holds it.
+func (c *FetchSessions) remove(id int32) {
+	c.mu.Lock()
+	c.removeLocked(id)
+	c.mu.Unlock()
+}
+
+func (c *FetchSessions) removeLocked(id int32) {
+	s := c.byID[id]
+	if s == nil {
+		return
+	}
+	delete(c.byID, id)
+	s.mu.Lock()
+	s.closed = true
+	c.parts.Add(-int64(s.count))
+	s.count = 0
+	s.mu.Unlock()
+}
+
+// Len is the number of open sessions (for metrics and tests).
+func (c *FetchSessions) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
+}
