@@ -45,7 +45,13 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		if r.MaxWaitMillis > 0 {
 			deadline = time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 		}
+		// A sessionless or full fetch watches each partition for the
+		// length of one pass; an incremental one parks on its session,
+		// which is subscribed to its partitions for its whole life.
 		wake := make(chan struct{}, 1)
+		if fc.sess != nil {
+			wake = fc.sess.wake
+		}
 		budget := int(r.MaxBytes)
 		if r.Version < 3 || budget <= 0 {
 			budget = 1 << 30
@@ -55,7 +61,7 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 		}
 		budget = fetchQuotaBudget(e, req, budget)
 		for {
-			pass := fetchOnce(e, req, img, r, fc.items, wake, z, budget)
+			pass := fetchOnce(e, req, img, r, fc, wake, z, budget)
 			done := pass.size >= int(r.MinBytes) || pass.anyErr || deadline.IsZero()
 			if !done {
 				if wait := time.Until(deadline); wait > 0 {
@@ -91,12 +97,15 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 	}
 }
 
-// fetchPass is one read of every partition a fetch names: parts[i] and
-// records[i] answer items[i].
+// fetchPass is one read of the partitions a fetch names: parts[i] and
+// records[i] answer items[i] when read[i] (an incremental fetch reads only
+// the partitions that may have news).
 type fetchPass struct {
 	out      *server.Response // carries the splices and releases
 	parts    []kmsg.FetchResponseTopicPartition
 	records  []bool
+	read     []bool
+	again    []bool // records remain past the item's offset
 	size     int
 	anyErr   bool
 	watched  []*replica.Partition
@@ -125,7 +134,7 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 		}
 		return &server.Response{Msg: resp, Throttle: d}
 	}
-	idx, id := fc.answered(pass.parts, pass.records)
+	idx, id := fc.answered(pass.parts, pass.records, pass.read)
 	resp.SessionID = id
 	var t *kmsg.FetchResponseTopic
 	for _, i := range idx {
@@ -151,26 +160,26 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 	return out
 }
 
-// fetchOnce reads every partition of items once. It registers wake on each
-// partition before reading it, so an append between read and wait is never
-// missed.
-func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, items []fetchItem, wake chan struct{}, z authz, budget int) *fetchPass {
+// fetchOnce reads the partitions of fc once: every one, or for an
+// incremental fetch those that may have news (sessionPart.dirty, an error
+// last time, a new image, or the session's periodic full read). A
+// sessionless or full fetch registers wake on each partition before
+// reading it, and a session is subscribed to its partitions before it
+// reads them, so an append between read and wait is never missed.
+func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, fc *fetchContext, wake chan struct{}, z authz, budget int) *fetchPass {
+	items := fc.items
 	pass := &fetchPass{
 		out:     &server.Response{},
 		parts:   make([]kmsg.FetchResponseTopicPartition, len(items)),
 		records: make([]bool, len(items)),
+		read:    make([]bool, len(items)),
+		again:   make([]bool, len(items)),
 		hints:   hintBrokers{},
 	}
 	var lastName string
 	var lastAllowed bool
 	for i := range items {
 		it := &items[i]
-		fp := &pass.parts[i]
-		*fp = kmsg.NewFetchResponseTopicPartition()
-		fp.Partition = it.key.partition
-		// Kafka always sends an empty record set, never null:
-		// librdkafka rejects a null one as a parse failure.
-		fp.RecordBatches = []byte{}
 		name := it.key.name
 		if r.Version >= 13 {
 			name = ""
@@ -178,6 +187,25 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				name = ti.Name
 			}
 		}
+		if sp := it.part; sp != nil {
+			read := fc.fullRead
+			if sp.resolvedAt.Load() != img {
+				fc.sess.resolve(e, img, sp, name)
+				read = true
+			}
+			// Swapped before the read: a move after it marks the
+			// partition again.
+			if !sp.dirty.Swap(false) && !read && sp.hw >= 0 {
+				continue
+			}
+		}
+		pass.read[i] = true
+		fp := &pass.parts[i]
+		*fp = kmsg.NewFetchResponseTopicPartition()
+		fp.Partition = it.key.partition
+		// Kafka always sends an empty record set, never null:
+		// librdkafka rejects a null one as a parse failure.
+		fp.RecordBatches = []byte{}
 		if name != "" && name != lastName {
 			lastName, lastAllowed = name, z.topic(auth.OpRead, name)
 		}
@@ -198,9 +226,20 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 			pass.anyErr = true
 			continue
 		}
-		p.Watch(wake)
-		pass.watched = append(pass.watched, p)
+		if fc.sess == nil {
+			p.Watch(wake)
+			pass.watched = append(pass.watched, p)
+		}
 		readPartition(e, img, p, r, it, i, pass, &budget)
+	}
+	if fc.sess != nil {
+		for i, again := range pass.again {
+			if again {
+				// Its records are not all with the client yet:
+				// read it next time too.
+				items[i].part.dirty.Store(true)
+			}
+		}
 	}
 	return pass
 }
@@ -230,6 +269,11 @@ func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.Fe
 			fp.AbortedTransactions = append(fp.AbortedTransactions, at)
 		}
 	}
+	limit := fp.HighWatermark
+	if r.IsolationLevel == 1 {
+		limit = lso
+	}
+	pass.again[i] = it.offset < limit
 	max := min(int(it.maxBytes), *budget)
 	if max <= 0 && pass.size > 0 {
 		return
@@ -243,10 +287,6 @@ func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.Fe
 		unreadable(fp, kerr.UnsupportedVersion.Code)
 		pass.anyErr = true
 		return
-	}
-	limit := fp.HighWatermark
-	if r.IsolationLevel == 1 {
-		limit = lso
 	}
 	rr, err := p.ReadUpTo(it.offset, max, limit)
 	switch {

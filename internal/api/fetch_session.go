@@ -8,6 +8,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/sluice-io/sluice/internal/metadata"
+	"github.com/sluice-io/sluice/internal/metrics"
+	"github.com/sluice-io/sluice/internal/replica"
 )
 
 // Fetch sessions (KIP-227). A consumer's full fetch (session epoch 0)
@@ -24,6 +28,12 @@ const (
 	// a new one may take its slot when the cache is full (Kafka's
 	// min.incremental.fetch.session.eviction.ms, an internal constant).
 	sessionEvictAfter = 2 * time.Minute
+	// sessionFullReadEvery is how often an incremental fetch reads every
+	// partition of its session, not only those whose HW moved, whose
+	// position the client changed or that had an error: it catches what
+	// moves without waking a fetch (the log start offset after retention,
+	// an LSO that moves alone).
+	sessionFullReadEvery = time.Second
 	// maxSessionPartitions bounds the partitions all sessions together
 	// hold, so that clients naming made-up partitions cannot grow the
 	// cache without limit (slots bound the sessions, this their size).
@@ -63,6 +73,21 @@ type sessionPart struct {
 	leaderEpoch int32
 
 	hw, lso, logStart int64 // as last answered; hw -1 forces an answer
+
+	sess       *fetchSession
+	dirty      atomic.Bool                    // read it at the next fetch
+	resolvedAt atomic.Pointer[metadata.Image] // the image sub was found in
+	sub        *replica.Partition             // subscribed to (s.mu)
+}
+
+// HWMoved marks the partition for reading and wakes the session's parked
+// fetch, if any.
+func (sp *sessionPart) HWMoved() {
+	sp.dirty.Store(true)
+	select {
+	case sp.sess.wake <- struct{}{}:
+	default:
+	}
 }
 
 type fetchSession struct {
@@ -75,18 +100,53 @@ type fetchSession struct {
 	index    map[sessionKey]*sessionPart
 	count    int // len(index), as counted in the cache's parts
 	lastUsed time.Time
+	lastFull time.Time // the last fetch that read every partition
 	closed   bool
+
+	// wake is signalled when a partition of the session changes (its
+	// HWMoved); an incremental fetch parks on it.
+	wake chan struct{}
+}
+
+// resolve subscribes sp to the partition named in img (none when this
+// broker holds no replica of it), dropping its older subscription.
+func (s *fetchSession) resolve(e *Env, img *metadata.Image, sp *sessionPart, name string) {
+	var p *replica.Partition
+	if name != "" {
+		p = e.Parts.Get(name, sp.key.partition)
+	}
+	s.mu.Lock()
+	if !s.closed && p != sp.sub {
+		if sp.sub != nil {
+			sp.sub.Unsubscribe(sp)
+		}
+		if p != nil {
+			p.Subscribe(sp)
+		}
+		sp.sub = p
+	}
+	s.mu.Unlock()
+	sp.resolvedAt.Store(img)
+}
+
+// unsubscribe drops sp's subscription (s.mu held).
+func (sp *sessionPart) unsubscribe() {
+	if sp.sub != nil {
+		sp.sub.Unsubscribe(sp)
+		sp.sub = nil
+	}
 }
 
 // fetchContext is how one client fetch uses sessions: sessionless (id 0
 // in the answer), full (opens a session when answered), or incremental.
 type fetchContext struct {
-	cache   *FetchSessions
-	version int16
-	full    bool          // answer every partition
-	open    bool          // full fetch that opens a session when answered
-	sess    *fetchSession // incremental: the session
-	items   []fetchItem
+	cache    *FetchSessions
+	version  int16
+	full     bool          // answer every partition
+	open     bool          // full fetch that opens a session when answered
+	sess     *fetchSession // incremental: the session
+	fullRead bool          // incremental: read every partition, not only the changed ones
+	items    []fetchItem
 }
 
 // fetchItem is one partition a client fetch reads.
@@ -140,12 +200,13 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 			}
 			sp := s.index[k]
 			if sp == nil {
-				sp = &sessionPart{key: k, hw: -1, lso: -1, logStart: -1}
+				sp = &sessionPart{key: k, hw: -1, lso: -1, logStart: -1, sess: s}
 				s.index[k] = sp
 				s.parts = append(s.parts, sp)
 				added++
 			}
 			sp.offset, sp.maxBytes, sp.leaderEpoch = rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch
+			sp.dirty.Store(true)
 		}
 	}
 	removed := 0
@@ -157,7 +218,8 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 			} else {
 				k.name = ft.Topic
 			}
-			if _, ok := s.index[k]; ok {
+			if sp, ok := s.index[k]; ok {
+				sp.unsubscribe()
 				delete(s.index, k)
 				removed++
 			}
@@ -174,6 +236,7 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 		s.parts = kept
 	}
 	s.count += added - removed
+	metrics.FetchSessionsChanged(0, added-removed)
 	if c.parts.Add(int64(added-removed)) > maxSessionPartitions {
 		// Too big to keep: the client starts over with a full fetch,
 		// which will not get a session while the cache is this full.
@@ -185,6 +248,9 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 	s.epoch = nextEpoch(s.epoch)
 	s.lastUsed = time.Now()
 	fc.full, fc.sess = false, s
+	if s.lastUsed.Sub(s.lastFull) >= sessionFullReadEvery {
+		fc.fullRead, s.lastFull = true, s.lastUsed
+	}
 	fc.items = make([]fetchItem, len(s.parts))
 	for i, sp := range s.parts {
 		fc.items[i] = fetchItem{key: sp.key, offset: sp.offset, maxBytes: sp.maxBytes, leaderEpoch: sp.leaderEpoch, part: sp}
@@ -256,7 +322,7 @@ func remember(sp *sessionPart, fp *kmsg.FetchResponseTopicPartition) {
 // of the session, so the next fetch reads the others first when the
 // response size runs out (Kafka does the same). It returns the indexes of
 // the partitions to answer and the session id for the response.
-func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, records []bool) ([]int, int32) {
+func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, records, read []bool) ([]int, int32) {
 	all := func() []int {
 		idx := make([]int, len(parts))
 		for i := range idx {
@@ -271,7 +337,7 @@ func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, recor
 		defer s.mu.Unlock()
 		var idx, moved []int
 		for i, it := range fc.items {
-			if !mustAnswer(it.part, &parts[i], records[i]) {
+			if !read[i] || !mustAnswer(it.part, &parts[i], records[i]) {
 				continue
 			}
 			remember(it.part, &parts[i])
@@ -334,13 +400,16 @@ func (c *FetchSessions) create(items []fetchItem, parts []kmsg.FetchResponseTopi
 			return 0
 		}
 		c.removeLocked(oldest.id)
+		metrics.FetchSessionEvicted()
 	}
-	s := &fetchSession{usesIDs: usesIDs, epoch: 1, lastUsed: now, index: make(map[sessionKey]*sessionPart, len(items))}
+	s := &fetchSession{usesIDs: usesIDs, epoch: 1, lastUsed: now, index: make(map[sessionKey]*sessionPart, len(items)), wake: make(chan struct{}, 1)}
 	for i, it := range items {
 		if _, dup := s.index[it.key]; dup {
 			continue
 		}
-		sp := &sessionPart{key: it.key, offset: it.offset, maxBytes: it.maxBytes, leaderEpoch: it.leaderEpoch}
+		// Not subscribed yet: the first incremental fetch resolves
+		// and reads every partition (resolvedAt is nil).
+		sp := &sessionPart{key: it.key, offset: it.offset, maxBytes: it.maxBytes, leaderEpoch: it.leaderEpoch, sess: s}
 		remember(sp, &parts[i])
 		s.index[it.key] = sp
 		s.parts = append(s.parts, sp)
@@ -355,6 +424,7 @@ func (c *FetchSessions) create(items []fetchItem, parts []kmsg.FetchResponseTopi
 	s.count = len(s.parts)
 	c.byID[s.id] = s
 	c.parts.Add(int64(s.count))
+	metrics.FetchSessionsChanged(1, s.count)
 	return s.id
 }
 
@@ -379,9 +449,22 @@ func (c *FetchSessions) removeLocked(id int32) {
 	delete(c.byID, id)
 	s.mu.Lock()
 	s.closed = true
+	for _, sp := range s.parts {
+		sp.unsubscribe()
+	}
 	c.parts.Add(-int64(s.count))
+	metrics.FetchSessionsChanged(-1, -s.count)
 	s.count = 0
 	s.mu.Unlock()
+}
+
+// Close drops every session (the broker is stopping).
+func (c *FetchSessions) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id := range c.byID {
+		c.removeLocked(id)
+	}
 }
 
 // Len is the number of open sessions (for metrics and tests).

@@ -36,6 +36,8 @@ type Broker struct {
 	cfg    *config.Broker
 	logger *slog.Logger
 	dir    string
+
+	fetchSessions *api.FetchSessions // consumers' fetch sessions (KIP-227)
 	// tlsStores are the TLS listeners' reloadable configurations by
 	// listener name (tls.go): written while listening, before the
 	// metadata subscription that reloads them starts.
@@ -233,7 +235,8 @@ func (b *Broker) Start() error {
 		NodeID: b.cfg.NodeID, Host: host, Port: port, ClusterID: clusterID, Endpoints: map[string]api.Endpoint{},
 	}
 	env.LeaderThrottle = b.throttle.leader
-	env.FetchSessions = api.NewFetchSessions(b.cfg.FetchSessionSlots())
+	b.fetchSessions = api.NewFetchSessions(b.cfg.FetchSessionSlots())
+	env.FetchSessions = b.fetchSessions
 	for _, l := range lns {
 		env.Endpoints[l.cfg.Name] = api.Endpoint{Host: l.host, Port: l.port}
 	}
@@ -361,6 +364,9 @@ func (b *Broker) close(handover bool) error {
 		b.srv.Close()
 	}
 	b.wg.Wait()
+	if b.fetchSessions != nil {
+		b.fetchSessions.Close()
+	}
 	b.closeReplication()
 	b.stopStorage()
 	var err error

@@ -85,7 +85,7 @@ func (p *Partition) FollowLeader(leaderHW, leaderStart int64) error {
 	}
 	hw := p.hw
 	p.mu.Unlock()
-	wake(ws)
+	p.wake(ws)
 	if start := min(leaderStart, hw); start > p.log.StartOffset() {
 		if err := p.log.DeleteRecordsBefore(start); err != nil {
 			return p.noteStorage(err)

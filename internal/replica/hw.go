@@ -87,19 +87,9 @@ func (p *Partition) setRole(pi metadata.PartitionImage, self int32) {
 		p.waiters = nil
 	}
 	p.mu.Unlock()
-	wake(ws)
+	p.wake(ws)
 	if pi.Leader == self {
 		p.advance(p.ownOffset())
-	}
-}
-
-// wake signals every channel of ws (each buffered, size 1).
-func wake(ws map[chan struct{}]struct{}) {
-	for ch := range ws {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
 	}
 }
 
@@ -226,7 +216,7 @@ func (p *Partition) signalLEO() {
 	ws := p.leoWaiters
 	p.leoWaiters = nil
 	p.mu.Unlock()
-	wake(ws)
+	p.wake(ws)
 }
 
 // ReadReplica returns whole batches from offset up to the LEO (not the

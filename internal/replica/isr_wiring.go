@@ -267,7 +267,7 @@ func (p *Partition) isrAnswered(t *ISR, gen uint64, c ISRChange, old []int32, re
 		p.waiters = nil
 		p.mu.Unlock()
 		lg.Info("ISR changed", "isr", res.ISR, "partition_epoch", res.PartitionEpoch)
-		wake(ws)
+		p.wake(ws)
 		p.advance(p.ownOffset())
 		return
 	case err == nil && res.LeaderEpoch == p.role.leaderEpoch && res.PartitionEpoch == p.role.partitionEpoch &&

@@ -284,12 +284,7 @@ func (p *Partition) heal() (did bool, err error) {
 	ws := p.waiters
 	p.waiters = nil
 	p.mu.Unlock()
-	for ch := range ws {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	p.wake(ws)
 	p.logger().Warn("partition log healed", "dropped_offsets", info.Dropped, "dropped_from", info.DroppedFrom, "end", end)
 	return true, nil
 }

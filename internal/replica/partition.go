@@ -2,6 +2,7 @@ package replica
 
 import (
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,8 @@ type Partition struct {
 	hw           int64
 	leaderEpoch  int32
 	waiters      map[chan struct{}]struct{} // signalled when the HW moves
+	subsMu       sync.Mutex                 // serializes changes to subs
+	subs         atomic.Pointer[[]HWSubscriber]
 	unflushed    int64
 	role         role                       // from the image (hw.go)
 	isr          *ISR                       // leader only: the ISR decisions and follower fetches (isr.go)
@@ -182,12 +185,7 @@ func (p *Partition) advance(to int64) {
 	ws := p.waiters
 	p.waiters = nil
 	p.mu.Unlock()
-	for ch := range ws {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	p.wake(ws)
 }
 
 // Watch registers ch (buffered, size 1) to be signalled at the next HW move.
@@ -205,6 +203,67 @@ func (p *Partition) Unwatch(ch chan struct{}) {
 	p.mu.Lock()
 	delete(p.waiters, ch)
 	p.mu.Unlock()
+}
+
+// HWSubscriber is told of every change a parked fetch would be woken for
+// (the HW moving, either way, or the partition's role changing) until it
+// unsubscribes. A consumer's fetch session subscribes to each of its
+// partitions once, where a one-shot Watch would be registered and removed
+// on every partition for every fetch.
+type HWSubscriber interface {
+	// HWMoved must not block: it runs on the path that moved the HW.
+	HWMoved()
+}
+
+// Subscribe adds s (once per s).
+func (p *Partition) Subscribe(s HWSubscriber) {
+	p.subsMu.Lock()
+	defer p.subsMu.Unlock()
+	var next []HWSubscriber
+	if cur := p.subs.Load(); cur != nil {
+		if slices.Contains(*cur, s) {
+			return
+		}
+		next = slices.Clone(*cur)
+	}
+	next = append(next, s)
+	p.subs.Store(&next)
+}
+
+// Unsubscribe removes s.
+func (p *Partition) Unsubscribe(s HWSubscriber) {
+	p.subsMu.Lock()
+	defer p.subsMu.Unlock()
+	cur := p.subs.Load()
+	if cur == nil {
+		return
+	}
+	i := slices.Index(*cur, s)
+	if i < 0 {
+		return
+	}
+	next := slices.Delete(slices.Clone(*cur), i, i+1)
+	if len(next) == 0 {
+		p.subs.Store(nil)
+		return
+	}
+	p.subs.Store(&next)
+}
+
+// wake signals every channel of ws (each buffered, size 1) and tells
+// every subscriber.
+func (p *Partition) wake(ws map[chan struct{}]struct{}) {
+	for ch := range ws {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	if subs := p.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			s.HWMoved()
+		}
+	}
 }
 
 // Read returns whole batches from offset, bounded by the HW. While the

@@ -217,7 +217,7 @@ func (p *Partition) lowerHW(end int64) {
 	ws := p.waiters
 	p.waiters = nil
 	p.mu.Unlock()
-	wake(ws)
+	p.wake(ws)
 }
 
 // setHW sets the HW to off (a reset log) and wakes every waiter.
@@ -228,5 +228,5 @@ func (p *Partition) setHW(off int64) {
 	ws := p.waiters
 	p.waiters = nil
 	p.mu.Unlock()
-	wake(ws)
+	p.wake(ws)
 }
