@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -480,5 +484,147 @@ func TestFetchSessionErrorPartitions(t *testing.T) {
 	got = incremental("after partition 0 cleared")
 	if _, ok := got[fsKey{topic, 0}]; ok {
 		t.Errorf("partition 0 answered again with nothing new after its error cleared")
+	}
+}
+
+// fetchSizes counts a client's Fetch requests and responses smaller than a
+// bound: a full fetch of a 50-partition topic is over a kilobyte each
+// way, an incremental one with little news a few dozen bytes.
+type fetchSizes struct {
+	bound                int
+	smallReqs, smallResp atomic.Int64
+}
+
+func (h *fetchSizes) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil && n < h.bound {
+		h.smallReqs.Add(1)
+	}
+}
+
+func (h *fetchSizes) OnBrokerRead(_ kgo.BrokerMetadata, key int16, n int, _, _ time.Duration, err error) {
+	if key == 1 && err == nil && n < h.bound {
+		h.smallResp.Add(1)
+	}
+}
+
+// sessionLogger keeps what franz-go logs about fetch sessions: it logs
+// when it drops a session the broker refused or lost.
+type sessionLogger struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *sessionLogger) Level() kgo.LogLevel { return kgo.LogLevelInfo }
+
+func (l *sessionLogger) Log(_ kgo.LogLevel, msg string, kv ...any) {
+	if strings.Contains(strings.ToLower(msg), "session") {
+		l.mu.Lock()
+		l.lines = append(l.lines, fmt.Sprint(msg, kv))
+		l.mu.Unlock()
+	}
+}
+
+// TestFetchSessionConsumer: a franz-go consumer (no group) of a
+// 50-partition topic, tailing it while records are produced in rounds,
+// receives every record once, in order per partition, over a fetch
+// session: its fetches shrink to a few dozen bytes each way, and it never
+// has to drop the session.
+func TestFetchSessionConsumer(t *testing.T) {
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	const parts, rounds, perRound = 50, 4, 500
+	createTopic(t, newAdmin(t, tb.Addr()), topic, parts, nil)
+	producer := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic))
+
+	sizes := &fetchSizes{bound: 400}
+	logs := &sessionLogger{}
+	consumer := newClient(t, tb.Addr(), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond), kgo.WithHooks(sizes), kgo.WithLogger(logs))
+
+	var (
+		mu       sync.Mutex
+		seen     = map[string]bool{}
+		lastOff  = map[int32]int64{}
+		lastSeq  = map[int32]int{}
+		problems []string
+	)
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			fs := consumer.PollFetches(ctx)
+			mu.Lock()
+			fs.EachError(func(tp string, p int32, err error) {
+				if !errors.Is(err, context.Canceled) {
+					problems = append(problems, fmt.Sprintf("fetch error %s/%d: %v", tp, p, err))
+				}
+			})
+			fs.EachRecord(func(r *kgo.Record) {
+				v := string(r.Value)
+				seq, _ := strconv.Atoi(v)
+				if seen[v] {
+					problems = append(problems, fmt.Sprintf("record %s received twice (partition %d offset %d)", v, r.Partition, r.Offset))
+				}
+				if last, ok := lastOff[r.Partition]; ok && (r.Offset <= last || seq <= lastSeq[r.Partition]) {
+					problems = append(problems, fmt.Sprintf("partition %d: record %s at offset %d after record %d at offset %d", r.Partition, v, r.Offset, lastSeq[r.Partition], last))
+				}
+				seen[v] = true
+				lastOff[r.Partition], lastSeq[r.Partition] = r.Offset, seq
+			})
+			mu.Unlock()
+		}
+	}()
+	stop := func() {
+		cancel()
+		<-done
+	}
+	defer stop()
+
+	for round := 0; round < rounds; round++ {
+		recs := make([]*kgo.Record, perRound)
+		for i := range recs {
+			n := round*perRound + i
+			recs[i] = &kgo.Record{Key: []byte("key-" + strconv.Itoa(n)), Value: []byte(strconv.Itoa(n))}
+		}
+		produceSync(t, producer, recs...)
+		want := (round + 1) * perRound
+		waitFor(t, 30*time.Second, fmt.Sprintf("round %d's records", round), func() error {
+			if n := count(); n != want {
+				return fmt.Errorf("%d of %d records received", n, want)
+			}
+			return nil
+		})
+	}
+	// Tailing with nothing new, the consumer's fetches are incremental
+	// ones naming no partition, answered with none.
+	waitFor(t, 10*time.Second, "small fetches both ways", func() error {
+		if r, s := sizes.smallReqs.Load(), sizes.smallResp.Load(); r < 5 || s < 5 {
+			return fmt.Errorf("%d fetch requests and %d responses under %d bytes", r, s, sizes.bound)
+		}
+		return nil
+	})
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range problems {
+		t.Error(p)
+	}
+	if len(seen) != rounds*perRound {
+		t.Errorf("received %d distinct records, want %d", len(seen), rounds*perRound)
+	}
+	if len(lastOff) != parts {
+		t.Errorf("records came from %d partitions, want all %d", len(lastOff), parts)
+	}
+	logs.mu.Lock()
+	defer logs.mu.Unlock()
+	for _, l := range logs.lines {
+		t.Errorf("franz-go dropped its fetch session: %s", l)
 	}
 }
