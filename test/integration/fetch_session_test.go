@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -627,4 +628,144 @@ func TestFetchSessionConsumer(t *testing.T) {
 	for _, l := range logs.lines {
 		t.Errorf("franz-go dropped its fetch session: %s", l)
 	}
+}
+
+// TestFetchSessionRotation: when one partition's data fills the response
+// (MaxBytes 1000, batches of ~1070 bytes), the session reads the partition
+// that got records last after the others, so two partitions with data
+// take turns instead of one starving the other.
+func TestFetchSessionRotation(t *testing.T) {
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	createTopic(t, newAdmin(t, tb.Addr()), topic, 2, nil)
+	cl := newClient(t, tb.Addr())
+	const batches = 6
+	for p := int32(0); p < 2; p++ {
+		for i := 0; i < batches; i++ {
+			v := fmt.Sprintf("p%d-%d-", p, i) + strings.Repeat("x", 1000)
+			if rp := produceRawRecords(t, cl, topic, p, v); rp.ErrorCode != 0 {
+				t.Fatalf("produce to %d: %v", p, kerr.ErrorForCode(rp.ErrorCode))
+			}
+		}
+	}
+	c := newFSConn(t, tb.Addr(), 17, topic, topicID(t, cl, topic))
+	offsets := []int64{0, 0}
+	var turns []int32
+	// take reads which partition got records (one batch, the response
+	// limit allows no more) and moves the client's offset past it.
+	take := func(what string, resp *kmsg.FetchResponse) (moved int32) {
+		t.Helper()
+		if resp.ErrorCode != 0 || resp.SessionID == 0 {
+			t.Fatalf("%s: error %v, session %d", what, kerr.ErrorForCode(resp.ErrorCode), resp.SessionID)
+		}
+		moved = -1
+		for p, rp := range c.parts(resp) {
+			vals := fsValues(t, rp)
+			if len(vals) == 0 {
+				continue
+			}
+			if moved >= 0 {
+				t.Fatalf("%s: records from partitions %d and %d, but MaxBytes 1000 holds one batch", what, moved, p)
+			}
+			want := fmt.Sprintf("p%d-%d-", p, offsets[p])
+			if len(vals) != 1 || !strings.HasPrefix(vals[0], want) {
+				t.Fatalf("%s: partition %d returned %d records, want the one at offset %d", what, p, len(vals), offsets[p])
+			}
+			moved = p
+			offsets[p]++
+		}
+		if moved < 0 {
+			t.Fatalf("%s: no records, with %d and %d batches left", what, batches-offsets[0], batches-offsets[1])
+		}
+		turns = append(turns, moved)
+		return moved
+	}
+	full := c.req(0, 0, 0, fsPart{0, 0}, fsPart{1, 0})
+	full.MaxBytes = 1000
+	resp := c.ok("full fetch", full)
+	id := resp.SessionID
+	last := take("full fetch", resp)
+	for epoch := int32(1); epoch <= 6; epoch++ {
+		// As a client does: name only the partition whose offset moved.
+		r := c.req(id, epoch, 2000, fsPart{last, offsets[last]})
+		r.MaxBytes = 1000
+		what := fmt.Sprintf("epoch %d", epoch)
+		last = take(what, c.ok(what, r))
+	}
+	t.Logf("partitions with records, full fetch first: %v", turns)
+	n := []int{0, 0}
+	for i, p := range turns {
+		n[p]++
+		if i >= 2 && turns[i-1] == p && turns[i-2] == p {
+			t.Errorf("partition %d got the records 3 fetches in a row (%v) with the other one's waiting", p, turns)
+			break
+		}
+	}
+	if n[0] < 3 || n[1] < 3 {
+		t.Errorf("of %d fetches, partition 0 got records in %d and partition 1 in %d; want both at least 3", len(turns), n[0], n[1])
+	}
+}
+
+// TestFetchSessionThrottled: an incremental fetch over the client's
+// consumer_byte_rate is answered empty with a throttle time; the session
+// stays, the next epoch is accepted, and the records held back arrive.
+//
+// With quota.window.num 2 the rate is measured over at least 1s: one
+// ~920-byte batch stays within 1000 B/s, a second one within ~0.8s goes
+// over it, and its bytes are taken back (not sent), so it is read again
+// once the throttle has passed.
+func TestFetchSessionThrottled(t *testing.T) {
+	tb := startBroker(t, withProp("quota.window.num", "2"))
+	adm := newAdmin(t, tb.Addr())
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, 1, nil)
+	cl := newClient(t, tb.Addr())
+	value := func(tag string) string { return tag + strings.Repeat("v", 850) }
+	if rp := produceRawRecords(t, cl, topic, 0, value("first")); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+	// The raw connection's client id (encodeRequest).
+	alterQuotas(t, adm, kadm.AlterClientQuotaEntry{Entity: quotaEntity(qname("client-id"), qname("sluice-raw-test")), Ops: setQuota("consumer_byte_rate", 1000)})
+
+	c := newFSConn(t, tb.Addr(), 17, topic, topicID(t, cl, topic))
+	full := c.open(0, fsPart{0, 0})
+	id := full.SessionID
+	if vals := fsValues(t, c.parts(full)[0]); full.ThrottleMillis != 0 || len(vals) != 1 || vals[0] != value("first") {
+		t.Fatalf("full fetch: throttle %d ms, %d records; want no throttle and the first record", full.ThrottleMillis, len(vals))
+	}
+	if rp := produceRawRecords(t, cl, topic, 0, value("second")); rp.ErrorCode != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(rp.ErrorCode))
+	}
+
+	resp := c.ok("epoch 1", c.req(id, 1, 2000, fsPart{0, 1}))
+	if resp.ThrottleMillis == 0 {
+		t.Fatalf("epoch 1 reading a second ~920-byte batch at 1000 B/s: not throttled (%d topics); the test's timing assumption failed", len(resp.Topics))
+	}
+	if resp.SessionID != id || len(resp.Topics) != 0 {
+		t.Fatalf("throttled epoch 1: session %d, %d topics; want %d and none", resp.SessionID, len(resp.Topics), id)
+	}
+	// The broker mutes the connection for the throttle time, so each
+	// request below is read only once the previous throttle has passed.
+	throttles := 1
+	deadline := time.Now().Add(10 * time.Second)
+	for epoch := int32(2); ; epoch++ {
+		what := fmt.Sprintf("epoch %d after %d throttled answers", epoch, throttles)
+		resp := c.ok(what, c.req(id, epoch, 2000))
+		if resp.SessionID != id {
+			t.Fatalf("%s: session %d, want %d", what, resp.SessionID, id)
+		}
+		if resp.ThrottleMillis > 0 && len(resp.Topics) == 0 {
+			throttles++
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: still throttled after 10s", what)
+			}
+			continue
+		}
+		got := c.parts(resp)
+		if vals := fsValues(t, got[0]); len(got) != 1 || len(vals) != 1 || vals[0] != value("second") {
+			t.Fatalf("%s: partitions %v, partition 0 with %d records; want the second record", what, partList(got), len(vals))
+		}
+		break
+	}
+	t.Logf("%d throttled answers before the record", throttles)
 }
