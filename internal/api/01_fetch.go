@@ -97,20 +97,25 @@ func unwatch(parts []*replica.Partition, ch chan struct{}) {
 	}
 }
 
-// fetchPass is one read of the partitions a fetch names: parts[i] and
-// records[i] answer items[i] when read[i] (an incremental fetch reads only
+// fetchPass is one read of the partitions a fetch names: an entry per
+// partition read, in the order of fc.items (an incremental fetch reads only
 // the partitions that may have news).
 type fetchPass struct {
 	out      *server.Response // carries the splices and releases
-	parts    []kmsg.FetchResponseTopicPartition
-	records  []bool
-	read     []bool
-	again    []bool // records remain past the item's offset
+	entries  []passEntry
 	size     int
 	anyErr   bool
 	watched  []*replica.Partition
 	hints    hintBrokers
 	releases []*log.ReadResult
+}
+
+// passEntry is what a pass read of items[i].
+type passEntry struct {
+	i       int
+	fp      kmsg.FetchResponseTopicPartition
+	records bool // fp carries records
+	again   bool // records remain past the item's offset
 }
 
 func (p *fetchPass) release() {
@@ -134,11 +139,11 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 		}
 		return &server.Response{Msg: resp, Throttle: d}
 	}
-	idx, id := fc.answered(pass.parts, pass.records, pass.read)
+	idx, id := fc.answered(pass.entries)
 	resp.SessionID = id
 	var t *kmsg.FetchResponseTopic
-	for _, i := range idx {
-		it := &fc.items[i]
+	for _, k := range idx {
+		it := &fc.items[pass.entries[k].i]
 		if t == nil || t.Topic != it.key.name || t.TopicID != it.key.id {
 			// Consecutive partitions of a topic share its entry, as
 			// Kafka writes them; a session's order may name a topic
@@ -147,7 +152,7 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 			t = &resp.Topics[len(resp.Topics)-1]
 			t.Topic, t.TopicID = it.key.name, it.key.id
 		}
-		t.Partitions = append(t.Partitions, pass.parts[i])
+		t.Partitions = append(t.Partitions, pass.entries[k].fp)
 	}
 	if r.Version >= 16 {
 		for _, lb := range pass.hints.endpoints(e, req, img) {
@@ -168,18 +173,20 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 // reads them, so an append between read and wait is never missed.
 func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, fc *fetchContext, wake chan struct{}, z authz, budget int) *fetchPass {
 	items := fc.items
-	pass := &fetchPass{
-		out:     &server.Response{},
-		parts:   make([]kmsg.FetchResponseTopicPartition, len(items)),
-		records: make([]bool, len(items)),
-		read:    make([]bool, len(items)),
-		again:   make([]bool, len(items)),
-		hints:   hintBrokers{},
+	pass := &fetchPass{out: &server.Response{}, hints: hintBrokers{}}
+	if fc.sess == nil {
+		pass.entries = make([]passEntry, 0, len(items))
 	}
 	var lastName string
 	var lastAllowed bool
 	for i := range items {
 		it := &items[i]
+		sp := it.part
+		// Swapped before the read: a move after it marks the
+		// partition again.
+		if sp != nil && !sp.dirty.Swap(false) && !fc.fullRead && sp.hw >= 0 && sp.resolvedAt.Load() == img {
+			continue
+		}
 		name := it.key.name
 		if r.Version >= 13 {
 			name = ""
@@ -187,21 +194,12 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 				name = ti.Name
 			}
 		}
-		if sp := it.part; sp != nil {
-			read := fc.fullRead
-			if sp.resolvedAt.Load() != img {
-				fc.sess.resolve(e, img, sp, name)
-				read = true
-			}
-			// Swapped before the read: a move after it marks the
-			// partition again.
-			if !sp.dirty.Swap(false) && !read && sp.hw >= 0 {
-				continue
-			}
+		if sp != nil && sp.resolvedAt.Load() != img {
+			fc.sess.resolve(e, img, sp, name)
 		}
-		pass.read[i] = true
-		fp := &pass.parts[i]
-		*fp = kmsg.NewFetchResponseTopicPartition()
+		pass.entries = append(pass.entries, passEntry{i: i, fp: kmsg.NewFetchResponseTopicPartition()})
+		pe := &pass.entries[len(pass.entries)-1]
+		fp := &pe.fp
 		fp.Partition = it.key.partition
 		// Kafka always sends an empty record set, never null:
 		// librdkafka rejects a null one as a parse failure.
@@ -230,24 +228,24 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 			p.Watch(wake)
 			pass.watched = append(pass.watched, p)
 		}
-		readPartition(e, img, p, r, it, i, pass, &budget)
+		readPartition(e, img, p, r, it, pe, pass, &budget)
 	}
 	if fc.sess != nil {
-		for i, again := range pass.again {
-			if again {
+		for _, pe := range pass.entries {
+			if pe.again {
 				// Its records are not all with the client yet:
 				// read it next time too.
-				items[i].part.dirty.Store(true)
+				items[pe.i].part.dirty.Store(true)
 			}
 		}
 	}
 	return pass
 }
 
-// readPartition answers item i from its leader partition p, within the
+// readPartition answers it in pe from its leader partition p, within the
 // pass's budget.
-func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.FetchRequest, it *fetchItem, i int, pass *fetchPass, budget *int) {
-	fp := &pass.parts[i]
+func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.FetchRequest, it *fetchItem, pe *passEntry, pass *fetchPass, budget *int) {
+	fp := &pe.fp
 	fp.HighWatermark = p.HighWatermark()
 	// The HW may move between the two reads; the answer keeps
 	// LSO <= HW.
@@ -273,7 +271,7 @@ func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.Fe
 	if r.IsolationLevel == 1 {
 		limit = lso
 	}
-	pass.again[i] = it.offset < limit
+	pe.again = it.offset < limit
 	max := min(int(it.maxBytes), *budget)
 	if max <= 0 && pass.size > 0 {
 		return
@@ -305,13 +303,13 @@ func readPartition(e *Env, img *metadata.Image, p *replica.Partition, r *kmsg.Fe
 	case rr.Size > 0 && r.Version < 4:
 		n, code := downConvertRecords(fp, rr, r.Version, it.offset)
 		fp.ErrorCode, pass.anyErr = code, pass.anyErr || code != 0
-		pass.records[i] = n > 0
+		pe.records = n > 0
 		pass.size += n
 		*budget -= n
 	case rr.Size > 0:
 		pass.releases = append(pass.releases, rr)
 		spliceRecords(pass.out, fp, rr)
-		pass.records[i] = true
+		pe.records = true
 		pass.size += rr.Size
 		*budget -= rr.Size
 	default:

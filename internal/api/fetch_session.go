@@ -315,18 +315,18 @@ func remember(sp *sessionPart, fp *kmsg.FetchResponseTopicPartition) {
 	}
 }
 
-// answered keeps, of one pass's partitions (parallel to fc.items), those
-// the answer includes, updating the session: a full fetch that opens one
-// creates it here (its id is returned), an incremental one drops the
-// partitions with nothing new and moves the ones with records to the end
-// of the session, so the next fetch reads the others first when the
-// response size runs out (Kafka does the same). It returns the indexes of
-// the partitions to answer and the session id for the response.
-func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, records, read []bool) ([]int, int32) {
+// answered keeps, of one pass's entries, those the answer includes,
+// updating the session: a full fetch that opens one creates it here (its
+// id is returned), an incremental one drops the partitions with nothing
+// new and moves the ones with records to the end of the session, so the
+// next fetch reads the others first when the response size runs out
+// (Kafka does the same). It returns the indexes of the entries to answer
+// and the session id for the response.
+func (fc *fetchContext) answered(entries []passEntry) ([]int, int32) {
 	all := func() []int {
-		idx := make([]int, len(parts))
-		for i := range idx {
-			idx[i] = i
+		idx := make([]int, len(entries))
+		for k := range idx {
+			idx[k] = k
 		}
 		return idx
 	}
@@ -335,36 +335,39 @@ func (fc *fetchContext) answered(parts []kmsg.FetchResponseTopicPartition, recor
 		s := fc.sess
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		var idx, moved []int
-		for i, it := range fc.items {
-			if !read[i] || !mustAnswer(it.part, &parts[i], records[i]) {
+		var idx []int
+		var moved []*sessionPart
+		for k := range entries {
+			pe := &entries[k]
+			sp := fc.items[pe.i].part
+			if !mustAnswer(sp, &pe.fp, pe.records) {
 				continue
 			}
-			remember(it.part, &parts[i])
-			idx = append(idx, i)
-			if records[i] {
-				moved = append(moved, i)
+			remember(sp, &pe.fp)
+			idx = append(idx, k)
+			if pe.records {
+				moved = append(moved, sp)
 			}
 		}
 		if len(moved) > 0 {
-			s.rotate(fc.items, moved)
+			s.rotate(moved)
 		}
 		s.lastUsed = time.Now()
 		return idx, s.id
 	case fc.open:
-		return all(), fc.cache.create(fc.items, parts, fc.version >= 13)
+		return all(), fc.cache.create(fc.items, entries, fc.version >= 13)
 	default:
 		return all(), 0
 	}
 }
 
-// rotate moves the session's entries of items[moved...] to the end of its
-// order, keeping the rest in place. Entries the session no longer holds
+// rotate moves the session's entries of moved to the end of its order,
+// keeping the rest in place. Entries the session no longer holds
 // (forgotten by a later request) are skipped.
-func (s *fetchSession) rotate(items []fetchItem, moved []int) {
+func (s *fetchSession) rotate(moved []*sessionPart) {
 	back := make(map[*sessionPart]bool, len(moved))
-	for _, i := range moved {
-		back[items[i].part] = true
+	for _, sp := range moved {
+		back[sp] = true
 	}
 	kept := make([]*sessionPart, 0, len(s.parts))
 	var tail []*sessionPart
@@ -378,11 +381,11 @@ func (s *fetchSession) rotate(items []fetchItem, moved []int) {
 	s.parts = append(kept, tail...)
 }
 
-// create opens a session holding items with what parts told the client,
+// create opens a session holding items with what the full answer (entries) told the client,
 // or returns 0 when the cache has no room (the client then keeps sending
 // full fetches, which work as before). A full cache gives the slot of the
 // session idle longest, if it has been idle for sessionEvictAfter.
-func (c *FetchSessions) create(items []fetchItem, parts []kmsg.FetchResponseTopicPartition, usesIDs bool) int32 {
+func (c *FetchSessions) create(items []fetchItem, entries []passEntry, usesIDs bool) int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.parts.Load()+int64(len(items)) > maxSessionPartitions {
@@ -410,7 +413,7 @@ func (c *FetchSessions) create(items []fetchItem, parts []kmsg.FetchResponseTopi
 		// Not subscribed yet: the first incremental fetch resolves
 		// and reads every partition (resolvedAt is nil).
 		sp := &sessionPart{key: it.key, offset: it.offset, maxBytes: it.maxBytes, leaderEpoch: it.leaderEpoch, sess: s}
-		remember(sp, &parts[i])
+		remember(sp, &entries[i].fp) // a full pass: entries[i] is items[i]
 		s.index[it.key] = sp
 		s.parts = append(s.parts, sp)
 	}
