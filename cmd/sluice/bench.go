@@ -20,51 +20,52 @@ func init() { extraCommands = append(extraCommands, benchCmd) }
 
 func benchCmd() *cobra.Command {
 	var (
-		brokers      []string
-		embedded     bool
-		embeddedNS   bool
-		embeddedTLS  bool
-		sec          *securityFlags
-		useKFake     bool
-		kfakeModes   []string
-		size         int
-		sizes        []int
-		records      int64
-		repeat       int
-		bytesFlag    string
-		partitions   int32
-		rf           int16
-		producers    int
-		consumers    int
-		phases       []string
-		rate         int
-		duration     time.Duration
-		latencySize  int
-		linger       time.Duration
-		batchMax     string
-		inflight     int
-		compression  string
-		dataDir      string
-		baseline     string
-		phaseTimeout time.Duration
-		keepTopics   bool
-		brokerLog    bool
-		cpuProfile   string
-		tracePath    string
-		spawn        bool
-		brokerCPUs   string
-		peerCmd      string
-		peerProfile  string
-		rawConsume   bool
-		diskFloor    bool
-		clusterN     int
-		minInsync    int
-		sessionTO    time.Duration
-		heartbeat    time.Duration
-		clusterProps []string
-		kills        int
-		shutdowns    int
-		sluiceCmd    string
+		brokers            []string
+		embedded           bool
+		embeddedNS         bool
+		embeddedTLS        bool
+		sec                *securityFlags
+		useKFake           bool
+		kfakeModes         []string
+		size               int
+		sizes              []int
+		records            int64
+		repeat             int
+		bytesFlag          string
+		partitions         int32
+		rf                 int16
+		producers          int
+		consumers          int
+		phases             []string
+		rate               int
+		duration           time.Duration
+		latencySize        int
+		latencyPartitioner string
+		linger             time.Duration
+		batchMax           string
+		inflight           int
+		compression        string
+		dataDir            string
+		baseline           string
+		phaseTimeout       time.Duration
+		keepTopics         bool
+		brokerLog          bool
+		cpuProfile         string
+		tracePath          string
+		spawn              bool
+		brokerCPUs         string
+		peerCmd            string
+		peerProfile        string
+		rawConsume         bool
+		diskFloor          bool
+		clusterN           int
+		minInsync          int
+		sessionTO          time.Duration
+		heartbeat          time.Duration
+		clusterProps       []string
+		kills              int
+		shutdowns          int
+		sluiceCmd          string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -124,32 +125,33 @@ cluster).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.Config{
-				Repeat:            repeat,
-				Partitions:        partitions,
-				ReplicationFactor: rf,
-				Producers:         producers,
-				Consumers:         consumers,
-				Phases:            phases,
-				Rate:              rate,
-				Duration:          duration,
-				LatencySize:       latencySize,
-				Linger:            linger,
-				MaxInflight:       inflight,
-				Compression:       compression,
-				DataDir:           dataDir,
-				DiskFloor:         diskFloor,
-				Baseline:          baseline,
-				Kills:             kills,
-				Shutdowns:         shutdowns,
-				PhaseTimeout:      phaseTimeout,
-				KeepTopics:        keepTopics,
-				RawConsume:        rawConsume,
-				Spawn:             spawn || brokerCPUs != "",
-				BrokerCPUs:        brokerCPUs,
-				Trace:             tracePath,
-				Command:           commandLine(),
-				Progress:          os.Stderr,
-				ProgressTTY:       isTerminal(os.Stderr),
+				Repeat:             repeat,
+				Partitions:         partitions,
+				ReplicationFactor:  rf,
+				Producers:          producers,
+				Consumers:          consumers,
+				Phases:             phases,
+				Rate:               rate,
+				Duration:           duration,
+				LatencySize:        latencySize,
+				LatencyPartitioner: latencyPartitioner,
+				Linger:             linger,
+				MaxInflight:        inflight,
+				Compression:        compression,
+				DataDir:            dataDir,
+				DiskFloor:          diskFloor,
+				Baseline:           baseline,
+				Kills:              kills,
+				Shutdowns:          shutdowns,
+				PhaseTimeout:       phaseTimeout,
+				KeepTopics:         keepTopics,
+				RawConsume:         rawConsume,
+				Spawn:              spawn || brokerCPUs != "",
+				BrokerCPUs:         brokerCPUs,
+				Trace:              tracePath,
+				Command:            commandLine(),
+				Progress:           os.Stderr,
+				ProgressTTY:        isTerminal(os.Stderr),
 			}
 			if brokerLog {
 				cfg.BrokerLog = os.Stderr
@@ -283,6 +285,7 @@ cluster).`,
 	f.IntVar(&rate, "rate", 5000, "latency and failover phases: records per second")
 	f.DurationVar(&duration, "duration", 10*time.Second, "latency phase: how long to produce")
 	f.IntVar(&latencySize, "latency-size", 0, "latency and failover phases: record size (default: the first size)")
+	f.StringVar(&latencyPartitioner, "latency-partitioner", "sticky", "latency phase and its floors: how records spread over the partitions: sticky (64 KiB to one partition, then the next, as kgo's and Java's default partitioners do with unkeyed records) or round-robin (each record to the next partition, as keyed records spread)")
 	f.DurationVar(&linger, "linger", 5*time.Millisecond, "throughput phase: producer linger")
 	f.StringVar(&batchMax, "batch-max-bytes", "1MiB", "producer batch size limit")
 	f.IntVar(&inflight, "max-inflight", 5, "produce requests in flight per broker")

@@ -142,7 +142,6 @@ func (sp *sessionPart) unsubscribe() {
 type fetchContext struct {
 	cache    *FetchSessions
 	version  int16
-	full     bool          // answer every partition
 	open     bool          // full fetch that opens a session when answered
 	sess     *fetchSession // incremental: the session
 	fullRead bool          // incremental: read every partition, not only the changed ones
@@ -162,7 +161,7 @@ type fetchItem struct {
 // FetchManager.newContext). A nonzero top-level error code ends the
 // request with that error and no partitions.
 func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) {
-	fc := &fetchContext{cache: c, version: r.Version, full: true}
+	fc := &fetchContext{cache: c, version: r.Version}
 	useIDs := r.Version >= 13
 	if r.Version < 7 || c == nil {
 		fc.items = requestItems(r, useIDs)
@@ -247,7 +246,7 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 	defer s.mu.Unlock()
 	s.epoch = nextEpoch(s.epoch)
 	s.lastUsed = time.Now()
-	fc.full, fc.sess = false, s
+	fc.sess = s
 	if s.lastUsed.Sub(s.lastFull) >= sessionFullReadEvery {
 		fc.fullRead, s.lastFull = true, s.lastUsed
 	}

@@ -53,6 +53,12 @@ type Config struct {
 	Rate        int // records per second
 	Duration    time.Duration
 	LatencySize int // 0: Sizes[0]
+	// LatencyPartitioner is how the latency phase, and the floors beside
+	// it, spread records over the partitions: "sticky" (runs of
+	// stickyRunBytes, as kgo's and the Java client's default partitioners
+	// do with records without keys) or "round-robin" (each record to the
+	// next partition, as keyed records spread). "": sticky.
+	LatencyPartitioner string
 	// DiskFloor runs the disk floor (runDiskFloor) at the latency phase's
 	// rate, size and partitions before every target and after the last,
 	// so each target's latencies can be read against what the disk
@@ -165,6 +171,13 @@ func (c *Config) defaults() error {
 	if c.LatencySize == 0 {
 		c.LatencySize = c.Sizes[0]
 	}
+	switch c.LatencyPartitioner {
+	case "":
+		c.LatencyPartitioner = "sticky"
+	case "sticky", "round-robin":
+	default:
+		return fmt.Errorf("latency partitioner %q: sticky or round-robin", c.LatencyPartitioner)
+	}
 	if c.LatencySize < latencyHeader {
 		return fmt.Errorf("latency record size %d: at least %d bytes carry the timestamp", c.LatencySize, latencyHeader)
 	}
@@ -265,7 +278,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			return
 		}
 		pr.note("disk floor (%s): %d files, %d × %d B/s for %v", label, c.Partitions, c.Rate, c.LatencySize, c.Duration)
-		f, err := runDiskFloor(ctx, c.DataDir, int(c.Partitions), c.Rate, c.LatencySize, c.Duration)
+		f, err := runDiskFloor(ctx, c.DataDir, int(c.Partitions), c.Rate, c.LatencySize, c.Duration, c.latencyPartition)
 		f.Label = "disk floor (" + label + ")"
 		if err != nil {
 			f.Err = err.Error()
@@ -281,7 +294,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			nf := NetFloorResult{Label: name}
 			rt, err := startNetFloor(&c, peer)
 			if err == nil {
-				nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration)
+				nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration, c.latencyPartition)
 				nf.Label = name
 				err = errors.Join(err, rt.close())
 			}

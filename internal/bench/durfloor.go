@@ -147,8 +147,8 @@ func (d *durableFloor) close() error {
 
 // serveDurableConn answers conn's requests as serveNetFloor does, each
 // after it is durable: request n (the correlation id the floor's client
-// numbers from 0) goes to partition n mod partitions, as the latency
-// phase spreads its records. A reader appends and queues; the writer
+// numbers from 0) goes to the partition the client wrote after the
+// correlation id (runNetFloor), as the latency phase spreads its records. A reader appends and queues; the writer
 // answers in order, coalescing the answers that are ready at once.
 func (d *durableFloor) serveConn(conn net.Conn) {
 	type answer struct {
@@ -167,7 +167,11 @@ func (d *durableFloor) serveConn(conn net.Conn) {
 			n := len(body)
 			var a answer
 			copy(a.corr[:], body[4:8])
-			a.done = d.append(int(binary.BigEndian.Uint32(body[4:8])), max(n-netFloorRequestOverhead, 1))
+			part := 0
+			if n >= 12 {
+				part = int(binary.BigEndian.Uint32(body[8:12]))
+			}
+			a.done = d.append(part, max(n-netFloorRequestOverhead, 1))
 			queue <- a
 		}
 	}()

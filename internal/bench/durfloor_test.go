@@ -20,7 +20,7 @@ func TestDurableFloor(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := runNetFloor(ctx, rt.seeds[0], rate, size, 200*time.Millisecond)
+	res, err := runNetFloor(ctx, rt.seeds[0], rate, size, 200*time.Millisecond, func(n int64) int { return int(n) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,8 @@ type FloorResult struct {
 }
 
 // runDiskFloor appends records of size bytes at rate records/s for d,
-// round-robin over one file per partition in a temporary directory under
+// over one file per partition (record n to partitionOf(n), as the latency
+// phase spreads them) in a temporary directory under
 // parent, and makes them durable the way a perfect group commit would: one
 // flusher per file writes everything that arrived while it was busy in one
 // write and then calls the fdatasync the log uses. A record is
@@ -38,7 +39,7 @@ type FloorResult struct {
 // durable acknowledgement that is the disk's. It is not a strict bound: a
 // broker that syncs less often sends the disk fewer flushes, and a disk
 // that throttles by operations may then stall less.
-func runDiskFloor(ctx context.Context, parent string, partitions, rate, size int, d time.Duration) (res FloorResult, err error) {
+func runDiskFloor(ctx context.Context, parent string, partitions, rate, size int, d time.Duration, partitionOf func(n int64) int) (res FloorResult, err error) {
 	dir, err := os.MkdirTemp(parent, "sluice-bench-floor-")
 	if err != nil {
 		return res, err
@@ -130,7 +131,7 @@ func runDiskFloor(ctx context.Context, parent string, partitions, rate, size int
 	for n < total && ctx.Err() == nil {
 		due := min(total, int64(float64(time.Since(start))/interval)+1)
 		for ; n < due; n++ {
-			x := fl[n%int64(partitions)]
+			x := fl[partitionOf(n)%partitions]
 			x.mu.Lock()
 			x.pending = append(x.pending, time.Now())
 			x.mu.Unlock()

@@ -71,7 +71,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	if len(r.Floor) == 0 {
 		return
 	}
-	p("Disk floor: no broker. The bench appends the same records at the same rate, round-robin over one file per partition in the data dir, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from the moment the pacer hands a record over (as a target's is from the Produce call) to the end of the fdatasync covering it: what this disk alone gives these records at this rate, the reference for the part of a durable broker's latency that is the disk's.\n\n")
+	p("Disk floor: no broker. The bench appends the same records at the same rate, spread over one file per partition in the data dir as the latency phase spreads them, and a flusher per file writes whatever arrived while it was busy in one write and then fdatasyncs, as Sluice's log does: a perfect group commit with no network, protocol or broker code. Its ack is from the moment the pacer hands a record over (as a target's is from the Produce call) to the end of the fdatasync covering it: what this disk alone gives these records at this rate, the reference for the part of a durable broker's latency that is the disk's.\n\n")
 	for _, f := range r.Floor {
 		if f.Err != "" {
 			continue
@@ -81,7 +81,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	}
 	if len(r.NetFloor) > 0 {
 		p("\nLoopback floor: no broker either. A server that reads each length-prefixed request and at once writes a %d-byte response, placed like the broker (its own process on the broker's CPUs when targets are spawned), gets the same number of requests at the same rate over one TCP connection, each of the record's size plus %d bytes (about the Produce request kgo sends for one record at linger 0), pipelined; each is timed from its write to its response. It is the loopback round trip, kernel and both Go runtimes at this load, with no Kafka protocol work. Disk + loopback floor adds the two floors' percentiles: its p50 is a lower bound for any broker's durable ack median on this machine; its p99 and p99.9 are sums of tails, only a scale.\n", netFloorResponseSize, netFloorRequestOverhead)
-		p("\nDurable loopback floor: the loopback floor's server, but it appends each request to one of the partitions' files (request n to file n mod partitions) with a group-commit flusher per file (one write and one fdatasync for whatever arrived meanwhile) and answers each, in request order, once an fdatasync covers it. The smallest durable broker, placed and loaded like the broker: unlike the disk floor, which runs with the rest of the machine idle, it meets what the machine does to fdatasyncs while the client keeps the other CPU and a socket busy.\n")
+		p("\nDurable loopback floor: the loopback floor's server, but it appends each request to one of the partitions' files (the partition the latency phase gives record n) with a group-commit flusher per file (one write and one fdatasync for whatever arrived meanwhile) and answers each, in request order, once an fdatasync covers it. The smallest durable broker, placed and loaded like the broker: unlike the disk floor, which runs with the rest of the machine idle, it meets what the machine does to fdatasyncs while the client keeps the other CPU and a socket busy.\n")
 	}
 	p("\n")
 }

@@ -40,6 +40,32 @@ func (r LatencyResult) AchievedRate() float64 {
 	return float64(r.Sent) / r.Elapsed.Seconds()
 }
 
+// stickyRunBytes is how many record bytes kgo's default partitioner
+// (UniformBytesPartitioner) sends to one partition before it picks another
+// for records without keys; the Java client's batch.size plays this part.
+const stickyRunBytes = 64 << 10
+
+// latencyPartition is the partition of the latency phase's record n (warm-up
+// records included), shared by the floors so all of them spread the same
+// records the same way: runs of stickyRunBytes per partition in turn
+// ("sticky"), or one record per partition in turn ("round-robin").
+func (c *Config) latencyPartition(n int64) int {
+	p := max(int(c.Partitions), 1)
+	if c.LatencyPartitioner == "round-robin" {
+		return int(n % int64(p))
+	}
+	run := max(int64(stickyRunBytes/max(c.LatencySize, 1)), 1)
+	return int((n / run) % int64(p))
+}
+
+// partitionerText says how c.latencyPartition spreads records, for reports.
+func partitionerText(c *Config) string {
+	if c.LatencyPartitioner == "round-robin" {
+		return "round-robin (record n to partition n mod partitions, as keyed records spread)"
+	}
+	return fmt.Sprintf("sticky (%d records to a partition, then the next: kgo's default partitioner sends 64 KiB of unkeyed records to one partition before it picks another)", max(stickyRunBytes/max(c.LatencySize, 1), 1))
+}
+
 // runLatency produces at c.Rate records/s for c.Duration with one
 // unbatched (linger 0) producer while one consumer tails the topic. Ack
 // latency runs from the Produce call to its promise; end-to-end latency
@@ -54,7 +80,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	prod, err := kgo.NewClient(producerOpts(c, seeds, topic, 0)...)
+	prod, err := kgo.NewClient(append(producerOpts(c, seeds, topic, 0), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		return err
 	}
@@ -102,14 +128,17 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 		}
 	}()
 
+	var seq int64 // records handed to the producer, warm-up included
 	send := func(warm bool) {
 		v := make([]byte, c.LatencySize)
+		part := int32(c.latencyPartition(seq))
+		seq++
 		at := time.Now()
 		binary.BigEndian.PutUint64(v, uint64(at.Sub(base)))
 		if warm {
 			v[8] = 1
 		}
-		prod.Produce(ctx, &kgo.Record{Value: v}, func(_ *kgo.Record, err error) {
+		prod.Produce(ctx, &kgo.Record{Value: v, Partition: part}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				setErr(err)
 				return
@@ -141,6 +170,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 		time.Sleep(5 * time.Millisecond)
 	}
 
+	seq = 0 // the measured records spread as the floors' do, from record 0
 	total := int64(float64(c.Rate) * c.Duration.Seconds())
 	var m meter
 	label := fmt.Sprintf("%s latency %dB @%d/s", target, c.LatencySize, c.Rate)

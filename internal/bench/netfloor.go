@@ -138,7 +138,10 @@ func listenNetFloor(peer, parent string, partitions int) (*running, error) {
 // It measures the loopback round trip, the kernel and both ends' Go
 // runtimes at this load; not Kafka's protocol work nor kgo's (kgo may also
 // put several records in one request when one is in flight).
-func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Duration) (res NetFloorResult, err error) {
+//
+// Request n carries partitionOf(n) after its correlation id (bytes 8-12 of
+// the request), for the durable floor's server to append it there.
+func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Duration, partitionOf func(n int64) int) (res NetFloorResult, err error) {
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -183,6 +186,7 @@ func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Durati
 		due := min(total, int64(float64(time.Since(start))/interval)+1)
 		for ; n < due; n++ {
 			binary.BigEndian.PutUint32(frame[8:12], uint32(n))
+			binary.BigEndian.PutUint32(frame[12:16], uint32(partitionOf(n)))
 			mu.Lock()
 			sent = append(sent, time.Now())
 			mu.Unlock()

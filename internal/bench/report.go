@@ -282,6 +282,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		"%d producer client(s), linger %v, batches up to %s, %d requests in flight per broker; "+
 		"%d groupless consumer(s) from the start%s\n",
 		c.Partitions, c.ReplicationFactor, c.Compression, c.Producers, c.Linger, fmtBytes(int64(c.BatchMaxBytes)), c.MaxInflight, c.Consumers, consumeMode(c.RawConsume))
+	if slices.Contains(c.Phases, "latency") {
+		p("- Latency phase: linger 0, records spread over the partitions %s, and the floors spread the same records the same way\n", partitionerText(&c))
+	}
 	if c.Spawn {
 		pin := "not pinned"
 		if c.BrokerCPUs != "" {
