@@ -113,7 +113,6 @@ type Log struct {
 	syncMu   sync.Mutex
 	syncCond sync.Cond
 	syncing  bool
-	wanted   int64  // the highest offset a waiting Sync asked for (syncMu)
 	holes    []hole // offsets Heal dropped (heal.go); guarded by syncMu
 }
 

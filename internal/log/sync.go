@@ -34,16 +34,12 @@ func syncDir(dir string) error {
 
 // Sync blocks until every offset < upTo is fsynced (upTo is capped at the
 // LEO). It is a group commit: at most one fsync runs at a time, and callers
-// arriving meanwhile wait for it. A caller that finds none running leads
-// one itself; when it ends with callers still waiting for offsets it did
-// not cover, it hands the lead to a flusher goroutine (flushPending) that
-// starts the next fsync at once and keeps going while anyone waits, as the
-// disk floor's flusher does: a waiter woken to lead would first wait its
-// turn to run behind every covered waiter's completion work. A failed
-// fsync fails the log: this and every later Sync and Append return the
-// error (wrapping ErrFailed), except that a Sync whose offsets an earlier
-// fsync already covered still succeeds (they are on disk, whatever failed
-// after).
+// arriving meanwhile wait for it; when it ends each waiter is either covered
+// or one of them leads the next fsync, which covers everything appended up to
+// its start. A failed fsync fails the log: this and every later Sync and
+// Append return the error (wrapping ErrFailed), except that a Sync whose
+// offsets an earlier fsync already covered still succeeds (they are on
+// disk, whatever failed after).
 func (l *Log) Sync(upTo int64) error {
 	l.syncMu.Lock()
 	for {
@@ -54,8 +50,7 @@ func (l *Log) Sync(upTo int64) error {
 			l.syncMu.Unlock()
 			return fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
 		}
-		want := min(upTo, l.EndOffset())
-		if l.durable.Load() >= want {
+		if l.durable.Load() >= min(upTo, l.EndOffset()) {
 			l.syncMu.Unlock()
 			return nil
 		}
@@ -64,7 +59,6 @@ func (l *Log) Sync(upTo int64) error {
 			return err
 		}
 		if l.syncing {
-			l.wanted = max(l.wanted, want)
 			l.syncCond.Wait()
 			continue
 		}
@@ -74,40 +68,10 @@ func (l *Log) Sync(upTo int64) error {
 		err := l.flush()
 		l.syncMu.Lock()
 		l.syncing = false
-		if err == nil && l.pendingLocked() {
-			l.syncing = true
-			go l.flushPending()
-		}
 		l.syncCond.Broadcast()
 		if err != nil {
 			l.syncMu.Unlock()
 			return err
-		}
-	}
-}
-
-// pendingLocked reports whether a waiting caller wants offsets no fsync has
-// covered yet (syncMu held). TruncateTo may have cut the log below what was
-// wanted, so the LEO caps it.
-func (l *Log) pendingLocked() bool {
-	return min(l.wanted, l.EndOffset()) > l.durable.Load()
-}
-
-// flushPending leads fsyncs back to back while callers wait for offsets
-// none has covered, then gives the lead back (syncing false). It owns
-// syncing from its start.
-func (l *Log) flushPending() {
-	for {
-		err := l.flush()
-		l.syncMu.Lock()
-		more := err == nil && l.pendingLocked()
-		if !more {
-			l.syncing = false
-		}
-		l.syncCond.Broadcast()
-		l.syncMu.Unlock()
-		if !more {
-			return
 		}
 	}
 }

@@ -3,9 +3,6 @@ package log
 import (
 	"errors"
 	"os"
-	"runtime"
-	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -122,88 +119,5 @@ func TestSyncFailureFailsLog(t *testing.T) {
 	defer l.Close()
 	if l.EndOffset() != 4 {
 		t.Fatalf("EndOffset %d after reopen", l.EndOffset())
-	}
-}
-
-// TestSyncHandsLeadToFlusher: a caller whose offsets the running fsync
-// does not cover waits, and the next fsync starts as soon as that one ends,
-// led by the log's flusher (flushPending), not by the waiter once it is
-// woken and scheduled; the first caller returns as soon as its own fsync
-// ends.
-func TestSyncHandsLeadToFlusher(t *testing.T) {
-	l, _ := mustOpen(t, t.TempDir(), testConfig())
-	defer l.Close()
-	orig := syncFile
-	entered := make(chan string, 4)
-	release := make(chan struct{}, 4)
-	syncFile = func(f *os.File) error {
-		stack := string(debug.Stack())
-		who := "caller"
-		if strings.Contains(stack, "flushPending") {
-			who = "flusher"
-		}
-		entered <- who
-		<-release
-		return orig(f)
-	}
-	defer func() { syncFile = orig }()
-
-	a, err := l.Append(simpleBatch(1, 1, 100), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aDone := make(chan error, 1)
-	go func() { aDone <- l.Sync(a.LastOffset + 1) }()
-	if who := <-entered; who != "caller" {
-		t.Fatalf("first fsync led by the %s, want the caller", who)
-	}
-	b, err := l.Append(simpleBatch(2, 1, 100), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bDone := make(chan error, 1)
-	go func() { bDone <- l.Sync(b.LastOffset + 1) }()
-	// b is waiting once wanted covers it.
-	for {
-		l.syncMu.Lock()
-		w := l.wanted
-		l.syncMu.Unlock()
-		if w > a.LastOffset+1 {
-			break
-		}
-		runtime.Gosched()
-	}
-	release <- struct{}{} // the first fsync ends
-	if err := <-aDone; err != nil {
-		t.Fatal(err)
-	}
-	if who := <-entered; who != "flusher" {
-		t.Fatalf("second fsync led by the %s, want the flusher", who)
-	}
-	select {
-	case err := <-bDone:
-		t.Fatalf("second Sync returned (%v) before its fsync ended", err)
-	default:
-	}
-	release <- struct{}{}
-	if err := <-bDone; err != nil {
-		t.Fatal(err)
-	}
-	if l.DurableOffset() != l.EndOffset() {
-		t.Fatalf("durable %d, end %d", l.DurableOffset(), l.EndOffset())
-	}
-	// The flusher gives the lead back: a later Sync leads its own.
-	c, err := l.Append(simpleBatch(3, 1, 100), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cDone := make(chan error, 1)
-	go func() { cDone <- l.Sync(c.LastOffset + 1) }()
-	if who := <-entered; who != "caller" {
-		t.Fatalf("third fsync led by the %s, want the caller", who)
-	}
-	release <- struct{}{}
-	if err := <-cDone; err != nil {
-		t.Fatal(err)
 	}
 }
