@@ -156,14 +156,35 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 	// Started here, they run alongside the previous requests' fsyncs (and
 	// join them: Sync is a group commit). Responses still leave in order.
 	done := make(chan struct{})
-	if len(waits) > 0 {
-		timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	switch len(waits) {
+	case 0:
+		close(done)
+	case 1:
+		// One partition (the common request at linger 0): the fsync
+		// that covers it completes it, and only a wait for followers
+		// takes a goroutine.
+		w := waits[0]
+		w.p.CommitThen(w.upTo, func(err error) {
+			if err != nil {
+				w.resp.ErrorCode, w.resp.BaseOffset = kerr.KafkaStorageError.Code, -1
+				close(done)
+				return
+			}
+			if r.Acks != -1 || w.p.Replicated(w.upTo, int(w.p.Config().MinInsyncReplicas)) {
+				close(done)
+				return
+			}
+			go func() {
+				awaitReplicated(w, timeout, req.Conn.Done)
+				close(done)
+			}()
+		})
+	default:
 		go func() {
 			settleAll(waits, r.Acks == -1, timeout, req.Conn.Done)
 			close(done)
 		}()
-	} else {
-		close(done)
 	}
 	return func() *server.Response {
 		<-done
@@ -215,9 +236,14 @@ func settle(w produced, all bool, timeout time.Duration, gone <-chan struct{}) {
 		w.resp.ErrorCode, w.resp.BaseOffset = kerr.KafkaStorageError.Code, -1
 		return
 	}
-	if !all {
-		return
+	if all {
+		awaitReplicated(w, timeout, gone)
 	}
+}
+
+// awaitReplicated waits until the HW covers w's records with enough of
+// the ISR, bounded by timeout; a failure goes to w's response.
+func awaitReplicated(w produced, timeout time.Duration, gone <-chan struct{}) {
 	err := w.p.AwaitReplicated(w.upTo, int(w.p.Config().MinInsyncReplicas), timeout, gone)
 	code := int16(0)
 	switch {

@@ -110,10 +110,11 @@ type Log struct {
 	failErr  atomic.Pointer[error] // first fatal I/O error
 
 	// Group commit (sync.go). Lock order: appendMu, syncMu, mu.
-	syncMu   sync.Mutex
-	syncCond sync.Cond
-	syncing  bool
-	holes    []hole // offsets Heal dropped (heal.go); guarded by syncMu
+	syncMu    sync.Mutex
+	syncCond  sync.Cond
+	syncing   bool
+	callbacks []syncCallback // SyncThen callers waiting (syncMu)
+	holes     []hole         // offsets Heal dropped (heal.go); guarded by syncMu
 }
 
 // Open opens (creating if needed) the log in dir and recovers it; see

@@ -46,15 +46,7 @@ func (l *Log) Sync(upTo int64) error {
 		// Checked on every round, not once: a caller that waited through a
 		// failed fsync may wake after Heal, whose durable offset lies past
 		// the dropped offsets this caller is waiting for.
-		if l.droppedBy(upTo) {
-			l.syncMu.Unlock()
-			return fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
-		}
-		if l.durable.Load() >= min(upTo, l.EndOffset()) {
-			l.syncMu.Unlock()
-			return nil
-		}
-		if err := l.failure(); err != nil {
+		if ok, err := l.settledLocked(upTo); ok {
 			l.syncMu.Unlock()
 			return err
 		}
@@ -69,10 +61,102 @@ func (l *Log) Sync(upTo int64) error {
 		l.syncMu.Lock()
 		l.syncing = false
 		l.syncCond.Broadcast()
+		ready, more := l.takeSettledLocked(err)
 		if err != nil {
 			l.syncMu.Unlock()
+			runSettled(ready)
 			return err
 		}
+		if len(ready) > 0 || more > 0 {
+			// The callbacks this fsync settled run now, off syncMu;
+			// those it did not cover get a leader for the next one
+			// (a waiter may take it first: then this one waits).
+			l.syncMu.Unlock()
+			runSettled(ready)
+			if more > 0 {
+				go l.Sync(more)
+			}
+			l.syncMu.Lock()
+		}
+	}
+}
+
+// settledLocked reports whether Sync(upTo) would return now, and what
+// (syncMu held): ErrDropped below a hole Heal left, nil once durable, the
+// log's failure after that.
+func (l *Log) settledLocked(upTo int64) (bool, error) {
+	if l.droppedBy(upTo) {
+		return true, fmt.Errorf("%w: %s: below offset %d", ErrDropped, l.dir, upTo)
+	}
+	if l.durable.Load() >= min(upTo, l.EndOffset()) {
+		return true, nil
+	}
+	if err := l.failure(); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// syncCallback is a SyncThen caller waiting for its offsets.
+type syncCallback struct {
+	upTo int64
+	done func(error)
+	err  error
+}
+
+// SyncThen is Sync calling done instead of blocking: at once when the
+// offsets are durable already (or cannot be), else on the goroutine whose
+// fsync settles them, so done must not block. It starts a leader when no
+// fsync is running. A produce answered this way needs no goroutine of its
+// own to wait for its fsync and be woken and scheduled after it: the
+// fsync's leader completes it.
+func (l *Log) SyncThen(upTo int64, done func(error)) {
+	l.syncMu.Lock()
+	if ok, err := l.settledLocked(upTo); ok {
+		l.syncMu.Unlock()
+		done(err)
+		return
+	}
+	l.callbacks = append(l.callbacks, syncCallback{upTo: upTo, done: done})
+	lead := !l.syncing
+	l.syncMu.Unlock()
+	if lead {
+		go l.Sync(upTo)
+	}
+}
+
+// takeSettledLocked removes from the waiting callbacks those settled after
+// a fsync ended with err (all of them when it failed, each with the error
+// Sync would give) and returns them, with the highest offset of those still
+// waiting (0: none). syncMu held.
+func (l *Log) takeSettledLocked(err error) ([]syncCallback, int64) {
+	if len(l.callbacks) == 0 {
+		return nil, 0
+	}
+	var ready []syncCallback
+	var more int64
+	kept := l.callbacks[:0]
+	for _, cb := range l.callbacks {
+		ok, serr := l.settledLocked(cb.upTo)
+		if !ok && err != nil {
+			ok, serr = true, err
+		}
+		if ok {
+			cb.err = serr
+			ready = append(ready, cb)
+			continue
+		}
+		more = max(more, cb.upTo)
+		kept = append(kept, cb)
+	}
+	clear(l.callbacks[len(kept):])
+	l.callbacks = kept
+	return ready, more
+}
+
+func runSettled(ready []syncCallback) {
+	for _, cb := range ready {
+		cb.done(cb.err)
 	}
 }
 

@@ -121,3 +121,78 @@ func TestSyncFailureFailsLog(t *testing.T) {
 		t.Fatalf("EndOffset %d after reopen", l.EndOffset())
 	}
 }
+
+// TestSyncThen: a covered SyncThen calls back at once; one arriving while
+// an fsync runs is called back when the next fsync covers it, with nobody
+// blocked in Sync for it; a failed fsync calls every waiting callback with
+// the failure.
+func TestSyncThen(t *testing.T) {
+	l, _ := mustOpen(t, t.TempDir(), testConfig())
+	defer l.Close()
+	orig := syncFile
+	defer func() { syncFile = orig }()
+	release := make(chan error)
+	entered := make(chan struct{}, 8)
+	syncFile = func(f *os.File) error {
+		entered <- struct{}{}
+		if err := <-release; err != nil {
+			return err
+		}
+		return orig(f)
+	}
+
+	a, err := l.Append(simpleBatch(1, 1, 100), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aDone := make(chan error, 1)
+	l.SyncThen(a.LastOffset+1, func(err error) { aDone <- err })
+	<-entered // SyncThen started a leader: the first fsync runs
+	b, err := l.Append(simpleBatch(2, 1, 100), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bDone := make(chan error, 1)
+	l.SyncThen(b.LastOffset+1, func(err error) { bDone <- err })
+	release <- nil
+	if err := <-aDone; err != nil {
+		t.Fatalf("first callback: %v", err)
+	}
+	select {
+	case err := <-bDone:
+		t.Fatalf("second callback (%v) before an fsync covered it", err)
+	default:
+	}
+	<-entered // the second fsync, led for the waiting callback
+	release <- nil
+	if err := <-bDone; err != nil {
+		t.Fatalf("second callback: %v", err)
+	}
+	if d := l.DurableOffset(); d != b.LastOffset+1 {
+		t.Fatalf("durable %d, want %d", d, b.LastOffset+1)
+	}
+	// Covered already: called back before SyncThen returns.
+	called := false
+	l.SyncThen(a.LastOffset+1, func(err error) { called = err == nil })
+	if !called {
+		t.Fatal("a covered SyncThen did not call back at once")
+	}
+
+	c, err := l.Append(simpleBatch(3, 1, 100), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cDone := make(chan error, 1)
+	l.SyncThen(c.LastOffset+1, func(err error) { cDone <- err })
+	<-entered
+	release <- syscall.EIO
+	if err := <-cDone; !errors.Is(err, ErrFailed) {
+		t.Fatalf("callback after a failed fsync: %v, want ErrFailed", err)
+	}
+	// The log is failed: a later SyncThen is called back with it at once.
+	called = false
+	l.SyncThen(c.LastOffset+1, func(err error) { called = errors.Is(err, ErrFailed) })
+	if !called {
+		t.Fatal("SyncThen on a failed log did not call back with the failure")
+	}
+}

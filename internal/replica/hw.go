@@ -229,16 +229,22 @@ func (p *Partition) ReadReplica(offset int64, maxBytes int) (*log.ReadResult, er
 	return p.log.Read(offset, maxBytes, limit)
 }
 
+// Replicated reports whether AwaitReplicated(upTo, minISR, ...) would
+// return nil at once: the HW covers upTo on this leader with at least
+// minISR in the ISR.
+func (p *Partition) Replicated(upTo int64, minISR int) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hw >= upTo && p.role.leader == p.role.self && len(p.role.isr) >= minISR
+}
+
 // AwaitReplicated waits until the HW covers every offset < upTo (acks=all)
 // or timeout passes, or done closes (nil result then). It answers as
 // Kafka's DelayedProduce does: once the HW is there, an ISR smaller than
 // minISR is ErrNotEnoughReplicasAfterAppend; losing the leadership is
 // ErrNotLeader; the timeout ErrReplicationTimeout.
 func (p *Partition) AwaitReplicated(upTo int64, minISR int, timeout time.Duration, done <-chan struct{}) error {
-	p.mu.Lock()
-	covered := p.hw >= upTo && p.role.leader == p.role.self && len(p.role.isr) >= minISR
-	p.mu.Unlock()
-	if covered {
+	if p.Replicated(upTo, minISR) {
 		return nil // one replica: the commit already moved the HW there
 	}
 	ch := make(chan struct{}, 1)

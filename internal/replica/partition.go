@@ -156,6 +156,24 @@ func (p *Partition) Commit(upTo int64) error {
 	return nil
 }
 
+// CommitThen is Commit calling done instead of blocking: at once when the
+// offsets are durable already, else on the goroutine whose fsync covers
+// them (log.SyncThen), so done must not block.
+func (p *Partition) CommitThen(upTo int64, done func(error)) {
+	if !p.Durable() {
+		done(nil)
+		return
+	}
+	p.log.SyncThen(upTo, func(err error) {
+		if err != nil {
+			done(p.noteStorage(err))
+			return
+		}
+		p.advance(p.log.DurableOffset())
+		done(nil)
+	})
+}
+
 // Flush fsyncs everything appended so far (flush.ms and shutdown).
 func (p *Partition) Flush() error {
 	end := p.log.EndOffset()
