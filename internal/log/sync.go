@@ -68,14 +68,17 @@ func (l *Log) Sync(upTo int64) error {
 			return err
 		}
 		if len(ready) > 0 || more > 0 {
-			// The callbacks this fsync settled run now, off syncMu;
-			// those it did not cover get a leader for the next one
-			// (a waiter may take it first: then this one waits).
+			// Those this fsync did not cover get a leader for the
+			// next one (a waiter may take it first: then this one
+			// waits), started before the settled callbacks run, off
+			// syncMu: the goroutines those wake (the connections'
+			// writers) are then the next to run, not queued behind
+			// it.
 			l.syncMu.Unlock()
-			runSettled(ready)
 			if more > 0 {
 				go l.Sync(more)
 			}
+			runSettled(ready)
 			l.syncMu.Lock()
 		}
 	}
