@@ -191,12 +191,7 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 	added := 0
 	for _, rt := range r.Topics {
 		for _, rp := range rt.Partitions {
-			k := sessionKey{partition: rp.Partition}
-			if useIDs {
-				k.id = rt.TopicID
-			} else {
-				k.name = rt.Topic
-			}
+			k := keyOf(useIDs, rt.Topic, rt.TopicID, rp.Partition)
 			sp := s.index[k]
 			if sp == nil {
 				sp = &sessionPart{key: k, hw: -1, lso: -1, logStart: -1, sess: s}
@@ -211,12 +206,7 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 	removed := 0
 	for _, ft := range r.ForgottenTopics {
 		for _, p := range ft.Partitions {
-			k := sessionKey{partition: p}
-			if useIDs {
-				k.id = ft.TopicID
-			} else {
-				k.name = ft.Topic
-			}
+			k := keyOf(useIDs, ft.Topic, ft.TopicID, p)
 			if sp, ok := s.index[k]; ok {
 				sp.unsubscribe()
 				delete(s.index, k)
@@ -270,17 +260,21 @@ func (s *fetchSession) check(epoch int32, useIDs bool) int16 {
 	return 0
 }
 
+// keyOf names a partition of a request: by topic ID from Fetch v13, by
+// name before.
+func keyOf(useIDs bool, name string, id [16]byte, partition int32) sessionKey {
+	if useIDs {
+		return sessionKey{id: id, partition: partition}
+	}
+	return sessionKey{name: name, partition: partition}
+}
+
 // requestItems lists the partitions of a full request, in request order.
 func requestItems(r *kmsg.FetchRequest, useIDs bool) []fetchItem {
 	var items []fetchItem
 	for _, rt := range r.Topics {
 		for _, rp := range rt.Partitions {
-			k := sessionKey{partition: rp.Partition}
-			if useIDs {
-				k.id = rt.TopicID
-			} else {
-				k.name = rt.Topic
-			}
+			k := keyOf(useIDs, rt.Topic, rt.TopicID, rp.Partition)
 			items = append(items, fetchItem{key: k, offset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch})
 		}
 	}

@@ -33,6 +33,17 @@ type fsConn struct {
 	names map[[16]byte]string // for answers by topic ID
 }
 
+// newFSTopic creates a topic of parts partitions and returns a producer
+// that places records by their Partition and a raw connection at version
+// v fetching from it.
+func newFSTopic(t *testing.T, tb *testBroker, adm *kadm.Client, v int16, parts int32) (*kgo.Client, *fsConn) {
+	t.Helper()
+	topic := topicName(t, "")
+	createTopic(t, adm, topic, parts, nil)
+	cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	return cl, newFSConn(t, tb.Addr(), v, topic, topicID(t, cl, topic))
+}
+
 func newFSConn(t *testing.T, addr string, v int16, topic string, id [16]byte) *fsConn {
 	t.Helper()
 	return &fsConn{t: t, rc: dialRaw(t, addr), v: v, topic: topic, id: id, names: map[[16]byte]string{id: topic}}
@@ -192,10 +203,7 @@ func TestFetchSessionIncremental(t *testing.T) {
 	adm := newAdmin(t, tb.Addr())
 	for _, v := range fsVersions {
 		t.Run("v"+strconv.Itoa(int(v)), func(t *testing.T) {
-			topic := topicName(t, "")
-			createTopic(t, adm, topic, 3, nil)
-			cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			c := newFSConn(t, tb.Addr(), v, topic, topicID(t, cl, topic))
+			cl, c := newFSTopic(t, tb, adm, v, 3)
 
 			full := c.open(100, fsPart{0, 0}, fsPart{1, 0}, fsPart{2, 0})
 			id := full.SessionID
@@ -290,10 +298,7 @@ func TestFetchSessionForget(t *testing.T) {
 	adm := newAdmin(t, tb.Addr())
 	for _, v := range fsVersions {
 		t.Run("v"+strconv.Itoa(int(v)), func(t *testing.T) {
-			topic := topicName(t, "")
-			createTopic(t, adm, topic, 2, nil)
-			cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-			c := newFSConn(t, tb.Addr(), v, topic, topicID(t, cl, topic))
+			cl, c := newFSTopic(t, tb, adm, v, 2)
 			id := c.open(100, fsPart{0, 0}, fsPart{1, 0}).SessionID
 
 			r := c.req(id, 1, 100)
