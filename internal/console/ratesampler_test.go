@@ -45,30 +45,7 @@ func TestConsoleTopicRates(t *testing.T) {
 
 	// A producer at a steady pace (a record every 5 ms) until the pages
 	// show its rate.
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-tick.C:
-				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "rate-busy", Value: []byte("a record of some bytes")}).FirstErr(); err != nil {
-					done <- err
-					return
-				}
-			}
-		}
-	}()
-	stopProducer := sync.OnceValue(func() error { close(stop); return <-done })
-	defer func() {
-		if err := stopProducer(); err != nil {
-			t.Errorf("produce: %v", err)
-		}
-	}()
+	stopProducer := steadyProducer(t, ctx, cl, func() *kgo.Record { return &kgo.Record{Topic: "rate-busy", Value: []byte("a record of some bytes")} })
 
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		body := get(t, base+"/topics")
@@ -179,30 +156,7 @@ func TestConsoleClusterRates(t *testing.T) {
 
 	get(t, base+"/")       // the overview and
 	get(t, base+"/topics") // the topic are watched from here on
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-tick.C:
-				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: remote, Value: []byte("x")}).FirstErr(); err != nil {
-					done <- err
-					return
-				}
-			}
-		}
-	}()
-	stopProducer := sync.OnceValue(func() error { close(stop); return <-done })
-	defer func() {
-		if err := stopProducer(); err != nil {
-			t.Errorf("produce: %v", err)
-		}
-	}()
+	steadyProducer(t, ctx, cl, func() *kgo.Record { return &kgo.Record{Topic: topic, Partition: remote, Value: []byte("x")} })
 	clusterRate := regexp.MustCompile(`Records in \(cluster\): ([0-9.]+) records/s`)
 	for deadline := time.Now().Add(30 * time.Second); ; {
 		m := clusterRate.FindStringSubmatch(get(t, base+"/"))
@@ -215,4 +169,38 @@ func TestConsoleClusterRates(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// steadyProducer produces rec() every 5 ms until the returned stop is
+// called (at the latest when the test ends); stop returns the first
+// produce error.
+func steadyProducer(t *testing.T, ctx context.Context, cl *kgo.Client, rec func() *kgo.Record) func() error {
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			case <-tick.C:
+				if err := cl.ProduceSync(ctx, rec()).FirstErr(); err != nil {
+					if ctx.Err() != nil {
+						err = nil // the test's context ended first
+					}
+					done <- err
+					return
+				}
+			}
+		}
+	}()
+	stopProducer := sync.OnceValue(func() error { close(stop); return <-done })
+	t.Cleanup(func() {
+		if err := stopProducer(); err != nil {
+			t.Errorf("produce: %v", err)
+		}
+	})
+	return stopProducer
 }
