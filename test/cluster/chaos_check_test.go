@@ -98,9 +98,10 @@ func leaderHW(c *testcluster.Cluster, id int32, topic string, p int32) (int64, e
 // committedLog is one partition's log below its HW, agreed by every
 // replica.
 type committedLog struct {
-	hw      int64
-	batches []batch
-	state   string // leader, ISR and every replica's log end, for messages
+	hw        int64
+	leaderLEO int64 // the leader's log end, as its segment files hold it
+	batches   []batch
+	state     string // leader, ISR and every replica's log end, for messages
 }
 
 // checkReplicas checks invariants (b) and (d) on every partition of
@@ -134,6 +135,7 @@ func checkReplicas(c *testcluster.Cluster, topic string) (map[int32]committedLog
 			return nil, err
 		}
 		var ref []batch
+		leaderLEO := int64(-1)
 		state := fmt.Sprintf("leader %d epoch %d ISR %v HW %d", mp.Leader, mp.LeaderEpoch, mp.ISR, hw)
 		for _, id := range mp.Replicas {
 			log, err := replicaLog(c, id, topic, p)
@@ -157,6 +159,9 @@ func checkReplicas(c *testcluster.Cluster, topic string) (map[int32]committedLog
 				leo = log[len(log)-1].last + 1
 			}
 			state += fmt.Sprintf(" LEO[%d]=%d", id, leo)
+			if id == mp.Leader {
+				leaderLEO = leo
+			}
 			// (d) HW <= LEO: on the leader always; on a follower once it
 			// caught up, which the caller waits for.
 			if hw > leo {
@@ -189,7 +194,7 @@ func checkReplicas(c *testcluster.Cluster, topic string) (map[int32]committedLog
 				}
 			}
 		}
-		out[p] = committedLog{hw: hw, batches: ref, state: state}
+		out[p] = committedLog{hw: hw, leaderLEO: leaderLEO, batches: ref, state: state}
 	}
 	return out, nil
 }
@@ -368,7 +373,10 @@ func waitConverged(c *testcluster.Cluster, topic string, others ...string) map[i
 			return err
 		}
 		for p, l := range logs {
-			if n := len(l.batches); n > 0 && l.batches[n-1].last+1 != l.hw || n == 0 && l.hw != 0 {
+			// The leader's own log end, not the end of the batches below
+			// the HW (those end at the HW by construction): a new leader
+			// holds the HW where it was until its followers fetch again.
+			if l.hw != l.leaderLEO {
 				return fmt.Errorf("%s-%d: HW not yet at the leader's log end: %s", topic, p, l.state)
 			}
 		}
