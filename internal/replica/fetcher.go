@@ -359,6 +359,10 @@ func (f *fetcher) apply(resp *kmsg.FetchResponse, sent map[partKey]sentState, lg
 			err := f.applyPartition(s.st, s.offset, rp)
 			switch {
 			case err == nil:
+			case errors.Is(err, errNotFollowing):
+				// The image moved the partition between this fetch and its
+				// answer; the manager's follow or unfollow comes next.
+				s.st.failed = err
 			case errors.Is(err, ErrOffline) || errors.Is(err, log.ErrFailed):
 				// The log directory heals in place (logdir.go): retry.
 				lg.Warn("replica fetch: log offline", "topic", s.st.p.Topic, "partition", s.st.p.Index, "err", err)
@@ -385,7 +389,7 @@ func (f *fetcher) byName(topic string, idx int32) partKey {
 func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchResponseTopicPartition) error {
 	p := st.p
 	cut := func(err error) error {
-		if f.fs.afterCut != nil {
+		if f.fs.afterCut != nil && !errors.Is(err, errNotFollowing) {
 			f.fs.afterCut(p)
 		}
 		return err
@@ -396,13 +400,13 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		if offset < rp.LogStartOffset {
 			// The leader deleted what we miss (retention, DeleteRecords):
 			// start over at its log start.
-			return cut(p.ResetTo(rp.LogStartOffset))
+			return cut(p.resetIn(st.leaderEpoch, rp.LogStartOffset))
 		}
 		// Ahead of the leader with no epoch to compare (an empty epoch
 		// cache): keep only what the leader's HW covers, as Kafka's
 		// follower without epochs falls back to.
 		if rp.HighWatermark >= 0 && rp.HighWatermark < offset {
-			return cut(p.TruncateTo(rp.HighWatermark))
+			return cut(p.truncateIn(st.leaderEpoch, rp.HighWatermark))
 		}
 		st.delayUntil = time.Now().Add(f.fs.cfg.Backoff)
 		return nil
@@ -419,13 +423,13 @@ func (f *fetcher) applyPartition(st *followState, offset int64, rp *kmsg.FetchRe
 		to := p.TruncationOffset(rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
 		p.logger().Info("log diverges from the leader's", "fetch_offset", offset, "last_fetched_epoch", p.epochs.Latest(),
 			"leader_epoch", rp.DivergingEpoch.Epoch, "leader_epoch_end", rp.DivergingEpoch.EndOffset, "truncate_to", to)
-		if err := cut(p.TruncateTo(to)); err != nil {
+		if err := cut(p.truncateIn(st.leaderEpoch, to)); err != nil {
 			return fmt.Errorf("truncate at the leader's epoch %d end %d: %w", rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, err)
 		}
 		return nil
 	}
 	if b := wholeBatches(rp.RecordBatches); len(b) > 0 {
-		if _, err := p.AppendReplica(b); err != nil {
+		if _, err := p.appendReplicaIn(st.leaderEpoch, b); err != nil {
 			return err
 		}
 		// INVARIANT: the next fetch offset (this LEO) is durable before

@@ -201,6 +201,7 @@ func TestFollowerTruncatesOnDivergence(t *testing.T) {
 	leader.setLeaderEpoch(1)
 	leader.setRole(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 1}, 1)
 	fresh := leaderResponse(t, leader, 3, 2)
+	follower.setRole(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 1}, 2)
 
 	off, lastEpoch, _, err := follower.FetchPosition()
 	if err != nil || off != 5 || lastEpoch != 0 {
@@ -241,5 +242,61 @@ func TestFollowerTruncatesOnDivergence(t *testing.T) {
 	}
 	if e := follower.EpochEntries(); len(e) != 2 || e[1].Epoch != 1 || e[1].StartOffset != 3 {
 		t.Fatalf("follower epochs %+v", e)
+	}
+}
+
+// TestStaleAnswerAfterTakingLead: a replica fetch's answer that arrives
+// after the image made this broker the partition's leader (the manager
+// takes the fetcher off the partition only after followImage) changes
+// nothing: no append of the old leader's batches after the new epoch's
+// start, no truncation of the new leader's log, and the fetch state is
+// parked until the manager's follow or unfollow.
+func TestStaleAnswerAfterTakingLead(t *testing.T) {
+	oldLeader := openTestPartition(t, t.TempDir())
+	p := openTestPartition(t, t.TempDir())
+	defer oldLeader.log.Close()
+	defer p.log.Close()
+	oldLeader.setLeaderEpoch(3)
+	oldLeader.setRole(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 3}, 1)
+	p.followImage(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1, LeaderEpoch: 3}, 2)
+
+	fs := newFetchers(FetcherConfig{NodeID: 2})
+	f := &fetcher{fs: fs, leader: 1, parts: map[partKey]*followState{}}
+	st := &followState{p: p, leaderEpoch: 3}
+	first := leaderResponse(t, oldLeader, 0, 3)
+	if err := f.applyPartition(st, 0, &first); err != nil {
+		t.Fatal(err)
+	}
+	// The controller moves the lead to broker 2 (epoch 4) while a fetch
+	// from broker 1 is in flight; broker 1 appended two more meanwhile.
+	p.followImage(metadata.PartitionImage{Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 2, LeaderEpoch: 4}, 2)
+	late := leaderResponse(t, oldLeader, 3, 2)
+	if err := f.applyPartition(st, 3, &late); !errors.Is(err, errNotFollowing) {
+		t.Fatalf("stale records answer: %v, want errNotFollowing", err)
+	}
+	diverged := kmsg.NewFetchResponseTopicPartition()
+	diverged.DivergingEpoch.Epoch, diverged.DivergingEpoch.EndOffset = 3, 1
+	if err := f.applyPartition(st, 3, &diverged); !errors.Is(err, errNotFollowing) {
+		t.Fatalf("stale diverging answer: %v, want errNotFollowing", err)
+	}
+	if end := p.log.EndOffset(); end != 3 {
+		t.Fatalf("new leader's log end %d, want 3 (neither appended to nor truncated)", end)
+	}
+	if e := p.EpochEntries(); len(e) != 2 || e[1].Epoch != 4 || e[1].StartOffset != 3 {
+		t.Fatalf("new leader's epochs %+v, want epoch 4 from 3", e)
+	}
+
+	// Through apply: the state is parked, not failed with an error log.
+	k := partKey{p.TopicID, p.Index}
+	f.parts[k] = st
+	resp := kmsg.NewFetchResponse()
+	rt := kmsg.NewFetchResponseTopic()
+	rt.TopicID = p.TopicID
+	rt.Partitions = append(rt.Partitions, late)
+	rt.Partitions[0].Partition = p.Index
+	resp.Topics = append(resp.Topics, rt)
+	f.apply(&resp, map[partKey]sentState{k: {st, 3}}, fs.cfg.Logger)
+	if !errors.Is(st.failed, errNotFollowing) || p.log.EndOffset() != 3 {
+		t.Fatalf("after apply: failed %v, log end %d", st.failed, p.log.EndOffset())
 	}
 }

@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -20,6 +21,54 @@ import (
 // every append. Each batch's CRC is checked first: a corrupt batch is
 // never written. The records are not durable until SyncReplica.
 func (p *Partition) AppendReplica(batches []byte) (log.AppendInfo, error) {
+	if err := checkCRCs(batches); err != nil {
+		return log.AppendInfo{}, err
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	return p.appendReplicaLocked(batches)
+}
+
+// errNotFollowing: the partition's role changed after a replica fetch was
+// built (this broker leads it now, or follows it in another leader epoch),
+// so that fetch's answer is stale and must not touch the log.
+var errNotFollowing = errors.New("replica: no longer following the partition in the fetch's leader epoch")
+
+// followingLocked reports errNotFollowing unless this broker follows the
+// partition in leaderEpoch. Caller holds appendMu: followImage changes the
+// role under it too, so the answer holds until the caller releases it.
+//
+// INVARIANT: a leader's log is changed only by its own appends. The
+// fetcher is taken off a partition only after the image made this broker
+// its leader (Manager.followLocked runs after followImage), so an answer
+// of the old leader can arrive in between; appended, it would put an old
+// epoch's batches after the new epoch's start in the epoch cache, and a
+// truncation would cut records the new leader is answering for.
+func (p *Partition) followingLocked(leaderEpoch int32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.role.leader == p.role.self || p.role.leaderEpoch != leaderEpoch {
+		return errNotFollowing
+	}
+	return nil
+}
+
+// appendReplicaIn is AppendReplica for the fetcher: only while this
+// broker still follows the partition in leaderEpoch (followingLocked).
+func (p *Partition) appendReplicaIn(leaderEpoch int32, batches []byte) (log.AppendInfo, error) {
+	if err := checkCRCs(batches); err != nil {
+		return log.AppendInfo{}, err
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.followingLocked(leaderEpoch); err != nil {
+		return log.AppendInfo{}, err
+	}
+	return p.appendReplicaLocked(batches)
+}
+
+// checkCRCs checks every batch's CRC: a corrupt batch is never written.
+func checkCRCs(batches []byte) error {
 	err := record.Split(batches, func(h record.Header, b []byte) error {
 		if err := record.CheckCRC(b); err != nil {
 			return fmt.Errorf("batch at offset %d: %w", h.BaseOffset, err)
@@ -27,10 +76,12 @@ func (p *Partition) AppendReplica(batches []byte) (log.AppendInfo, error) {
 		return nil
 	})
 	if err != nil {
-		return log.AppendInfo{}, fmt.Errorf("replica append: %w", err)
+		return fmt.Errorf("replica append: %w", err)
 	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
+	return nil
+}
+
+func (p *Partition) appendReplicaLocked(batches []byte) (log.AppendInfo, error) {
 	if err := p.offlineErr(); err != nil {
 		return log.AppendInfo{}, err
 	}

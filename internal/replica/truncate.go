@@ -49,6 +49,24 @@ func (p *Partition) TruncateTo(offset int64) error {
 	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
+	return p.truncateLocked(offset)
+}
+
+// truncateIn is TruncateTo for the fetcher: only while this broker still
+// follows the partition in leaderEpoch (followingLocked).
+func (p *Partition) truncateIn(leaderEpoch int32, offset int64) error {
+	if offset < 0 {
+		return log.ErrOffsetOutOfRange
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.followingLocked(leaderEpoch); err != nil {
+		return err
+	}
+	return p.truncateLocked(offset)
+}
+
+func (p *Partition) truncateLocked(offset int64) error {
 	if err := p.offlineErr(); err != nil {
 		return err
 	}
@@ -105,6 +123,23 @@ func (p *Partition) ResetTo(offset int64) error {
 	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
+	if err := p.offlineErr(); err != nil {
+		return err
+	}
+	return p.resetLocked(offset)
+}
+
+// resetIn is ResetTo for the fetcher: only while this broker still
+// follows the partition in leaderEpoch (followingLocked).
+func (p *Partition) resetIn(leaderEpoch int32, offset int64) error {
+	if offset < 0 {
+		return log.ErrOffsetOutOfRange
+	}
+	p.appendMu.Lock()
+	defer p.appendMu.Unlock()
+	if err := p.followingLocked(leaderEpoch); err != nil {
+		return err
+	}
 	if err := p.offlineErr(); err != nil {
 		return err
 	}
