@@ -41,6 +41,7 @@ func benchCmd() *cobra.Command {
 		duration           time.Duration
 		latencySize        int
 		latencyPartitioner string
+		latencyConsumer    bool
 		linger             time.Duration
 		batchMax           string
 		inflight           int
@@ -135,6 +136,7 @@ cluster).`,
 				Duration:           duration,
 				LatencySize:        latencySize,
 				LatencyPartitioner: latencyPartitioner,
+				LatencyNoConsumer:  !latencyConsumer,
 				Linger:             linger,
 				MaxInflight:        inflight,
 				Compression:        compression,
@@ -286,6 +288,7 @@ cluster).`,
 	f.DurationVar(&duration, "duration", 10*time.Second, "latency phase: how long to produce")
 	f.IntVar(&latencySize, "latency-size", 0, "latency and failover phases: record size (default: the first size)")
 	f.StringVar(&latencyPartitioner, "latency-partitioner", "sticky", "latency phase and its floors: how records spread over the partitions: sticky (64 KiB to one partition, then the next, as kgo's and Java's default partitioners do with unkeyed records) or round-robin (each record to the next partition, as keyed records spread)")
+	f.BoolVar(&latencyConsumer, "latency-consumer", true, "latency phase: run a consumer tailing the topic (end-to-end latency; the durable floor then also runs with a tailing reader standing for it); false measures acknowledgements with the producer alone")
 	f.DurationVar(&linger, "linger", 5*time.Millisecond, "throughput phase: producer linger")
 	f.StringVar(&batchMax, "batch-max-bytes", "1MiB", "producer batch size limit")
 	f.IntVar(&inflight, "max-inflight", 5, "produce requests in flight per broker")

@@ -59,6 +59,10 @@ type Config struct {
 	// do with records without keys) or "round-robin" (each record to the
 	// next partition, as keyed records spread). "": sticky.
 	LatencyPartitioner string
+	// LatencyNoConsumer leaves the latency phase's tailing consumer out
+	// (no end-to-end figures): acknowledgements with the producer alone,
+	// read against the durable floor without its tailing reader.
+	LatencyNoConsumer bool
 	// DiskFloor runs the disk floor (runDiskFloor) at the latency phase's
 	// rate, size and partitions before every target and after the last,
 	// so each target's latencies can be read against what the disk
@@ -289,12 +293,23 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		}
 		rep.Floor = append(rep.Floor, f)
 
-		for _, peer := range []string{"loopback", DurablePeer} {
-			name := netFloorName(peer) + " (" + label + ")"
+		// The durable floor runs twice with the consumer: without a
+		// reader, and with the tailing reader standing for the consumer.
+		type netFloor struct {
+			peer string
+			tail bool
+		}
+		floors := []netFloor{{"loopback", false}, {DurablePeer, false}}
+		if !c.LatencyNoConsumer {
+			floors = append(floors, netFloor{DurablePeer, true})
+		}
+		for _, fl := range floors {
+			peer := fl.peer
+			name := netFloorName(peer, fl.tail) + " (" + label + ")"
 			nf := NetFloorResult{Label: name}
 			rt, err := startNetFloor(&c, peer)
 			if err == nil {
-				nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration, c.latencyPartition)
+				nf, err = runNetFloor(ctx, rt.seeds[0], c.Rate, c.LatencySize, c.Duration, c.latencyPartition, fl.tail)
 				nf.Label = name
 				err = errors.Join(err, rt.close())
 			}

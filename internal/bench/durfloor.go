@@ -32,9 +32,16 @@ type durableFloor struct {
 	files []*floorFile
 	done  chan struct{}
 	wg    sync.WaitGroup
+
+	// What tailing readers wait for (tail.go): the bytes made durable
+	// so far over all files, and a channel closed at each advance.
+	durMu    sync.Mutex
+	durable  int64
+	advanced chan struct{}
 }
 
 type floorFile struct {
+	d    *durableFloor
 	f    *os.File
 	wake chan struct{}
 
@@ -51,13 +58,13 @@ type floorWrite struct {
 }
 
 func openDurableFloor(dir string, partitions int) (*durableFloor, error) {
-	d := &durableFloor{done: make(chan struct{})}
+	d := &durableFloor{done: make(chan struct{}), advanced: make(chan struct{})}
 	for i := range max(partitions, 1) {
 		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("p%d.log", i)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return nil, errors.Join(err, d.close())
 		}
-		x := &floorFile{f: f, wake: make(chan struct{}, 1)}
+		x := &floorFile{d: d, f: f, wake: make(chan struct{}, 1)}
 		d.files = append(d.files, x)
 		d.wg.Add(1)
 		go func() {
@@ -113,6 +120,8 @@ func (x *floorFile) flush(stop <-chan struct{}) {
 			x.mu.Lock()
 			x.err = err
 			x.mu.Unlock()
+		} else {
+			x.d.advance(int64(total))
 		}
 		for _, w := range batch {
 			close(w.done)
@@ -156,13 +165,24 @@ func (d *durableFloor) serveConn(conn net.Conn) {
 		done <-chan struct{}
 	}
 	queue := make(chan answer, 1<<16)
+	first, err := readFloorFrame(conn, nil)
+	if err != nil {
+		conn.Close()
+		return
+	}
+	if isTailFrame(first) {
+		d.serveTail(conn, first)
+		return
+	}
 	go func() {
 		defer close(queue)
-		var body []byte
-		for {
-			var err error
-			if body, err = readFloorFrame(conn, body); err != nil {
-				return
+		body := first
+		for again := false; ; again = true {
+			if again {
+				var err error
+				if body, err = readFloorFrame(conn, body); err != nil {
+					return
+				}
 			}
 			n := len(body)
 			var a answer

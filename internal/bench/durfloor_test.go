@@ -20,7 +20,7 @@ func TestDurableFloor(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	res, err := runNetFloor(ctx, rt.seeds[0], rate, size, 200*time.Millisecond, func(n int64) int { return int(n) })
+	res, err := runNetFloor(ctx, rt.seeds[0], rate, size, 200*time.Millisecond, func(n int64) int { return int(n) }, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,5 +47,27 @@ func TestDurableFloor(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(parent, "sluice-bench-durable-floor-*")); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestDurableFloorTailingReader: with a tailing reader beside the sender,
+// every request is still answered in order, and the reader is answered
+// as the floor's fdatasyncs advance (at least once; never with more bytes
+// than the floor has made durable, which waitDurable guarantees).
+func TestDurableFloorTailingReader(t *testing.T) {
+	parent := t.TempDir()
+	rt, err := listenNetFloor(DurablePeer, parent, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := runNetFloor(ctx, rt.seeds[0], 2000, 100, 200*time.Millisecond, func(n int64) int { return int(n) }, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 400 || res.TailReads < 1 || res.TailReads > 400 {
+		t.Fatalf("durable floor with a tailing reader: %d records acknowledged, %d tail answers", res.Records, res.TailReads)
 	}
 }

@@ -54,7 +54,7 @@ func (r *Report) writeFloorRows(p func(string, ...any), base *LatencyResult, whe
 	// The durable loopback floor last: it is the one a durable broker's
 	// figures are closest to (durfloor.go).
 	for _, f := range r.NetFloor {
-		if f.Label != "durable loopback floor ("+when+")" {
+		if f.Label != "durable loopback floor ("+when+")" && f.Label != "durable loopback floor + tailing reader ("+when+")" {
 			continue
 		}
 		if f.Err != "" || f.Ack.Count == 0 {
@@ -82,6 +82,7 @@ func (r *Report) writeFloorNotes(p func(string, ...any)) {
 	if len(r.NetFloor) > 0 {
 		p("\nLoopback floor: no broker either. A server that reads each length-prefixed request and at once writes a %d-byte response, placed like the broker (its own process on the broker's CPUs when targets are spawned), gets the same number of requests at the same rate over one TCP connection, each of the record's size plus %d bytes (about the Produce request kgo sends for one record at linger 0), pipelined; each is timed from its write to its response. It is the loopback round trip, kernel and both Go runtimes at this load, with no Kafka protocol work. Disk + loopback floor adds the two floors' percentiles: its p50 is a lower bound for any broker's durable ack median on this machine; its p99 and p99.9 are sums of tails, only a scale.\n", netFloorResponseSize, netFloorRequestOverhead)
 		p("\nDurable loopback floor: the loopback floor's server, but it appends each request to one of the partitions' files (the partition the latency phase gives record n) with a group-commit flusher per file (one write and one fdatasync for whatever arrived meanwhile) and answers each, in request order, once an fdatasync covers it. The smallest durable broker, placed and loaded like the broker: unlike the disk floor, which runs with the rest of the machine idle, it meets what the machine does to fdatasyncs while the client keeps the other CPU and a socket busy.\n")
+		p("\nDurable loopback floor + tailing reader: the same, with a second connection standing for the latency phase's tailing consumer: the server answers its parked read each time an fdatasync completes, with the bytes made durable since, and it asks again at once (one read and one write per advance on each side; no protocol, no records decoded, so less than a Kafka consumer costs). The consumer's share of both CPUs is then in the floor too.\n")
 	}
 	p("\n")
 }

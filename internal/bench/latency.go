@@ -85,11 +85,14 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 		return err
 	}
 	defer prod.Close()
-	cons, err := kgo.NewClient(consumerOpts(c, seeds, topic, ranges)...)
-	if err != nil {
-		return err
+	tail := !c.LatencyNoConsumer
+	var cons *kgo.Client
+	if tail {
+		if cons, err = kgo.NewClient(consumerOpts(c, seeds, topic, ranges)...); err != nil {
+			return err
+		}
+		defer cons.Close()
 	}
-	defer cons.Close()
 
 	var (
 		ackMu    sync.Mutex
@@ -104,7 +107,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 	consDone := make(chan struct{})
 	go func() {
 		defer close(consDone)
-		for ctx.Err() == nil {
+		for tail && ctx.Err() == nil {
 			fs := cons.PollFetches(ctx)
 			if ctx.Err() != nil {
 				return
@@ -163,7 +166,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 	if err := prod.Flush(ctx); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
-	for warmSeen.Load() < warmN {
+	for tail && warmSeen.Load() < warmN {
 		if ctx.Err() != nil {
 			return errors.Join(fe.get(), fmt.Errorf("warm-up: consumer saw %d of %d records: %w", warmSeen.Load(), warmN, ctx.Err()))
 		}
@@ -204,7 +207,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 
 	// Give the consumer until every acknowledged record has arrived.
 	deadline := time.Now().Add(30 * time.Second)
-	for received.Load() < acked.Load() && ctx.Err() == nil && time.Now().Before(deadline) {
+	for tail && received.Load() < acked.Load() && ctx.Err() == nil && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	cancel()
@@ -224,7 +227,7 @@ func runLatency(ctx context.Context, c *Config, pr *progress, target string, see
 	if res.Sent < total {
 		return fmt.Errorf("sent %d of %d records: %w", res.Sent, total, context.Cause(ctx))
 	}
-	if res.Received < res.Acked {
+	if tail && res.Received < res.Acked {
 		return fmt.Errorf("consumer got %d of %d acknowledged records", res.Received, res.Acked)
 	}
 	pr.note("%s: %d records at %.0f/s; ack p50 %s p99 %s; e2e p50 %s p99 %s",

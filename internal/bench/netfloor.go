@@ -32,7 +32,10 @@ type NetFloorResult struct {
 	Ack     Summary // request written to response read
 	Elapsed time.Duration
 	Records int64
-	Err     string
+	// TailReads is how many answers the tailing reader read (tail.go; 0
+	// without one).
+	TailReads int64
+	Err       string
 }
 
 // serveNetFloor answers every length-prefixed frame on every connection
@@ -140,14 +143,26 @@ func listenNetFloor(peer, parent string, partitions int) (*running, error) {
 // put several records in one request when one is in flight).
 //
 // Request n carries partitionOf(n) after its correlation id (bytes 8-12 of
-// the request), for the durable floor's server to append it there.
-func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Duration, partitionOf func(n int64) int) (res NetFloorResult, err error) {
+// the request), for the durable floor's server to append it there. With
+// tail (the durable floor only) a tailing reader runs beside the sender
+// for the whole run (tail.go), as the latency phase's consumer does.
+func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Duration, partitionOf func(n int64) int, tail bool) (res NetFloorResult, err error) {
 	var dialer net.Dialer
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return res, err
 	}
 	defer conn.Close()
+	if tail {
+		stop := tailFor(ctx, addr)
+		defer func() {
+			n, terr := stop()
+			res.TailReads = n
+			if err == nil && terr != nil {
+				err = fmt.Errorf("tailing reader: %w", terr)
+			}
+		}()
+	}
 
 	// Responses come back in request order on one connection, so the
 	// reader matches them to send times first in, first out.
@@ -214,8 +229,11 @@ func runNetFloor(ctx context.Context, addr string, rate, size int, d time.Durati
 }
 
 // netFloorName is how the report names the floor a peer serves.
-func netFloorName(peer string) string {
-	if peer == DurablePeer {
+func netFloorName(peer string, tail bool) string {
+	switch {
+	case peer == DurablePeer && tail:
+		return "durable loopback floor + tailing reader"
+	case peer == DurablePeer:
 		return "durable loopback floor"
 	}
 	return "loopback floor"

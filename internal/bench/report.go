@@ -384,9 +384,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				if base != nil {
 					b50, ba, be = float64(base.Ack.P50), float64(base.Ack.P99), float64(base.E2E.P99)
 				}
+				e2e := []string{"—", "—", "—", "—"} // --latency-consumer=false
+				if l.E2E.Count > 0 {
+					e2e = []string{fmtDur(l.E2E.P50), fmtDur(l.E2E.P99), fmtDur(l.E2E.P999), fmtDur(l.E2E.Max)}
+				}
 				p("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", l.Target, fmtRate(l.AchievedRate()),
 					fmtDur(l.Ack.P50), fmtDur(l.Ack.P99), fmtDur(l.Ack.P999), fmtDur(l.Ack.Max),
-					fmtDur(l.E2E.P50), fmtDur(l.E2E.P99), fmtDur(l.E2E.P999), fmtDur(l.E2E.Max),
+					e2e[0], e2e[1], e2e[2], e2e[3],
 					ratio(float64(l.Ack.P50), b50), ratio(float64(l.Ack.P99), ba), ratio(float64(l.E2E.P99), be))
 			}
 			if l.Err != "" {
