@@ -102,12 +102,14 @@ func TestTinyBench(t *testing.T) {
 		}
 	}
 
-	if len(rep.NetFloor) != 2*(len(targets)+1) {
-		t.Fatalf("%d loopback floor runs, want %d (plain and durable beside each disk floor run)", len(rep.NetFloor), 2*(len(targets)+1))
+	if len(rep.NetFloor) != 3*(len(targets)+1) {
+		t.Fatalf("%d loopback floor runs, want %d (plain, durable and durable with a tailing reader beside each disk floor run)", len(rep.NetFloor), 3*(len(targets)+1))
 	}
 	for _, f := range rep.NetFloor {
-		// Every request sent got its response.
-		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 || f.Ack.P50 <= 0 || f.Ack.P50 > f.Ack.Max {
+		// Every request sent got its response; the tailing reader was
+		// answered on the floor that has one.
+		tail := strings.Contains(f.Label, "tailing reader")
+		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 || f.Ack.P50 <= 0 || f.Ack.P50 > f.Ack.Max || tail != (f.TailReads > 0) {
 			t.Errorf("%s: %+v", f.Label, f)
 		}
 	}

@@ -124,8 +124,8 @@ func TestSpawnedBench(t *testing.T) {
 			t.Errorf("%s latency: %+v", l.Target, l)
 		}
 	}
-	if len(rep.NetFloor) != 6 {
-		t.Fatalf("%d loopback floor runs, want 6 (plain and durable, three times)", len(rep.NetFloor))
+	if len(rep.NetFloor) != 9 {
+		t.Fatalf("%d loopback floor runs, want 9 (plain, durable and durable with a tailing reader, three times)", len(rep.NetFloor))
 	}
 	for _, f := range rep.NetFloor {
 		if f.Err != "" || f.Records != 400 || f.Ack.Count != 400 {
