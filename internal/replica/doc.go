@@ -57,8 +57,11 @@
 // rule on both sides: the leader answers a fetch's LastFetchedEpoch with
 // DivergingEpoch from its epoch cache (Partition.DivergingEpoch), and the
 // follower turns that answer into an offset from its own cache
-// (Partition.TruncationOffset); the fetcher uses exactly these. The
-// leader's ISR decisions are the ISR type: a pure, clock-free record of
+// (Partition.TruncationOffset); the fetcher uses exactly these, and only
+// while the partition is still followed in the leader epoch its fetch was
+// built for (followingLocked, under appendMu as followImage): an answer
+// that arrives after the image made this broker the leader never appends
+// to or truncates the new leader's log. The leader's ISR decisions are the ISR type: a pure, clock-free record of
 // each follower's fetch offset and last caught-up time that says who may
 // join, who fell behind for longer than replica.lag.time.max.ms, and how
 // far the HW may go over the maximal ISR (KIP-497) while an
