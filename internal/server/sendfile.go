@@ -9,14 +9,24 @@ import (
 	"syscall"
 )
 
+// smallCopyMax is the most file bytes a response on plain TCP is copied
+// with rather than sent with sendfile (docs/adr/0002-small-fetch-copy.md):
+// a tailing consumer's answer of a few records costs a writev of its head,
+// a sendfile and a writev of its tail, three syscalls and as many TCP
+// segments for the client to wake for, where one read into writeCopy's
+// buffer and one write do. It is writeCopy's buffer size, so such an
+// answer leaves in one write.
+const smallCopyMax = 64 << 10
+
 // writeOut writes the byte runs with writev and file ranges with sendfile,
 // so fetched log bytes go from page cache to socket without entering Go
-// memory. Any other connection goes through writeCopy: a *tls.Conn (SSL,
-// SASL_SSL listeners) must encrypt every byte, so it is never a
-// *net.TCPConn here and file bytes never reach sendfile.
+// memory, unless the response carries at most smallCopyMax file bytes. Any
+// other connection goes through writeCopy: a *tls.Conn (SSL, SASL_SSL
+// listeners) must encrypt every byte, so it is never a *net.TCPConn here
+// and file bytes never reach sendfile.
 func writeOut(c net.Conn, o *out) error {
 	tc, ok := c.(*net.TCPConn)
-	if !ok {
+	if !ok || copySmall(o) {
 		return writeCopy(c, o)
 	}
 	var pending net.Buffers
@@ -125,4 +135,13 @@ func sendFile(tc *net.TCPConn, f FilePart) error {
 		return ferr
 	}
 	return serr
+}
+
+// copySmall reports whether o carries file bytes, at most smallCopyMax.
+func copySmall(o *out) bool {
+	var n int64
+	for _, p := range o.parts {
+		n += p.file.Len
+	}
+	return n > 0 && n <= smallCopyMax
 }

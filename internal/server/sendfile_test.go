@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -35,7 +36,13 @@ func TestWriteOutPaths(t *testing.T) {
 	o := &out{parts: []part{{buf: []byte("head")}, {file: FilePart{File: f, Pos: 3, Len: int64(len(data)) - 10}}, {buf: []byte("mid")},
 		{file: FilePart{File: f, Pos: 0, Len: 5}}, {buf: []byte("tail")}}}
 	want := append(append(append(append([]byte("head"), data[3:len(data)-7]...), "mid"...), data[:5]...), "tail"...)
-	short := &out{parts: []part{{file: FilePart{File: f, Pos: int64(len(data)) - 4, Len: 8}}}}
+	short := &out{parts: []part{{file: FilePart{File: f, Pos: int64(len(data)) - 4, Len: smallCopyMax + 1}}}} // past the copy threshold: sendfile on TCP
+	// A tailing consumer's answer: a few records, copied into one write.
+	small := &out{parts: []part{{buf: []byte("head")}, {file: FilePart{File: f, Pos: 7, Len: 3000}}, {buf: []byte("tail")}}}
+	wantSmall := append(append([]byte("head"), data[7:3007]...), "tail"...)
+	if copySmall(o) || !copySmall(small) || copySmall(&out{parts: []part{{buf: []byte("no file")}}}) {
+		t.Fatal("copySmall: want sendfile for 320 KB of file bytes, a copy for 3,000, and neither without a file")
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -60,10 +67,14 @@ func TestWriteOutPaths(t *testing.T) {
 		if err := writeOut(w, o); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
+		if err := writeOut(w, small); err != nil {
+			t.Fatalf("%s: small: %v", name, err)
+		}
 		if err := writeOut(w, short); !errors.Is(err, errShortFile) {
 			t.Errorf("%s: short file: %v", name, err)
 		}
 		w.Close()
+		want := append(slices.Clone(want), wantSmall...)
 		if b := <-got; !bytes.Equal(b[:min(len(b), len(want))], want) {
 			t.Errorf("%s: %d bytes differ from the %d expected", name, len(b), len(want))
 		}
