@@ -112,7 +112,9 @@ each a loopback floor: requests of the Produce request's size at the same rate
 over one TCP connection to a server, placed like the broker, that answers each
 at once: what the round trip alone costs; and a durable loopback floor: the
 same server appending each request to a file per partition and answering once
-an fdatasync covers it, the smallest durable broker under the same load. Progress
+an fdatasync covers it, the smallest durable broker under the same load, run
+once more with a tailing reader answered at every fdatasync in place of the
+latency phase's consumer (not with --latency-consumer=false). Progress
 goes to stderr; a Markdown report goes to stdout, with ratios against
 --baseline (default: the first target that is not an embedded Sluice or a
 cluster).`,
