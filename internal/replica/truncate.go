@@ -44,26 +44,29 @@ import (
 // starts at offset (Kafka's truncateFullyAndStartAt). The log change is
 // fsynced before TruncateTo returns.
 func (p *Partition) TruncateTo(offset int64) error {
-	if offset < 0 {
-		return log.ErrOffsetOutOfRange
-	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	return p.truncateLocked(offset)
+	return p.cutWith(offset, nil, p.truncateLocked)
 }
 
 // truncateIn is TruncateTo for the fetcher: only while this broker still
 // follows the partition in leaderEpoch (followingLocked).
 func (p *Partition) truncateIn(leaderEpoch int32, offset int64) error {
+	return p.cutWith(offset, func() error { return p.followingLocked(leaderEpoch) }, p.truncateLocked)
+}
+
+// cutWith runs cut (truncateLocked or resetChecked) at a non-negative
+// offset with appendMu held, after check when there is one.
+func (p *Partition) cutWith(offset int64, check func() error, cut func(int64) error) error {
 	if offset < 0 {
 		return log.ErrOffsetOutOfRange
 	}
 	p.appendMu.Lock()
 	defer p.appendMu.Unlock()
-	if err := p.followingLocked(leaderEpoch); err != nil {
-		return err
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
-	return p.truncateLocked(offset)
+	return cut(offset)
 }
 
 func (p *Partition) truncateLocked(offset int64) error {
@@ -118,28 +121,17 @@ func (p *Partition) truncateLocked(offset int64) error {
 // producer state are emptied (the leader's batches from offset rebuild
 // them) and the HW becomes offset.
 func (p *Partition) ResetTo(offset int64) error {
-	if offset < 0 {
-		return log.ErrOffsetOutOfRange
-	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	if err := p.offlineErr(); err != nil {
-		return err
-	}
-	return p.resetLocked(offset)
+	return p.cutWith(offset, nil, p.resetChecked)
 }
 
 // resetIn is ResetTo for the fetcher: only while this broker still
 // follows the partition in leaderEpoch (followingLocked).
 func (p *Partition) resetIn(leaderEpoch int32, offset int64) error {
-	if offset < 0 {
-		return log.ErrOffsetOutOfRange
-	}
-	p.appendMu.Lock()
-	defer p.appendMu.Unlock()
-	if err := p.followingLocked(leaderEpoch); err != nil {
-		return err
-	}
+	return p.cutWith(offset, func() error { return p.followingLocked(leaderEpoch) }, p.resetChecked)
+}
+
+// resetChecked is resetLocked on a log whose directory is online.
+func (p *Partition) resetChecked(offset int64) error {
 	if err := p.offlineErr(); err != nil {
 		return err
 	}
