@@ -103,7 +103,7 @@ func runTailReader(ctx context.Context, addr string) (int64, error) {
 	for ctx.Err() == nil {
 		binary.BigEndian.PutUint32(req[8:12], uint32(answers))
 		binary.BigEndian.PutUint64(req[12:20], uint64(seen))
-		if _, err := conn.Write(req); err != nil {
+		if _, err = conn.Write(req); err != nil {
 			break
 		}
 		if buf, err = readFloorFrame(conn, buf); err != nil {
