@@ -74,7 +74,7 @@ func handleProduce(e *Env, req *server.Request) server.Reply {
 		}
 	}
 	var waits []produced
-	hints := hintBrokers{}
+	var hints hintBrokers
 	for _, rt := range r.Topics {
 		t := kmsg.NewProduceResponseTopic()
 		t.Topic, t.TopicID = rt.Topic, rt.TopicID

@@ -40,6 +40,7 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 			resp.ErrorCode = code
 			return &server.Response{Msg: resp}
 		}
+		defer fc.done()
 		img := e.Meta.Image()
 		var deadline time.Time
 		if r.MaxWaitMillis > 0 {
@@ -60,8 +61,9 @@ func handleFetch(e *Env, req *server.Request) server.Reply {
 			budget = min(budget, downConvertBudget)
 		}
 		budget = fetchQuotaBudget(e, req, budget)
+		pass := &fetchPass{out: &server.Response{}}
 		for {
-			pass := fetchOnce(e, req, img, r, fc, wake, z, budget)
+			fetchOnce(e, req, img, r, fc, wake, z, budget, pass)
 			done := pass.size >= int(r.MinBytes) || pass.anyErr || deadline.IsZero()
 			if !done {
 				if wait := time.Until(deadline); wait > 0 {
@@ -122,6 +124,19 @@ func (p *fetchPass) release() {
 	for _, rr := range p.releases {
 		rr.Release()
 	}
+	p.releases = p.releases[:0]
+}
+
+// reset empties p for another pass of the same fetch (a parked fetch
+// reads again at every wake-up); the last pass released what it read.
+func (p *fetchPass) reset() {
+	*p.out = server.Response{}
+	clear(p.entries)
+	p.entries = p.entries[:0]
+	p.size, p.anyErr = 0, false
+	p.watched = p.watched[:0]
+	clear(p.hints)
+	p.releases = p.releases[:0]
 }
 
 // answer builds the response of the last pass: every partition for a full
@@ -171,10 +186,10 @@ func (fc *fetchContext) answer(e *Env, req *server.Request, r *kmsg.FetchRequest
 // sessionless or full fetch registers wake on each partition before
 // reading it, and a session is subscribed to its partitions before it
 // reads them, so an append between read and wait is never missed.
-func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, fc *fetchContext, wake chan struct{}, z authz, budget int) *fetchPass {
+func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRequest, fc *fetchContext, wake chan struct{}, z authz, budget int, pass *fetchPass) {
 	items := fc.items
-	pass := &fetchPass{out: &server.Response{}, hints: hintBrokers{}}
-	if fc.sess == nil {
+	pass.reset()
+	if fc.sess == nil && pass.entries == nil {
 		pass.entries = make([]passEntry, 0, len(items))
 	}
 	var lastName string
@@ -239,7 +254,6 @@ func fetchOnce(e *Env, req *server.Request, img *metadata.Image, r *kmsg.FetchRe
 			}
 		}
 	}
-	return pass
 }
 
 // readPartition answers it in pe from its leader partition p, within the

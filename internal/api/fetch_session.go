@@ -78,6 +78,7 @@ type sessionPart struct {
 	dirty      atomic.Bool                    // read it at the next fetch
 	resolvedAt atomic.Pointer[metadata.Image] // the image sub was found in
 	sub        *replica.Partition             // subscribed to (s.mu)
+	rotating   bool                           // rotate's mark (s.mu)
 }
 
 // HWMoved marks the partition for reading and wakes the session's parked
@@ -106,6 +107,15 @@ type fetchSession struct {
 	// wake is signalled when a partition of the session changes (its
 	// HWMoved); an incremental fetch parks on it.
 	wake chan struct{}
+
+	// items is the fetchItem slice incremental fetches reuse: at every
+	// HW move a tailing consumer's fetch lists all of the session's
+	// partitions, and a fresh slice each time was most of the broker's
+	// garbage at 100 partitions. itemsBusy: a fetch of this session
+	// holds it (a client may pipeline the next fetch before the answer
+	// of the last, which then gets its own slice).
+	items     []fetchItem
+	itemsBusy bool
 }
 
 // resolve subscribes sp to the partition named in img (none when this
@@ -146,6 +156,9 @@ type fetchContext struct {
 	sess     *fetchSession // incremental: the session
 	fullRead bool          // incremental: read every partition, not only the changed ones
 	items    []fetchItem
+	// ownsItems: items is the session's reusable slice, handed back by
+	// done.
+	ownsItems bool
 }
 
 // fetchItem is one partition a client fetch reads.
@@ -240,11 +253,28 @@ func (c *FetchSessions) newContext(r *kmsg.FetchRequest) (*fetchContext, int16) 
 	if s.lastUsed.Sub(s.lastFull) >= sessionFullReadEvery {
 		fc.fullRead, s.lastFull = true, s.lastUsed
 	}
-	fc.items = make([]fetchItem, len(s.parts))
-	for i, sp := range s.parts {
-		fc.items[i] = fetchItem{key: sp.key, offset: sp.offset, maxBytes: sp.maxBytes, leaderEpoch: sp.leaderEpoch, part: sp}
+	var items []fetchItem
+	if !s.itemsBusy {
+		items, s.itemsBusy, fc.ownsItems = s.items[:0], true, true
 	}
+	for _, sp := range s.parts {
+		items = append(items, fetchItem{key: sp.key, offset: sp.offset, maxBytes: sp.maxBytes, leaderEpoch: sp.leaderEpoch, part: sp})
+	}
+	fc.items = items
 	return fc, 0
+}
+
+// done ends the fetch: the session may lend its items to the next one.
+func (fc *fetchContext) done() {
+	if !fc.ownsItems {
+		return
+	}
+	s := fc.sess
+	s.mu.Lock()
+	clear(fc.items) // no sessionParts kept alive past their removal
+	s.items, s.itemsBusy = fc.items[:0], false
+	s.mu.Unlock()
+	fc.items, fc.ownsItems = nil, false
 }
 
 // check validates an incremental fetch against the session (s.mu held).
@@ -356,22 +386,28 @@ func (fc *fetchContext) answered(entries []passEntry) ([]int, int32) {
 
 // rotate moves the session's entries of moved to the end of its order,
 // keeping the rest in place. Entries the session no longer holds
-// (forgotten by a later request) are skipped.
+// (forgotten by a later request) are skipped. In place, with no map: it
+// runs on every answer with records.
 func (s *fetchSession) rotate(moved []*sessionPart) {
-	back := make(map[*sessionPart]bool, len(moved))
 	for _, sp := range moved {
-		back[sp] = true
+		sp.rotating = true
 	}
-	kept := make([]*sessionPart, 0, len(s.parts))
-	var tail []*sessionPart
+	var buf [8]*sessionPart
+	tail := buf[:0]
+	w := 0
 	for _, sp := range s.parts {
-		if back[sp] {
+		if sp.rotating {
+			sp.rotating = false
 			tail = append(tail, sp)
-		} else {
-			kept = append(kept, sp)
+			continue
 		}
+		s.parts[w] = sp
+		w++
 	}
-	s.parts = append(kept, tail...)
+	copy(s.parts[w:], tail)
+	for _, sp := range moved {
+		sp.rotating = false // one the session no longer holds
+	}
 }
 
 // create opens a session holding items with what the full answer (entries) told the client,

@@ -43,16 +43,26 @@ func (e *Env) leaderOf(img *metadata.Image, topic string, partition int32) (*rep
 // hintBrokers collects the endpoints of the leaders named in hints, for
 // the NodeEndpoints of Produce (v10+) and Fetch (v16+) responses, so a
 // client reaches a new leader without a Metadata round trip (KIP-951).
+// The zero value is empty; most requests never add one, so the map is made
+// on the first add and an empty set costs nothing (a tailing consumer's
+// fetch is answered thousands of times a second).
 type hintBrokers map[int32]bool
 
-func (h hintBrokers) add(hint leaderHint) {
-	if hint.ID >= 0 {
-		h[hint.ID] = true
+func (h *hintBrokers) add(hint leaderHint) {
+	if hint.ID < 0 {
+		return
 	}
+	if *h == nil {
+		*h = hintBrokers{}
+	}
+	(*h)[hint.ID] = true
 }
 
 // endpoints returns the hinted brokers as reached on req's listener.
 func (h hintBrokers) endpoints(e *Env, req *server.Request, img *metadata.Image) []liveBroker {
+	if len(h) == 0 {
+		return nil
+	}
 	var out []liveBroker
 	for _, lb := range e.liveBrokers(req, img) {
 		if h[lb.ID] {

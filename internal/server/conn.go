@@ -213,6 +213,7 @@ func (c *conn) answer(p pending, werr error) error {
 		if werr == nil {
 			werr = writeOut(c.nc, o)
 		}
+		o.release()
 		if werr != nil {
 			c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
 			c.closeOnce()

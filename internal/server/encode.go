@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 )
 
 // part is one piece of an encoded response: bytes, or a file range.
@@ -12,26 +13,53 @@ type part struct {
 	file FilePart
 }
 
-// out is an encoded response in write order.
-type out struct{ parts []part }
+// out is an encoded response in write order. Its byte parts point into
+// buf, which goes back to the pool once the response is written (release).
+type out struct {
+	parts []part
+	buf   *[]byte
+}
+
+// encodeBufs hold encoded responses: a tailing consumer is answered at
+// every HW move, and a new buffer for each answer was the broker's largest
+// allocation left on that path. Buffers that grew past encodeBufMax (big
+// metadata answers) are left to the GC rather than kept.
+var encodeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const encodeBufMax = 64 << 10
+
+// release hands o's buffer back; o must not be used after.
+func (o *out) release() {
+	if o == nil || o.buf == nil {
+		return
+	}
+	if cap(*o.buf) <= encodeBufMax {
+		*o.buf = (*o.buf)[:0]
+		encodeBufs.Put(o.buf)
+	}
+	o.buf, o.parts = nil, nil
+}
 
 // encode frames resp for req: size, correlation id, the header's tagged
 // fields for flexible responses (never for ApiVersions, whose response header
 // stays v0 so a client can always parse it), the body, and the splices.
 func encode(req *Request, resp *Response) (*out, error) {
-	buf := make([]byte, 8, 256)
+	bp := encodeBufs.Get().(*[]byte)
+	buf := append((*bp)[:0], 0, 0, 0, 0, 0, 0, 0, 0)
 	binary.BigEndian.PutUint32(buf[4:], uint32(req.CorrelationID))
 	if resp.Msg.IsFlexible() && req.Key != 18 {
 		buf = append(buf, 0)
 	}
 	buf = resp.Msg.AppendTo(buf)
-	o := &out{}
+	*bp = buf
+	o := &out{buf: bp}
 	total := int64(len(buf) - 4)
 	flexible := resp.Msg.IsFlexible()
 	start, from := 0, 8
 	for _, s := range resp.Splices {
 		at := bytes.Index(buf[from:], s.Marker)
 		if at < 0 {
+			o.release()
 			return nil, fmt.Errorf("splice marker not found")
 		}
 		at += from

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -773,4 +774,96 @@ func TestFetchSessionThrottled(t *testing.T) {
 		break
 	}
 	t.Logf("%d throttled answers before the record", throttles)
+}
+
+// TestFetchSessionTwoConnections: a session is not bound to a connection
+// (as in Kafka). While one connection's incremental fetch is parked, the
+// next epoch arrives on another connection and parks too; a record wakes
+// them, both are answered without error, and the session goes on serving
+// later epochs. The broker lends a session's fetch list to one fetch at a
+// time; the second one here must get its own (run with -race). A session
+// has one wake-up signal, so one of the two may sleep out its MaxWait
+// (1 s here): clients fetch a session one epoch at a time.
+func TestFetchSessionTwoConnections(t *testing.T) {
+	tb := startBroker(t)
+	cl, a := newFSTopic(t, tb, newAdmin(t, tb.Addr()), 17, 3)
+	b := newFSConn(t, tb.Addr(), 17, a.topic, a.id)
+	id := a.open(100, fsPart{0, 0}, fsPart{1, 0}, fsPart{2, 0}).SessionID
+	// One incremental fetch ends first, so the session has a list to lend.
+	if resp := a.ok("epoch 1", a.req(id, 1, 0)); len(resp.Topics) != 0 {
+		t.Fatalf("epoch 1, nothing new: partitions %v", partList(a.parts(resp)))
+	}
+
+	a.corr++
+	first := a.req(id, 2, 1000)
+	a.rc.send(a.corr, first)
+	// B's epoch 3 is valid once A's epoch 2 has been taken; until then it
+	// is refused with INVALID_FETCH_SESSION_EPOCH, which does not use the
+	// epoch up.
+	deadline := time.Now().Add(10 * time.Second)
+	b.corr++
+	second := b.req(id, 3, 1000)
+	for {
+		b.rc.send(b.corr, second)
+		// A refused epoch is answered at once; an accepted one parks
+		// until the record below or its MaxWait.
+		frame, err := b.rc.readFrame(200 * time.Millisecond)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break // parked: accepted
+			}
+			t.Fatalf("epoch 3 on the second connection: %v", err)
+		}
+		_, resp, err := decodeResponse(frame, second)
+		if err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+		if code := resp.(*kmsg.FetchResponse).ErrorCode; code != kerr.InvalidFetchSessionEpoch.Code {
+			t.Fatalf("epoch 3 answered at once with %v, want a parked fetch or INVALID_FETCH_SESSION_EPOCH", kerr.ErrorForCode(code))
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("epoch 3 never accepted on the second connection")
+		}
+		b.corr++
+	}
+
+	produceSync(t, cl, &kgo.Record{Partition: 1, Value: []byte("one")})
+	got := map[string]bool{}
+	for _, c := range []struct {
+		c   *fsConn
+		req *kmsg.FetchRequest
+	}{{a, first}, {b, second}} {
+		resp := c.c.rc.recv(c.c.corr, c.req).(*kmsg.FetchResponse)
+		if resp.ErrorCode != 0 || resp.SessionID != id {
+			t.Fatalf("epoch %d: error %v, session %d; want none, %d", c.req.SessionEpoch, kerr.ErrorForCode(resp.ErrorCode), resp.SessionID, id)
+		}
+		for p, rp := range c.c.parts(resp) {
+			if rp.ErrorCode != 0 {
+				t.Fatalf("epoch %d: partition %d error %v", c.req.SessionEpoch, p, kerr.ErrorForCode(rp.ErrorCode))
+			}
+			for _, v := range fsValues(t, rp) {
+				got[fmt.Sprintf("%d:%s", p, v)] = true
+			}
+		}
+	}
+	if !got["1:one"] {
+		t.Fatalf("neither parked fetch returned partition 1's record; got %v", got)
+	}
+
+	// Later epochs reuse the session's list: each sees only its news,
+	// the client moving past what the last one returned.
+	for i, want := range []struct {
+		p    int32
+		v    string
+		past fsPart
+	}{{2, "two", fsPart{1, 1}}, {0, "three", fsPart{2, 1}}} {
+		produceSync(t, cl, &kgo.Record{Partition: want.p, Value: []byte(want.v)})
+		epoch := int32(4 + i)
+		r := a.req(id, epoch, 2000, want.past)
+		parts := a.parts(a.ok(fmt.Sprintf("epoch %d", epoch), r))
+		if rp, ok := parts[want.p]; len(parts) != 1 || !ok || strings.Join(fsValues(t, rp), ",") != want.v {
+			t.Fatalf("epoch %d after %q to partition %d: partitions %v, want only %d with [%s]", epoch, want.v, want.p, partList(parts), want.p, want.v)
+		}
+	}
 }
