@@ -111,9 +111,11 @@ type fetchSession struct {
 	// items is the fetchItem slice incremental fetches reuse: at every
 	// HW move a tailing consumer's fetch lists all of the session's
 	// partitions, and a fresh slice each time was most of the broker's
-	// garbage at 100 partitions. itemsBusy: a fetch of this session
-	// holds it (a client may pipeline the next fetch before the answer
-	// of the last, which then gets its own slice).
+	// garbage at 100 partitions. It costs about 70 bytes per partition
+	// held, bounded with the sessions by maxSessionPartitions.
+	// itemsBusy: a fetch of this session holds it. Fetches on one
+	// connection run one at a time, but a session is not bound to a
+	// connection: another one may fetch it meanwhile, and gets its own.
 	items     []fetchItem
 	itemsBusy bool
 }

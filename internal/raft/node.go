@@ -314,6 +314,22 @@ func (n *Node) loop() {
 	defer close(n.done)
 	defer n.st.close()
 	for {
+		// Ready is handled before waiting, not only after an event: Run's
+		// Campaign of a one-voter quorum leaves its own vote in Ready, and
+		// waiting for the first tick kept a single node from answering
+		// for a whole tick interval after start.
+		for n.fatal == nil && n.rn.HasReady() {
+			rd := n.rn.Ready()
+			if err := n.handle(&rd); err != nil {
+				n.die(err)
+				break
+			}
+			n.rn.Advance(rd)
+		}
+		if n.fatal != nil {
+			return
+		}
+		n.publishStatus()
 		select {
 		case <-n.tickc:
 			n.rn.Tick()
@@ -336,18 +352,6 @@ func (n *Node) loop() {
 			n.failAll(ErrStopped)
 			return
 		}
-		for n.fatal == nil && n.rn.HasReady() {
-			rd := n.rn.Ready()
-			if err := n.handle(&rd); err != nil {
-				n.die(err)
-				break
-			}
-			n.rn.Advance(rd)
-		}
-		if n.fatal != nil {
-			return
-		}
-		n.publishStatus()
 	}
 }
 

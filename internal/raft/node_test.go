@@ -241,6 +241,31 @@ func TestOneVoterQuorumRestarts(t *testing.T) {
 	q.converged(21)
 }
 
+// TestOneVoterLeadsWithoutATick: a one-voter quorum campaigns in Run and
+// must lead and commit with no tick at all (a clock that never moves), or
+// a single broker waits a tick interval (100 ms by default) before it can
+// answer anything after every start.
+func TestOneVoterLeadsWithoutATick(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0)) // never advanced
+	hub := NewHub(1)
+	n, err := New(Config{ID: 1, Dir: t.TempDir(), Voters: []uint64{1}, TickInterval: time.Hour, ElectionTicks: 10,
+		Clock: clk, StateMachine: &listSM{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := hub.Join(1, n)
+	n.Run(tr)
+	t.Cleanup(func() { tr.Close(); n.Stop() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := n.Propose(ctx, []byte("first")); err != nil {
+		t.Fatalf("propose on a one-voter quorum whose clock never ticks: %v (status %+v)", err, n.Status())
+	}
+	if st := n.Status(); !st.IsLeader || !st.Ready {
+		t.Fatalf("status after a commit: %+v, want a ready leader", st)
+	}
+}
+
 func TestLeaderKilledNewLeaderCommits(t *testing.T) {
 	for _, useTCP := range []bool{false, true} {
 		t.Run(map[bool]string{false: "hub", true: "tcp"}[useTCP], func(t *testing.T) {
