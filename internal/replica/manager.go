@@ -90,6 +90,8 @@ func (m *Manager) Apply(img *metadata.Image) error {
 	}
 	want := map[TP]bool{}
 	var firstErr error
+	var follows []imageFollow
+	var opens []partitionOpen
 	for _, t := range img.TopicsByName {
 		cfg := config.ResolveTopic(m.broker, t.Configs)
 		cc := resolveCompaction(m.broker, t.Configs)
@@ -109,21 +111,10 @@ func (m *Manager) Apply(img *metadata.Image) error {
 				p = nil
 			}
 			if p == nil {
-				var err error
-				if p, err = m.open(img, t.Name, t.ID, int32(i), len(t.Partitions[i].Replicas), cfg, cc); err != nil {
-					m.logger.Error("open partition", "topic", t.Name, "partition", i, "err", err)
-					if firstErr == nil {
-						firstErr = err
-					}
-					continue
-				}
-				p.followImage(t.Partitions[i], m.broker.NodeID)
-				m.parts[tp] = p
-				m.followLocked(p)
+				opens = append(opens, partitionOpen{tp: tp, id: t.ID, pi: t.Partitions[i], cfg: cfg, cc: cc})
 				continue
 			}
-			p.followImage(t.Partitions[i], m.broker.NodeID)
-			m.followLocked(p)
+			follows = append(follows, imageFollow{tp: tp, p: p, pi: t.Partitions[i]})
 			if *p.Config() != cfg {
 				p.setConfig(cfg)
 			}
@@ -132,12 +123,114 @@ func (m *Manager) Apply(img *metadata.Image) error {
 			}
 		}
 	}
+	for _, o := range m.openAll(img, opens) {
+		if o.err != nil {
+			m.logger.Error("open partition", "topic", o.tp.Topic, "partition", o.tp.Partition, "err", o.err)
+			if firstErr == nil {
+				firstErr = o.err
+			}
+			continue
+		}
+		follows = append(follows, imageFollow{tp: o.tp, p: o.p, pi: o.pi, opened: true})
+	}
+	m.followImages(follows)
+	for _, f := range follows {
+		if f.opened {
+			m.parts[f.tp] = f.p
+		}
+		// After followImage: the fetcher comes off a partition this
+		// broker now leads only once the partition knows it leads
+		// (follower.go followingLocked).
+		m.followLocked(f.p)
+	}
 	for tp, p := range m.parts {
 		if !want[tp] {
 			m.removeLocked(tp, p)
 		}
 	}
 	return firstErr
+}
+
+// imageFollow is a partition Apply hands its image entry to.
+type imageFollow struct {
+	tp     TP
+	p      *Partition
+	pi     metadata.PartitionImage
+	opened bool // opened by this Apply, not hosted yet
+}
+
+// applyWorkers bounds the partitions Apply opens, or writes a new leader
+// epoch of, at once.
+const applyWorkers = 32
+
+// partitionOpen is a partition Apply opens: its image entry and configs,
+// and what opening it gave.
+type partitionOpen struct {
+	tp  TP
+	id  metadata.UUID
+	pi  metadata.PartitionImage
+	cfg config.Topic
+	cc  compaction
+	p   *Partition
+	err error
+}
+
+// openAll opens ps applyWorkers at a time: a broker that starts with
+// 1,000 partitions opened them one after another in 0.5-1.1 s here, most
+// of it waiting on file opens and reads that do not depend on each other.
+func (m *Manager) openAll(img *metadata.Image, ps []partitionOpen) []partitionOpen {
+	parallel(len(ps), func(k int) {
+		o := &ps[k]
+		o.p, o.err = m.open(img, o.tp.Topic, o.id, o.tp.Partition, len(o.pi.Replicas), o.cfg, o.cc)
+	})
+	return ps
+}
+
+// parallel runs f(0..n-1), applyWorkers at a time, and returns when all
+// have.
+func parallel(n int, f func(k int)) {
+	if n < 2 {
+		for k := range n {
+			f(k)
+		}
+		return
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(applyWorkers, n) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range next {
+				f(k)
+			}
+		}()
+	}
+	for k := range n {
+		next <- k
+	}
+	close(next)
+	wg.Wait()
+}
+
+// followImages runs followImage for each of fs. A partition this broker
+// starts to lead in a new epoch writes and fsyncs its
+// leader-epoch-checkpoint there; a broker that restarts, or takes over
+// from a failed one, does that for every partition it leads, and one
+// after another 1,000 of them took about 1.5 s on this disk. Those run
+// applyWorkers at a time (the file system commits concurrent fsyncs
+// together); the rest, which write nothing, run inline.
+func (m *Manager) followImages(fs []imageFollow) {
+	self := m.broker.NodeID
+	var writes []imageFollow
+	for _, f := range fs {
+		if f.pi.Leader == self && (f.opened || f.p.LeaderEpoch() != f.pi.LeaderEpoch) {
+			writes = append(writes, f)
+			continue
+		}
+		f.p.followImage(f.pi, self)
+	}
+	parallel(len(writes), func(k int) { writes[k].p.followImage(writes[k].pi, self) })
 }
 
 func (m *Manager) open(img *metadata.Image, topic string, id [16]byte, idx int32, replicas int, cfg config.Topic, cc compaction) (*Partition, error) {

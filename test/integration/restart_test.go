@@ -182,3 +182,73 @@ func sameRecords(t *testing.T, what string, want, got map[int32][]*kgo.Record) {
 		}
 	}
 }
+
+// TestRestartManyPartitions: a restart opens partitions many at a time
+// (more partitions here than the broker opens at once; run with -race).
+// Every partition comes back with its records, leads in the epoch the
+// metadata names with that epoch in its epoch cache (OffsetForLeaderEpoch
+// answers it, ending at the log end), and takes new records. (This
+// in-process restart keeps the leader epochs; `sluice serve` stopped with
+// SIGTERM bumps them, and the parallel epoch writes that follow are
+// covered by the cluster tests' failovers.)
+func TestRestartManyPartitions(t *testing.T) {
+	const parts = 100
+	tb := startBroker(t)
+	topic := topicName(t, "")
+	createTopic(t, newAdmin(t, tb.Addr()), topic, parts, nil)
+	produceEach := func(round int) {
+		cl := newClient(t, tb.Addr(), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		defer cl.Close()
+		var rs []*kgo.Record
+		for p := int32(0); p < parts; p++ {
+			rs = append(rs, &kgo.Record{Partition: p, Value: []byte(fmt.Sprintf("r%d-p%d", round, p))})
+		}
+		produceSync(t, cl, rs...)
+	}
+	produceEach(0)
+	tb.Restart()
+
+	adm := newAdmin(t, tb.Addr())
+	ctx := testCtx(t, 30*time.Second)
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	td := md.Topics[topic]
+	if td.Err != nil || len(td.Partitions) != parts {
+		t.Fatalf("metadata after restart: %v, %d partitions, want %d", td.Err, len(td.Partitions), parts)
+	}
+	var req kadm.OffsetForLeaderEpochRequest
+	epochs := map[int32]int32{}
+	for p, pd := range td.Partitions {
+		if pd.Err != nil || pd.Leader != 1 {
+			t.Fatalf("partition %d after restart: error %v, leader %d", p, pd.Err, pd.Leader)
+		}
+		epochs[p] = pd.LeaderEpoch
+		req.Add(topic, p, pd.LeaderEpoch)
+	}
+	got, err := adm.OffsetForLeaderEpoch(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, o := range got[topic] {
+		n++
+		if o.Err != nil || o.LeaderEpoch != epochs[o.Partition] || o.EndOffset != 1 {
+			t.Errorf("partition %d: OffsetForLeaderEpoch(%d) = epoch %d end %d, error %v; want epoch %d end 1",
+				o.Partition, epochs[o.Partition], o.LeaderEpoch, o.EndOffset, o.Err, epochs[o.Partition])
+		}
+	}
+	if n != parts {
+		t.Fatalf("OffsetForLeaderEpoch answered %d partitions, want %d", n, parts)
+	}
+
+	produceEach(1)
+	all := consumeAll(t, tb.Addr(), topic)
+	for p := int32(0); p < parts; p++ {
+		rs := all[p]
+		if len(rs) != 2 || string(rs[0].Value) != fmt.Sprintf("r0-p%d", p) || string(rs[1].Value) != fmt.Sprintf("r1-p%d", p) {
+			t.Fatalf("partition %d after restart: %d records, want r0-p%d then r1-p%d", p, len(rs), p, p)
+		}
+	}
+}
