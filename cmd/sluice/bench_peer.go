@@ -151,8 +151,9 @@ func startupCmd() *cobra.Command {
 		Long: `Start the broker binary --runs times on an empty data dir and --runs
 times on a data dir holding --partitions partitions of data (filled once,
 by the same binary, then stopped cleanly), and report for each start the
-time from fork to the first accepted TCP connection and to the first
-ApiVersions answer, and VmRSS after --idle of doing nothing.`,
+time from fork to the first accepted TCP connection, to the first
+ApiVersions answer, and to serving (ListOffsets answered for every
+partition of the data), and VmRSS after --idle of doing nothing.`,
 		Example: `  sluice bench startup
   taskset -c 1 sluice bench startup --cpus 0 --runs 10 --partitions 1000`,
 		Args: cobra.NoArgs,

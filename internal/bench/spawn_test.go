@@ -180,7 +180,7 @@ func TestStartup(t *testing.T) {
 			t.Errorf("%s: %d runs", s.Name, len(s.Runs))
 		}
 		for _, r := range s.Runs {
-			if r.Accept <= 0 || r.Answer < r.Accept || r.RSS <= 0 {
+			if r.Accept <= 0 || r.Answer < r.Accept || r.Serve < r.Answer || r.RSS <= 0 {
 				t.Errorf("%s: %+v", s.Name, r)
 			}
 		}

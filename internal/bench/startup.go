@@ -22,7 +22,8 @@ import (
 
 // StartupConfig is one `sluice bench startup` run: start the broker binary
 // Runs times on an empty data dir and Runs times on a data dir holding
-// Partitions partitions of data, and time each start to its first answer.
+// Partitions partitions of data, and time each start to its first answer
+// and to serving every partition.
 type StartupConfig struct {
 	// Serve is the command that runs a broker, without listener or data
 	// dir flags (they are appended: --listeners, --log-dirs); default
@@ -45,7 +46,12 @@ type StartupConfig struct {
 type StartupRun struct {
 	Accept time.Duration // process start to the first TCP connection accepted
 	Answer time.Duration // process start to the first ApiVersions response
-	RSS    int64         // VmRSS after IdleWait, bytes
+	// Serve: process start to the first ListOffsets answered without an
+	// error for every partition of the data (each has a leader and an
+	// open log); Answer on an empty data dir. A broker answers
+	// ApiVersions before its metadata and logs are loaded.
+	Serve time.Duration
+	RSS   int64 // VmRSS after IdleWait, bytes
 }
 
 // StartupScenario is every start on one kind of data dir.
@@ -93,12 +99,12 @@ func RunStartup(ctx context.Context, c StartupConfig) (*StartupReport, error) {
 		if err != nil {
 			return rep, err
 		}
-		r, err := startOnce(ctx, &c, dir)
+		r, err := startOnce(ctx, &c, dir, "")
 		os.RemoveAll(dir)
 		if err != nil {
 			return rep, fmt.Errorf("empty data dir, start %d: %w", i+1, err)
 		}
-		note("empty data dir, start %d: accepting after %v, answering after %v, RSS %.1f MB", i+1, r.Accept, r.Answer, float64(r.RSS)/1e6)
+		note("empty data dir, start %d: accepting after %v, answering after %v, serving after %v, RSS %.1f MB", i+1, r.Accept, r.Answer, r.Serve, float64(r.RSS)/1e6)
 		empty.Runs = append(empty.Runs, r)
 	}
 	rep.Scenarios = append(rep.Scenarios, empty)
@@ -115,11 +121,11 @@ func RunStartup(ctx context.Context, c StartupConfig) (*StartupReport, error) {
 		}
 		sc := StartupScenario{Name: fmt.Sprintf("%d partitions of data", c.Partitions), Partitions: c.Partitions, DataBytes: dirSize(dir)}
 		for i := 0; i < c.Runs; i++ {
-			r, err := startOnce(ctx, &c, dir)
+			r, err := startOnce(ctx, &c, dir, startupTopic)
 			if err != nil {
 				return rep, fmt.Errorf("%s, start %d: %w", sc.Name, i+1, err)
 			}
-			note("%s, start %d: accepting after %v, answering after %v, RSS %.1f MB", sc.Name, i+1, r.Accept, r.Answer, float64(r.RSS)/1e6)
+			note("%s, start %d: accepting after %v, answering after %v, serving after %v, RSS %.1f MB", sc.Name, i+1, r.Accept, r.Answer, r.Serve, float64(r.RSS)/1e6)
 			sc.Runs = append(sc.Runs, r)
 		}
 		rep.Scenarios = append(rep.Scenarios, sc)
@@ -214,6 +220,36 @@ func (b *brokerProc) waitReady(ctx context.Context, limit time.Duration) (accept
 	}
 }
 
+// waitServing polls until ListOffsets answers every one of topic's
+// partitions partitions without an error, and returns the time since
+// start.
+func (b *brokerProc) waitServing(ctx context.Context, topic string, partitions int, limit time.Duration) (time.Duration, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := b.start.Add(limit)
+	for {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("%s not served within %v", topic, limit)
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err == nil && ends.Error() == nil {
+			n := 0
+			ends.Each(func(kadm.ListedOffset) { n++ })
+			if n == partitions {
+				return time.Since(b.start), nil
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // apiVersions sends an ApiVersions v0 request and reports whether an
 // answer with the same correlation id came back.
 func apiVersions(nc net.Conn, deadline time.Time) bool {
@@ -236,13 +272,20 @@ func apiVersions(nc net.Conn, deadline time.Time) bool {
 	return binary.BigEndian.Uint32(hdr[4:]) == 7
 }
 
-func startOnce(ctx context.Context, c *StartupConfig, dir string) (StartupRun, error) {
+// startupTopic is the topic fillDataDir writes.
+const startupTopic = "startup-data"
+
+func startOnce(ctx context.Context, c *StartupConfig, dir, topic string) (StartupRun, error) {
 	b, err := launch(c, dir)
 	if err != nil {
 		return StartupRun{}, err
 	}
 	var r StartupRun
 	r.Accept, r.Answer, err = b.waitReady(ctx, 2*time.Minute)
+	r.Serve = r.Answer
+	if err == nil && topic != "" {
+		r.Serve, err = b.waitServing(ctx, topic, c.Partitions, 2*time.Minute)
+	}
 	if err == nil {
 		time.Sleep(c.IdleWait)
 		var m MemSample
@@ -272,7 +315,7 @@ func fillDataDir(ctx context.Context, c *StartupConfig, dir string) (err error) 
 		return err
 	}
 	defer cl.Close()
-	const topic = "startup-data"
+	const topic = startupTopic
 	if err := createTopic(ctx, []string{b.addr}, topic, int32(c.Partitions), 1, nil); err != nil {
 		return err
 	}
@@ -336,25 +379,27 @@ func (r *StartupReport) WriteMarkdown(w io.Writer) error {
 	}
 	p("- Broker: `%s`, %s; the prober polls from the bench process (allowed CPU(s) %s)\n", joinArgs(c.Serve), pin, m.CPUsAllowed)
 	p("- accepting: process start to the first TCP connection accepted; answering: to the first ApiVersions response; "+
-		"RSS: VmRSS %v after answering, idle\n\n", c.IdleWait)
-	p("| data dir | starts | accepting p50 | answering p50 | answering max | idle RSS p50 | idle RSS max |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|\n")
+		"serving: to the first ListOffsets answered for every partition of the data without an error (= answering on an empty data dir); "+
+		"RSS: VmRSS %v after serving, idle\n\n", c.IdleWait)
+	p("| data dir | starts | accepting p50 | answering p50 | answering max | serving p50 | serving max | idle RSS p50 | idle RSS max |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
-		var acc, ans []time.Duration
+		var acc, ans, srv []time.Duration
 		var rss []int64
 		for _, x := range s.Runs {
-			acc, ans, rss = append(acc, x.Accept), append(ans, x.Answer), append(rss, x.RSS)
+			acc, ans, srv, rss = append(acc, x.Accept), append(ans, x.Answer), append(srv, x.Serve), append(rss, x.RSS)
 		}
 		slices.Sort(acc)
 		slices.Sort(ans)
+		slices.Sort(srv)
 		slices.Sort(rss)
 		name := s.Name
 		if s.DataBytes > 0 {
 			name += fmt.Sprintf(" (%s on disk)", fmtBytes(s.DataBytes))
 		}
 		mid := (len(ans) - 1) / 2
-		p("| %s | %d | %s | %s | %s | %.1f MB | %.1f MB |\n", name, len(s.Runs), fmtDur(acc[mid]), fmtDur(ans[mid]), fmtDur(ans[len(ans)-1]),
-			float64(rss[mid])/1e6, float64(rss[len(rss)-1])/1e6)
+		p("| %s | %d | %s | %s | %s | %s | %s | %.1f MB | %.1f MB |\n", name, len(s.Runs), fmtDur(acc[mid]), fmtDur(ans[mid]), fmtDur(ans[len(ans)-1]),
+			fmtDur(srv[mid]), fmtDur(srv[len(srv)-1]), float64(rss[mid])/1e6, float64(rss[len(rss)-1])/1e6)
 	}
 	p("\n")
 	return bw.Flush()
