@@ -129,12 +129,30 @@ func (o *shareFetchOut) part(tp share.TP) *kmsg.ShareFetchResponseTopicPartition
 	return &o.resp.Topics[ti].Partitions[len(o.resp.Topics[ti].Partitions)-1]
 }
 
-// release drops every read held (before a retry of the long poll).
+// release drops every read held (before a retry of the long poll), with
+// the splices and acquired records a pass put in the response: a pass
+// can read batches and acquire nothing from them (the records taken by
+// other members meanwhile), and the long poll then runs another pass. Left
+// in place, that pass's splice kept a marker the next pass replaced in
+// the partition's Records, so the response could not be encoded ("splice
+// marker not found"), the connection was closed, and what the next pass
+// acquired never reached the member: it came back only when its lock
+// ran out, a delivery more each time.
 func (o *shareFetchOut) release() {
 	for _, rr := range o.rrs {
 		rr.Release()
 	}
 	o.rrs = nil
+	if len(o.out.Splices) == 0 {
+		return
+	}
+	o.out.Splices = o.out.Splices[:0]
+	for ti := range o.resp.Topics {
+		for pi := range o.resp.Topics[ti].Partitions {
+			sp := &o.resp.Topics[ti].Partitions[pi]
+			sp.Records, sp.AcquiredRecords = nil, nil
+		}
+	}
 }
 
 func shareFetch(e *Env, req *server.Request, r *kmsg.ShareFetchRequest, z authz) *server.Response {
