@@ -215,7 +215,7 @@ func (c *conn) answer(p pending, werr error) error {
 		}
 		o.release()
 		if werr != nil {
-			c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "err", werr)
+			c.s.log.Info("write failed", "remote", c.info.Remote.String(), "client_id", p.req.ClientID, "api_key", p.req.Key, "api_version", p.req.Version, "err", werr)
 			c.closeOnce()
 		}
 	}
