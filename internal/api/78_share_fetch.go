@@ -1,6 +1,8 @@
 package api
 
 import (
+	"cmp"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -91,6 +93,9 @@ type shareFetchOut struct {
 	out   *server.Response
 	index map[share.TP][2]int
 	rrs   []*log.ReadResult
+	// spliced[i] is the partition whose Records hold out.Splices[i]'s
+	// marker (see answer).
+	spliced []share.TP
 }
 
 func newShareFetchOut(resp *kmsg.ShareFetchResponse) *shareFetchOut {
@@ -146,13 +151,43 @@ func (o *shareFetchOut) release() {
 	if len(o.out.Splices) == 0 {
 		return
 	}
-	o.out.Splices = o.out.Splices[:0]
+	o.out.Splices, o.spliced = o.out.Splices[:0], o.spliced[:0]
 	for ti := range o.resp.Topics {
 		for pi := range o.resp.Topics[ti].Partitions {
 			sp := &o.resp.Topics[ti].Partitions[pi]
 			sp.Records, sp.AcquiredRecords = nil, nil
 		}
 	}
+}
+
+// answer is the response with its splices in the order their markers
+// appear in the encoded message, which the server's encoder walks
+// forward: a pass acquires in the session's rotated order, while the
+// response lists topics and partitions in the order they were first
+// added (acknowledged ones first). Out of order, the encoder missed a
+// marker ("splice marker not found") and closed the connection, and the
+// records the fetch acquired reached no one until their locks ran out.
+func (o *shareFetchOut) answer() *server.Response {
+	if len(o.spliced) > 1 {
+		order := make([]int, len(o.spliced))
+		for i := range order {
+			order[i] = i
+		}
+		slices.SortFunc(order, func(a, b int) int {
+			pa, pb := o.index[o.spliced[a]], o.index[o.spliced[b]]
+			if c := cmp.Compare(pa[0], pb[0]); c != 0 {
+				return c
+			}
+			return cmp.Compare(pa[1], pb[1])
+		})
+		sorted := make([]server.Splice, len(order))
+		for i, k := range order {
+			sorted[i] = o.out.Splices[k]
+		}
+		o.out.Splices = sorted
+		o.spliced = nil
+	}
+	return o.out
 }
 
 func shareFetch(e *Env, req *server.Request, r *kmsg.ShareFetchRequest, z authz) *server.Response {
@@ -273,7 +308,7 @@ func shareFetch(e *Env, req *server.Request, r *kmsg.ShareFetchRequest, z authz)
 			w()
 		}
 		if done {
-			return o.out
+			return o.answer()
 		}
 		if connDone != nil {
 			select {
@@ -352,6 +387,7 @@ func shareFetchOnce(e *Env, img *metadata.Image, z authz, r *kmsg.ShareFetchRequ
 			fps[i] = server.FilePart{File: s.File, Pos: s.Pos, Len: s.Len}
 		}
 		o.out.Splices = append(o.out.Splices, server.Splice{Marker: marker, Parts: fps, Records: acq.Read.Records})
+		o.spliced = append(o.spliced, tp)
 		o.rrs = append(o.rrs, acq.Read)
 		budget -= acq.Read.Size
 		batch := 0

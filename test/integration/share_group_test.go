@@ -399,3 +399,81 @@ func TestShareGroupReleaseRejectRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestShareFetchSplicesInResponseOrder: a ShareFetch lists the partitions
+// it acknowledges first and acquires in the session's order rotated by
+// the epoch, so the partitions holding records can come in another order
+// than the one they were read in. Here epoch 1 acknowledges partition 0
+// (listed first) and acquires from partition 1 before partition 0. The
+// broker once wrote such an answer out of order, failed to encode it and
+// closed the connection; both partitions' records must arrive.
+func TestShareFetchSplicesInResponseOrder(t *testing.T) {
+	const group = "share-order"
+	tb := startBroker(t)
+	cl := newClient(t, tb.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	topic := topicName(t, "")
+	createTopic(t, kadm.NewClient(cl), topic, 2, nil)
+	setShareConfigs(t, cl, group, "share.auto.offset.reset", "earliest")
+	tid := topicID(t, cl, topic)
+	produceBoth := func(v string) {
+		produceSync(t, cl, &kgo.Record{Topic: topic, Partition: 0, Value: []byte(v + "-p0")}, &kgo.Record{Topic: topic, Partition: 1, Value: []byte(v + "-p1")})
+	}
+	fetch := func(epoch int32, ackP0 []shareAck) map[int32]kmsg.ShareFetchResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrShareFetchRequest()
+		req.Version = 2
+		req.GroupID, req.MemberID = kmsg.StringPtr(group), kmsg.StringPtr("m")
+		req.ShareSessionEpoch = epoch
+		req.MaxWaitMillis, req.MinBytes, req.MaxRecords, req.BatchSize = 5000, 1, 500, 500
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = tid
+		for p := int32(0); p < 2; p++ {
+			rp := kmsg.NewShareFetchRequestTopicPartition()
+			rp.Partition = p
+			if p == 0 {
+				for _, a := range ackP0 {
+					b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+					b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, []int8{a.typ}
+					rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+				}
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(testCtx(t, 15*time.Second), cl)
+		if err != nil {
+			t.Fatalf("ShareFetch epoch %d: %v", epoch, err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			t.Fatalf("ShareFetch epoch %d: %v", epoch, err)
+		}
+		out := map[int32]kmsg.ShareFetchResponseTopicPartition{}
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				out[rp.Partition] = rp
+			}
+		}
+		return out
+	}
+
+	produceBoth("a")
+	got := map[int32]kmsg.ShareFetchResponseTopicPartition{}
+	waitFor(t, 10*time.Second, "epoch 0 to acquire from both partitions", func() error {
+		got = fetch(0, nil)
+		if len(acquiredValues(t, got[0])) != 1 || len(acquiredValues(t, got[1])) != 1 {
+			return fmt.Errorf("acquired p0 %v p1 %v", acquiredValues(t, got[0]), acquiredValues(t, got[1]))
+		}
+		return nil
+	})
+	produceBoth("b")
+	got = fetch(1, []shareAck{{0, 0, 1}})
+	if code := got[0].AcknowledgeErrorCode; code != 0 {
+		t.Fatalf("acknowledging partition 0: %v", kerr.ErrorForCode(code))
+	}
+	for p := int32(0); p < 2; p++ {
+		v := acquiredValues(t, got[p])
+		if len(v) != 1 || v[1] != fmt.Sprintf("b-p%d", p) {
+			t.Errorf("epoch 1, partition %d acquired %v, want offset 1 = b-p%d", p, v, p)
+		}
+	}
+}
