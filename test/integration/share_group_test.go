@@ -26,6 +26,12 @@ type shareAck struct {
 }
 
 func shareFetchReq(group, member string, epoch int32, tid [16]byte, maxWaitMs int32, acks []shareAck) *kmsg.ShareFetchRequest {
+	return shareFetchReqParts(group, member, epoch, tid, maxWaitMs, [][]shareAck{acks})
+}
+
+// shareFetchReqParts is shareFetchReq naming partitions 0..len(acks)-1
+// of the topic, partition p with the acknowledgements acks[p].
+func shareFetchReqParts(group, member string, epoch int32, tid [16]byte, maxWaitMs int32, acks [][]shareAck) *kmsg.ShareFetchRequest {
 	req := kmsg.NewPtrShareFetchRequest()
 	req.Version = 2
 	req.GroupID, req.MemberID = kmsg.StringPtr(group), kmsg.StringPtr(member)
@@ -33,14 +39,16 @@ func shareFetchReq(group, member string, epoch int32, tid [16]byte, maxWaitMs in
 	req.MaxWaitMillis, req.MinBytes, req.MaxRecords, req.BatchSize = maxWaitMs, 1, 500, 500
 	rt := kmsg.NewShareFetchRequestTopic()
 	rt.TopicID = tid
-	rp := kmsg.NewShareFetchRequestTopicPartition()
-	rp.Partition = 0
-	for _, a := range acks {
-		b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
-		b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, []int8{a.typ}
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+	for p, packs := range acks {
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.Partition = int32(p)
+		for _, a := range packs {
+			b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+			b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, []int8{a.typ}
+			rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
+		}
+		rt.Partitions = append(rt.Partitions, rp)
 	}
-	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	return req
 }
@@ -420,26 +428,7 @@ func TestShareFetchSplicesInResponseOrder(t *testing.T) {
 	}
 	fetch := func(epoch int32, ackP0 []shareAck) map[int32]kmsg.ShareFetchResponseTopicPartition {
 		t.Helper()
-		req := kmsg.NewPtrShareFetchRequest()
-		req.Version = 2
-		req.GroupID, req.MemberID = kmsg.StringPtr(group), kmsg.StringPtr("m")
-		req.ShareSessionEpoch = epoch
-		req.MaxWaitMillis, req.MinBytes, req.MaxRecords, req.BatchSize = 5000, 1, 500, 500
-		rt := kmsg.NewShareFetchRequestTopic()
-		rt.TopicID = tid
-		for p := int32(0); p < 2; p++ {
-			rp := kmsg.NewShareFetchRequestTopicPartition()
-			rp.Partition = p
-			if p == 0 {
-				for _, a := range ackP0 {
-					b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
-					b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = a.first, a.last, []int8{a.typ}
-					rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, b)
-				}
-			}
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
+		req := shareFetchReqParts(group, "m", epoch, tid, 5000, [][]shareAck{ackP0, nil})
 		resp, err := req.RequestWith(testCtx(t, 15*time.Second), cl)
 		if err != nil {
 			t.Fatalf("ShareFetch epoch %d: %v", epoch, err)
