@@ -783,7 +783,7 @@ func TestFetchSessionThrottled(t *testing.T) {
 // later epochs. The broker lends a session's fetch list to one fetch at a
 // time; the second one here must get its own (run with -race). A session
 // has one wake-up signal, so one of the two may sleep out its MaxWait
-// (1 s here): clients fetch a session one epoch at a time.
+// (5 s here): clients fetch a session one epoch at a time.
 func TestFetchSessionTwoConnections(t *testing.T) {
 	tb := startBroker(t)
 	cl, a := newFSTopic(t, tb, newAdmin(t, tb.Addr()), 17, 3)
@@ -795,19 +795,19 @@ func TestFetchSessionTwoConnections(t *testing.T) {
 	}
 
 	a.corr++
-	first := a.req(id, 2, 1000)
+	first := a.req(id, 2, 5000)
 	a.rc.send(a.corr, first)
 	// B's epoch 3 is valid once A's epoch 2 has been taken; until then it
 	// is refused with INVALID_FETCH_SESSION_EPOCH, which does not use the
 	// epoch up.
 	deadline := time.Now().Add(10 * time.Second)
 	b.corr++
-	second := b.req(id, 3, 1000)
+	second := b.req(id, 3, 5000)
 	for {
 		b.rc.send(b.corr, second)
 		// A refused epoch is answered at once; an accepted one parks
 		// until the record below or its MaxWait.
-		frame, err := b.rc.readFrame(200 * time.Millisecond)
+		frame, err := b.rc.readFrame(500 * time.Millisecond)
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
